@@ -1,0 +1,620 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import pino, { type Logger } from 'pino';
+import { z } from 'zod';
+import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type Operation, type ValetClaims } from '../token/claims.js';
+import { type ErrorCode, ValetError } from '../token/errors.js';
+import type { KeyResolver } from '../token/keys.js';
+import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
+import { decodeObjectKeyPath } from '../token/object-key.js';
+import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKey } from '../token/verify.js';
+import { CorsPolicy } from './cors.js';
+import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
+import { UsedKeyLedger } from './ledger.js';
+import { parseRange } from './range.js';
+import { FileStore, type ObjectMeta, type OpenObject } from './store.js';
+
+/** Options for {@link createStorageServer}. */
+export interface StorageServerOptions {
+  /** Data directory (created if missing). Only one server may use it at a time. */
+  dataDir: string;
+  /** The trusted public keys (a `JwksSource`, a `TrustedKeys`, or any resolver by `kid`). */
+  keys: KeyResolver;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Allowed clock skew in seconds. Default 60. */
+  clockSkew?: number;
+  /** Longest key lifetime accepted, in seconds. Default 3600. */
+  maxLifetime?: number;
+  /** Origins allowed to call storage from a browser: exact origins, or `*`. Default none. */
+  corsOrigins?: readonly string[];
+  /** A pino logger. Default: JSON lines on stderr at level `info`. */
+  logger?: Logger;
+  /** A connection with no bytes moving for this long (ms) is cut. Default 30 000. */
+  idleTimeout?: number;
+  /** Time allowed to receive the request headers (ms). Default 20 000. */
+  headersTimeout?: number;
+  /** Largest request header section in bytes (URL included). Default 16 384. */
+  maxHeaderSize?: number;
+  /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
+  shutdownGrace?: number;
+}
+
+const optionsSchema = z.object({
+  dataDir: z.string().min(1),
+  keys: z.custom<KeyResolver>((v) => typeof (v as KeyResolver | undefined)?.get === 'function', 'keys needs a get(kid)'),
+  now: z.function().optional(),
+  clockSkew: z.number().int().min(0).max(3600).optional(),
+  maxLifetime: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+  corsOrigins: z.array(z.string()).optional(),
+  logger: z.custom<Logger>().optional(),
+  idleTimeout: z.number().int().min(100).optional(),
+  headersTimeout: z.number().int().min(100).optional(),
+  maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).optional(),
+  shutdownGrace: z.number().int().min(0).optional(),
+});
+
+/** A running storage server. */
+export interface StorageServer {
+  /** The underlying Node server. */
+  readonly httpServer: http.Server;
+  /** The base URL once listening, e.g. `http://127.0.0.1:9000`. */
+  readonly url: string;
+  /** Starts listening; resolves with the base URL. Port 0 picks a free port. */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Graceful shutdown: stops accepting, lets in-flight requests finish within the grace period,
+   * cuts the rest (their uploads are discarded), then closes the ledger and releases the data
+   * directory.
+   */
+  close(): Promise<void>;
+}
+
+const METHOD_OPS: Readonly<Record<string, Operation>> = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' };
+const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
+// A Content-Type value: type/subtype, then optional parameters of printable ASCII.
+const CONTENT_TYPE_PARAMS = /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
+// Bodies of up to this size are answered from the bytes read with the header, in one write.
+const STREAM_HIGH_WATER_MARK = 256 * 1024;
+
+/** One request being served. */
+interface Exchange {
+  readonly id: string;
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly started: number;
+  claims?: ValetClaims;
+  code?: ErrorCode;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * Creates Valet's object server: it serves `GET`/`HEAD`/`PUT`/`DELETE` on `/o/<object key>` for
+ * requests that carry a valid valet key (query `vk` or `Authorization: Bearer`), and `/healthz`.
+ *
+ * The data path uses `node:http` streams directly rather than a web-standard `Request`, so that
+ * uploads stream to disk with backpressure and no extra copies (see `docs/benchmarks.md`).
+ *
+ * @example
+ * ```ts
+ * const keys = await JwksSource.open('jwks.json')
+ * const storage = await createStorageServer({ dataDir: './data', keys, corsOrigins: ['https://app.example'] })
+ * console.log(await storage.listen(9000, '127.0.0.1'))
+ * process.on('SIGTERM', () => storage.close())
+ * ```
+ */
+export async function createStorageServer(options: StorageServerOptions): Promise<StorageServer> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ValetError('invalid_options', `invalid storage options: ${z.prettifyError(parsed.error)}`);
+  }
+  const cors = new CorsPolicy(options.corsOrigins ?? []);
+  const logger = options.logger ?? pino({ base: { service: 'valet-storage' } }, pino.destination(2));
+  const store = await FileStore.open(options.dataDir, {
+    onSweep: (file) => logger.info({ file }, 'removed a temporary file left by an earlier run'),
+  });
+  let ledger: UsedKeyLedger;
+  try {
+    ledger = UsedKeyLedger.open(store.dir);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return new Storage(options, cors, logger, store, ledger);
+}
+
+class Storage implements StorageServer {
+  readonly httpServer: http.Server;
+  #url = '';
+  readonly #now: () => number;
+  readonly #skew: number;
+  readonly #maxLifetime: number;
+  readonly #log: Logger;
+  readonly #cors: CorsPolicy;
+  readonly #store: FileStore;
+  readonly #ledger: UsedKeyLedger;
+  readonly #keys: KeyResolver;
+  readonly #shutdownGrace: number;
+  // Single-use keys whose request is in progress: a concurrent use is refused at once.
+  readonly #inUse = new Set<string>();
+  readonly #active = new Map<Socket, Exchange>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #pruneTimer: NodeJS.Timeout;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: StorageServerOptions, cors: CorsPolicy, log: Logger, store: FileStore, ledger: UsedKeyLedger) {
+    this.#now = options.now ?? Date.now;
+    this.#skew = options.clockSkew ?? DEFAULT_CLOCK_SKEW;
+    this.#maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+    this.#keys = options.keys;
+    this.#log = log;
+    this.#cors = cors;
+    this.#store = store;
+    this.#ledger = ledger;
+    this.#shutdownGrace = options.shutdownGrace ?? 10_000;
+    this.httpServer = http.createServer({
+      maxHeaderSize: options.maxHeaderSize ?? 16_384,
+      headersTimeout: options.headersTimeout ?? 20_000,
+      // No limit on a whole request: a large upload may take hours. Stalls are cut by the idle timeout.
+      requestTimeout: 0,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1_000,
+      noDelay: true,
+    });
+    this.httpServer.setTimeout(options.idleTimeout ?? 30_000);
+    this.httpServer.on('request', (req, res) => this.#track(req, res, false));
+    // Expect: 100-continue: refuse a bad upload before the client sends its body.
+    this.httpServer.on('checkContinue', (req, res) => this.#track(req, res, true));
+    this.httpServer.on('timeout', (socket: Socket) => this.#onTimeout(socket));
+    this.httpServer.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
+      this.#onClientError(error, socket),
+    );
+    this.#prune();
+    this.#pruneTimer = setInterval(() => this.#prune(), 60_000);
+    this.#pruneTimer.unref();
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  listen(port = 9000, host = '127.0.0.1'): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.httpServer.once('error', reject);
+      this.httpServer.listen(port, host, () => {
+        this.httpServer.off('error', reject);
+        const address = this.httpServer.address() as AddressInfo;
+        const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        this.#url = `http://${shownHost}:${address.port}`;
+        resolve(this.#url);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+    this.httpServer.closeIdleConnections();
+    const deadline = Date.now() + this.#shutdownGrace;
+    while (this.#active.size > 0 && Date.now() < deadline) await sleep(25);
+    this.httpServer.closeAllConnections();
+    await closed;
+    await Promise.allSettled([...this.#handlers]);
+    clearInterval(this.#pruneTimer);
+    this.#ledger.close();
+    await this.#store.close();
+    this.#log.info('storage stopped');
+    this.#log.flush();
+  }
+
+  #prune(): void {
+    try {
+      this.#ledger.prune(this.#now() / 1000);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not prune the used-key ledger');
+    }
+  }
+
+  #track(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    const ex: Exchange = { id: randomUUID(), req, res, started: performance.now(), bytesIn: 0, bytesOut: 0 };
+    this.#active.set(req.socket, ex);
+    res.on('close', () => {
+      if (this.#active.get(req.socket) === ex) this.#active.delete(req.socket);
+      this.#logExchange(ex);
+    });
+    const handler = this.#handle(ex, expectContinue);
+    this.#handlers.add(handler);
+    void handler.finally(() => this.#handlers.delete(handler));
+  }
+
+  async #handle(ex: Exchange, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    res.setHeader('X-Request-Id', ex.id);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    try {
+      if (this.#closing) {
+        res.shouldKeepAlive = false;
+        throw new ValetError('unavailable', 'storage is shutting down');
+      }
+      this.#cors.apply(req, res);
+      await this.#route(ex, expectContinue);
+    } catch (error) {
+      this.#fail(ex, error);
+    }
+  }
+
+  async #route(ex: Exchange, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    const target = req.url ?? '';
+    if (!target.startsWith('/')) throw new ValetError('bad_request', 'the request target must be a path');
+    const q = target.indexOf('?');
+    const rawPath = q === -1 ? target : target.slice(0, q);
+    const rawQuery = q === -1 ? '' : target.slice(q + 1);
+    const method = req.method ?? '';
+
+    if (rawPath === '/healthz') {
+      if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(res, 'GET, HEAD');
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (!rawPath.startsWith('/o/')) throw new ValetError('not_found', 'no such route');
+    if (method === 'OPTIONS') {
+      if (!this.#cors.preflight(req, res)) {
+        res.setHeader('Allow', ALLOW);
+        res.writeHead(204).end();
+      }
+      return;
+    }
+    const op = METHOD_OPS[method];
+    if (!op) throw methodNotAllowed(res, ALLOW);
+
+    const objectKey = decodeObjectKeyPath(rawPath.slice(3));
+    const token = extractToken(req, rawQuery);
+    const claims = await verifyValetKey(token, {
+      keys: this.#keys,
+      now: this.#now,
+      clockSkew: this.#skew,
+      maxLifetime: this.#maxLifetime,
+    });
+    ex.claims = claims;
+    if (claims.op !== op) throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not ${op}`);
+    if (claims.obj !== objectKey) throw new ValetError('scope_mismatch', 'the valet key is for another object');
+
+    if (claims.once) this.#reserve(claims);
+    try {
+      if (op === 'put') await this.#put(ex, claims, expectContinue);
+      else if (op === 'delete') await this.#delete(ex, claims);
+      else await this.#read(ex, claims, op === 'head');
+    } finally {
+      if (claims.once) this.#inUse.delete(claims.jti);
+    }
+  }
+
+  /** Single use, step 1: refuse a key that was used or is in use right now. */
+  #reserve(claims: ValetClaims): void {
+    if (this.#inUse.has(claims.jti) || this.#ledger.has(claims.jti)) {
+      throw new ValetError('token_replayed', 'this single-use valet key was already used');
+    }
+    this.#inUse.add(claims.jti);
+  }
+
+  /** Single use, step 2: record the use durably, before the effect becomes visible. */
+  #consume(claims: ValetClaims): void {
+    if (claims.once && !this.#ledger.consume(claims.jti, claims.exp + this.#skew)) {
+      throw new ValetError('token_replayed', 'this single-use valet key was already used');
+    }
+  }
+
+  async #put(ex: Exchange, claims: ValetClaims, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && !validContentType(contentType)) {
+      throw new ValetError('bad_request', 'the Content-Type header is malformed');
+    }
+    if (claims.content_types && (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))) {
+      throw new ValetError('unsupported_media_type', `the key allows only ${claims.content_types.join(', ')}`);
+    }
+    const maxSize = minDefined(claims.max_size, claims.size);
+    const minSize = maxDefined(claims.min_size, claims.size);
+    // Node's parser has already refused a malformed Content-Length or one sent with chunked encoding.
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (declared !== undefined && maxSize !== undefined && declared > maxSize) {
+      throw new ValetError('entity_too_large', `the body is larger than the ${maxSize} bytes the key allows`);
+    }
+    if (declared !== undefined && minSize !== undefined && declared < minSize) {
+      throw new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
+    }
+    if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
+      throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
+    }
+
+    if (expectContinue) res.writeContinue();
+    const upload = await this.#store.beginUpload();
+    try {
+      const received = await upload.receive(req, { maxSize });
+      ex.bytesIn = received.size;
+      if (minSize !== undefined && received.size < minSize) {
+        throw new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
+      }
+      if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {
+        throw new ValetError('bad_digest', 'the body does not match the SHA-256 bound in the key');
+      }
+      const meta: ObjectMeta = {
+        key: claims.obj,
+        size: received.size,
+        contentType: contentType?.trim() ?? 'application/octet-stream',
+        sha256: received.sha256,
+        etag: `"${received.sha256}"`,
+        created: this.#now(),
+        subject: claims.sub,
+        keyId: claims.jti,
+      };
+      await upload.seal(meta);
+      this.#consume(claims);
+      const created = await this.#store.commit(upload, claims.obj, { noOverwrite: claims.no_overwrite === true });
+      res.setHeader('ETag', meta.etag);
+      res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
+      if (created) res.setHeader('Location', objectPath(meta.key));
+      sendJson(res, created ? 201 : 200, describe(meta));
+    } finally {
+      await upload.discard();
+    }
+  }
+
+  async #delete(ex: Exchange, claims: ValetClaims): Promise<void> {
+    if (!(await this.#store.exists(claims.obj))) throw new ValetError('not_found', 'no such object');
+    this.#consume(claims);
+    if (!(await this.#store.delete(claims.obj))) throw new ValetError('not_found', 'no such object');
+    ex.res.writeHead(204).end();
+  }
+
+  async #read(ex: Exchange, claims: ValetClaims, headOnly: boolean): Promise<void> {
+    const { req, res } = ex;
+    const object = await this.#store.open(claims.obj);
+    if (!object) throw new ValetError('not_found', 'no such object');
+    let streaming = false;
+    try {
+      const { meta } = object;
+      res.setHeader('ETag', meta.etag);
+      res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
+      res.setHeader('Cache-Control', 'private, no-store');
+      res.setHeader('Accept-Ranges', 'bytes');
+      if (notModified(req, meta)) {
+        res.writeHead(304).end();
+        return;
+      }
+      const range = ifRangeHolds(req, meta) ? parseRange(req.headers.range, meta.size) : { kind: 'full' as const };
+      if (range.kind === 'unsatisfiable') {
+        res.setHeader('Content-Range', `bytes */${meta.size}`);
+        throw new ValetError('invalid_range', `the range is outside the object's ${meta.size} bytes`);
+      }
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : meta.size - 1;
+      const length = end - start + 1;
+      this.#consume(claims);
+
+      const inline = claims.inline ?? isInlineType(meta.contentType);
+      res.setHeader('Content-Type', meta.contentType);
+      res.setHeader(
+        'Content-Disposition',
+        contentDisposition(inline ? 'inline' : 'attachment', claims.filename ?? defaultFilename(meta.key)),
+      );
+      res.setHeader('Content-Security-Policy', DOWNLOAD_CSP);
+      res.setHeader('Content-Length', length);
+      if (range.kind === 'partial') res.setHeader('Content-Range', `bytes ${start}-${end}/${meta.size}`);
+      res.statusCode = range.kind === 'partial' ? 206 : 200;
+      if (headOnly || length === 0) {
+        res.end();
+        return;
+      }
+      ex.bytesOut = length;
+      if (end < object.head.length) {
+        res.end(object.head.subarray(start, end + 1));
+        return;
+      }
+      streaming = true;
+      await this.#stream(object, start, end, res);
+    } finally {
+      if (!streaming) await object.handle.close();
+    }
+  }
+
+  async #stream(object: OpenObject, start: number, end: number, res: http.ServerResponse): Promise<void> {
+    const stream = object.handle.createReadStream({
+      start: object.offset + start,
+      end: object.offset + end,
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      autoClose: true,
+    });
+    try {
+      await pipeline(stream, res);
+    } catch (error) {
+      // The client went away mid-download: nothing to answer, nothing to clean up.
+      if (!res.destroyed) throw error;
+    }
+  }
+
+  /** Answers with the error body, or cuts the connection if a response was already under way. */
+  #fail(ex: Exchange, error: unknown): void {
+    const { req, res } = ex;
+    const valetError =
+      error instanceof ValetError
+        ? error
+        : new ValetError('internal_error', 'storage failed to handle the request', { cause: error });
+    ex.code ??= valetError.code;
+    if (valetError.code === 'internal_error' || valetError.code === 'insufficient_storage') {
+      this.#log.error({ reqId: ex.id, err: valetError.cause ?? valetError }, 'request failed');
+    } else if (valetError.cause !== undefined) {
+      this.#log.debug({ reqId: ex.id, code: valetError.code, err: valetError.cause }, 'request refused');
+    }
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    // An unread request body is not drained: the connection closes after the answer.
+    if (!req.complete) res.shouldKeepAlive = false;
+    if (valetError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="valet", error="invalid_token"');
+    res.removeHeader('Content-Disposition');
+    res.removeHeader('Content-Length');
+    sendJson(res, valetError.status, valetError.toJSON());
+  }
+
+  #onTimeout(socket: Socket): void {
+    const ex = this.#active.get(socket);
+    if (ex && !ex.res.headersSent) {
+      ex.code = 'request_timeout';
+      this.#fail(ex, new ValetError('request_timeout', 'the connection was idle for too long'));
+      ex.res.once('finish', () => socket.destroy());
+      // If the answer cannot be flushed either, the socket goes anyway.
+      setTimeout(() => socket.destroy(), 1_000).unref();
+      return;
+    }
+    socket.destroy();
+  }
+
+  #onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    const ex = this.#active.get(socket);
+    if (ex && !ex.res.headersSent && error.code === 'HPE_INVALID_EOF_STATE') {
+      // The client half-closed in the middle of the body: it sent less than its Content-Length.
+      ex.code = 'incomplete_body';
+      this.#fail(ex, new ValetError('incomplete_body', 'the body ended before its declared length'));
+      ex.res.once('finish', () => socket.destroy());
+      return;
+    }
+    if (ex || !socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const code: ErrorCode =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'headers_too_large'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'request_timeout'
+          : 'bad_request';
+    const failure = new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused');
+    const body = JSON.stringify(failure.toJSON());
+    this.#log.info({ code, parserError: error.code }, 'request refused by the HTTP parser');
+    socket.end(
+      `HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\n` +
+        'Content-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n' +
+        body,
+    );
+  }
+
+  #logExchange(ex: Exchange): void {
+    const { req, res, claims } = ex;
+    const target = req.url ?? '';
+    const q = target.indexOf('?');
+    // Never the query string: it may hold a valet key.
+    const path = (q === -1 ? target : target.slice(0, q)).slice(0, 2048);
+    this.#log.info(
+      {
+        reqId: ex.id,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ...(ex.code && { code: ex.code }),
+        ...(claims && { op: claims.op, sub: claims.sub, jti: claims.jti }),
+        bytesIn: ex.bytesIn,
+        bytesOut: ex.bytesOut,
+        ms: Math.round((performance.now() - ex.started) * 10) / 10,
+        ...(!res.writableFinished && { aborted: true }),
+      },
+      'request',
+    );
+  }
+}
+
+/** The valet key of a request: `?vk=` or `Authorization: Bearer`, exactly one of them. */
+function extractToken(req: http.IncomingMessage, rawQuery: string): string {
+  const fromQuery = rawQuery === '' ? [] : new URLSearchParams(rawQuery).getAll(KEY_QUERY_PARAM);
+  if (fromQuery.length > 1) throw new ValetError('bad_request', `more than one ${KEY_QUERY_PARAM} parameter`);
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    if (fromQuery.length > 0) throw new ValetError('bad_request', 'a valet key in both the URL and the header');
+    const match = /^Bearer +(\S+)$/i.exec(authorization);
+    if (!match?.[1]) throw new ValetError('token_invalid', 'the Authorization header must be "Bearer <valet key>"');
+    return match[1];
+  }
+  const [token] = fromQuery;
+  if (token === undefined || token === '') throw new ValetError('token_missing', 'this request needs a valet key');
+  return token;
+}
+
+function validContentType(value: string): boolean {
+  if (value.length > 255) return false;
+  const semi = value.indexOf(';');
+  const essence = mediaTypeEssence(value);
+  const params = semi === -1 ? '' : value.slice(semi).trim();
+  return isMediaRange(essence) && !essence.endsWith('/*') && CONTENT_TYPE_PARAMS.test(params);
+}
+
+/** RFC 9110 §13.1.2 and §13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since. */
+function notModified(req: http.IncomingMessage, meta: ObjectMeta): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) {
+    if (inm.trim() === '*') return true;
+    return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === meta.etag);
+  }
+  const ims = req.headers['if-modified-since'];
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && Math.floor(meta.created / 1000) <= Math.floor(since / 1000);
+}
+
+/** RFC 9110 §13.1.5: a Range applies only if If-Range (strong ETag or exact date) still matches. */
+function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
+  const ifRange = req.headers['if-range'];
+  if (ifRange === undefined) return true;
+  const value = String(ifRange).trim();
+  if (value.startsWith('"')) return value === meta.etag;
+  if (value.startsWith('W/')) return false;
+  return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
+}
+
+function describe(meta: ObjectMeta) {
+  return {
+    object: meta.key,
+    size: meta.size,
+    content_type: meta.contentType,
+    sha256: meta.sha256,
+    etag: meta.etag,
+    last_modified: new Date(meta.created).toISOString(),
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  if (status >= 400) res.setHeader('Cache-Control', 'no-store');
+  res.end(json);
+}
+
+function methodNotAllowed(res: http.ServerResponse, allow: string): ValetError {
+  res.setHeader('Allow', allow);
+  return new ValetError('method_not_allowed', 'method not allowed on this path');
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,431 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, createWriteStream, close as fsClose, fsync, open as fsOpen, write } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ValetError } from '../token/errors.js';
+
+/**
+ * Valet's on-disk object store.
+ *
+ * Layout of the data directory:
+ * ```
+ * DIR/format.json          format marker {"format":"valet-storage","version":1}
+ * DIR/storage.lock         PID of the server using the directory
+ * DIR/ledger.sqlite        single-use key ledger (see ledger.ts)
+ * DIR/objects/xx/<sha256>  one file per object: 4 KiB metadata header, then the bytes
+ * DIR/tmp/<random>.part    uploads in progress (swept at start-up)
+ * ```
+ *
+ * An object's file name is the SHA-256 of its key, so no key, however encoded, can name a path
+ * outside `objects/`. Metadata lives in the same file as the bytes, so a single `rename` (or
+ * `link` for create-only) commits both: a reader sees the old object or the new one, never a mix.
+ */
+
+/** Metadata kept with every object. */
+export interface ObjectMeta {
+  /** The object key (canonical). */
+  key: string;
+  /** Size of the body in bytes. */
+  size: number;
+  /** Content type the object was uploaded with. */
+  contentType: string;
+  /** SHA-256 of the body, lower-case hex. */
+  sha256: string;
+  /** Strong entity tag: the quoted SHA-256. */
+  etag: string;
+  /** Commit time, milliseconds since the epoch. */
+  created: number;
+  /** The `sub` of the key that uploaded it. */
+  subject: string;
+  /** The `jti` of the key that uploaded it. */
+  keyId: string;
+}
+
+/** Size of the metadata header in front of every object's bytes. */
+export const HEADER_SIZE = 4096;
+// Uploads use a numeric fd: a FileHandle's write stream keeps a reference that blocks
+// FileHandle.close() when the stream is not auto-closed, and we need the fd after the stream.
+const openFd = promisify(fsOpen);
+const writeFd = promisify(write);
+const fsyncFd = promisify(fsync);
+const closeFd = promisify(fsClose);
+const MAGIC = Buffer.from('VALETOB1', 'latin1');
+const FORMAT = { format: 'valet-storage', version: 1 } as const;
+const TMP_SUFFIX = '.part';
+
+/** An object opened for reading: its metadata and an open file handle positioned after the header. */
+export interface OpenObject {
+  meta: ObjectMeta;
+  handle: fs.FileHandle;
+  /** Offset of the first body byte in the file. */
+  offset: number;
+  /** The first bytes of the body (up to {@link READ_AHEAD} − header), read with the header. */
+  head: Buffer;
+}
+
+/** Bytes read in one go when an object is opened: the header and, for small objects, the whole body. */
+export const READ_AHEAD = 64 * 1024;
+
+/** Serialises metadata into a fixed-size header. */
+export function encodeHeader(meta: ObjectMeta): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  if (json.length > HEADER_SIZE - 12) throw new ValetError('internal_error', 'object metadata too large');
+  const header = Buffer.alloc(HEADER_SIZE);
+  MAGIC.copy(header, 0);
+  header.writeUInt32BE(json.length, 8);
+  json.copy(header, 12);
+  return header;
+}
+
+/** Parses a header written by {@link encodeHeader}; throws on anything else. */
+export function decodeHeader(header: Buffer): ObjectMeta {
+  if (header.length < 12 || !header.subarray(0, 8).equals(MAGIC)) throw new Error('bad object header magic');
+  const length = header.readUInt32BE(8);
+  if (length > HEADER_SIZE - 12 || 12 + length > header.length) throw new Error('bad object header length');
+  return JSON.parse(header.subarray(12, 12 + length).toString('utf8')) as ObjectMeta;
+}
+
+/** Options for {@link FileStore.open}. */
+export interface FileStoreOptions {
+  /** Called for each leftover temporary file removed at start-up. */
+  onSweep?: (file: string) => void;
+}
+
+/** The object store of one data directory. Only one process may use a directory at a time. */
+export class FileStore {
+  readonly dir: string;
+  readonly #objects: string;
+  readonly #tmp: string;
+  readonly #lockFile: string;
+  // Shard directories stay open so that committing an object costs one fsync, not open+fsync+close.
+  readonly #dirHandles = new Map<string, Promise<fs.FileHandle>>();
+  #closed = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.#objects = path.join(dir, 'objects');
+    this.#tmp = path.join(dir, 'tmp');
+    this.#lockFile = path.join(dir, 'storage.lock');
+  }
+
+  /**
+   * Opens (creating if needed) a data directory: checks its format, takes the lock, removes
+   * temporary files left by a crash and creates the 256 shard directories.
+   */
+  static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
+    const store = new FileStore(path.resolve(dir));
+    await fs.mkdir(store.dir, { recursive: true, mode: 0o700 });
+    await store.#checkFormat();
+    await store.#lock();
+    try {
+      await fs.mkdir(store.#tmp, { recursive: true, mode: 0o700 });
+      await fs.mkdir(store.#objects, { recursive: true, mode: 0o700 });
+      for (const file of await fs.readdir(store.#tmp)) {
+        await fs.rm(path.join(store.#tmp, file), { force: true, recursive: true });
+        options.onSweep?.(file);
+      }
+      for (let i = 0; i < 256; i++) {
+        await fs.mkdir(path.join(store.#objects, i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+      }
+      await fsyncDir(store.#objects);
+      await fsyncDir(store.dir);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  async #checkFormat(): Promise<void> {
+    const file = path.join(this.dir, 'format.json');
+    try {
+      const found = JSON.parse(await fs.readFile(file, 'utf8'));
+      if (found?.format !== FORMAT.format || found?.version !== FORMAT.version) {
+        throw new ValetError('invalid_options', `${this.dir} holds data of an unknown format: ${JSON.stringify(found)}`);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        if (error instanceof ValetError) throw error;
+        throw new ValetError('invalid_options', `cannot read ${file}`, { cause: error });
+      }
+      const entries = (await fs.readdir(this.dir)).filter((e) => !e.startsWith('.'));
+      if (entries.length > 0) {
+        throw new ValetError('invalid_options', `${this.dir} is not empty and is not a Valet data directory`);
+      }
+      await fs.writeFile(file, `${JSON.stringify(FORMAT)}\n`, { mode: 0o600 });
+    }
+  }
+
+  async #lock(): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fs.writeFile(this.#lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const pid = Number.parseInt(await fs.readFile(this.#lockFile, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+        throw new ValetError('invalid_options', `${this.dir} is in use by process ${pid}`);
+      }
+      // The owner is gone (it crashed): take the directory over.
+      await fs.rm(this.#lockFile, { force: true });
+    }
+    throw new ValetError('invalid_options', `cannot lock ${this.dir}`);
+  }
+
+  /** The file that holds an object. Never derived from the key's characters, only its hash. */
+  pathFor(key: string): string {
+    const hex = createHash('sha256').update(key, 'utf8').digest('hex');
+    return path.join(this.#objects, hex.slice(0, 2), hex);
+  }
+
+  /** The directory of temporary upload files. */
+  get tmpDir(): string {
+    return this.#tmp;
+  }
+
+  /** True if the object exists. */
+  async exists(key: string): Promise<boolean> {
+    try {
+      await fs.access(this.pathFor(key), fsConstants.F_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Opens an object for reading, or returns undefined if it does not exist. The handle stays
+   * valid even if the object is replaced or deleted meanwhile (POSIX unlink semantics), so a
+   * reader always streams one consistent version.
+   */
+  async open(key: string): Promise<OpenObject | undefined> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathFor(key), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(READ_AHEAD);
+      const { bytesRead } = await handle.read(buffer, 0, READ_AHEAD, 0);
+      const meta = decodeHeader(buffer.subarray(0, Math.min(bytesRead, HEADER_SIZE)));
+      if (meta.key !== key) throw new Error('object header names another key');
+      const head = buffer.subarray(HEADER_SIZE, Math.min(bytesRead, HEADER_SIZE + meta.size));
+      return { meta, handle, offset: HEADER_SIZE, head };
+    } catch (error) {
+      await handle.close();
+      throw new ValetError('internal_error', 'object file is damaged', { cause: error });
+    }
+  }
+
+  /** Starts an upload into a new temporary file. */
+  async beginUpload(): Promise<Upload> {
+    const file = path.join(this.#tmp, `${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
+    const fd = await openFd(file, 'wx', 0o600);
+    return new Upload(this, file, fd);
+  }
+
+  /**
+   * Makes a sealed upload the object `key`, atomically. With `noOverwrite`, uses `link(2)`, which
+   * fails if the name exists, so of two racing create-only uploads exactly one wins.
+   * Returns true if the object did not exist before.
+   */
+  async commit(upload: Upload, key: string, options: { noOverwrite: boolean }): Promise<boolean> {
+    const target = this.pathFor(key);
+    let created: boolean;
+    if (options.noOverwrite) {
+      try {
+        await fs.link(upload.file, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
+        }
+        throw error;
+      }
+      created = true;
+      upload.committed = true;
+      await fs.unlink(upload.file);
+    } else {
+      created = !(await this.exists(key));
+      await fs.rename(upload.file, target);
+      upload.committed = true;
+    }
+    await this.#syncDir(path.dirname(target));
+    return created;
+  }
+
+  /** Deletes an object; false if it did not exist. */
+  async delete(key: string): Promise<boolean> {
+    const target = this.pathFor(key);
+    try {
+      await fs.unlink(target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    await this.#syncDir(path.dirname(target));
+    return true;
+  }
+
+  async #syncDir(dir: string): Promise<void> {
+    let pending = this.#dirHandles.get(dir);
+    if (!pending) {
+      pending = fs.open(dir, 'r');
+      this.#dirHandles.set(dir, pending);
+      pending.catch(() => this.#dirHandles.delete(dir));
+    }
+    await (await pending).sync();
+  }
+
+  /** Closes directory handles and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const pending of this.#dirHandles.values()) {
+      await pending.then((h) => h.close()).catch(() => {});
+    }
+    this.#dirHandles.clear();
+    const owner = await fs.readFile(this.#lockFile, 'utf8').catch(() => '');
+    if (Number.parseInt(owner, 10) === process.pid) await fs.rm(this.#lockFile, { force: true });
+  }
+}
+
+/** Limits enforced while a body streams in. */
+export interface ReceiveLimits {
+  /** Largest body in bytes; the first byte past it fails the upload with `entity_too_large`. */
+  maxSize?: number;
+}
+
+/** What {@link Upload.receive} measured. */
+export interface Received {
+  size: number;
+  sha256: string;
+}
+
+/** Write buffer of an upload's file stream: large writes keep syscalls few for big bodies. */
+const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
+/** One upload into a temporary file: receive, seal, then commit or discard. */
+export class Upload {
+  readonly file: string;
+  /** Set once the file has become an object: discarding then leaves it alone. */
+  committed = false;
+  #fd: number | undefined;
+
+  constructor(
+    readonly store: FileStore,
+    file: string,
+    fd: number,
+  ) {
+    this.file = file;
+    this.#fd = fd;
+  }
+
+  /**
+   * Streams a request body into the file after the header space, hashing and counting as it goes.
+   * Rejects with `entity_too_large` at the first byte past `maxSize` (without reading further),
+   * `incomplete_body` if the client goes away before the end, or the file system's error.
+   * Never destroys `source`: the caller still has to answer on that connection.
+   */
+  receive(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
+    const fd = this.#fd;
+    if (fd === undefined) return Promise.reject(new Error('upload already closed'));
+    const hash = createHash('sha256');
+    let size = 0;
+    return new Promise<Received>((resolve, reject) => {
+      const out = createWriteStream('', { fd, start: HEADER_SIZE, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+      let settled = false;
+      const finish = (error: Error | undefined) => {
+        if (settled) return;
+        settled = true;
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('close', onClose);
+        source.off('error', onClose);
+        out.off('drain', onDrain);
+        if (error) {
+          // Wait for a write in flight before the caller closes the fd: a closed fd number can be
+          // reused at once, and a late write would land in another file.
+          out.once('close', () => reject(error));
+          out.destroy();
+        } else resolve({ size, sha256: hash.digest('hex') });
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (limits.maxSize !== undefined && size > limits.maxSize) {
+          source.pause();
+          finish(new ValetError('entity_too_large', `the body is larger than the ${limits.maxSize} bytes the key allows`));
+          return;
+        }
+        hash.update(chunk);
+        if (!out.write(chunk)) source.pause();
+      };
+      const onDrain = () => source.resume();
+      const onEnd = () => out.end();
+      const onClose = () => {
+        if (!source.complete) finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
+      };
+      out.on('drain', onDrain);
+      out.on('finish', () => finish(undefined));
+      out.on('error', (error: NodeJS.ErrnoException) => finish(storageError(error)));
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('close', onClose);
+      source.on('error', onClose);
+      source.resume();
+    });
+  }
+
+  /** Writes the metadata header, fsyncs and closes the file: it is then ready to commit. */
+  async seal(meta: ObjectMeta): Promise<void> {
+    const fd = this.#fd;
+    if (fd === undefined) throw new Error('upload already closed');
+    try {
+      await writeFd(fd, encodeHeader(meta), 0, HEADER_SIZE, 0);
+      await fsyncFd(fd);
+    } catch (error) {
+      throw storageError(error as NodeJS.ErrnoException);
+    } finally {
+      this.#fd = undefined;
+      await closeFd(fd);
+    }
+  }
+
+  /** Closes and removes the temporary file unless it was committed. Safe to call more than once. */
+  async discard(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await closeFd(fd).catch(() => {});
+    if (!this.committed) await fs.rm(this.file, { force: true });
+  }
+}
+
+function storageError(error: NodeJS.ErrnoException): ValetError {
+  if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+    return new ValetError('insufficient_storage', 'storage is full', { cause: error });
+  }
+  return new ValetError('internal_error', 'storage failed to write the object', { cause: error });
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Valet's error contract: one error class, a closed set of stable codes, and the single table that
+ * maps each code to its HTTP status. Clients branch on `code`, never on `message`.
+ *
+ * A message never contains a token, a signature or a secret; details for operators go into
+ * `cause`, which is logged by the server and never sent to a client.
+ */
+
+/** Every stable error code Valet emits, with the HTTP status it is served with. */
+export const ERROR_STATUS = {
+  /** No valet key in the query string (`vk`) or the `Authorization: Bearer` header. */
+  token_missing: 401,
+  /** The key is malformed, forged, of the wrong type or signed by a key storage does not trust. */
+  token_invalid: 401,
+  /** The key's `exp` has passed (beyond the allowed clock skew). */
+  token_expired: 403,
+  /** The key's `nbf` is still in the future (beyond the allowed clock skew). */
+  token_not_yet_valid: 403,
+  /** The key is valid for longer than storage's maximum lifetime. */
+  token_lifetime_too_long: 403,
+  /** A single-use key was already used (or is being used by a concurrent request). */
+  token_replayed: 403,
+  /** The key is for another object or another operation. */
+  scope_mismatch: 403,
+  /** The object key in the URL breaks the naming rules. */
+  invalid_object_key: 400,
+  /** The body is larger than the key allows. */
+  entity_too_large: 413,
+  /** The body is smaller than the key requires. */
+  entity_too_small: 400,
+  /** The body ended before its declared `Content-Length`. */
+  incomplete_body: 400,
+  /** The body's SHA-256 differs from the digest bound in the key. */
+  bad_digest: 400,
+  /** The request's content type is not one the key allows. */
+  unsupported_media_type: 415,
+  /** A create-only key met an existing object. */
+  precondition_failed: 412,
+  /** No object under that key. */
+  not_found: 404,
+  /** The byte range cannot be satisfied for this object. */
+  invalid_range: 416,
+  /** The HTTP method is not supported on this path. */
+  method_not_allowed: 405,
+  /** A malformed request (bad header, two keys at once, …). */
+  bad_request: 400,
+  /** A CORS preflight from an origin that is not configured. */
+  origin_not_allowed: 403,
+  /** The request's header section is larger than the server accepts. */
+  headers_too_large: 431,
+  /** The client stopped sending (or reading) for longer than the idle timeout. */
+  request_timeout: 408,
+  /** The disk is full. */
+  insufficient_storage: 507,
+  /** The server is shutting down. */
+  unavailable: 503,
+  /** Anything unexpected; details are in the server log only. */
+  internal_error: 500,
+  /** Invalid options or configuration passed to a Valet factory or command. */
+  invalid_options: 500,
+} as const satisfies Record<string, number>;
+
+/** A stable, documented error code. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The HTTP status for an error code: the one place where codes map to statuses. */
+export function httpStatus(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
+/**
+ * The one error class Valet throws. `code` is part of the public contract; `message` is for
+ * humans and safe to show to a client; `cause` carries internal detail for the server log.
+ *
+ * @example
+ * ```ts
+ * try { await verifyValetKey(token, opts) } catch (e) {
+ *   if (e instanceof ValetError && e.code === 'token_expired') renewKey()
+ * }
+ * ```
+ */
+export class ValetError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** The HTTP status for this error's code. */
+  get status(): number {
+    return httpStatus(this.code);
+  }
+
+  /** The response body every Valet server sends for a refusal. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** True if `value` is a {@link ValetError}, optionally with the given code. */
+export function isValetError(value: unknown, code?: ErrorCode): value is ValetError {
+  return value instanceof ValetError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,98 @@
+import * as jose from 'jose';
+import { VALET_KEY_ALG, VALET_KEY_TYP, type ValetClaims, valetClaimsSchema } from './claims.js';
+import { ValetError } from './errors.js';
+import type { KeyResolver } from './keys.js';
+
+/** Options for {@link verifyValetKey}. */
+export interface VerifyOptions {
+  /** The trusted public keys, by `kid` (a {@link TrustedKeys} or any resolver). */
+  keys: KeyResolver;
+  /** The clock, in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Allowed clock skew between issuer and verifier, in seconds. Default 60. */
+  clockSkew?: number;
+  /** Longest lifetime (`exp` minus the earlier of `iat` and `nbf`) accepted, in seconds. Default 3600. */
+  maxLifetime?: number;
+}
+
+/** Default allowed clock skew, seconds. */
+export const DEFAULT_CLOCK_SKEW = 60;
+/** Default maximum key lifetime, seconds. */
+export const DEFAULT_MAX_LIFETIME = 3600;
+/** Longest token accepted, in characters (a valet key with every claim at its limit is about 3 KB). */
+export const MAX_TOKEN_LENGTH = 8192;
+
+// Header parameters that would let a token name its own verification key (RFC 7515 §4.1.2-4.1.6).
+// The key is looked up by `kid` among configured keys only, so a token carrying them is refused.
+const KEY_REFERENCE_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256'];
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Verifies a valet key and returns its claims. Only `EdDSA` with the valet `typ` is accepted; the
+ * key is found by `kid` in `options.keys`. Throws a {@link ValetError} with code `token_invalid`,
+ * `token_expired`, `token_not_yet_valid` or `token_lifetime_too_long`. It does not check scope
+ * (object, operation) or single use: that is the caller's job with the returned claims.
+ *
+ * @example
+ * ```ts
+ * const claims = await verifyValetKey(token, { keys: trusted, now: () => clock.now() })
+ * if (claims.op !== 'get' || claims.obj !== objectKey) throw new ValetError('scope_mismatch', '…')
+ * ```
+ */
+export async function verifyValetKey(token: string, options: VerifyOptions): Promise<ValetClaims> {
+  const now = (options.now ?? Date.now)();
+  const skew = options.clockSkew ?? DEFAULT_CLOCK_SKEW;
+  const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
+    throw new ValetError('token_invalid', 'the valet key is malformed');
+  }
+
+  let payload: jose.JWTPayload;
+  try {
+    ({ payload } = await jose.jwtVerify(token, (header) => resolveKey(header, options.keys), {
+      algorithms: [VALET_KEY_ALG],
+      currentDate: new Date(now),
+      clockTolerance: skew,
+      requiredClaims: ['exp', 'nbf', 'iat', 'jti', 'sub'],
+    }));
+  } catch (error) {
+    throw toValetError(error);
+  }
+
+  const parsed = valetClaimsSchema.safeParse(payload);
+  if (!parsed.success) {
+    throw new ValetError('token_invalid', 'the valet key has invalid claims', { cause: parsed.error });
+  }
+  const claims = parsed.data;
+  const nowSeconds = now / 1000;
+  if (claims.iat > nowSeconds + skew) {
+    throw new ValetError('token_not_yet_valid', 'the valet key was issued in the future');
+  }
+  if (claims.exp - Math.min(claims.iat, claims.nbf) > maxLifetime) {
+    throw new ValetError('token_lifetime_too_long', `the valet key lives longer than ${maxLifetime} s`);
+  }
+  return claims;
+}
+
+async function resolveKey(header: jose.JWSHeaderParameters, keys: KeyResolver): Promise<jose.CryptoKey> {
+  if (header.alg !== VALET_KEY_ALG) throw new ValetError('token_invalid', 'the valet key has the wrong algorithm');
+  if (header.typ !== VALET_KEY_TYP) throw new ValetError('token_invalid', 'the token is not a valet key');
+  for (const name of KEY_REFERENCE_HEADERS) {
+    if (name in header) throw new ValetError('token_invalid', 'the valet key names its own verification key');
+  }
+  if (typeof header.kid !== 'string') throw new ValetError('token_invalid', 'the valet key has no key id');
+  const key = await keys.get(header.kid);
+  if (!key) throw new ValetError('token_invalid', 'the valet key is signed by an unknown or retired key');
+  return key;
+}
+
+function toValetError(error: unknown): ValetError {
+  if (error instanceof ValetError) return error;
+  if (error instanceof jose.errors.JWTExpired) {
+    return new ValetError('token_expired', 'the valet key has expired', { cause: error });
+  }
+  if (error instanceof jose.errors.JWTClaimValidationFailed && error.claim === 'nbf') {
+    return new ValetError('token_not_yet_valid', 'the valet key is not valid yet', { cause: error });
+  }
+  return new ValetError('token_invalid', 'the valet key is invalid', { cause: error });
+}
