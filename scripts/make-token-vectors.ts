@@ -4,10 +4,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import * as jose from 'jose';
 import { VALET_KEY_TYP } from '../src/token/claims.js';
-import { generateSigningJwk, importSigningKey, publicJwk } from '../src/token/keys.js';
+import { generateSigningJwk, importSigningKey, publicJwk, TrustedKeys } from '../src/token/keys.js';
 import { type MintOptions, mintValetKey } from '../src/token/mint.js';
 import { verifyValetKey } from '../src/token/verify.js';
-import { TrustedKeys } from '../src/token/keys.js';
 
 const OUT = new URL('../test/fixtures/token-vectors.json', import.meta.url);
 const NOW = 1_800_000_000_000;
@@ -18,18 +17,31 @@ let fixture: { signingKey?: unknown; retiredKey?: unknown } = {};
 try {
   fixture = JSON.parse(await readFile(OUT, 'utf8'));
 } catch {}
-const jwk = (fixture.signingKey as Awaited<ReturnType<typeof generateSigningJwk>>) ?? (await generateSigningJwk());
-const retiredJwk = (fixture.retiredKey as Awaited<ReturnType<typeof generateSigningJwk>>) ?? (await generateSigningJwk());
+const jwk =
+  (fixture.signingKey as Awaited<ReturnType<typeof generateSigningJwk>>) ?? (await generateSigningJwk());
+const retiredJwk =
+  (fixture.retiredKey as Awaited<ReturnType<typeof generateSigningJwk>>) ?? (await generateSigningJwk());
 const key = await importSigningKey(jwk);
 const retired = await importSigningKey(retiredJwk);
 const trusted = { keys: [publicJwk(jwk)] };
 const header = { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: jwk.kid };
 const b64 = (v: unknown) => jose.base64url.encode(JSON.stringify(v));
-const base = { op: 'get', obj: 'docs/report.pdf', sub: 'alice', iat: S, nbf: S, exp: S + 300, jti: 'vector-0000000000001' };
+const base = {
+  op: 'get',
+  obj: 'docs/report.pdf',
+  sub: 'alice',
+  iat: S,
+  nbf: S,
+  exp: S + 300,
+  jti: 'vector-0000000000001',
+};
 
 type Mint = Omit<MintOptions, 'now'>;
 const minted: Array<{ name: string; mint: Mint; now?: number }> = [
-  { name: 'get, minimal', mint: { op: 'get', object: 'docs/report.pdf', subject: 'alice', ttl: 300, jti: 'vector-get-00000000001' } },
+  {
+    name: 'get, minimal',
+    mint: { op: 'get', object: 'docs/report.pdf', subject: 'alice', ttl: 300, jti: 'vector-get-00000000001' },
+  },
   {
     name: 'put with every write constraint',
     mint: {
@@ -47,17 +59,52 @@ const minted: Array<{ name: string; mint: Mint; now?: number }> = [
       once: true,
     },
   },
-  { name: 'put with an exact size', mint: { op: 'put', object: 'a/b', subject: 's', ttl: 60, size: 42, jti: 'vector-size-0000000001' } },
+  {
+    name: 'put with an exact size',
+    mint: { op: 'put', object: 'a/b', subject: 's', ttl: 60, size: 42, jti: 'vector-size-0000000001' },
+  },
   {
     name: 'get with a unicode file name, inline',
-    mint: { op: 'get', object: 'photos/café.jpg', subject: 'bob', ttl: 3600, filename: 'Café crème.jpg', inline: true, jti: 'vector-inline-00000001' },
+    mint: {
+      op: 'get',
+      object: 'photos/café.jpg',
+      subject: 'bob',
+      ttl: 3600,
+      filename: 'Café crème.jpg',
+      inline: true,
+      jti: 'vector-inline-00000001',
+    },
   },
   { name: 'head', mint: { op: 'head', object: 'x', subject: 's', ttl: 5, jti: 'vector-head-0000000001' } },
-  { name: 'delete, single use', mint: { op: 'delete', object: 'tmp/old.bin', subject: 's', ttl: 120, once: true, jti: 'vector-delete-00000001' } },
-  { name: 'not valid for another 2 minutes', mint: { op: 'get', object: 'x', subject: 's', ttl: 300, notBefore: 120, jti: 'vector-nbf-00000000001' } },
-  { name: 'expired 61 s ago', mint: { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-expired-0000001' }, now: NOW - 121_000 },
-  { name: 'expired 59 s ago (within the skew)', mint: { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-skew-0000000001' }, now: NOW - 119_000 },
-  { name: 'lives 3601 s', mint: { op: 'get', object: 'x', subject: 's', ttl: 3601, jti: 'vector-long-0000000001' } },
+  {
+    name: 'delete, single use',
+    mint: {
+      op: 'delete',
+      object: 'tmp/old.bin',
+      subject: 's',
+      ttl: 120,
+      once: true,
+      jti: 'vector-delete-00000001',
+    },
+  },
+  {
+    name: 'not valid for another 2 minutes',
+    mint: { op: 'get', object: 'x', subject: 's', ttl: 300, notBefore: 120, jti: 'vector-nbf-00000000001' },
+  },
+  {
+    name: 'expired 61 s ago',
+    mint: { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-expired-0000001' },
+    now: NOW - 121_000,
+  },
+  {
+    name: 'expired 59 s ago (within the skew)',
+    mint: { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-skew-0000000001' },
+    now: NOW - 119_000,
+  },
+  {
+    name: 'lives 3601 s',
+    mint: { op: 'get', object: 'x', subject: 's', ttl: 3601, jti: 'vector-long-0000000001' },
+  },
 ];
 
 const vectors: Array<Record<string, unknown>> = [];
@@ -70,28 +117,78 @@ const forged: Array<{ name: string; token: string }> = [
   {
     name: 'tampered signature',
     token: await (async () => {
-      const t = await mintValetKey(key, { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-tamper-00000001', now: () => NOW });
+      const t = await mintValetKey(key, {
+        op: 'get',
+        object: 'x',
+        subject: 's',
+        ttl: 60,
+        jti: 'vector-tamper-00000001',
+        now: () => NOW,
+      });
       const [h, p, s = ''] = t.split('.');
       return `${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`;
     })(),
   },
-  { name: 'payload swapped under a valid signature', token: await (async () => {
-    const t = await mintValetKey(key, { op: 'get', object: 'x', subject: 's', ttl: 60, jti: 'vector-swap-0000000001', now: () => NOW });
-    const [h, , s] = t.split('.');
-    return `${h}.${b64({ ...base, obj: 'y' })}.${s}`;
-  })() },
+  {
+    name: 'payload swapped under a valid signature',
+    token: await (async () => {
+      const t = await mintValetKey(key, {
+        op: 'get',
+        object: 'x',
+        subject: 's',
+        ttl: 60,
+        jti: 'vector-swap-0000000001',
+        now: () => NOW,
+      });
+      const [h, , s] = t.split('.');
+      return `${h}.${b64({ ...base, obj: 'y' })}.${s}`;
+    })(),
+  },
   { name: 'alg none', token: `${b64({ alg: 'none', typ: VALET_KEY_TYP, kid: jwk.kid })}.${b64(base)}.` },
   {
     name: 'HS256 keyed with the public key',
-    token: await new jose.SignJWT(base).setProtectedHeader({ alg: 'HS256', typ: VALET_KEY_TYP, kid: jwk.kid }).sign(jose.base64url.decode(jwk.x)),
+    token: await new jose.SignJWT(base)
+      .setProtectedHeader({ alg: 'HS256', typ: VALET_KEY_TYP, kid: jwk.kid })
+      .sign(jose.base64url.decode(jwk.x)),
   },
-  { name: 'typ JWT (an ID token shape)', token: await new jose.SignJWT(base).setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: jwk.kid }).sign(key.privateKey) },
-  { name: 'unknown kid', token: await new jose.SignJWT(base).setProtectedHeader({ ...header, kid: 'unknown' }).sign(key.privateKey) },
-  { name: 'signed by a retired key', token: await new jose.SignJWT(base).setProtectedHeader({ ...header, kid: retired.kid }).sign(retired.privateKey) },
-  { name: 'jku header', token: await new jose.SignJWT(base).setProtectedHeader({ ...header, jku: 'https://evil.example/jwks' }).sign(key.privateKey) },
-  { name: 'unknown claim', token: await new jose.SignJWT({ ...base, ip: '10.0.0.1' }).setProtectedHeader(header).sign(key.privateKey) },
-  { name: 'write constraint on a get key', token: await new jose.SignJWT({ ...base, max_size: 1 }).setProtectedHeader(header).sign(key.privateKey) },
-  { name: 'non-canonical object key', token: await new jose.SignJWT({ ...base, obj: 'a/../b' }).setProtectedHeader(header).sign(key.privateKey) },
+  {
+    name: 'typ JWT (an ID token shape)',
+    token: await new jose.SignJWT(base)
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: jwk.kid })
+      .sign(key.privateKey),
+  },
+  {
+    name: 'unknown kid',
+    token: await new jose.SignJWT(base)
+      .setProtectedHeader({ ...header, kid: 'unknown' })
+      .sign(key.privateKey),
+  },
+  {
+    name: 'signed by a retired key',
+    token: await new jose.SignJWT(base)
+      .setProtectedHeader({ ...header, kid: retired.kid })
+      .sign(retired.privateKey),
+  },
+  {
+    name: 'jku header',
+    token: await new jose.SignJWT(base)
+      .setProtectedHeader({ ...header, jku: 'https://evil.example/jwks' })
+      .sign(key.privateKey),
+  },
+  {
+    name: 'unknown claim',
+    token: await new jose.SignJWT({ ...base, ip: '10.0.0.1' })
+      .setProtectedHeader(header)
+      .sign(key.privateKey),
+  },
+  {
+    name: 'write constraint on a get key',
+    token: await new jose.SignJWT({ ...base, max_size: 1 }).setProtectedHeader(header).sign(key.privateKey),
+  },
+  {
+    name: 'non-canonical object key',
+    token: await new jose.SignJWT({ ...base, obj: 'a/../b' }).setProtectedHeader(header).sign(key.privateKey),
+  },
   { name: 'not a JWS', token: 'not-a-token' },
 ];
 vectors.push(...forged);
@@ -101,7 +198,12 @@ vectors.push(...forged);
 const keys = await TrustedKeys.fromJwks(trusted);
 for (const v of vectors) {
   try {
-    const claims = await verifyValetKey(String(v.token), { keys, now: () => NOW, clockSkew: 60, maxLifetime: 3600 });
+    const claims = await verifyValetKey(String(v.token), {
+      keys,
+      now: () => NOW,
+      clockSkew: 60,
+      maxLifetime: 3600,
+    });
     v.expect = { ok: claims };
   } catch (error) {
     v.expect = { error: (error as { code?: string }).code ?? 'unexpected' };

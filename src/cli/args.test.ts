@@ -10,7 +10,8 @@ describe('CLI values', () => {
     assert.equal(parseDuration('2d', '--ttl'), 172800);
     assert.equal(parseDuration('45', '--ttl'), 45);
     assert.equal(parseDuration('500ms', '--idle-timeout'), 0.5);
-    for (const bad of ['', 'm', '5x', '-5s', '1h30m', '5 m']) assert.throws(() => parseDuration(bad, '--ttl'), UsageError);
+    for (const bad of ['', 'm', '5x', '-5s', '1h30m', '5 m'])
+      assert.throws(() => parseDuration(bad, '--ttl'), UsageError);
     assert.throws(() => parseWholeSeconds('500ms', '--ttl'), UsageError);
     assert.throws(() => parseWholeSeconds('0s', '--ttl'), UsageError);
     assert.equal(parseWholeSeconds('0s', '--clock-skew', 0), 0);

@@ -89,7 +89,8 @@ const SIZE_UNITS: Record<string, number> = {
  */
 export function parseSize(text: string, flag: string): number {
   const match = SIZE.exec(text.trim());
-  if (!match) throw new UsageError(`${flag}: "${text}" is not a size in bytes (examples: 1048576, 10MiB, 5GB)`);
+  if (!match)
+    throw new UsageError(`${flag}: "${text}" is not a size in bytes (examples: 1048576, 10MiB, 5GB)`);
   const bytes = Number(match[1]) * (SIZE_UNITS[match[2] ?? 'B'] ?? 1);
   if (!Number.isSafeInteger(bytes)) throw new UsageError(`${flag}: "${text}" is too large`);
   return bytes;

@@ -9,7 +9,9 @@ import { storage } from './commands/storage.js';
 const COMMANDS: readonly Command[] = [keygen, jwks, storage, mint];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 

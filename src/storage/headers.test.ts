@@ -4,16 +4,35 @@ import { contentDisposition, defaultFilename, isInlineType } from './headers.js'
 
 describe('download headers', () => {
   it('serves only raster images, audio, video and PDF inline by default', () => {
-    for (const t of ['image/png', 'image/jpeg', 'IMAGE/GIF', 'image/webp', 'video/mp4', 'audio/mpeg', 'application/pdf']) {
+    for (const t of [
+      'image/png',
+      'image/jpeg',
+      'IMAGE/GIF',
+      'image/webp',
+      'video/mp4',
+      'audio/mpeg',
+      'application/pdf',
+    ]) {
       assert.ok(isInlineType(t), t);
     }
-    for (const t of ['text/html', 'image/svg+xml', 'application/xhtml+xml', 'text/plain', 'application/javascript', 'application/octet-stream', 'text/xml']) {
+    for (const t of [
+      'text/html',
+      'image/svg+xml',
+      'application/xhtml+xml',
+      'text/plain',
+      'application/javascript',
+      'application/octet-stream',
+      'text/xml',
+    ]) {
       assert.ok(!isInlineType(t), t);
     }
   });
 
   it('quotes plain ASCII names as they are', () => {
-    assert.equal(contentDisposition('attachment', 'report 2024.pdf'), 'attachment; filename="report 2024.pdf"');
+    assert.equal(
+      contentDisposition('attachment', 'report 2024.pdf'),
+      'attachment; filename="report 2024.pdf"',
+    );
   });
 
   it('gives an ASCII fallback and an RFC 5987 UTF-8 name for anything else', () => {

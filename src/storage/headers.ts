@@ -10,10 +10,18 @@ import { mediaTypeEssence } from '../token/claims.js';
  *   forced inline) runs no script, loads nothing and has an opaque origin.
  * - `Referrer-Policy: no-referrer`: the URL may carry a valet key; it must not leak onwards.
  */
-export const DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox";
+export const DOWNLOAD_CSP =
+  "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox";
 
 /** Inline by default: raster images, audio, video and PDF. Nothing that runs script in the page. */
-const INLINE_EXACT = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'application/pdf']);
+const INLINE_EXACT = new Set([
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/avif',
+  'application/pdf',
+]);
 
 /** True if a content type is served inline by default. */
 export function isInlineType(contentType: string): boolean {

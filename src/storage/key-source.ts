@@ -90,7 +90,10 @@ export class JwksSource implements KeyResolver {
       if (!loaded) return;
       this.#keys = loaded.keys;
       this.#version = loaded.version;
-      this.#options.logger?.info({ jwks: displaySpec(this.spec), kids: loaded.keys.kids }, 'trusted keys reloaded');
+      this.#options.logger?.info(
+        { jwks: displaySpec(this.spec), kids: loaded.keys.kids },
+        'trusted keys reloaded',
+      );
     } catch (error) {
       this.#options.logger?.warn(
         { jwks: displaySpec(this.spec), err: error },
@@ -120,7 +123,10 @@ function displaySpec(spec: string): string {
  * Loads the set unless its version (file identity and mtime, or HTTP ETag) is `known`.
  * Returns undefined when unchanged.
  */
-async function load(spec: string, known: string | undefined): Promise<{ keys: TrustedKeys; version: string } | undefined> {
+async function load(
+  spec: string,
+  known: string | undefined,
+): Promise<{ keys: TrustedKeys; version: string } | undefined> {
   let text: string;
   let version: string;
   if (isUrl(spec)) {
@@ -130,7 +136,8 @@ async function load(spec: string, known: string | undefined): Promise<{ keys: Tr
       signal: AbortSignal.timeout(5_000),
     });
     if (response.status === 304) return undefined;
-    if (!response.ok) throw new ValetError('invalid_options', `GET ${displaySpec(spec)} answered ${response.status}`);
+    if (!response.ok)
+      throw new ValetError('invalid_options', `GET ${displaySpec(spec)} answered ${response.status}`);
     text = await response.text();
     version = response.headers.get('etag') ?? `body:${text}`;
     if (version === known) return undefined;

@@ -5,7 +5,17 @@ import { parseRange } from './range.js';
 
 describe('parseRange', () => {
   it('serves the whole object without a usable Range', () => {
-    for (const header of [undefined, 'items=0-1', 'bytes', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=5-2', 'bytes=0-1,3-4', 'bytes=--1']) {
+    for (const header of [
+      undefined,
+      'items=0-1',
+      'bytes',
+      'bytes=',
+      'bytes=-',
+      'bytes=a-b',
+      'bytes=5-2',
+      'bytes=0-1,3-4',
+      'bytes=--1',
+    ]) {
       assert.deepEqual(parseRange(header, 100), { kind: 'full' }, String(header));
     }
   });

@@ -4,7 +4,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
-import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type Operation, type ValetClaims } from '../token/claims.js';
+import {
+  contentTypeAllowed,
+  isMediaRange,
+  mediaTypeEssence,
+  type Operation,
+  type ValetClaims,
+} from '../token/claims.js';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
 import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
@@ -44,15 +50,28 @@ export interface StorageServerOptions {
 
 const optionsSchema = z.object({
   dataDir: z.string().min(1),
-  keys: z.custom<KeyResolver>((v) => typeof (v as KeyResolver | undefined)?.get === 'function', 'keys needs a get(kid)'),
+  keys: z.custom<KeyResolver>(
+    (v) => typeof (v as KeyResolver | undefined)?.get === 'function',
+    'keys needs a get(kid)',
+  ),
   now: z.function().optional(),
   clockSkew: z.number().int().min(0).max(3600).optional(),
-  maxLifetime: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+  maxLifetime: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
   corsOrigins: z.array(z.string()).optional(),
   logger: z.custom<Logger>().optional(),
   idleTimeout: z.number().int().min(100).optional(),
   headersTimeout: z.number().int().min(100).optional(),
-  maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).optional(),
+  maxHeaderSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
 });
 
@@ -72,10 +91,16 @@ export interface StorageServer {
   close(): Promise<void>;
 }
 
-const METHOD_OPS: Readonly<Record<string, Operation>> = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' };
+const METHOD_OPS: Readonly<Record<string, Operation>> = {
+  GET: 'get',
+  HEAD: 'head',
+  PUT: 'put',
+  DELETE: 'delete',
+};
 const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
-const CONTENT_TYPE_PARAMS = /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
+const CONTENT_TYPE_PARAMS =
+  /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
 // Bodies of up to this size are answered from the bytes read with the header, in one write.
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
 
@@ -145,7 +170,13 @@ class Storage implements StorageServer {
   readonly #pruneTimer: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
 
-  constructor(options: StorageServerOptions, cors: CorsPolicy, log: Logger, store: FileStore, ledger: UsedKeyLedger) {
+  constructor(
+    options: StorageServerOptions,
+    cors: CorsPolicy,
+    log: Logger,
+    store: FileStore,
+    ledger: UsedKeyLedger,
+  ) {
     this.#now = options.now ?? Date.now;
     this.#skew = options.clockSkew ?? DEFAULT_CLOCK_SKEW;
     this.#maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
@@ -285,8 +316,12 @@ class Storage implements StorageServer {
       maxLifetime: this.#maxLifetime,
     });
     ex.claims = claims;
-    if (claims.op !== op) throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not ${op}`);
-    if (claims.obj !== objectKey) throw new ValetError('scope_mismatch', 'the valet key is for another object');
+    // Answered meanwhile (idle timeout, or the client half-closed mid-body): nothing left to do.
+    if (res.headersSent || req.destroyed) return;
+    if (claims.op !== op)
+      throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not ${op}`);
+    if (claims.obj !== objectKey)
+      throw new ValetError('scope_mismatch', 'the valet key is for another object');
 
     if (claims.once) this.#reserve(claims);
     try {
@@ -319,18 +354,28 @@ class Storage implements StorageServer {
     if (contentType !== undefined && !validContentType(contentType)) {
       throw new ValetError('bad_request', 'the Content-Type header is malformed');
     }
-    if (claims.content_types && (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))) {
-      throw new ValetError('unsupported_media_type', `the key allows only ${claims.content_types.join(', ')}`);
+    if (
+      claims.content_types &&
+      (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))
+    ) {
+      throw new ValetError(
+        'unsupported_media_type',
+        `the key allows only ${claims.content_types.join(', ')}`,
+      );
     }
     const maxSize = minDefined(claims.max_size, claims.size);
     const minSize = maxDefined(claims.min_size, claims.size);
     // Node's parser has already refused a malformed Content-Length or one sent with chunked encoding.
-    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    const declared =
+      req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && maxSize !== undefined && declared > maxSize) {
       throw new ValetError('entity_too_large', `the body is larger than the ${maxSize} bytes the key allows`);
     }
     if (declared !== undefined && minSize !== undefined && declared < minSize) {
-      throw new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
+      throw new ValetError(
+        'entity_too_small',
+        `the body is smaller than the ${minSize} bytes the key requires`,
+      );
     }
     if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
       throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
@@ -342,7 +387,10 @@ class Storage implements StorageServer {
       const received = await upload.receive(req, { maxSize });
       ex.bytesIn = received.size;
       if (minSize !== undefined && received.size < minSize) {
-        throw new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
+        throw new ValetError(
+          'entity_too_small',
+          `the body is smaller than the ${minSize} bytes the key requires`,
+        );
       }
       if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {
         throw new ValetError('bad_digest', 'the body does not match the SHA-256 bound in the key');
@@ -359,7 +407,9 @@ class Storage implements StorageServer {
       };
       await upload.seal(meta);
       this.#consume(claims);
-      const created = await this.#store.commit(upload, claims.obj, { noOverwrite: claims.no_overwrite === true });
+      const created = await this.#store.commit(upload, claims.obj, {
+        noOverwrite: claims.no_overwrite === true,
+      });
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
@@ -391,7 +441,9 @@ class Storage implements StorageServer {
         res.writeHead(304).end();
         return;
       }
-      const range = ifRangeHolds(req, meta) ? parseRange(req.headers.range, meta.size) : { kind: 'full' as const };
+      const range = ifRangeHolds(req, meta)
+        ? parseRange(req.headers.range, meta.size)
+        : { kind: 'full' as const };
       if (range.kind === 'unsatisfiable') {
         res.setHeader('Content-Range', `bytes */${meta.size}`);
         throw new ValetError('invalid_range', `the range is outside the object's ${meta.size} bytes`);
@@ -461,20 +513,34 @@ class Storage implements StorageServer {
     }
     // An unread request body is not drained: the connection closes after the answer.
     if (!req.complete) res.shouldKeepAlive = false;
-    if (valetError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="valet", error="invalid_token"');
+    if (valetError.status === 401)
+      res.setHeader('WWW-Authenticate', 'Bearer realm="valet", error="invalid_token"');
     res.removeHeader('Content-Disposition');
     res.removeHeader('Content-Length');
     sendJson(res, valetError.status, valetError.toJSON());
   }
 
+  /**
+   * Answers a request whose body will never complete, then destroys the request (and with it the
+   * connection). Destroying the request, not just the socket, matters: once a response has
+   * finished, Node detaches the request from the socket, and an upload still reading it would
+   * otherwise never learn that the body is gone.
+   */
+  #answerAndClose(ex: Exchange, error: ValetError): void {
+    ex.code = error.code;
+    this.#fail(ex, error);
+    ex.res.once('finish', () => ex.req.destroy());
+    // If the answer cannot be flushed either, the connection goes anyway.
+    setTimeout(() => {
+      ex.req.destroy();
+      ex.req.socket.destroy();
+    }, 1_000).unref();
+  }
+
   #onTimeout(socket: Socket): void {
     const ex = this.#active.get(socket);
     if (ex && !ex.res.headersSent) {
-      ex.code = 'request_timeout';
-      this.#fail(ex, new ValetError('request_timeout', 'the connection was idle for too long'));
-      ex.res.once('finish', () => socket.destroy());
-      // If the answer cannot be flushed either, the socket goes anyway.
-      setTimeout(() => socket.destroy(), 1_000).unref();
+      this.#answerAndClose(ex, new ValetError('request_timeout', 'the connection was idle for too long'));
       return;
     }
     socket.destroy();
@@ -484,9 +550,10 @@ class Storage implements StorageServer {
     const ex = this.#active.get(socket);
     if (ex && !ex.res.headersSent && error.code === 'HPE_INVALID_EOF_STATE') {
       // The client half-closed in the middle of the body: it sent less than its Content-Length.
-      ex.code = 'incomplete_body';
-      this.#fail(ex, new ValetError('incomplete_body', 'the body ended before its declared length'));
-      ex.res.once('finish', () => socket.destroy());
+      this.#answerAndClose(
+        ex,
+        new ValetError('incomplete_body', 'the body ended before its declared length'),
+      );
       return;
     }
     if (ex || !socket.writable || error.code === 'ECONNRESET') {
@@ -499,7 +566,10 @@ class Storage implements StorageServer {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'request_timeout'
           : 'bad_request';
-    const failure = new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused');
+    const failure = new ValetError(
+      code,
+      code === 'bad_request' ? 'malformed HTTP request' : 'request refused',
+    );
     const body = JSON.stringify(failure.toJSON());
     this.#log.info({ code, parserError: error.code }, 'request refused by the HTTP parser');
     socket.end(
@@ -541,13 +611,16 @@ function extractToken(req: http.IncomingMessage, rawQuery: string): string {
   if (fromQuery.length > 1) throw new ValetError('bad_request', `more than one ${KEY_QUERY_PARAM} parameter`);
   const authorization = req.headers.authorization;
   if (authorization !== undefined) {
-    if (fromQuery.length > 0) throw new ValetError('bad_request', 'a valet key in both the URL and the header');
+    if (fromQuery.length > 0)
+      throw new ValetError('bad_request', 'a valet key in both the URL and the header');
     const match = /^Bearer +(\S+)$/i.exec(authorization);
-    if (!match?.[1]) throw new ValetError('token_invalid', 'the Authorization header must be "Bearer <valet key>"');
+    if (!match?.[1])
+      throw new ValetError('token_invalid', 'the Authorization header must be "Bearer <valet key>"');
     return match[1];
   }
   const [token] = fromQuery;
-  if (token === undefined || token === '') throw new ValetError('token_missing', 'this request needs a valet key');
+  if (token === undefined || token === '')
+    throw new ValetError('token_missing', 'this request needs a valet key');
   return token;
 }
 

@@ -31,7 +31,12 @@ describe('FileStore', () => {
   });
 
   it('fits the largest metadata a key allows in the header', () => {
-    const big = { ...meta, key: `${'é'.repeat(127)}/`.repeat(4).slice(0, -1), subject: 'ü'.repeat(256), contentType: 'x'.repeat(255) };
+    const big = {
+      ...meta,
+      key: `${'é'.repeat(127)}/`.repeat(4).slice(0, -1),
+      subject: 'ü'.repeat(256),
+      contentType: 'x'.repeat(255),
+    };
     assert.deepEqual(decodeHeader(encodeHeader(big)), big);
   });
 
@@ -78,7 +83,10 @@ describe('FileStore', () => {
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
     try {
       await writeFile(path.join(dir, 'storage.lock'), `${sleeper.pid}\n`);
-      await assert.rejects(FileStore.open(dir), (e) => isValetError(e, 'invalid_options') && /in use/.test(e.message));
+      await assert.rejects(
+        FileStore.open(dir),
+        (e) => isValetError(e, 'invalid_options') && /in use/.test(e.message),
+      );
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((r) => sleeper.once('exit', r));

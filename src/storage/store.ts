@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createWriteStream, close as fsClose, fsync, open as fsOpen, write } from 'node:fs';
+import {
+  createWriteStream,
+  close as fsClose,
+  constants as fsConstants,
+  open as fsOpen,
+  fsync,
+  write,
+} from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
@@ -127,7 +134,10 @@ export class FileStore {
         options.onSweep?.(file);
       }
       for (let i = 0; i < 256; i++) {
-        await fs.mkdir(path.join(store.#objects, i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+        await fs.mkdir(path.join(store.#objects, i.toString(16).padStart(2, '0')), {
+          recursive: true,
+          mode: 0o700,
+        });
       }
       await fsyncDir(store.#objects);
       await fsyncDir(store.dir);
@@ -143,7 +153,10 @@ export class FileStore {
     try {
       const found = JSON.parse(await fs.readFile(file, 'utf8'));
       if (found?.format !== FORMAT.format || found?.version !== FORMAT.version) {
-        throw new ValetError('invalid_options', `${this.dir} holds data of an unknown format: ${JSON.stringify(found)}`);
+        throw new ValetError(
+          'invalid_options',
+          `${this.dir} holds data of an unknown format: ${JSON.stringify(found)}`,
+        );
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -338,7 +351,12 @@ export class Upload {
     const hash = createHash('sha256');
     let size = 0;
     return new Promise<Received>((resolve, reject) => {
-      const out = createWriteStream('', { fd, start: HEADER_SIZE, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+      const out = createWriteStream('', {
+        fd,
+        start: HEADER_SIZE,
+        autoClose: false,
+        highWaterMark: WRITE_HIGH_WATER_MARK,
+      });
       let settled = false;
       const finish = (error: Error | undefined) => {
         if (settled) return;
@@ -359,7 +377,12 @@ export class Upload {
         size += chunk.length;
         if (limits.maxSize !== undefined && size > limits.maxSize) {
           source.pause();
-          finish(new ValetError('entity_too_large', `the body is larger than the ${limits.maxSize} bytes the key allows`));
+          finish(
+            new ValetError(
+              'entity_too_large',
+              `the body is larger than the ${limits.maxSize} bytes the key allows`,
+            ),
+          );
           return;
         }
         hash.update(chunk);
@@ -368,8 +391,14 @@ export class Upload {
       const onDrain = () => source.resume();
       const onEnd = () => out.end();
       const onClose = () => {
-        if (!source.complete) finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
+        if (!source.complete)
+          finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
       };
+      if (source.destroyed) {
+        // The connection went away before the upload started: its 'close' has already fired.
+        finish(new ValetError('incomplete_body', 'the connection closed before the body was received'));
+        return;
+      }
       out.on('drain', onDrain);
       out.on('finish', () => finish(undefined));
       out.on('error', (error: NodeJS.ErrnoException) => finish(storageError(error)));

@@ -20,7 +20,11 @@ export const OPERATIONS: readonly Operation[] = ['get', 'head', 'put', 'delete']
 const MEDIA_RANGE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const seconds = z.number().int().min(0).max(2 ** 40);
+const seconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 40);
 
 /**
  * The claims of a valet key. Names are short because a key often travels in a URL.
@@ -86,7 +90,8 @@ function constraintProblem(c: ValetClaims): string | undefined {
     for (const name of WRITE_ONLY) if (c[name] !== undefined) return `${name} applies to put keys only`;
   }
   if (c.op !== 'get' && c.op !== 'head') {
-    for (const name of READ_ONLY) if (c[name] !== undefined) return `${name} applies to get and head keys only`;
+    for (const name of READ_ONLY)
+      if (c[name] !== undefined) return `${name} applies to get and head keys only`;
   }
   if (c.min_size !== undefined && c.max_size !== undefined && c.min_size > c.max_size) {
     return 'min_size is larger than max_size';

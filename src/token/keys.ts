@@ -58,7 +58,15 @@ export async function generateSigningJwk(): Promise<PrivateSigningJwk> {
   const { privateKey } = await jose.generateKeyPair(VALET_KEY_ALG, { crv: 'Ed25519', extractable: true });
   const jwk = await jose.exportJWK(privateKey);
   const kid = await jose.calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: String(jwk.x) });
-  return { kty: 'OKP', crv: 'Ed25519', x: String(jwk.x), d: String(jwk.d), kid, alg: VALET_KEY_ALG, use: 'sig' };
+  return {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: String(jwk.x),
+    d: String(jwk.d),
+    kid,
+    alg: VALET_KEY_ALG,
+    use: 'sig',
+  };
 }
 
 /**
@@ -68,15 +76,21 @@ export async function generateSigningJwk(): Promise<PrivateSigningJwk> {
 export async function importSigningKey(input: unknown): Promise<SigningKey> {
   const parsed = privateJwkSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ValetError('invalid_options', `not an Ed25519 private signing JWK: ${z.prettifyError(parsed.error)}`);
+    throw new ValetError(
+      'invalid_options',
+      `not an Ed25519 private signing JWK: ${z.prettifyError(parsed.error)}`,
+    );
   }
   const { kty, crv, x, d, kid } = parsed.data;
   const jwk: PrivateSigningJwk = { kty, crv, x, d, kid, alg: VALET_KEY_ALG, use: 'sig' };
-  const privateKey = (await jose.importJWK({ kty, crv, x, d }, VALET_KEY_ALG, { extractable: true })) as jose.CryptoKey;
+  const privateKey = (await jose.importJWK({ kty, crv, x, d }, VALET_KEY_ALG, {
+    extractable: true,
+  })) as jose.CryptoKey;
   // Re-derive the public key from the private one: a mismatched `x` would publish a key that
   // verifies nothing this key signs.
   const derived = await jose.exportJWK(privateKey);
-  if (derived.x !== x) throw new ValetError('invalid_options', 'the signing key\'s "x" does not match its "d"');
+  if (derived.x !== x)
+    throw new ValetError('invalid_options', 'the signing key\'s "x" does not match its "d"');
   return { kid, privateKey, jwk };
 }
 
@@ -110,7 +124,8 @@ export class TrustedKeys {
    */
   static async fromJwks(input: unknown): Promise<TrustedKeys> {
     const envelope = z.object({ keys: z.array(z.unknown()).min(1) }).safeParse(input);
-    if (!envelope.success) throw new ValetError('invalid_options', 'a JWK set needs a non-empty "keys" array');
+    if (!envelope.success)
+      throw new ValetError('invalid_options', 'a JWK set needs a non-empty "keys" array');
     const byKid = new Map<string, jose.CryptoKey>();
     for (const [i, raw] of envelope.data.keys.entries()) {
       if (raw !== null && typeof raw === 'object' && 'd' in raw) {

@@ -1,6 +1,12 @@
 import * as jose from 'jose';
 import { z } from 'zod';
-import { type Operation, VALET_KEY_ALG, VALET_KEY_TYP, type ValetClaims, valetClaimsSchema } from './claims.js';
+import {
+  type Operation,
+  VALET_KEY_ALG,
+  VALET_KEY_TYP,
+  type ValetClaims,
+  valetClaimsSchema,
+} from './claims.js';
 import { ValetError } from './errors.js';
 import type { SigningKey } from './keys.js';
 import { encodeObjectKeyPath, normalizeObjectKey } from './object-key.js';
@@ -71,7 +77,10 @@ export async function mintValetKey(signingKey: SigningKey, options: MintOptions)
 export function buildClaims(options: MintOptions): ValetClaims {
   const ttlSchema = z.number().int().min(1).max(MAX_MINT_TTL_SECONDS);
   if (!ttlSchema.safeParse(options.ttl).success) {
-    throw new ValetError('invalid_options', `ttl must be a whole number of seconds from 1 to ${MAX_MINT_TTL_SECONDS}`);
+    throw new ValetError(
+      'invalid_options',
+      `ttl must be a whole number of seconds from 1 to ${MAX_MINT_TTL_SECONDS}`,
+    );
   }
   const nbfOffset = options.notBefore ?? 0;
   if (!Number.isInteger(nbfOffset) || nbfOffset < 0) {
@@ -94,7 +103,9 @@ export function buildClaims(options: MintOptions): ValetClaims {
     ...(options.maxSize !== undefined && { max_size: options.maxSize }),
     ...(options.minSize !== undefined && { min_size: options.minSize }),
     ...(options.size !== undefined && { size: options.size }),
-    ...(options.contentTypes !== undefined && { content_types: options.contentTypes.map((t) => t.toLowerCase()) }),
+    ...(options.contentTypes !== undefined && {
+      content_types: options.contentTypes.map((t) => t.toLowerCase()),
+    }),
     ...(options.sha256 !== undefined && { sha256: options.sha256.toLowerCase() }),
     ...(options.noOverwrite && { no_overwrite: true }),
     ...(options.once && { once: true }),

@@ -12,12 +12,24 @@ import {
 } from './object-key.js';
 
 function refuses(key: string): void {
-  assert.throws(() => normalizeObjectKey(key), (e) => isValetError(e, 'invalid_object_key'), JSON.stringify(key));
+  assert.throws(
+    () => normalizeObjectKey(key),
+    (e) => isValetError(e, 'invalid_object_key'),
+    JSON.stringify(key),
+  );
 }
 
 describe('object keys', () => {
   it('accepts ordinary paths unchanged', () => {
-    for (const key of ['a', 'users/alice/photo.png', 'x/y/z/..a', 'a/.hidden', 'résumé.pdf', 'a b/c+d', '%2e%2e']) {
+    for (const key of [
+      'a',
+      'users/alice/photo.png',
+      'x/y/z/..a',
+      'a/.hidden',
+      'résumé.pdf',
+      'a b/c+d',
+      '%2e%2e',
+    ]) {
       assert.equal(normalizeObjectKey(key), key);
     }
   });
@@ -27,11 +39,13 @@ describe('object keys', () => {
   });
 
   it('refuses empty, dot and dot-dot segments', () => {
-    for (const key of ['', '/a', 'a/', 'a//b', '.', '..', 'a/./b', 'a/../b', '../etc/passwd', 'a/..']) refuses(key);
+    for (const key of ['', '/a', 'a/', 'a//b', '.', '..', 'a/./b', 'a/../b', '../etc/passwd', 'a/..'])
+      refuses(key);
   });
 
   it('refuses control characters, backslashes and lone surrogates', () => {
-    for (const key of ['a\u0000b', 'a\nb', 'a\u007fb', 'a\u0085b', 'a\\b', '..\\x', 'a\ud800b', 'a\udc00']) refuses(key);
+    for (const key of ['a\u0000b', 'a\nb', 'a\u007fb', 'a\u0085b', 'a\\b', '..\\x', 'a\ud800b', 'a\udc00'])
+      refuses(key);
   });
 
   it('refuses keys over 1024 bytes and segments over 255 bytes, counted in UTF-8', () => {
@@ -56,10 +70,22 @@ describe('object keys', () => {
   it('decodes a URL path exactly once', () => {
     assert.equal(decodeObjectKeyPath('a%2Fb'), 'a/b');
     assert.equal(decodeObjectKeyPath('%252e%252e'), '%2e%2e');
-    assert.throws(() => decodeObjectKeyPath('%2e%2e'), (e) => isValetError(e, 'invalid_object_key'));
-    assert.throws(() => decodeObjectKeyPath('a/%2e'), (e) => isValetError(e, 'invalid_object_key'));
-    assert.throws(() => decodeObjectKeyPath('%E0%A4%A'), (e) => isValetError(e, 'invalid_object_key'));
-    assert.throws(() => decodeObjectKeyPath('%ff'), (e) => isValetError(e, 'invalid_object_key'));
+    assert.throws(
+      () => decodeObjectKeyPath('%2e%2e'),
+      (e) => isValetError(e, 'invalid_object_key'),
+    );
+    assert.throws(
+      () => decodeObjectKeyPath('a/%2e'),
+      (e) => isValetError(e, 'invalid_object_key'),
+    );
+    assert.throws(
+      () => decodeObjectKeyPath('%E0%A4%A'),
+      (e) => isValetError(e, 'invalid_object_key'),
+    );
+    assert.throws(
+      () => decodeObjectKeyPath('%ff'),
+      (e) => isValetError(e, 'invalid_object_key'),
+    );
   });
 
   it('has a canonical form that is stable and survives URL encoding (property)', () => {

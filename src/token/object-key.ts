@@ -93,7 +93,9 @@ export function decodeObjectKeyPath(rawPath: string): string {
   try {
     decoded = decodeURIComponent(rawPath);
   } catch (cause) {
-    throw new ValetError('invalid_object_key', 'the object key is not valid percent-encoded UTF-8', { cause });
+    throw new ValetError('invalid_object_key', 'the object key is not valid percent-encoded UTF-8', {
+      cause,
+    });
   }
   return normalizeObjectKey(decoded);
 }

@@ -8,7 +8,9 @@ import { verifyValetKey } from './verify.js';
 
 // Known-answer vectors (test/fixtures/token-vectors.json, made by scripts/make-token-vectors.ts).
 // Ed25519 signatures are deterministic, so minting the same inputs must give the same bytes.
-const fixture = JSON.parse(readFileSync(new URL('../../test/fixtures/token-vectors.json', import.meta.url), 'utf8'));
+const fixture = JSON.parse(
+  readFileSync(new URL('../../test/fixtures/token-vectors.json', import.meta.url), 'utf8'),
+);
 
 interface Vector {
   name: string;
@@ -25,7 +27,13 @@ describe('known-answer vectors', async () => {
 
   it('covers valid keys and every kind of refusal', () => {
     const verdicts = new Set(vectors.map((v) => ('ok' in v.expect ? 'ok' : v.expect.error)));
-    for (const code of ['ok', 'token_invalid', 'token_expired', 'token_not_yet_valid', 'token_lifetime_too_long']) {
+    for (const code of [
+      'ok',
+      'token_invalid',
+      'token_expired',
+      'token_not_yet_valid',
+      'token_lifetime_too_long',
+    ]) {
       assert.ok(verdicts.has(code), code);
     }
   });

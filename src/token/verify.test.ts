@@ -25,7 +25,13 @@ async function refusedWith(promise: Promise<unknown>, code: string): Promise<voi
 describe('verifyValetKey', () => {
   it('returns the claims of a valid key', async () => {
     const { key, trusted } = await setup();
-    const token = await key.mint({ op: 'put', object: 'a/b.txt', maxSize: 10, contentTypes: ['Text/*'], now: at(0) });
+    const token = await key.mint({
+      op: 'put',
+      object: 'a/b.txt',
+      maxSize: 10,
+      contentTypes: ['Text/*'],
+      now: at(0),
+    });
     const claims = await verifyValetKey(token, { keys: trusted, now: at(1) });
     assert.equal(claims.op, 'put');
     assert.equal(claims.obj, 'a/b.txt');
@@ -45,21 +51,30 @@ describe('verifyValetKey', () => {
     const { key, trusted } = await setup();
     const token = await key.mint({ op: 'get', object: 'x', ttl: 60, now: at(0) });
     await verifyValetKey(token, { keys: trusted, now: at(60 + 59), clockSkew: 60 });
-    await refusedWith(verifyValetKey(token, { keys: trusted, now: at(60 + 61), clockSkew: 60 }), 'token_expired');
+    await refusedWith(
+      verifyValetKey(token, { keys: trusted, now: at(60 + 61), clockSkew: 60 }),
+      'token_expired',
+    );
     await refusedWith(verifyValetKey(token, { keys: trusted, now: at(61), clockSkew: 0 }), 'token_expired');
   });
 
   it('refuses a key that is not valid yet, allowing the clock skew', async () => {
     const { key, trusted } = await setup();
     const token = await key.mint({ op: 'get', object: 'x', notBefore: 120, now: at(0) });
-    await refusedWith(verifyValetKey(token, { keys: trusted, now: at(30), clockSkew: 60 }), 'token_not_yet_valid');
+    await refusedWith(
+      verifyValetKey(token, { keys: trusted, now: at(30), clockSkew: 60 }),
+      'token_not_yet_valid',
+    );
     await verifyValetKey(token, { keys: trusted, now: at(61), clockSkew: 60 });
   });
 
   it('refuses a key issued in the future', async () => {
     const { key, trusted } = await setup();
     const token = await key.mint({ op: 'get', object: 'x', now: at(600) });
-    await refusedWith(verifyValetKey(token, { keys: trusted, now: at(0), clockSkew: 60 }), 'token_not_yet_valid');
+    await refusedWith(
+      verifyValetKey(token, { keys: trusted, now: at(0), clockSkew: 60 }),
+      'token_not_yet_valid',
+    );
   });
 
   it('refuses a validly signed key that lives longer than the maximum lifetime', async () => {
@@ -68,7 +83,10 @@ describe('verifyValetKey', () => {
     await refusedWith(verifyValetKey(token, { keys: trusted, now: at(1) }), 'token_lifetime_too_long');
     await verifyValetKey(token, { keys: trusted, now: at(1), maxLifetime: 7200 });
     const short = await key.mint({ op: 'get', object: 'x', ttl: 30, now: at(0) });
-    await refusedWith(verifyValetKey(short, { keys: trusted, now: at(1), maxLifetime: 10 }), 'token_lifetime_too_long');
+    await refusedWith(
+      verifyValetKey(short, { keys: trusted, now: at(1), maxLifetime: 10 }),
+      'token_lifetime_too_long',
+    );
   });
 
   it('refuses a tampered signature or payload', async () => {
@@ -78,7 +96,10 @@ describe('verifyValetKey', () => {
     const flipped = `${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
     await refusedWith(verifyValetKey(`${h}.${p}.${flipped}`, { keys: trusted, now: at(1) }), 'token_invalid');
     const otherPayload = b64json({ ...jose.decodeJwt(token), obj: 'b' });
-    await refusedWith(verifyValetKey(`${h}.${otherPayload}.${s}`, { keys: trusted, now: at(1) }), 'token_invalid');
+    await refusedWith(
+      verifyValetKey(`${h}.${otherPayload}.${s}`, { keys: trusted, now: at(1) }),
+      'token_invalid',
+    );
   });
 
   it('refuses alg none', async () => {
@@ -117,14 +138,22 @@ describe('verifyValetKey', () => {
   it('refuses an unknown kid, a missing kid and a key signed by a retired key', async () => {
     const { key, other, trusted } = await setup();
     const claims = claimsFor('get', 'a', T0 / 1000);
-    const unknown = await signRaw({ alg: 'EdDSA', typ: VALET_KEY_TYP, kid: 'nope' }, claims, key.signing.privateKey);
+    const unknown = await signRaw(
+      { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: 'nope' },
+      claims,
+      key.signing.privateKey,
+    );
     await refusedWith(verifyValetKey(unknown, { keys: trusted, now: at(1) }), 'token_invalid');
     const noKid = await signRaw({ alg: 'EdDSA', typ: VALET_KEY_TYP }, claims, key.signing.privateKey);
     await refusedWith(verifyValetKey(noKid, { keys: trusted, now: at(1) }), 'token_invalid');
     const retired = await other.mint({ op: 'get', object: 'a', now: at(0) });
     await refusedWith(verifyValetKey(retired, { keys: trusted, now: at(1) }), 'token_invalid');
     // The other key's kid with this key's signature: the kid decides the key, not the token.
-    const wrongKid = await signRaw({ alg: 'EdDSA', typ: VALET_KEY_TYP, kid: other.jwk.kid }, claims, key.signing.privateKey);
+    const wrongKid = await signRaw(
+      { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: other.jwk.kid },
+      claims,
+      key.signing.privateKey,
+    );
     const both = await TrustedKeys.fromJwks({ keys: [publicJwk(key.jwk), publicJwk(other.jwk)] });
     await refusedWith(verifyValetKey(wrongKid, { keys: both, now: at(1) }), 'token_invalid');
   });
@@ -183,7 +212,16 @@ describe('verifyValetKey', () => {
 
   it('refuses malformed token strings without throwing anything else', async () => {
     const { trusted } = await setup();
-    for (const token of ['', 'abc', 'a.b', 'a.b.c.d', 'a.b.c', '...', `${'a'.repeat(9000)}.b.c`, 'eyJ.eyJ.!!']) {
+    for (const token of [
+      '',
+      'abc',
+      'a.b',
+      'a.b.c.d',
+      'a.b.c',
+      '...',
+      `${'a'.repeat(9000)}.b.c`,
+      'eyJ.eyJ.!!',
+    ]) {
       await refusedWith(verifyValetKey(token, { keys: trusted, now: at(1) }), 'token_invalid');
     }
   });
@@ -204,7 +242,11 @@ describe('mintValetKey', () => {
       { op: 'get', object: 'a', filename: '../x' },
     ] as const;
     for (const options of bad) {
-      await assert.rejects(key.mint(options), (e) => isValetError(e, 'invalid_options'), JSON.stringify(options));
+      await assert.rejects(
+        key.mint(options),
+        (e) => isValetError(e, 'invalid_options'),
+        JSON.stringify(options),
+      );
     }
   });
 
@@ -218,7 +260,13 @@ describe('mintValetKey', () => {
 
   it('signs with the key it is given', async () => {
     const { key, trusted } = await setup();
-    const token = await mintValetKey(key.signing, { op: 'head', object: 'x', subject: 's', ttl: 5, now: at(0) });
+    const token = await mintValetKey(key.signing, {
+      op: 'head',
+      object: 'x',
+      subject: 's',
+      ttl: 5,
+      now: at(0),
+    });
     assert.equal((await verifyValetKey(token, { keys: trusted, now: at(1) })).op, 'head');
   });
 });

@@ -75,7 +75,8 @@ export async function verifyValetKey(token: string, options: VerifyOptions): Pro
 }
 
 async function resolveKey(header: jose.JWSHeaderParameters, keys: KeyResolver): Promise<jose.CryptoKey> {
-  if (header.alg !== VALET_KEY_ALG) throw new ValetError('token_invalid', 'the valet key has the wrong algorithm');
+  if (header.alg !== VALET_KEY_ALG)
+    throw new ValetError('token_invalid', 'the valet key has the wrong algorithm');
   if (header.typ !== VALET_KEY_TYP) throw new ValetError('token_invalid', 'the token is not a valet key');
   for (const name of KEY_REFERENCE_HEADERS) {
     if (name in header) throw new ValetError('token_invalid', 'the valet key names its own verification key');

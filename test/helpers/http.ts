@@ -73,7 +73,11 @@ export function request(
 }
 
 /** Sends raw bytes over TCP and returns everything the server sent back until it closed. */
-export function rawExchange(base: string, data: string | Buffer, options: { halfClose?: boolean } = {}): Promise<string> {
+export function rawExchange(
+  base: string,
+  data: string | Buffer,
+  options: { halfClose?: boolean } = {},
+): Promise<string> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(url.port), url.hostname, () => {

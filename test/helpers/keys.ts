@@ -33,7 +33,9 @@ export async function testKey(): Promise<TestKey> {
 }
 
 /** A temporary directory that holds a JWK set of `trusted` keys and each key's private JWK. */
-export async function keyFiles(trusted: TestKey[]): Promise<{ dir: string; jwksFile: string; keyFile: (k: TestKey) => string }> {
+export async function keyFiles(
+  trusted: TestKey[],
+): Promise<{ dir: string; jwksFile: string; keyFile: (k: TestKey) => string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'valet-keys-'));
   const jwksFile = path.join(dir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: trusted.map((k) => publicJwk(k.jwk)) }));
@@ -73,8 +75,20 @@ export function b64json(value: unknown): string {
 }
 
 /** Claims of a valid key, for building variants. */
-export function claimsFor(op: string, object: string, nowSeconds = Math.floor(Date.now() / 1000)): jose.JWTPayload {
-  return { op, obj: object, sub: 'tester', iat: nowSeconds, nbf: nowSeconds, exp: nowSeconds + 300, jti: 'AAAAAAAAAAAAAAAAAAAAAA' };
+export function claimsFor(
+  op: string,
+  object: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): jose.JWTPayload {
+  return {
+    op,
+    obj: object,
+    sub: 'tester',
+    iat: nowSeconds,
+    nbf: nowSeconds,
+    exp: nowSeconds + 300,
+    jti: 'AAAAAAAAAAAAAAAAAAAAAA',
+  };
 }
 
 export { VALET_KEY_TYP };

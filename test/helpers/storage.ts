@@ -19,15 +19,34 @@ export interface RunningStorage {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. Killed when the test ends. */
+// Every process a test starts is killed by PID when the test process ends, whatever happened.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
+/**
+ * Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. Stopped by
+ * PID when `t` ends (if given), and in any case when the test process exits.
+ */
 export async function startStorage(
-  t: TestContext,
   options: { jwksFile: string; dataDir?: string; args?: string[] },
+  t?: TestContext,
 ): Promise<RunningStorage> {
   const dataDir = options.dataDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'valet-data-')), 'data');
   const proc = spawn(
     process.execPath,
-    [VALET_BIN, 'storage', '--data', dataDir, '--jwks', options.jwksFile, '--port', '0', ...(options.args ?? [])],
+    [
+      VALET_BIN,
+      'storage',
+      '--data',
+      dataDir,
+      '--jwks',
+      options.jwksFile,
+      '--port',
+      '0',
+      ...(options.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -35,8 +54,14 @@ export async function startStorage(
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  t.after(() => {
+  live.add(proc);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      live.delete(proc);
+      resolve(code);
+    }),
+  );
+  t?.after(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   const url = await new Promise<string>((resolve, reject) => {

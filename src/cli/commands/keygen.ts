@@ -19,7 +19,10 @@ Options:
     const out = required(values, 'out');
     const jwk = await generateSigningJwk();
     try {
-      await fs.writeFile(out, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600, flag: values.force ? 'w' : 'wx' });
+      await fs.writeFile(out, `${JSON.stringify(jwk, null, 2)}\n`, {
+        mode: 0o600,
+        flag: values.force ? 'w' : 'wx',
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new UsageError(`${out} exists; pass --force to replace it`);

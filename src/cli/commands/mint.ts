@@ -58,15 +58,20 @@ Options:
     const op = required(values, 'op');
     const object = required(values, 'object');
     const ttl = parseWholeSeconds(required(values, 'ttl'), '--ttl');
-    if (!OPERATIONS.includes(op as Operation)) throw new UsageError(`--op must be one of ${OPERATIONS.join(', ')}`);
-    if (!/^https?:\/\/[^?#]+$/.test(storage)) throw new UsageError('--storage must be an http(s) URL with no query');
-    if (values.inline && values.attachment) throw new UsageError('--inline and --attachment exclude each other');
+    if (!OPERATIONS.includes(op as Operation))
+      throw new UsageError(`--op must be one of ${OPERATIONS.join(', ')}`);
+    if (!/^https?:\/\/[^?#]+$/.test(storage))
+      throw new UsageError('--storage must be an http(s) URL with no query');
+    if (values.inline && values.attachment)
+      throw new UsageError('--inline and --attachment exclude each other');
     const size = (flag: string) => {
       const text = optional(values, flag);
       return text === undefined ? undefined : parseSize(text, `--${flag}`);
     };
+    const [maxSize, minSize, exactSize] = [size('max-size'), size('min-size'), size('size')];
     const sha256 = optional(values, 'sha256');
-    if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) throw new UsageError('--sha256 must be 64 hex digits');
+    if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256))
+      throw new UsageError('--sha256 must be 64 hex digits');
     const contentTypes = many(values, 'content-type');
 
     let jwk: unknown;
@@ -81,9 +86,9 @@ Options:
       object,
       subject: optional(values, 'subject') ?? 'cli',
       ttl,
-      maxSize: size('max-size'),
-      minSize: size('min-size'),
-      size: size('size'),
+      maxSize,
+      minSize,
+      size: exactSize,
       contentTypes: contentTypes.length > 0 ? contentTypes : undefined,
       sha256,
       once: values.once === true,

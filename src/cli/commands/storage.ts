@@ -1,7 +1,15 @@
 import pino from 'pino';
 import { JwksSource } from '../../storage/key-source.js';
 import { createStorageServer } from '../../storage/server.js';
-import { type Command, many, optional, parseDuration, parseWholeSeconds, required, UsageError } from '../args.js';
+import {
+  type Command,
+  many,
+  optional,
+  parseDuration,
+  parseWholeSeconds,
+  required,
+  UsageError,
+} from '../args.js';
 
 export const storage: Command = {
   name: 'storage',
@@ -43,7 +51,8 @@ Options:
     const host = optional(values, 'host') ?? '127.0.0.1';
     const portText = optional(values, 'port') ?? '9000';
     const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError('--port must be a number from 0 to 65535');
+    if (!/^\d+$/.test(portText) || port > 65535)
+      throw new UsageError('--port must be a number from 0 to 65535');
     const clockSkew = parseWholeSeconds(optional(values, 'clock-skew') ?? '60s', '--clock-skew', 0);
     const maxLifetime = parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl');
     const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
@@ -53,7 +62,10 @@ Options:
       throw new UsageError('--log-level must be fatal, error, warn, info, debug or silent');
     }
 
-    const logger = pino({ level, base: { service: 'valet-storage' } }, pino.destination({ dest: 2, sync: false }));
+    const logger = pino(
+      { level, base: { service: 'valet-storage' } },
+      pino.destination({ dest: 2, sync: false }),
+    );
     const keys = await JwksSource.open(jwksSpec, { logger });
     const server = await createStorageServer({
       dataDir,

@@ -1,0 +1,125 @@
+// End-to-end: timeouts, limits, health, routing and graceful shutdown.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chunks, rawExchange, request } from './helpers/http.js';
+import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
+import { type RunningStorage, startStorage, tmpFiles } from './helpers/storage.js';
+
+describe('HTTP hygiene', () => {
+  let key: TestKey;
+  let jwksFile: string;
+  let storage: RunningStorage;
+
+  before(async () => {
+    key = await testKey();
+    jwksFile = (await keyFiles([key])).jwksFile;
+    storage = await startStorage({ jwksFile, args: ['--idle-timeout', '1s'] });
+  });
+  after(() => storage.stop());
+
+  it('answers /healthz', async () => {
+    const res = await request(storage.url, { path: '/healthz' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { status: 'ok' });
+  });
+
+  it('gives every response a request id that is in the log', async () => {
+    const res = await request(storage.url, { path: '/o/x' });
+    const id = String(res.headers['x-request-id']);
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    await new Promise((r) => setTimeout(r, 300));
+    const line = storage
+      .logs()
+      .split('\n')
+      .find((l) => l.includes(id));
+    assert.ok(line, 'the request is logged');
+    const entry = JSON.parse(line);
+    assert.equal(entry.status, 401);
+    assert.equal(entry.code, 'token_missing');
+  });
+
+  it('answers unknown routes and methods with stable codes', async () => {
+    const missing = await request(storage.url, { path: '/nothing/here' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.error?.code, 'not_found');
+    const post = await request(storage.url, { method: 'POST', path: '/o/x', body: 'x' });
+    assert.equal(post.status, 405);
+    assert.equal(post.json.error?.code, 'method_not_allowed');
+    assert.match(String(post.headers.allow), /PUT/);
+    const absolute = await rawExchange(
+      storage.url,
+      'GET http://example.com/o/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(absolute, /^HTTP\/1\.1 400 /);
+  });
+
+  it('refuses an oversized header section with 431', async () => {
+    const res = await rawExchange(
+      storage.url,
+      `GET /o/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(res, /^HTTP\/1\.1 431 /);
+    assert.match(res, /"code":"headers_too_large"/);
+  });
+
+  it('refuses a malformed request with 400', async () => {
+    const res = await rawExchange(storage.url, 'THIS IS NOT HTTP\r\n\r\n');
+    assert.match(res, /^HTTP\/1\.1 400 /);
+    assert.match(res, /"code":"bad_request"/);
+  });
+
+  it('cuts a stalled upload with 408 and keeps nothing', async () => {
+    const token = await key.mint({ op: 'put', object: 'idle/stalled' });
+    const started = Date.now();
+    const answer = await rawExchange(
+      storage.url,
+      `PUT /o/idle/stalled?vk=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(1000)}`,
+    );
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"request_timeout"/);
+    assert.ok(Date.now() - started < 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await tmpFiles(storage.dataDir), []);
+    const get = await key.mint({ op: 'get', object: 'idle/stalled' });
+    assert.equal((await request(storage.url, { path: `/o/idle/stalled?vk=${get}` })).status, 404);
+  });
+
+  it('lets a slow but steady upload finish, however long it takes overall', async () => {
+    const token = await key.mint({ op: 'put', object: 'idle/steady' });
+    // 8 chunks 400 ms apart: 2.8 s in all, never idle for the 1 s timeout.
+    const res = await request(storage.url, {
+      method: 'PUT',
+      path: `/o/idle/steady?vk=${token}`,
+      body: chunks(8, 100, 400),
+    });
+    assert.equal(res.status, 201);
+    assert.equal(res.json.size, 800);
+  });
+
+  it('closes idle keep-alive connections', async () => {
+    const started = Date.now();
+    const answer = await rawExchange(storage.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The server answered, then closed the idle connection by itself (rawExchange waits for the
+    // close, and would give up only after 15 s).
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.ok(Date.now() - started < 10_000, 'the server closed the idle connection');
+  });
+
+  it('shuts down gracefully on SIGTERM: in-flight uploads finish, then it exits 0', async (t) => {
+    const own = await startStorage({ jwksFile }, t);
+    const token = await key.mint({ op: 'put', object: 'shutdown/a' });
+    const upload = request(own.url, {
+      method: 'PUT',
+      path: `/o/shutdown/a?vk=${token}`,
+      body: chunks(6, 1000, 250),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const exit = own.stop('SIGTERM');
+    const res = await upload;
+    assert.equal(res.status, 201);
+    assert.equal(await exit, 0);
+    await assert.rejects(request(own.url, { path: '/healthz' }), /ECONNREFUSED/);
+    assert.deepEqual(await tmpFiles(own.dataDir), []);
+    assert.match(own.logs(), /storage stopped/);
+  });
+});
