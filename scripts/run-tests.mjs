@@ -22,7 +22,16 @@ const flags = args.filter((a) => !a.endsWith('.ts'));
 const list = files.length > 0 ? files : [...find('src'), ...find('test')].sort();
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...list],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=2',
+    '--test-timeout=120000',
+    ...flags,
+    ...list,
+  ],
   { stdio: 'inherit' },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

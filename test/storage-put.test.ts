@@ -227,6 +227,66 @@ describe('storage uploads', () => {
     assert.equal(accepted.status, 201);
   });
 
+  it('keeps serving, and keeps every upload whole, while many clients drop mid-upload', async () => {
+    const net = await import('node:net');
+    const url = new URL(storage.url);
+    const drop = async (i: number) => {
+      const token = await key.mint({ op: 'put', object: `up/drop-${i}` });
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            `PUT /o/up/drop-${i}?vk=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`,
+          );
+          socket.write(Buffer.alloc(300_000 + i * 1000));
+          setTimeout(
+            () => {
+              socket.resetAndDestroy();
+              resolve();
+            },
+            20 + (i % 7) * 10,
+          );
+        });
+        socket.on('error', () => resolve());
+      });
+    };
+    const keep = async (i: number) => {
+      const token = await key.mint({ op: 'put', object: `up/keep-${i}` });
+      const res = await put(`up/keep-${i}`, token, chunks(8, 64 * 1024, 5, i % 256));
+      assert.ok(res.status === 201 || res.status === 200, `keep-${i}: ${res.status}`);
+    };
+    // Small uploads in a tight loop open a file every few milliseconds: if a dropped upload closed
+    // its file descriptor twice, the second close would hit one of theirs.
+    let stop = false;
+    const failures: string[] = [];
+    const churn = async (w: number) => {
+      for (let n = 0; !stop; n++) {
+        const object = `up/churn-${w}`;
+        const res = await put(object, await key.mint({ op: 'put', object }), Buffer.alloc(4096, n % 256));
+        if (res.status !== 200 && res.status !== 201) failures.push(`${object}: ${res.status} ${res.body}`);
+      }
+    };
+    const churning = Promise.all(Array.from({ length: 12 }, (_, w) => churn(w)));
+    for (let round = 0; round < 4; round++) {
+      await Promise.all([
+        ...Array.from({ length: 24 }, (_, i) => drop(i)),
+        ...Array.from({ length: 24 }, (_, i) => keep(i)),
+      ]);
+    }
+    stop = true;
+    await churning;
+    assert.deepEqual(failures, []);
+    assert.equal((await request(storage.url, { path: '/healthz' })).status, 200);
+    for (let i = 0; i < 24; i++) {
+      const body = (await read(`up/keep-${i}`)).body;
+      assert.equal(body.length, 8 * 64 * 1024);
+      assert.ok(
+        body.every((b) => b === i % 256),
+        `keep-${i} is whole`,
+      );
+    }
+    await assertNoTemp();
+  });
+
   it('never lets a reader see a partial object while it is being replaced', async () => {
     const size = 4 * 1024 * 1024;
     const a = Buffer.alloc(size, 0x41);

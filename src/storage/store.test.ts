@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isValetError } from '../token/errors.js';
@@ -59,6 +62,31 @@ describe('FileStore', () => {
         }),
         { numRuns: 2000 },
       );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps an upload's file descriptor until discard, so a failed upload never closes another file", async () => {
+    const dir = await tempDir();
+    const store = await FileStore.open(path.join(dir, 'data'));
+    try {
+      const upload = await store.beginUpload();
+      const source = Object.assign(new PassThrough(), { complete: false }) as unknown as IncomingMessage;
+      const receiving = upload.receive(source, {});
+      (source as unknown as PassThrough).write(Buffer.alloc(100_000));
+      source.destroy(); // the client went away mid-body
+      await assert.rejects(receiving, (e) => isValetError(e, 'incomplete_body'));
+      // The kernel hands out the lowest free descriptor: had the failed upload closed its own,
+      // this open would get that number and discard() would close it.
+      const other = openSync(path.join(store.dir, 'format.json'), 'r');
+      try {
+        await upload.discard();
+        assert.doesNotThrow(() => fstatSync(other), 'discard closed a descriptor it did not own');
+      } finally {
+        closeSync(other);
+      }
+      assert.deepEqual(await readdir(store.tmpDir), []);
     } finally {
       await store.close();
     }

@@ -367,10 +367,16 @@ export class Upload {
         source.off('error', onClose);
         out.off('drain', onDrain);
         if (error) {
-          // Wait for a write in flight before the caller closes the fd: a closed fd number can be
-          // reused at once, and a late write would land in another file.
-          out.once('close', () => reject(error));
-          out.destroy();
+          // Never destroy `out`: destroying an fs stream closes its fd even with autoClose off,
+          // and the fd is closed once, by seal() or discard(). Ending it lets a write in flight
+          // (and at most one buffer) land in the temporary file, which is then discarded; only
+          // then may the caller close the fd, whose number the kernel reuses at once.
+          if (out.writableFinished || out.errored) reject(error);
+          else {
+            out.once('finish', () => reject(error));
+            out.once('error', () => reject(error));
+            out.end();
+          }
         } else resolve({ size, sha256: hash.digest('hex') });
       };
       const onData = (chunk: Buffer) => {

@@ -1,0 +1,296 @@
+// Storage benchmark: Valet storage (with valet keys) against a plain node:http file server (no
+// checks, fsyncs uploads), measured alternately in one run; medians and ratios are printed and
+// written to docs/benchmarks.md.
+//
+//   npm run bench                 full run (1 GiB objects, 4 KiB objects at concurrency 32, 2 GiB RSS check)
+//   npm run bench -- --quick      small smoke run, does not write docs/benchmarks.md
+//
+// Options: --rounds N (default 3), --large-mib N (1024), --small-seconds N (8), --rss-mib N (2048), --no-write
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { generateSigningJwk, importSigningKey, publicJwk, type SigningKey } from '../src/token/keys.js';
+import { mintValetKey } from '../src/token/mint.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    rounds: { type: 'string' },
+    'large-mib': { type: 'string' },
+    'small-seconds': { type: 'string' },
+    'rss-mib': { type: 'string' },
+    'no-write': { type: 'boolean' },
+  },
+});
+const quick = values.quick === true;
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
+const LARGE = Number(values['large-mib'] ?? (quick ? 64 : 1024)) * 2 ** 20;
+const SMALL_SECONDS = Number(values['small-seconds'] ?? (quick ? 2 : 8));
+const RSS_BYTES = Number(values['rss-mib'] ?? (quick ? 128 : 2048)) * 2 ** 20;
+const SMALL = 4096;
+const CONNECTIONS = 32;
+const SMALL_OBJECTS = 2000;
+const WRITE = !quick && values['no-write'] !== true;
+
+interface Target {
+  name: 'valet' | 'plain';
+  url: string;
+  proc: ChildProcess;
+  /** The request path for an operation on an object (with a valet key for Valet). */
+  path(op: 'get' | 'put', object: string, maxSize?: number): Promise<string>;
+}
+
+const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-'));
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function start(command: string[], logFile: string): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, command, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  proc.stderr?.pipe(createWriteStream(logFile));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) resolve({ proc, url: m[1] });
+    });
+    proc.once('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}; see ${logFile}`)));
+  });
+}
+
+async function startValet(signing: SigningKey, name: string): Promise<Target> {
+  const jwksFile = path.join(work, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
+  const { proc, url } = await start(
+    ['bin/valet.js', 'storage', '--data', path.join(work, name), '--jwks', jwksFile, '--port', '0'],
+    path.join(work, `${name}.log`),
+  );
+  return {
+    name: 'valet',
+    url,
+    proc,
+    async path(op, object, maxSize) {
+      const token = await mintValetKey(signing, { op, object, subject: 'bench', ttl: 3600, maxSize });
+      return `/o/${object}?vk=${token}`;
+    },
+  };
+}
+
+async function startPlain(name: string): Promise<Target> {
+  const { proc, url } = await start(
+    ['--import', 'tsx', 'bench/baseline-server.ts', path.join(work, name)],
+    path.join(work, `${name}.log`),
+  );
+  return { name: 'plain', url, proc, path: async (_op, object) => `/o/${object}` };
+}
+
+const chunk = randomBytes(1024 * 1024);
+
+/** Uploads `bytes` from a repeated 1 MiB buffer; resolves with the seconds it took. */
+function putLarge(url: string, reqPath: string, bytes: number): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request({
+      host: hostname,
+      port,
+      method: 'PUT',
+      path: reqPath,
+      headers: { 'content-length': bytes },
+      agent: false,
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode && res.statusCode < 300
+          ? resolve((performance.now() - started) / 1000)
+          : reject(new Error(`PUT ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < bytes) {
+        const n = Math.min(chunk.length, bytes - sent);
+        sent += n;
+        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+/** Downloads and discards an object; resolves with the seconds it took. */
+function getLarge(url: string, reqPath: string, bytes: number): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    http
+      .get({ host: hostname, port, path: reqPath, agent: false }, (res) => {
+        let received = 0;
+        res.on('data', (c: Buffer) => {
+          received += c.length;
+        });
+        res.on('end', () =>
+          received === bytes
+            ? resolve((performance.now() - started) / 1000)
+            : reject(new Error(`GET got ${received} bytes`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+async function small(target: Target, op: 'get' | 'put'): Promise<{ rps: number; p99: number }> {
+  const paths = await Promise.all(
+    Array.from({ length: SMALL_OBJECTS }, (_, i) =>
+      target.path(op, `small/${i}`, op === 'put' ? SMALL : undefined),
+    ),
+  );
+  const body = randomBytes(SMALL);
+  let next = 0;
+  const result = await autocannon({
+    url: target.url,
+    connections: CONNECTIONS,
+    duration: SMALL_SECONDS,
+    requests: [
+      {
+        method: op === 'put' ? 'PUT' : 'GET',
+        setupRequest: (req) => {
+          const p = paths[next++ % paths.length] ?? '/';
+          return op === 'put' ? { ...req, path: p, body } : { ...req, path: p };
+        },
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${target.name} ${op}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  }
+  return { rps: result.requests.average, p99: result.latency.p99 };
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb * 1024;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+const signing = await importSigningKey(await generateSigningJwk());
+const valet = await startValet(signing, 'valet');
+const plain = await startPlain('plain');
+const targets = [valet, plain];
+const samples: Record<string, Record<Target['name'], number[]>> = {};
+const record = (metric: string, target: Target['name'], value: number) => {
+  samples[metric] ??= { valet: [], plain: [] };
+  samples[metric][target].push(value);
+};
+
+// Every small object exists before any timed GET (the timed PUT runs may not reach them all).
+for (const t of targets) {
+  const body = randomBytes(SMALL);
+  for (let i = 0; i < SMALL_OBJECTS; i += CONNECTIONS) {
+    await Promise.all(
+      Array.from({ length: Math.min(CONNECTIONS, SMALL_OBJECTS - i) }, async (_, j) => {
+        const object = `small/${i + j}`;
+        const res = await fetch(t.url + (await t.path('put', object, SMALL)), { method: 'PUT', body });
+        if (!res.ok) throw new Error(`seeding ${object} on ${t.name}: ${res.status}`);
+      }),
+    );
+  }
+}
+
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate who goes first, so neither always gets the warmer machine.
+  const order = round % 2 === 0 ? targets : [...targets].reverse();
+  for (const t of order) {
+    const putSeconds = await putLarge(t.url, await t.path('put', 'large/object', LARGE), LARGE);
+    record('large PUT MiB/s', t.name, LARGE / 2 ** 20 / putSeconds);
+    const getSeconds = await getLarge(t.url, await t.path('get', 'large/object'), LARGE);
+    record('large GET MiB/s', t.name, LARGE / 2 ** 20 / getSeconds);
+    log(
+      `round ${round + 1} ${t.name}: ${mib(LARGE)} MiB PUT ${putSeconds.toFixed(2)} s, GET ${getSeconds.toFixed(2)} s`,
+    );
+  }
+  for (const t of order) {
+    for (const op of ['put', 'get'] as const) {
+      const r = await small(t, op);
+      record(`4 KiB ${op.toUpperCase()} req/s`, t.name, r.rps);
+      record(`4 KiB ${op.toUpperCase()} p99 ms`, t.name, r.p99);
+      log(`round ${round + 1} ${t.name}: 4 KiB ${op} ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms`);
+    }
+  }
+}
+for (const t of targets) t.proc.kill('SIGTERM');
+
+// Peak memory of a fresh storage process during one big upload.
+const rssValet = await startValet(signing, 'valet-rss');
+const rssPlain = await startPlain('plain-rss');
+const rss: Record<string, number> = {};
+for (const t of [rssValet, rssPlain]) {
+  await putLarge(t.url, await t.path('put', 'rss/object', RSS_BYTES), RSS_BYTES);
+  rss[t.name] = await peakRss(t.proc.pid ?? 0);
+  log(`${t.name}: peak RSS ${mib(rss[t.name] ?? 0)} MiB during a ${mib(RSS_BYTES)} MiB upload`);
+  t.proc.kill('SIGTERM');
+}
+
+const targetsFor: Record<string, string> = {
+  'large PUT MiB/s': '≥ 0.9',
+  'large GET MiB/s': '≥ 0.9',
+  '4 KiB PUT req/s': '≥ 0.7',
+  '4 KiB GET req/s': '≥ 0.7',
+};
+const rows = Object.entries(samples).map(([metric, s]) => {
+  const v = median(s.valet);
+  const p = median(s.plain);
+  const ratio = v / p;
+  const goal = targetsFor[metric];
+  const met = goal ? (ratio >= Number(goal.slice(2)) ? 'met' : 'NOT MET') : '';
+  return `| ${metric} | ${v.toFixed(1)} | ${p.toFixed(1)} | ${ratio.toFixed(2)}x | ${goal ?? '(lower is better)'} ${met} |`;
+});
+const rssMet = (rss.valet ?? 0) < 150 * 2 ** 20 ? 'met' : 'NOT MET';
+const table = [
+  '| metric (median) | Valet | plain node:http | ratio | target |',
+  '| --- | ---: | ---: | ---: | --- |',
+  ...rows,
+  `| peak RSS, ${mib(RSS_BYTES)} MiB upload (MiB) | ${mib(rss.valet ?? 0)} | ${mib(rss.plain ?? 0)} | | Valet < 150 MiB ${rssMet} |`,
+].join('\n');
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${cpu}, Node ${process.version}, ${os.platform()} ${os.release()}; ${ROUNDS} rounds, ${mib(LARGE)} MiB large objects, ${SMALL_SECONDS} s per 4 KiB run at ${CONNECTIONS} connections over ${SMALL_OBJECTS} objects.`;
+console.log(`\n${summary}\n\n${table}\n`);
+
+if (WRITE) {
+  const file = path.join(ROOT, 'docs', 'benchmarks.md');
+  const start = '<!-- storage-bench:start -->';
+  const end = '<!-- storage-bench:end -->';
+  const doc = await readFile(file, 'utf8');
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i === -1 || j === -1) throw new Error(`${file} lacks the ${start} … ${end} markers`);
+  await writeFile(file, `${doc.slice(0, i + start.length)}\n${summary}\n\n${table}\n${doc.slice(j)}`);
+  log(`updated ${file}`);
+}
+await rm(work, { recursive: true, force: true });
+process.exit(0);
