@@ -221,11 +221,21 @@ describe('valet CLI', () => {
     };
     assert.ok([200, 201].includes((await put(oldKey)).status));
     assert.equal((await put(newKey)).json.error?.code, 'token_invalid');
+    // One old-key token used before and after its key is retired: storage remembers verified
+    // tokens, and retiring the key must end that memory too.
+    const reused = await oldKey.mint({ op: 'get', object: 'rotate/x' });
+    const getReused = () => request(storage.url, { path: `/o/rotate/x?vk=${reused}` });
+    assert.equal((await getReused()).status, 200);
     await hup([oldKey, newKey]);
     assert.equal((await put(oldKey)).status, 200, 'overlap: the old key still works');
     assert.equal((await put(newKey)).status, 200, 'overlap: the new key works');
     await hup([newKey]);
     assert.equal((await put(oldKey)).json.error?.code, 'token_invalid', 'the retired key is refused');
+    assert.equal(
+      (await getReused()).json.error?.code,
+      'token_invalid',
+      'a token it verified before is refused too',
+    );
     assert.equal((await put(newKey)).status, 200);
     assert.match(storage.logs(), /trusted keys reloaded/);
     assert.equal(await storage.stop('SIGTERM'), 0);

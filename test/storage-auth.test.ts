@@ -27,6 +27,7 @@ describe('storage authorisation', () => {
     return token;
   };
   const get = (path: string, headers: Record<string, string> = {}) => request(storage.url, { path, headers });
+  const get2 = (base: string, path: string) => request(base, { path });
 
   before(async () => {
     key = await testKey();
@@ -127,6 +128,23 @@ describe('storage authorisation', () => {
     const res = await get(`/o/docs/a.txt?vk=${token}`);
     assert.equal(res.status, 403);
     assert.equal(res.json.error?.code, 'token_expired');
+  });
+
+  it('refuses a key that expired after it was first used', async (t) => {
+    // Storage remembers verified keys; the memory must not outlive the key.
+    const strict = await startStorage(
+      { jwksFile: (await keyFiles([key])).jwksFile, args: ['--clock-skew', '0s'] },
+      t,
+    );
+    const put = await key.mint({ op: 'put', object: 'short/lived' });
+    await request(strict.url, { method: 'PUT', path: `/o/short/lived?vk=${put}`, body: 'x' });
+    const token = await key.mint({ op: 'get', object: 'short/lived', ttl: 2 });
+    assert.equal((await get2(strict.url, `/o/short/lived?vk=${token}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const late = await get2(strict.url, `/o/short/lived?vk=${token}`);
+    assert.equal(late.status, 403);
+    assert.equal(late.json.error?.code, 'token_expired');
+    await strict.stop();
   });
 
   it('refuses a key that is not valid yet', async () => {

@@ -15,12 +15,13 @@ import { type ErrorCode, ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
 import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
 import { decodeObjectKeyPath } from '../token/object-key.js';
-import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKey } from '../token/verify.js';
+import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKeyWithKey } from '../token/verify.js';
 import { CorsPolicy } from './cors.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
 import { UsedKeyLedger } from './ledger.js';
 import { parseRange } from './range.js';
-import { FileStore, type ObjectMeta, type OpenObject } from './store.js';
+import { FileStore, type ObjectMeta } from './store.js';
+import { VerifiedKeys } from './verified-keys.js';
 
 /** Options for {@link createStorageServer}. */
 export interface StorageServerOptions {
@@ -165,6 +166,7 @@ class Storage implements StorageServer {
   readonly #shutdownGrace: number;
   // Single-use keys whose request is in progress: a concurrent use is refused at once.
   readonly #inUse = new Set<string>();
+  readonly #verified = new VerifiedKeys();
   readonly #active = new Map<Socket, Exchange>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pruneTimer: NodeJS.Timeout;
@@ -309,12 +311,7 @@ class Storage implements StorageServer {
 
     const objectKey = decodeObjectKeyPath(rawPath.slice(3));
     const token = extractToken(req, rawQuery);
-    const claims = await verifyValetKey(token, {
-      keys: this.#keys,
-      now: this.#now,
-      clockSkew: this.#skew,
-      maxLifetime: this.#maxLifetime,
-    });
+    const claims = await this.#verify(token);
     ex.claims = claims;
     // Answered meanwhile (idle timeout, or the client half-closed mid-body): nothing left to do.
     if (res.headersSent || req.destroyed) return;
@@ -331,6 +328,20 @@ class Storage implements StorageServer {
     } finally {
       if (claims.once) this.#inUse.delete(claims.jti);
     }
+  }
+
+  /** Verifies a valet key, or recalls that this exact token verified and is still valid. */
+  async #verify(token: string): Promise<ValetClaims> {
+    const known = this.#verified.get(token, this.#keys, this.#now() / 1000, this.#skew);
+    if (known) return known;
+    const { claims, kid, key } = await verifyValetKeyWithKey(token, {
+      keys: this.#keys,
+      now: this.#now,
+      clockSkew: this.#skew,
+      maxLifetime: this.#maxLifetime,
+    });
+    this.#verified.set(token, claims, kid, key);
+    return claims;
   }
 
   /** Single use, step 1: refuse a key that was used or is in use right now. */
@@ -384,7 +395,7 @@ class Storage implements StorageServer {
     if (expectContinue) res.writeContinue();
     const upload = await this.#store.beginUpload();
     try {
-      const received = await upload.receive(req, { maxSize });
+      const received = await upload.receive(req, { maxSize, declaredSize: declared });
       ex.bytesIn = received.size;
       if (minSize !== undefined && received.size < minSize) {
         throw new ValetError(
@@ -405,11 +416,12 @@ class Storage implements StorageServer {
         subject: claims.sub,
         keyId: claims.jti,
       };
+      const noOverwrite = claims.no_overwrite === true;
+      // Whether to answer 201 or 200: looked up while the file is being synced.
+      const existed = noOverwrite ? undefined : this.#store.exists(claims.obj);
       await upload.seal(meta);
       this.#consume(claims);
-      const created = await this.#store.commit(upload, claims.obj, {
-        noOverwrite: claims.no_overwrite === true,
-      });
+      const created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
@@ -473,24 +485,15 @@ class Storage implements StorageServer {
         return;
       }
       streaming = true;
-      await this.#stream(object, start, end, res);
+      try {
+        // The stream owns the fd from here and closes it, also when the client goes away.
+        await pipeline(object.stream(start, end, STREAM_HIGH_WATER_MARK), res);
+      } catch (error) {
+        // The client went away mid-download: nothing to answer, nothing to clean up.
+        if (!res.destroyed) throw error;
+      }
     } finally {
-      if (!streaming) await object.handle.close();
-    }
-  }
-
-  async #stream(object: OpenObject, start: number, end: number, res: http.ServerResponse): Promise<void> {
-    const stream = object.handle.createReadStream({
-      start: object.offset + start,
-      end: object.offset + end,
-      highWaterMark: STREAM_HIGH_WATER_MARK,
-      autoClose: true,
-    });
-    try {
-      await pipeline(stream, res);
-    } catch (error) {
-      // The client went away mid-download: nothing to answer, nothing to clean up.
-      if (!res.destroyed) throw error;
+      if (!streaming) await object.close();
     }
   }
 

@@ -1,11 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  access,
+  createReadStream,
   createWriteStream,
   close as fsClose,
   constants as fsConstants,
   open as fsOpen,
   fsync,
-  write,
+  type ReadStream,
+  read,
+  writev,
 } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -52,24 +56,46 @@ export interface ObjectMeta {
 
 /** Size of the metadata header in front of every object's bytes. */
 export const HEADER_SIZE = 4096;
-// Uploads use a numeric fd: a FileHandle's write stream keeps a reference that blocks
-// FileHandle.close() when the stream is not auto-closed, and we need the fd after the stream.
+// Numeric fds with the callback API: cheaper per call than FileHandle, and an upload needs its fd
+// after its write stream is done (a FileHandle's stream keeps a reference that blocks close()).
 const openFd = promisify(fsOpen);
-const writeFd = promisify(write);
+const readFd = promisify(read);
 const fsyncFd = promisify(fsync);
 const closeFd = promisify(fsClose);
+const accessFile = promisify(access);
+
+/** Writes all of `buffers` at `position`, looping over short writes. */
+async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers;
+  let at = position;
+  while (pending.length > 0) {
+    const written = await new Promise<number>((resolve, reject) =>
+      writev(fd, pending, at, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+    );
+    if (written <= 0) throw new Error('the file system wrote nothing');
+    at += written;
+    let skip = written;
+    while (pending.length > 0 && skip >= (pending[0]?.length ?? 0)) skip -= pending.shift()?.length ?? 0;
+    if (skip > 0 && pending[0]) pending = [pending[0].subarray(skip), ...pending.slice(1)];
+  }
+}
 const MAGIC = Buffer.from('VALETOB1', 'latin1');
 const FORMAT = { format: 'valet-storage', version: 1 } as const;
 const TMP_SUFFIX = '.part';
 
-/** An object opened for reading: its metadata and an open file handle positioned after the header. */
+/**
+ * An object opened for reading: its metadata, the first bytes of its body, and an open file
+ * descriptor. The reader must either hand the fd to {@link OpenObject.stream} or call
+ * {@link OpenObject.close}, exactly once.
+ */
 export interface OpenObject {
   meta: ObjectMeta;
-  handle: fs.FileHandle;
-  /** Offset of the first body byte in the file. */
-  offset: number;
   /** The first bytes of the body (up to {@link READ_AHEAD} − header), read with the header. */
   head: Buffer;
+  /** A stream of body bytes `start` to `end` (inclusive); it owns and closes the fd. */
+  stream(start: number, end: number, highWaterMark: number): ReadStream;
+  /** Closes the fd without streaming. */
+  close(): Promise<void>;
 }
 
 /** Bytes read in one go when an object is opened: the header and, for small objects, the whole body. */
@@ -108,6 +134,8 @@ export class FileStore {
   readonly #lockFile: string;
   // Shard directories stay open so that committing an object costs one fsync, not open+fsync+close.
   readonly #dirHandles = new Map<string, Promise<fs.FileHandle>>();
+  readonly #tmpPrefix = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
+  #tmpCounter = 0;
   #closed = false;
 
   private constructor(dir: string) {
@@ -203,7 +231,7 @@ export class FileStore {
   /** True if the object exists. */
   async exists(key: string): Promise<boolean> {
     try {
-      await fs.access(this.pathFor(key), fsConstants.F_OK);
+      await accessFile(this.pathFor(key), fsConstants.F_OK);
       return true;
     } catch {
       return false;
@@ -216,29 +244,43 @@ export class FileStore {
    * reader always streams one consistent version.
    */
   async open(key: string): Promise<OpenObject | undefined> {
-    let handle: fs.FileHandle;
+    let fd: number;
     try {
-      handle = await fs.open(this.pathFor(key), 'r');
+      fd = await openFd(this.pathFor(key), 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
     try {
       const buffer = Buffer.allocUnsafe(READ_AHEAD);
-      const { bytesRead } = await handle.read(buffer, 0, READ_AHEAD, 0);
+      const { bytesRead } = await readFd(fd, buffer, 0, READ_AHEAD, 0);
       const meta = decodeHeader(buffer.subarray(0, Math.min(bytesRead, HEADER_SIZE)));
       if (meta.key !== key) throw new Error('object header names another key');
       const head = buffer.subarray(HEADER_SIZE, Math.min(bytesRead, HEADER_SIZE + meta.size));
-      return { meta, handle, offset: HEADER_SIZE, head };
+      return {
+        meta,
+        head,
+        stream: (start, end, highWaterMark) =>
+          createReadStream('', {
+            fd,
+            start: HEADER_SIZE + start,
+            end: HEADER_SIZE + end,
+            highWaterMark,
+            autoClose: true,
+          }),
+        close: () => closeFd(fd),
+      };
     } catch (error) {
-      await handle.close();
+      await closeFd(fd);
       throw new ValetError('internal_error', 'object file is damaged', { cause: error });
     }
   }
 
   /** Starts an upload into a new temporary file. */
   async beginUpload(): Promise<Upload> {
-    const file = path.join(this.#tmp, `${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
+    // Unique without a random draw per upload: a per-process random prefix and a counter ('wx'
+    // would refuse a clash anyway).
+    const file = path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
     const fd = await openFd(file, 'wx', 0o600);
     return new Upload(this, file, fd);
   }
@@ -248,7 +290,11 @@ export class FileStore {
    * fails if the name exists, so of two racing create-only uploads exactly one wins.
    * Returns true if the object did not exist before.
    */
-  async commit(upload: Upload, key: string, options: { noOverwrite: boolean }): Promise<boolean> {
+  async commit(
+    upload: Upload,
+    key: string,
+    options: { noOverwrite: boolean; existed?: Promise<boolean> },
+  ): Promise<boolean> {
     const target = this.pathFor(key);
     let created: boolean;
     if (options.noOverwrite) {
@@ -264,7 +310,7 @@ export class FileStore {
       upload.committed = true;
       await fs.unlink(upload.file);
     } else {
-      created = !(await this.exists(key));
+      created = !(await (options.existed ?? this.exists(key)));
       await fs.rename(upload.file, target);
       upload.committed = true;
     }
@@ -312,7 +358,15 @@ export class FileStore {
 export interface ReceiveLimits {
   /** Largest body in bytes; the first byte past it fails the upload with `entity_too_large`. */
   maxSize?: number;
+  /** The declared `Content-Length`, if any (Node's parser guarantees the body is not longer). */
+  declaredSize?: number;
 }
+
+/**
+ * Bodies declared this small are gathered in memory (never more than this) and written with the
+ * header in one call at seal time: for small objects that saves a write stream and a write.
+ */
+export const SMALL_BODY = 60 * 1024;
 
 /** What {@link Upload.receive} measured. */
 export interface Received {
@@ -329,6 +383,8 @@ export class Upload {
   /** Set once the file has become an object: discarding then leaves it alone. */
   committed = false;
   #fd: number | undefined;
+  // A small body, kept until seal() writes it with the header.
+  #body: Buffer | undefined;
 
   constructor(
     readonly store: FileStore,
@@ -348,6 +404,8 @@ export class Upload {
   receive(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
     const fd = this.#fd;
     if (fd === undefined) return Promise.reject(new Error('upload already closed'));
+    if (limits.declaredSize !== undefined && limits.declaredSize <= SMALL_BODY)
+      return this.#receiveSmall(source, limits);
     const hash = createHash('sha256');
     let size = 0;
     return new Promise<Received>((resolve, reject) => {
@@ -416,12 +474,65 @@ export class Upload {
     });
   }
 
-  /** Writes the metadata header, fsyncs and closes the file: it is then ready to commit. */
+  /** Gathers a small body (at most {@link SMALL_BODY} bytes) in memory. */
+  #receiveSmall(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
+    return new Promise<Received>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const finish = (error: Error | undefined) => {
+        if (settled) return;
+        settled = true;
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('close', onClose);
+        source.off('error', onClose);
+        if (error) {
+          reject(error);
+          return;
+        }
+        this.#body = Buffer.concat(chunks, size);
+        resolve({ size, sha256: createHash('sha256').update(this.#body).digest('hex') });
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (limits.maxSize !== undefined && size > limits.maxSize) {
+          source.pause();
+          finish(
+            new ValetError(
+              'entity_too_large',
+              `the body is larger than the ${limits.maxSize} bytes the key allows`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      };
+      const onEnd = () => finish(undefined);
+      const onClose = () => {
+        if (!source.complete)
+          finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
+      };
+      if (source.destroyed) {
+        finish(new ValetError('incomplete_body', 'the connection closed before the body was received'));
+        return;
+      }
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('close', onClose);
+      source.on('error', onClose);
+      source.resume();
+    });
+  }
+
+  /** Writes the metadata header (with a small body), fsyncs and closes the file: it is then ready to commit. */
   async seal(meta: ObjectMeta): Promise<void> {
     const fd = this.#fd;
     if (fd === undefined) throw new Error('upload already closed');
     try {
-      await writeFd(fd, encodeHeader(meta), 0, HEADER_SIZE, 0);
+      const header = encodeHeader(meta);
+      await writeAll(fd, this.#body ? [header, this.#body] : [header], 0);
+      this.#body = undefined;
       await fsyncFd(fd);
     } catch (error) {
       throw storageError(error as NodeJS.ErrnoException);

@@ -56,6 +56,8 @@ export {
   DEFAULT_CLOCK_SKEW,
   DEFAULT_MAX_LIFETIME,
   MAX_TOKEN_LENGTH,
+  type VerifiedKey,
   type VerifyOptions,
   verifyValetKey,
+  verifyValetKeyWithKey,
 } from './verify.js';

@@ -40,6 +40,18 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  * ```
  */
 export async function verifyValetKey(token: string, options: VerifyOptions): Promise<ValetClaims> {
+  return (await verifyValetKeyWithKey(token, options)).claims;
+}
+
+/** A verified key's claims, with the id and the public key its signature was checked with. */
+export interface VerifiedKey {
+  claims: ValetClaims;
+  kid: string;
+  key: jose.CryptoKey;
+}
+
+/** Like {@link verifyValetKey}, and also tells which trusted key verified the signature. */
+export async function verifyValetKeyWithKey(token: string, options: VerifyOptions): Promise<VerifiedKey> {
   const now = (options.now ?? Date.now)();
   const skew = options.clockSkew ?? DEFAULT_CLOCK_SKEW;
   const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
@@ -48,13 +60,21 @@ export async function verifyValetKey(token: string, options: VerifyOptions): Pro
   }
 
   let payload: jose.JWTPayload;
+  let used: { kid: string; key: jose.CryptoKey } | undefined;
   try {
-    ({ payload } = await jose.jwtVerify(token, (header) => resolveKey(header, options.keys), {
-      algorithms: [VALET_KEY_ALG],
-      currentDate: new Date(now),
-      clockTolerance: skew,
-      requiredClaims: ['exp', 'nbf', 'iat', 'jti', 'sub'],
-    }));
+    ({ payload } = await jose.jwtVerify(
+      token,
+      async (header) => {
+        used = await resolveKey(header, options.keys);
+        return used.key;
+      },
+      {
+        algorithms: [VALET_KEY_ALG],
+        currentDate: new Date(now),
+        clockTolerance: skew,
+        requiredClaims: ['exp', 'nbf', 'iat', 'jti', 'sub'],
+      },
+    ));
   } catch (error) {
     throw toValetError(error);
   }
@@ -71,10 +91,14 @@ export async function verifyValetKey(token: string, options: VerifyOptions): Pro
   if (claims.exp - Math.min(claims.iat, claims.nbf) > maxLifetime) {
     throw new ValetError('token_lifetime_too_long', `the valet key lives longer than ${maxLifetime} s`);
   }
-  return claims;
+  if (!used) throw new ValetError('token_invalid', 'the valet key was not checked against a key');
+  return { claims, ...used };
 }
 
-async function resolveKey(header: jose.JWSHeaderParameters, keys: KeyResolver): Promise<jose.CryptoKey> {
+async function resolveKey(
+  header: jose.JWSHeaderParameters,
+  keys: KeyResolver,
+): Promise<{ kid: string; key: jose.CryptoKey }> {
   if (header.alg !== VALET_KEY_ALG)
     throw new ValetError('token_invalid', 'the valet key has the wrong algorithm');
   if (header.typ !== VALET_KEY_TYP) throw new ValetError('token_invalid', 'the token is not a valet key');
@@ -84,7 +108,7 @@ async function resolveKey(header: jose.JWSHeaderParameters, keys: KeyResolver): 
   if (typeof header.kid !== 'string') throw new ValetError('token_invalid', 'the valet key has no key id');
   const key = await keys.get(header.kid);
   if (!key) throw new ValetError('token_invalid', 'the valet key is signed by an unknown or retired key');
-  return key;
+  return { kid: header.kid, key };
 }
 
 function toValetError(error: unknown): ValetError {
