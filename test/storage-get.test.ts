@@ -1,6 +1,7 @@
 // End-to-end: downloads stream with ranges and validators, and are served safely; deletes.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { request } from './helpers/http.js';
 import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
@@ -187,6 +188,35 @@ describe('storage downloads', () => {
     const again = await request(storage.url, { method: 'DELETE', path: `/o/dl/doomed?vk=${token}` });
     assert.equal(again.status, 404);
     assert.equal(again.json.error?.code, 'not_found');
+  });
+
+  it('releases everything when clients go away mid-download', async () => {
+    await upload('dl/abandoned', Buffer.alloc(16 * 1024 * 1024, 0x63));
+    const fds = async () => (await readdir(`/proc/${storage.proc.pid}/fd`)).length;
+    const before = await fds();
+    const http = await import('node:http');
+    const url = new URL(storage.url);
+    for (let i = 0; i < 20; i++) {
+      const token = await key.mint({ op: 'get', object: 'dl/abandoned' });
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: url.hostname, port: url.port, path: `/o/dl/abandoned?vk=${token}`, agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+      });
+    }
+    // Each download notices the closed connection, stops reading and closes its file.
+    let after = await fds();
+    for (let i = 0; i < 40 && after > before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await fds();
+    }
+    assert.ok(after <= before, `open descriptors grew from ${before} to ${after}`);
+    const whole = await get('dl/abandoned');
+    assert.equal(whole.body.length, 16 * 1024 * 1024);
   });
 
   it('keeps serving the version a download started with when the object is replaced', async () => {

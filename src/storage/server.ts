@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -102,8 +101,6 @@ const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
 const CONTENT_TYPE_PARAMS =
   /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
-// Bodies of up to this size are answered from the bytes read with the header, in one write.
-const STREAM_HIGH_WATER_MARK = 256 * 1024;
 
 /** One request being served. */
 interface Exchange {
@@ -485,13 +482,8 @@ class Storage implements StorageServer {
         return;
       }
       streaming = true;
-      try {
-        // The stream owns the fd from here and closes it, also when the client goes away.
-        await pipeline(object.stream(start, end, STREAM_HIGH_WATER_MARK), res);
-      } catch (error) {
-        // The client went away mid-download: nothing to answer, nothing to clean up.
-        if (!res.destroyed) throw error;
-      }
+      // send() owns the fd from here and closes it, also when the client goes away.
+      await object.send(res, start, end);
     } finally {
       if (!streaming) await object.close();
     }
