@@ -1,30 +1,40 @@
 // The published surface: `valet/token` and `valet/storage` resolve through the exports map to
-// built JavaScript with type declarations beside it, and load without tsx.
+// built JavaScript with type declarations beside it, and load without tsx. Built into a
+// temporary copy of the package, so the repository's own dist/ is never touched by a test run.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { access, cp, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT } from './helpers/storage.js';
+import { ROOT, runValet } from './helpers/storage.js';
 
 const run = promisify(execFile);
 
 describe('package', () => {
   it('exposes valet/token and valet/storage as built ESM with types', async () => {
-    // `npm install` builds dist/ (the prepare script); build again so this checks the current sources.
+    const pkgDir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-pkg-')), 'valet');
     await run(
       process.execPath,
-      [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      [
+        path.join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        'tsconfig.build.json',
+        '--outDir',
+        path.join(pkgDir, 'dist'),
+      ],
       { cwd: ROOT },
     );
-    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
+    await cp(path.join(ROOT, 'package.json'), path.join(pkgDir, 'package.json'));
+    await symlink(path.join(ROOT, 'node_modules'), path.join(pkgDir, 'node_modules'));
+    const pkg = JSON.parse(await readFile(path.join(pkgDir, 'package.json'), 'utf8'));
     assert.equal(pkg.name, 'valet');
     assert.equal(pkg.type, 'module');
     assert.equal(pkg.bin.valet, 'bin/valet.js');
     for (const entry of ['./token', './storage']) {
-      await access(path.join(ROOT, pkg.exports[entry].types));
-      await access(path.join(ROOT, pkg.exports[entry].default));
+      await access(path.join(pkgDir, pkg.exports[entry].types));
+      await access(path.join(pkgDir, pkg.exports[entry].default));
     }
     const script = `
       const token = await import('valet/token');
@@ -35,7 +45,16 @@ describe('package', () => {
       const claims = await token.verifyValetKey(t, { keys: trusted });
       console.log(JSON.stringify({ op: claims.op, create: typeof storage.createStorageServer }));
     `;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: pkgDir });
     assert.deepEqual(JSON.parse(stdout), { op: 'get', create: 'function' });
+  });
+
+  it('runs the CLI from the sources when forced, as from a clone with no build', async () => {
+    const result = await runValet(['--version'], { env: { VALET_FROM_SOURCE: '1' } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stdout.trim(),
+      JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version,
+    );
   });
 });

@@ -199,12 +199,15 @@ describe('storage downloads', () => {
     for (let i = 0; i < 20; i++) {
       const token = await key.mint({ op: 'get', object: 'dl/abandoned' });
       await new Promise<void>((resolve) => {
-        const req = http.get({ host: url.hostname, port: url.port, path: `/o/dl/abandoned?vk=${token}`, agent: false }, (res) => {
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-        });
+        const req = http.get(
+          { host: url.hostname, port: url.port, path: `/o/dl/abandoned?vk=${token}`, agent: false },
+          (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
         req.on('error', () => resolve());
       });
     }

@@ -100,10 +100,13 @@ export async function tmpFiles(dataDir: string): Promise<string[]> {
 /** Runs the `valet` CLI to completion. */
 export function runValet(
   args: string[],
-  options: { input?: string } = {},
+  options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [VALET_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [VALET_BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => {
