@@ -1,5 +1,6 @@
 // The benchmark's baseline: a plain node:http file server with no checks at all. PUT streams the
-// body to a file and fsyncs it before answering (as Valet does); GET streams the file back.
+// body to a file and fsyncs it before answering (as Valet does); GET streams the file back;
+// DELETE unlinks it.
 // It uses the same stream buffer sizes as Valet, so the comparison measures Valet's checks.
 // Usage: node --import tsx bench/baseline-server.ts DIR   (prints "listening on URL")
 import { createHash } from 'node:crypto';
@@ -43,6 +44,9 @@ const server = http.createServer({ requestTimeout: 0 }, async (req, res) => {
       const { size } = await fs.stat(file);
       res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
       await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), res);
+    } else if (req.method === 'DELETE') {
+      await fs.unlink(file);
+      res.writeHead(204).end();
     } else {
       res.writeHead(405).end();
     }

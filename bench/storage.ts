@@ -5,8 +5,8 @@
 //   npm run bench                 full run (1 GiB objects, 4 KiB objects at concurrency 32, 2 GiB RSS check)
 //   npm run bench -- --quick      small smoke run, does not write docs/benchmarks.md
 //
-// Options: --rounds N (default 3), --large-mib N (1024), --small-count N (12000), --rss-mib N (2048), --no-write
-import { type ChildProcess, spawn } from 'node:child_process';
+// Options: --rounds N (default 4), --large-mib N (1024), --small-count N (12000), --rss-mib N (2048), --no-write
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick === true;
-const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 4));
 const LARGE = Number(values['large-mib'] ?? (quick ? 64 : 1024)) * 2 ** 20;
 const SMALL_COUNT = Number(values['small-count'] ?? (quick ? 3000 : 12000));
 // Each 4 KiB run: operation, how keys are used, number of requests.
@@ -51,7 +51,7 @@ interface Target {
   url: string;
   proc: ChildProcess;
   /** The request path for an operation on an object (with a valet key for Valet). */
-  path(op: 'get' | 'put', object: string, maxSize?: number): Promise<string>;
+  path(op: 'get' | 'put' | 'delete', object: string, maxSize?: number): Promise<string>;
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-'));
@@ -230,6 +230,11 @@ async function peakRss(pid: number): Promise<number> {
   return kb * 1024;
 }
 
+/** Flushes the page cache and the journal (untimed), so each timed run starts from a quiet disk. */
+function settle(): void {
+  spawnSync('sync');
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -266,16 +271,24 @@ for (let round = 0; round < ROUNDS; round++) {
   // Alternate who goes first, so neither always gets the warmer machine.
   const order = round % 2 === 0 ? targets : [...targets].reverse();
   for (const t of order) {
-    const putSeconds = await putLarge(t.url, await t.path('put', 'large/object', LARGE), LARGE);
+    // A new object each round, deleted afterwards: freeing a replaced 1 GiB file (with online
+    // discard on this disk) would otherwise land at a random point of someone's timed run.
+    const object = `large/round-${round}`;
+    settle();
+    const putSeconds = await putLarge(t.url, await t.path('put', object, LARGE), LARGE);
     record('large PUT MiB/s', t.name, LARGE / 2 ** 20 / putSeconds);
-    const getSeconds = await getLarge(t.url, await t.path('get', 'large/object'), LARGE);
+    settle();
+    const getSeconds = await getLarge(t.url, await t.path('get', object), LARGE);
     record('large GET MiB/s', t.name, LARGE / 2 ** 20 / getSeconds);
+    const del = await fetch(t.url + (await t.path('delete', object)), { method: 'DELETE' });
+    if (del.status !== 204) throw new Error(`DELETE on ${t.name}: ${del.status}`);
     log(
       `round ${round + 1} ${t.name}: ${mib(LARGE)} MiB PUT ${putSeconds.toFixed(2)} s, GET ${getSeconds.toFixed(2)} s`,
     );
   }
   for (const t of order) {
     for (const [op, keys, count] of SMALL_RUNS) {
+      settle();
       const r = await small(t, op, keys, count);
       const label = `4 KiB ${op.toUpperCase()}, ${keys} key`;
       record(`${label}: req/s`, t.name, r.rps);

@@ -166,6 +166,9 @@ export function decodeHeader(header: Buffer): ObjectMeta {
   return JSON.parse(header.subarray(12, 12 + length).toString('utf8')) as ObjectMeta;
 }
 
+/** Data directories opened by a store of this process (the lock file only tells processes apart). */
+const openInThisProcess = new Set<string>();
+
 /** Options for {@link FileStore.open}. */
 export interface FileStoreOptions {
   /** Called for each leftover temporary file removed at start-up. */
@@ -246,6 +249,19 @@ export class FileStore {
   }
 
   async #lock(): Promise<void> {
+    // The lock file holds a PID, which cannot tell two stores of one process apart.
+    if (openInThisProcess.has(this.dir))
+      throw new ValetError('invalid_options', `${this.dir} is in use by this process`);
+    openInThisProcess.add(this.dir);
+    try {
+      await this.#lockFileTake();
+    } catch (error) {
+      openInThisProcess.delete(this.dir);
+      throw error;
+    }
+  }
+
+  async #lockFileTake(): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await fs.writeFile(this.#lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
@@ -396,6 +412,7 @@ export class FileStore {
     this.#dirHandles.clear();
     const owner = await fs.readFile(this.#lockFile, 'utf8').catch(() => '');
     if (Number.parseInt(owner, 10) === process.pid) await fs.rm(this.#lockFile, { force: true });
+    openInThisProcess.delete(this.dir);
   }
 }
 
@@ -422,6 +439,70 @@ export interface Received {
 /** Write buffer of an upload's file stream: large writes keep syscalls few for big bodies. */
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
+/** Where a body's bytes go while it streams in. */
+interface BodySink {
+  /** Takes a chunk; false asks the source to pause until the sink drains. */
+  write(chunk: Buffer): boolean;
+  /** Every byte is in: resolves once all are written. */
+  finish(): Promise<void>;
+  /** The upload failed: resolves once no write is in flight, never rejects. */
+  abandon(): Promise<void>;
+}
+
+/** A small body kept in memory (the caller bounds it by its declared length). */
+function memorySink(chunks: Buffer[]): BodySink {
+  return {
+    write: (chunk) => chunks.push(chunk) > 0,
+    finish: () => Promise.resolve(),
+    abandon: () => Promise.resolve(),
+  };
+}
+
+/** A body written through an fs write stream at {@link HEADER_SIZE} of an fd the sink does not own. */
+function fileSink(
+  fd: number,
+  onDrain: () => void,
+  onError: (error: NodeJS.ErrnoException) => void,
+): BodySink {
+  const out = createWriteStream('', {
+    fd,
+    start: HEADER_SIZE,
+    autoClose: false,
+    highWaterMark: WRITE_HIGH_WATER_MARK,
+  });
+  out.on('drain', onDrain);
+  // Stays attached: a second 'error' must never go unhandled.
+  out.on('error', onError);
+  const ended = () =>
+    new Promise<void>((resolve, reject) => {
+      if (out.writableFinished) resolve();
+      else if (out.errored) reject(out.errored);
+      else {
+        out.once('finish', resolve);
+        out.once('error', reject);
+      }
+    });
+  return {
+    write: (chunk) => out.write(chunk),
+    finish() {
+      const done = ended();
+      out.end();
+      return done;
+    },
+    // Never destroy `out`: destroying an fs stream closes its fd even with autoClose off, and
+    // the fd is closed once, by seal() or discard(). Ending it lets a write in flight (and at
+    // most one buffer) land in the temporary file, which is then discarded; only then may the
+    // fd be closed, whose number the kernel hands out again at once.
+    async abandon() {
+      out.off('drain', onDrain);
+      if (out.writableFinished || out.errored) return;
+      const done = ended();
+      out.end();
+      await done.catch(() => {});
+    },
+  };
+}
+
 /** One upload into a temporary file: receive, seal, then commit or discard. */
 export class Upload {
   readonly file: string;
@@ -441,7 +522,8 @@ export class Upload {
   }
 
   /**
-   * Streams a request body into the file after the header space, hashing and counting as it goes.
+   * Streams a request body into the file after the header space (or, for a body declared at most
+   * {@link SMALL_BODY} bytes, into memory until {@link seal}), hashing and counting as it goes.
    * Rejects with `entity_too_large` at the first byte past `maxSize` (without reading further),
    * `incomplete_body` if the client goes away before the end, or the file system's error.
    * Never destroys `source`: the caller still has to answer on that connection.
@@ -449,44 +531,37 @@ export class Upload {
   receive(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
     const fd = this.#fd;
     if (fd === undefined) return Promise.reject(new Error('upload already closed'));
-    if (limits.declaredSize !== undefined && limits.declaredSize <= SMALL_BODY)
-      return this.#receiveSmall(source, limits);
     const hash = createHash('sha256');
     let size = 0;
     return new Promise<Received>((resolve, reject) => {
-      const out = createWriteStream('', {
-        fd,
-        start: HEADER_SIZE,
-        autoClose: false,
-        highWaterMark: WRITE_HIGH_WATER_MARK,
-      });
       let settled = false;
-      const finish = (error: Error | undefined) => {
-        if (settled) return;
-        settled = true;
+      const detach = () => {
         source.off('data', onData);
         source.off('end', onEnd);
         source.off('close', onClose);
         source.off('error', onClose);
-        out.off('drain', onDrain);
-        if (error) {
-          // Never destroy `out`: destroying an fs stream closes its fd even with autoClose off,
-          // and the fd is closed once, by seal() or discard(). Ending it lets a write in flight
-          // (and at most one buffer) land in the temporary file, which is then discarded; only
-          // then may the caller close the fd, whose number the kernel reuses at once.
-          if (out.writableFinished || out.errored) reject(error);
-          else {
-            out.once('finish', () => reject(error));
-            out.once('error', () => reject(error));
-            out.end();
-          }
-        } else resolve({ size, sha256: hash.digest('hex') });
       };
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        detach();
+        // Only once no write is in flight may the caller close the fd (see fileSink).
+        void sink.abandon().then(() => reject(error));
+      };
+      const small = limits.declaredSize !== undefined && limits.declaredSize <= SMALL_BODY;
+      const chunks: Buffer[] = [];
+      const sink = small
+        ? memorySink(chunks)
+        : fileSink(
+            fd,
+            () => source.resume(),
+            (error) => fail(storageError(error)),
+          );
       const onData = (chunk: Buffer) => {
         size += chunk.length;
         if (limits.maxSize !== undefined && size > limits.maxSize) {
           source.pause();
-          finish(
+          fail(
             new ValetError(
               'entity_too_large',
               `the body is larger than the ${limits.maxSize} bytes the key allows`,
@@ -495,71 +570,27 @@ export class Upload {
           return;
         }
         hash.update(chunk);
-        if (!out.write(chunk)) source.pause();
+        if (!sink.write(chunk)) source.pause();
       };
-      const onDrain = () => source.resume();
-      const onEnd = () => out.end();
+      const onEnd = () => {
+        detach();
+        sink.finish().then(
+          () => {
+            if (settled) return;
+            settled = true;
+            if (small) this.#body = Buffer.concat(chunks, size);
+            resolve({ size, sha256: hash.digest('hex') });
+          },
+          (error: NodeJS.ErrnoException) => fail(storageError(error)),
+        );
+      };
       const onClose = () => {
         if (!source.complete)
-          finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
+          fail(new ValetError('incomplete_body', 'the body ended before its declared length'));
       };
       if (source.destroyed) {
         // The connection went away before the upload started: its 'close' has already fired.
-        finish(new ValetError('incomplete_body', 'the connection closed before the body was received'));
-        return;
-      }
-      out.on('drain', onDrain);
-      out.on('finish', () => finish(undefined));
-      out.on('error', (error: NodeJS.ErrnoException) => finish(storageError(error)));
-      source.on('data', onData);
-      source.on('end', onEnd);
-      source.on('close', onClose);
-      source.on('error', onClose);
-      source.resume();
-    });
-  }
-
-  /** Gathers a small body (at most {@link SMALL_BODY} bytes) in memory. */
-  #receiveSmall(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
-    return new Promise<Received>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let settled = false;
-      const finish = (error: Error | undefined) => {
-        if (settled) return;
-        settled = true;
-        source.off('data', onData);
-        source.off('end', onEnd);
-        source.off('close', onClose);
-        source.off('error', onClose);
-        if (error) {
-          reject(error);
-          return;
-        }
-        this.#body = Buffer.concat(chunks, size);
-        resolve({ size, sha256: createHash('sha256').update(this.#body).digest('hex') });
-      };
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (limits.maxSize !== undefined && size > limits.maxSize) {
-          source.pause();
-          finish(
-            new ValetError(
-              'entity_too_large',
-              `the body is larger than the ${limits.maxSize} bytes the key allows`,
-            ),
-          );
-          return;
-        }
-        chunks.push(chunk);
-      };
-      const onEnd = () => finish(undefined);
-      const onClose = () => {
-        if (!source.complete)
-          finish(new ValetError('incomplete_body', 'the body ended before its declared length'));
-      };
-      if (source.destroyed) {
-        finish(new ValetError('incomplete_body', 'the connection closed before the body was received'));
+        fail(new ValetError('incomplete_body', 'the connection closed before the body was received'));
         return;
       }
       source.on('data', onData);
