@@ -76,6 +76,34 @@ describe('single-use keys', () => {
     await storage.stop();
   });
 
+  it('refuses a second use while the first is still streaming, before reading its body', async (t) => {
+    const key = await testKey();
+    const storage = await startStorage({ jwksFile: (await keyFiles([key])).jwksFile }, t);
+    const put = await key.mint({ op: 'put', object: 'once/e', once: true });
+    // The first upload takes about 1.5 s; the second must be refused long before that.
+    const first = request(storage.url, {
+      method: 'PUT',
+      path: `/o/once/e?vk=${put}`,
+      body: chunks(6, 1000, 300),
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    let firstDone = false;
+    void first.then(() => {
+      firstDone = true;
+    });
+    const second = await request(storage.url, {
+      method: 'PUT',
+      path: `/o/once/e?vk=${put}`,
+      body: chunks(6, 1000, 300),
+    });
+    assert.equal(second.json.error?.code, 'token_replayed');
+    assert.equal(firstDone, false, 'refused while the first upload was still in progress');
+    assert.ok(Date.now() - started < 1000);
+    assert.equal((await first).status, 201);
+    await storage.stop();
+  });
+
   it('keeps a single-use upload key usable when its upload failed', async (t) => {
     const key = await testKey();
     const storage = await startStorage({ jwksFile: (await keyFiles([key])).jwksFile }, t);
