@@ -26,6 +26,9 @@ const retired = await importSigningKey(retiredJwk);
 const trusted = { keys: [publicJwk(jwk)] };
 const header = { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: jwk.kid };
 const b64 = (v: unknown) => jose.base64url.encode(JSON.stringify(v));
+/** Signs any header and claims: for forging keys that a real issuer would never mint. */
+const sign = (h: jose.JWTHeaderParameters, claims: jose.JWTPayload, k: jose.CryptoKey | Uint8Array) =>
+  new jose.SignJWT(claims).setProtectedHeader(h).sign(k);
 const base = {
   op: 'get',
   obj: 'docs/report.pdf',
@@ -113,81 +116,54 @@ for (const m of minted) {
   const token = await mintValetKey(key, { ...m.mint, now: () => mintedAt });
   vectors.push({ name: m.name, mint: m.mint, mintedAt, token });
 }
+/** A valid minimal get key, split into its three parts, to tamper with. */
+const parts = async (jti: string) =>
+  (await mintValetKey(key, { op: 'get', object: 'x', subject: 's', ttl: 60, jti, now: () => NOW })).split(
+    '.',
+  );
+const [tamperH, tamperP, tamperS = ''] = await parts('vector-tamper-00000001');
+const [swapH, , swapS] = await parts('vector-swap-0000000001');
 const forged: Array<{ name: string; token: string }> = [
   {
     name: 'tampered signature',
-    token: await (async () => {
-      const t = await mintValetKey(key, {
-        op: 'get',
-        object: 'x',
-        subject: 's',
-        ttl: 60,
-        jti: 'vector-tamper-00000001',
-        now: () => NOW,
-      });
-      const [h, p, s = ''] = t.split('.');
-      return `${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`;
-    })(),
+    token: `${tamperH}.${tamperP}.${tamperS[0] === 'A' ? 'B' : 'A'}${tamperS.slice(1)}`,
   },
   {
     name: 'payload swapped under a valid signature',
-    token: await (async () => {
-      const t = await mintValetKey(key, {
-        op: 'get',
-        object: 'x',
-        subject: 's',
-        ttl: 60,
-        jti: 'vector-swap-0000000001',
-        now: () => NOW,
-      });
-      const [h, , s] = t.split('.');
-      return `${h}.${b64({ ...base, obj: 'y' })}.${s}`;
-    })(),
+    token: `${swapH}.${b64({ ...base, obj: 'y' })}.${swapS}`,
   },
   { name: 'alg none', token: `${b64({ alg: 'none', typ: VALET_KEY_TYP, kid: jwk.kid })}.${b64(base)}.` },
   {
     name: 'HS256 keyed with the public key',
-    token: await new jose.SignJWT(base)
-      .setProtectedHeader({ alg: 'HS256', typ: VALET_KEY_TYP, kid: jwk.kid })
-      .sign(jose.base64url.decode(jwk.x)),
+    token: await sign({ alg: 'HS256', typ: VALET_KEY_TYP, kid: jwk.kid }, base, jose.base64url.decode(jwk.x)),
   },
   {
     name: 'typ JWT (an ID token shape)',
-    token: await new jose.SignJWT(base)
-      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: jwk.kid })
-      .sign(key.privateKey),
+    token: await sign({ alg: 'EdDSA', typ: 'JWT', kid: jwk.kid }, base, key.privateKey),
   },
   {
     name: 'unknown kid',
-    token: await new jose.SignJWT(base)
-      .setProtectedHeader({ ...header, kid: 'unknown' })
-      .sign(key.privateKey),
+    token: await sign({ ...header, kid: 'unknown' }, base, key.privateKey),
   },
   {
     name: 'signed by a retired key',
-    token: await new jose.SignJWT(base)
-      .setProtectedHeader({ ...header, kid: retired.kid })
-      .sign(retired.privateKey),
+    token: await sign({ ...header, kid: retired.kid }, base, retired.privateKey),
   },
   {
     name: 'jku header',
-    token: await new jose.SignJWT(base)
-      .setProtectedHeader({ ...header, jku: 'https://evil.example/jwks' })
-      .sign(key.privateKey),
+    token: await sign({ ...header, jku: 'https://evil.example/jwks' }, base, key.privateKey),
   },
   {
     name: 'unknown claim',
-    token: await new jose.SignJWT({ ...base, ip: '10.0.0.1' })
-      .setProtectedHeader(header)
-      .sign(key.privateKey),
+    token: await sign(header, { ...base, ip: '10.0.0.1' }, key.privateKey),
   },
   {
     name: 'write constraint on a get key',
-    token: await new jose.SignJWT({ ...base, max_size: 1 }).setProtectedHeader(header).sign(key.privateKey),
+    token: await sign(header, { ...base, max_size: 1 }, key.privateKey),
   },
   {
     name: 'non-canonical object key',
-    token: await new jose.SignJWT({ ...base, obj: 'a/../b' }).setProtectedHeader(header).sign(key.privateKey),
+    token: await sign(header, { ...base, obj: 'a/../b' }, key.privateKey),
   },
   { name: 'not a JWS', token: 'not-a-token' },
 ];

@@ -35,51 +35,16 @@ describe('valet CLI', () => {
 
   it('refuses unknown commands, unknown flags and bad values with one clear line', async () => {
     const dir = await tempDir();
+    // A mint command that is fine but for the flags given after it.
+    const mint = (...flags: string[]) =>
+      runValet(['mint', '--key', 'k', '--storage', 'http://x', '--object', 'a', ...flags]);
     const results = await Promise.all([
       runValet(['frobnicate']),
       runValet(['keygen', '--out', path.join(dir, 'k'), '--bogus']),
       runValet(['keygen']),
-      runValet([
-        'mint',
-        '--key',
-        'k',
-        '--storage',
-        'http://x',
-        '--op',
-        'post',
-        '--object',
-        'a',
-        '--ttl',
-        '5m',
-      ]),
-      runValet([
-        'mint',
-        '--key',
-        'k',
-        '--storage',
-        'http://x',
-        '--op',
-        'get',
-        '--object',
-        'a',
-        '--ttl',
-        'soon',
-      ]),
-      runValet([
-        'mint',
-        '--key',
-        'k',
-        '--storage',
-        'http://x',
-        '--op',
-        'put',
-        '--object',
-        'a',
-        '--ttl',
-        '5m',
-        '--max-size',
-        '1.5',
-      ]),
+      mint('--op', 'post', '--ttl', '5m'),
+      mint('--op', 'get', '--ttl', 'soon'),
+      mint('--op', 'put', '--ttl', '5m', '--max-size', '1.5'),
       runValet(['storage', '--data', dir]),
       runValet(['storage', '--data', dir, '--jwks', 'x', '--port', '99999']),
     ]);
