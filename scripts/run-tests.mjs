@@ -26,7 +26,7 @@ const child = spawn(
     '--import',
     'tsx',
     '--test',
-    '--test-reporter=spec',
+    ...(flags.some((f) => f.startsWith('--test-reporter')) ? [] : ['--test-reporter=spec']),
     '--test-concurrency=2',
     '--test-timeout=120000',
     ...flags,
