@@ -19,7 +19,7 @@ import { CorsPolicy } from './cors.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
 import { UsedKeyLedger } from './ledger.js';
 import { parseRange } from './range.js';
-import { FileStore, type ObjectMeta } from './store.js';
+import { bodyTooLarge, bodyTooSmall, FileStore, type ObjectMeta } from './store.js';
 import { VerifiedKeys } from './verified-keys.js';
 
 /** Options for {@link createStorageServer}. */
@@ -377,13 +377,10 @@ class Storage implements StorageServer {
     const declared =
       req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && maxSize !== undefined && declared > maxSize) {
-      throw new ValetError('entity_too_large', `the body is larger than the ${maxSize} bytes the key allows`);
+      throw bodyTooLarge(maxSize);
     }
     if (declared !== undefined && minSize !== undefined && declared < minSize) {
-      throw new ValetError(
-        'entity_too_small',
-        `the body is smaller than the ${minSize} bytes the key requires`,
-      );
+      throw bodyTooSmall(minSize);
     }
     if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
       throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
@@ -395,10 +392,7 @@ class Storage implements StorageServer {
       const received = await upload.receive(req, { maxSize, declaredSize: declared });
       ex.bytesIn = received.size;
       if (minSize !== undefined && received.size < minSize) {
-        throw new ValetError(
-          'entity_too_small',
-          `the body is smaller than the ${minSize} bytes the key requires`,
-        );
+        throw bodyTooSmall(minSize);
       }
       if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {
         throw new ValetError('bad_digest', 'the body does not match the SHA-256 bound in the key');

@@ -343,7 +343,7 @@ export class FileStore {
     // would refuse a clash anyway).
     const file = path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
     const fd = await openFd(file, 'wx', 0o600);
-    return new Upload(this, file, fd);
+    return new Upload(file, fd);
   }
 
   /**
@@ -512,11 +512,7 @@ export class Upload {
   // A small body, kept until seal() writes it with the header.
   #body: Buffer | undefined;
 
-  constructor(
-    readonly store: FileStore,
-    file: string,
-    fd: number,
-  ) {
+  constructor(file: string, fd: number) {
     this.file = file;
     this.#fd = fd;
   }
@@ -561,12 +557,7 @@ export class Upload {
         size += chunk.length;
         if (limits.maxSize !== undefined && size > limits.maxSize) {
           source.pause();
-          fail(
-            new ValetError(
-              'entity_too_large',
-              `the body is larger than the ${limits.maxSize} bytes the key allows`,
-            ),
-          );
+          fail(bodyTooLarge(limits.maxSize));
           return;
         }
         hash.update(chunk);
@@ -625,6 +616,16 @@ export class Upload {
     if (fd !== undefined) await closeFd(fd).catch(() => {});
     if (!this.committed) await fs.rm(this.file, { force: true });
   }
+}
+
+/** The refusal for a body over the key's maximum. */
+export function bodyTooLarge(maxSize: number): ValetError {
+  return new ValetError('entity_too_large', `the body is larger than the ${maxSize} bytes the key allows`);
+}
+
+/** The refusal for a body under the key's minimum. */
+export function bodyTooSmall(minSize: number): ValetError {
+  return new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
 }
 
 function storageError(error: NodeJS.ErrnoException): ValetError {
