@@ -16,9 +16,11 @@ import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
 import { decodeObjectKeyPath } from '../token/object-key.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKeyWithKey } from '../token/verify.js';
 import { CorsPolicy } from './cors.js';
+import { EventOutbox, type EventWebhookOptions, type StorageEvent } from './events.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
 import { UsedKeyLedger } from './ledger.js';
 import { parseRange } from './range.js';
+import { RevocationFeed, type RevocationFeedOptions } from './revocations.js';
 import { bodyTooLarge, bodyTooSmall, FileStore, type ObjectMeta } from './store.js';
 import { VerifiedKeys } from './verified-keys.js';
 
@@ -46,6 +48,13 @@ export interface StorageServerOptions {
   maxHeaderSize?: number;
   /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
   shutdownGrace?: number;
+  /**
+   * The issuer's revocation feed. When set, storage polls it and refuses revoked keys with
+   * `403 token_revoked` (and every key with `503 unavailable` if the feed is stale). Default none.
+   */
+  revocations?: RevocationFeedOptions;
+  /** The issuer's webhook for committed uploads and deletions (signed, retried). Default none. */
+  events?: EventWebhookOptions;
 }
 
 const optionsSchema = z.object({
@@ -73,6 +82,23 @@ const optionsSchema = z.object({
     .max(1024 * 1024)
     .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
+  revocations: z
+    .object({
+      url: z.url({ protocol: /^https?$/ }),
+      secret: z.string().min(32),
+      interval: z.number().int().min(50).optional(),
+      maxStaleness: z.number().int().min(100).optional(),
+    })
+    .optional(),
+  events: z
+    .object({
+      url: z.url({ protocol: /^https?$/ }),
+      secret: z.string().min(32),
+      retryDelay: z.number().int().min(1).optional(),
+      maxRetryDelay: z.number().int().min(1).optional(),
+      timeout: z.number().int().min(1).optional(),
+    })
+    .optional(),
 });
 
 /** A running storage server. */
@@ -139,14 +165,31 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   const store = await FileStore.open(options.dataDir, {
     onSweep: (file) => logger.info({ file }, 'removed a temporary file left by an earlier run'),
   });
-  let ledger: UsedKeyLedger;
+  const now = options.now ?? Date.now;
+  let ledger: UsedKeyLedger | undefined;
+  let outbox: EventOutbox | undefined;
+  const feed = options.revocations && new RevocationFeed(options.revocations, logger, now);
   try {
     ledger = UsedKeyLedger.open(store.dir);
+    if (options.events) {
+      outbox = EventOutbox.open(store.dir, options.events, logger);
+      await outbox.recover(async ({ type, object, key_id }) => {
+        const found = await store.open(object);
+        const keyId = found?.meta.keyId;
+        await found?.close();
+        return type === 'object.created' ? keyId === key_id : keyId !== key_id;
+      });
+      outbox.start();
+    }
+    await feed?.start();
   } catch (error) {
+    feed?.stop();
+    await outbox?.close();
+    ledger?.close();
     await store.close();
     throw error;
   }
-  return new Storage(options, cors, logger, store, ledger);
+  return new Storage(options, cors, logger, store, ledger, outbox, feed);
 }
 
 class Storage implements StorageServer {
@@ -159,6 +202,8 @@ class Storage implements StorageServer {
   readonly #cors: CorsPolicy;
   readonly #store: FileStore;
   readonly #ledger: UsedKeyLedger;
+  readonly #outbox: EventOutbox | undefined;
+  readonly #feed: RevocationFeed | undefined;
   readonly #keys: KeyResolver;
   readonly #shutdownGrace: number;
   // Single-use keys whose request is in progress: a concurrent use is refused at once.
@@ -175,6 +220,8 @@ class Storage implements StorageServer {
     log: Logger,
     store: FileStore,
     ledger: UsedKeyLedger,
+    outbox: EventOutbox | undefined,
+    feed: RevocationFeed | undefined,
   ) {
     this.#now = options.now ?? Date.now;
     this.#skew = options.clockSkew ?? DEFAULT_CLOCK_SKEW;
@@ -184,6 +231,8 @@ class Storage implements StorageServer {
     this.#cors = cors;
     this.#store = store;
     this.#ledger = ledger;
+    this.#outbox = outbox;
+    this.#feed = feed;
     this.#shutdownGrace = options.shutdownGrace ?? 10_000;
     this.httpServer = http.createServer({
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
@@ -238,6 +287,8 @@ class Storage implements StorageServer {
     await closed;
     await Promise.allSettled([...this.#handlers]);
     clearInterval(this.#pruneTimer);
+    this.#feed?.stop();
+    await this.#outbox?.close();
     this.#ledger.close();
     await this.#store.close();
     this.#log.info('storage stopped');
@@ -327,18 +378,36 @@ class Storage implements StorageServer {
     }
   }
 
-  /** Verifies a valet key, or recalls that this exact token verified and is still valid. */
+  /**
+   * Verifies a valet key (or recalls that this exact token verified and is still valid), then
+   * checks it against the revocation list.
+   */
   async #verify(token: string): Promise<ValetClaims> {
-    const known = this.#verified.get(token, this.#keys, this.#now() / 1000, this.#skew);
-    if (known) return known;
-    const { claims, kid, key } = await verifyValetKeyWithKey(token, {
-      keys: this.#keys,
-      now: this.#now,
-      clockSkew: this.#skew,
-      maxLifetime: this.#maxLifetime,
-    });
-    this.#verified.set(token, claims, kid, key);
-    return claims;
+    let known = this.#verified.get(token, this.#keys, this.#now() / 1000, this.#skew);
+    if (!known) {
+      const { claims, kid, key } = await verifyValetKeyWithKey(token, {
+        keys: this.#keys,
+        now: this.#now,
+        clockSkew: this.#skew,
+        maxLifetime: this.#maxLifetime,
+      });
+      this.#verified.set(token, claims, kid, key);
+      known = { claims, kid };
+    }
+    this.#feed?.check(known.claims, known.kid);
+    return known.claims;
+  }
+
+  /** Records an event before its change becomes visible (when a webhook is configured). */
+  #prepareEvent(event: Omit<StorageEvent, 'id' | 'time'>): number | undefined {
+    return this.#outbox?.prepare(event, this.#now());
+  }
+
+  /** After a commit attempt: deliver the event if the change is visible, else forget it. */
+  async #settleEvent(seq: number | undefined, landed: () => Promise<boolean>): Promise<void> {
+    if (seq === undefined || !this.#outbox) return;
+    if (await landed()) this.#outbox.publish(seq);
+    else this.#outbox.cancel(seq);
   }
 
   /** Single use, step 1: refuse a key that was used or is in use right now. */
@@ -412,7 +481,22 @@ class Storage implements StorageServer {
       const existed = noOverwrite ? undefined : this.#store.exists(claims.obj);
       await upload.seal(meta);
       this.#consume(claims);
-      const created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
+      const event = this.#prepareEvent({
+        type: 'object.created',
+        object: meta.key,
+        key_id: claims.jti,
+        subject: claims.sub,
+        size: meta.size,
+        content_type: meta.contentType,
+        sha256: meta.sha256,
+        etag: meta.etag,
+      });
+      let created: boolean;
+      try {
+        created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
+      } finally {
+        await this.#settleEvent(event, async () => (await this.#metaOf(claims.obj))?.keyId === claims.jti);
+      }
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
@@ -423,10 +507,35 @@ class Storage implements StorageServer {
   }
 
   async #delete(ex: Exchange, claims: ValetClaims): Promise<void> {
-    if (!(await this.#store.exists(claims.obj))) throw new ValetError('not_found', 'no such object');
+    const meta = await this.#metaOf(claims.obj);
+    if (!meta) throw new ValetError('not_found', 'no such object');
     this.#consume(claims);
-    if (!(await this.#store.delete(claims.obj))) throw new ValetError('not_found', 'no such object');
+    const event = this.#prepareEvent({
+      type: 'object.deleted',
+      object: meta.key,
+      key_id: claims.jti,
+      subject: claims.sub,
+      size: meta.size,
+      content_type: meta.contentType,
+      sha256: meta.sha256,
+      etag: meta.etag,
+      version_key_id: meta.keyId,
+    });
+    let deleted = false;
+    try {
+      deleted = await this.#store.delete(claims.obj);
+    } finally {
+      await this.#settleEvent(event, async () => deleted);
+    }
+    if (!deleted) throw new ValetError('not_found', 'no such object');
     ex.res.writeHead(204).end();
+  }
+
+  /** The metadata of an object's current version, if any. */
+  async #metaOf(key: string): Promise<ObjectMeta | undefined> {
+    const found = await this.#store.open(key);
+    await found?.close();
+    return found?.meta;
   }
 
   async #read(ex: Exchange, claims: ValetClaims, headOnly: boolean): Promise<void> {

@@ -21,7 +21,7 @@ describe('VerifiedKeys', () => {
     const cache = new VerifiedKeys();
     assert.equal(cache.get(token, keys, T0, 60), undefined);
     cache.set(token, verified.claims, verified.kid, verified.key);
-    assert.deepEqual(cache.get(token, keys, T0 + 30, 60), verified.claims);
+    assert.deepEqual(cache.get(token, keys, T0 + 30, 60)?.claims, verified.claims);
     assert.equal(cache.get(`${token}x`, keys, T0 + 30, 60), undefined, 'only the exact string');
   });
 

@@ -28,8 +28,13 @@ export class VerifiedKeys {
     this.#max = max;
   }
 
-  /** The claims of a token verified before, if it is still valid at `nowSeconds`; else undefined. */
-  get(token: string, keys: KeyResolver, nowSeconds: number, skew: number): ValetClaims | undefined {
+  /** A token verified before, if it is still valid at `nowSeconds`; else undefined. */
+  get(
+    token: string,
+    keys: KeyResolver,
+    nowSeconds: number,
+    skew: number,
+  ): { claims: ValetClaims; kid: string } | undefined {
     const entry = this.#entries.get(token);
     if (!entry) return undefined;
     const { claims } = entry;
@@ -40,7 +45,7 @@ export class VerifiedKeys {
     }
     // Not yet valid (or issued in the future): let the full verification give the precise error.
     if (claims.nbf > nowSeconds + skew || claims.iat > nowSeconds + skew) return undefined;
-    return claims;
+    return { claims, kid: entry.kid };
   }
 
   /** Remembers a token that was just verified with `key` (found by `kid`). */

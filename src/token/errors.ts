@@ -22,6 +22,20 @@ export const ERROR_STATUS = {
   token_replayed: 403,
   /** The key is for another object or another operation. */
   scope_mismatch: 403,
+  /** The key was revoked before its expiry (by key id, by subject or by signing key). */
+  token_revoked: 403,
+  /** The issuer could not authenticate the caller (no, malformed, forged or expired bearer token). */
+  unauthenticated: 401,
+  /** No issuer rule allows this request. */
+  forbidden: 403,
+  /** The subject's storage quota (bytes or number of objects) would be exceeded. */
+  quota_exceeded: 403,
+  /** A webhook or feed request whose HMAC signature is missing, wrong or outside the replay window. */
+  signature_invalid: 401,
+  /** The client could not reach the server (connection refused, reset or cut). */
+  network_error: 502,
+  /** The caller aborted the operation. */
+  aborted: 499,
   /** The object key in the URL breaks the naming rules. */
   invalid_object_key: 400,
   /** The body is larger than the key allows. */
@@ -52,7 +66,7 @@ export const ERROR_STATUS = {
   request_timeout: 408,
   /** The disk is full. */
   insufficient_storage: 507,
-  /** The server is shutting down. */
+  /** The server is shutting down, or cannot serve safely right now (stale revocation list). */
   unavailable: 503,
   /** Anything unexpected; details are in the server log only. */
   internal_error: 500,

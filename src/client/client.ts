@@ -1,0 +1,493 @@
+import { ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
+
+/** Options for {@link createClient}. */
+export interface ClientOptions {
+  /** The issuer's base URL, e.g. `https://app.example.com` or `http://127.0.0.1:8080`. */
+  issuer: string;
+  /** Returns the caller's bearer token for the issuer (an OIDC token, a session token…). */
+  getToken: () => string | null | undefined | Promise<string | null | undefined>;
+  /** The fetch to use. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Retries after a transient failure (network error, 5xx). Default 3. Refusals (4xx) are never retried. */
+  retries?: number;
+  /** First retry delay, ms; doubles each time, with jitter. Default 500. */
+  retryDelay?: number;
+  /** Computes the SHA-256 (hex) of a Blob. Default: WebCrypto over the whole Blob (up to 512 MiB). */
+  digest?: (data: Blob) => Promise<string>;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Progress of a transfer. */
+export interface Progress {
+  loaded: number;
+  /** Absent when the size is not known in advance (a stream). */
+  total?: number;
+}
+
+/** What can be uploaded. A Node file larger than memory: `await fs.openAsBlob(path)`. */
+export type UploadData = Blob | ArrayBuffer | ArrayBufferView | string | ReadableStream<Uint8Array>;
+
+/** Options for {@link ValetClient.upload}. */
+export interface UploadOptions {
+  /** The issuer rule to use; default: the first upload rule that allows it. */
+  rule?: string;
+  /** The proposed object name (the rule confines it, e.g. under `users/<you>/`). */
+  name?: string;
+  /** The content type; default: the Blob's type, if any. */
+  contentType?: string;
+  /** Bind the body's SHA-256 into the key (`true`: computed here; a hex string: already known). */
+  sha256?: boolean | string;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** An upload, as committed by storage. */
+export interface UploadResult {
+  key: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  contentType: string;
+}
+
+/** A download under way. */
+export interface Download {
+  key: string;
+  /** The bytes; read it once. */
+  body: ReadableStream<Uint8Array>;
+  size: number;
+  contentType: string;
+  etag: string;
+  /** The whole body as a Blob. */
+  blob(): Promise<Blob>;
+}
+
+/** An object in the caller's listing. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  etag: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A share link. */
+export interface Share {
+  id: string;
+  url: string;
+  key: string;
+  expiresAt: string;
+}
+
+interface WireKey {
+  id: string;
+  object: string;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  expires_at: string;
+}
+
+/** Keys this close to expiry are not used to start a transfer: a fresh one is asked for. */
+const EXPIRY_MARGIN_MS = 2_000;
+/** Largest Blob hashed in memory by the default digest. */
+const MAX_DEFAULT_DIGEST = 512 * 1024 * 1024;
+
+/**
+ * Creates a Valet client: asks the issuer for narrow keys and moves bytes straight to storage.
+ * Zero runtime dependencies; runs in browsers and Node.
+ *
+ * @example
+ * ```ts
+ * const valet = createClient({ issuer: 'http://127.0.0.1:8080', getToken: () => session.token })
+ * const { key } = await valet.upload(file, { name: file.name, onProgress: (p) => bar(p.loaded / p.total!) })
+ * const link = await valet.share(key, { ttl: 600 })
+ * ```
+ */
+export function createClient(options: ClientOptions): ValetClient {
+  return new ValetClient(options);
+}
+
+/** The Valet client. Create it with {@link createClient}. */
+export class ValetClient {
+  readonly #issuer: string;
+  readonly #options: ClientOptions;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #retries: number;
+  readonly #retryDelay: number;
+  readonly #now: () => number;
+
+  constructor(options: ClientOptions) {
+    if (typeof options?.issuer !== 'string' || !/^https?:\/\//.test(options.issuer)) {
+      throw new ValetError('invalid_options', 'issuer must be an http(s) URL');
+    }
+    if (typeof options.getToken !== 'function')
+      throw new ValetError('invalid_options', 'getToken must be a function');
+    this.#issuer = options.issuer.replace(/\/+$/, '');
+    this.#options = options;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#retries = options.retries ?? 3;
+    this.#retryDelay = options.retryDelay ?? 500;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Uploads `data` straight to storage with a key from the issuer. Retries transient failures
+   * with backoff (a Blob is re-sent from the start; a stream cannot be, so it is sent once), with a
+   * fresh key for every attempt.
+   */
+  async upload(data: UploadData, options: UploadOptions = {}): Promise<UploadResult> {
+    const { signal, onProgress } = options;
+    const isStream = typeof ReadableStream !== 'undefined' && data instanceof ReadableStream;
+    const blob = isStream ? undefined : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
+    const contentType = options.contentType ?? (blob?.type ? blob.type : undefined);
+    let sha256: string | undefined;
+    if (typeof options.sha256 === 'string') sha256 = options.sha256.toLowerCase();
+    else if (options.sha256 === true) {
+      if (!blob)
+        throw new ValetError('bad_request', 'a stream cannot be hashed before it is sent; pass the SHA-256');
+      sha256 = await (this.#options.digest ?? defaultDigest)(blob);
+    }
+    const request = {
+      op: 'put',
+      ...(options.rule !== undefined && { rule: options.rule }),
+      ...(options.name !== undefined && { name: options.name }),
+      ...(blob && { size: blob.size }),
+      ...(contentType !== undefined && { contentType }),
+      ...(sha256 !== undefined && { sha256 }),
+    };
+    const attempts = blob ? this.#retries + 1 : 1;
+    const result = await this.#withRetry(attempts, signal, async () => {
+      const key = await this.#freshKey(request, signal);
+      const headers: Record<string, string> = { ...key.headers };
+      if (blob) headers['content-length'] = String(blob.size);
+      const total = blob?.size;
+      // Browsers stream a request body only over HTTP/2 and report no upload progress for fetch:
+      // there a Blob goes through XMLHttpRequest.
+      const response =
+        blob && this.#options.fetch === undefined && browserXhr() !== undefined
+          ? await sendWithXhr(key, blob, onProgress, signal)
+          : await this.#send(
+              key,
+              headers,
+              blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
+              total,
+              onProgress,
+              signal,
+            );
+      return (await response.json()) as {
+        object: string;
+        size: number;
+        sha256: string;
+        etag: string;
+        content_type: string;
+      };
+    });
+    if (sha256 !== undefined && result.sha256 !== sha256) {
+      throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
+    }
+    return {
+      key: result.object,
+      size: result.size,
+      sha256: result.sha256,
+      etag: result.etag,
+      contentType: result.content_type,
+    };
+  }
+
+  /** Downloads an object straight from storage. */
+  async download(
+    key: string,
+    options: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
+  ): Promise<Download> {
+    const { signal, onProgress } = options;
+    const response = await this.#withRetry(this.#retries + 1, signal, async () => {
+      const minted = await this.#freshKey({ op: 'get', key }, signal);
+      return this.#storageFetch(minted.url, { method: 'GET', signal });
+    });
+    const size = Number(response.headers.get('content-length') ?? '0');
+    let body = response.body ?? new Blob([]).stream();
+    if (onProgress) {
+      let loaded = 0;
+      body = body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            loaded += chunk.byteLength;
+            onProgress({ loaded, total: size });
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+    }
+    const stream = body;
+    return {
+      key,
+      body: stream,
+      size,
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+      etag: response.headers.get('etag') ?? '',
+      blob: () => new Response(stream).blob(),
+    };
+  }
+
+  /** Deletes an object (with a single-use delete key). */
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#withRetry(this.#retries + 1, options.signal, async () => {
+      const minted = await this.#freshKey({ op: 'delete', key }, options.signal);
+      const response = await this.#storageFetch(minted.url, { method: 'DELETE', signal: options.signal });
+      await response.body?.cancel();
+    });
+  }
+
+  /** The caller's objects, from the issuer's registry. */
+  async list(options: { signal?: AbortSignal } = {}): Promise<ObjectInfo[]> {
+    const body = (await this.#issuerCall('GET', '/v1/objects', undefined, options.signal)) as {
+      objects: Array<Record<string, unknown>>;
+    };
+    return body.objects.map((o) => ({
+      key: o.key as string,
+      size: o.size as number,
+      contentType: o.content_type as string,
+      sha256: o.sha256 as string,
+      etag: o.etag as string,
+      createdAt: o.created_at as string,
+      updatedAt: o.updated_at as string,
+    }));
+  }
+
+  /** Creates a download link for one of the caller's objects, valid for `ttl` seconds. */
+  async share(key: string, options: { ttl: number; signal?: AbortSignal }): Promise<Share> {
+    const body = (await this.#issuerCall(
+      'POST',
+      '/v1/shares',
+      { key, ttl: options.ttl },
+      options.signal,
+    )) as {
+      id: string;
+      url: string;
+      object: string;
+      expires_at: string;
+    };
+    return { id: body.id, url: body.url, key: body.object, expiresAt: body.expires_at };
+  }
+
+  /** Revokes a share link: it stops working at once, and keys it handed out soon after. */
+  async unshare(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#issuerCall('DELETE', `/v1/shares/${encodeURIComponent(id)}`, undefined, options.signal);
+  }
+
+  /** Asks for a key, and again if it would expire before the transfer starts. */
+  async #freshKey(request: Record<string, unknown>, signal: AbortSignal | undefined): Promise<WireKey> {
+    for (let i = 0; ; i++) {
+      const key = (await this.#issuerCall('POST', '/v1/keys', request, signal)) as WireKey;
+      if (Date.parse(key.expires_at) - this.#now() > EXPIRY_MARGIN_MS || i >= 1) return key;
+    }
+  }
+
+  async #send(
+    key: WireKey,
+    headers: Record<string, string>,
+    source: ReadableStream<Uint8Array>,
+    total: number | undefined,
+    onProgress: ((p: Progress) => void) | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    let loaded = 0;
+    const counted = source.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          loaded += chunk.byteLength;
+          onProgress?.({ loaded, ...(total !== undefined && { total }) });
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return this.#storageFetch(key.url, {
+      method: key.method,
+      headers,
+      body: counted,
+      signal,
+      duplex: 'half',
+    } as RequestInit);
+  }
+
+  /** A request to storage; a refusal becomes a {@link ValetError}. */
+  async #storageFetch(url: string, init: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.#fetch(url, init);
+    } catch (error) {
+      throw networkError(error, init.signal);
+    }
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  async #issuerCall(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    return this.#withRetry(this.#retries + 1, signal, async () => {
+      const token = await this.#options.getToken();
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.#issuer}${path}`, {
+          method,
+          headers,
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+          signal,
+        });
+      } catch (error) {
+        throw networkError(error, signal);
+      }
+      if (!response.ok) throw await errorFrom(response);
+      if (response.status === 204) return undefined;
+      return response.json();
+    });
+  }
+
+  /**
+   * Runs `attempt` up to `attempts` times: again after a network error or a 5xx (with backoff),
+   * and after `token_expired` / `token_not_yet_valid` (the key expired before the transfer
+   * started: the next attempt asks for a new one). Other refusals are thrown at once.
+   */
+  async #withRetry<T>(
+    attempts: number,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    let delay = this.#retryDelay;
+    for (let i = 1; ; i++) {
+      if (signal?.aborted) throw new ValetError('aborted', 'the operation was aborted');
+      try {
+        return await attempt();
+      } catch (error) {
+        if (i >= attempts || !retryable(error) || signal?.aborted) throw error;
+      }
+      await sleep(delay * (0.5 + Math.random() / 2), signal);
+      delay *= 2;
+    }
+  }
+}
+
+/** The part of the browser's XMLHttpRequest the client uses (the project compiles without the DOM lib). */
+interface Xhr {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  getResponseHeader(name: string): string | null;
+  send(body: Blob): void;
+  abort(): void;
+  responseType: string;
+  readonly responseText: string;
+  readonly status: number;
+  readonly upload: { onprogress: ((event: { loaded: number }) => void) | null };
+  onload: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+type XhrConstructor = new () => Xhr;
+
+function browserXhr(): XhrConstructor | undefined {
+  return (globalThis as { XMLHttpRequest?: XhrConstructor }).XMLHttpRequest;
+}
+
+/** Browser upload with progress events; resolves with the response like fetch would. */
+function sendWithXhr(
+  key: WireKey,
+  blob: Blob,
+  onProgress: ((p: Progress) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const Xhr = browserXhr() as XhrConstructor;
+    const xhr = new Xhr();
+    xhr.open(key.method, key.url);
+    for (const [name, value] of Object.entries(key.headers)) xhr.setRequestHeader(name, value);
+    xhr.responseType = 'text';
+    xhr.upload.onprogress = (event) => onProgress?.({ loaded: event.loaded, total: blob.size });
+    const onAbort = () => xhr.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    xhr.onload = () => {
+      signal?.removeEventListener('abort', onAbort);
+      const response = new Response(xhr.responseText, {
+        status: xhr.status,
+        headers: { 'content-type': xhr.getResponseHeader('content-type') ?? 'application/json' },
+      });
+      if (response.ok) resolve(response);
+      else void errorFrom(response).then(reject);
+    };
+    xhr.onerror = () => reject(new ValetError('network_error', 'the server could not be reached'));
+    xhr.onabort = () => reject(new ValetError('aborted', 'the operation was aborted'));
+    xhr.send(blob);
+  });
+}
+
+function retryable(error: unknown): boolean {
+  if (!(error instanceof ValetError)) return false;
+  return (
+    error.code === 'network_error' ||
+    error.code === 'token_expired' ||
+    error.code === 'token_not_yet_valid' ||
+    (error.status >= 500 && error.code !== 'invalid_options')
+  );
+}
+
+function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): Blob {
+  if (data instanceof Blob) return data;
+  if (typeof data === 'string') return new Blob([data], { type: 'text/plain;charset=utf-8' });
+  if (data instanceof ArrayBuffer) return new Blob([data]);
+  return new Blob([new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
+}
+
+async function defaultDigest(blob: Blob): Promise<string> {
+  if (blob.size > MAX_DEFAULT_DIGEST) {
+    throw new ValetError(
+      'invalid_options',
+      'this Blob is too large to hash in memory; pass a digest function',
+    );
+  }
+  const hash = await globalThis.crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function networkError(error: unknown, signal: AbortSignal | null | undefined): ValetError {
+  if (signal?.aborted) return new ValetError('aborted', 'the operation was aborted', { cause: error });
+  return new ValetError('network_error', 'the server could not be reached', { cause: error });
+}
+
+/** A refusal as a {@link ValetError} with the server's stable code (or one derived from the status). */
+async function errorFrom(response: Response): Promise<ValetError> {
+  let code: ErrorCode | undefined;
+  let message = `the server answered ${response.status}`;
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code && body.error.code in ERROR_STATUS) code = body.error.code as ErrorCode;
+    if (typeof body.error?.message === 'string') message = body.error.message;
+  } catch {
+    // Not a Valet error body (a proxy's page, say): keep the status.
+  }
+  code ??= response.status >= 500 ? 'unavailable' : response.status === 404 ? 'not_found' : 'bad_request';
+  return new ValetError(code, message);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new ValetError('aborted', 'the operation was aborted'));
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,134 @@
+import * as jose from 'jose';
+import { z } from 'zod';
+import { VALET_KEY_TYP } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import type { Identity } from './rules.js';
+
+/** The built-in bearer check: OpenID Connect ID tokens or JWT access tokens from one provider. */
+export interface OidcOptions {
+  /** The provider's issuer identifier (`iss`), exactly as in its tokens. */
+  issuer: string;
+  /** Accepted audience(s) (`aud`): your client id or API identifier. */
+  audience: string | readonly string[];
+  /** The provider's JWK set URL. Default: `jwks_uri` from `<issuer>/.well-known/openid-configuration`. */
+  jwksUri?: string;
+  /** Accepted signature algorithms. Default `['RS256', 'ES256', 'EdDSA']`; `none` and HMAC are never accepted. */
+  algorithms?: readonly string[];
+  /** Allowed clock skew, seconds. Default 30. */
+  clockTolerance?: number;
+  /** Longest token age accepted (from `iat`), seconds. Default: no limit beyond `exp`. */
+  maxTokenAge?: number;
+}
+
+const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$|^ES256K$/;
+
+/** Shape of {@link OidcOptions}, checked when the issuer is created. */
+export const oidcOptionsSchema = z
+  .object({
+    issuer: z.string().min(1),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+    algorithms: z
+      .array(z.string().regex(ASYMMETRIC, 'only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are accepted'))
+      .min(1)
+      .optional(),
+    clockTolerance: z.number().int().min(0).max(300).optional(),
+    maxTokenAge: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Reads `Authorization: Bearer <token>`; `undefined` if absent. */
+export function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get('authorization');
+  if (header === null) return undefined;
+  const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim());
+  if (!match?.[1])
+    throw new ValetError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
+/**
+ * Builds the OIDC bearer check. The provider's keys are fetched over HTTP (discovery, then the
+ * JWK set; cached by jose and re-fetched for an unknown `kid`). A token passes only if its
+ * signature verifies with one of those keys under a pinned asymmetric algorithm, `iss` and `aud`
+ * match, and `exp` (required), `nbf` and `iat` hold within the tolerance. `alg: none` and
+ * HMAC-signed tokens are refused by the algorithm pin.
+ *
+ * @example
+ * ```ts
+ * const authenticate = oidcAuthenticator({ issuer: 'https://id.example.com', audience: 'my-app' })
+ * const identity = await authenticate(request) // { subject, claims } or null when no bearer
+ * ```
+ */
+export function oidcAuthenticator(
+  options: OidcOptions,
+  now: () => number = Date.now,
+): (request: Request) => Promise<Identity | null> {
+  let keySet: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
+  const keys = () => {
+    keySet ??= discoverJwks(options).catch((error) => {
+      keySet = undefined; // try discovery again on the next request
+      throw error;
+    });
+    return keySet;
+  };
+  const algorithms = [...(options.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
+  const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
+
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token === undefined) return null;
+    let resolver: ReturnType<typeof jose.createRemoteJWKSet>;
+    try {
+      resolver = await keys();
+    } catch (cause) {
+      throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
+    }
+    try {
+      const { payload, protectedHeader } = await jose.jwtVerify(token, resolver, {
+        issuer: options.issuer,
+        audience,
+        algorithms,
+        clockTolerance: options.clockTolerance ?? 30,
+        currentDate: new Date(now()),
+        requiredClaims: ['sub', 'exp'],
+        ...(options.maxTokenAge !== undefined && { maxTokenAge: options.maxTokenAge }),
+      });
+      // A valet key is not an identity, even if a provider were to share a signing key.
+      if (protectedHeader.typ?.toLowerCase() === VALET_KEY_TYP)
+        throw new Error('a valet key is not a bearer token');
+      return { subject: payload.sub as string, claims: payload as Record<string, unknown> };
+    } catch (cause) {
+      if (cause instanceof jose.errors.JWKSTimeout) {
+        throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
+      }
+      const expired = cause instanceof jose.errors.JWTExpired;
+      throw new ValetError(
+        'unauthenticated',
+        expired ? 'the bearer token has expired' : 'the bearer token is not valid',
+        {
+          cause,
+        },
+      );
+    }
+  };
+}
+
+async function discoverJwks(options: OidcOptions): Promise<ReturnType<typeof jose.createRemoteJWKSet>> {
+  let uri = options.jwksUri;
+  if (uri === undefined) {
+    const base = options.issuer.endsWith('/') ? options.issuer : `${options.issuer}/`;
+    const response = await fetch(new URL('.well-known/openid-configuration', base), {
+      signal: AbortSignal.timeout(5_000),
+      redirect: 'error',
+    });
+    if (!response.ok) throw new Error(`OIDC discovery answered ${response.status}`);
+    const config = z
+      .object({ issuer: z.string(), jwks_uri: z.url({ protocol: /^https?$/ }) })
+      .parse(await response.json());
+    // OpenID Connect Discovery 1.0 §4.3: the issuer in the document MUST match the one used.
+    if (config.issuer !== options.issuer) throw new Error('the discovery document names another issuer');
+    uri = config.jwks_uri;
+  }
+  return jose.createRemoteJWKSet(new URL(uri), { cooldownDuration: 10_000, timeoutDuration: 5_000 });
+}

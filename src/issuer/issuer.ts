@@ -1,0 +1,1027 @@
+import * as jose from 'jose';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { contentTypeAllowed, isMediaRange, type Operation } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import {
+  importSigningKey,
+  type JwkSet,
+  type PrivateSigningJwk,
+  publicJwk,
+  type SigningKey,
+} from '../token/keys.js';
+import { buildClaims, keyUrl, type MintOptions, randomKeyId } from '../token/mint.js';
+import type { RevocationList } from '../token/revocations.js';
+import { verifyRequestSignature } from '../token/signature.js';
+import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
+import { type OidcOptions, oidcAuthenticator, oidcOptionsSchema } from './auth.js';
+import type { EventRecord, GrantRecord, ObjectRecord, Quota, RecordStore, ShareRecord } from './records.js';
+import {
+  DEFAULT_KEY_TTL,
+  DEFAULT_SHARE_TTL,
+  type Identity,
+  keyInPrefix,
+  type Rule,
+  type RuleContext,
+  rulePrefix,
+  ruleSchema,
+  uploadKey,
+} from './rules.js';
+import { SqliteRecordStore } from './sqlite-records.js';
+
+/** What an upload looked like when storage reported it, handed to `onUploadComplete`. */
+export interface CompletedUpload {
+  /** The storage event id (stable across redeliveries: use it to make the hook idempotent). */
+  eventId: string;
+  object: string;
+  owner: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  etag: string;
+  /** The key that uploaded it, if this issuer minted it. */
+  grant: GrantRecord | undefined;
+}
+
+/** Options for {@link createIssuer}. */
+export interface IssuerOptions {
+  /** Private signing keys (Ed25519 JWKs). The first one not revoked signs; all are published. */
+  signingKeys: readonly PrivateSigningJwk[];
+  /** The storage base URL clients use, e.g. `http://127.0.0.1:9000`. */
+  storageUrl: string;
+  /** Named rules: what callers may do. A request no rule allows is refused with `forbidden`. */
+  rules: Readonly<Record<string, Rule>>;
+  /**
+   * The app's own authentication: returns the caller's subject (or an {@link Identity}), or
+   * `null` for an anonymous request. Exactly one of `authenticate` and `oidc` is required.
+   */
+  authenticate?: (request: Request) => string | Identity | null | Promise<string | Identity | null>;
+  /** The built-in OIDC/JWT bearer check. */
+  oidc?: OidcOptions;
+  /** The secret shared with storage (completion webhooks, revocation feed), at least 32 bytes. */
+  storageSecret: string;
+  /** Per-subject quota: fixed, or chosen per subject. Default: unlimited. */
+  quota?: Quota | ((subject: string) => Quota | Promise<Quota>);
+  /** Where records are kept. Default: SQLite at `database`. */
+  records?: RecordStore;
+  /** SQLite file for the default record store. Default `:memory:` (lost on exit). */
+  database?: string;
+  /** Called once per committed upload, after it is recorded (at least once: use `eventId`). */
+  onUploadComplete?: (upload: CompletedUpload) => void | Promise<void>;
+  /** Longest key lifetime a rule may ask for, seconds. Default 3600 (storage's default maximum). */
+  maxTtl?: number;
+  /** Subjects allowed to revoke over HTTP (`POST /v1/revocations`). Default none. */
+  admins?: readonly string[];
+  /** The issuer's public base URL, for share links. Default: the origin of each request. */
+  publicUrl?: string;
+  /** Origins allowed to call the issuer from a browser. Default none (same origin only). */
+  corsOrigins?: readonly string[];
+  /** Use the first `X-Forwarded-For` address as the caller's address (behind a trusted proxy). */
+  trustProxy?: boolean;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** A pino logger. Default: none. */
+  logger?: Logger;
+}
+
+/** What a client asks the issuer for (`POST /v1/keys`). */
+export interface KeyRequest {
+  op: 'put' | 'get' | 'delete';
+  /** The rule to use; default: the first rule for `op` that allows the request. */
+  rule?: string;
+  /** put: the proposed name (inside the rule's prefix). */
+  name?: string;
+  /** get/delete: the object key. */
+  key?: string;
+  /** put: the exact size the client will send. */
+  size?: number;
+  /** put: the content type the client will send. */
+  contentType?: string;
+  /** put: the body's SHA-256, hex. */
+  sha256?: string;
+}
+
+/** A minted key, as returned to the client. */
+export interface MintedKey {
+  id: string;
+  op: Operation;
+  object: string;
+  /** Where to send the request, key included. */
+  url: string;
+  method: 'PUT' | 'GET' | 'DELETE';
+  /** Headers the client must send (the content type bound into a put key). */
+  headers: Record<string, string>;
+  expiresAt: string;
+  constraints: Record<string, unknown>;
+}
+
+/** A share link. */
+export interface ShareLink {
+  id: string;
+  url: string;
+  object: string;
+  expiresAt: string;
+}
+
+/** Caller details recorded with each key. */
+export interface CallerInfo {
+  clientAddress?: string | null;
+  userAgent?: string | null;
+}
+
+/** The issuer: a web-standard handler plus the same operations as functions. */
+export interface Issuer {
+  /** Handles one HTTP request (mount in Node's http, Hono, Next.js route handlers, Bun, Deno). */
+  fetch(request: Request, info?: { clientAddress?: string }): Promise<Response>;
+  /** Mints a key for an already authenticated caller, by the rules. */
+  mint(identity: Identity | string, request: KeyRequest, caller?: CallerInfo): Promise<MintedKey>;
+  /** The caller's complete objects. */
+  list(identity: Identity | string): Promise<ObjectRecord[]>;
+  /** Creates a share link for an object the caller may share. */
+  share(identity: Identity | string, key: string, ttlSeconds: number, baseUrl?: string): Promise<ShareLink>;
+  /** Revokes a share link (only its owner may). */
+  unshare(identity: Identity | string, id: string): Promise<void>;
+  /** Revokes one key before its expiry. */
+  revokeKey(id: string): Promise<void>;
+  /** Revokes every key issued to `subject` at or before `before` (ms; default now). */
+  revokeSubject(subject: string, before?: number): Promise<void>;
+  /** Revokes a signing key: every key it signed, and it signs no more. */
+  revokeSigningKey(kid: string): Promise<void>;
+  /** The revocation list storage polls. */
+  revocationList(): Promise<RevocationList>;
+  /** The public keys storage trusts (revoked signing keys left out). */
+  jwks(): JwkSet;
+  /** The record store (audit queries). */
+  readonly records: RecordStore;
+  /** Stops timers and closes the record store (if the issuer opened it). */
+  close(): Promise<void>;
+}
+
+const issuerOptionsSchema = z
+  .object({
+    signingKeys: z.array(z.object({ kid: z.string() }).passthrough()).min(1),
+    storageUrl: z.url({ protocol: /^https?$/ }),
+    rules: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'rule names are 1-64 of A-Z a-z 0-9 _ . -'),
+      ruleSchema,
+    ),
+    authenticate: z.function().optional(),
+    oidc: oidcOptionsSchema.optional(),
+    storageSecret: z.string().min(32, 'storageSecret must be at least 32 characters'),
+    quota: z
+      .union([
+        z
+          .object({
+            maxBytes: z.number().int().min(0).optional(),
+            maxObjects: z.number().int().min(0).optional(),
+          })
+          .strict(),
+        z.function(),
+      ])
+      .optional(),
+    records: z.custom<RecordStore>((v) => typeof (v as RecordStore)?.reserveUpload === 'function').optional(),
+    database: z.string().min(1).optional(),
+    onUploadComplete: z.function().optional(),
+    maxTtl: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
+    admins: z.array(z.string().min(1)).optional(),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    corsOrigins: z.array(z.string()).optional(),
+    trustProxy: z.boolean().optional(),
+    now: z.function().optional(),
+    logger: z.custom<Logger>().optional(),
+  })
+  .strict()
+  .refine((o) => (o.authenticate === undefined) !== (o.oidc === undefined), {
+    message: 'exactly one of authenticate and oidc is required',
+  });
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+const keyRequestSchema = z
+  .object({
+    op: z.enum(['put', 'get', 'delete']),
+    rule: z.string().max(64).optional(),
+    name: z.string().min(1).max(4096).optional(),
+    key: z.string().min(1).max(4096).optional(),
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    contentType: z.string().min(1).max(255).optional(),
+    sha256: z.string().regex(SHA256_HEX).optional(),
+  })
+  .strict();
+const shareRequestSchema = z
+  .object({ key: z.string().min(1).max(4096), ttl: z.number().int().min(1) })
+  .strict();
+const revocationRequestSchema = z
+  .object({
+    kind: z.enum(['key', 'subject', 'signing_key']),
+    value: z.string().min(1).max(512),
+    before: z.number().int().optional(),
+  })
+  .strict();
+const storageEventSchema = z.object({
+  id: z.string().min(1).max(128),
+  type: z.enum(['object.created', 'object.deleted']),
+  time: z.string().max(64),
+  object: z.string().min(1).max(4096),
+  key_id: z.string().min(1).max(128),
+  subject: z.string().min(1).max(512),
+  size: z.number().int().min(0),
+  content_type: z.string().max(255),
+  sha256: z.string().max(64),
+  etag: z.string().max(128),
+  version_key_id: z.string().max(128).optional(),
+});
+
+/** Largest JSON body the issuer reads. */
+const MAX_BODY = 64 * 1024;
+/** Lifetime of a key minted when a share link is opened, seconds. */
+const SHARE_KEY_TTL = 60;
+
+const OP_METHOD = { put: 'PUT', get: 'GET', delete: 'DELETE' } as const;
+
+/**
+ * Creates the issuer: authenticates callers, applies rules and quotas, mints valet keys, records
+ * every grant, completion and revocation, and publishes its public keys and revocation list.
+ *
+ * Routes: `POST /v1/keys`, `GET /v1/objects`, `POST /v1/shares`, `DELETE /v1/shares/:id`,
+ * `GET /s/:secret` (share links), `POST /v1/revocations` (admins), `GET /v1/revocations` and
+ * `POST /v1/events` (storage, HMAC-signed), `GET /.well-known/jwks.json`, `GET /healthz`.
+ *
+ * @example
+ * ```ts
+ * const issuer = await createIssuer({
+ *   signingKeys: [jwk], storageUrl: 'http://127.0.0.1:9000', storageSecret,
+ *   oidc: { issuer: 'https://id.example.com', audience: 'my-app' },
+ *   rules: { upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 10 * 2 ** 20 } },
+ * })
+ * http.createServer(toNodeListener(issuer)).listen(8080)
+ * ```
+ */
+export async function createIssuer(options: IssuerOptions): Promise<Issuer> {
+  const parsed = issuerOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ValetError('invalid_options', `invalid issuer options: ${z.prettifyError(parsed.error)}`);
+  }
+  const signingKeys: SigningKey[] = [];
+  for (const jwk of options.signingKeys) signingKeys.push(await importSigningKey(jwk));
+  const ownsRecords = options.records === undefined;
+  const records = options.records ?? SqliteRecordStore.open(options.database ?? ':memory:');
+  const now = options.now ?? Date.now;
+  const { revocations } = await records.activeRevocations(now());
+  const revokedKids = new Set(revocations.filter((r) => r.kind === 'signing_key').map((r) => r.value));
+  return new ValetIssuer(options, signingKeys, records, ownsRecords, revokedKids);
+}
+
+class ValetIssuer implements Issuer {
+  readonly records: RecordStore;
+  readonly #options: IssuerOptions;
+  readonly #signingKeys: SigningKey[];
+  readonly #publicJwks: Map<string, ReturnType<typeof publicJwk>>;
+  readonly #revokedKids: Set<string>;
+  readonly #ownsRecords: boolean;
+  readonly #now: () => number;
+  readonly #maxTtl: number;
+  readonly #authenticate: (request: Request) => Promise<Identity | null>;
+  readonly #cors: Set<string>;
+  readonly #log: Logger | undefined;
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(
+    options: IssuerOptions,
+    signingKeys: SigningKey[],
+    records: RecordStore,
+    ownsRecords: boolean,
+    revokedKids: Set<string>,
+  ) {
+    this.#options = options;
+    this.#signingKeys = signingKeys;
+    this.#publicJwks = new Map(options.signingKeys.map((jwk) => [jwk.kid, publicJwk(jwk)]));
+    this.#revokedKids = revokedKids;
+    this.records = records;
+    this.#ownsRecords = ownsRecords;
+    this.#now = options.now ?? Date.now;
+    this.#maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
+    this.#cors = new Set(options.corsOrigins ?? []);
+    this.#log = options.logger;
+    const { authenticate, oidc } = options;
+    if (authenticate) {
+      this.#authenticate = async (request) => {
+        const result = await authenticate(request);
+        if (result === null) return null;
+        return typeof result === 'string' ? { subject: result, claims: {} } : result;
+      };
+    } else {
+      this.#authenticate = oidcAuthenticator(oidc as OidcOptions, this.#now);
+    }
+    // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
+    this.#sweep = setInterval(() => void this.records.expirePending(this.#now()).catch(() => {}), 60_000);
+    this.#sweep.unref();
+  }
+
+  // ---- plain functions ----------------------------------------------------------------------
+
+  async mint(
+    who: Identity | string,
+    req: KeyRequest,
+    caller: CallerInfo = {},
+    request?: Request,
+  ): Promise<MintedKey> {
+    const identity = toIdentity(who);
+    const parsed = keyRequestSchema.safeParse(req);
+    if (!parsed.success)
+      throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(parsed.error)}`);
+    const ctx: RuleContext = { identity, request };
+    const signing = this.#activeSigningKey();
+    const now = this.#now();
+
+    if (req.op === 'put') {
+      const { name: ruleName, rule, object } = await this.#pickPutRule(ctx, req);
+      const quota = await this.#quotaFor(identity.subject);
+      const usage = await this.records.usage(identity.subject, now);
+      const ttl = Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
+      if (rule.requireSha256 && req.sha256 === undefined) {
+        throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
+      }
+      if (req.contentType !== undefined) {
+        const essence = mediaEssence(req.contentType);
+        if (!isMediaRange(essence) || essence.endsWith('/*')) {
+          throw new ValetError('bad_request', 'contentType is not a media type');
+        }
+      }
+      if (req.contentType !== undefined && rule.contentTypes) {
+        if (
+          !contentTypeAllowed(
+            req.contentType,
+            rule.contentTypes.map((t) => t.toLowerCase()),
+          )
+        ) {
+          throw new ValetError(
+            'unsupported_media_type',
+            `this rule allows only ${rule.contentTypes.join(', ')}`,
+          );
+        }
+      }
+      if (req.size !== undefined) {
+        if (rule.maxSize !== undefined && req.size > rule.maxSize) {
+          throw new ValetError('entity_too_large', `this rule allows at most ${rule.maxSize} bytes`);
+        }
+        if (rule.minSize !== undefined && req.size < rule.minSize) {
+          throw new ValetError('entity_too_small', `this rule requires at least ${rule.minSize} bytes`);
+        }
+      }
+      // Without a declared size the key's ceiling is what the quota still allows.
+      const room = quota.maxBytes === undefined ? undefined : Math.max(0, quota.maxBytes - usage.bytes);
+      const maxSize = req.size === undefined ? minDefined(rule.maxSize, room) : undefined;
+      const mintOptions: MintOptions = {
+        op: 'put',
+        object,
+        subject: identity.subject,
+        ttl,
+        ...(req.size !== undefined ? { size: req.size } : maxSize !== undefined && { maxSize }),
+        ...(req.size === undefined && rule.minSize !== undefined && { minSize: rule.minSize }),
+        ...(req.contentType !== undefined
+          ? { contentTypes: [mediaEssence(req.contentType)] }
+          : rule.contentTypes && { contentTypes: rule.contentTypes }),
+        ...(req.sha256 !== undefined && { sha256: req.sha256 }),
+        ...(rule.createOnly && { noOverwrite: true }),
+        once: rule.once ?? true,
+        now: this.#now,
+      };
+      const claims = buildClaims(mintOptions);
+      const grant = this.#grant(claims, ruleName, signing.kid, caller, null);
+      grant.reservedBytes = req.size ?? maxSize ?? 0;
+      const reserved = await this.records.reserveUpload(grant, quota, now);
+      if (!reserved.ok) {
+        throw new ValetError('quota_exceeded', 'this upload would exceed your storage quota');
+      }
+      return this.#sign(signing, claims, req.contentType);
+    }
+
+    const key = req.key;
+    if (key === undefined) throw new ValetError('bad_request', `a ${req.op} request needs the object key`);
+    const { name: ruleName, rule, object } = await this.#pickRule(ctx, req.op, key, req.rule);
+    const claims = buildClaims({
+      op: req.op,
+      object,
+      subject: identity.subject,
+      ttl: Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl),
+      once: rule.once ?? req.op === 'delete',
+      now: this.#now,
+    });
+    await this.records.recordGrant(this.#grant(claims, ruleName, signing.kid, caller, null));
+    return this.#sign(signing, claims);
+  }
+
+  async list(who: Identity | string): Promise<ObjectRecord[]> {
+    return this.records.listObjects(toIdentity(who).subject);
+  }
+
+  async share(who: Identity | string, key: string, ttlSeconds: number, baseUrl?: string): Promise<ShareLink> {
+    const identity = toIdentity(who);
+    const { rule, object } = await this.#pickRule({ identity, request: undefined }, 'share', key);
+    const maxShareTtl = rule.ttl ?? DEFAULT_SHARE_TTL;
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > maxShareTtl) {
+      throw new ValetError('bad_request', `a share link lives from 1 to ${maxShareTtl} seconds`);
+    }
+    const record = await this.records.getObject(object);
+    if (record?.state !== 'complete') throw new ValetError('not_found', 'no such object');
+    const now = this.#now();
+    const secret = randomKeyId() + randomKeyId();
+    const share: ShareRecord = {
+      id: `shr_${randomKeyId()}`,
+      secretHash: await sha256Hex(secret),
+      object,
+      owner: identity.subject,
+      createdAt: now,
+      expiresAt: now + ttlSeconds * 1000,
+      revokedAt: null,
+    };
+    await this.records.createShare(share);
+    const base = (this.#options.publicUrl ?? baseUrl ?? '').replace(/\/$/, '');
+    return {
+      id: share.id,
+      url: `${base}/s/${secret}`,
+      object,
+      expiresAt: new Date(share.expiresAt).toISOString(),
+    };
+  }
+
+  async unshare(who: Identity | string, id: string): Promise<void> {
+    const identity = toIdentity(who);
+    const share = await this.records.getShare(id);
+    // Someone else's share is answered like a missing one: share ids are not an oracle.
+    if (!share || share.owner !== identity.subject) throw new ValetError('not_found', 'no such share');
+    const now = this.#now();
+    await this.records.revokeShare(id, now);
+    // Keys already handed out through the link stop working at storage too.
+    await this.revokeSubject(shareSubject(id), now);
+  }
+
+  async revokeKey(id: string): Promise<void> {
+    const grant = await this.records.getGrant(id);
+    const now = this.#now();
+    const expiresAt = (grant?.expiresAt ?? now + this.#maxTtl * 1000) + DEFAULT_CLOCK_SKEW * 1000;
+    await this.records.addRevocation({ kind: 'key', value: id, before: null, expiresAt, createdAt: now });
+  }
+
+  async revokeSubject(subject: string, before = this.#now()): Promise<void> {
+    const now = this.#now();
+    await this.records.addRevocation({
+      kind: 'subject',
+      value: subject,
+      before,
+      expiresAt: before + (this.#maxTtl + DEFAULT_CLOCK_SKEW) * 1000,
+      createdAt: now,
+    });
+  }
+
+  async revokeSigningKey(kid: string): Promise<void> {
+    const now = this.#now();
+    const century = 100 * 365 * 24 * 3600 * 1000;
+    await this.records.addRevocation({
+      kind: 'signing_key',
+      value: kid,
+      before: null,
+      expiresAt: now + century,
+      createdAt: now,
+    });
+    this.#revokedKids.add(kid);
+  }
+
+  async revocationList(): Promise<RevocationList> {
+    return (await this.#revocationFeed()).list;
+  }
+
+  async #revocationFeed(): Promise<{ version: string; list: RevocationList }> {
+    const { version, revocations } = await this.records.activeRevocations(this.#now());
+    const list: RevocationList = { keys: [], subjects: [], signing_keys: [] };
+    for (const r of revocations) {
+      if (r.kind === 'key') list.keys.push({ jti: r.value, exp: Math.ceil(r.expiresAt / 1000) });
+      else if (r.kind === 'subject')
+        list.subjects.push({ sub: r.value, before: Math.floor((r.before ?? 0) / 1000) });
+      else list.signing_keys.push(r.value);
+    }
+    return { version, list };
+  }
+
+  jwks(): JwkSet {
+    return { keys: [...this.#publicJwks.values()].filter((k) => !this.#revokedKids.has(k.kid)) };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    if (this.#ownsRecords) await this.records.close();
+  }
+
+  // ---- HTTP ---------------------------------------------------------------------------------
+
+  async fetch(request: Request, info: { clientAddress?: string } = {}): Promise<Response> {
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await this.#route(request, info);
+    } catch (error) {
+      response = this.#errorResponse(error);
+    }
+    response = this.#withCors(request, response);
+    this.#log?.info(
+      {
+        method: request.method,
+        path: loggedPath(new URL(request.url).pathname),
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+    return response;
+  }
+
+  async #route(request: Request, info: { clientAddress?: string }): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const method = request.method;
+    if (method === 'OPTIONS') return this.#preflight(request);
+
+    if (path === '/healthz') return json(200, { status: 'ok' });
+    if (path === '/.well-known/jwks.json') {
+      requireMethod(method, 'GET', 'HEAD');
+      return json(200, this.jwks(), { 'cache-control': 'public, max-age=60' });
+    }
+    if (path === '/v1/revocations' && method === 'GET') {
+      await verifyRequestSignature(
+        this.#options.storageSecret,
+        request.headers.get('valet-signature'),
+        {
+          method: 'GET',
+          path,
+          body: '',
+        },
+        { now: this.#now() },
+      );
+      const { version, list } = await this.#revocationFeed();
+      const etag = `"${version}"`;
+      if (request.headers.get('if-none-match') === etag)
+        return new Response(null, { status: 304, headers: { etag } });
+      return json(200, list, { etag, 'cache-control': 'no-store' });
+    }
+    if (path === '/v1/events') {
+      requireMethod(method, 'POST');
+      return this.#onStorageEvent(request, path);
+    }
+    if (path.startsWith('/s/')) {
+      requireMethod(method, 'GET');
+      return this.#openShare(path.slice(3));
+    }
+
+    const caller: CallerInfo = {
+      clientAddress: this.#clientAddress(request, info),
+      userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+    };
+    if (path === '/v1/keys') {
+      requireMethod(method, 'POST');
+      const identity = await this.#identify(request);
+      const body = await readJson(request);
+      const minted = await this.mint(identity, body as KeyRequest, caller, request);
+      return json(201, toWire(minted));
+    }
+    if (path === '/v1/objects') {
+      requireMethod(method, 'GET');
+      const identity = await this.#identify(request);
+      const objects = await this.list(identity);
+      return json(200, {
+        objects: objects.map((o) => ({
+          key: o.key,
+          size: o.size,
+          content_type: o.contentType,
+          sha256: o.sha256,
+          etag: o.etag,
+          created_at: new Date(o.createdAt).toISOString(),
+          updated_at: new Date(o.updatedAt).toISOString(),
+        })),
+      });
+    }
+    if (path === '/v1/shares') {
+      requireMethod(method, 'POST');
+      const identity = await this.#identify(request);
+      const body = shareRequestSchema.safeParse(await readJson(request));
+      if (!body.success)
+        throw new ValetError('bad_request', `invalid share request: ${z.prettifyError(body.error)}`);
+      const link = await this.share(identity, body.data.key, body.data.ttl, url.origin);
+      return json(201, { id: link.id, url: link.url, object: link.object, expires_at: link.expiresAt });
+    }
+    if (path.startsWith('/v1/shares/')) {
+      requireMethod(method, 'DELETE');
+      const identity = await this.#identify(request);
+      await this.unshare(identity, decodeURIComponent(path.slice('/v1/shares/'.length)));
+      return new Response(null, { status: 204 });
+    }
+    if (path === '/v1/revocations') {
+      requireMethod(method, 'POST');
+      const identity = await this.#identify(request);
+      if (!this.#options.admins?.includes(identity.subject))
+        throw new ValetError('forbidden', 'only admins may revoke');
+      const body = revocationRequestSchema.safeParse(await readJson(request));
+      if (!body.success)
+        throw new ValetError('bad_request', `invalid revocation: ${z.prettifyError(body.error)}`);
+      const { kind, value, before } = body.data;
+      if (kind === 'key') await this.revokeKey(value);
+      else if (kind === 'subject') await this.revokeSubject(value, before);
+      else await this.revokeSigningKey(value);
+      return json(201, { revoked: { kind, value } });
+    }
+    throw new ValetError('not_found', 'no such route');
+  }
+
+  async #identify(request: Request): Promise<Identity> {
+    let identity: Identity | null;
+    try {
+      identity = await this.#authenticate(request);
+    } catch (error) {
+      if (error instanceof ValetError) throw error;
+      throw new ValetError('unauthenticated', 'authentication failed', { cause: error });
+    }
+    if (!identity) throw new ValetError('unauthenticated', 'this request needs a bearer token');
+    if (typeof identity.subject !== 'string' || identity.subject === '' || identity.subject.length > 256) {
+      throw new ValetError('unauthenticated', 'the authenticated subject is empty or too long');
+    }
+    return identity;
+  }
+
+  async #onStorageEvent(request: Request, path: string): Promise<Response> {
+    const body = await readText(request);
+    await verifyRequestSignature(
+      this.#options.storageSecret,
+      request.headers.get('valet-signature'),
+      {
+        method: 'POST',
+        path,
+        body,
+      },
+      { now: this.#now() },
+    );
+    const parsed = storageEventSchema.safeParse(safeJson(body));
+    if (!parsed.success) throw new ValetError('bad_request', 'invalid storage event');
+    const e = parsed.data;
+    const now = this.#now();
+    const record: EventRecord = {
+      id: e.id,
+      type: e.type,
+      object: e.object,
+      keyId: e.key_id,
+      subject: e.subject,
+      size: e.size,
+      contentType: e.content_type,
+      sha256: e.sha256,
+      etag: e.etag,
+      time: e.time,
+      receivedAt: now,
+    };
+    const outcome = await this.records.recordEvent(record);
+    if (outcome.handled || e.type !== 'object.created') {
+      if (outcome.recorded) await this.records.markEventHandled(e.id, now);
+      return json(200, { received: e.id, duplicate: !outcome.recorded });
+    }
+    const owner = outcome.grant?.subject ?? e.subject;
+    const quota = await this.#quotaFor(owner);
+    const usage = outcome.usage ?? (await this.records.usage(owner, now));
+    if (
+      (quota.maxBytes !== undefined && usage.bytes > quota.maxBytes) ||
+      (quota.maxObjects !== undefined && usage.objects > quota.maxObjects)
+    ) {
+      // Checked again with the real size: the upload is removed, not kept over quota.
+      this.#log?.warn({ object: e.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
+      await this.#deleteFromStorage(e.object, owner);
+      await this.records.dropObject(e.object, e.etag);
+    } else if (this.#options.onUploadComplete) {
+      await this.#options.onUploadComplete({
+        eventId: e.id,
+        object: e.object,
+        owner,
+        size: e.size,
+        contentType: e.content_type,
+        sha256: e.sha256,
+        etag: e.etag,
+        grant: outcome.grant,
+      });
+    }
+    await this.records.markEventHandled(e.id, now);
+    return json(200, { received: e.id, duplicate: !outcome.recorded });
+  }
+
+  async #deleteFromStorage(object: string, owner: string): Promise<void> {
+    const signing = this.#activeSigningKey();
+    const claims = buildClaims({ op: 'delete', object, subject: owner, ttl: 60, once: true, now: this.#now });
+    await this.records.recordGrant(this.#grant(claims, '(quota)', signing.kid, {}, null));
+    const minted = await this.#sign(signing, claims);
+    const response = await fetch(minted.url, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+    await response.body?.cancel();
+    if (!response.ok && response.status !== 404) {
+      throw new ValetError(
+        'unavailable',
+        `storage refused to remove an over-quota upload (${response.status})`,
+      );
+    }
+  }
+
+  async #openShare(secret: string): Promise<Response> {
+    if (!/^[A-Za-z0-9_-]{20,100}$/.test(secret)) throw new ValetError('not_found', 'no such share link');
+    const share = await this.records.findShareBySecret(await sha256Hex(secret));
+    const now = this.#now();
+    if (!share || share.revokedAt !== null || share.expiresAt <= now) {
+      throw new ValetError('not_found', 'this share link does not exist, expired or was revoked');
+    }
+    const identity: Identity = { subject: shareSubject(share.id), claims: {} };
+    const record = await this.records.getObject(share.object);
+    if (record?.state !== 'complete') throw new ValetError('not_found', 'the shared object no longer exists');
+    // A rule for get must still allow this read (its authorize hook sees the share).
+    const { name: ruleName } = await this.#pickRule(
+      { identity: { subject: share.owner, claims: {} }, request: undefined },
+      'get',
+      share.object,
+      undefined,
+      share,
+    );
+    const signing = this.#activeSigningKey();
+    const ttl = Math.max(1, Math.min(SHARE_KEY_TTL, Math.floor((share.expiresAt - now) / 1000)));
+    const claims = buildClaims({
+      op: 'get',
+      object: share.object,
+      subject: identity.subject,
+      ttl,
+      now: this.#now,
+    });
+    const grant = this.#grant(claims, ruleName, signing.kid, {}, share.id);
+    await this.records.recordGrant(grant);
+    const minted = await this.#sign(signing, claims);
+    return new Response(null, {
+      status: 302,
+      headers: { location: minted.url, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+    });
+  }
+
+  // ---- rules --------------------------------------------------------------------------------
+
+  async #pickPutRule(
+    ctx: RuleContext,
+    req: KeyRequest,
+  ): Promise<{ name: string; rule: Rule; object: string }> {
+    const candidates = this.#candidates('put', req.rule);
+    for (const [name, rule] of candidates) {
+      const prefix = rulePrefix(rule, ctx);
+      const proposed = rule.naming === 'random' || req.name === undefined ? randomKeyId() : req.name;
+      const object = uploadKey(prefix, proposed);
+      const record = await this.records.getObject(object);
+      if (record && record.owner !== ctx.identity.subject) continue; // never write over someone else's object
+      if (rule.authorize && !(await rule.authorize({ ...ctx, op: 'put', object, record }))) continue;
+      return { name, rule, object };
+    }
+    throw new ValetError('forbidden', 'no rule allows this upload');
+  }
+
+  async #pickRule(
+    ctx: RuleContext,
+    op: 'get' | 'delete' | 'share',
+    key: string,
+    ruleName?: string,
+    share?: ShareRecord,
+  ): Promise<{ name: string; rule: Rule; object: string }> {
+    const record = await this.records.getObject(normalizeOrThrow(key));
+    for (const [name, rule] of this.#candidates(op, ruleName)) {
+      const object = keyInPrefix(rulePrefix(rule, ctx), key);
+      if (object === undefined) continue;
+      if (rule.authorize && !(await rule.authorize({ ...ctx, op, object, record, ...(share && { share }) })))
+        continue;
+      return { name, rule, object };
+    }
+    throw new ValetError('forbidden', `no rule allows this ${op === 'share' ? 'share' : op}`);
+  }
+
+  #candidates(op: Rule['op'], ruleName: string | undefined): Array<[string, Rule]> {
+    const all = Object.entries(this.#options.rules).filter(([, rule]) => rule.op === op);
+    if (ruleName === undefined) return all;
+    const named = all.filter(([name]) => name === ruleName);
+    if (named.length === 0) throw new ValetError('forbidden', `no ${op} rule named "${ruleName}"`);
+    return named;
+  }
+
+  async #quotaFor(subject: string): Promise<Quota> {
+    const { quota } = this.#options;
+    if (quota === undefined) return {};
+    return typeof quota === 'function' ? await quota(subject) : quota;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  #activeSigningKey(): SigningKey {
+    const key = this.#signingKeys.find((k) => !this.#revokedKids.has(k.kid));
+    if (!key) throw new ValetError('unavailable', 'every signing key is revoked');
+    return key;
+  }
+
+  #grant(
+    claims: ReturnType<typeof buildClaims>,
+    rule: string,
+    kid: string,
+    caller: CallerInfo,
+    shareId: string | null,
+  ): GrantRecord {
+    const { op, obj, sub, jti, iat, nbf, exp, ...constraints } = claims;
+    return {
+      id: jti,
+      subject: sub,
+      op,
+      object: obj,
+      rule,
+      constraints,
+      issuedAt: iat * 1000,
+      expiresAt: exp * 1000,
+      kid,
+      clientAddress: caller.clientAddress ?? null,
+      userAgent: caller.userAgent ?? null,
+      shareId,
+      reservedBytes: 0,
+      completedAt: null,
+    };
+  }
+
+  async #sign(
+    signing: SigningKey,
+    claims: ReturnType<typeof buildClaims>,
+    contentType?: string,
+  ): Promise<MintedKey> {
+    const token = await new jose.SignJWT(claims)
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'valet-key+jwt', kid: signing.kid })
+      .sign(signing.privateKey);
+    const { op, obj, jti, exp, iat: _iat, nbf: _nbf, sub: _sub, ...constraints } = claims;
+    return {
+      id: jti,
+      op,
+      object: obj,
+      url: keyUrl(this.#options.storageUrl, obj, token),
+      method: OP_METHOD[op as keyof typeof OP_METHOD],
+      headers: contentType !== undefined ? { 'content-type': contentType } : {},
+      expiresAt: new Date(exp * 1000).toISOString(),
+      constraints,
+    };
+  }
+
+  #clientAddress(request: Request, info: { clientAddress?: string }): string | null {
+    if (this.#options.trustProxy) {
+      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+      if (forwarded) return forwarded.slice(0, 64);
+    }
+    return info.clientAddress ?? null;
+  }
+
+  #errorResponse(error: unknown): Response {
+    const valetError =
+      error instanceof ValetError
+        ? error
+        : new ValetError('internal_error', 'the issuer failed to handle the request', { cause: error });
+    if (valetError.status >= 500)
+      this.#log?.error({ err: valetError.cause ?? valetError, code: valetError.code }, 'request failed');
+    const headers: Record<string, string> = { 'cache-control': 'no-store' };
+    if (valetError.status === 401) headers['www-authenticate'] = 'Bearer realm="valet"';
+    return json(valetError.status, valetError.toJSON(), headers);
+  }
+
+  #preflight(request: Request): Response {
+    const origin = request.headers.get('origin');
+    if (origin === null || !this.#corsAllows(origin)) {
+      return json(403, new ValetError('origin_not_allowed', 'this origin may not call the issuer').toJSON());
+    }
+    return new Response(null, {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-max-age': '600',
+        vary: 'origin',
+      },
+    });
+  }
+
+  #corsAllows(origin: string): boolean {
+    return this.#cors.has('*') || this.#cors.has(origin);
+  }
+
+  #withCors(request: Request, response: Response): Response {
+    const origin = request.headers.get('origin');
+    if (origin === null || request.method === 'OPTIONS' || !this.#corsAllows(origin)) return response;
+    const headers = new Headers(response.headers);
+    headers.set('access-control-allow-origin', origin);
+    headers.set('access-control-expose-headers', 'etag');
+    headers.append('vary', 'origin');
+    return new Response(response.body, { status: response.status, headers });
+  }
+}
+
+function toIdentity(who: Identity | string): Identity {
+  return typeof who === 'string' ? { subject: who, claims: {} } : who;
+}
+
+/** The subject of keys minted through a share link: revoking it ends them all. */
+function shareSubject(id: string): string {
+  return `share:${id}`;
+}
+
+function mediaEssence(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+function normalizeOrThrow(key: string): string {
+  return keyInPrefix('', key) as string;
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function toWire(key: MintedKey) {
+  return {
+    id: key.id,
+    op: key.op,
+    object: key.object,
+    url: key.url,
+    method: key.method,
+    headers: key.headers,
+    expires_at: key.expiresAt,
+    constraints: key.constraints,
+  };
+}
+
+/** Share-link secrets are bearer credentials: never in a log line. */
+function loggedPath(path: string): string {
+  return path.startsWith('/s/') ? '/s/…' : path.slice(0, 512);
+}
+
+function requireMethod(method: string, ...allowed: string[]): void {
+  if (!allowed.includes(method))
+    throw new ValetError('method_not_allowed', `use ${allowed.join(' or ')} on this path`);
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'x-content-type-options': 'nosniff',
+      ...headers,
+    },
+  });
+}
+
+async function readText(request: Request): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY)
+    throw new ValetError('entity_too_large', `the body is larger than ${MAX_BODY} bytes`);
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY) {
+      await reader.cancel();
+      throw new ValetError('entity_too_large', `the body is larger than ${MAX_BODY} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+async function readJson(request: Request): Promise<unknown> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ValetError('unsupported_media_type', 'send the request body as application/json');
+  }
+  const parsed = safeJson(await readText(request));
+  if (parsed === undefined) throw new ValetError('bad_request', 'the body is not valid JSON');
+  return parsed;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,161 @@
+import type { Operation } from '../token/claims.js';
+
+/** One valet key the issuer minted (the audit row). */
+export interface GrantRecord {
+  /** The key id (`jti`). */
+  id: string;
+  subject: string;
+  op: Operation;
+  object: string;
+  /** The rule that allowed it. */
+  rule: string;
+  /** The key's constraints, as minted (max_size, content_types, once, …). */
+  constraints: Record<string, unknown>;
+  issuedAt: number;
+  expiresAt: number;
+  /** The signing key's id. */
+  kid: string;
+  clientAddress: string | null;
+  userAgent: string | null;
+  /** The share link the key was minted for, if any. */
+  shareId: string | null;
+  /** put: bytes reserved against the quota until the upload completes or the key expires. */
+  reservedBytes: number;
+  /** When storage reported the key's upload or deletion. */
+  completedAt: number | null;
+}
+
+/** An object in the registry. */
+export interface ObjectRecord {
+  key: string;
+  owner: string;
+  /** `pending`: a key to create it was minted, storage has not reported it yet. */
+  state: 'pending' | 'complete';
+  size: number | null;
+  contentType: string | null;
+  sha256: string | null;
+  etag: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** pending: when the reservation lapses if the upload never completes. */
+  pendingUntil: number | null;
+}
+
+/** A share link. */
+export interface ShareRecord {
+  /** Public id (for unsharing and audit). */
+  id: string;
+  /** SHA-256 (hex) of the link's secret: the link itself is never stored. */
+  secretHash: string;
+  object: string;
+  owner: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+/** A revocation before expiry. */
+export interface RevocationRecord {
+  kind: 'key' | 'subject' | 'signing_key';
+  /** The key id, subject or signing key id. */
+  value: string;
+  /** subject: keys issued at or before this time (ms) are revoked. */
+  before: number | null;
+  /** After this time (ms) the revocation no longer matters and is dropped from the feed. */
+  expiresAt: number;
+  createdAt: number;
+}
+
+/** A storage event as recorded. */
+export interface EventRecord {
+  id: string;
+  type: 'object.created' | 'object.deleted';
+  object: string;
+  keyId: string;
+  subject: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  etag: string;
+  time: string;
+  receivedAt: number;
+}
+
+/** Per-subject limits; absent fields are unlimited. */
+export interface Quota {
+  maxBytes?: number;
+  maxObjects?: number;
+}
+
+/** What a subject uses now: complete objects plus live reservations. */
+export interface Usage {
+  bytes: number;
+  objects: number;
+}
+
+/** Outcome of {@link RecordStore.reserveUpload}. */
+export type ReserveResult = { ok: true } | { ok: false; usage: Usage };
+
+/** Outcome of {@link RecordStore.recordEvent}. */
+export interface EventOutcome {
+  /** False when the event id was seen before (a redelivery): nothing changed. */
+  recorded: boolean;
+  /** True when the app's hook already ran for this event (see {@link RecordStore.markEventHandled}). */
+  handled: boolean;
+  /** The grant that minted the key behind the event, if it was this issuer's. */
+  grant: GrantRecord | undefined;
+  /** object.created: the registry row after the event. */
+  object: ObjectRecord | undefined;
+  /** object.created: the owner's usage with this object counted at its real size. */
+  usage: Usage | undefined;
+}
+
+/**
+ * Where the issuer keeps its records: keys issued, the object registry, storage events, shares
+ * and revocations. SQLite ({@link SqliteRecordStore}) by default; a PostgreSQL store implements the
+ * same interface. Methods that check and write together (`reserveUpload`, `recordEvent`) must be
+ * atomic, so that two concurrent mints cannot both take the last of a quota.
+ */
+export interface RecordStore {
+  /** Records a key that needs no reservation (get, delete). */
+  recordGrant(grant: GrantRecord): Promise<void>;
+  /**
+   * Atomically: checks `quota` for `grant.subject` counting `grant.reservedBytes` (and one more
+   * object if `grant.object` is new), then records the grant and a pending registry row.
+   */
+  reserveUpload(grant: GrantRecord, quota: Quota, now: number): Promise<ReserveResult>;
+  getGrant(id: string): Promise<GrantRecord | undefined>;
+  /** Grants minted for a share link that have not expired at `now`. */
+  liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]>;
+  /** Unexpired grants of a subject issued at or before `before`. */
+  liveGrantsOfSubject(subject: string, before: number, now: number): Promise<GrantRecord[]>;
+
+  /** Current usage of a subject at `now` (complete objects and live reservations). */
+  usage(subject: string, now: number): Promise<Usage>;
+  getObject(key: string): Promise<ObjectRecord | undefined>;
+  /** A subject's complete objects, by key. */
+  listObjects(owner: string): Promise<ObjectRecord[]>;
+  /** Drops pending registry rows whose reservation lapsed before `now`; returns how many. */
+  expirePending(now: number): Promise<number>;
+
+  /** Records a storage event once (by id) and applies it to the registry, atomically. */
+  recordEvent(event: EventRecord): Promise<EventOutcome>;
+  /** Notes that the app's completion hook ran for an event, so a redelivery does not run it again. */
+  markEventHandled(id: string, now: number): Promise<void>;
+  /** Marks the registry row of an upload refused at completion (quota) as removed. */
+  dropObject(key: string, etag: string): Promise<void>;
+  listEvents(object?: string): Promise<EventRecord[]>;
+
+  createShare(share: ShareRecord): Promise<void>;
+  getShare(id: string): Promise<ShareRecord | undefined>;
+  /** The share whose link secret hashes to `secretHash`. */
+  findShareBySecret(secretHash: string): Promise<ShareRecord | undefined>;
+  /** Marks a share revoked; false if there is no such share. */
+  revokeShare(id: string, now: number): Promise<boolean>;
+
+  addRevocation(revocation: RevocationRecord): Promise<void>;
+  /** Revocations that still matter at `now`, and a version that changes whenever they do. */
+  activeRevocations(now: number): Promise<{ version: string; revocations: RevocationRecord[] }>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { isMediaRange } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import { normalizeObjectKey } from '../token/object-key.js';
+import type { ObjectRecord, ShareRecord } from './records.js';
+
+/** What a rule may allow: one storage operation, or creating a share link. */
+export type RuleOperation = 'put' | 'get' | 'delete' | 'share';
+
+/** Who is asking, as authentication established it. */
+export interface Identity {
+  /** The stable subject (the OIDC `sub`, or what the app's hook returned). */
+  subject: string;
+  /** The verified token's claims (OIDC), or what the app's hook returned; `{}` otherwise. */
+  claims: Record<string, unknown>;
+}
+
+/** What a rule's `prefix` function and `authorize` hook see. */
+export interface RuleContext {
+  identity: Identity;
+  /** The HTTP request, or `undefined` when minting in-process. */
+  request: Request | undefined;
+}
+
+/** What an `authorize` hook decides on. */
+export interface AuthorizeContext extends RuleContext {
+  op: RuleOperation;
+  /** The object key the key would be for (normalised, inside the rule's prefix). */
+  object: string;
+  /** The object's registry row, if the issuer knows the object. */
+  record: ObjectRecord | undefined;
+  /** get: the share link being redeemed, when the request comes through one. */
+  share?: ShareRecord;
+}
+
+/**
+ * One named rule: who may do what, where, and with which limits. A request is allowed only if a
+ * rule for its operation confines the object key to the rule's prefix and its `authorize` hook
+ * (if any) says yes. Nothing is minted "just in case".
+ *
+ * @example
+ * ```ts
+ * const rules = {
+ *   upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 5 * 2 ** 30, ttl: 300 },
+ *   read: { op: 'get', prefix: 'users/{subject}/' },
+ *   avatars: { op: 'get', prefix: 'avatars/', authorize: ({ identity }) => identity.claims.email_verified === true },
+ * } satisfies Record<string, Rule>
+ * ```
+ */
+export interface Rule {
+  op: RuleOperation;
+  /**
+   * The namespace the rule covers. A string may use `{subject}` (the caller's subject, with `/`,
+   * `%` and other unsafe characters percent-encoded so it is always one segment). Default `''`
+   * (the whole store). For put the object key is this prefix plus the client's name; for the
+   * other operations the requested key must start with it.
+   */
+  prefix?: string | ((ctx: RuleContext) => string);
+  /** put: how the name is chosen: the client's proposal (`client`, default) or always random. */
+  naming?: 'client' | 'random';
+  /** put: largest object, bytes. */
+  maxSize?: number;
+  /** put: smallest object, bytes. */
+  minSize?: number;
+  /** put: allowed content types (`image/png`, `image/*`). Default any. */
+  contentTypes?: readonly string[];
+  /** put: require the client to declare the body's SHA-256 (bound into the key). Default false. */
+  requireSha256?: boolean;
+  /** put: create-only: never overwrite an existing object. Default false. */
+  createOnly?: boolean;
+  /**
+   * Key lifetime, seconds. Default 300, capped by the issuer's `maxTtl`. For `share` rules: the
+   * longest share link lifetime (default 7 days).
+   */
+  ttl?: number;
+  /** Keys are single use. Default true for put and delete, false for get. */
+  once?: boolean;
+  /** Extra check (for example ownership, or a group claim). Default: allowed. */
+  authorize?: (ctx: AuthorizeContext) => boolean | Promise<boolean>;
+}
+
+/** Default key lifetime, seconds. */
+export const DEFAULT_KEY_TTL = 300;
+/** Default longest share link lifetime, seconds. */
+export const DEFAULT_SHARE_TTL = 7 * 24 * 3600;
+
+const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** The shape of a rule, checked when the issuer is created. */
+export const ruleSchema = z
+  .object({
+    op: z.enum(['put', 'get', 'delete', 'share']),
+    prefix: z.union([z.string(), z.function()]).optional(),
+    naming: z.enum(['client', 'random']).optional(),
+    maxSize: size.optional(),
+    minSize: size.optional(),
+    contentTypes: z
+      .array(z.string().refine((t) => isMediaRange(t.toLowerCase()), 'not a media type or type/*'))
+      .min(1)
+      .optional(),
+    requireSha256: z.boolean().optional(),
+    createOnly: z.boolean().optional(),
+    ttl: z.number().int().min(1).optional(),
+    once: z.boolean().optional(),
+    authorize: z.function().optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.op !== 'put') {
+      for (const name of [
+        'naming',
+        'maxSize',
+        'minSize',
+        'contentTypes',
+        'requireSha256',
+        'createOnly',
+      ] as const) {
+        if (rule[name] !== undefined)
+          ctx.addIssue({ code: 'custom', message: `${name} applies to put rules only` });
+      }
+    }
+    if (rule.minSize !== undefined && rule.maxSize !== undefined && rule.minSize > rule.maxSize) {
+      ctx.addIssue({ code: 'custom', message: 'minSize is larger than maxSize' });
+    }
+    if (typeof rule.prefix === 'string' && rule.prefix !== '' && !rule.prefix.endsWith('/')) {
+      ctx.addIssue({ code: 'custom', message: 'a prefix must be empty or end with "/"' });
+    }
+  });
+
+/**
+ * A subject as one safe key segment: percent-encoded like a URI component, and never `.` or `..`.
+ *
+ * @example
+ * ```ts
+ * subjectSegment('alice') // 'alice'
+ * subjectSegment('../bob') // '..%2Fbob'
+ * ```
+ */
+export function subjectSegment(subject: string): string {
+  const encoded = encodeURIComponent(subject);
+  return encoded === '.' ? '%2E' : encoded === '..' ? '%2E%2E' : encoded;
+}
+
+/** The rule's prefix for this caller, checked against the naming rules. */
+export function rulePrefix(rule: Rule, ctx: RuleContext): string {
+  const raw =
+    typeof rule.prefix === 'function'
+      ? rule.prefix(ctx)
+      : (rule.prefix ?? '').replaceAll('{subject}', subjectSegment(ctx.identity.subject));
+  if (raw === '') return '';
+  if (!raw.endsWith('/')) throw new ValetError('internal_error', 'a rule prefix must end with "/"');
+  return `${normalizeObjectKey(raw.slice(0, -1))}/`;
+}
+
+/**
+ * The object key for an upload: the rule's prefix plus the client's proposed name, normalised
+ * with the storage naming rules. A name that is absolute or tries to climb out (`..`, `.`, empty
+ * segments, backslashes) is refused with `invalid_object_key`, never silently rewritten.
+ */
+export function uploadKey(prefix: string, name: string): string {
+  if (name.startsWith('/')) throw new ValetError('invalid_object_key', 'a name may not start with "/"');
+  const relative = normalizeObjectKey(name);
+  return normalizeObjectKey(`${prefix}${relative}`);
+}
+
+/** A requested key, normalised, if it lies inside `prefix`; otherwise `undefined`. */
+export function keyInPrefix(prefix: string, key: string): string | undefined {
+  const normalized = normalizeObjectKey(key);
+  return normalized.startsWith(prefix) && normalized.length > prefix.length ? normalized : undefined;
+}

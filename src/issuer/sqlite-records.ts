@@ -1,0 +1,485 @@
+import Database from 'better-sqlite3';
+import type {
+  EventOutcome,
+  EventRecord,
+  GrantRecord,
+  ObjectRecord,
+  Quota,
+  RecordStore,
+  ReserveResult,
+  RevocationRecord,
+  ShareRecord,
+  Usage,
+} from './records.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY NOT NULL,
+  subject TEXT NOT NULL,
+  op TEXT NOT NULL,
+  object TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  constraints TEXT NOT NULL,
+  issued_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  kid TEXT NOT NULL,
+  client_address TEXT,
+  user_agent TEXT,
+  share_id TEXT,
+  reserved_bytes INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
+CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS objects (
+  key TEXT PRIMARY KEY NOT NULL,
+  owner TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'complete')),
+  size INTEGER,
+  content_type TEXT,
+  sha256 TEXT,
+  etag TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  pending_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY NOT NULL,
+  type TEXT NOT NULL,
+  object TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  time TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  handled_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_object ON events (object);
+CREATE TABLE IF NOT EXISTS shares (
+  id TEXT PRIMARY KEY NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  object TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS revocations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('key', 'subject', 'signing_key')),
+  value TEXT NOT NULL,
+  before INTEGER,
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+interface GrantRow {
+  id: string;
+  subject: string;
+  op: GrantRecord['op'];
+  object: string;
+  rule: string;
+  constraints: string;
+  issued_at: number;
+  expires_at: number;
+  kid: string;
+  client_address: string | null;
+  user_agent: string | null;
+  share_id: string | null;
+  reserved_bytes: number;
+  completed_at: number | null;
+}
+
+interface ObjectRow {
+  key: string;
+  owner: string;
+  state: ObjectRecord['state'];
+  size: number | null;
+  content_type: string | null;
+  sha256: string | null;
+  etag: string | null;
+  created_at: number;
+  updated_at: number;
+  pending_until: number | null;
+}
+
+function toGrant(row: GrantRow): GrantRecord {
+  return {
+    id: row.id,
+    subject: row.subject,
+    op: row.op,
+    object: row.object,
+    rule: row.rule,
+    constraints: JSON.parse(row.constraints) as Record<string, unknown>,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+    kid: row.kid,
+    clientAddress: row.client_address,
+    userAgent: row.user_agent,
+    shareId: row.share_id,
+    reservedBytes: row.reserved_bytes,
+    completedAt: row.completed_at,
+  };
+}
+
+function toObject(row: ObjectRow): ObjectRecord {
+  return {
+    key: row.key,
+    owner: row.owner,
+    state: row.state,
+    size: row.size,
+    contentType: row.content_type,
+    sha256: row.sha256,
+    etag: row.etag,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    pendingUntil: row.pending_until,
+  };
+}
+
+/**
+ * The default {@link RecordStore}: one SQLite file (better-sqlite3, WAL, `synchronous=FULL`).
+ * Every method runs synchronously inside one process, so check-and-write methods are atomic
+ * transactions; the async signatures match stores that talk to a server.
+ *
+ * @example
+ * ```ts
+ * const records = SqliteRecordStore.open('.valet/issuer.sqlite')
+ * const issuer = await createIssuer({ records, … })
+ * ```
+ */
+export class SqliteRecordStore implements RecordStore {
+  readonly #db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    db.exec(SCHEMA);
+  }
+
+  /** Opens (creating if needed) a database file; `:memory:` for a throw-away one. */
+  static open(file: string): SqliteRecordStore {
+    return new SqliteRecordStore(new Database(file));
+  }
+
+  #insertGrant(g: GrantRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
+          client_address, user_agent, share_id, reserved_bytes, completed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        g.id,
+        g.subject,
+        g.op,
+        g.object,
+        g.rule,
+        JSON.stringify(g.constraints),
+        g.issuedAt,
+        g.expiresAt,
+        g.kid,
+        g.clientAddress,
+        g.userAgent,
+        g.shareId,
+        g.reservedBytes,
+        g.completedAt,
+      );
+  }
+
+  #usage(subject: string, now: number, except?: string): Usage {
+    const stored = this.#db
+      .prepare(
+        `SELECT coalesce(sum(CASE WHEN state = 'complete' THEN size ELSE 0 END), 0) AS bytes, count(*) AS objects
+         FROM objects WHERE owner = ? AND key IS NOT ?`,
+      )
+      .get(subject, except ?? null) as Usage;
+    const reserved = this.#db
+      .prepare(
+        `SELECT coalesce(sum(reserved_bytes), 0) AS bytes FROM grants
+         WHERE subject = ? AND op = 'put' AND completed_at IS NULL AND expires_at > ?`,
+      )
+      .get(subject, now) as { bytes: number };
+    return { bytes: stored.bytes + reserved.bytes, objects: stored.objects };
+  }
+
+  async recordGrant(grant: GrantRecord): Promise<void> {
+    this.#insertGrant(grant);
+  }
+
+  async reserveUpload(grant: GrantRecord, quota: Quota, now: number): Promise<ReserveResult> {
+    return this.#db.transaction((): ReserveResult => {
+      this.#expirePending(now);
+      const existing = this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(grant.object) as
+        | ObjectRow
+        | undefined;
+      // An overwrite replaces the old version: its bytes stop counting once the new one lands.
+      const usage = this.#usage(
+        grant.subject,
+        now,
+        existing?.owner === grant.subject ? grant.object : undefined,
+      );
+      const objects = usage.objects + 1;
+      if (
+        (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
+        (quota.maxObjects !== undefined && objects > quota.maxObjects)
+      ) {
+        return { ok: false, usage };
+      }
+      this.#insertGrant(grant);
+      if (!existing) {
+        this.#db
+          .prepare(
+            `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
+             VALUES (?, ?, 'pending', ?, ?, ?)`,
+          )
+          .run(grant.object, grant.subject, now, now, grant.expiresAt);
+      } else if (existing.state === 'pending') {
+        this.#db
+          .prepare('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?')
+          .run(grant.expiresAt, grant.object);
+      }
+      return { ok: true };
+    })();
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM grants WHERE share_id = ? AND expires_at > ?')
+      .all(shareId, now) as GrantRow[];
+    return rows.map(toGrant);
+  }
+
+  async liveGrantsOfSubject(subject: string, before: number, now: number): Promise<GrantRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM grants WHERE subject = ? AND issued_at <= ? AND expires_at > ?')
+      .all(subject, before, now) as GrantRow[];
+    return rows.map(toGrant);
+  }
+
+  async usage(subject: string, now: number): Promise<Usage> {
+    return this.#usage(subject, now);
+  }
+
+  async getObject(key: string): Promise<ObjectRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
+    return row && toObject(row);
+  }
+
+  async listObjects(owner: string): Promise<ObjectRecord[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM objects WHERE owner = ? AND state = 'complete' ORDER BY key")
+      .all(owner) as ObjectRow[];
+    return rows.map(toObject);
+  }
+
+  #expirePending(now: number): number {
+    return this.#db.prepare("DELETE FROM objects WHERE state = 'pending' AND pending_until < ?").run(now)
+      .changes;
+  }
+
+  async expirePending(now: number): Promise<number> {
+    return this.#expirePending(now);
+  }
+
+  async recordEvent(event: EventRecord): Promise<EventOutcome> {
+    return this.#db.transaction((): EventOutcome => {
+      const inserted = this.#db
+        .prepare(
+          `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        )
+        .run(
+          event.id,
+          event.type,
+          event.object,
+          event.keyId,
+          event.subject,
+          event.size,
+          event.contentType,
+          event.sha256,
+          event.etag,
+          event.time,
+          event.receivedAt,
+        ).changes;
+      const grantRow = this.#db.prepare('SELECT * FROM grants WHERE id = ?').get(event.keyId) as
+        | GrantRow
+        | undefined;
+      const grant = grantRow && toGrant(grantRow);
+      if (inserted === 0) {
+        const seen = this.#db.prepare('SELECT handled_at FROM events WHERE id = ?').get(event.id) as {
+          handled_at: number | null;
+        };
+        return {
+          recorded: false,
+          handled: seen.handled_at !== null,
+          grant,
+          object: undefined,
+          usage: undefined,
+        };
+      }
+      this.#db
+        .prepare('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL')
+        .run(event.receivedAt, event.keyId);
+      if (event.type === 'object.deleted') {
+        this.#db.prepare('DELETE FROM objects WHERE key = ?').run(event.object);
+        return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
+      }
+      const owner = grant?.subject ?? event.subject;
+      this.#db
+        .prepare(
+          `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
+           VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)
+           ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
+             content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
+             updated_at = excluded.updated_at, pending_until = NULL`,
+        )
+        .run(
+          event.object,
+          owner,
+          event.size,
+          event.contentType,
+          event.sha256,
+          event.etag,
+          event.receivedAt,
+          event.receivedAt,
+        );
+      const object = toObject(
+        this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow,
+      );
+      return { recorded: true, handled: false, grant, object, usage: this.#usage(owner, event.receivedAt) };
+    })();
+  }
+
+  async markEventHandled(id: string, now: number): Promise<void> {
+    this.#db.prepare('UPDATE events SET handled_at = ? WHERE id = ?').run(now, id);
+  }
+
+  async dropObject(key: string, etag: string): Promise<void> {
+    this.#db.prepare('DELETE FROM objects WHERE key = ? AND etag = ?').run(key, etag);
+  }
+
+  async listEvents(object?: string): Promise<EventRecord[]> {
+    const rows = (
+      object === undefined
+        ? this.#db.prepare('SELECT * FROM events ORDER BY received_at, rowid').all()
+        : this.#db.prepare('SELECT * FROM events WHERE object = ? ORDER BY received_at, rowid').all(object)
+    ) as Array<Record<string, string | number>>;
+    return rows.map((r) => ({
+      id: r.id as string,
+      type: r.type as EventRecord['type'],
+      object: r.object as string,
+      keyId: r.key_id as string,
+      subject: r.subject as string,
+      size: r.size as number,
+      contentType: r.content_type as string,
+      sha256: r.sha256 as string,
+      etag: r.etag as string,
+      time: r.time as string,
+      receivedAt: r.received_at as number,
+    }));
+  }
+
+  async createShare(share: ShareRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        share.id,
+        share.secretHash,
+        share.object,
+        share.owner,
+        share.createdAt,
+        share.expiresAt,
+        share.revokedAt,
+      );
+  }
+
+  async getShare(id: string): Promise<ShareRecord | undefined> {
+    return this.#share('SELECT * FROM shares WHERE id = ?', id);
+  }
+
+  async findShareBySecret(secretHash: string): Promise<ShareRecord | undefined> {
+    return this.#share('SELECT * FROM shares WHERE secret_hash = ?', secretHash);
+  }
+
+  #share(sql: string, value: string): ShareRecord | undefined {
+    const row = this.#db.prepare(sql).get(value) as
+      | {
+          id: string;
+          secret_hash: string;
+          object: string;
+          owner: string;
+          created_at: number;
+          expires_at: number;
+          revoked_at: number | null;
+        }
+      | undefined;
+    return (
+      row && {
+        id: row.id,
+        secretHash: row.secret_hash,
+        object: row.object,
+        owner: row.owner,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        revokedAt: row.revoked_at,
+      }
+    );
+  }
+
+  async revokeShare(id: string, now: number): Promise<boolean> {
+    const found = this.#db.prepare('SELECT 1 FROM shares WHERE id = ?').get(id);
+    this.#db.prepare('UPDATE shares SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?').run(now, id);
+    return found !== undefined;
+  }
+
+  async addRevocation(r: RevocationRecord): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO revocations (kind, value, before, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(r.kind, r.value, r.before, r.expiresAt, r.createdAt);
+  }
+
+  async activeRevocations(now: number): Promise<{ version: string; revocations: RevocationRecord[] }> {
+    const rows = this.#db
+      .prepare('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq')
+      .all(now) as Array<{
+      seq: number;
+      kind: RevocationRecord['kind'];
+      value: string;
+      before: number | null;
+      expires_at: number;
+      created_at: number;
+    }>;
+    const last = rows.length === 0 ? 0 : (rows[rows.length - 1] as { seq: number }).seq;
+    return {
+      version: `${last}-${rows.length}`,
+      revocations: rows.map((r) => ({
+        kind: r.kind,
+        value: r.value,
+        before: r.before,
+        expiresAt: r.expires_at,
+        createdAt: r.created_at,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,117 @@
+import type { Logger } from 'pino';
+import type { ValetClaims } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import { RevocationIndex, revocationListSchema } from '../token/revocations.js';
+import { signRequest } from '../token/signature.js';
+
+/** Where and how storage learns revocations. */
+export interface RevocationFeedOptions {
+  /** The issuer's feed, e.g. `http://127.0.0.1:8080/v1/revocations`. */
+  url: string;
+  /** The secret shared with the issuer (signs each poll), at least 32 bytes. */
+  secret: string;
+  /** Poll interval, ms. Default 1 000. */
+  interval?: number;
+  /**
+   * Fail closed: when no poll has succeeded for this long (ms), every key is refused with
+   * `503 unavailable`, so a revocation is never honoured later than this. Default 5 000.
+   */
+  maxStaleness?: number;
+}
+
+/**
+ * Storage's copy of the issuer's revocation list, kept by polling (pull, not push: storage needs
+ * no inbound route from the issuer, and a restarted storage catches up with one request).
+ *
+ * Worst-case delay: a key revoked at the issuer is refused by storage at most one poll interval
+ * plus one poll round trip later (about 1 s by default). If polls fail, storage keeps the last
+ * list until `maxStaleness` (5 s by default) has passed since the last successful poll, and then
+ * refuses every key until a poll succeeds again. So a revocation takes effect within
+ * `maxStaleness` in every case.
+ */
+export class RevocationFeed {
+  #index = new RevocationIndex();
+  #etag: string | undefined;
+  #lastSuccess = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #stopped = false;
+  readonly #options: Required<RevocationFeedOptions>;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #path: string;
+
+  constructor(options: RevocationFeedOptions, log: Logger, now: () => number) {
+    this.#options = { interval: 1_000, maxStaleness: 5_000, ...options };
+    this.#path = new URL(options.url).pathname;
+    this.#log = log;
+    this.#now = now;
+  }
+
+  /** Loads the list once (failing if the issuer cannot be reached), then keeps polling. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.poll()
+        .catch((error) => this.#log.warn({ err: error }, 'revocation poll failed'))
+        .finally(() => this.#schedule());
+    }, this.#options.interval);
+    this.#timer.unref();
+  }
+
+  /** Fetches the list now (shared with a poll already in flight). */
+  poll(): Promise<void> {
+    this.#polling ??= this.#fetch().finally(() => {
+      this.#polling = undefined;
+    });
+    return this.#polling;
+  }
+
+  async #fetch(): Promise<void> {
+    const started = this.#now();
+    const signature = await signRequest(
+      this.#options.secret,
+      { method: 'GET', path: this.#path, body: '' },
+      started,
+    );
+    const headers: Record<string, string> = { 'valet-signature': signature };
+    if (this.#etag) headers['if-none-match'] = this.#etag;
+    const response = await fetch(this.#options.url, {
+      headers,
+      signal: AbortSignal.timeout(Math.max(500, this.#options.maxStaleness / 2)),
+    });
+    if (response.status === 304) {
+      this.#lastSuccess = started;
+      return;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`the revocation feed answered ${response.status}`);
+    }
+    const list = revocationListSchema.parse(await response.json());
+    this.#index = new RevocationIndex(list);
+    this.#etag = response.headers.get('etag') ?? undefined;
+    this.#lastSuccess = started;
+  }
+
+  /** Throws `token_revoked` for a revoked key, `unavailable` when the list is too stale to trust. */
+  check(claims: ValetClaims, kid: string): void {
+    if (this.#now() - this.#lastSuccess > this.#options.maxStaleness) {
+      throw new ValetError(
+        'unavailable',
+        'storage cannot confirm that the key is not revoked; retry shortly',
+      );
+    }
+    if (this.#index.reason(claims, kid)) throw new ValetError('token_revoked', 'the valet key was revoked');
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}
