@@ -34,7 +34,8 @@ export function parseCommandArgs(
     });
     return { values: values as Record<string, unknown>, positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, '.'));
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
+    throw new UsageError(message.split('\n')[0] as string);
   }
 }
 
@@ -113,4 +114,19 @@ export function optional(values: Record<string, unknown>, name: string): string 
 export function many(values: Record<string, unknown>, name: string): string[] {
   const value = values[name];
   return Array.isArray(value) ? value.map(String) : [];
+}
+
+/** A TCP port: 0 (any free port) to 65535. */
+export function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`${flag} must be a number from 0 to 65535`);
+  return port;
+}
+
+/** A pino log level. */
+export function parseLogLevel(text: string): string {
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(text)) {
+    throw new UsageError('--log-level must be fatal, error, warn, info, debug or silent');
+  }
+  return text;
 }

@@ -1,12 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { ValetError } from '../token/errors.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
+import { dev } from './commands/dev.js';
+import { issuer } from './commands/issuer.js';
 import { jwks } from './commands/jwks.js';
 import { keygen } from './commands/keygen.js';
 import { mint } from './commands/mint.js';
+import { ls, share, unshare } from './commands/objects.js';
 import { storage } from './commands/storage.js';
+import { download, upload } from './commands/transfer.js';
 
-const COMMANDS: readonly Command[] = [keygen, jwks, storage, mint];
+const COMMANDS: readonly Command[] = [
+  dev,
+  upload,
+  download,
+  ls,
+  share,
+  unshare,
+  issuer,
+  storage,
+  keygen,
+  jwks,
+  mint,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

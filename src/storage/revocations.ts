@@ -36,6 +36,7 @@ export class RevocationFeed {
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #stopped = false;
+  #started = false;
   readonly #options: Required<RevocationFeedOptions>;
   readonly #now: () => number;
   readonly #log: Logger;
@@ -48,10 +49,13 @@ export class RevocationFeed {
     this.#now = now;
   }
 
-  /** Loads the list once (failing if the issuer cannot be reached), then keeps polling. */
-  async start(): Promise<void> {
-    await this.poll();
-    this.#schedule();
+  /** Starts polling: one poll now, then one every interval. A failed poll is logged and retried. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    void this.poll()
+      .catch((error) => this.#log.warn({ err: error }, 'revocation poll failed'))
+      .finally(() => this.#schedule());
   }
 
   #schedule(): void {

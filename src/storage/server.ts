@@ -107,6 +107,8 @@ export interface StorageServer {
   readonly httpServer: http.Server;
   /** The base URL once listening, e.g. `http://127.0.0.1:9000`. */
   readonly url: string;
+  /** Polls the revocation feed now (no-op without one); rejects if the issuer cannot be reached. */
+  refreshRevocations(): Promise<void>;
   /** Starts listening; resolves with the base URL. Port 0 picks a free port. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -181,7 +183,6 @@ export async function createStorageServer(options: StorageServerOptions): Promis
       });
       outbox.start();
     }
-    await feed?.start();
   } catch (error) {
     feed?.stop();
     await outbox?.close();
@@ -260,7 +261,13 @@ class Storage implements StorageServer {
     return this.#url;
   }
 
+  refreshRevocations(): Promise<void> {
+    return this.#feed?.poll() ?? Promise.resolve();
+  }
+
   listen(port = 9000, host = '127.0.0.1'): Promise<string> {
+    // Revocations are polled from now on; until a poll succeeds every key is refused (fail closed).
+    this.#feed?.start();
     return new Promise((resolve, reject) => {
       this.httpServer.once('error', reject);
       this.httpServer.listen(port, host, () => {

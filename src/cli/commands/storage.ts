@@ -6,10 +6,14 @@ import {
   many,
   optional,
   parseDuration,
+  parseLogLevel,
+  parsePort,
   parseWholeSeconds,
   required,
   UsageError,
 } from '../args.js';
+import { untilSignal } from '../lifecycle.js';
+import { readSecretFile } from '../secrets.js';
 
 export const storage: Command = {
   name: 'storage',
@@ -17,6 +21,7 @@ export const storage: Command = {
   help: `Usage: valet storage --data DIR --jwks FILE_OR_URL [--host 127.0.0.1] [--port 9000]
                      [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
                      [--idle-timeout 30s] [--log-level info]
+                     [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
 
 Serves objects under DIR to requests that carry a valet key signed by a key in the JWK set.
 Prints "valet storage listening on URL" on stdout once ready; JSON logs go to stderr.
@@ -33,6 +38,12 @@ Options:
   --max-ttl DURATION     longest key lifetime accepted (default 1h)
   --idle-timeout DURATION  cut a connection idle this long (default 30s)
   --log-level LEVEL      fatal, error, warn, info, debug or silent (default info)
+  --issuer URL           the issuer: poll its revocation list (URL/v1/revocations, every 1 s)
+                         and send it signed completion events (URL/v1/events, retried)
+  --secret-file FILE     the secret shared with the issuer (required with --issuer)
+  --revocation-max-staleness DURATION
+                         refuse every key (503) when the revocation list is older than
+                         this: a revocation always takes effect within it (default 5s)
   -h, --help             show this help`,
   options: {
     data: { type: 'string' },
@@ -44,23 +55,35 @@ Options:
     'max-ttl': { type: 'string' },
     'idle-timeout': { type: 'string' },
     'log-level': { type: 'string' },
+    issuer: { type: 'string' },
+    'secret-file': { type: 'string' },
+    'revocation-max-staleness': { type: 'string' },
   },
   async run(values) {
     const dataDir = required(values, 'data');
     const jwksSpec = required(values, 'jwks');
     const host = optional(values, 'host') ?? '127.0.0.1';
-    const portText = optional(values, 'port') ?? '9000';
-    const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port > 65535)
-      throw new UsageError('--port must be a number from 0 to 65535');
+    const port = parsePort(optional(values, 'port') ?? '9000', '--port');
     const clockSkew = parseWholeSeconds(optional(values, 'clock-skew') ?? '60s', '--clock-skew', 0);
     const maxLifetime = parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl');
     const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
     if (idleSeconds < 0.1) throw new UsageError('--idle-timeout must be at least 100ms');
-    const level = optional(values, 'log-level') ?? 'info';
-    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
-      throw new UsageError('--log-level must be fatal, error, warn, info, debug or silent');
+    const level = parseLogLevel(optional(values, 'log-level') ?? 'info');
+
+    const issuer = optional(values, 'issuer');
+    const secretFile = optional(values, 'secret-file');
+    if ((issuer === undefined) !== (secretFile === undefined)) {
+      throw new UsageError('--issuer and --secret-file go together');
     }
+    if (issuer !== undefined && !/^https?:\/\//.test(issuer))
+      throw new UsageError('--issuer must be an http(s) URL');
+    const staleness = parseDuration(
+      optional(values, 'revocation-max-staleness') ?? '5s',
+      '--revocation-max-staleness',
+    );
+    if (staleness < 0.1) throw new UsageError('--revocation-max-staleness must be at least 100ms');
+    const secret = secretFile === undefined ? undefined : await readSecretFile(secretFile);
+    const issuerBase = issuer?.replace(/\/+$/, '');
 
     const logger = pino(
       { level, base: { service: 'valet-storage' } },
@@ -75,6 +98,15 @@ Options:
       maxLifetime,
       idleTimeout: Math.round(idleSeconds * 1000),
       logger,
+      ...(issuerBase !== undefined &&
+        secret !== undefined && {
+          revocations: {
+            url: `${issuerBase}/v1/revocations`,
+            secret,
+            maxStaleness: Math.round(staleness * 1000),
+          },
+          events: { url: `${issuerBase}/v1/events`, secret },
+        }),
     });
     let url: string;
     try {
@@ -87,27 +119,14 @@ Options:
     logger.info({ url, kids: keys.kids }, 'storage listening');
     process.stdout.write(`valet storage listening on ${url}\n`);
 
-    return new Promise<number>((resolve) => {
-      const stop = (signal: string) => {
+    return untilSignal(
+      async (signal) => {
         logger.info({ signal }, 'shutting down');
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
-        process.off('SIGHUP', onHup);
         keys.close();
-        server.close().then(
-          () => resolve(0),
-          (error) => {
-            logger.error({ err: error }, 'shutdown failed');
-            resolve(1);
-          },
-        );
-      };
-      const onTerm = () => stop('SIGTERM');
-      const onInt = () => stop('SIGINT');
-      const onHup = () => void keys.reload();
-      process.on('SIGTERM', onTerm);
-      process.on('SIGINT', onInt);
-      process.on('SIGHUP', onHup);
-    });
+        await server.close();
+      },
+      () => void keys.reload(),
+      (error) => logger.error({ err: error }, 'shutdown failed'),
+    );
   },
 };

@@ -1,0 +1,183 @@
+import * as fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import pino from 'pino';
+import { z } from 'zod';
+import { createIssuer } from '../../issuer/issuer.js';
+import { toNodeListener } from '../../issuer/node.js';
+import type { Rule } from '../../issuer/rules.js';
+import type { PrivateSigningJwk } from '../../token/keys.js';
+import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
+import { untilSignal } from '../lifecycle.js';
+import { readSecretFile } from '../secrets.js';
+
+const size = z.union([z.number().int().min(0), z.string()]);
+const seconds = z.union([z.number().int().min(1), z.string()]);
+
+/** The `valet issuer --config` file. Paths are relative to the file. */
+const configSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    publicUrl: z.string().optional(),
+    storageUrl: z.string(),
+    signingKeys: z.array(z.string()).min(1),
+    storageSecretFile: z.string(),
+    database: z.string().default('issuer.sqlite'),
+    oidc: z.object({
+      issuer: z.string(),
+      audience: z.union([z.string(), z.array(z.string())]),
+      jwksUri: z.string().optional(),
+      algorithms: z.array(z.string()).optional(),
+      clockTolerance: z.number().int().optional(),
+    }),
+    rules: z.record(
+      z.string(),
+      z
+        .object({
+          op: z.enum(['put', 'get', 'delete', 'share']),
+          prefix: z.string().optional(),
+          naming: z.enum(['client', 'random']).optional(),
+          maxSize: size.optional(),
+          minSize: size.optional(),
+          contentTypes: z.array(z.string()).optional(),
+          requireSha256: z.boolean().optional(),
+          createOnly: z.boolean().optional(),
+          ttl: seconds.optional(),
+          once: z.boolean().optional(),
+        })
+        .strict(),
+    ),
+    quota: z
+      .object({ maxBytes: size.optional(), maxObjects: z.number().int().min(0).optional() })
+      .strict()
+      .optional(),
+    maxTtl: seconds.optional(),
+    admins: z.array(z.string()).optional(),
+    corsOrigins: z.array(z.string()).optional(),
+    trustProxy: z.boolean().optional(),
+    logLevel: z.string().default('info'),
+  })
+  .strict();
+
+export const issuer: Command = {
+  name: 'issuer',
+  summary: 'run the issuer alone, against a separate valet storage',
+  help: `Usage: valet issuer --config FILE
+
+Runs the issuer described by a JSON config file (format in docs/issuer.md; paths in it are
+relative to the file). Prints "valet issuer listening on URL" on stdout once ready; JSON logs
+go to stderr. Run storage with "valet storage --issuer URL --secret-file FILE" and the same
+secret so that it sends completion events and polls revocations. SIGTERM or SIGINT stops it.
+
+Example config:
+  {
+    "port": 8080,
+    "storageUrl": "http://127.0.0.1:9000",
+    "signingKeys": ["signing.jwk"],
+    "storageSecretFile": "storage.secret",
+    "database": "issuer.sqlite",
+    "oidc": { "issuer": "https://id.example.com", "audience": "my-app" },
+    "rules": {
+      "upload": { "op": "put", "prefix": "users/{subject}/", "maxSize": "100MiB", "ttl": "5m" },
+      "read": { "op": "get", "prefix": "users/{subject}/" }
+    },
+    "quota": { "maxBytes": "10GiB", "maxObjects": 10000 }
+  }
+
+Options:
+  --config FILE   the config file (required)
+  -h, --help      show this help`,
+  options: { config: { type: 'string' } },
+  async run(values) {
+    const file = path.resolve(required(values, 'config'));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await fs.readFile(file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read the config ${file}: ${(error as Error).message}`);
+    }
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) throw new UsageError(`invalid config ${file}: ${z.prettifyError(parsed.error)}`);
+    const config = parsed.data;
+    const dir = path.dirname(file);
+    const at = (p: string) => path.resolve(dir, p);
+    const signingKeys: PrivateSigningJwk[] = [];
+    for (const keyFile of config.signingKeys) {
+      signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
+    }
+    const rules: Record<string, Rule> = {};
+    for (const [name, r] of Object.entries(config.rules)) {
+      const { maxSize, minSize, ttl, ...rest } = r;
+      rules[name] = {
+        ...rest,
+        ...(maxSize !== undefined && { maxSize: toBytes(maxSize, `rules.${name}.maxSize`) }),
+        ...(minSize !== undefined && { minSize: toBytes(minSize, `rules.${name}.minSize`) }),
+        ...(ttl !== undefined && { ttl: toSeconds(ttl, `rules.${name}.ttl`) }),
+      };
+    }
+    const logger = pino(
+      { level: parseLogLevel(config.logLevel), base: { service: 'valet-issuer' } },
+      pino.destination({ dest: 2, sync: false }),
+    );
+    const service = await createIssuer({
+      signingKeys,
+      storageUrl: config.storageUrl,
+      storageSecret: await readSecretFile(at(config.storageSecretFile)),
+      database: at(config.database),
+      oidc: config.oidc,
+      rules,
+      ...(config.quota && {
+        quota: {
+          ...(config.quota.maxBytes !== undefined && {
+            maxBytes: toBytes(config.quota.maxBytes, 'quota.maxBytes'),
+          }),
+          ...(config.quota.maxObjects !== undefined && { maxObjects: config.quota.maxObjects }),
+        },
+      }),
+      ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
+      ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
+      ...(config.admins && { admins: config.admins }),
+      ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
+      ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
+      logger,
+    });
+    const server = http.createServer(
+      { headersTimeout: 20_000, requestTimeout: 60_000 },
+      toNodeListener(service),
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+    } catch (error) {
+      await service.close();
+      throw error;
+    }
+    const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+    logger.info({ url }, 'issuer listening');
+    process.stdout.write(`valet issuer listening on ${url}\n`);
+    return untilSignal(
+      async () => {
+        server.closeIdleConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await service.close();
+        logger.flush();
+      },
+      undefined,
+      (error) => logger.error({ err: error }, 'shutdown failed'),
+    );
+  },
+};
+
+function toBytes(value: number | string, field: string): number {
+  return typeof value === 'number' ? value : parseSize(value, field);
+}
+
+function toSeconds(value: number | string, field: string): number {
+  const s = typeof value === 'number' ? value : parseDuration(value, field);
+  if (!Number.isInteger(s) || s < 1) throw new UsageError(`${field} must be a whole number of seconds`);
+  return s;
+}
