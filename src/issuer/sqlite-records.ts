@@ -196,19 +196,23 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   #usage(subject: string, now: number, except?: string): Usage {
-    const stored = this.#db
+    // Each object counts once, at the larger of its stored size and its largest live reservation:
+    // an overwrite in flight replaces the old bytes, and a client's retries (each with a new key)
+    // end up as one object.
+    return this.#db
       .prepare(
-        `SELECT coalesce(sum(CASE WHEN state = 'complete' THEN size ELSE 0 END), 0) AS bytes, count(*) AS objects
-         FROM objects WHERE owner = ? AND key IS NOT ?`,
+        `SELECT coalesce(sum(max(CASE WHEN o.state = 'complete' THEN o.size ELSE 0 END, coalesce(r.bytes, 0))), 0)
+                  AS bytes,
+                count(*) AS objects
+         FROM objects o
+         LEFT JOIN (
+           SELECT object, max(reserved_bytes) AS bytes FROM grants
+           WHERE subject = ? AND op = 'put' AND completed_at IS NULL AND expires_at > ?
+           GROUP BY object
+         ) r ON r.object = o.key
+         WHERE o.owner = ? AND o.key IS NOT ?`,
       )
-      .get(subject, except ?? null) as Usage;
-    const reserved = this.#db
-      .prepare(
-        `SELECT coalesce(sum(reserved_bytes), 0) AS bytes FROM grants
-         WHERE subject = ? AND op = 'put' AND completed_at IS NULL AND expires_at > ?`,
-      )
-      .get(subject, now) as { bytes: number };
-    return { bytes: stored.bytes + reserved.bytes, objects: stored.objects };
+      .get(subject, now, subject, except ?? null) as Usage;
   }
 
   async recordGrant(grant: GrantRecord): Promise<void> {
@@ -339,6 +343,13 @@ export class SqliteRecordStore implements RecordStore {
         return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
       }
       const owner = grant?.subject ?? event.subject;
+      // Earlier keys for the same object (a client's retries) no longer hold a reservation.
+      this.#db
+        .prepare(
+          `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
+           AND completed_at IS NULL AND issued_at <= ?`,
+        )
+        .run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
       this.#db
         .prepare(
           `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)

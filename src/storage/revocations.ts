@@ -106,6 +106,7 @@ export class RevocationFeed {
   /** Throws `token_revoked` for a revoked key, `unavailable` when the list is too stale to trust. */
   check(claims: ValetClaims, kid: string): void {
     if (this.#now() - this.#lastSuccess > this.#options.maxStaleness) {
+      void this.poll().catch(() => {}); // try to recover now rather than at the next tick
       throw new ValetError(
         'unavailable',
         'storage cannot confirm that the key is not revoked; retry shortly',

@@ -25,30 +25,25 @@ process.on('exit', () => {
   for (const proc of live) proc.kill('SIGKILL');
 });
 
+/** A `valet` process started by a test. */
+export interface RunningProcess {
+  /** The first capture group of the ready pattern in stdout (a URL). */
+  url: string;
+  proc: ChildProcess;
+  /** Everything the process wrote to stdout so far. */
+  output(): string;
+  /** Everything the process wrote to stderr (its JSON log) so far. */
+  logs(): string;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
 /**
- * Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. Stopped by
- * PID when `t` ends (if given), and in any case when the test process exits.
+ * Starts `valet ARGS…` and waits until stdout matches `ready`. Stopped by PID when `t` ends (if
+ * given), and in any case when the test process exits.
  */
-export async function startStorage(
-  options: { jwksFile: string; dataDir?: string; args?: string[] },
-  t?: TestContext,
-): Promise<RunningStorage> {
-  const dataDir = options.dataDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'valet-data-')), 'data');
-  const proc = spawn(
-    process.execPath,
-    [
-      VALET_BIN,
-      'storage',
-      '--data',
-      dataDir,
-      '--jwks',
-      options.jwksFile,
-      '--port',
-      '0',
-      ...(options.args ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+export async function startValet(args: string[], ready: RegExp, t?: TestContext): Promise<RunningProcess> {
+  const proc = spawn(process.execPath, [VALET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -65,24 +60,24 @@ export async function startStorage(
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`storage did not start:\n${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`valet ${args[0]} did not start:\n${stderr}`)), 20_000);
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match?.[1]) {
+      const match = ready.exec(stdout);
+      if (match) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve(match[1] ?? match[0]);
       }
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`storage exited with ${code} before listening:\n${stderr}`));
+      reject(new Error(`valet ${args[0]} exited with ${code} before it was ready:\n${stderr}`));
     });
   });
   return {
     url,
-    dataDir,
     proc,
+    output: () => stdout,
     logs: () => stderr,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
@@ -90,6 +85,20 @@ export async function startStorage(
       return exited;
     },
   };
+}
+
+/** Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. */
+export async function startStorage(
+  options: { jwksFile: string; dataDir?: string; args?: string[] },
+  t?: TestContext,
+): Promise<RunningStorage> {
+  const dataDir = options.dataDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'valet-data-')), 'data');
+  const running = await startValet(
+    ['storage', '--data', dataDir, '--jwks', options.jwksFile, '--port', '0', ...(options.args ?? [])],
+    /listening on (http:\/\/\S+)/,
+    t,
+  );
+  return { ...running, dataDir };
 }
 
 /** Files left in the data directory's tmp/ folder. */

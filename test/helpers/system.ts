@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { createClient, type ValetClient } from '../../src/client/client.js';
+import { createIssuer, type Issuer, type IssuerOptions } from '../../src/issuer/issuer.js';
+import { toNodeListener } from '../../src/issuer/node.js';
+import type { Rule } from '../../src/issuer/rules.js';
+import { keyFiles, type TestKey, testKey } from './keys.js';
+import { type RunningStorage, startStorage } from './storage.js';
+
+/** The development policy, as tests use it. */
+export const OWNER_RULES: Record<string, Rule> = {
+  upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20 },
+  read: { op: 'get', prefix: 'users/{subject}/' },
+  remove: { op: 'delete', prefix: 'users/{subject}/' },
+  share: { op: 'share', prefix: 'users/{subject}/' },
+};
+
+/** An issuer served over real HTTP by the test process. */
+export interface ServedIssuer {
+  url: string;
+  server: http.Server;
+  /** Bytes the issuer's server has read from all its connections so far. */
+  bytesIn(): number;
+  /** Installs the issuer once it exists (requests before that get 503). */
+  mount(issuer: Issuer): void;
+  close(): Promise<void>;
+}
+
+/** Binds an HTTP server for an issuer on 127.0.0.1:0 (or `port`), counting the bytes it receives. */
+export async function serveIssuer(t: TestContext, port = 0): Promise<ServedIssuer> {
+  let handler: Issuer | undefined;
+  const sockets = new Set<Socket>();
+  let closedBytes = 0;
+  const listener = toNodeListener({
+    fetch: (request, info) =>
+      handler
+        ? handler.fetch(request, info)
+        : Promise.resolve(
+            Response.json({ error: { code: 'unavailable', message: 'starting' } }, { status: 503 }),
+          ),
+  });
+  const server = http.createServer(listener);
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => {
+      closedBytes += socket.bytesRead;
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  t.after(close);
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    bytesIn: () => closedBytes + [...sockets].reduce((sum, s) => sum + s.bytesRead, 0),
+    mount(issuer) {
+      handler = issuer;
+    },
+    close,
+  };
+}
+
+/** A whole system: a spawned `valet storage` and an issuer served by the test. */
+export interface TestSystem {
+  key: TestKey;
+  secret: string;
+  issuer: Issuer;
+  served: ServedIssuer;
+  storage: RunningStorage;
+  /** A client for a user (the issuer's test authentication: `Bearer user:<name>`). */
+  client(user: string): ValetClient;
+}
+
+/** Test authentication: `Authorization: Bearer user:<name>`. */
+export function userAuth(request: Request): string | null {
+  const match = /^Bearer user:([a-z0-9_-]+)$/.exec(request.headers.get('authorization') ?? '');
+  return match?.[1] ?? null;
+}
+
+/**
+ * Starts storage (`valet storage --issuer … --secret-file …`) and an issuer with `OWNER_RULES`
+ * and {@link userAuth}, wired together like production.
+ */
+export async function startSystem(
+  t: TestContext,
+  options: { issuer?: Partial<IssuerOptions>; storageArgs?: string[] } = {},
+): Promise<TestSystem> {
+  const key = await testKey();
+  const { dir, jwksFile } = await keyFiles([key]);
+  const secret = randomBytes(32).toString('base64url');
+  const secretFile = path.join(dir, 'storage.secret');
+  await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+  const served = await serveIssuer(t);
+  const storage = await startStorage(
+    {
+      jwksFile,
+      args: [
+        '--issuer',
+        served.url,
+        '--secret-file',
+        secretFile,
+        '--log-level',
+        'info',
+        ...(options.storageArgs ?? []),
+      ],
+    },
+    t,
+  );
+  const issuer = await createIssuer({
+    signingKeys: [key.jwk],
+    storageUrl: storage.url,
+    storageSecret: secret,
+    authenticate: userAuth,
+    rules: OWNER_RULES,
+    ...options.issuer,
+  });
+  t.after(() => issuer.close());
+  served.mount(issuer);
+  return {
+    key,
+    secret,
+    issuer,
+    served,
+    storage,
+    client: (user) => createClient({ issuer: served.url, getToken: () => `user:${user}`, retryDelay: 50 }),
+  };
+}
+
+/** Polls `check` until it returns a value other than `undefined`, or fails after `timeout` ms. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeout = 10_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
