@@ -125,6 +125,7 @@ export async function startSystem(
   });
   t.after(() => issuer.close());
   served.mount(issuer);
+  await storageReady(issuer);
   return {
     key,
     secret,
@@ -144,4 +145,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Waits until storage has the issuer's revocation list (a read of a missing object gets 404, not 503). */
+export async function storageReady(issuer: Issuer): Promise<void> {
+  const probe = await issuer.mint('probe', { op: 'get', key: 'users/probe/none' });
+  await eventually(async () => {
+    const response = await fetch(probe.url);
+    await response.body?.cancel();
+    return response.status === 404 ? true : undefined;
+  });
 }

@@ -1,0 +1,159 @@
+// End-to-end: storage learns revocations from the issuer's feed and reports changes by webhook.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { createIssuer } from '../src/issuer/issuer.js';
+import { keyFiles, testKey } from './helpers/keys.js';
+import { startStorage } from './helpers/storage.js';
+import {
+  eventually,
+  OWNER_RULES,
+  serveIssuer,
+  startSystem,
+  storageReady,
+  userAuth,
+} from './helpers/system.js';
+
+async function codeOf(response: Response): Promise<string | undefined> {
+  const body = (await response.json().catch(() => ({}))) as { error?: { code?: string } };
+  return body.error?.code;
+}
+
+async function waitFor(url: string, wanted: number): Promise<number> {
+  const started = Date.now();
+  await eventually(async () => {
+    const response = await fetch(url);
+    await response.body?.cancel();
+    return response.status === wanted ? true : undefined;
+  }, 10_000);
+  return Date.now() - started;
+}
+
+describe('revocation at storage', () => {
+  it('refuses a revoked key with token_revoked within the documented delay', async (t) => {
+    const sys = await startSystem(t);
+    const alice = sys.client('alice');
+    const { key } = await alice.upload(new Blob(['x']), { name: 'r.txt' });
+    const minted = await sys.issuer.mint('alice', { op: 'get', key });
+    await waitFor(minted.url, 200);
+    await sys.issuer.revokeKey(minted.id);
+    const delay = await waitFor(minted.url, 403);
+    assert.ok(delay <= 5_000, `took ${delay} ms`);
+    assert.equal(await codeOf(await fetch(minted.url)), 'token_revoked');
+    const other = await sys.issuer.mint('alice', { op: 'get', key });
+    assert.equal((await fetch(other.url)).status, 200, 'other keys are not affected');
+  });
+
+  it('revokes every key of a subject issued before a time, and none issued after', async (t) => {
+    const sys = await startSystem(t);
+    const { key } = await sys.client('alice').upload(new Blob(['x']), { name: 's.txt' });
+    const before = await sys.issuer.mint('alice', { op: 'get', key });
+    await sys.issuer.revokeSubject('alice');
+    await waitFor(before.url, 403);
+    assert.equal(await codeOf(await fetch(before.url)), 'token_revoked');
+    // Key times are in whole seconds: a key issued in a later second is not covered.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const after = await sys.issuer.mint('alice', { op: 'get', key });
+    assert.equal((await fetch(after.url)).status, 200);
+  });
+
+  it('revokes a signing key: its keys are refused and the issuer signs with the next one', async (t) => {
+    const first = await testKey();
+    const second = await testKey();
+    const { jwksFile } = await keyFiles([first, second]);
+    const { secret, secretFile } = await sharedSecret(jwksFile);
+    const served = await serveIssuer(t);
+    const storage = await startStorage(
+      { jwksFile, args: ['--issuer', served.url, '--secret-file', secretFile] },
+      t,
+    );
+    const issuer = await createIssuer({
+      signingKeys: [first.jwk, second.jwk],
+      storageUrl: storage.url,
+      storageSecret: secret,
+      authenticate: userAuth,
+      rules: OWNER_RULES,
+    });
+    t.after(() => issuer.close());
+    served.mount(issuer);
+    await storageReady(issuer);
+    const put = await issuer.mint('alice', { op: 'put', name: 'k.txt', size: 1 });
+    assert.equal((await fetch(put.url, { method: 'PUT', body: 'k' })).status, 201);
+    const old = await issuer.mint('alice', { op: 'get', key: 'users/alice/k.txt' });
+    assert.equal((await fetch(old.url)).status, 200);
+
+    await issuer.revokeSigningKey(first.jwk.kid);
+    await waitFor(old.url, 403);
+    assert.equal(await codeOf(await fetch(old.url)), 'token_revoked');
+    assert.deepEqual(
+      issuer.jwks().keys.map((k) => k.kid),
+      [second.jwk.kid],
+    );
+    const fresh = await issuer.mint('alice', { op: 'get', key: 'users/alice/k.txt' });
+    const header = JSON.parse(
+      Buffer.from(
+        (new URL(fresh.url).searchParams.get('vk') ?? '').split('.')[0] ?? '',
+        'base64url',
+      ).toString(),
+    );
+    assert.equal(header.kid, second.jwk.kid);
+    assert.equal((await fetch(fresh.url)).status, 200);
+  });
+
+  it('fails closed: with no fresh revocation list every key is refused with 503, until the feed is back', async (t) => {
+    const sys = await startSystem(t, { storageArgs: ['--revocation-max-staleness', '1s'] });
+    const { key } = await sys.client('alice').upload(new Blob(['x']), { name: 'f.txt' });
+    const minted = await sys.issuer.mint('alice', { op: 'get', key });
+    const port = (sys.served.server.address() as AddressInfo).port;
+    await sys.served.close();
+    await waitFor(minted.url, 503);
+    assert.equal(await codeOf(await fetch(minted.url)), 'unavailable');
+    const back = await serveIssuer(t, port);
+    back.mount(sys.issuer);
+    await waitFor(minted.url, 200);
+  });
+});
+
+describe('completion webhook', () => {
+  it('is retried while the issuer is down, and recorded once', async (t) => {
+    const sys = await startSystem(t, { storageArgs: ['--revocation-max-staleness', '60s'] });
+    const key = 'users/alice/while-down.txt';
+    const port = (sys.served.server.address() as AddressInfo).port;
+    await sys.served.close();
+
+    const put = await sys.issuer.mint('alice', { op: 'put', name: 'while-down.txt', size: 4 });
+    assert.equal((await fetch(put.url, { method: 'PUT', body: 'down' })).status, 201);
+    await eventually(async () => {
+      const retries = sys.storage.logs().match(/could not deliver a storage event/g)?.length ?? 0;
+      return retries >= 2 ? true : undefined;
+    });
+    assert.equal((await sys.issuer.records.listEvents(key)).length, 0);
+
+    const back = await serveIssuer(t, port);
+    back.mount(sys.issuer);
+    const object = await eventually(async () => {
+      const record = await sys.issuer.records.getObject(key);
+      return record?.state === 'complete' ? record : undefined;
+    });
+    assert.equal(object.size, 4);
+    assert.equal(object.owner, 'alice');
+    // Let any redelivery arrive, then check the event was recorded exactly once.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const events = await sys.issuer.records.listEvents(key);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.keyId]),
+      [['object.created', put.id]],
+    );
+    assert.equal((await sys.issuer.records.getGrant(put.id))?.completedAt !== null, true);
+  });
+});
+
+async function sharedSecret(jwksFile: string): Promise<{ secret: string; secretFile: string }> {
+  const { randomBytes } = await import('node:crypto');
+  const { writeFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const secret = randomBytes(32).toString('base64url');
+  const secretFile = path.join(path.dirname(jwksFile), 'storage.secret');
+  await writeFile(secretFile, secret, { mode: 0o600 });
+  return { secret, secretFile };
+}
