@@ -282,7 +282,8 @@ export class ValetClient {
   /** Asks for a key, and again if it would expire before the transfer starts. */
   async #freshKey(request: Record<string, unknown>, signal: AbortSignal | undefined): Promise<WireKey> {
     for (let i = 0; ; i++) {
-      const key = (await this.#issuerCall('POST', '/v1/keys', request, signal)) as WireKey;
+      // No retry loop of its own: the transfer's loop retries the whole attempt.
+      const key = (await this.#issuerCall('POST', '/v1/keys', request, signal, 1)) as WireKey;
       if (Date.parse(key.expires_at) - this.#now() > EXPIRY_MARGIN_MS || i >= 1) return key;
     }
   }
@@ -331,8 +332,9 @@ export class ValetClient {
     path: string,
     body: unknown,
     signal: AbortSignal | undefined,
+    attempts = this.#retries + 1,
   ): Promise<unknown> {
-    return this.#withRetry(this.#retries + 1, signal, async () => {
+    return this.#withRetry(attempts, signal, async () => {
       const token = await this.#options.getToken();
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;

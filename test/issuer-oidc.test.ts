@@ -1,0 +1,110 @@
+// The issuer's OIDC bearer check against a real OpenID provider (oidc-provider), over HTTP.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as jose from 'jose';
+import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
+import { testKey } from './helpers/keys.js';
+import { startProvider, type TestProvider } from './helpers/oidc.js';
+import { OWNER_RULES } from './helpers/system.js';
+
+const AUDIENCE = 'urn:valet:files';
+
+async function setup(t: import('node:test').TestContext, now?: () => number) {
+  const provider = await startProvider(t, { clients: ['alice', 'bob'], audiences: [AUDIENCE, 'urn:other'] });
+  const key = await testKey();
+  const issuer = await createIssuer({
+    signingKeys: [key.jwk],
+    storageUrl: 'http://127.0.0.1:9',
+    storageSecret: 'a'.repeat(43),
+    oidc: { issuer: provider.issuer, audience: AUDIENCE, algorithms: ['ES256', 'RS256'] },
+    rules: OWNER_RULES,
+    ...(now && { now }),
+  });
+  t.after(() => issuer.close());
+  return { provider, issuer };
+}
+
+function mintRequest(issuer: Issuer, token: string): Promise<Response> {
+  return issuer.fetch(
+    new Request('http://issuer.test/v1/keys', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ op: 'put', name: 'a.txt', size: 1 }),
+    }),
+  );
+}
+
+async function expectUnauthenticated(issuer: Issuer, token: string): Promise<void> {
+  const response = await mintRequest(issuer, token);
+  assert.equal(response.status, 401);
+  assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'unauthenticated');
+}
+
+function forge(provider: TestProvider, claims: jose.JWTPayload, header: Partial<jose.JWTHeaderParameters> = {}) {
+  return new jose.SignJWT({ sub: 'alice', ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: provider.kid, typ: 'at+jwt', ...header })
+    .sign(provider.privateKey);
+}
+
+describe('OIDC bearer tokens', () => {
+  it("accepts the provider's access token and uses its subject", async (t) => {
+    const { provider, issuer } = await setup(t);
+    const response = await mintRequest(issuer, await provider.token('alice'));
+    assert.equal(response.status, 201);
+    assert.equal(((await response.json()) as { object: string }).object, 'users/alice/a.txt');
+    const bob = await mintRequest(issuer, await provider.token('bob'));
+    assert.equal(((await bob.json()) as { object: string }).object, 'users/bob/a.txt');
+  });
+
+  it('refuses a token for another audience', async (t) => {
+    const { provider, issuer } = await setup(t);
+    await expectUnauthenticated(issuer, await provider.token('alice', 'urn:other'));
+  });
+
+  it('refuses a token from another issuer, even signed with the same key', async (t) => {
+    const { provider, issuer } = await setup(t);
+    const now = Math.floor(Date.now() / 1000);
+    const good = await forge(provider, { iss: provider.issuer, aud: AUDIENCE, iat: now, exp: now + 300 });
+    assert.equal((await mintRequest(issuer, good)).status, 201, 'the forged control token is otherwise valid');
+    await expectUnauthenticated(
+      issuer,
+      await forge(provider, { iss: 'http://127.0.0.1:1/evil', aud: AUDIENCE, iat: now, exp: now + 300 }),
+    );
+  });
+
+  it('refuses an expired token, and one without exp', async (t) => {
+    let offset = 0;
+    const { provider, issuer } = await setup(t, () => Date.now() + offset);
+    const token = await provider.token('alice');
+    offset = 601_000 + 30_000; // past exp (600 s) and the 30 s tolerance
+    await expectUnauthenticated(issuer, token);
+    offset = 0;
+    await expectUnauthenticated(issuer, await forge(provider, { iss: provider.issuer, aud: AUDIENCE }));
+  });
+
+  it('refuses alg none, HMAC tokens and pinned-out algorithms', async (t) => {
+    const { provider, issuer } = await setup(t);
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: 'alice', iss: provider.issuer, aud: AUDIENCE, iat: now, exp: now + 300 };
+    const none = new jose.UnsecuredJWT(claims).encode();
+    await expectUnauthenticated(issuer, none);
+    const hmac = await new jose.SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', kid: provider.kid })
+      .sign(new TextEncoder().encode('a-client-secret-that-is-long-enough-for-hs256'));
+    await expectUnauthenticated(issuer, hmac);
+    // A token whose signature was altered.
+    const good = await forge(provider, claims);
+    await expectUnauthenticated(issuer, `${good.slice(0, -4)}AAAA`);
+  });
+
+  it('refuses a request with no bearer, or a malformed Authorization header', async (t) => {
+    const { issuer } = await setup(t);
+    for (const authorization of [undefined, 'Basic abc', 'Bearer', 'Bearer a b']) {
+      const response = await issuer.fetch(
+        new Request('http://issuer.test/v1/objects', { headers: authorization ? { authorization } : {} }),
+      );
+      assert.equal(response.status, 401, String(authorization));
+      assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
+    }
+  });
+});
