@@ -51,7 +51,13 @@ describe('valet dev', () => {
     assert.equal(downloaded.code, 0, downloaded.stderr);
     assert.deepEqual(await readFile(out), data);
 
-    const refused = await runValet(['download', result.key, ...as('bob'), '--out', path.join(dir, 'bob.bin')]);
+    const refused = await runValet([
+      'download',
+      result.key,
+      ...as('bob'),
+      '--out',
+      path.join(dir, 'bob.bin'),
+    ]);
     assert.notEqual(refused.code, 0);
     assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line on stderr');
     assert.match(refused.stderr, /no rule allows/);
@@ -86,7 +92,14 @@ describe('valet dev', () => {
   });
 
   it('prints one clear line and a non-zero status for every failure', async () => {
-    const missing = await runValet(['upload', '/nonexistent/file', '--issuer', 'http://127.0.0.1:9', '--token', 't']);
+    const missing = await runValet([
+      'upload',
+      '/nonexistent/file',
+      '--issuer',
+      'http://127.0.0.1:9',
+      '--token',
+      't',
+    ]);
     assert.equal(missing.code, 2);
     assert.equal(missing.stderr.trim().split('\n').length, 1);
     const dir = await mkdtemp(path.join(tmpdir(), 'valet-cli-'));

@@ -40,7 +40,11 @@ async function expectUnauthenticated(issuer: Issuer, token: string): Promise<voi
   assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'unauthenticated');
 }
 
-function forge(provider: TestProvider, claims: jose.JWTPayload, header: Partial<jose.JWTHeaderParameters> = {}) {
+function forge(
+  provider: TestProvider,
+  claims: jose.JWTPayload,
+  header: Partial<jose.JWTHeaderParameters> = {},
+) {
   return new jose.SignJWT({ sub: 'alice', ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: provider.kid, typ: 'at+jwt', ...header })
     .sign(provider.privateKey);
@@ -65,7 +69,11 @@ describe('OIDC bearer tokens', () => {
     const { provider, issuer } = await setup(t);
     const now = Math.floor(Date.now() / 1000);
     const good = await forge(provider, { iss: provider.issuer, aud: AUDIENCE, iat: now, exp: now + 300 });
-    assert.equal((await mintRequest(issuer, good)).status, 201, 'the forged control token is otherwise valid');
+    assert.equal(
+      (await mintRequest(issuer, good)).status,
+      201,
+      'the forged control token is otherwise valid',
+    );
     await expectUnauthenticated(
       issuer,
       await forge(provider, { iss: 'http://127.0.0.1:1/evil', aud: AUDIENCE, iat: now, exp: now + 300 }),

@@ -50,7 +50,12 @@ export async function startProvider(
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
           if (!options.audiences.includes(resource)) throw new Error('unknown resource');
-          return { scope: 'files', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
+          return {
+            scope: 'files',
+            audience: resource,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
         },
       },
     },
@@ -75,7 +80,11 @@ export async function startProvider(
           'content-type': 'application/x-www-form-urlencoded',
           authorization: `Basic ${Buffer.from(`${client}:${SECRET}`).toString('base64')}`,
         },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'files', resource: resource as string }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'files',
+          resource: resource as string,
+        }),
       });
       const body = (await response.json()) as { access_token?: string };
       if (!body.access_token) throw new Error(`the provider refused a token: ${JSON.stringify(body)}`);
