@@ -1,4 +1,4 @@
-// The published surface: `valet/token` and `valet/storage` resolve through the exports map to
+// The published surface: `valet/token`, `valet/storage`, `valet/issuer` and `valet/client` resolve through the exports map to
 // built JavaScript with type declarations beside it, and load without tsx. Built into a
 // temporary copy of the package, so the repository's own dist/ is never touched by a test run.
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { ROOT, runValet } from './helpers/storage.js';
 const run = promisify(execFile);
 
 describe('package', () => {
-  it('exposes valet/token and valet/storage as built ESM with types', async () => {
+  it('exposes valet/token, valet/storage, valet/issuer and valet/client as built ESM with types', async () => {
     const pkgDir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-pkg-')), 'valet');
     await run(
       process.execPath,
@@ -32,21 +32,48 @@ describe('package', () => {
     assert.equal(pkg.name, 'valet');
     assert.equal(pkg.type, 'module');
     assert.equal(pkg.bin.valet, 'bin/valet.js');
-    for (const entry of ['./token', './storage']) {
+    for (const entry of ['./token', './storage', './issuer', './client']) {
       await access(path.join(pkgDir, pkg.exports[entry].types));
       await access(path.join(pkgDir, pkg.exports[entry].default));
     }
     const script = `
       const token = await import('valet/token');
       const storage = await import('valet/storage');
+      const issuer = await import('valet/issuer');
+      const client = await import('valet/client');
       const key = await token.importSigningKey(await token.generateSigningJwk());
       const t = await token.mintValetKey(key, { op: 'get', object: 'a', subject: 's', ttl: 60 });
       const trusted = await token.TrustedKeys.fromJwks({ keys: [token.publicJwk(key.jwk)] });
       const claims = await token.verifyValetKey(t, { keys: trusted });
-      console.log(JSON.stringify({ op: claims.op, create: typeof storage.createStorageServer }));
+      console.log(JSON.stringify({ op: claims.op, create: typeof storage.createStorageServer,
+        issuer: typeof issuer.createIssuer, client: typeof client.createClient }));
     `;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: pkgDir });
-    assert.deepEqual(JSON.parse(stdout), { op: 'get', create: 'function' });
+    assert.deepEqual(JSON.parse(stdout), {
+      op: 'get',
+      create: 'function',
+      issuer: 'function',
+      client: 'function',
+    });
+
+    // valet/client has zero runtime dependencies: every module it loads is its own or token's errors.
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+        const spec = match[1] as string;
+        assert.ok(spec.startsWith('.'), `valet/client imports ${spec} (from ${path.relative(pkgDir, file)})`);
+        await visit(path.resolve(path.dirname(file), spec));
+      }
+    };
+    await visit(path.join(pkgDir, pkg.exports['./client'].default));
+    assert.deepEqual([...seen].map((f) => path.relative(path.join(pkgDir, 'dist'), f)).sort(), [
+      'client/client.js',
+      'client/index.js',
+      'token/errors.js',
+    ]);
   });
 
   it('runs the CLI from the sources when forced, as from a clone with no build', async () => {

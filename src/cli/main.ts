@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { ValetError } from '../token/errors.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { dev } from './commands/dev.js';
 import { issuer } from './commands/issuer.js';
@@ -65,19 +64,25 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await command.run(values, positionals)) ?? 0;
   } catch (error) {
+    const prefix = `valet${command ? ` ${command.name}` : ''}`;
     if (error instanceof UsageError) {
       const hint = command ? `valet ${command.name} --help` : 'valet --help';
-      process.stderr.write(`valet${command ? ` ${command.name}` : ''}: ${error.message} (see "${hint}")\n`);
+      process.stderr.write(`${prefix}: ${oneLine(error.message)} (see "${hint}")\n`);
       return 2;
     }
-    if (error instanceof ValetError) {
-      process.stderr.write(`valet${command ? ` ${command.name}` : ''}: ${error.message}\n`);
-      return 1;
-    }
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`valet${command ? ` ${command.name}` : ''}: ${message}\n`);
+    process.stderr.write(`${prefix}: ${oneLine(message)}\n`);
     return 1;
   }
+}
+
+/** Every failure is one line on stderr: multi-line messages (validation reports) are joined. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.replace(/^\s*[✖→]\s*/, '').trim())
+    .filter(Boolean)
+    .join('; ');
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,88 @@
+// End-to-end: `valet issuer --config` and `valet storage --issuer` as separate processes, with
+// callers authenticated by a real OpenID provider.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { keyFiles, testKey } from './helpers/keys.js';
+import { startProvider } from './helpers/oidc.js';
+import { runValet, startStorage, startValet } from './helpers/storage.js';
+import { eventually } from './helpers/system.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('valet issuer --config', () => {
+  it('runs the issuer alone against a separate storage', async (t) => {
+    const provider = await startProvider(t, { clients: ['alice'], audiences: ['urn:valet'] });
+    const key = await testKey();
+    const { dir, jwksFile, keyFile } = await keyFiles([key]);
+    await writeFile(path.join(dir, 'storage.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
+    // The issuer's port is chosen first so that storage can be told where it is.
+    const port = await freePort();
+    const issuerUrl = `http://127.0.0.1:${port}`;
+    const storage = await startStorage(
+      { jwksFile, args: ['--issuer', issuerUrl, '--secret-file', path.join(dir, 'storage.secret')] },
+      t,
+    );
+    const config = {
+      port,
+      storageUrl: storage.url,
+      signingKeys: [path.basename(keyFile(key))],
+      storageSecretFile: 'storage.secret',
+      database: 'issuer.sqlite',
+      oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
+      rules: {
+        upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
+        read: { op: 'get', prefix: 'users/{subject}/' },
+      },
+      quota: { maxBytes: '2MiB' },
+      logLevel: 'warn',
+    };
+    const configFile = path.join(dir, 'issuer.json');
+    await writeFile(configFile, JSON.stringify(config));
+    const issuer = await startValet(['issuer', '--config', configFile], /listening on (http:\/\/\S+)/, t);
+    assert.equal(issuer.url, issuerUrl);
+
+    const token = await provider.token('alice');
+    const file = path.join(dir, 'note.txt');
+    await writeFile(file, 'from the config-file issuer');
+    const auth = ['--issuer', issuerUrl, '--token', token];
+    const up = await eventually(async () => {
+      const result = await runValet(['upload', file, ...auth, '--json']);
+      return result.code === 0 ? result : undefined;
+    });
+    assert.equal(JSON.parse(up.stdout).key, 'users/alice/note.txt');
+    const big = path.join(dir, 'big.bin');
+    await writeFile(big, randomBytes(2 * 2 ** 20));
+    const refused = await runValet(['upload', big, ...auth]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /at most 1048576 bytes/);
+    await eventually(async () => {
+      const ls = await runValet(['ls', ...auth, '--json']);
+      return (JSON.parse(ls.stdout) as unknown[]).length === 1 ? true : undefined;
+    });
+    const out = path.join(dir, 'back.txt');
+    assert.equal((await runValet(['download', 'users/alice/note.txt', ...auth, '--out', out])).code, 0);
+    assert.equal(await readFile(out, 'utf8'), 'from the config-file issuer');
+    assert.equal(await issuer.stop('SIGTERM'), 0);
+  });
+
+  it('refuses an invalid config with one line and status 2', async () => {
+    const { dir } = await keyFiles([await testKey()]);
+    const configFile = path.join(dir, 'bad.json');
+    await writeFile(configFile, JSON.stringify({ port: 0, rules: {} }));
+    const result = await runValet(['issuer', '--config', configFile]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /invalid config/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+});
