@@ -39,7 +39,11 @@ export const oidcOptionsSchema = z
 
 /** Reads `Authorization: Bearer <token>`; `undefined` if absent. */
 export function bearerToken(request: Request): string | undefined {
-  const header = request.headers.get('authorization');
+  return bearerFromHeader(request.headers.get('authorization'));
+}
+
+/** The token of an `Authorization: Bearer <token>` header value; `undefined` if absent. */
+export function bearerFromHeader(header: string | null): string | undefined {
   if (header === null) return undefined;
   const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim());
   if (!match?.[1])
@@ -64,6 +68,15 @@ export function oidcAuthenticator(
   options: OidcOptions,
   now: () => number = Date.now,
 ): (request: Request) => Promise<Identity | null> {
+  const check = oidcHeaderCheck(options, now);
+  return (request) => check(request.headers.get('authorization'));
+}
+
+/** {@link oidcAuthenticator} on the `Authorization` header value alone. */
+export function oidcHeaderCheck(
+  options: OidcOptions,
+  now: () => number = Date.now,
+): (authorization: string | null) => Promise<Identity | null> {
   let keySet: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
   const keys = () => {
     keySet ??= discoverJwks(options).catch((error) => {
@@ -75,8 +88,8 @@ export function oidcAuthenticator(
   const algorithms = [...(options.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
 
-  return async (request) => {
-    const token = bearerToken(request);
+  return async (authorization) => {
+    const token = bearerFromHeader(authorization);
     if (token === undefined) return null;
     let resolver: ReturnType<typeof jose.createRemoteJWKSet>;
     try {

@@ -49,4 +49,4 @@ export {
   type RuleOperation,
   subjectSegment,
 } from './rules.js';
-export { SqliteRecordStore } from './sqlite-records.js';
+export { SqliteRecordStore, type SqliteRecordStoreOptions } from './sqlite-records.js';

@@ -14,7 +14,8 @@ import { buildClaims, keyUrl, type MintOptions, randomKeyId } from '../token/min
 import type { RevocationList } from '../token/revocations.js';
 import { verifyRequestSignature } from '../token/signature.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
-import { type OidcOptions, oidcAuthenticator, oidcOptionsSchema } from './auth.js';
+import { type OidcOptions, oidcHeaderCheck, oidcOptionsSchema } from './auth.js';
+import { empty, fromRequest, HANDLE, type Incoming, json, type Outgoing, toResponse } from './exchange.js';
 import type { EventRecord, GrantRecord, ObjectRecord, Quota, RecordStore, ShareRecord } from './records.js';
 import {
   DEFAULT_KEY_TTL,
@@ -285,7 +286,7 @@ class ValetIssuer implements Issuer {
   readonly #ownsRecords: boolean;
   readonly #now: () => number;
   readonly #maxTtl: number;
-  readonly #authenticate: (request: Request) => Promise<Identity | null>;
+  readonly #authenticate: (incoming: Incoming) => Promise<Identity | null>;
   readonly #cors: Set<string>;
   readonly #log: Logger | undefined;
   readonly #sweep: NodeJS.Timeout;
@@ -309,13 +310,14 @@ class ValetIssuer implements Issuer {
     this.#log = options.logger;
     const { authenticate, oidc } = options;
     if (authenticate) {
-      this.#authenticate = async (request) => {
-        const result = await authenticate(request);
+      this.#authenticate = async (incoming) => {
+        const result = await authenticate(incoming.request());
         if (result === null) return null;
         return typeof result === 'string' ? { subject: result, claims: {} } : result;
       };
     } else {
-      this.#authenticate = oidcAuthenticator(oidc as OidcOptions, this.#now);
+      const check = oidcHeaderCheck(oidc as OidcOptions, this.#now);
+      this.#authenticate = (incoming) => check(incoming.header('authorization'));
     }
     // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
     this.#sweep = setInterval(() => void this.records.expirePending(this.#now()).catch(() => {}), 60_000);
@@ -328,20 +330,19 @@ class ValetIssuer implements Issuer {
     who: Identity | string,
     req: KeyRequest,
     caller: CallerInfo = {},
-    request?: Request,
+    incoming?: Incoming,
   ): Promise<MintedKey> {
     const identity = toIdentity(who);
     const parsed = keyRequestSchema.safeParse(req);
     if (!parsed.success)
       throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(parsed.error)}`);
-    const ctx: RuleContext = { identity, request };
+    const ctx = ruleContext(identity, incoming);
     const signing = this.#activeSigningKey();
     const now = this.#now();
 
     if (req.op === 'put') {
       const { name: ruleName, rule, object } = await this.#pickPutRule(ctx, req);
       const quota = await this.#quotaFor(identity.subject);
-      const usage = await this.records.usage(identity.subject, now);
       const ttl = Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
       if (rule.requireSha256 && req.sha256 === undefined) {
         throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
@@ -374,7 +375,10 @@ class ValetIssuer implements Issuer {
         }
       }
       // Without a declared size the key's ceiling is what the quota still allows.
-      const room = quota.maxBytes === undefined ? undefined : Math.max(0, quota.maxBytes - usage.bytes);
+      const room =
+        quota.maxBytes === undefined || req.size !== undefined
+          ? undefined
+          : Math.max(0, quota.maxBytes - (await this.records.usage(identity.subject, now)).bytes);
       const maxSize = req.size === undefined ? minDefined(rule.maxSize, room) : undefined;
       const mintOptions: MintOptions = {
         op: 'put',
@@ -422,7 +426,7 @@ class ValetIssuer implements Issuer {
 
   async share(who: Identity | string, key: string, ttlSeconds: number, baseUrl?: string): Promise<ShareLink> {
     const identity = toIdentity(who);
-    const { rule, object } = await this.#pickRule({ identity, request: undefined }, 'share', key);
+    const { rule, object } = await this.#pickRule(ruleContext(identity, undefined), 'share', key);
     const maxShareTtl = rule.ttl ?? DEFAULT_SHARE_TTL;
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > maxShareTtl) {
       throw new ValetError('bad_request', `a share link lives from 1 to ${maxShareTtl} seconds`);
@@ -520,31 +524,35 @@ class ValetIssuer implements Issuer {
   // ---- HTTP ---------------------------------------------------------------------------------
 
   async fetch(request: Request, info: { clientAddress?: string } = {}): Promise<Response> {
+    return toResponse(await this[HANDLE](fromRequest(request, info.clientAddress)));
+  }
+
+  /** The handler behind `fetch`, also used directly by the Node adapter (no undici objects). */
+  async [HANDLE](incoming: Incoming): Promise<Outgoing> {
     const started = performance.now();
-    let response: Response;
+    let out: Outgoing;
     try {
-      response = await this.#route(request, info);
+      out = await this.#route(incoming);
     } catch (error) {
-      response = this.#errorResponse(error);
+      out = this.#errorResponse(error);
     }
-    response = this.#withCors(request, response);
+    this.#withCors(incoming, out);
     this.#log?.info(
       {
-        method: request.method,
-        path: loggedPath(new URL(request.url).pathname),
-        status: response.status,
+        method: incoming.method,
+        path: loggedPath(incoming.url.pathname),
+        status: out.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
       },
       'request',
     );
-    return response;
+    return out;
   }
 
-  async #route(request: Request, info: { clientAddress?: string }): Promise<Response> {
-    const url = new URL(request.url);
+  async #route(incoming: Incoming): Promise<Outgoing> {
+    const { url, method } = incoming;
     const path = url.pathname;
-    const method = request.method;
-    if (method === 'OPTIONS') return this.#preflight(request);
+    if (method === 'OPTIONS') return this.#preflight(incoming);
 
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/.well-known/jwks.json') {
@@ -554,7 +562,7 @@ class ValetIssuer implements Issuer {
     if (path === '/v1/revocations' && method === 'GET') {
       await verifyRequestSignature(
         this.#options.storageSecret,
-        request.headers.get('valet-signature'),
+        incoming.header('valet-signature'),
         {
           method: 'GET',
           path,
@@ -564,13 +572,12 @@ class ValetIssuer implements Issuer {
       );
       const { version, list } = await this.#revocationFeed();
       const etag = `"${version}"`;
-      if (request.headers.get('if-none-match') === etag)
-        return new Response(null, { status: 304, headers: { etag } });
+      if (incoming.header('if-none-match') === etag) return empty(304, { etag });
       return json(200, list, { etag, 'cache-control': 'no-store' });
     }
     if (path === '/v1/events') {
       requireMethod(method, 'POST');
-      return this.#onStorageEvent(request, path);
+      return this.#onStorageEvent(incoming, path);
     }
     if (path.startsWith('/s/')) {
       requireMethod(method, 'GET');
@@ -578,19 +585,19 @@ class ValetIssuer implements Issuer {
     }
 
     const caller: CallerInfo = {
-      clientAddress: this.#clientAddress(request, info),
-      userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+      clientAddress: this.#clientAddress(incoming),
+      userAgent: incoming.header('user-agent')?.slice(0, 512) ?? null,
     };
     if (path === '/v1/keys') {
       requireMethod(method, 'POST');
-      const identity = await this.#identify(request);
-      const body = await readJson(request);
-      const minted = await this.mint(identity, body as KeyRequest, caller, request);
+      const identity = await this.#identify(incoming);
+      const body = await readJson(incoming);
+      const minted = await this.mint(identity, body as KeyRequest, caller, incoming);
       return json(201, toWire(minted));
     }
     if (path === '/v1/objects') {
       requireMethod(method, 'GET');
-      const identity = await this.#identify(request);
+      const identity = await this.#identify(incoming);
       const objects = await this.list(identity);
       return json(200, {
         objects: objects.map((o) => ({
@@ -606,8 +613,8 @@ class ValetIssuer implements Issuer {
     }
     if (path === '/v1/shares') {
       requireMethod(method, 'POST');
-      const identity = await this.#identify(request);
-      const body = shareRequestSchema.safeParse(await readJson(request));
+      const identity = await this.#identify(incoming);
+      const body = shareRequestSchema.safeParse(await readJson(incoming));
       if (!body.success)
         throw new ValetError('bad_request', `invalid share request: ${z.prettifyError(body.error)}`);
       const link = await this.share(identity, body.data.key, body.data.ttl, url.origin);
@@ -615,16 +622,16 @@ class ValetIssuer implements Issuer {
     }
     if (path.startsWith('/v1/shares/')) {
       requireMethod(method, 'DELETE');
-      const identity = await this.#identify(request);
+      const identity = await this.#identify(incoming);
       await this.unshare(identity, decodeURIComponent(path.slice('/v1/shares/'.length)));
-      return new Response(null, { status: 204 });
+      return empty(204);
     }
     if (path === '/v1/revocations') {
       requireMethod(method, 'POST');
-      const identity = await this.#identify(request);
+      const identity = await this.#identify(incoming);
       if (!this.#options.admins?.includes(identity.subject))
         throw new ValetError('forbidden', 'only admins may revoke');
-      const body = revocationRequestSchema.safeParse(await readJson(request));
+      const body = revocationRequestSchema.safeParse(await readJson(incoming));
       if (!body.success)
         throw new ValetError('bad_request', `invalid revocation: ${z.prettifyError(body.error)}`);
       const { kind, value, before } = body.data;
@@ -636,10 +643,10 @@ class ValetIssuer implements Issuer {
     throw new ValetError('not_found', 'no such route');
   }
 
-  async #identify(request: Request): Promise<Identity> {
+  async #identify(incoming: Incoming): Promise<Identity> {
     let identity: Identity | null;
     try {
-      identity = await this.#authenticate(request);
+      identity = await this.#authenticate(incoming);
     } catch (error) {
       if (error instanceof ValetError) throw error;
       throw new ValetError('unauthenticated', 'authentication failed', { cause: error });
@@ -651,11 +658,11 @@ class ValetIssuer implements Issuer {
     return identity;
   }
 
-  async #onStorageEvent(request: Request, path: string): Promise<Response> {
-    const body = await readText(request);
+  async #onStorageEvent(incoming: Incoming, path: string): Promise<Outgoing> {
+    const body = await incoming.text(MAX_BODY);
     await verifyRequestSignature(
       this.#options.storageSecret,
-      request.headers.get('valet-signature'),
+      incoming.header('valet-signature'),
       {
         method: 'POST',
         path,
@@ -727,7 +734,7 @@ class ValetIssuer implements Issuer {
     }
   }
 
-  async #openShare(secret: string): Promise<Response> {
+  async #openShare(secret: string): Promise<Outgoing> {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(secret)) throw new ValetError('not_found', 'no such share link');
     const share = await this.records.findShareBySecret(await sha256Hex(secret));
     const now = this.#now();
@@ -739,7 +746,7 @@ class ValetIssuer implements Issuer {
     if (record?.state !== 'complete') throw new ValetError('not_found', 'the shared object no longer exists');
     // A rule for get must still allow this read (its authorize hook sees the share).
     const { name: ruleName } = await this.#pickRule(
-      { identity: { subject: share.owner, claims: {} }, request: undefined },
+      ruleContext({ subject: share.owner, claims: {} }, undefined),
       'get',
       share.object,
       undefined,
@@ -757,9 +764,10 @@ class ValetIssuer implements Issuer {
     const grant = this.#grant(claims, ruleName, signing.kid, {}, share.id);
     await this.records.recordGrant(grant);
     const minted = await this.#sign(signing, claims);
-    return new Response(null, {
-      status: 302,
-      headers: { location: minted.url, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+    return empty(302, {
+      location: minted.url,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
     });
   }
 
@@ -869,15 +877,15 @@ class ValetIssuer implements Issuer {
     };
   }
 
-  #clientAddress(request: Request, info: { clientAddress?: string }): string | null {
+  #clientAddress(incoming: Incoming): string | null {
     if (this.#options.trustProxy) {
-      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+      const forwarded = incoming.header('x-forwarded-for')?.split(',')[0]?.trim();
       if (forwarded) return forwarded.slice(0, 64);
     }
-    return info.clientAddress ?? null;
+    return incoming.clientAddress ?? null;
   }
 
-  #errorResponse(error: unknown): Response {
+  #errorResponse(error: unknown): Outgoing {
     const valetError =
       error instanceof ValetError
         ? error
@@ -889,20 +897,17 @@ class ValetIssuer implements Issuer {
     return json(valetError.status, valetError.toJSON(), headers);
   }
 
-  #preflight(request: Request): Response {
-    const origin = request.headers.get('origin');
+  #preflight(incoming: Incoming): Outgoing {
+    const origin = incoming.header('origin');
     if (origin === null || !this.#corsAllows(origin)) {
       return json(403, new ValetError('origin_not_allowed', 'this origin may not call the issuer').toJSON());
     }
-    return new Response(null, {
-      status: 204,
-      headers: {
-        'access-control-allow-origin': origin,
-        'access-control-allow-methods': 'GET, POST, DELETE',
-        'access-control-allow-headers': 'authorization, content-type',
-        'access-control-max-age': '600',
-        vary: 'origin',
-      },
+    return empty(204, {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': 'GET, POST, DELETE',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-max-age': '600',
+      vary: 'origin',
     });
   }
 
@@ -910,14 +915,12 @@ class ValetIssuer implements Issuer {
     return this.#cors.has('*') || this.#cors.has(origin);
   }
 
-  #withCors(request: Request, response: Response): Response {
-    const origin = request.headers.get('origin');
-    if (origin === null || request.method === 'OPTIONS' || !this.#corsAllows(origin)) return response;
-    const headers = new Headers(response.headers);
-    headers.set('access-control-allow-origin', origin);
-    headers.set('access-control-expose-headers', 'etag');
-    headers.append('vary', 'origin');
-    return new Response(response.body, { status: response.status, headers });
+  #withCors(incoming: Incoming, out: Outgoing): void {
+    const origin = incoming.header('origin');
+    if (origin === null || incoming.method === 'OPTIONS' || !this.#corsAllows(origin)) return;
+    out.headers['access-control-allow-origin'] = origin;
+    out.headers['access-control-expose-headers'] = 'etag';
+    out.headers.vary = out.headers.vary ? `${out.headers.vary}, origin` : 'origin';
   }
 }
 
@@ -970,50 +973,12 @@ function requireMethod(method: string, ...allowed: string[]): void {
     throw new ValetError('method_not_allowed', `use ${allowed.join(' or ')} on this path`);
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'x-content-type-options': 'nosniff',
-      ...headers,
-    },
-  });
-}
-
-async function readText(request: Request): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY)
-    throw new ValetError('entity_too_large', `the body is larger than ${MAX_BODY} bytes`);
-  if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BODY) {
-      await reader.cancel();
-      throw new ValetError('entity_too_large', `the body is larger than ${MAX_BODY} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
-}
-
-async function readJson(request: Request): Promise<unknown> {
-  const type = request.headers.get('content-type') ?? '';
+async function readJson(incoming: Incoming): Promise<unknown> {
+  const type = incoming.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ValetError('unsupported_media_type', 'send the request body as application/json');
   }
-  const parsed = safeJson(await readText(request));
+  const parsed = safeJson(await incoming.text(MAX_BODY));
   if (parsed === undefined) throw new ValetError('bad_request', 'the body is not valid JSON');
   return parsed;
 }
@@ -1024,4 +989,14 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The context rules see; `request` is built only if a rule reads it. */
+function ruleContext(identity: Identity, incoming: Incoming | undefined): RuleContext {
+  return {
+    identity,
+    get request() {
+      return incoming?.request();
+    },
+  };
 }

@@ -62,7 +62,11 @@ describe('SqliteRecordStore', () => {
     const store = SqliteRecordStore.open(':memory:');
     await store.reserveUpload(grant('a', 600), { maxBytes: 1000 }, T0);
     assert.equal((await store.getObject('a'))?.state, 'pending');
-    assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 1 });
+    assert.deepEqual(
+      await store.usage('alice', T0 + 300_001),
+      { bytes: 0, objects: 0 },
+      'lapsed rows never count',
+    );
     assert.equal(await store.expirePending(T0 + 300_001), 1);
     assert.equal(await store.getObject('a'), undefined);
     assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 0 });

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS objects (
   pending_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
+CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending_until) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY NOT NULL,
   type TEXT NOT NULL,
@@ -142,8 +143,20 @@ function toObject(row: ObjectRow): ObjectRecord {
   };
 }
 
+/** Options for {@link SqliteRecordStore.open}. */
+export interface SqliteRecordStoreOptions {
+  /**
+   * Durability of grants, shares and revocations. `normal` (default): SQLite WAL with
+   * `synchronous=NORMAL`: a commit survives a crash of the process, and a power loss may drop the
+   * last moments of grants (short-lived keys). `full`: every commit is fsynced (each mint then
+   * costs a disk flush: about 100 mints/s on a disk with slow flushes). Storage events are always
+   * fsynced before they are acknowledged, whatever this says, so storage never drops one.
+   */
+  synchronous?: 'normal' | 'full';
+}
+
 /**
- * The default {@link RecordStore}: one SQLite file (better-sqlite3, WAL, `synchronous=FULL`).
+ * The default {@link RecordStore}: one SQLite file (better-sqlite3, WAL).
  * Every method runs synchronously inside one process, so check-and-write methods are atomic
  * transactions; the async signatures match stores that talk to a server.
  *
@@ -156,52 +169,66 @@ function toObject(row: ObjectRow): ObjectRecord {
 export class SqliteRecordStore implements RecordStore {
   readonly #db: Database.Database;
 
-  private constructor(db: Database.Database) {
+  readonly #synchronous: 'NORMAL' | 'FULL';
+
+  private constructor(db: Database.Database, options: SqliteRecordStoreOptions) {
     this.#db = db;
+    this.#synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${this.#synchronous}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
   }
 
+  readonly #statements = new Map<string, Database.Statement>();
+  #lastSweep = Number.NEGATIVE_INFINITY;
+  #batch: Promise<void> | undefined;
+
+  /** A prepared statement, compiled once per SQL text. */
+  #stmt(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   /** Opens (creating if needed) a database file; `:memory:` for a throw-away one. */
-  static open(file: string): SqliteRecordStore {
-    return new SqliteRecordStore(new Database(file));
+  static open(file: string, options: SqliteRecordStoreOptions = {}): SqliteRecordStore {
+    return new SqliteRecordStore(new Database(file), options);
   }
 
   #insertGrant(g: GrantRecord): void {
-    this.#db
-      .prepare(
-        `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
+    this.#stmt(
+      `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
           client_address, user_agent, share_id, reserved_bytes, completed_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        g.id,
-        g.subject,
-        g.op,
-        g.object,
-        g.rule,
-        JSON.stringify(g.constraints),
-        g.issuedAt,
-        g.expiresAt,
-        g.kid,
-        g.clientAddress,
-        g.userAgent,
-        g.shareId,
-        g.reservedBytes,
-        g.completedAt,
-      );
+    ).run(
+      g.id,
+      g.subject,
+      g.op,
+      g.object,
+      g.rule,
+      JSON.stringify(g.constraints),
+      g.issuedAt,
+      g.expiresAt,
+      g.kid,
+      g.clientAddress,
+      g.userAgent,
+      g.shareId,
+      g.reservedBytes,
+      g.completedAt,
+    );
   }
 
   #usage(subject: string, now: number, except?: string): Usage {
     // Each object counts once, at the larger of its stored size and its largest live reservation:
     // an overwrite in flight replaces the old bytes, and a client's retries (each with a new key)
     // end up as one object.
-    return this.#db
-      .prepare(
-        `SELECT coalesce(sum(max(CASE WHEN o.state = 'complete' THEN o.size ELSE 0 END, coalesce(r.bytes, 0))), 0)
+    return this.#stmt(
+      `SELECT coalesce(sum(max(CASE WHEN o.state = 'complete' THEN o.size ELSE 0 END, coalesce(r.bytes, 0))), 0)
                   AS bytes,
                 count(*) AS objects
          FROM objects o
@@ -210,67 +237,109 @@ export class SqliteRecordStore implements RecordStore {
            WHERE subject = ? AND op = 'put' AND completed_at IS NULL AND expires_at > ?
            GROUP BY object
          ) r ON r.object = o.key
-         WHERE o.owner = ? AND o.key IS NOT ?`,
-      )
-      .get(subject, now, subject, except ?? null) as Usage;
+         WHERE o.owner = ? AND o.key IS NOT ? AND (o.state = 'complete' OR o.pending_until >= ?)`,
+    ).get(subject, now, subject, except ?? null, now) as Usage;
+  }
+
+  /**
+   * Group commit: a write runs at once, inside a transaction shared by every write of the same
+   * event-loop turn (so checks that read and then write stay atomic), and resolves when that
+   * transaction has committed. Under load one commit carries many mints instead of one each.
+   */
+  #write<T>(fn: () => T): Promise<T> {
+    if (!this.#batch) {
+      this.#db.exec('BEGIN IMMEDIATE');
+      let settle!: (error?: unknown) => void;
+      const done = new Promise<void>((resolve, reject) => {
+        settle = (error) => (error === undefined ? resolve() : reject(error));
+      });
+      done.catch(() => {}); // each writer gets the failure through its own promise
+      this.#batch = done;
+      setImmediate(() => {
+        this.#batch = undefined;
+        try {
+          this.#db.exec('COMMIT');
+          settle();
+        } catch (error) {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+          settle(error);
+        }
+      });
+    }
+    const batch = this.#batch;
+    let result: T;
+    try {
+      // A savepoint inside the shared transaction: a write that throws undoes only itself.
+      result = this.#db.transaction(fn)();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return batch.then(() => result);
+  }
+
+  /** Waits for the open group commit, if any. */
+  async #flush(): Promise<void> {
+    await this.#batch?.catch(() => {});
   }
 
   async recordGrant(grant: GrantRecord): Promise<void> {
-    this.#insertGrant(grant);
+    return this.#write(() => this.#insertGrant(grant));
   }
 
   async reserveUpload(grant: GrantRecord, quota: Quota, now: number): Promise<ReserveResult> {
-    return this.#db.transaction((): ReserveResult => {
-      this.#expirePending(now);
-      const existing = this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(grant.object) as
+    return this.#write((): ReserveResult => {
+      // Lapsed pending rows are swept at most once a second (they never count once lapsed).
+      if (now - this.#lastSweep >= 1000) {
+        this.#expirePending(now);
+        this.#lastSweep = now;
+      }
+      const existing = this.#stmt('SELECT * FROM objects WHERE key = ?').get(grant.object) as
         | ObjectRow
         | undefined;
-      // An overwrite replaces the old version: its bytes stop counting once the new one lands.
-      const usage = this.#usage(
-        grant.subject,
-        now,
-        existing?.owner === grant.subject ? grant.object : undefined,
-      );
-      const objects = usage.objects + 1;
-      if (
-        (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
-        (quota.maxObjects !== undefined && objects > quota.maxObjects)
-      ) {
-        return { ok: false, usage };
+      if (quota.maxBytes !== undefined || quota.maxObjects !== undefined) {
+        // The object being reserved counts once, at this key's size: an overwrite replaces the
+        // old version, and earlier keys for the same object (retries) are superseded.
+        const usage = this.#usage(grant.subject, now, grant.object);
+        if (
+          (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
+          (quota.maxObjects !== undefined && usage.objects + 1 > quota.maxObjects)
+        ) {
+          return { ok: false, usage };
+        }
       }
       this.#insertGrant(grant);
       if (!existing) {
-        this.#db
-          .prepare(
-            `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
+        this.#stmt(
+          `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
              VALUES (?, ?, 'pending', ?, ?, ?)`,
-          )
-          .run(grant.object, grant.subject, now, now, grant.expiresAt);
+        ).run(grant.object, grant.subject, now, now, grant.expiresAt);
       } else if (existing.state === 'pending') {
-        this.#db
-          .prepare('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?')
-          .run(grant.expiresAt, grant.object);
+        this.#stmt('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?').run(
+          grant.expiresAt,
+          grant.object,
+        );
       }
       return { ok: true };
-    })();
+    });
   }
 
   async getGrant(id: string): Promise<GrantRecord | undefined> {
-    const row = this.#db.prepare('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
+    const row = this.#stmt('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
     return row && toGrant(row);
   }
 
   async liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM grants WHERE share_id = ? AND expires_at > ?')
-      .all(shareId, now) as GrantRow[];
+    const rows = this.#stmt('SELECT * FROM grants WHERE share_id = ? AND expires_at > ?').all(
+      shareId,
+      now,
+    ) as GrantRow[];
     return rows.map(toGrant);
   }
 
   async liveGrantsOfSubject(subject: string, before: number, now: number): Promise<GrantRecord[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM grants WHERE subject = ? AND issued_at <= ? AND expires_at > ?')
-      .all(subject, before, now) as GrantRow[];
+    const rows = this.#stmt(
+      'SELECT * FROM grants WHERE subject = ? AND issued_at <= ? AND expires_at > ?',
+    ).all(subject, before, now) as GrantRow[];
     return rows.map(toGrant);
   }
 
@@ -279,52 +348,62 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async getObject(key: string): Promise<ObjectRecord | undefined> {
-    const row = this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
+    const row = this.#stmt('SELECT * FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
     return row && toObject(row);
   }
 
   async listObjects(owner: string): Promise<ObjectRecord[]> {
-    const rows = this.#db
-      .prepare("SELECT * FROM objects WHERE owner = ? AND state = 'complete' ORDER BY key")
-      .all(owner) as ObjectRow[];
+    const rows = this.#stmt("SELECT * FROM objects WHERE owner = ? AND state = 'complete' ORDER BY key").all(
+      owner,
+    ) as ObjectRow[];
     return rows.map(toObject);
   }
 
   #expirePending(now: number): number {
-    return this.#db.prepare("DELETE FROM objects WHERE state = 'pending' AND pending_until < ?").run(now)
-      .changes;
+    return this.#stmt("DELETE FROM objects WHERE state = 'pending' AND pending_until < ?").run(now).changes;
   }
 
   async expirePending(now: number): Promise<number> {
-    return this.#expirePending(now);
+    return this.#write(() => this.#expirePending(now));
   }
 
   async recordEvent(event: EventRecord): Promise<EventOutcome> {
+    // Storage forgets an event once the issuer acknowledges it: the record is fsynced first, in a
+    // transaction of its own (after any group commit in progress).
+    await this.#flush();
+    while (this.#batch) await this.#flush();
+    this.#db.pragma('synchronous = FULL');
+    try {
+      return this.#recordEvent(event);
+    } finally {
+      this.#db.pragma(`synchronous = ${this.#synchronous}`);
+    }
+  }
+
+  #recordEvent(event: EventRecord): EventOutcome {
     return this.#db.transaction((): EventOutcome => {
-      const inserted = this.#db
-        .prepare(
-          `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
+      const inserted = this.#stmt(
+        `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        )
-        .run(
-          event.id,
-          event.type,
-          event.object,
-          event.keyId,
-          event.subject,
-          event.size,
-          event.contentType,
-          event.sha256,
-          event.etag,
-          event.time,
-          event.receivedAt,
-        ).changes;
-      const grantRow = this.#db.prepare('SELECT * FROM grants WHERE id = ?').get(event.keyId) as
+      ).run(
+        event.id,
+        event.type,
+        event.object,
+        event.keyId,
+        event.subject,
+        event.size,
+        event.contentType,
+        event.sha256,
+        event.etag,
+        event.time,
+        event.receivedAt,
+      ).changes;
+      const grantRow = this.#stmt('SELECT * FROM grants WHERE id = ?').get(event.keyId) as
         | GrantRow
         | undefined;
       const grant = grantRow && toGrant(grantRow);
       if (inserted === 0) {
-        const seen = this.#db.prepare('SELECT handled_at FROM events WHERE id = ?').get(event.id) as {
+        const seen = this.#stmt('SELECT handled_at FROM events WHERE id = ?').get(event.id) as {
           handled_at: number | null;
         };
         return {
@@ -335,59 +414,56 @@ export class SqliteRecordStore implements RecordStore {
           usage: undefined,
         };
       }
-      this.#db
-        .prepare('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL')
-        .run(event.receivedAt, event.keyId);
+      this.#stmt('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL').run(
+        event.receivedAt,
+        event.keyId,
+      );
       if (event.type === 'object.deleted') {
-        this.#db.prepare('DELETE FROM objects WHERE key = ?').run(event.object);
+        this.#stmt('DELETE FROM objects WHERE key = ?').run(event.object);
         return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
       }
       const owner = grant?.subject ?? event.subject;
       // Earlier keys for the same object (a client's retries) no longer hold a reservation.
-      this.#db
-        .prepare(
-          `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
+      this.#stmt(
+        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
            AND completed_at IS NULL AND issued_at <= ?`,
-        )
-        .run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
-      this.#db
-        .prepare(
-          `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
+      ).run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
+      this.#stmt(
+        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
            VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)
            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
              content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
              updated_at = excluded.updated_at, pending_until = NULL`,
-        )
-        .run(
-          event.object,
-          owner,
-          event.size,
-          event.contentType,
-          event.sha256,
-          event.etag,
-          event.receivedAt,
-          event.receivedAt,
-        );
+      ).run(
+        event.object,
+        owner,
+        event.size,
+        event.contentType,
+        event.sha256,
+        event.etag,
+        event.receivedAt,
+        event.receivedAt,
+      );
       const object = toObject(
-        this.#db.prepare('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow,
+        this.#stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow,
       );
       return { recorded: true, handled: false, grant, object, usage: this.#usage(owner, event.receivedAt) };
     })();
   }
 
   async markEventHandled(id: string, now: number): Promise<void> {
-    this.#db.prepare('UPDATE events SET handled_at = ? WHERE id = ?').run(now, id);
+    await this.#write(() => this.#stmt('UPDATE events SET handled_at = ? WHERE id = ?').run(now, id));
   }
 
   async dropObject(key: string, etag: string): Promise<void> {
-    this.#db.prepare('DELETE FROM objects WHERE key = ? AND etag = ?').run(key, etag);
+    await this.#write(() => this.#stmt('DELETE FROM objects WHERE key = ? AND etag = ?').run(key, etag));
   }
 
   async listEvents(object?: string): Promise<EventRecord[]> {
     const rows = (
       object === undefined
-        ? this.#db.prepare('SELECT * FROM events ORDER BY received_at, rowid').all()
-        : this.#db.prepare('SELECT * FROM events WHERE object = ? ORDER BY received_at, rowid').all(object)
+        ? this.#stmt('SELECT * FROM events ORDER BY received_at, rowid').all()
+        : this.#stmt('SELECT * FROM events WHERE object = ? ORDER BY received_at, rowid').all(object)
     ) as Array<Record<string, string | number>>;
     return rows.map((r) => ({
       id: r.id as string,
@@ -405,12 +481,11 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async createShare(share: ShareRecord): Promise<void> {
-    this.#db
-      .prepare(
+    await this.#write(() =>
+      this.#stmt(
         `INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+      ).run(
         share.id,
         share.secretHash,
         share.object,
@@ -418,7 +493,8 @@ export class SqliteRecordStore implements RecordStore {
         share.createdAt,
         share.expiresAt,
         share.revokedAt,
-      );
+      ),
+    );
   }
 
   async getShare(id: string): Promise<ShareRecord | undefined> {
@@ -430,7 +506,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   #share(sql: string, value: string): ShareRecord | undefined {
-    const row = this.#db.prepare(sql).get(value) as
+    const row = this.#stmt(sql).get(value) as
       | {
           id: string;
           secret_hash: string;
@@ -455,21 +531,23 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async revokeShare(id: string, now: number): Promise<boolean> {
-    const found = this.#db.prepare('SELECT 1 FROM shares WHERE id = ?').get(id);
-    this.#db.prepare('UPDATE shares SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?').run(now, id);
-    return found !== undefined;
+    return this.#write(
+      () =>
+        this.#stmt('UPDATE shares SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?').run(now, id)
+          .changes === 1,
+    );
   }
 
   async addRevocation(r: RevocationRecord): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO revocations (kind, value, before, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(r.kind, r.value, r.before, r.expiresAt, r.createdAt);
+    await this.#write(() =>
+      this.#stmt(
+        'INSERT INTO revocations (kind, value, before, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(r.kind, r.value, r.before, r.expiresAt, r.createdAt),
+    );
   }
 
   async activeRevocations(now: number): Promise<{ version: string; revocations: RevocationRecord[] }> {
-    const rows = this.#db
-      .prepare('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq')
-      .all(now) as Array<{
+    const rows = this.#stmt('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq').all(now) as Array<{
       seq: number;
       kind: RevocationRecord['kind'];
       value: string;
@@ -491,6 +569,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async close(): Promise<void> {
+    await this.#flush();
     if (this.#db.open) this.#db.close();
   }
 }
