@@ -2,8 +2,8 @@
 //   issuer-app.ts --mode valet|relay --storage URL --key FILE --secret FILE --db FILE
 // Both modes mount the issuer (minting, webhooks, revocation feed). `relay` also has
 // `PUT /relay/<name>`: the app receives the upload and forwards it to storage itself, the way an
-// app without the Valet Key pattern works. `GET /stats` reports the process's CPU time and the
-// HTTP bytes it received, by route.
+// app without the Valet Key pattern works. `GET /stats` reports the process's CPU time, and by
+// route the HTTP bytes received and the CPU time spent while requests were in progress.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +35,7 @@ const issuer = await createIssuer({
 });
 const listener = toNodeListener(issuer);
 const bytes: Record<string, number> = {};
+const cpu: Record<string, number> = {};
 
 /** Exact HTTP/1.1 bytes of a request's head: request line, header lines, blank line. */
 function headBytes(req: http.IncomingMessage): number {
@@ -80,12 +81,17 @@ async function relay(req: http.IncomingMessage, res: http.ServerResponse, name: 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
   if (url === '/stats') {
-    const cpu = process.cpuUsage();
+    const usage = process.cpuUsage();
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, bytes }));
+    res.end(JSON.stringify({ cpuSeconds: (usage.user + usage.system) / 1e6, bytes, cpu }));
     return;
   }
   const r = route(url);
+  const started = process.cpuUsage();
+  res.on('close', () => {
+    const spent = process.cpuUsage(started);
+    cpu[r] = (cpu[r] ?? 0) + (spent.user + spent.system) / 1e6;
+  });
   bytes[r] = (bytes[r] ?? 0) + headBytes(req);
   req.on('data', (chunk: Buffer) => {
     bytes[r] = (bytes[r] ?? 0) + chunk.length;

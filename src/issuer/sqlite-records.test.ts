@@ -58,6 +58,31 @@ describe('SqliteRecordStore', () => {
     assert.deepEqual(await store.usage('bob', T0), { bytes: 0, objects: 0 });
   });
 
+  it('keeps concurrent reservations atomic inside one group commit', async () => {
+    const store = SqliteRecordStore.open(':memory:');
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => store.reserveUpload(grant(`c${i}`, 300), { maxBytes: 1000 }, T0)),
+    );
+    assert.equal(results.filter((r) => r.ok).length, 3);
+    assert.deepEqual(await store.usage('alice', T0), { bytes: 900, objects: 3 });
+  });
+
+  it('undoes only the failing write of a group commit', async () => {
+    const store = SqliteRecordStore.open(':memory:');
+    const good = grant('g', 1);
+    const results = await Promise.allSettled([
+      store.recordGrant(good),
+      store.recordGrant(good), // the same id again: a constraint violation
+      store.reserveUpload(grant('h', 1), {}, T0),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.ok(await store.getGrant(good.id));
+    assert.equal((await store.getObject('h'))?.state, 'pending');
+  });
+
   it('lets reservations and pending objects lapse with their keys', async () => {
     const store = SqliteRecordStore.open(':memory:');
     await store.reserveUpload(grant('a', 600), { maxBytes: 1000 }, T0);
