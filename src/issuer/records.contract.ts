@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { EventRecord, GrantRecord, RecordStore } from './records.js';
+
+const T0 = 1_800_000_000_000;
+let seq = 0;
+
+function grant(object: string, reservedBytes: number, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  seq++;
+  return {
+    id: `grant-${String(seq).padStart(12, '0')}`,
+    subject: 'alice',
+    op: 'put',
+    object,
+    rule: 'upload',
+    constraints: {},
+    issuedAt: T0,
+    expiresAt: T0 + 300_000,
+    kid: 'kid',
+    clientAddress: '127.0.0.1',
+    userAgent: 'test',
+    shareId: null,
+    reservedBytes,
+    completedAt: null,
+    ...overrides,
+  };
+}
+
+function created(g: GrantRecord, size: number, id = `evt-${g.id}`): EventRecord {
+  return {
+    id,
+    type: 'object.created',
+    object: g.object,
+    keyId: g.id,
+    subject: g.subject,
+    size,
+    contentType: 'text/plain',
+    sha256: 'a'.repeat(64),
+    etag: `"${'a'.repeat(64)}"`,
+    time: new Date(T0).toISOString(),
+    receivedAt: T0 + 1000,
+  };
+}
+
+/**
+ * The contract every {@link RecordStore} must keep. Each implementation runs it with a factory
+ * that returns an empty store (see `sqlite-records.test.ts`).
+ */
+export function recordStoreContract(name: string, open: () => RecordStore | Promise<RecordStore>): void {
+  describe(`RecordStore contract: ${name}`, () => {
+    it('reserves quota at minting: declared bytes and one object each', async () => {
+      const store = await open();
+      const quota = { maxBytes: 1000, maxObjects: 2 };
+      assert.deepEqual(await store.reserveUpload(grant('a', 600), quota, T0), { ok: true });
+      assert.equal((await store.reserveUpload(grant('b', 500), quota, T0)).ok, false);
+      assert.deepEqual(await store.usage('alice', T0), { bytes: 600, objects: 1 });
+      assert.equal((await store.reserveUpload(grant('b', 400), quota, T0)).ok, true);
+      assert.equal((await store.reserveUpload(grant('c', 0), quota, T0)).ok, false, 'third object');
+      // A retry (a new key for the same object) does not count twice.
+      assert.equal((await store.reserveUpload(grant('a', 600), quota, T0)).ok, true);
+      assert.deepEqual(await store.usage('alice', T0), { bytes: 1000, objects: 2 });
+      assert.deepEqual(await store.usage('bob', T0), { bytes: 0, objects: 0 });
+    });
+
+    it('keeps concurrent reservations atomic inside one group commit', async () => {
+      const store = await open();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => store.reserveUpload(grant(`c${i}`, 300), { maxBytes: 1000 }, T0)),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 3);
+      assert.deepEqual(await store.usage('alice', T0), { bytes: 900, objects: 3 });
+    });
+
+    it('undoes only the failing write of a group commit', async () => {
+      const store = await open();
+      const good = grant('g', 1);
+      const results = await Promise.allSettled([
+        store.recordGrant(good),
+        store.recordGrant(good), // the same id again: a constraint violation
+        store.reserveUpload(grant('h', 1), {}, T0),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.ok(await store.getGrant(good.id));
+      assert.equal((await store.getObject('h'))?.state, 'pending');
+    });
+
+    it('lets reservations and pending objects lapse with their keys', async () => {
+      const store = await open();
+      await store.reserveUpload(grant('a', 600), { maxBytes: 1000 }, T0);
+      assert.equal((await store.getObject('a'))?.state, 'pending');
+      assert.deepEqual(
+        await store.usage('alice', T0 + 300_001),
+        { bytes: 0, objects: 0 },
+        'lapsed rows never count',
+      );
+      assert.equal(await store.expirePending(T0 + 300_001), 1);
+      assert.equal(await store.getObject('a'), undefined);
+      assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 0 });
+    });
+
+    it('records an event once, completes the object and releases the reservation', async () => {
+      const store = await open();
+      const g = grant('a', 600);
+      await store.reserveUpload(g, {}, T0);
+      const first = await store.recordEvent(created(g, 550));
+      assert.equal(first.recorded, true);
+      assert.equal(first.handled, false);
+      assert.equal(first.object?.state, 'complete');
+      assert.deepEqual(first.usage, { bytes: 550, objects: 1 });
+      assert.ok((await store.getGrant(g.id))?.completedAt);
+      const again = await store.recordEvent(created(g, 550));
+      assert.equal(again.recorded, false);
+      assert.equal(again.handled, false);
+      await store.markEventHandled(created(g, 550).id, T0 + 2000);
+      assert.equal((await store.recordEvent(created(g, 550))).handled, true);
+      assert.equal((await store.listEvents('a')).length, 1);
+      assert.deepEqual(
+        (await store.listObjects('alice')).map((o) => [o.key, o.size]),
+        [['a', 550]],
+      );
+    });
+
+    it('removes the object on a delete event', async () => {
+      const store = await open();
+      const g = grant('a', 10);
+      await store.reserveUpload(g, {}, T0);
+      await store.recordEvent(created(g, 10));
+      const del = grant('a', 0, { op: 'delete' });
+      await store.recordGrant(del);
+      await store.recordEvent({ ...created(del, 10), type: 'object.deleted' });
+      assert.equal(await store.getObject('a'), undefined);
+      assert.deepEqual(await store.listObjects('alice'), []);
+    });
+
+    it('keeps revocations while they matter, with a version that changes', async () => {
+      const store = await open();
+      const empty = await store.activeRevocations(T0);
+      await store.addRevocation({
+        kind: 'key',
+        value: 'k1',
+        before: null,
+        expiresAt: T0 + 1000,
+        createdAt: T0,
+      });
+      const one = await store.activeRevocations(T0);
+      assert.notEqual(one.version, empty.version);
+      assert.equal(one.revocations.length, 1);
+      const later = await store.activeRevocations(T0 + 1000);
+      assert.equal(later.revocations.length, 0);
+      assert.notEqual(later.version, one.version);
+    });
+
+    it('finds a share by the hash of its secret and revokes it', async () => {
+      const store = await open();
+      await store.createShare({
+        id: 'shr_1',
+        secretHash: 'h1',
+        object: 'a',
+        owner: 'alice',
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+        revokedAt: null,
+      });
+      assert.equal((await store.findShareBySecret('h1'))?.id, 'shr_1');
+      assert.equal(await store.findShareBySecret('h2'), undefined);
+      assert.equal(await store.revokeShare('shr_1', T0 + 5), true);
+      assert.equal((await store.getShare('shr_1'))?.revokedAt, T0 + 5);
+      assert.equal(await store.revokeShare('shr_2', T0 + 5), false);
+    });
+  });
+}
