@@ -6,20 +6,18 @@
 //   npm run bench -- --quick      small smoke run, does not write docs/benchmarks.md
 //
 // Options: --rounds N (default 4), --large-mib N (1024), --small-count N (12000), --rss-mib N (2048), --no-write
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { generateSigningJwk, importSigningKey, publicJwk, type SigningKey } from '../src/token/keys.js';
 import { mintValetKey } from '../src/token/mint.js';
+import { log, median, startNode, writeSection } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
@@ -55,30 +53,10 @@ interface Target {
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function start(command: string[], logFile: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, command, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  proc.stderr?.pipe(createWriteStream(logFile));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) resolve({ proc, url: m[1] });
-    });
-    proc.once('exit', (code) => reject(new Error(`${command.join(' ')} exited ${code}; see ${logFile}`)));
-  });
-}
-
 async function startValet(signing: SigningKey, name: string): Promise<Target> {
   const jwksFile = path.join(work, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
-  const { proc, url } = await start(
+  const { proc, url } = await startNode(
     ['bin/valet.js', 'storage', '--data', path.join(work, name), '--jwks', jwksFile, '--port', '0'],
     path.join(work, `${name}.log`),
   );
@@ -94,7 +72,7 @@ async function startValet(signing: SigningKey, name: string): Promise<Target> {
 }
 
 async function startPlain(name: string): Promise<Target> {
-  const { proc, url } = await start(
+  const { proc, url } = await startNode(
     ['--import', 'tsx', 'bench/baseline-server.ts', path.join(work, name)],
     path.join(work, `${name}.log`),
   );
@@ -235,13 +213,7 @@ function settle(): void {
   spawnSync('sync');
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
 const mib = (n: number) => (n / 2 ** 20).toFixed(0);
-const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 const signing = await importSigningKey(await generateSigningJwk());
 const valet = await startValet(signing, 'valet');
@@ -336,16 +308,6 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${cpu}, Node ${process.version}, ${os.platform()} ${os.release()}; ${ROUNDS} rounds, ${mib(LARGE)} MiB large objects, ${SMALL_COUNT} requests per 4 KiB run at ${CONNECTIONS} connections over ${SMALL_OBJECTS} objects.`;
 console.log(`\n${summary}\n\n${table}\n`);
 
-if (WRITE) {
-  const file = path.join(ROOT, 'docs', 'benchmarks.md');
-  const start = '<!-- storage-bench:start -->';
-  const end = '<!-- storage-bench:end -->';
-  const doc = await readFile(file, 'utf8');
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i === -1 || j === -1) throw new Error(`${file} lacks the ${start} … ${end} markers`);
-  await writeFile(file, `${doc.slice(0, i + start.length)}\n${summary}\n\n${table}\n${doc.slice(j)}`);
-  log(`updated ${file}`);
-}
+if (WRITE) log(`updated ${await writeSection('storage-bench', `${summary}\n\n${table}`)}`);
 await rm(work, { recursive: true, force: true });
 process.exit(0);

@@ -488,16 +488,7 @@ class Storage implements StorageServer {
       const existed = noOverwrite ? undefined : this.#store.exists(claims.obj);
       await upload.seal(meta);
       this.#consume(claims);
-      const event = this.#prepareEvent({
-        type: 'object.created',
-        object: meta.key,
-        key_id: claims.jti,
-        subject: claims.sub,
-        size: meta.size,
-        content_type: meta.contentType,
-        sha256: meta.sha256,
-        etag: meta.etag,
-      });
+      const event = this.#prepareEvent({ type: 'object.created', ...eventFields(meta, claims) });
       let created: boolean;
       try {
         created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
@@ -519,13 +510,7 @@ class Storage implements StorageServer {
     this.#consume(claims);
     const event = this.#prepareEvent({
       type: 'object.deleted',
-      object: meta.key,
-      key_id: claims.jti,
-      subject: claims.sub,
-      size: meta.size,
-      content_type: meta.contentType,
-      sha256: meta.sha256,
-      etag: meta.etag,
+      ...eventFields(meta, claims),
       version_key_id: meta.keyId,
     });
     let deleted = false;
@@ -758,6 +743,19 @@ function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
   if (value.startsWith('"')) return value === meta.etag;
   if (value.startsWith('W/')) return false;
   return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
+}
+
+/** What a storage event says about a version and the key that made the change. */
+function eventFields(meta: ObjectMeta, claims: ValetClaims) {
+  return {
+    object: meta.key,
+    key_id: claims.jti,
+    subject: claims.sub,
+    size: meta.size,
+    content_type: meta.contentType,
+    sha256: meta.sha256,
+    etag: meta.etag,
+  };
 }
 
 function describe(meta: ObjectMeta) {
