@@ -154,6 +154,8 @@ export class EventOutbox {
         this.#delete.run(row.seq);
         this.#delay = this.#options.retryDelay;
       } else {
+        // close() may have run while this delivery was in flight: nobody would wake the wait.
+        if (this.#stopped) break;
         const wait = this.#delay * (0.5 + Math.random() / 2);
         this.#delay = Math.min(this.#delay * 2, this.#options.maxRetryDelay);
         await new Promise<void>((resolve) => {
