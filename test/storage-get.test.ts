@@ -42,6 +42,28 @@ describe('storage downloads', () => {
   });
   after(() => storage.stop());
 
+  it('shows people a readable page, not JSON, when a link they open is refused', async () => {
+    const expired = await key.mint({
+      op: 'get',
+      object: 'nothing/here',
+      ttl: 1,
+      now: () => Date.now() - 3_600_000,
+    });
+    const page = await request(storage.url, {
+      path: `/o/nothing/here?vk=${expired}`,
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+    });
+    assert.equal(page.status, 403);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
+    const html = page.body.toString();
+    assert.match(html, /<h1>This link no longer works<\/h1>/);
+    assert.match(html, /token_expired/);
+    assert.ok(!html.includes(expired), 'the key is not echoed');
+    const api = await request(storage.url, { path: `/o/nothing/here?vk=${expired}` });
+    assert.equal(api.json.error?.code, 'token_expired', 'API clients still get JSON');
+  });
+
   it('streams a whole object with its validators', async () => {
     const res = await get('dl/big.bin');
     assert.equal(res.status, 200);

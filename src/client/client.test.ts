@@ -70,6 +70,13 @@ describe('client', () => {
     assert.equal(calls.mints, 3);
     assert.deepEqual(calls.bodies, [5, 5, 5]);
     assert.equal(progress.at(-1), 5);
+    // Every attempt's body counts; the issuer only ever got the small key requests.
+    assert.equal(result.bytes.toStorage, 15);
+    assert.equal(
+      result.bytes.toIssuer,
+      3 * JSON.stringify({ op: 'put', size: 5, contentType: 'text/plain;charset=utf-8' }).length,
+    );
+    assert.equal(result.grant.id, 'k3');
   });
 
   it('never retries a refusal', async () => {

@@ -49,6 +49,25 @@ export interface UploadResult {
   sha256: string;
   etag: string;
   contentType: string;
+  /** The key the upload used: its scope and expiry (never the token). */
+  grant: Grant;
+  /** Request-body bytes sent to the issuer and to storage, all attempts included. */
+  bytes: { toIssuer: number; toStorage: number };
+}
+
+/** What a valet key allowed, without the key itself. */
+export interface Grant {
+  id: string;
+  op: string;
+  object: string;
+  expiresAt: string;
+  constraints: Record<string, unknown>;
+}
+
+/** A URL that reads one object for a short time (for `<img>`, `<video>` or a download link). */
+export interface ReadUrl {
+  url: string;
+  expiresAt: string;
 }
 
 /** A download under way. */
@@ -84,11 +103,13 @@ export interface Share {
 
 interface WireKey {
   id: string;
+  op: string;
   object: string;
   url: string;
   method: string;
   headers: Record<string, string>;
   expires_at: string;
+  constraints?: Record<string, unknown>;
 }
 
 /** Keys this close to expiry are not used to start a transfer: a fresh one is asked for. */
@@ -160,8 +181,23 @@ export class ValetClient {
       ...(sha256 !== undefined && { sha256 }),
     };
     const attempts = blob ? this.#retries + 1 : 1;
+    const bytes = { toIssuer: 0, toStorage: 0 };
+    let used: WireKey | undefined;
+    const requestBytes = new TextEncoder().encode(JSON.stringify(request)).byteLength;
     const result = await this.#withRetry(attempts, signal, async () => {
-      const key = await this.#freshKey(request, signal);
+      const key = await this.#freshKey(request, signal, () => {
+        bytes.toIssuer += requestBytes;
+      });
+      used = key;
+      // Bytes sent to storage in this attempt, counted from the progress events.
+      let sent = 0;
+      const progress = (p: Progress) => {
+        sent = p.loaded;
+        onProgress?.(p);
+      };
+      const settle = () => {
+        bytes.toStorage += sent;
+      };
       const headers: Record<string, string> = { ...key.headers };
       if (blob) headers['content-length'] = String(blob.size);
       const total = blob?.size;
@@ -169,15 +205,15 @@ export class ValetClient {
       // there a Blob goes through XMLHttpRequest.
       const response =
         blob && this.#options.fetch === undefined && browserXhr() !== undefined
-          ? await sendWithXhr(key, blob, onProgress, signal)
+          ? await sendWithXhr(key, blob, progress, signal).finally(settle)
           : await this.#send(
               key,
               headers,
               blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
               total,
-              onProgress,
+              progress,
               signal,
-            );
+            ).finally(settle);
       return (await response.json()) as {
         object: string;
         size: number;
@@ -195,7 +231,47 @@ export class ValetClient {
       sha256: result.sha256,
       etag: result.etag,
       contentType: result.content_type,
+      grant: toGrant(used as WireKey),
+      bytes,
     };
+  }
+
+  /**
+   * A URL that reads `key` straight from storage for a short time: for `<img>`, `<video>`, or a
+   * download link (`disposition: 'attachment'`, with an optional file name). Storage decides what
+   * shows inline (raster images, audio, video, PDF); everything else downloads.
+   */
+  async readUrl(
+    key: string,
+    options: { disposition?: 'attachment'; filename?: string; signal?: AbortSignal } = {},
+  ): Promise<ReadUrl> {
+    const minted = (await this.#issuerCall(
+      'POST',
+      '/v1/keys',
+      {
+        op: 'get',
+        key,
+        ...(options.disposition !== undefined && { disposition: options.disposition }),
+        ...(options.filename !== undefined && { filename: options.filename }),
+      },
+      options.signal,
+    )) as WireKey;
+    return { url: minted.url, expiresAt: minted.expires_at };
+  }
+
+  /** The caller's share links that still work. */
+  async shares(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Array<Omit<Share, 'url'> & { createdAt: string }>> {
+    const body = (await this.#issuerCall('GET', '/v1/shares', undefined, options.signal)) as {
+      shares: Array<{ id: string; object: string; created_at: string; expires_at: string }>;
+    };
+    return body.shares.map((s) => ({
+      id: s.id,
+      key: s.object,
+      createdAt: s.created_at,
+      expiresAt: s.expires_at,
+    }));
   }
 
   /** Downloads an object straight from storage. */
@@ -209,7 +285,7 @@ export class ValetClient {
       return this.#storageFetch(minted.url, { method: 'GET', signal });
     });
     const size = Number(response.headers.get('content-length') ?? '0');
-    let body = response.body ?? new Blob([]).stream();
+    let body: ReadableStream<Uint8Array> = response.body ?? new Blob([]).stream();
     if (onProgress) {
       let loaded = 0;
       body = body.pipeThrough(
@@ -280,9 +356,14 @@ export class ValetClient {
   }
 
   /** Asks for a key, and again if it would expire before the transfer starts. */
-  async #freshKey(request: Record<string, unknown>, signal: AbortSignal | undefined): Promise<WireKey> {
+  async #freshKey(
+    request: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+    onRequest?: () => void,
+  ): Promise<WireKey> {
     for (let i = 0; ; i++) {
       // No retry loop of its own: the transfer's loop retries the whole attempt.
+      onRequest?.();
       const key = (await this.#issuerCall('POST', '/v1/keys', request, signal, 1)) as WireKey;
       if (Date.parse(key.expires_at) - this.#now() > EXPIRY_MARGIN_MS || i >= 1) return key;
     }
@@ -432,6 +513,16 @@ function sendWithXhr(
   });
 }
 
+function toGrant(key: WireKey): Grant {
+  return {
+    id: key.id,
+    op: key.op,
+    object: key.object,
+    expiresAt: key.expires_at,
+    constraints: key.constraints ?? {},
+  };
+}
+
 function retryable(error: unknown): boolean {
   if (!(error instanceof ValetError)) return false;
   return (
@@ -446,7 +537,9 @@ function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): Blob {
   if (data instanceof Blob) return data;
   if (typeof data === 'string') return new Blob([data], { type: 'text/plain;charset=utf-8' });
   if (data instanceof ArrayBuffer) return new Blob([data]);
-  return new Blob([new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
+  // A view on a SharedArrayBuffer cannot be a Blob part: copy it.
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Blob([data.buffer instanceof ArrayBuffer ? (view as Uint8Array<ArrayBuffer>) : view.slice()]);
 }
 
 async function defaultDigest(blob: Blob): Promise<string> {

@@ -330,6 +330,61 @@ describe('issuer handler', () => {
     assert.equal((await issuer.fetch(new Request(share.url))).status, 404);
   });
 
+  it('lists active share links, and shows a readable page for a dead link opened in a browser', async () => {
+    const { issuer } = await make();
+    const minted = await issuer.mint('alice', { op: 'put', name: 'a.png', size: 10 });
+    await issuer.fetch(await signedEvent(createdEvent('evt_6', minted.object, minted.id)));
+    const first = await issuer.share('alice', minted.object, 60, BASE);
+    const second = await issuer.share('alice', minted.object, 120, BASE);
+    await issuer.unshare('alice', first.id);
+    const listed = (await (await issuer.fetch(call('/v1/shares', { user: 'alice' }))).json()) as {
+      shares: Array<{ id: string; object: string }>;
+    };
+    assert.deepEqual(
+      listed.shares.map((s) => [s.id, s.object]),
+      [[second.id, minted.object]],
+    );
+    assert.deepEqual(
+      ((await (await issuer.fetch(call('/v1/shares', { user: 'bob' }))).json()) as { shares: [] }).shares,
+      [],
+    );
+    const browser = await issuer.fetch(new Request(first.url, { headers: { accept: 'text/html' } }));
+    assert.equal(browser.status, 404);
+    assert.match(browser.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await browser.text(), /Nothing here/);
+    const api = await issuer.fetch(new Request(first.url));
+    assert.equal(await errorCode(api), 'not_found');
+  });
+
+  it('mints read keys that force a download with a file name, on request', async () => {
+    const { issuer } = await make();
+    const res = await issuer.fetch(
+      call('/v1/keys', {
+        user: 'alice',
+        body: { op: 'get', key: 'users/alice/a.png', disposition: 'attachment', filename: 'a.png' },
+      }),
+    );
+    assert.deepEqual(((await res.json()) as { constraints: unknown }).constraints, {
+      filename: 'a.png',
+      inline: false,
+    });
+    const wrong = await issuer.fetch(
+      call('/v1/keys', {
+        user: 'alice',
+        body: { op: 'put', name: 'b.png', size: 1, disposition: 'attachment' },
+      }),
+    );
+    assert.equal(await errorCode(wrong), 'bad_request');
+    // A client can never make storage render an upload inline.
+    const inline = await issuer.fetch(
+      call('/v1/keys', {
+        user: 'alice',
+        body: { op: 'get', key: 'users/alice/a.html', disposition: 'inline' },
+      }),
+    );
+    assert.equal(await errorCode(inline), 'bad_request');
+  });
+
   it('never logs a valet key or a share-link secret', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });

@@ -1,6 +1,7 @@
 import * as jose from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from '../storage/error-page.js';
 import { contentTypeAllowed, isMediaRange, type Operation } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import {
@@ -100,6 +101,14 @@ export interface KeyRequest {
   contentType?: string;
   /** put: the body's SHA-256, hex. */
   sha256?: string;
+  /**
+   * get: `attachment` forces a download. Default: by content type (storage shows raster images,
+   * audio, video and PDF inline, and makes everything else a download). A client cannot ask for
+   * `inline`: what users upload never renders as a page because a client said so.
+   */
+  disposition?: 'attachment';
+  /** get: the download file name. */
+  filename?: string;
 }
 
 /** A minted key, as returned to the client. */
@@ -211,6 +220,13 @@ const keyRequestSchema = z
     size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     contentType: z.string().min(1).max(255).optional(),
     sha256: z.string().regex(SHA256_HEX).optional(),
+    disposition: z.literal('attachment').optional(),
+    filename: z
+      .string()
+      .min(1)
+      .max(255)
+      .refine((f) => !/[\p{Cc}/\\]/u.test(f), 'a file name has no control characters or slashes')
+      .optional(),
   })
   .strict();
 const shareRequestSchema = z
@@ -337,6 +353,9 @@ class ValetIssuer implements Issuer {
     if (!parsed.success)
       throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(parsed.error)}`);
     const ctx = ruleContext(identity, incoming);
+    if (req.op !== 'get' && (req.disposition !== undefined || req.filename !== undefined)) {
+      throw new ValetError('bad_request', 'disposition and filename apply to get keys only');
+    }
     const signing = this.#activeSigningKey();
     const now = this.#now();
 
@@ -414,6 +433,8 @@ class ValetIssuer implements Issuer {
       subject: identity.subject,
       ttl: Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl),
       once: rule.once ?? req.op === 'delete',
+      ...(req.disposition === 'attachment' && { inline: false }),
+      ...(req.filename !== undefined && { filename: req.filename }),
       now: this.#now,
     });
     await this.records.recordGrant(this.#grant(claims, ruleName, signing.kid, caller, null));
@@ -581,7 +602,17 @@ class ValetIssuer implements Issuer {
     }
     if (path.startsWith('/s/')) {
       requireMethod(method, 'GET');
-      return this.#openShare(path.slice(3));
+      try {
+        return await this.#openShare(path.slice(3));
+      } catch (error) {
+        // A person opening a dead link in a browser gets a readable page, not JSON.
+        if (!(error instanceof ValetError) || !wantsHtml(incoming.header('accept'))) throw error;
+        return {
+          status: error.status,
+          headers: { ...ERROR_PAGE_HEADERS },
+          body: errorPage(error.status, error.code, error.message),
+        };
+      }
     }
 
     const caller: CallerInfo = {
@@ -608,6 +639,18 @@ class ValetIssuer implements Issuer {
           etag: o.etag,
           created_at: new Date(o.createdAt).toISOString(),
           updated_at: new Date(o.updatedAt).toISOString(),
+        })),
+      });
+    }
+    if (path === '/v1/shares' && method === 'GET') {
+      const identity = await this.#identify(incoming);
+      const shares = await this.records.listShares(identity.subject, this.#now());
+      return json(200, {
+        shares: shares.map((share) => ({
+          id: share.id,
+          object: share.object,
+          created_at: new Date(share.createdAt).toISOString(),
+          expires_at: new Date(share.expiresAt).toISOString(),
         })),
       });
     }

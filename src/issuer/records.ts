@@ -150,6 +150,8 @@ export interface RecordStore {
   getShare(id: string): Promise<ShareRecord | undefined>;
   /** The share whose link secret hashes to `secretHash`. */
   findShareBySecret(secretHash: string): Promise<ShareRecord | undefined>;
+  /** A subject's share links that are neither revoked nor expired at `now`, newest first. */
+  listShares(owner: string, now: number): Promise<ShareRecord[]>;
   /** Marks a share revoked; false if there is no such share. */
   revokeShare(id: string, now: number): Promise<boolean>;
 

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS shares (
   expires_at INTEGER NOT NULL,
   revoked_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS shares_owner ON shares (owner, expires_at);
 CREATE TABLE IF NOT EXISTS revocations (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL CHECK (kind IN ('key', 'subject', 'signing_key')),
@@ -528,6 +529,13 @@ export class SqliteRecordStore implements RecordStore {
         revokedAt: row.revoked_at,
       }
     );
+  }
+
+  async listShares(owner: string, now: number): Promise<ShareRecord[]> {
+    const ids = this.#stmt(
+      'SELECT id FROM shares WHERE owner = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id',
+    ).all(owner, now) as Array<{ id: string }>;
+    return ids.map(({ id }) => this.#share('SELECT * FROM shares WHERE id = ?', id) as ShareRecord);
   }
 
   async revokeShare(id: string, now: number): Promise<boolean> {

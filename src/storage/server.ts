@@ -16,6 +16,7 @@ import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
 import { decodeObjectKeyPath } from '../token/object-key.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKeyWithKey } from '../token/verify.js';
 import { CorsPolicy } from './cors.js';
+import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from './error-page.js';
 import { EventOutbox, type EventWebhookOptions, type StorageEvent } from './events.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
 import { UsedKeyLedger } from './ledger.js';
@@ -607,6 +608,14 @@ class Storage implements StorageServer {
       res.setHeader('WWW-Authenticate', 'Bearer realm="valet", error="invalid_token"');
     res.removeHeader('Content-Disposition');
     res.removeHeader('Content-Length');
+    if (wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD')) {
+      // A person opened a link in a browser: a readable page rather than raw JSON.
+      for (const [name, value] of Object.entries(ERROR_PAGE_HEADERS)) res.setHeader(name, value);
+      const page = errorPage(valetError.status, valetError.code, valetError.message);
+      res.setHeader('Content-Length', Buffer.byteLength(page));
+      res.writeHead(valetError.status).end(req.method === 'HEAD' ? undefined : page);
+      return;
+    }
     sendJson(res, valetError.status, valetError.toJSON());
   }
 

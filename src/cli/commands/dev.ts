@@ -8,24 +8,28 @@ import { toNodeListener } from '../../issuer/node.js';
 import type { Rule } from '../../issuer/rules.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
-import { DEMO_PAGE } from '../../web/page.js';
-import { type Command, optional, parseLogLevel, parsePort } from '../args.js';
+import { bundleWebApp } from '../../web/bundle.js';
+import { demoPage, demoPageCsp } from '../../web/page.js';
+import { type Command, optional, parseLogLevel, parsePort, parseSize } from '../args.js';
 import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
 
-/** The development policy: each user owns `users/<subject>/`. */
-export const DEV_RULES: Readonly<Record<string, Rule>> = {
-  upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 5 * 2 ** 30 },
-  read: { op: 'get', prefix: 'users/{subject}/' },
-  remove: { op: 'delete', prefix: 'users/{subject}/' },
-  share: { op: 'share', prefix: 'users/{subject}/' },
-};
+/** The development policy: each user owns `users/<subject>/`, uploads up to `maxUpload` bytes. */
+export function devRules(maxUpload = 5 * 2 ** 30): Readonly<Record<string, Rule>> {
+  return {
+    upload: { op: 'put', prefix: 'users/{subject}/', maxSize: maxUpload },
+    read: { op: 'get', prefix: 'users/{subject}/' },
+    remove: { op: 'delete', prefix: 'users/{subject}/' },
+    share: { op: 'share', prefix: 'users/{subject}/' },
+  };
+}
 
 export const dev: Command = {
   name: 'dev',
   summary: 'run issuer, storage, demo page and a development identity provider on this machine',
-  help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--json] [--log-level warn]
+  help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
+                 [--log-level warn]
 
 Starts the whole system on 127.0.0.1: the issuer (with the demo page at /), Valet storage, and
 a development OpenID provider with two users, alice and bob. Keys and secrets are generated
@@ -40,6 +44,7 @@ Options:
   --port PORT          issuer and web port, 0 for any free port (default 8080)
   --storage-port PORT  storage port (default 0: any free port)
   --data DIR           data directory (default .valet)
+  --max-upload SIZE    largest object a user may upload (default 5GiB)
   --json               print the ready line as JSON
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default warn)
   -h, --help           show this help`,
@@ -47,6 +52,7 @@ Options:
     port: { type: 'string' },
     'storage-port': { type: 'string' },
     data: { type: 'string' },
+    'max-upload': { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -54,6 +60,8 @@ Options:
     const port = parsePort(optional(values, 'port') ?? '8080', '--port');
     const storagePort = parsePort(optional(values, 'storage-port') ?? '0', '--storage-port');
     const dataDir = path.resolve(optional(values, 'data') ?? '.valet');
+    const maxUpload = parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload');
+    const script = await bundleWebApp();
     const logger = pino(
       { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
       pino.destination({ dest: 2, sync: false }),
@@ -70,6 +78,7 @@ Options:
     // issuer needs storage's URL for the keys it mints. Until both are up, requests get a 503.
     let issuer: Issuer | undefined;
     let base = '';
+    let storageOrigin = '';
     const web = http.createServer(
       toNodeListener({
         fetch: async (request, info) => {
@@ -77,12 +86,18 @@ Options:
           if (fromIdp) return fromIdp;
           const { pathname } = new URL(request.url);
           if (pathname === '/' && request.method === 'GET') {
-            return new Response(DEMO_PAGE, {
+            return new Response(demoPage(), {
               headers: {
                 'content-type': 'text/html; charset=utf-8',
-                'content-security-policy':
-                  "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *",
+                'content-security-policy': demoPageCsp(storageOrigin),
+                'x-content-type-options': 'nosniff',
+                'referrer-policy': 'no-referrer',
               },
+            });
+          }
+          if (pathname === '/app.js' && request.method === 'GET') {
+            return new Response(script, {
+              headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
             });
           }
           if (!issuer)
@@ -115,12 +130,13 @@ Options:
         events: { url: `${base}/v1/events`, secret },
       });
       const storageUrl = await storage.listen(storagePort, '127.0.0.1');
+      storageOrigin = new URL(storageUrl).origin;
       issuer = await createIssuer({
         signingKeys: [signingJwk],
         storageUrl,
         storageSecret: secret,
         oidc: { issuer: DevIdentityProvider.issuerFor(base), audience: DEV_AUDIENCE, algorithms: ['ES256'] },
-        rules: DEV_RULES,
+        rules: devRules(maxUpload),
         database: path.join(dataDir, 'issuer.sqlite'),
         publicUrl: base,
         logger: logger.child({ service: 'valet-issuer' }),

@@ -1,0 +1,221 @@
+// The demo page of `valet dev` in a real browser (Debian's chromium through playwright-core):
+// uploads straight to storage on another origin (CORS), progress, refusals, cancel, downloads,
+// previews and share links.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshot } from './helpers/browser.js';
+import { startValet } from './helpers/storage.js';
+
+interface Dev {
+  web: string;
+  issuer: string;
+  storage: string;
+  dataDir: string;
+  dir: string;
+}
+
+async function startDev(t: TestContext, maxUpload = '4MiB'): Promise<Dev> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'valet-web-'));
+  const dataDir = path.join(dir, 'data');
+  const dev = await startValet(
+    ['dev', '--port', '0', '--data', dataDir, '--json', '--max-upload', maxUpload],
+    /^(\{.*\})\n/,
+    t,
+  );
+  const ready = JSON.parse(dev.url) as { web: string; issuer: string; storage: string };
+  return { ...ready, dataDir, dir };
+}
+
+async function signIn(page: Page, dev: Dev, user: 'alice' | 'bob'): Promise<void> {
+  await page.goto(dev.web);
+  await page.getByRole('button', { name: `Sign in as ${user}` }).click();
+  await page.locator('#who', { hasText: user }).waitFor();
+}
+
+async function fileOf(dev: Dev, name: string, bytes: number): Promise<{ file: string; data: Buffer }> {
+  const data = randomBytes(bytes);
+  const file = path.join(dev.dir, name);
+  await writeFile(file, data);
+  return { file, data };
+}
+
+describe('the demo page in a real browser', () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(() => browser?.close());
+
+  it('uploads straight to storage with progress, lists, downloads, and keeps bob out', async (t) => {
+    const dev = await startDev(t);
+    const context = await browser.newContext({ acceptDownloads: true });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) =>
+      requests.push(`${r.method()} ${new URL(r.url()).origin}${new URL(r.url()).pathname}`),
+    );
+    await signIn(page, dev, 'alice');
+    assert.notEqual(new URL(dev.storage).origin, new URL(dev.web).origin, 'storage is on another origin');
+
+    const { file, data } = await fileOf(dev, 'photo.bin', 3 * 1024 * 1024);
+    await page.locator('#files').setInputFiles(file);
+    const row = page.locator('#transfers li', { hasText: 'photo.bin' });
+    await row.locator('.detail', { hasText: '100%' }).waitFor();
+    assert.equal(await row.locator('progress').evaluate((p) => (p as unknown as { value: number }).value), 1);
+    const listed = page.locator('#objects tr', { hasText: 'photo.bin' });
+    await listed.waitFor();
+    await screenshot(page, 'uploaded');
+    // The bytes went to storage, not through the issuer: one PUT to the storage origin.
+    assert.ok(
+      requests.includes(`PUT ${new URL(dev.storage).origin}/o/users/alice/photo.bin`),
+      requests.join('\n'),
+    );
+    assert.ok(!requests.some((r) => r.startsWith(`PUT ${new URL(dev.web).origin}`)));
+    const pattern = (await page.locator('#pattern').textContent()) ?? '';
+    assert.match(pattern, /To storage\s*3\.1 MB/);
+    assert.match(pattern, /put users\/alice\/photo\.bin/);
+    assert.ok(!pattern.includes('eyJ'), 'the panel never shows a token');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download photo.bin' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'photo.bin');
+    assert.deepEqual(await readFile((await download.path()) as string), data);
+
+    // Delete: gone from the list, and from storage.
+    await page.getByRole('button', { name: 'Delete photo.bin' }).click();
+    await page.locator('#empty').waitFor({ state: 'visible' });
+    const gone = await fetch(`${dev.storage}/o/users/alice/photo.bin`);
+    assert.equal(gone.status, 401, 'storage answers without a key, and the object is gone from the registry');
+
+    const bob = await browser.newContext();
+    t.after(() => bob.close());
+    const bobPage = await bob.newPage();
+    await signIn(bobPage, dev, 'bob');
+    await bobPage.locator('#empty').waitFor({ state: 'visible' });
+    assert.equal(await bobPage.locator('#objects tr').count(), 0);
+    await screenshot(bobPage, 'bob-sees-nothing');
+  });
+
+  it('refuses a file over the limit with a readable message and stores nothing', async (t) => {
+    const dev = await startDev(t, '1MiB');
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(dev.web);
+    // Keyboard only: the sign-in buttons are reachable and work with Enter.
+    await page.getByRole('button', { name: 'Sign in as alice' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#who', { hasText: 'alice' }).waitFor();
+    const { file } = await fileOf(dev, 'big.bin', 2 * 1024 * 1024);
+    await page.locator('#files').setInputFiles(file);
+    await page.locator('#status', { hasText: 'larger than the rules allow' }).waitFor();
+    await screenshot(page, 'refused');
+    assert.equal(await page.locator('#objects tr').count(), 0);
+    assert.deepEqual(await readdir(path.join(dev.dataDir, 'storage', 'tmp')), []);
+  });
+
+  it('cancels an upload in flight and leaves nothing behind', async (t) => {
+    const dev = await startDev(t, '64MiB');
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await signIn(page, dev, 'alice');
+    // Slow the upload down so that it can be cancelled half-way (Chromium's network emulation).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 512 * 1024,
+    });
+    const { file } = await fileOf(dev, 'slow.bin', 8 * 1024 * 1024);
+    await page.locator('#files').setInputFiles(file);
+    const row = page.locator('#transfers li', { hasText: 'slow.bin' });
+    await row.locator('.detail', { hasText: /[1-9]\d*%/ }).waitFor();
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await row.locator('.detail', { hasText: 'Cancelled.' }).waitFor();
+    await screenshot(page, 'cancelled');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    // Storage notices the dropped connection and discards the partial upload.
+    const deadline = Date.now() + 10_000;
+    let left = await readdir(path.join(dev.dataDir, 'storage', 'tmp'));
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await readdir(path.join(dev.dataDir, 'storage', 'tmp'));
+    }
+    assert.deepEqual(left, []);
+    await page.reload();
+    await page.locator('#empty').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#objects tr').count(), 0);
+  });
+
+  it('previews images inline, shares a link that works in a fresh context, and revokes it', async (t) => {
+    const dev = await startDev(t);
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await signIn(page, dev, 'alice');
+    // A real 1×1 PNG.
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    const file = path.join(dev.dir, 'dot.png');
+    await writeFile(file, png);
+    await page.locator('#files').setInputFiles(file);
+    await page.locator('#objects tr', { hasText: 'dot.png' }).waitFor();
+    // Drag and drop works too (a file dropped on the drop zone).
+    await page.evaluate(`(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped text'], 'dropped.txt', { type: 'text/plain' }));
+      document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true }));
+    })()`);
+    await page.locator('#objects tr', { hasText: 'dropped.txt' }).waitFor();
+    // A narrow screen still shows everything.
+    await page.setViewportSize({ width: 360, height: 800 });
+    await screenshot(page, 'narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('button', { name: 'Preview dot.png' }).click();
+    const img = page.locator('#preview img');
+    await img.waitFor();
+    await page.waitForFunction('document.querySelector("#preview img")?.complete === true');
+    assert.equal(await img.evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth), 1);
+
+    await page.locator('#ttl').selectOption('3600');
+    await page.getByRole('button', { name: 'Share dot.png' }).click();
+    const shareRow = page.locator('#shares tr', { hasText: 'dot.png' });
+    await shareRow.waitFor();
+    const link = ((await shareRow.locator('.link').textContent()) ?? '').trim();
+    assert.match(link, /\/s\/[A-Za-z0-9_-]+$/);
+    await screenshot(page, 'shared');
+
+    const stranger = await browser.newContext();
+    t.after(() => stranger.close());
+    const other = await stranger.newPage();
+    const opened = await other.goto(link);
+    assert.equal(opened?.status(), 200);
+    assert.deepEqual(await opened?.body(), png);
+
+    await shareRow.getByRole('button', { name: 'Revoke the link to dot.png' }).click();
+    await page.locator('#no-shares').waitFor({ state: 'visible' });
+    const dead = await other.goto(link);
+    assert.equal(dead?.status(), 404);
+    assert.match((await other.locator('h1').textContent()) ?? '', /Nothing here/);
+    assert.ok(!(await other.content()).includes('{"error"'), 'a readable page, not JSON');
+    await screenshot(other, 'revoked-link');
+  });
+});
