@@ -1,0 +1,67 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from './storage.js';
+
+const run = promisify(execFile);
+const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'ceph');
+
+/** A running single-node Ceph cluster with radosgw (S3). */
+export interface Ceph {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Clusters are stopped by PID when the test process ends, whatever happened.
+const running = new Set<string>();
+process.on('exit', () => {
+  for (const dir of running) spawnSync(path.join(FIXTURE, 'stop.sh'), [dir]);
+});
+
+/**
+ * Starts Ceph (monitor, OSD on memstore, radosgw) on free ports from Debian's packages. Fails
+ * loudly if it cannot: S3 tests are never skipped.
+ */
+export async function startCeph(): Promise<Ceph> {
+  const dir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-ceph-')), 'cluster');
+  const env = { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()) };
+  running.add(dir);
+  let stdout: string;
+  try {
+    ({ stdout } = await run(path.join(FIXTURE, 'start.sh'), [dir], { env, timeout: 180_000 }));
+  } catch (error) {
+    await run(path.join(FIXTURE, 'stop.sh'), [dir]).catch(() => {});
+    running.delete(dir);
+    const detail = error as { stderr?: string; message: string };
+    throw new Error(
+      `Ceph could not start (are radosgw, ceph-mon and ceph-osd installed?): ${detail.stderr ?? detail.message}`,
+    );
+  }
+  const match = /ENDPOINT=(\S+) AK=(\S+) SK=(\S+)/.exec(stdout);
+  if (!match) throw new Error(`Ceph started but printed no endpoint: ${stdout}`);
+  return {
+    endpoint: match[1] as string,
+    accessKeyId: match[2] as string,
+    secretAccessKey: match[3] as string,
+    dir,
+    async stop() {
+      await run(path.join(FIXTURE, 'stop.sh'), [dir]);
+      running.delete(dir);
+    },
+  };
+}
