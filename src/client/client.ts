@@ -108,8 +108,29 @@ interface WireKey {
   url: string;
   method: string;
   headers: Record<string, string>;
+  /** POST policy (S3): form fields to send before the file. */
+  fields?: Record<string, string>;
+  /** Another store: where to report the upload done. */
+  complete?: string;
   expires_at: string;
   constraints?: Record<string, unknown>;
+}
+
+interface StoredObject {
+  object: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  content_type: string;
+}
+
+function formOf(key: WireKey, blob: Blob): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(key.fields ?? {})) form.append(name, value);
+  // The policy may allow a range of types (`image/*`): the file's own type is sent.
+  if (key.fields?.['Content-Type'] === undefined && blob.type) form.append('Content-Type', blob.type);
+  form.append('file', blob);
+  return form;
 }
 
 /** Keys this close to expiry are not used to start a transfer: a fresh one is asked for. */
@@ -203,24 +224,28 @@ export class ValetClient {
       const total = blob?.size;
       // Browsers stream a request body only over HTTP/2 and report no upload progress for fetch:
       // there a Blob goes through XMLHttpRequest.
+      if (key.fields && !blob) {
+        throw new ValetError('bad_request', 'this store needs the size of a stream: upload a Blob or a file');
+      }
       const response =
         blob && this.#options.fetch === undefined && browserXhr() !== undefined
           ? await sendWithXhr(key, blob, progress, signal).finally(settle)
-          : await this.#send(
-              key,
-              headers,
-              blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
-              total,
-              progress,
-              signal,
-            ).finally(settle);
-      return (await response.json()) as {
-        object: string;
-        size: number;
-        sha256: string;
-        etag: string;
-        content_type: string;
-      };
+          : key.fields && blob
+            ? await this.#sendForm(key, blob, progress, signal).finally(settle)
+            : await this.#send(
+                key,
+                headers,
+                blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
+                total,
+                progress,
+                signal,
+              ).finally(settle);
+      if (key.complete) {
+        // Another store (S3…): the issuer verifies the object from the store and records it.
+        await response.body?.cancel();
+        return (await this.#issuerCall('POST', key.complete, {}, signal, 1)) as StoredObject;
+      }
+      return (await response.json()) as StoredObject;
     });
     if (sha256 !== undefined && result.sha256 !== sha256) {
       throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
@@ -396,6 +421,18 @@ export class ValetClient {
     } as RequestInit);
   }
 
+  /** An S3-style POST policy upload: the signed fields, then the file, as a multipart form. */
+  async #sendForm(
+    key: WireKey,
+    blob: Blob,
+    onProgress: (p: Progress) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const response = await this.#storageFetch(key.url, { method: 'POST', body: formOf(key, blob), signal });
+    onProgress({ loaded: blob.size, total: blob.size });
+    return response;
+  }
+
   /** A request to storage; a refusal becomes a {@link ValetError}. */
   async #storageFetch(url: string, init: RequestInit): Promise<Response> {
     let response: Response;
@@ -466,7 +503,7 @@ interface Xhr {
   open(method: string, url: string): void;
   setRequestHeader(name: string, value: string): void;
   getResponseHeader(name: string): string | null;
-  send(body: Blob): void;
+  send(body: Blob | FormData): void;
   abort(): void;
   responseType: string;
   readonly responseText: string;
@@ -493,7 +530,9 @@ function sendWithXhr(
     const Xhr = browserXhr() as XhrConstructor;
     const xhr = new Xhr();
     xhr.open(key.method, key.url);
-    for (const [name, value] of Object.entries(key.headers)) xhr.setRequestHeader(name, value);
+    // A form upload sets its own multipart Content-Type.
+    if (!key.fields)
+      for (const [name, value] of Object.entries(key.headers)) xhr.setRequestHeader(name, value);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (event) => onProgress?.({ loaded: event.loaded, total: blob.size });
     const onAbort = () => xhr.abort();
@@ -509,7 +548,7 @@ function sendWithXhr(
     };
     xhr.onerror = () => reject(new ValetError('network_error', 'the server could not be reached'));
     xhr.onabort = () => reject(new ValetError('aborted', 'the operation was aborted'));
-    xhr.send(blob);
+    xhr.send(key.fields ? formOf(key, blob) : blob);
   });
 }
 

@@ -9,6 +9,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Constraint, Enforcement, HeadResult, SignedRequest, StorageDriver } from '../issuer/driver.js';
+import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
 
@@ -31,39 +33,8 @@ export interface S3DriverOptions {
   checksums?: boolean;
 }
 
-/** Who enforces a rule constraint for a driver. */
-export type Enforcement = 'store' | 'issuer' | 'none';
-
-/** The constraints a rule can set, for the enforcement table. */
-export type Constraint =
-  | 'max_size'
-  | 'min_size'
-  | 'size'
-  | 'content_types'
-  | 'sha256'
-  | 'once'
-  | 'no_overwrite'
-  | 'revocation'
-  | 'expiry';
-
 /** A presigned request a client sends to the store. */
-export interface PresignedRequest {
-  method: 'PUT' | 'POST' | 'GET' | 'DELETE';
-  url: string;
-  /** Headers the client must send exactly (they are signed). */
-  headers: Record<string, string>;
-  /** POST: the form fields to send before the file (the policy and its signature). */
-  fields?: Record<string, string>;
-}
-
-/** What the store says about an object (completion checks). */
-export interface HeadResult {
-  size: number;
-  contentType: string;
-  etag: string;
-  /** Hex SHA-256 if the store kept a checksum for the object. */
-  sha256?: string;
-}
+export type PresignedRequest = SignedRequest;
 
 function hexToBase64(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
@@ -94,7 +65,8 @@ function base64ToHex(b64: string): string {
  * const put = await s3.presignPut({ object: 'users/alice/a.png', size: 1234, contentType: 'image/png', ttl: 300 })
  * ```
  */
-export class S3Driver {
+export class S3Driver implements StorageDriver {
+  readonly name = 's3';
   readonly bucket: string;
   readonly client: S3Client;
   readonly #checksums: boolean;
@@ -136,6 +108,45 @@ export class S3Driver {
       revocation: 'none',
       expiry: 'store',
     };
+  }
+
+  /**
+   * The presigned request for a key's claims: PUT when the exact size is known, POST with a size
+   * range otherwise; GET with safe download headers; DELETE. Lifetime: the claims' `exp`.
+   */
+  async sign(claims: ValetClaims, contentType: string | undefined): Promise<SignedRequest> {
+    const ttl = Math.max(1, claims.exp - Math.floor(Date.now() / 1000));
+    if (claims.op === 'put') {
+      if (claims.size !== undefined) {
+        return this.presignPut({
+          object: claims.obj,
+          size: claims.size,
+          ttl,
+          ...(contentType !== undefined && { contentType }),
+          ...(claims.sha256 !== undefined && { sha256: claims.sha256 }),
+        });
+      }
+      if (claims.max_size === undefined) {
+        throw new ValetError('invalid_options', 'an S3 upload needs an exact size or a maximum size');
+      }
+      const type = contentType ?? (claims.content_types?.length === 1 ? claims.content_types[0] : undefined);
+      return this.presignPost({
+        object: claims.obj,
+        maxSize: claims.max_size,
+        ttl,
+        ...(claims.min_size !== undefined && { minSize: claims.min_size }),
+        ...(type !== undefined && { contentType: type }),
+      });
+    }
+    if (claims.op === 'delete') return this.presignDelete({ object: claims.obj, ttl });
+    return this.presignGet({
+      object: claims.obj,
+      ttl,
+      // Always a download when navigated to (an <img> or <video> still shows it): the engine
+      // serves whatever type the uploader declared, from an origin shared by every object.
+      disposition: 'attachment',
+      ...(claims.filename !== undefined && { filename: claims.filename }),
+    });
   }
 
   /** A presigned PUT for a body of exactly `size` bytes. */

@@ -16,6 +16,7 @@ import type { RevocationList } from '../token/revocations.js';
 import { verifyRequestSignature } from '../token/signature.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { type OidcOptions, oidcHeaderCheck, oidcOptionsSchema } from './auth.js';
+import type { HeadResult, StorageDriver } from './driver.js';
 import { empty, fromRequest, HANDLE, type Incoming, json, type Outgoing, toResponse } from './exchange.js';
 import type { EventRecord, GrantRecord, ObjectRecord, Quota, RecordStore, ShareRecord } from './records.js';
 import {
@@ -25,6 +26,7 @@ import {
   keyInPrefix,
   type Rule,
   type RuleContext,
+  ruleConstraints,
   rulePrefix,
   ruleSchema,
   uploadKey,
@@ -49,8 +51,14 @@ export interface CompletedUpload {
 export interface IssuerOptions {
   /** Private signing keys (Ed25519 JWKs). The first one not revoked signs; all are published. */
   signingKeys: readonly PrivateSigningJwk[];
-  /** The storage base URL clients use, e.g. `http://127.0.0.1:9000`. */
-  storageUrl: string;
+  /** Valet storage's base URL clients use, e.g. `http://127.0.0.1:9000` (not with a `driver`). */
+  storageUrl?: string;
+  /**
+   * Another store instead of Valet's own (for example `new S3Driver(…)` from `valet/drivers/s3`):
+   * keys become the store's native signed requests, and uploads are verified when the client
+   * reports them done (`POST /v1/uploads/:id/complete`).
+   */
+  driver?: StorageDriver;
   /** Named rules: what callers may do. A request no rule allows is refused with `forbidden`. */
   rules: Readonly<Record<string, Rule>>;
   /**
@@ -118,7 +126,11 @@ export interface MintedKey {
   object: string;
   /** Where to send the request, key included. */
   url: string;
-  method: 'PUT' | 'GET' | 'DELETE';
+  method: 'PUT' | 'POST' | 'GET' | 'DELETE';
+  /** POST (S3 policy): form fields to send before the file. */
+  fields?: Record<string, string>;
+  /** With a driver: where the client reports the upload done, so the issuer verifies it. */
+  complete?: string;
   /** Headers the client must send (the content type bound into a put key). */
   headers: Record<string, string>;
   expiresAt: string;
@@ -170,7 +182,13 @@ export interface Issuer {
 const issuerOptionsSchema = z
   .object({
     signingKeys: z.array(z.object({ kid: z.string() }).passthrough()).min(1),
-    storageUrl: z.url({ protocol: /^https?$/ }),
+    storageUrl: z.url({ protocol: /^https?$/ }).optional(),
+    driver: z
+      .custom<StorageDriver>(
+        (v) => typeof (v as StorageDriver | undefined)?.sign === 'function',
+        'driver needs sign()',
+      )
+      .optional(),
     rules: z.record(
       z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'rule names are 1-64 of A-Z a-z 0-9 _ . -'),
       ruleSchema,
@@ -208,6 +226,9 @@ const issuerOptionsSchema = z
   .strict()
   .refine((o) => (o.authenticate === undefined) !== (o.oidc === undefined), {
     message: 'exactly one of authenticate and oidc is required',
+  })
+  .refine((o) => (o.storageUrl === undefined) !== (o.driver === undefined), {
+    message: 'exactly one of storageUrl (Valet storage) and driver is required',
   });
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
@@ -283,6 +304,7 @@ export async function createIssuer(options: IssuerOptions): Promise<Issuer> {
   if (!parsed.success) {
     throw new ValetError('invalid_options', `invalid issuer options: ${z.prettifyError(parsed.error)}`);
   }
+  if (options.driver) checkEnforcement(options.driver, options.rules);
   const signingKeys: SigningKey[] = [];
   for (const jwk of options.signingKeys) signingKeys.push(await importSigningKey(jwk));
   const ownsRecords = options.records === undefined;
@@ -626,6 +648,14 @@ class ValetIssuer implements Issuer {
       const minted = await this.mint(identity, body as KeyRequest, caller, incoming);
       return json(201, toWire(minted));
     }
+    if (path.startsWith('/v1/uploads/') && path.endsWith('/complete')) {
+      requireMethod(method, 'POST');
+      const identity = await this.#identify(incoming);
+      return this.#verifyUpload(
+        identity,
+        decodeURIComponent(path.slice('/v1/uploads/'.length, -'/complete'.length)),
+      );
+    }
     if (path === '/v1/objects') {
       requireMethod(method, 'GET');
       const identity = await this.#identify(incoming);
@@ -730,12 +760,18 @@ class ValetIssuer implements Issuer {
       time: e.time,
       receivedAt: now,
     };
+    return json(200, await this.#complete(record));
+  }
+
+  /** Records a storage event once; for an upload, re-checks the quota and calls the app's hook. */
+  async #complete(record: EventRecord): Promise<{ received: string; duplicate: boolean }> {
+    const now = record.receivedAt;
     const outcome = await this.records.recordEvent(record);
-    if (outcome.handled || e.type !== 'object.created') {
-      if (outcome.recorded) await this.records.markEventHandled(e.id, now);
-      return json(200, { received: e.id, duplicate: !outcome.recorded });
+    if (outcome.handled || record.type !== 'object.created') {
+      if (outcome.recorded) await this.records.markEventHandled(record.id, now);
+      return { received: record.id, duplicate: !outcome.recorded };
     }
-    const owner = outcome.grant?.subject ?? e.subject;
+    const owner = outcome.grant?.subject ?? record.subject;
     const quota = await this.#quotaFor(owner);
     const usage = outcome.usage ?? (await this.records.usage(owner, now));
     if (
@@ -743,26 +779,74 @@ class ValetIssuer implements Issuer {
       (quota.maxObjects !== undefined && usage.objects > quota.maxObjects)
     ) {
       // Checked again with the real size: the upload is removed, not kept over quota.
-      this.#log?.warn({ object: e.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
-      await this.#deleteFromStorage(e.object, owner);
-      await this.records.dropObject(e.object, e.etag);
+      this.#log?.warn({ object: record.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
+      await this.#deleteFromStorage(record.object, owner);
+      await this.records.dropObject(record.object, record.etag);
     } else if (this.#options.onUploadComplete) {
       await this.#options.onUploadComplete({
-        eventId: e.id,
-        object: e.object,
+        eventId: record.id,
+        object: record.object,
         owner,
-        size: e.size,
-        contentType: e.content_type,
-        sha256: e.sha256,
-        etag: e.etag,
+        size: record.size,
+        contentType: record.contentType,
+        sha256: record.sha256,
+        etag: record.etag,
         grant: outcome.grant,
       });
     }
-    await this.records.markEventHandled(e.id, now);
-    return json(200, { received: e.id, duplicate: !outcome.recorded });
+    await this.records.markEventHandled(record.id, now);
+    return { received: record.id, duplicate: !outcome.recorded };
+  }
+
+  /**
+   * With a driver, the client reports an upload done: the issuer reads the object's head from the
+   * store and records the upload only if it keeps its key's constraints; an object that breaks
+   * them is deleted, and the refusal is the answer.
+   */
+  async #verifyUpload(identity: Identity, grantId: string): Promise<Outgoing> {
+    const driver = this.#options.driver;
+    const grant = await this.records.getGrant(grantId);
+    if (!driver || !grant || grant.op !== 'put' || grant.subject !== identity.subject) {
+      throw new ValetError('not_found', 'no such upload');
+    }
+    const head = await driver.head(grant.object);
+    if (!head) throw new ValetError('not_found', 'the object is not in the store');
+    const problem = constraintBroken(grant.constraints, head);
+    if (problem) {
+      this.#log?.warn({ object: grant.object, grant: grant.id, problem }, 'upload breaks its key: removed');
+      await driver.delete(grant.object);
+      await this.records.dropObject(grant.object, head.etag);
+      throw new ValetError('upload_rejected', `the upload was removed: ${problem}`);
+    }
+    const now = this.#now();
+    const record: EventRecord = {
+      id: `verified:${grant.id}`,
+      type: 'object.created',
+      object: grant.object,
+      keyId: grant.id,
+      subject: grant.subject,
+      size: head.size,
+      contentType: head.contentType,
+      sha256: head.sha256 ?? '',
+      etag: head.etag,
+      time: new Date(now).toISOString(),
+      receivedAt: now,
+    };
+    await this.#complete(record);
+    return json(200, {
+      object: record.object,
+      size: record.size,
+      content_type: record.contentType,
+      sha256: record.sha256,
+      etag: record.etag,
+    });
   }
 
   async #deleteFromStorage(object: string, owner: string): Promise<void> {
+    if (this.#options.driver) {
+      await this.#options.driver.delete(object);
+      return;
+    }
     const signing = this.#activeSigningKey();
     const claims = buildClaims({ op: 'delete', object, subject: owner, ttl: 60, once: true, now: this.#now });
     await this.records.recordGrant(this.#grant(claims, '(quota)', signing.kid, {}, null));
@@ -904,15 +988,31 @@ class ValetIssuer implements Issuer {
     claims: ReturnType<typeof buildClaims>,
     contentType?: string,
   ): Promise<MintedKey> {
+    const { op, obj, jti, exp, iat: _iat, nbf: _nbf, sub: _sub, ...constraints } = claims;
+    const { driver } = this.#options;
+    if (driver) {
+      const signed = await driver.sign(claims, contentType);
+      return {
+        id: jti,
+        op,
+        object: obj,
+        url: signed.url,
+        method: signed.method,
+        headers: signed.headers,
+        ...(signed.fields && { fields: signed.fields }),
+        ...(op === 'put' && { complete: `/v1/uploads/${jti}/complete` }),
+        expiresAt: new Date(exp * 1000).toISOString(),
+        constraints,
+      };
+    }
     const token = await new jose.SignJWT(claims)
       .setProtectedHeader({ alg: 'EdDSA', typ: 'valet-key+jwt', kid: signing.kid })
       .sign(signing.privateKey);
-    const { op, obj, jti, exp, iat: _iat, nbf: _nbf, sub: _sub, ...constraints } = claims;
     return {
       id: jti,
       op,
       object: obj,
-      url: keyUrl(this.#options.storageUrl, obj, token),
+      url: keyUrl(this.#options.storageUrl as string, obj, token),
       method: OP_METHOD[op as keyof typeof OP_METHOD],
       headers: contentType !== undefined ? { 'content-type': contentType } : {},
       expiresAt: new Date(exp * 1000).toISOString(),
@@ -1001,6 +1101,8 @@ function toWire(key: MintedKey) {
     url: key.url,
     method: key.method,
     headers: key.headers,
+    ...(key.fields && { fields: key.fields }),
+    ...(key.complete && { complete: key.complete }),
     expires_at: key.expiresAt,
     constraints: key.constraints,
   };
@@ -1042,4 +1144,41 @@ function ruleContext(identity: Identity, incoming: Incoming | undefined): RuleCo
       return incoming?.request();
     },
   };
+}
+
+/** Refuses, at configuration time, a rule whose constraints the driver cannot enforce. */
+function checkEnforcement(driver: StorageDriver, rules: Readonly<Record<string, Rule>>): void {
+  const table = driver.enforcement();
+  for (const [name, rule] of Object.entries(rules)) {
+    for (const constraint of ruleConstraints(rule)) {
+      if (table[constraint] === 'none' && !rule.accept?.includes(constraint)) {
+        throw new ValetError(
+          'invalid_options',
+          `rule "${name}" sets ${constraint}, which the ${driver.name} driver cannot enforce; ` +
+            `drop it from the rule or list it in the rule's accept`,
+        );
+      }
+    }
+  }
+}
+
+/** Why an object's head breaks its key's constraints, if it does. */
+function constraintBroken(constraints: Record<string, unknown>, head: HeadResult): string | undefined {
+  const c = constraints as {
+    size?: number;
+    max_size?: number;
+    min_size?: number;
+    content_types?: string[];
+    sha256?: string;
+  };
+  if (c.size !== undefined && head.size !== c.size) return `its size is ${head.size}, not ${c.size}`;
+  if (c.max_size !== undefined && head.size > c.max_size) return `it is larger than ${c.max_size} bytes`;
+  if (c.min_size !== undefined && head.size < c.min_size) return `it is smaller than ${c.min_size} bytes`;
+  if (c.content_types && !contentTypeAllowed(head.contentType, c.content_types)) {
+    return `its type ${head.contentType} is not allowed`;
+  }
+  if (c.sha256 !== undefined && head.sha256 !== undefined && head.sha256 !== c.sha256) {
+    return 'its SHA-256 differs from the one bound in the key';
+  }
+  return undefined;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
+import type { Constraint } from './driver.js';
 import type { ObjectRecord, ShareRecord } from './records.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */
@@ -77,6 +78,12 @@ export interface Rule {
   once?: boolean;
   /** Extra check (for example ownership, or a group claim). Default: allowed. */
   authorize?: (ctx: AuthorizeContext) => boolean | Promise<boolean>;
+  /**
+   * Constraints this rule accepts that the storage driver cannot enforce (for example `once` and
+   * `revocation` on S3, where a presigned URL works until it expires). Without this, an issuer
+   * whose driver cannot enforce a constraint the rule sets refuses to start.
+   */
+  accept?: readonly Constraint[];
 }
 
 /** Default key lifetime, seconds. */
@@ -103,6 +110,21 @@ export const ruleSchema = z
     ttl: z.number().int().min(1).optional(),
     once: z.boolean().optional(),
     authorize: z.function().optional(),
+    accept: z
+      .array(
+        z.enum([
+          'max_size',
+          'min_size',
+          'size',
+          'content_types',
+          'sha256',
+          'once',
+          'no_overwrite',
+          'revocation',
+          'expiry',
+        ]),
+      )
+      .optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -167,4 +189,21 @@ export function uploadKey(prefix: string, name: string): string {
 export function keyInPrefix(prefix: string, key: string): string | undefined {
   const normalized = normalizeObjectKey(key);
   return normalized.startsWith(prefix) && normalized.length > prefix.length ? normalized : undefined;
+}
+
+/**
+ * The constraints a rule sets, as a driver must enforce them: explicit limits, single use by
+ * default for writes and deletes, and expiry and revocation for every key.
+ */
+export function ruleConstraints(rule: Rule): Constraint[] {
+  const out: Constraint[] = ['expiry', 'revocation'];
+  if (rule.op === 'put') {
+    if (rule.maxSize !== undefined) out.push('max_size', 'size');
+    if (rule.minSize !== undefined) out.push('min_size');
+    if (rule.contentTypes !== undefined) out.push('content_types');
+    if (rule.requireSha256) out.push('sha256');
+    if (rule.createOnly) out.push('no_overwrite');
+  }
+  if (rule.op !== 'share' && (rule.once ?? rule.op !== 'get')) out.push('once');
+  return out;
 }

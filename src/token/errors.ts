@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   /** The subject's storage quota (bytes or number of objects) would be exceeded. */
   quota_exceeded: 403,
+  /** An upload reported done breaks its key's constraints (checked from the store): it was removed. */
+  upload_rejected: 422,
   /** A webhook or feed request whose HMAC signature is missing, wrong or outside the replay window. */
   signature_invalid: 401,
   /** The client could not reach the server (connection refused, reset or cut). */

@@ -1,0 +1,164 @@
+// The whole flow client → issuer → Ceph with the S3 driver: native presigned requests, uploads
+// verified from the store when the client reports them done, and rules the store cannot enforce
+// refused at configuration time.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { createClient } from '../src/client/client.js';
+import { S3Driver } from '../src/drivers/s3.js';
+import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
+import type { Rule } from '../src/issuer/rules.js';
+import { isValetError, ValetError } from '../src/token/errors.js';
+import { type Ceph, startCeph } from './helpers/ceph.js';
+import { testKey } from './helpers/keys.js';
+import { serveIssuer, userAuth } from './helpers/system.js';
+
+const RULES: Record<string, Rule> = {
+  upload: {
+    op: 'put',
+    prefix: 'users/{subject}/',
+    maxSize: 1024 * 1024,
+    contentTypes: ['image/*', 'text/plain'],
+    accept: ['once', 'revocation'],
+  },
+  read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
+  remove: { op: 'delete', prefix: 'users/{subject}/', accept: ['once', 'revocation'] },
+};
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ValetError, String(error));
+    return error.code;
+  }
+  assert.fail('expected a refusal');
+}
+
+describe('issuer with the S3 driver, on Ceph', () => {
+  let ceph: Ceph;
+  let s3: S3Driver;
+  before(async () => {
+    ceph = await startCeph();
+    s3 = new S3Driver({
+      bucket: 'valet-issuer',
+      endpoint: ceph.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
+      checksums: false,
+    });
+    await s3.ensureBucket();
+  });
+  after(() => ceph?.stop());
+
+  async function issuerFor(t: import('node:test').TestContext): Promise<{ issuer: Issuer; url: string }> {
+    const served = await serveIssuer(t);
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      driver: s3,
+      storageSecret: 's'.repeat(43),
+      authenticate: userAuth,
+      rules: RULES,
+    });
+    t.after(() => issuer.close());
+    served.mount(issuer);
+    return { issuer, url: served.url };
+  }
+
+  it('refuses, at configuration, a rule that sets what S3 cannot enforce unless it accepts it', async () => {
+    for (const rule of [
+      { op: 'put', prefix: 'u/' } as Rule, // single use by default
+      { op: 'get', prefix: 'u/' } as Rule, // revocation
+      { op: 'put', prefix: 'u/', once: false, requireSha256: true, accept: ['revocation'] } as Rule,
+    ]) {
+      await assert.rejects(
+        createIssuer({
+          signingKeys: [(await testKey()).jwk],
+          driver: s3,
+          storageSecret: 's'.repeat(43),
+          authenticate: userAuth,
+          rules: { r: rule },
+        }),
+        (e) => isValetError(e, 'invalid_options') && /cannot enforce/.test(e.message),
+      );
+    }
+  });
+
+  it('uploads straight to Ceph, verifies the object, lists and downloads it', async (t) => {
+    const { url } = await issuerFor(t);
+    const alice = createClient({ issuer: url, getToken: () => 'user:alice', retryDelay: 50 });
+    const data = randomBytes(200_000);
+    const result = await alice.upload(new Blob([data], { type: 'image/png' }), { name: 'p.png' });
+    assert.equal(result.key, 'users/alice/p.png');
+    assert.equal(result.size, data.length);
+    assert.equal(result.grant.op, 'put');
+    assert.deepEqual(
+      (await alice.list()).map((o) => [o.key, o.size, o.contentType]),
+      [['users/alice/p.png', data.length, 'image/png']],
+    );
+    const download = await alice.download(result.key);
+    assert.deepEqual(Buffer.from(await (await download.blob()).arrayBuffer()), data);
+    const bob = createClient({ issuer: url, getToken: () => 'user:bob', retryDelay: 50 });
+    assert.equal(await refusal(bob.download(result.key)), 'forbidden');
+    assert.equal(
+      await refusal(alice.upload(new Blob(['<b>x</b>'], { type: 'text/html' }), { name: 'x.html' })),
+      'unsupported_media_type',
+    );
+    await alice.delete(result.key);
+    assert.equal(await s3.head(result.key), undefined);
+  });
+
+  it('uploads of unknown size go through a POST policy that Ceph enforces', async (t) => {
+    const { issuer } = await issuerFor(t);
+    const minted = await issuer.mint('alice', { op: 'put', name: 'note.txt', contentType: 'text/plain' });
+    assert.equal(minted.method, 'POST');
+    const form = (body: Buffer) => {
+      const f = new FormData();
+      for (const [name, value] of Object.entries(minted.fields ?? {})) f.append(name, value);
+      f.append('file', new Blob([body]));
+      return fetch(minted.url, { method: 'POST', body: f });
+    };
+    assert.equal((await form(randomBytes(1024 * 1024 + 1))).status, 400);
+    assert.equal((await form(Buffer.from('hello'))).status, 204);
+  });
+
+  it('removes an upload that breaks its key when the client reports it done', async (t) => {
+    const { issuer, url } = await issuerFor(t);
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'swap.txt',
+      size: 5,
+      contentType: 'text/plain',
+    });
+    assert.equal(
+      (await fetch(minted.url, { method: 'PUT', headers: minted.headers, body: 'hello' })).status,
+      200,
+    );
+    // Someone with the bucket's own credentials replaces it before completion.
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: 'valet-issuer',
+        Key: 'users/alice/swap.txt',
+        Body: 'much longer',
+        ContentType: 'text/html',
+      }),
+    );
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(complete.status, 422);
+    assert.equal(((await complete.json()) as { error: { code: string } }).error.code, 'upload_rejected');
+    assert.equal(await s3.head('users/alice/swap.txt'), undefined, 'the object was deleted');
+    assert.deepEqual(await issuer.list('alice'), []);
+    // Reporting someone else's upload, or one that never happened, is not_found.
+    const other = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(other.status, 404);
+  });
+});
