@@ -3,6 +3,9 @@
 // refused at configuration time.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createClient } from '../src/client/client.js';
@@ -12,6 +15,7 @@ import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
 import { type Ceph, startCeph } from './helpers/ceph.js';
 import { testKey } from './helpers/keys.js';
+import { runValet, startValet } from './helpers/storage.js';
 import { serveIssuer, userAuth } from './helpers/system.js';
 
 const RULES: Record<string, Rule> = {
@@ -107,6 +111,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
     );
     await alice.delete(result.key);
     assert.equal(await s3.head(result.key), undefined);
+    assert.deepEqual(await alice.list(), [], 'the deletion is recorded');
   });
 
   it('uploads of unknown size go through a POST policy that Ceph enforces', async (t) => {
@@ -160,5 +165,51 @@ describe('issuer with the S3 driver, on Ceph', () => {
       body: '{}',
     });
     assert.equal(other.status, 404);
+  });
+
+  it('runs valet dev against Ceph: the CLI uploads, lists, downloads and shares the same way', async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-dev-s3-'));
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    const dev = await startValet(
+      [
+        'dev',
+        '--port',
+        '0',
+        '--data',
+        path.join(dir, 'data'),
+        '--json',
+        '--storage',
+        's3',
+        '--s3-endpoint',
+        ceph.endpoint,
+        '--s3-bucket',
+        'valet-dev',
+      ],
+      /^(\{.*\})\n/,
+      t,
+      env,
+    );
+    const ready = JSON.parse(dev.url) as { issuer: string; storage: string; users: { alice: string } };
+    assert.equal(ready.storage, `${ceph.endpoint}/valet-dev`);
+    const as = ['--issuer', ready.issuer, '--token', ready.users.alice];
+    const file = path.join(dir, 'doc.txt');
+    await writeFile(file, 'stored in Ceph');
+    const up = await runValet(['upload', file, ...as, '--json']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(JSON.parse(up.stdout).key, 'users/alice/doc.txt');
+    const listed = JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as Array<{ key: string }>;
+    assert.deepEqual(
+      listed.map((o) => o.key),
+      ['users/alice/doc.txt'],
+    );
+    const out = path.join(dir, 'back.txt');
+    const down = await runValet(['download', 'users/alice/doc.txt', ...as, '--out', out]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(await readFile(out, 'utf8'), 'stored in Ceph');
+    const shared = await runValet(['share', 'users/alice/doc.txt', ...as, '--ttl', '5m']);
+    const link = shared.stdout.split('\n')[0] as string;
+    assert.equal(await (await fetch(link)).text(), 'stored in Ceph');
+    assert.equal((await s3.head('users/alice/doc.txt')) === undefined, true, 'another bucket than the tests');
+    assert.equal(await dev.stop('SIGTERM'), 0);
   });
 });

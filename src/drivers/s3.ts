@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -269,6 +270,26 @@ export class S3Driver implements StorageDriver {
   /** Deletes an object (as the issuer, with the driver's credentials). */
   async delete(object: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: normalizeObjectKey(object) }));
+  }
+
+  /** Lets browsers on these origins upload and download directly (the bucket's CORS rules). */
+  async allowOrigins(origins: readonly string[]): Promise<void> {
+    await this.client.send(
+      new PutBucketCorsCommand({
+        Bucket: this.bucket,
+        CORSConfiguration: {
+          CORSRules: [
+            {
+              AllowedOrigins: [...origins],
+              AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+              AllowedHeaders: ['*'],
+              ExposeHeaders: ['ETag'],
+              MaxAgeSeconds: 600,
+            },
+          ],
+        },
+      }),
+    );
   }
 
   /** Creates the bucket if it does not exist. */

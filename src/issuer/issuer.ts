@@ -56,7 +56,7 @@ export interface IssuerOptions {
   /**
    * Another store instead of Valet's own (for example `new S3Driver(…)` from `valet/drivers/s3`):
    * keys become the store's native signed requests, and uploads are verified when the client
-   * reports them done (`POST /v1/uploads/:id/complete`).
+   * reports them done (`POST /v1/keys/:id/complete`), deletions too.
    */
   driver?: StorageDriver;
   /** Named rules: what callers may do. A request no rule allows is refused with `forbidden`. */
@@ -431,7 +431,7 @@ class ValetIssuer implements Issuer {
         ...(req.contentType !== undefined
           ? { contentTypes: [mediaEssence(req.contentType)] }
           : rule.contentTypes && { contentTypes: rule.contentTypes }),
-        ...(req.sha256 !== undefined && { sha256: req.sha256 }),
+        ...(req.sha256 !== undefined && this.#bindsDigest(rule) && { sha256: req.sha256 }),
         ...(rule.createOnly && { noOverwrite: true }),
         once: rule.once ?? true,
         now: this.#now,
@@ -648,12 +648,12 @@ class ValetIssuer implements Issuer {
       const minted = await this.mint(identity, body as KeyRequest, caller, incoming);
       return json(201, toWire(minted));
     }
-    if (path.startsWith('/v1/uploads/') && path.endsWith('/complete')) {
+    if (path.startsWith('/v1/keys/') && path.endsWith('/complete')) {
       requireMethod(method, 'POST');
       const identity = await this.#identify(incoming);
-      return this.#verifyUpload(
+      return this.#verifyCompletion(
         identity,
-        decodeURIComponent(path.slice('/v1/uploads/'.length, -'/complete'.length)),
+        decodeURIComponent(path.slice('/v1/keys/'.length, -'/complete'.length)),
       );
     }
     if (path === '/v1/objects') {
@@ -799,17 +799,41 @@ class ValetIssuer implements Issuer {
   }
 
   /**
-   * With a driver, the client reports an upload done: the issuer reads the object's head from the
-   * store and records the upload only if it keeps its key's constraints; an object that breaks
-   * them is deleted, and the refusal is the answer.
+   * With a driver, the client reports an upload or a deletion done: the issuer reads the object's
+   * head from the store and records the upload only if it keeps its key's constraints (an object
+   * that breaks them is deleted, and the refusal is the answer), or the deletion only if the
+   * object is gone.
    */
-  async #verifyUpload(identity: Identity, grantId: string): Promise<Outgoing> {
+  async #verifyCompletion(identity: Identity, grantId: string): Promise<Outgoing> {
     const driver = this.#options.driver;
     const grant = await this.records.getGrant(grantId);
-    if (!driver || !grant || grant.op !== 'put' || grant.subject !== identity.subject) {
-      throw new ValetError('not_found', 'no such upload');
+    if (
+      !driver ||
+      !grant ||
+      (grant.op !== 'put' && grant.op !== 'delete') ||
+      grant.subject !== identity.subject
+    ) {
+      throw new ValetError('not_found', 'no such upload or deletion');
     }
     const head = await driver.head(grant.object);
+    if (grant.op === 'delete') {
+      if (head) throw new ValetError('precondition_failed', 'the object is still in the store');
+      const now = this.#now();
+      await this.#complete({
+        id: `verified:${grant.id}`,
+        type: 'object.deleted',
+        object: grant.object,
+        keyId: grant.id,
+        subject: grant.subject,
+        size: 0,
+        contentType: '',
+        sha256: '',
+        etag: '',
+        time: new Date(now).toISOString(),
+        receivedAt: now,
+      });
+      return json(200, { object: grant.object, deleted: true });
+    }
     if (!head) throw new ValetError('not_found', 'the object is not in the store');
     const problem = constraintBroken(grant.constraints, head);
     if (problem) {
@@ -943,6 +967,16 @@ class ValetIssuer implements Issuer {
     return named;
   }
 
+  /**
+   * Whether a declared SHA-256 goes into the key: always for Valet storage; for a driver only if
+   * its store checks it (a digest nobody checks would only pretend), or if the rule requires one
+   * and accepts that it is not checked.
+   */
+  #bindsDigest(rule: Rule): boolean {
+    const { driver } = this.#options;
+    return driver?.enforcement().sha256 !== 'none' || rule.requireSha256 === true;
+  }
+
   async #quotaFor(subject: string): Promise<Quota> {
     const { quota } = this.#options;
     if (quota === undefined) return {};
@@ -1000,7 +1034,7 @@ class ValetIssuer implements Issuer {
         method: signed.method,
         headers: signed.headers,
         ...(signed.fields && { fields: signed.fields }),
-        ...(op === 'put' && { complete: `/v1/uploads/${jti}/complete` }),
+        ...((op === 'put' || op === 'delete') && { complete: `/v1/keys/${jti}/complete` }),
         expiresAt: new Date(exp * 1000).toISOString(),
         constraints,
       };

@@ -42,8 +42,16 @@ export interface RunningProcess {
  * Starts `valet ARGS…` and waits until stdout matches `ready`. Stopped by PID when `t` ends (if
  * given), and in any case when the test process exits.
  */
-export async function startValet(args: string[], ready: RegExp, t?: TestContext): Promise<RunningProcess> {
-  const proc = spawn(process.execPath, [VALET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startValet(
+  args: string[],
+  ready: RegExp,
+  t?: TestContext,
+  env: Record<string, string> = {},
+): Promise<RunningProcess> {
+  const proc = spawn(process.execPath, [VALET_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   let stdout = '';
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {

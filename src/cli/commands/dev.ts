@@ -10,18 +10,22 @@ import { createStorageServer, type StorageServer } from '../../storage/server.js
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
 import { bundleWebApp } from '../../web/bundle.js';
 import { demoPage, demoPageCsp } from '../../web/page.js';
-import { type Command, optional, parseLogLevel, parsePort, parseSize } from '../args.js';
+import { type Command, optional, parseLogLevel, parsePort, parseSize, UsageError } from '../args.js';
 import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
 
 /** The development policy: each user owns `users/<subject>/`, uploads up to `maxUpload` bytes. */
-export function devRules(maxUpload = 5 * 2 ** 30): Readonly<Record<string, Rule>> {
+export function devRules(
+  maxUpload = 5 * 2 ** 30,
+  accept: Rule['accept'] = undefined,
+): Readonly<Record<string, Rule>> {
+  const with_ = (rule: Rule): Rule => (accept ? { ...rule, accept } : rule);
   return {
-    upload: { op: 'put', prefix: 'users/{subject}/', maxSize: maxUpload },
-    read: { op: 'get', prefix: 'users/{subject}/' },
-    remove: { op: 'delete', prefix: 'users/{subject}/' },
-    share: { op: 'share', prefix: 'users/{subject}/' },
+    upload: with_({ op: 'put', prefix: 'users/{subject}/', maxSize: maxUpload }),
+    read: with_({ op: 'get', prefix: 'users/{subject}/' }),
+    remove: with_({ op: 'delete', prefix: 'users/{subject}/' }),
+    share: with_({ op: 'share', prefix: 'users/{subject}/' }),
   };
 }
 
@@ -30,6 +34,7 @@ export const dev: Command = {
   summary: 'run issuer, storage, demo page and a development identity provider on this machine',
   help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
                  [--log-level warn]
+                 [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region REGION]]
 
 Starts the whole system on 127.0.0.1: the issuer (with the demo page at /), Valet storage, and
 a development OpenID provider with two users, alice and bob. Keys and secrets are generated
@@ -45,6 +50,11 @@ Options:
   --storage-port PORT  storage port (default 0: any free port)
   --data DIR           data directory (default .valet)
   --max-upload SIZE    largest object a user may upload (default 5GiB)
+  --storage KIND       valet (default: Valet's own storage) or s3 (an S3-compatible engine,
+                       credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
+  --s3-endpoint URL    the S3 endpoint (path-style), e.g. http://127.0.0.1:7480 for Ceph RGW
+  --s3-bucket NAME     the bucket, created if missing (its CORS is set for the page's origin)
+  --s3-region REGION   the region (default us-east-1)
   --json               print the ready line as JSON
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default warn)
   -h, --help           show this help`,
@@ -53,6 +63,10 @@ Options:
     'storage-port': { type: 'string' },
     data: { type: 'string' },
     'max-upload': { type: 'string' },
+    storage: { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    's3-bucket': { type: 'string' },
+    's3-region': { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -61,6 +75,9 @@ Options:
     const storagePort = parsePort(optional(values, 'storage-port') ?? '0', '--storage-port');
     const dataDir = path.resolve(optional(values, 'data') ?? '.valet');
     const maxUpload = parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload');
+    const kind = optional(values, 'storage') ?? 'valet';
+    if (kind !== 'valet' && kind !== 's3') throw new UsageError('--storage must be valet or s3');
+    const s3Options = kind === 's3' ? s3OptionsFrom(values) : undefined;
     const script = await bundleWebApp();
     const logger = pino(
       { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
@@ -121,27 +138,44 @@ Options:
       logger.flush();
     };
     try {
-      storage = await createStorageServer({
-        dataDir: path.join(dataDir, 'storage'),
-        keys: await TrustedKeys.fromJwks({ keys: [publicJwk(signingJwk)] }),
-        corsOrigins: [base],
-        logger: logger.child({ service: 'valet-storage' }),
-        revocations: { url: `${base}/v1/revocations`, secret },
-        events: { url: `${base}/v1/events`, secret },
-      });
-      const storageUrl = await storage.listen(storagePort, '127.0.0.1');
-      storageOrigin = new URL(storageUrl).origin;
-      issuer = await createIssuer({
+      const common = {
         signingKeys: [signingJwk],
-        storageUrl,
         storageSecret: secret,
         oidc: { issuer: DevIdentityProvider.issuerFor(base), audience: DEV_AUDIENCE, algorithms: ['ES256'] },
-        rules: devRules(maxUpload),
         database: path.join(dataDir, 'issuer.sqlite'),
         publicUrl: base,
         logger: logger.child({ service: 'valet-issuer' }),
-      });
-      await storage.refreshRevocations();
+      };
+      let storageUrl: string;
+      if (s3Options) {
+        // An S3 engine: presigned URLs work until they expire and cannot be revoked, so the dev
+        // policy accepts single use and revocation as not enforced (see the README's table).
+        // The SDK is an optional peer dependency: loaded only here.
+        const { S3Driver } = await import('../../drivers/s3.js');
+        const driver = new S3Driver(s3Options);
+        await driver.ensureBucket();
+        await driver.allowOrigins([base]);
+        storageUrl = `${s3Options.endpoint}/${s3Options.bucket}`;
+        storageOrigin = new URL(s3Options.endpoint).origin;
+        issuer = await createIssuer({
+          ...common,
+          driver,
+          rules: devRules(maxUpload, ['once', 'revocation']),
+        });
+      } else {
+        storage = await createStorageServer({
+          dataDir: path.join(dataDir, 'storage'),
+          keys: await TrustedKeys.fromJwks({ keys: [publicJwk(signingJwk)] }),
+          corsOrigins: [base],
+          logger: logger.child({ service: 'valet-storage' }),
+          revocations: { url: `${base}/v1/revocations`, secret },
+          events: { url: `${base}/v1/events`, secret },
+        });
+        storageUrl = await storage.listen(storagePort, '127.0.0.1');
+        storageOrigin = new URL(storageUrl).origin;
+        issuer = await createIssuer({ ...common, storageUrl, rules: devRules(maxUpload) });
+        await storage.refreshRevocations();
+      }
       const users: Record<string, string> = {};
       for (const user of DEV_USERS) users[user] = await idp.token(base, user);
       const ready = { issuer: base, storage: storageUrl, web: `${base}/`, users };
@@ -163,3 +197,25 @@ Try: valet upload FILE --issuer ${base} --token <alice's token>
     return untilSignal(stopAll, undefined, (error) => logger.error({ err: error }, 'shutdown failed'));
   },
 };
+
+function s3OptionsFrom(values: Record<string, unknown>) {
+  const endpoint = optional(values, 's3-endpoint');
+  const bucket = optional(values, 's3-bucket');
+  if (!endpoint || !/^https?:\/\//.test(endpoint))
+    throw new UsageError('--storage s3 needs --s3-endpoint URL');
+  if (!bucket) throw new UsageError('--storage s3 needs --s3-bucket NAME');
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new UsageError('--storage s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment');
+  }
+  return {
+    endpoint: endpoint.replace(/\/+$/, ''),
+    bucket,
+    region: optional(values, 's3-region') ?? 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    // Ceph RGW 16 and some other engines ignore x-amz-checksum-sha256; assume they do.
+    checksums: false,
+  };
+}

@@ -81,7 +81,8 @@ ${REMOTE_HELP}
       .finally(() => bar.done());
     process.stdout.write(
       values.json
-        ? `${JSON.stringify({ key: result.key, size: result.size, sha256: result.sha256 })}\n`
+        ? // A store that keeps no checksum reports none: the file's own digest, computed above.
+          `${JSON.stringify({ key: result.key, size: result.size, sha256: result.sha256 || sha256 })}\n`
         : `${result.key}\n`,
     );
     return 0;
