@@ -1,0 +1,163 @@
+// S3 benchmark: a 256 MiB upload and download through Ceph RGW with Valet keys (the client asks
+// the issuer, which presigns with the S3 driver, then verifies the upload) against the same
+// transfers with presigned URLs made directly with the AWS SDK. Alternating, medians, ratios.
+//
+//   npm run bench:s3               full run; rewrites its section of docs/benchmarks.md
+//   npm run bench:s3 -- --quick    smoke run (32 MiB, 1 round), prints only
+//
+// Options: --rounds N (3), --mib N (256), --no-write
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createClient } from '../src/client/client.js';
+import { S3Driver } from '../src/drivers/s3.js';
+import { createIssuer } from '../src/issuer/issuer.js';
+import { toNodeListener } from '../src/issuer/node.js';
+import { generateSigningJwk } from '../src/token/keys.js';
+import { startCeph } from '../test/helpers/ceph.js';
+import { log, median, writeSection } from './common.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    rounds: { type: 'string' },
+    mib: { type: 'string' },
+    'no-write': { type: 'boolean' },
+  },
+});
+const quick = values.quick === true;
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
+const SIZE = Number(values.mib ?? (quick ? 32 : 256)) * 2 ** 20;
+const WRITE = !quick && values['no-write'] !== true;
+
+const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-s3-'));
+const file = path.join(work, 'object.bin');
+{
+  const chunk = Buffer.alloc(2 ** 20);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) & 0xff;
+  const out = createWriteStream(file);
+  for (let i = 0; i < SIZE / chunk.length; i++) {
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
+log('starting Ceph…');
+const ceph = await startCeph();
+const s3 = new S3Driver({
+  bucket: 'bench',
+  endpoint: ceph.endpoint,
+  forcePathStyle: true,
+  credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
+  checksums: false,
+});
+await s3.ensureBucket();
+const issuer = await createIssuer({
+  signingKeys: [await generateSigningJwk()],
+  driver: s3,
+  storageSecret: 's'.repeat(43),
+  authenticate: () => 'bench',
+  database: path.join(work, 'issuer.sqlite'),
+  rules: {
+    upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 2 ** 40, accept: ['once', 'revocation'] },
+    read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
+  },
+});
+const server = http.createServer(toNodeListener(issuer));
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const client = createClient({
+  issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  getToken: () => 'x',
+});
+
+async function drain(response: Response): Promise<number> {
+  let n = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) n += chunk.byteLength;
+  return n;
+}
+
+async function valetRun(i: number): Promise<{ put: number; get: number }> {
+  const name = `valet-${i}.bin`;
+  let t = performance.now();
+  await client.upload(await openAsBlob(file), { name });
+  const put = (performance.now() - t) / 1000;
+  t = performance.now();
+  const download = await client.download(`users/bench/${name}`);
+  const got = await drain(new Response(download.body));
+  if (got !== SIZE) throw new Error(`downloaded ${got} bytes`);
+  const get = (performance.now() - t) / 1000;
+  await s3.delete(`users/bench/${name}`); // memstore holds 2 GiB: keep it empty (untimed)
+  return { put, get };
+}
+
+async function directRun(i: number): Promise<{ put: number; get: number }> {
+  const key = `users/bench/direct-${i}.bin`;
+  let t = performance.now();
+  const putUrl = await getSignedUrl(
+    s3.client,
+    new PutObjectCommand({ Bucket: 'bench', Key: key, ContentLength: SIZE }),
+    {
+      expiresIn: 300,
+      signableHeaders: new Set(['content-length']),
+    },
+  );
+  const put = await fetch(putUrl, {
+    method: 'PUT',
+    body: (await openAsBlob(file)).stream(),
+    headers: { 'content-length': String(SIZE) },
+    duplex: 'half',
+  } as RequestInit);
+  await put.body?.cancel();
+  if (!put.ok) throw new Error(`direct PUT ${put.status}`);
+  const putSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const getUrl = await getSignedUrl(s3.client, new GetObjectCommand({ Bucket: 'bench', Key: key }), {
+    expiresIn: 300,
+  });
+  const got = await drain(await fetch(getUrl));
+  if (got !== SIZE) throw new Error(`downloaded ${got} bytes`);
+  const get = (performance.now() - t) / 1000;
+  await s3.delete(key);
+  return { put: putSeconds, get };
+}
+
+const runs: Record<'valet' | 'direct', Array<{ put: number; get: number }>> = { valet: [], direct: [] };
+await valetRun(-1); // warm-up (first bucket writes, JIT)
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? (['valet', 'direct'] as const) : (['direct', 'valet'] as const);
+  for (const who of order) {
+    const run = who === 'valet' ? await valetRun(round) : await directRun(round);
+    runs[who].push(run);
+    log(
+      `  round ${round + 1} ${who}: PUT ${(SIZE / 2 ** 20 / run.put).toFixed(1)} MiB/s, GET ${(SIZE / 2 ** 20 / run.get).toFixed(1)} MiB/s`,
+    );
+  }
+}
+server.close();
+await issuer.close();
+await ceph.stop();
+
+const mibps = (who: 'valet' | 'direct', op: 'put' | 'get') =>
+  median(runs[who].map((r) => SIZE / 2 ** 20 / r[op]));
+const rows = (['put', 'get'] as const).map((op) => {
+  const v = mibps('valet', op);
+  const d = mibps('direct', op);
+  const ratio = v / d;
+  return `| ${SIZE / 2 ** 20} MiB ${op.toUpperCase()} MiB/s | ${v.toFixed(1)} | ${d.toFixed(1)} | ${ratio.toFixed(2)}x | ≥ 0.95 ${ratio >= 0.95 ? '(met)' : '(**not met**)'} |`;
+});
+const table = [
+  '| metric (median) | Valet keys | direct presigned | ratio | target |',
+  '| --- | ---: | ---: | ---: | --- |',
+  ...rows,
+].join('\n');
+const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, Ceph RGW (single node, memstore); ${ROUNDS} rounds.`;
+console.log(`\n${summary}\n\n${table}\n`);
+if (WRITE) log(`updated ${await writeSection('s3-bench', `${summary}\n\n${table}`)}`);
+await rm(work, { recursive: true, force: true });
+process.exit(0);
