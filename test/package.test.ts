@@ -32,7 +32,7 @@ describe('package', () => {
     assert.equal(pkg.name, 'valet');
     assert.equal(pkg.type, 'module');
     assert.equal(pkg.bin.valet, 'bin/valet.js');
-    for (const entry of ['./token', './storage', './issuer', './client']) {
+    for (const entry of ['./token', './storage', './issuer', './client', './drivers/s3']) {
       await access(path.join(pkgDir, pkg.exports[entry].types));
       await access(path.join(pkgDir, pkg.exports[entry].default));
     }
@@ -55,6 +55,28 @@ describe('package', () => {
       issuer: 'function',
       client: 'function',
     });
+
+    // The AWS SDK is loaded by valet/drivers/s3 only: no other entry point's static imports reach it.
+    const bare = new Set<string>();
+    const walked = new Set<string>();
+    const walk = async (file: string): Promise<void> => {
+      if (walked.has(file)) return;
+      walked.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+        const spec = match[1] as string;
+        if (spec.startsWith('.')) await walk(path.resolve(path.dirname(file), spec));
+        else bare.add(spec);
+      }
+    };
+    for (const entry of ['./token', './storage', './issuer', './client']) {
+      await walk(path.join(pkgDir, pkg.exports[entry].default));
+    }
+    assert.deepEqual(
+      [...bare].filter((spec) => spec.startsWith('@aws-sdk/')),
+      [],
+    );
+    assert.ok(Object.keys(pkg.peerDependenciesMeta).every((name) => pkg.peerDependenciesMeta[name].optional));
 
     // valet/client has zero runtime dependencies: every module it loads is its own or token's errors.
     const seen = new Set<string>();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
+import type { StorageDriver } from '../../issuer/driver.js';
 import { createIssuer } from '../../issuer/issuer.js';
 import { toNodeListener } from '../../issuer/node.js';
 import type { Rule } from '../../issuer/rules.js';
@@ -21,7 +22,17 @@ const configSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     publicUrl: z.string().optional(),
-    storageUrl: z.string(),
+    storageUrl: z.string().optional(),
+    s3: z
+      .object({
+        bucket: z.string(),
+        endpoint: z.string().optional(),
+        region: z.string().optional(),
+        forcePathStyle: z.boolean().optional(),
+        checksums: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     signingKeys: z.array(z.string()).min(1),
     storageSecretFile: z.string(),
     database: z.string().default('issuer.sqlite'),
@@ -46,6 +57,21 @@ const configSchema = z
           createOnly: z.boolean().optional(),
           ttl: seconds.optional(),
           once: z.boolean().optional(),
+          accept: z
+            .array(
+              z.enum([
+                'max_size',
+                'min_size',
+                'size',
+                'content_types',
+                'sha256',
+                'once',
+                'no_overwrite',
+                'revocation',
+                'expiry',
+              ]),
+            )
+            .optional(),
         })
         .strict(),
     ),
@@ -121,9 +147,23 @@ Options:
       { level: parseLogLevel(config.logLevel), base: { service: 'valet-issuer' } },
       pino.destination({ dest: 2, sync: false }),
     );
+    let driver: StorageDriver | undefined;
+    if (config.s3) {
+      const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+      const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+      if (!accessKeyId || !secretAccessKey) {
+        throw new UsageError(
+          'an "s3" config needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment',
+        );
+      }
+      // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
+      const { S3Driver } = await import('../../drivers/s3.js');
+      driver = new S3Driver({ ...config.s3, credentials: { accessKeyId, secretAccessKey } });
+    }
     const service = await createIssuer({
       signingKeys,
-      storageUrl: config.storageUrl,
+      ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
+      ...(driver && { driver }),
       storageSecret: await readSecretFile(at(config.storageSecretFile)),
       database: at(config.database),
       oidc: config.oidc,
