@@ -13,6 +13,7 @@ import { S3Driver } from '../src/drivers/s3.js';
 import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
+import { launchChromium, screenshot } from './helpers/browser.js';
 import { type Ceph, startCeph } from './helpers/ceph.js';
 import { testKey } from './helpers/keys.js';
 import { runValet, startValet } from './helpers/storage.js';
@@ -210,6 +211,23 @@ describe('issuer with the S3 driver, on Ceph', () => {
     const link = shared.stdout.split('\n')[0] as string;
     assert.equal(await (await fetch(link)).text(), 'stored in Ceph');
     assert.equal((await s3.head('users/alice/doc.txt')) === undefined, true, 'another bucket than the tests');
+
+    // The page works the same in a real browser: uploads cross-origin to Ceph (bucket CORS).
+    const browser = await launchChromium();
+    t.after(() => browser.close());
+    const page = await (await browser.newContext()).newPage();
+    await page.goto((JSON.parse(dev.url) as { web: string }).web);
+    await page.getByRole('button', { name: 'Sign in as alice' }).click();
+    await page.locator('#objects tr', { hasText: 'doc.txt' }).waitFor();
+    const picture = path.join(dir, 'page.png');
+    await writeFile(picture, randomBytes(300_000));
+    await page.locator('#files').setInputFiles(picture);
+    await page.locator('#transfers li .detail', { hasText: '100%' }).waitFor();
+    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor();
+    await screenshot(page, 's3-uploaded');
+    assert.match((await page.locator('#pattern').textContent()) ?? '', /put users\/alice\/page\.png/);
+    await page.getByRole('button', { name: 'Delete page.png' }).click();
+    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor({ state: 'detached' });
     assert.equal(await dev.stop('SIGTERM'), 0);
   });
 });
