@@ -54,7 +54,33 @@ describe('S3 driver on Ceph RGW', () => {
     const got = await send(get);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-disposition'), "attachment; filename*=UTF-8''a.bin");
+    assert.equal(got.headers.get('content-type'), 'application/pdf');
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), data);
+    // Anything that could run in a browser is served as bytes, whatever the uploader declared.
+    const html = Buffer.from('<script>alert(1)</script>');
+    const putHtml = await s3.presignPut({
+      object: 'users/alice/x.html',
+      size: html.length,
+      contentType: 'text/html',
+      ttl: 60,
+    });
+    assert.equal((await send(putHtml, html)).status, 200);
+    const getHtml = await send(
+      await s3.sign(
+        {
+          op: 'get',
+          obj: 'users/alice/x.html',
+          sub: 'alice',
+          jti: 'jti-0000000000000000',
+          iat: 0,
+          nbf: 0,
+          exp: Math.floor(Date.now() / 1000) + 60,
+        },
+        'text/html',
+      ),
+    );
+    assert.equal(getHtml.headers.get('content-type'), 'application/octet-stream');
+    assert.match(getHtml.headers.get('content-disposition') ?? '', /^attachment/);
     const del = await s3.presignDelete({ object: 'users/alice/a.bin', ttl: 60 });
     assert.equal((await send(del)).status, 204);
     assert.equal(await s3.head('users/alice/a.bin'), undefined);

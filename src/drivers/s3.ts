@@ -37,6 +37,21 @@ export interface S3DriverOptions {
 /** A presigned request a client sends to the store. */
 export type PresignedRequest = SignedRequest;
 
+/**
+ * The `response-content-type` a GET signs: the object's type when it is one a browser only
+ * displays (raster images, audio, video, PDF, plain text), else `application/octet-stream`, so
+ * that nothing uploaded is ever served as HTML, SVG or script from the bucket's origin.
+ */
+export function safeResponseType(contentType: string | undefined): string {
+  const essence = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const safe =
+    /^image\/(png|jpeg|gif|webp|avif)$/.test(essence) ||
+    /^(audio|video)\/[a-z0-9.+-]+$/.test(essence) ||
+    essence === 'application/pdf' ||
+    essence === 'text/plain';
+  return safe ? essence : 'application/octet-stream';
+}
+
 function hexToBase64(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64');
 }
@@ -146,6 +161,7 @@ export class S3Driver implements StorageDriver {
       // Always a download when navigated to (an <img> or <video> still shows it): the engine
       // serves whatever type the uploader declared, from an origin shared by every object.
       disposition: 'attachment',
+      contentType: safeResponseType(contentType),
       ...(claims.filename !== undefined && { filename: claims.filename }),
     });
   }

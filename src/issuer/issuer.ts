@@ -460,7 +460,12 @@ class ValetIssuer implements Issuer {
       now: this.#now,
     });
     await this.records.recordGrant(this.#grant(claims, ruleName, signing.kid, caller, null));
-    return this.#sign(signing, claims);
+    // A driver's read request names the type the store must answer with (from the registry).
+    const known =
+      req.op === 'get' && this.#options.driver
+        ? (await this.records.getObject(object))?.contentType
+        : undefined;
+    return this.#sign(signing, claims, known ?? undefined);
   }
 
   async list(who: Identity | string): Promise<ObjectRecord[]> {
