@@ -195,4 +195,50 @@ describe('S3 driver on Ceph RGW', () => {
     });
     assert.equal((await send(put, data)).status, 200);
   });
+
+  it('uploads in parts, each URL signing its part length, and completes from what Ceph holds', async () => {
+    const part1 = randomBytes(5 * 1024 * 1024);
+    const part2 = randomBytes(1234);
+    const object = 'users/alice/big.bin';
+    const uploadId = await s3.createMultipart({ object, contentType: 'application/octet-stream' });
+    const url1 = await s3.presignPart({ object, uploadId, partNumber: 1, size: part1.length, ttl: 60 });
+    // A part of another length than signed is refused by Ceph.
+    const wrong = await send({ ...url1, headers: { 'content-length': String(part2.length) } }, part2);
+    assert.equal(wrong.status, 403);
+    assert.equal((await send(url1, part1)).status, 200);
+    const url2 = await s3.presignPart({ object, uploadId, partNumber: 2, size: part2.length, ttl: 60 });
+    assert.equal((await send(url2, part2)).status, 200);
+    assert.deepEqual(
+      (await s3.listParts(object, uploadId)).map((p) => [p.partNumber, p.size]),
+      [
+        [1, part1.length],
+        [2, part2.length],
+      ],
+    );
+    // A total that is not the declared size aborts the upload.
+    const other = await s3.createMultipart({ object: 'users/alice/short.bin' });
+    const only = await s3.presignPart({
+      object: 'users/alice/short.bin',
+      uploadId: other,
+      partNumber: 1,
+      size: 10,
+      ttl: 60,
+    });
+    assert.equal((await send(only, randomBytes(10))).status, 200);
+    await assert.rejects(
+      s3.completeMultipart({ object: 'users/alice/short.bin', uploadId: other, expectedSize: 11 }),
+      (e) => e instanceof Error && 'code' in e && (e as { code: string }).code === 'upload_rejected',
+    );
+    assert.equal(await s3.head('users/alice/short.bin'), undefined);
+
+    await s3.completeMultipart({ object, uploadId, expectedSize: part1.length + part2.length });
+    const got = await send(await s3.presignGet({ object, ttl: 60 }));
+    const body = Buffer.from(await got.arrayBuffer());
+    assert.equal(sha256(body), sha256(Buffer.concat([part1, part2])));
+
+    // Stale multipart uploads are aborted.
+    const stale = await s3.createMultipart({ object: 'users/alice/stale.bin' });
+    assert.equal(await s3.abortStaleMultiparts(new Date(Date.now() + 60_000)), 1);
+    await assert.rejects(s3.listParts('users/alice/stale.bin', stale));
+  });
 });

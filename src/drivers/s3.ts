@@ -1,12 +1,18 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -286,6 +292,136 @@ export class S3Driver implements StorageDriver {
   /** Deletes an object (as the issuer, with the driver's credentials). */
   async delete(object: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: normalizeObjectKey(object) }));
+  }
+
+  /** Starts a multipart upload (for large objects); returns its upload id. */
+  async createMultipart(options: { object: string; contentType?: string }): Promise<string> {
+    const created = await this.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: normalizeObjectKey(options.object),
+        ...(options.contentType !== undefined && { ContentType: options.contentType }),
+      }),
+    );
+    if (!created.UploadId) throw new ValetError('unavailable', 'the store did not start a multipart upload');
+    return created.UploadId;
+  }
+
+  /**
+   * A presigned PUT for one part of a multipart upload, signing its exact length: a client can
+   * send that part only, with that many bytes, before the URL expires.
+   */
+  async presignPart(options: {
+    object: string;
+    uploadId: string;
+    partNumber: number;
+    size: number;
+    ttl: number;
+  }): Promise<PresignedRequest> {
+    if (!Number.isInteger(options.partNumber) || options.partNumber < 1 || options.partNumber > 10_000) {
+      throw new ValetError('bad_request', 'a part number is 1 to 10000');
+    }
+    const command = new UploadPartCommand({
+      Bucket: this.bucket,
+      Key: normalizeObjectKey(options.object),
+      UploadId: options.uploadId,
+      PartNumber: options.partNumber,
+      ContentLength: options.size,
+    });
+    const headers = { 'content-length': String(options.size) };
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: options.ttl,
+      signableHeaders: new Set(Object.keys(headers)),
+    });
+    return { method: 'PUT', url, headers };
+  }
+
+  /** The parts the store holds for a multipart upload, in order. */
+  async listParts(
+    object: string,
+    uploadId: string,
+  ): Promise<Array<{ partNumber: number; etag: string; size: number }>> {
+    const parts: Array<{ partNumber: number; etag: string; size: number }> = [];
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListPartsCommand({
+          Bucket: this.bucket,
+          Key: normalizeObjectKey(object),
+          UploadId: uploadId,
+          ...(marker !== undefined && { PartNumberMarker: marker }),
+        }),
+      );
+      for (const part of page.Parts ?? []) {
+        parts.push({ partNumber: part.PartNumber ?? 0, etag: part.ETag ?? '', size: part.Size ?? 0 });
+      }
+      if (!page.IsTruncated) return parts;
+      marker = page.NextPartNumberMarker;
+    }
+  }
+
+  /**
+   * Completes a multipart upload from the parts the store holds (not from what a client claims),
+   * after checking their total against `expectedSize`; on a mismatch the upload is aborted.
+   */
+  async completeMultipart(options: {
+    object: string;
+    uploadId: string;
+    expectedSize?: number;
+  }): Promise<void> {
+    const parts = await this.listParts(options.object, options.uploadId);
+    const total = parts.reduce((sum, part) => sum + part.size, 0);
+    if (parts.length === 0 || (options.expectedSize !== undefined && total !== options.expectedSize)) {
+      await this.abortMultipart(options.object, options.uploadId);
+      throw new ValetError(
+        'upload_rejected',
+        `the parts hold ${total} bytes, not ${options.expectedSize ?? 'any'}: the upload was aborted`,
+      );
+    }
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: normalizeObjectKey(options.object),
+        UploadId: options.uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+      }),
+    );
+  }
+
+  /** Aborts a multipart upload: its parts are dropped. */
+  async abortMultipart(object: string, uploadId: string): Promise<void> {
+    await this.client.send(
+      new AbortMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: normalizeObjectKey(object),
+        UploadId: uploadId,
+      }),
+    );
+  }
+
+  /** Aborts multipart uploads started before `olderThan` (stale ones); returns how many. */
+  async abortStaleMultiparts(olderThan: Date): Promise<number> {
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
+          ...(uploadIdMarker !== undefined && { UploadIdMarker: uploadIdMarker }),
+        }),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated < olderThan) {
+          await this.abortMultipart(upload.Key, upload.UploadId);
+          aborted++;
+        }
+      }
+      if (!page.IsTruncated) return aborted;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
   }
 
   /** Lets browsers on these origins upload and download directly (the bucket's CORS rules). */

@@ -35,9 +35,23 @@ process.on('exit', () => {
 
 /**
  * Starts Ceph (monitor, OSD on memstore, radosgw) on free ports from Debian's packages. Fails
- * loudly if it cannot: S3 tests are never skipped.
+ * loudly if it cannot: S3 tests are never skipped. Ceph 16 now and then loses a race at start
+ * (the OSD asks the monitor before it has the cluster's fsid, "wrong fsid", and exits): a failed
+ * start is retried twice, each time with a fresh directory and fresh ports.
  */
 export async function startCeph(): Promise<Ceph> {
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startOnce();
+    } catch (error) {
+      failures.push(`attempt ${attempt}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(failures.join('\n'));
+}
+
+async function startOnce(): Promise<Ceph> {
   const dir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-ceph-')), 'cluster');
   const env = { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()) };
   running.add(dir);
