@@ -16,11 +16,10 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createClient } from '../src/client/client.js';
-import { S3Driver } from '../src/drivers/s3.js';
 import { createIssuer } from '../src/issuer/issuer.js';
 import { toNodeListener } from '../src/issuer/node.js';
 import { generateSigningJwk } from '../src/token/keys.js';
-import { startCeph } from '../test/helpers/ceph.js';
+import { cephBucket, startCeph } from '../test/helpers/ceph.js';
 import { log, median, writeSection } from './common.js';
 
 const { values } = parseArgs({
@@ -50,14 +49,7 @@ const file = path.join(work, 'object.bin');
 
 log('starting Ceph…');
 const ceph = await startCeph();
-const s3 = new S3Driver({
-  bucket: 'bench',
-  endpoint: ceph.endpoint,
-  forcePathStyle: true,
-  credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
-  checksums: false,
-});
-await s3.ensureBucket();
+const s3 = await cephBucket(ceph, 'bench');
 const issuer = await createIssuer({
   signingKeys: [await generateSigningJwk()],
   driver: s3,

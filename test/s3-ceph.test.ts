@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { S3Driver } from '../src/drivers/s3.js';
-import { type Ceph, startCeph } from './helpers/ceph.js';
+import { type Ceph, cephBucket, startCeph } from './helpers/ceph.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -28,14 +28,7 @@ describe('S3 driver on Ceph RGW', () => {
   let s3: S3Driver;
   before(async () => {
     ceph = await startCeph();
-    s3 = new S3Driver({
-      bucket: 'valet-test',
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
-      checksums: false,
-    });
-    await s3.ensureBucket();
+    s3 = await cephBucket(ceph, 'valet-test');
   });
   after(() => ceph?.stop());
 

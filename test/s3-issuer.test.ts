@@ -9,12 +9,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createClient } from '../src/client/client.js';
-import { S3Driver } from '../src/drivers/s3.js';
+import type { S3Driver } from '../src/drivers/s3.js';
 import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
 import { launchChromium, screenshot } from './helpers/browser.js';
-import { type Ceph, startCeph } from './helpers/ceph.js';
+import { type Ceph, cephBucket, startCeph } from './helpers/ceph.js';
 import { testKey } from './helpers/keys.js';
 import { runValet, startValet } from './helpers/storage.js';
 import { serveIssuer, userAuth } from './helpers/system.js';
@@ -46,14 +46,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
   let s3: S3Driver;
   before(async () => {
     ceph = await startCeph();
-    s3 = new S3Driver({
-      bucket: 'valet-issuer',
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
-      checksums: false,
-    });
-    await s3.ensureBucket();
+    s3 = await cephBucket(ceph, 'valet-issuer');
   });
   after(() => ceph?.stop());
 

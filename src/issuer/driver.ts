@@ -4,16 +4,20 @@ import type { ValetClaims } from '../token/claims.js';
 export type Enforcement = 'store' | 'issuer' | 'none';
 
 /** The constraints a rule can set, in the enforcement table of each driver. */
-export type Constraint =
-  | 'max_size'
-  | 'min_size'
-  | 'size'
-  | 'content_types'
-  | 'sha256'
-  | 'once'
-  | 'no_overwrite'
-  | 'revocation'
-  | 'expiry';
+export const CONSTRAINTS = [
+  'max_size',
+  'min_size',
+  'size',
+  'content_types',
+  'sha256',
+  'once',
+  'no_overwrite',
+  'revocation',
+  'expiry',
+] as const;
+
+/** One of {@link CONSTRAINTS}. */
+export type Constraint = (typeof CONSTRAINTS)[number];
 
 /** A request a client sends to the store with a key (presigned URL, headers, POST fields). */
 export interface SignedRequest {

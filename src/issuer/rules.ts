@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
-import type { Constraint } from './driver.js';
+import { CONSTRAINTS, type Constraint } from './driver.js';
 import type { ObjectRecord, ShareRecord } from './records.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */
@@ -110,21 +110,7 @@ export const ruleSchema = z
     ttl: z.number().int().min(1).optional(),
     once: z.boolean().optional(),
     authorize: z.function().optional(),
-    accept: z
-      .array(
-        z.enum([
-          'max_size',
-          'min_size',
-          'size',
-          'content_types',
-          'sha256',
-          'once',
-          'no_overwrite',
-          'revocation',
-          'expiry',
-        ]),
-      )
-      .optional(),
+    accept: z.array(z.enum(CONSTRAINTS)).optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {

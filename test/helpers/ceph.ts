@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { S3Driver, type S3DriverOptions } from '../../src/drivers/s3.js';
 import { ROOT } from './storage.js';
 
 const run = promisify(execFile);
@@ -78,4 +79,22 @@ async function startOnce(): Promise<Ceph> {
       running.delete(dir);
     },
   };
+}
+
+/** An S3 driver for a bucket of a test cluster (path-style; Ceph 16 keeps no checksums). */
+export async function cephBucket(
+  ceph: Ceph,
+  bucket: string,
+  overrides: Partial<S3DriverOptions> = {},
+): Promise<S3Driver> {
+  const driver = new S3Driver({
+    bucket,
+    endpoint: ceph.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
+    checksums: false,
+    ...overrides,
+  });
+  await driver.ensureBucket();
+  return driver;
 }

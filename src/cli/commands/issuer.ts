@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
-import type { StorageDriver } from '../../issuer/driver.js';
+import { CONSTRAINTS, type StorageDriver } from '../../issuer/driver.js';
 import { createIssuer } from '../../issuer/issuer.js';
 import { toNodeListener } from '../../issuer/node.js';
 import type { Rule } from '../../issuer/rules.js';
@@ -57,21 +57,7 @@ const configSchema = z
           createOnly: z.boolean().optional(),
           ttl: seconds.optional(),
           once: z.boolean().optional(),
-          accept: z
-            .array(
-              z.enum([
-                'max_size',
-                'min_size',
-                'size',
-                'content_types',
-                'sha256',
-                'once',
-                'no_overwrite',
-                'revocation',
-                'expiry',
-              ]),
-            )
-            .optional(),
+          accept: z.array(z.enum(CONSTRAINTS)).optional(),
         })
         .strict(),
     ),
