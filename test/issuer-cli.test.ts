@@ -3,22 +3,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider } from './helpers/oidc.js';
-import { runValet, startStorage, startValet } from './helpers/storage.js';
+import { freePort, runValet, startStorage, startValet } from './helpers/storage.js';
 import { eventually } from './helpers/system.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('valet issuer --config', () => {
   it('runs the issuer alone against a separate storage', async (t) => {

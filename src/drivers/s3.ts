@@ -17,7 +17,8 @@ import {
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Constraint, Enforcement, HeadResult, SignedRequest, StorageDriver } from '../issuer/driver.js';
-import type { ValetClaims } from '../token/claims.js';
+import { isInlineType } from '../storage/headers.js';
+import { mediaTypeEssence, type ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
 
@@ -49,13 +50,11 @@ export type PresignedRequest = SignedRequest;
  * that nothing uploaded is ever served as HTML, SVG or script from the bucket's origin.
  */
 export function safeResponseType(contentType: string | undefined): string {
-  const essence = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  const safe =
-    /^image\/(png|jpeg|gif|webp|avif)$/.test(essence) ||
-    /^(audio|video)\/[a-z0-9.+-]+$/.test(essence) ||
-    essence === 'application/pdf' ||
-    essence === 'text/plain';
-  return safe ? essence : 'application/octet-stream';
+  const essence = mediaTypeEssence(contentType ?? '');
+  // Valet storage's own inline list (raster images, audio, video, PDF), and plain text.
+  return essence !== '' && (isInlineType(essence) || essence === 'text/plain')
+    ? essence
+    : 'application/octet-stream';
 }
 
 function hexToBase64(hex: string): string {

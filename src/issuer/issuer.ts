@@ -1,8 +1,7 @@
-import * as jose from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from '../storage/error-page.js';
-import { contentTypeAllowed, isMediaRange, type Operation } from '../token/claims.js';
+import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type Operation } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import {
   importSigningKey,
@@ -11,7 +10,8 @@ import {
   publicJwk,
   type SigningKey,
 } from '../token/keys.js';
-import { buildClaims, keyUrl, type MintOptions, randomKeyId } from '../token/mint.js';
+import { buildClaims, keyUrl, type MintOptions, randomKeyId, signClaims } from '../token/mint.js';
+import { normalizeObjectKey } from '../token/object-key.js';
 import type { RevocationList } from '../token/revocations.js';
 import { verifyRequestSignature } from '../token/signature.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
@@ -389,7 +389,7 @@ class ValetIssuer implements Issuer {
         throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
       }
       if (req.contentType !== undefined) {
-        const essence = mediaEssence(req.contentType);
+        const essence = mediaTypeEssence(req.contentType);
         if (!isMediaRange(essence) || essence.endsWith('/*')) {
           throw new ValetError('bad_request', 'contentType is not a media type');
         }
@@ -429,7 +429,7 @@ class ValetIssuer implements Issuer {
         ...(req.size !== undefined ? { size: req.size } : maxSize !== undefined && { maxSize }),
         ...(req.size === undefined && rule.minSize !== undefined && { minSize: rule.minSize }),
         ...(req.contentType !== undefined
-          ? { contentTypes: [mediaEssence(req.contentType)] }
+          ? { contentTypes: [mediaTypeEssence(req.contentType)] }
           : rule.contentTypes && { contentTypes: rule.contentTypes }),
         ...(req.sha256 !== undefined && this.#bindsDigest(rule) && { sha256: req.sha256 }),
         ...(rule.createOnly && { noOverwrite: true }),
@@ -953,7 +953,7 @@ class ValetIssuer implements Issuer {
     ruleName?: string,
     share?: ShareRecord,
   ): Promise<{ name: string; rule: Rule; object: string }> {
-    const record = await this.records.getObject(normalizeOrThrow(key));
+    const record = await this.records.getObject(normalizeObjectKey(key));
     for (const [name, rule] of this.#candidates(op, ruleName)) {
       const object = keyInPrefix(rulePrefix(rule, ctx), key);
       if (object === undefined) continue;
@@ -1044,9 +1044,7 @@ class ValetIssuer implements Issuer {
         constraints,
       };
     }
-    const token = await new jose.SignJWT(claims)
-      .setProtectedHeader({ alg: 'EdDSA', typ: 'valet-key+jwt', kid: signing.kid })
-      .sign(signing.privateKey);
+    const token = await signClaims(signing, claims);
     return {
       id: jti,
       op,
@@ -1113,14 +1111,6 @@ function toIdentity(who: Identity | string): Identity {
 /** The subject of keys minted through a share link: revoking it ends them all. */
 function shareSubject(id: string): string {
   return `share:${id}`;
-}
-
-function mediaEssence(contentType: string): string {
-  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
-}
-
-function normalizeOrThrow(key: string): string {
-  return keyInPrefix('', key) as string;
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -69,11 +69,11 @@ async function serve(
   }
   const url = new URL(req.url ?? '/', origin ?? `http://${req.headers.host ?? 'localhost'}`);
   const makeRequest = () => {
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
-    }
-    return new Request(url, { method, headers, ...(body !== undefined && { body }) });
+    return new Request(url, {
+      method,
+      headers: headersOf(req.rawHeaders),
+      ...(body !== undefined && { body }),
+    });
   };
   const clientAddress = req.socket.remoteAddress;
   const own = (handler as { [HANDLE]?: (incoming: Incoming) => Promise<Outgoing> })[HANDLE];
@@ -150,13 +150,7 @@ const liteProto: Record<PropertyKey, unknown> = {
   },
   get headers() {
     const self = this as unknown as Lite;
-    if (!self.headersCache) {
-      const headers = new Headers();
-      for (let i = 0; i < self.rawHeaders.length; i += 2) {
-        headers.append(self.rawHeaders[i] as string, self.rawHeaders[i + 1] as string);
-      }
-      self.headersCache = headers;
-    }
+    self.headersCache ??= headersOf(self.rawHeaders);
     return self.headersCache;
   },
   [REAL](this: Lite) {
@@ -200,4 +194,12 @@ function liteRequest(method: string, url: URL, rawHeaders: string[], make: () =>
   lite.rawHeaders = rawHeaders;
   lite.make = make;
   return lite as unknown as Request;
+}
+
+/** Web-standard Headers from Node's raw header list (repeated headers kept). */
+function headersOf(rawHeaders: string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    headers.append(rawHeaders[i] as string, rawHeaders[i + 1] as string);
+  return headers;
 }

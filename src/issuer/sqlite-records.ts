@@ -110,6 +110,28 @@ interface ObjectRow {
   pending_until: number | null;
 }
 
+interface ShareRow {
+  id: string;
+  secret_hash: string;
+  object: string;
+  owner: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+function toShare(row: ShareRow): ShareRecord {
+  return {
+    id: row.id,
+    secretHash: row.secret_hash,
+    object: row.object,
+    owner: row.owner,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
 function toGrant(row: GrantRow): GrantRecord {
   return {
     id: row.id,
@@ -507,35 +529,15 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   #share(sql: string, value: string): ShareRecord | undefined {
-    const row = this.#stmt(sql).get(value) as
-      | {
-          id: string;
-          secret_hash: string;
-          object: string;
-          owner: string;
-          created_at: number;
-          expires_at: number;
-          revoked_at: number | null;
-        }
-      | undefined;
-    return (
-      row && {
-        id: row.id,
-        secretHash: row.secret_hash,
-        object: row.object,
-        owner: row.owner,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-        revokedAt: row.revoked_at,
-      }
-    );
+    const row = this.#stmt(sql).get(value) as ShareRow | undefined;
+    return row && toShare(row);
   }
 
   async listShares(owner: string, now: number): Promise<ShareRecord[]> {
-    const ids = this.#stmt(
-      'SELECT id FROM shares WHERE owner = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id',
-    ).all(owner, now) as Array<{ id: string }>;
-    return ids.map(({ id }) => this.#share('SELECT * FROM shares WHERE id = ?', id) as ShareRecord);
+    const rows = this.#stmt(
+      'SELECT * FROM shares WHERE owner = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id',
+    ).all(owner, now) as ShareRow[];
+    return rows.map(toShare);
   }
 
   async revokeShare(id: string, now: number): Promise<boolean> {

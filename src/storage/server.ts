@@ -412,9 +412,9 @@ class Storage implements StorageServer {
   }
 
   /** After a commit attempt: deliver the event if the change is visible, else forget it. */
-  async #settleEvent(seq: number | undefined, landed: () => Promise<boolean>): Promise<void> {
+  #settleEvent(seq: number | undefined, landed: boolean): void {
     if (seq === undefined || !this.#outbox) return;
-    if (await landed()) this.#outbox.publish(seq);
+    if (landed) this.#outbox.publish(seq);
     else this.#outbox.cancel(seq);
   }
 
@@ -493,9 +493,13 @@ class Storage implements StorageServer {
       let created: boolean;
       try {
         created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
-      } finally {
-        await this.#settleEvent(event, async () => (await this.#metaOf(claims.obj))?.keyId === claims.jti);
+      } catch (error) {
+        // A commit can fail after its rename (the directory fsync): then the version is visible.
+        if (event !== undefined)
+          this.#settleEvent(event, (await this.#metaOf(claims.obj))?.keyId === claims.jti);
+        throw error;
       }
+      this.#settleEvent(event, true);
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
@@ -518,7 +522,7 @@ class Storage implements StorageServer {
     try {
       deleted = await this.#store.delete(claims.obj);
     } finally {
-      await this.#settleEvent(event, async () => deleted);
+      this.#settleEvent(event, deleted);
     }
     if (!deleted) throw new ValetError('not_found', 'no such object');
     ex.res.writeHead(204).end();

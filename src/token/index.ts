@@ -42,6 +42,7 @@ export {
   mintValetKey,
   objectPath,
   randomKeyId,
+  signClaims,
 } from './mint.js';
 export {
   decodeObjectKeyPath,

@@ -67,7 +67,11 @@ export const MAX_MINT_TTL_SECONDS = 7 * 24 * 3600;
  * ```
  */
 export async function mintValetKey(signingKey: SigningKey, options: MintOptions): Promise<string> {
-  const claims = buildClaims(options);
+  return signClaims(signingKey, buildClaims(options));
+}
+
+/** Signs claims made by {@link buildClaims}: the valet key's compact JWS. */
+export function signClaims(signingKey: SigningKey, claims: ValetClaims): Promise<string> {
   return new jose.SignJWT(claims)
     .setProtectedHeader({ alg: VALET_KEY_ALG, typ: VALET_KEY_TYP, kid: signingKey.kid })
     .sign(signingKey.privateKey);

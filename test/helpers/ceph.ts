@@ -1,11 +1,10 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { S3Driver, type S3DriverOptions } from '../../src/drivers/s3.js';
-import { ROOT } from './storage.js';
+import { freePort, ROOT } from './storage.js';
 
 const run = promisify(execFile);
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'ceph');
@@ -17,15 +16,6 @@ export interface Ceph {
   secretAccessKey: string;
   dir: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // Clusters are stopped by PID when the test process ends, whatever happened.

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -134,5 +135,15 @@ export function runValet(
     });
     proc.stdin.end(options.input ?? '');
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A free TCP port on 127.0.0.1, for servers that cannot bind port 0 themselves (Ceph). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
