@@ -1,4 +1,13 @@
 import { ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
+import { defaultResumeStore, type ResumeStore } from './resume.js';
+
+export {
+  fileResumeStore,
+  localStorageResumeStore,
+  memoryResumeStore,
+  type ResumeStore,
+  type SavedUpload,
+} from './resume.js';
 
 /** Options for {@link createClient}. */
 export interface ClientOptions {
@@ -16,6 +25,19 @@ export interface ClientOptions {
   digest?: (data: Blob) => Promise<string>;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Blobs at least this large are sent as a resumable upload (tus on Valet storage), in chunks
+   * that survive network drops, restarts and expiring keys. Default 8 MiB; `Infinity`: never.
+   */
+  resumableThreshold?: number;
+  /** Bytes per request of a resumable upload. Default 64 MiB. */
+  chunkSize?: number;
+  /**
+   * Where unfinished resumable uploads are remembered, so that they resume after a restart.
+   * Default: `localStorage` in browsers, `~/.valet/uploads.json` (or `$VALET_STATE_DIR`) in Node.
+   * `null`: remember nothing (resume only within one `upload()` call).
+   */
+  resumeStore?: ResumeStore | null;
 }
 
 /** Progress of a transfer. */
@@ -40,6 +62,14 @@ export interface UploadOptions {
   sha256?: boolean | string;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
+  /** Force (`true`) or avoid (`false`) a resumable upload; default: by the client's threshold. */
+  resumable?: boolean;
+  /**
+   * What identifies the source across restarts, so that uploading it again resumes the earlier
+   * upload (the CLI uses the file's path, size and modification time). Default for a browser
+   * `File`: its name, size, type and modification time; other data resumes only within one call.
+   */
+  fingerprint?: string;
 }
 
 /** An upload, as committed by storage. */
@@ -114,6 +144,8 @@ interface WireKey {
   complete?: string;
   expires_at: string;
   constraints?: Record<string, unknown>;
+  /** A resumable upload's id and protocol. */
+  upload?: { id: string; protocol: string; renewals: number };
 }
 
 interface StoredObject {
@@ -124,7 +156,7 @@ interface StoredObject {
   content_type: string;
 }
 
-function formOf(key: WireKey, blob: Blob): FormData {
+function formOf(key: { fields?: Record<string, string> }, blob: Blob): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(key.fields ?? {})) form.append(name, value);
   // The policy may allow a range of types (`image/*`): the file's own type is sent.
@@ -135,6 +167,13 @@ function formOf(key: WireKey, blob: Blob): FormData {
 
 /** Keys this close to expiry are not used to start a transfer: a fresh one is asked for. */
 const EXPIRY_MARGIN_MS = 2_000;
+/** A resumable upload renews its key when it has less than this left before the next chunk. */
+const RENEW_MARGIN_MS = 30_000;
+const DEFAULT_RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+const TUS_VERSION = '1.0.0';
+/** Refusals after which a remembered upload cannot continue: it is forgotten and started again. */
+const UPLOAD_LOST: ReadonlySet<string> = new Set(['not_found', 'upload_gone', 'forbidden', 'scope_mismatch']);
 /** Largest Blob hashed in memory by the default digest. */
 const MAX_DEFAULT_DIGEST = 512 * 1024 * 1024;
 
@@ -161,6 +200,9 @@ export class ValetClient {
   readonly #retries: number;
   readonly #retryDelay: number;
   readonly #now: () => number;
+  readonly #threshold: number;
+  readonly #chunkSize: number;
+  #resumeStore: ResumeStore | null | undefined;
 
   constructor(options: ClientOptions) {
     if (typeof options?.issuer !== 'string' || !/^https?:\/\//.test(options.issuer)) {
@@ -174,6 +216,10 @@ export class ValetClient {
     this.#retries = options.retries ?? 3;
     this.#retryDelay = options.retryDelay ?? 500;
     this.#now = options.now ?? Date.now;
+    this.#threshold = options.resumableThreshold ?? DEFAULT_RESUMABLE_THRESHOLD;
+    this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!(this.#chunkSize >= 1)) throw new ValetError('invalid_options', 'chunkSize must be at least 1 byte');
+    this.#resumeStore = options.resumeStore;
   }
 
   /**
@@ -205,48 +251,63 @@ export class ValetClient {
     const bytes = { toIssuer: 0, toStorage: 0 };
     let used: WireKey | undefined;
     const requestBytes = new TextEncoder().encode(JSON.stringify(request)).byteLength;
-    const result = await this.#withRetry(attempts, signal, async () => {
-      const key = await this.#freshKey(request, signal, () => {
-        bytes.toIssuer += requestBytes;
-      });
-      used = key;
-      // Bytes sent to storage in this attempt, counted from the progress events.
-      let sent = 0;
-      const progress = (p: Progress) => {
-        sent = p.loaded;
-        onProgress?.(p);
-      };
-      const settle = () => {
-        bytes.toStorage += sent;
-      };
-      const headers: Record<string, string> = { ...key.headers };
-      if (blob) headers['content-length'] = String(blob.size);
-      const total = blob?.size;
-      // Browsers stream a request body only over HTTP/2 and report no upload progress for fetch:
-      // there a Blob goes through XMLHttpRequest.
-      if (key.fields && !blob) {
-        throw new ValetError('bad_request', 'this store needs the size of a stream: upload a Blob or a file');
+    let resumed: { result: StoredObject; key: WireKey } | undefined;
+    if (blob && (options.resumable ?? blob.size >= this.#threshold)) {
+      try {
+        resumed = await this.#uploadResumable(blob, request, options, bytes);
+      } catch (error) {
+        // A store without resumable uploads (the issuer says so at once): one request instead.
+        if (!(error instanceof ValetError && error.code === 'resumable_unsupported')) throw error;
       }
-      const response =
-        blob && this.#options.fetch === undefined && browserXhr() !== undefined
-          ? await sendWithXhr(key, blob, progress, signal).finally(settle)
-          : key.fields && blob
-            ? await this.#sendForm(key, blob, progress, signal).finally(settle)
-            : await this.#send(
-                key,
-                headers,
-                blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
-                total,
-                progress,
-                signal,
-              ).finally(settle);
-      if (key.complete) {
-        // Another store (S3…): the issuer verifies the object from the store and records it.
-        await response.body?.cancel();
-        return (await this.#issuerCall('POST', key.complete, {}, signal, 1)) as StoredObject;
-      }
-      return (await response.json()) as StoredObject;
-    });
+    }
+    const result = resumed
+      ? resumed.result
+      : await this.#withRetry(attempts, signal, async () => {
+          const key = await this.#freshKey(request, signal, () => {
+            bytes.toIssuer += requestBytes;
+          });
+          used = key;
+          // Bytes sent to storage in this attempt, counted from the progress events.
+          let sent = 0;
+          const progress = (p: Progress) => {
+            sent = p.loaded;
+            onProgress?.(p);
+          };
+          const settle = () => {
+            bytes.toStorage += sent;
+          };
+          const headers: Record<string, string> = { ...key.headers };
+          if (blob) headers['content-length'] = String(blob.size);
+          const total = blob?.size;
+          // Browsers stream a request body only over HTTP/2 and report no upload progress for fetch:
+          // there a Blob goes through XMLHttpRequest.
+          if (key.fields && !blob) {
+            throw new ValetError(
+              'bad_request',
+              'this store needs the size of a stream: upload a Blob or a file',
+            );
+          }
+          const response =
+            blob && this.#options.fetch === undefined && browserXhr() !== undefined
+              ? await sendWithXhr(key, blob, progress, signal).finally(settle)
+              : key.fields && blob
+                ? await this.#sendForm(key, blob, progress, signal).finally(settle)
+                : await this.#send(
+                    key,
+                    headers,
+                    blob ? blob.stream() : (data as ReadableStream<Uint8Array>),
+                    total,
+                    progress,
+                    signal,
+                  ).finally(settle);
+          if (key.complete) {
+            // Another store (S3…): the issuer verifies the object from the store and records it.
+            await response.body?.cancel();
+            return (await this.#issuerCall('POST', key.complete, {}, signal, 1)) as StoredObject;
+          }
+          return (await response.json()) as StoredObject;
+        });
+    if (resumed) used = resumed.key;
     // A store that keeps no checksum (some S3 engines) reports none: nothing to compare then.
     if (sha256 !== undefined && result.sha256 !== '' && result.sha256 !== sha256) {
       throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
@@ -383,6 +444,218 @@ export class ValetClient {
     await this.#issuerCall('DELETE', `/v1/shares/${encodeURIComponent(id)}`, undefined, options.signal);
   }
 
+  /**
+   * A resumable (tus) upload: resumes a remembered upload of the same source if there is one
+   * (with a renewed key), else creates one; then sends chunks, renewing the key before it
+   * expires, and after a failure asks storage for its offset and continues from there.
+   */
+  async #uploadResumable(
+    blob: Blob,
+    request: Record<string, unknown>,
+    options: UploadOptions,
+    bytes: { toIssuer: number; toStorage: number },
+  ): Promise<{ result: StoredObject; key: WireKey }> {
+    const { signal, onProgress } = options;
+    if (this.#resumeStore === undefined) this.#resumeStore = defaultResumeStore();
+    const store = this.#resumeStore;
+    const source = options.fingerprint ?? fileFingerprint(blob);
+    const fingerprint =
+      store && source !== undefined
+        ? JSON.stringify([this.#issuer, request.rule ?? null, request.name ?? null, blob.size, source])
+        : undefined;
+    const issuer = async (body: Record<string, unknown>) => {
+      bytes.toIssuer += new TextEncoder().encode(JSON.stringify(body)).byteLength;
+      return (await this.#issuerCall('POST', '/v1/keys', body, signal)) as WireKey;
+    };
+    const renew = (id: string) => issuer({ op: 'put', upload: id });
+    const forget = async () => {
+      if (store && fingerprint !== undefined) await store.remove(fingerprint).catch(() => {});
+    };
+
+    let session: { url: string; id: string; key: WireKey } | undefined;
+    let offset = 0;
+    const saved = store && fingerprint !== undefined ? await store.get(fingerprint) : undefined;
+    if (saved && saved.size === blob.size) {
+      try {
+        const key = await renew(saved.id);
+        const state = await this.#uploadState(saved.url, key, signal);
+        if (state.result) {
+          await forget();
+          onProgress?.({ loaded: blob.size, total: blob.size });
+          return { result: state.result, key };
+        }
+        session = { url: saved.url, id: saved.id, key };
+        offset = state.offset;
+      } catch (error) {
+        if (!(error instanceof ValetError && UPLOAD_LOST.has(error.code))) throw error;
+        await forget();
+      }
+    }
+    if (!session) {
+      session = await this.#withRetry(this.#retries + 1, signal, async () => {
+        const key = await issuer({ ...request, resumable: true });
+        if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
+        const metadata = [`filename ${base64(String(request.name ?? 'upload'))}`];
+        if (typeof request.contentType === 'string') metadata.push(`filetype ${base64(request.contentType)}`);
+        const response = await this.#storageFetch(key.url, {
+          method: 'POST',
+          headers: {
+            ...key.headers,
+            'tus-resumable': TUS_VERSION,
+            'upload-length': String(blob.size),
+            'upload-metadata': metadata.join(','),
+          },
+          signal,
+        });
+        await response.body?.cancel();
+        const location = response.headers.get('location');
+        if (!location)
+          throw new ValetError('internal_error', 'storage created the upload without a Location');
+        return { url: new URL(location, key.url).href, id: key.upload.id, key };
+      });
+      if (store && fingerprint !== undefined) {
+        await store.set(fingerprint, {
+          url: session.url,
+          id: session.id,
+          object: session.key.object,
+          size: blob.size,
+          created: this.#now(),
+        });
+      }
+    }
+
+    let failures = 0;
+    let delay = this.#retryDelay;
+    for (;;) {
+      if (signal?.aborted) throw new ValetError('aborted', 'the operation was aborted');
+      try {
+        if (Date.parse(session.key.expires_at) - this.#now() < RENEW_MARGIN_MS) {
+          session.key = await renew(session.id);
+        }
+        let result: StoredObject | undefined;
+        if (offset < blob.size || blob.size === 0) {
+          const end = Math.min(blob.size, offset + this.#chunkSize);
+          const start = offset;
+          let sent = 0;
+          const sentChunk = await this.#sendChunk(session, blob, start, end, signal, (p) => {
+            sent = p.loaded;
+            onProgress?.({ loaded: start + p.loaded, total: blob.size });
+          }).finally(() => {
+            bytes.toStorage += sent;
+          });
+          offset = sentChunk.offset;
+          result = sentChunk.result;
+        }
+        if (!result && offset >= blob.size)
+          result = (await this.#uploadState(session.url, session.key, signal)).result;
+        failures = 0;
+        delay = this.#retryDelay;
+        if (result) {
+          await forget();
+          return { result, key: session.key };
+        }
+      } catch (error) {
+        if (signal?.aborted) throw new ValetError('aborted', 'the operation was aborted', { cause: error });
+        const code = error instanceof ValetError ? error.code : undefined;
+        const transient = retryable(error) || code === 'offset_mismatch';
+        if (!transient) {
+          // The upload itself was refused (digest, size, create-only…) or is gone: start over next time.
+          if (code !== 'unauthenticated' && code !== 'token_revoked') await forget();
+          throw error;
+        }
+        if (++failures > this.#retries) throw error;
+        if (code !== 'offset_mismatch' && code !== 'token_expired') {
+          await sleep(delay * (0.5 + Math.random() / 2), signal);
+          delay *= 2;
+        }
+        if (code === 'token_expired' || code === 'token_not_yet_valid')
+          session.key = await renew(session.id).catch(() => session?.key as WireKey);
+        // Where storage is: the chunk may have landed in part.
+        try {
+          const state = await this.#uploadState(session.url, session.key, signal);
+          if (state.result) {
+            await forget();
+            return { result: state.result, key: session.key };
+          }
+          offset = state.offset;
+        } catch (stateError) {
+          if (stateError instanceof ValetError && UPLOAD_LOST.has(stateError.code)) {
+            await forget();
+            throw stateError;
+          }
+        }
+      }
+    }
+  }
+
+  /** Sends bytes `start`..`end` of a resumable upload; returns the new offset, and the object once complete. */
+  async #sendChunk(
+    session: { url: string; key: WireKey },
+    blob: Blob,
+    start: number,
+    end: number,
+    signal: AbortSignal | undefined,
+    onProgress: (p: Progress) => void,
+  ): Promise<{ offset: number; result?: StoredObject }> {
+    const chunk = blob.slice(start, end);
+    const headers: Record<string, string> = {
+      ...session.key.headers,
+      'tus-resumable': TUS_VERSION,
+      'upload-offset': String(start),
+      'content-type': 'application/offset+octet-stream',
+    };
+    const target = { url: session.url, method: 'PATCH', headers };
+    let response: Response;
+    if (this.#options.fetch === undefined && browserXhr() !== undefined) {
+      response = await sendWithXhr(target, chunk, onProgress, signal);
+    } else {
+      headers['content-length'] = String(chunk.size);
+      response = await this.#send(target, headers, chunk.stream(), chunk.size, onProgress, signal);
+    }
+    const offset = Number(response.headers.get('upload-offset'));
+    if (!Number.isSafeInteger(offset)) {
+      await response.body?.cancel();
+      throw new ValetError('internal_error', 'storage answered without an Upload-Offset');
+    }
+    if (response.status === 200 && response.headers.get('content-type')?.includes('json')) {
+      return { offset, result: (await response.json()) as StoredObject };
+    }
+    await response.body?.cancel();
+    return { offset };
+  }
+
+  /** Asks storage where an upload is (`HEAD`): its offset, and what was stored if it is finished. */
+  async #uploadState(
+    url: string,
+    key: WireKey,
+    signal: AbortSignal | undefined,
+  ): Promise<{ offset: number; result?: StoredObject }> {
+    const response = await this.#storageFetch(url, {
+      method: 'HEAD',
+      headers: { ...key.headers, 'tus-resumable': TUS_VERSION },
+      signal,
+    });
+    const offset = Number(response.headers.get('upload-offset'));
+    const length = Number(response.headers.get('upload-length'));
+    if (!Number.isSafeInteger(offset))
+      throw new ValetError('internal_error', 'storage answered without an Upload-Offset');
+    const metadata = parseUploadMetadata(response.headers.get('upload-metadata') ?? '');
+    const sha256 = metadata['valet-sha256'];
+    if (offset === length && sha256 !== undefined) {
+      return {
+        offset,
+        result: {
+          object: key.object,
+          size: length,
+          sha256,
+          etag: metadata['valet-etag'] ?? `"${sha256}"`,
+          content_type: metadata.filetype ?? 'application/octet-stream',
+        },
+      };
+    }
+    return { offset };
+  }
+
   /** Asks for a key, and again if it would expire before the transfer starts. */
   async #freshKey(
     request: Record<string, unknown>,
@@ -398,7 +671,7 @@ export class ValetClient {
   }
 
   async #send(
-    key: WireKey,
+    key: { url: string; method: string },
     headers: Record<string, string>,
     source: ReadableStream<Uint8Array>,
     total: number | undefined,
@@ -524,7 +797,7 @@ function browserXhr(): XhrConstructor | undefined {
 
 /** Browser upload with progress events; resolves with the response like fetch would. */
 function sendWithXhr(
-  key: WireKey,
+  key: { url: string; method: string; headers: Record<string, string>; fields?: Record<string, string> },
   blob: Blob,
   onProgress: ((p: Progress) => void) | undefined,
   signal: AbortSignal | undefined,
@@ -542,9 +815,15 @@ function sendWithXhr(
     signal?.addEventListener('abort', onAbort, { once: true });
     xhr.onload = () => {
       signal?.removeEventListener('abort', onAbort);
-      const response = new Response(xhr.responseText, {
+      const headers: Record<string, string> = {
+        'content-type': xhr.getResponseHeader('content-type') ?? 'application/json',
+      };
+      const offset = xhr.getResponseHeader('upload-offset');
+      if (offset !== null) headers['upload-offset'] = offset;
+      // A 204 (a tus chunk) has no body; Response refuses one for it.
+      const response = new Response(xhr.status === 204 ? null : xhr.responseText, {
         status: xhr.status,
-        headers: { 'content-type': xhr.getResponseHeader('content-type') ?? 'application/json' },
+        headers,
       });
       if (response.ok) resolve(response);
       else void errorFrom(response).then(reject);
@@ -553,6 +832,36 @@ function sendWithXhr(
     xhr.onabort = () => reject(new ValetError('aborted', 'the operation was aborted'));
     xhr.send(key.fields ? formOf(key, blob) : blob);
   });
+}
+
+/** A browser File's identity (name, size, type, modification time); undefined for other data. */
+function fileFingerprint(blob: Blob): string | undefined {
+  const file = blob as Blob & { name?: unknown; lastModified?: unknown };
+  if (typeof file.name !== 'string' || typeof file.lastModified !== 'number') return undefined;
+  return `file:${file.name}:${blob.size}:${blob.type}:${file.lastModified}`;
+}
+
+function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** tus `Upload-Metadata`: `key base64,key base64…`. */
+function parseUploadMetadata(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of header.split(',')) {
+    const [name, value] = pair.trim().split(' ');
+    if (!name) continue;
+    try {
+      const binary = atob(value ?? '');
+      out[name] = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    } catch {
+      // A value that is not base64 is skipped.
+    }
+  }
+  return out;
 }
 
 function toGrant(key: WireKey): Grant {
@@ -611,7 +920,20 @@ async function errorFrom(response: Response): Promise<ValetError> {
   } catch {
     // Not a Valet error body (a proxy's page, say): keep the status.
   }
-  code ??= response.status >= 500 ? 'unavailable' : response.status === 404 ? 'not_found' : 'bad_request';
+  code ??=
+    response.status >= 500
+      ? 'unavailable'
+      : response.status === 404
+        ? 'not_found'
+        : response.status === 409
+          ? 'offset_mismatch'
+          : response.status === 410
+            ? 'upload_gone'
+            : response.status === 401
+              ? 'token_invalid'
+              : response.status === 403
+                ? 'forbidden'
+                : 'bad_request';
   return new ValetError(code, message);
 }
 

@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from '../storage/error-page.js';
-import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type Operation } from '../token/claims.js';
+import {
+  contentTypeAllowed,
+  isMediaRange,
+  mediaTypeEssence,
+  type Operation,
+  type ValetClaims,
+} from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import {
   importSigningKey,
@@ -12,7 +18,7 @@ import {
 } from '../token/keys.js';
 import { buildClaims, keyUrl, type MintOptions, randomKeyId, signClaims } from '../token/mint.js';
 import { normalizeObjectKey } from '../token/object-key.js';
-import type { RevocationList } from '../token/revocations.js';
+import { RevocationIndex, type RevocationList } from '../token/revocations.js';
 import { verifyRequestSignature } from '../token/signature.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { type OidcOptions, oidcHeaderCheck, oidcOptionsSchema } from './auth.js';
@@ -88,6 +94,11 @@ export interface IssuerOptions {
   corsOrigins?: readonly string[];
   /** Use the first `X-Forwarded-For` address as the caller's address (behind a trusted proxy). */
   trustProxy?: boolean;
+  /**
+   * How long a resumable upload may be continued (its key renewed) after it was created, seconds.
+   * Default 86 400, storage's default upload lifetime.
+   */
+  uploadLifetime?: number;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** A pino logger. Default: none. */
@@ -117,6 +128,16 @@ export interface KeyRequest {
   disposition?: 'attachment';
   /** get: the download file name. */
   filename?: string;
+  /**
+   * put: a key for a resumable upload (tus on Valet storage), which may send the body in many
+   * requests over a longer time, renewing its key with `upload`.
+   */
+  resumable?: boolean;
+  /**
+   * put: renew the key of the caller's resumable upload with this id (the `upload.id` of the key
+   * that created it). The new key has the same object and limits, and a fresh expiry.
+   */
+  upload?: string;
 }
 
 /** A minted key, as returned to the client. */
@@ -126,7 +147,7 @@ export interface MintedKey {
   object: string;
   /** Where to send the request, key included. */
   url: string;
-  method: 'PUT' | 'POST' | 'GET' | 'DELETE';
+  method: 'PUT' | 'POST' | 'GET' | 'DELETE' | 'PATCH';
   /** POST (S3 policy): form fields to send before the file. */
   fields?: Record<string, string>;
   /** With a driver: where the client reports the upload done, so the issuer verifies it. */
@@ -135,6 +156,8 @@ export interface MintedKey {
   headers: Record<string, string>;
   expiresAt: string;
   constraints: Record<string, unknown>;
+  /** A resumable upload: its id, its protocol, and how many times its key was renewed. */
+  upload?: { id: string; protocol: 'tus'; renewals: number };
 }
 
 /** A share link. */
@@ -220,6 +243,12 @@ const issuerOptionsSchema = z
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),
+    uploadLifetime: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
     now: z.function().optional(),
     logger: z.custom<Logger>().optional(),
   })
@@ -242,6 +271,11 @@ const keyRequestSchema = z
     contentType: z.string().min(1).max(255).optional(),
     sha256: z.string().regex(SHA256_HEX).optional(),
     disposition: z.literal('attachment').optional(),
+    resumable: z.boolean().optional(),
+    upload: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/)
+      .optional(),
     filename: z
       .string()
       .min(1)
@@ -324,6 +358,7 @@ class ValetIssuer implements Issuer {
   readonly #ownsRecords: boolean;
   readonly #now: () => number;
   readonly #maxTtl: number;
+  readonly #uploadLifetime: number;
   readonly #authenticate: (incoming: Incoming) => Promise<Identity | null>;
   readonly #cors: Set<string>;
   readonly #log: Logger | undefined;
@@ -344,6 +379,7 @@ class ValetIssuer implements Issuer {
     this.#ownsRecords = ownsRecords;
     this.#now = options.now ?? Date.now;
     this.#maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
+    this.#uploadLifetime = options.uploadLifetime ?? 86_400;
     this.#cors = new Set(options.corsOrigins ?? []);
     this.#log = options.logger;
     const { authenticate, oidc } = options;
@@ -378,8 +414,12 @@ class ValetIssuer implements Issuer {
     if (req.op !== 'get' && (req.disposition !== undefined || req.filename !== undefined)) {
       throw new ValetError('bad_request', 'disposition and filename apply to get keys only');
     }
+    if (req.op !== 'put' && (req.resumable !== undefined || req.upload !== undefined)) {
+      throw new ValetError('bad_request', 'resumable and upload apply to put keys only');
+    }
     const signing = this.#activeSigningKey();
     const now = this.#now();
+    if (req.upload !== undefined) return this.#renewUpload(identity, req, signing, caller);
 
     if (req.op === 'put') {
       const { name: ruleName, rule, object } = await this.#pickPutRule(ctx, req);
@@ -433,9 +473,13 @@ class ValetIssuer implements Issuer {
           : rule.contentTypes && { contentTypes: rule.contentTypes }),
         ...(req.sha256 !== undefined && this.#bindsDigest(rule) && { sha256: req.sha256 }),
         ...(rule.createOnly && { noOverwrite: true }),
-        once: rule.once ?? true,
+        // A resumable key sends many requests; it creates one upload, once, by construction.
+        ...(req.resumable ? { resumable: true } : { once: rule.once ?? true }),
         now: this.#now,
       };
+      if (req.resumable && this.#options.driver) {
+        throw new ValetError('resumable_unsupported', 'this store takes uploads in one request only');
+      }
       const claims = buildClaims(mintOptions);
       const grant = this.#grant(claims, ruleName, signing.kid, caller, null);
       grant.reservedBytes = req.size ?? maxSize ?? 0;
@@ -516,7 +560,12 @@ class ValetIssuer implements Issuer {
   async revokeKey(id: string): Promise<void> {
     const grant = await this.records.getGrant(id);
     const now = this.#now();
-    const expiresAt = (grant?.expiresAt ?? now + this.#maxTtl * 1000) + DEFAULT_CLOCK_SKEW * 1000;
+    let until = grant?.expiresAt ?? now + this.#maxTtl * 1000;
+    // A resumable upload's id stays revoked for as long as a renewed key could continue it.
+    if (grant?.constraints.resumable === true) {
+      until = Math.max(until, grant.issuedAt + this.#uploadLifetime * 1000 + this.#maxTtl * 1000);
+    }
+    const expiresAt = until + DEFAULT_CLOCK_SKEW * 1000;
     await this.records.addRevocation({ kind: 'key', value: id, before: null, expiresAt, createdAt: now });
   }
 
@@ -1045,6 +1094,22 @@ class ValetIssuer implements Issuer {
       };
     }
     const token = await signClaims(signing, claims);
+    const storageUrl = (this.#options.storageUrl as string).replace(/\/+$/, '');
+    if (claims.resumable || claims.upload !== undefined) {
+      // tus: the key travels in the Authorization header of every request of the upload.
+      const upload = claims.upload ?? jti;
+      return {
+        id: jti,
+        op,
+        object: obj,
+        url: claims.resumable ? `${storageUrl}/uploads` : `${storageUrl}/uploads/${upload}`,
+        method: claims.resumable ? 'POST' : 'PATCH',
+        headers: { authorization: `Bearer ${token}` },
+        expiresAt: new Date(exp * 1000).toISOString(),
+        constraints,
+        upload: { id: upload, protocol: 'tus', renewals: 0 },
+      };
+    }
     return {
       id: jti,
       op,
@@ -1055,6 +1120,76 @@ class ValetIssuer implements Issuer {
       expiresAt: new Date(exp * 1000).toISOString(),
       constraints,
     };
+  }
+
+  /**
+   * A fresh key for the caller's resumable upload: only its owner may renew it, only while it is
+   * unfinished, unrevoked and younger than the upload lifetime, and only with the limits it was
+   * created with. Each renewal is a grant of its own, counted against the upload.
+   */
+  async #renewUpload(
+    identity: Identity,
+    req: KeyRequest,
+    signing: SigningKey,
+    caller: CallerInfo,
+  ): Promise<MintedKey> {
+    const id = req.upload as string;
+    const extra = Object.keys(req).filter((k) => k !== 'op' && k !== 'upload');
+    if (extra.length > 0) {
+      throw new ValetError(
+        'bad_request',
+        `a renewal keeps the upload's scope: ${extra.join(', ')} not allowed`,
+      );
+    }
+    const created = await this.records.getGrant(id);
+    if (created?.op !== 'put' || created.constraints.resumable !== true) {
+      throw new ValetError('not_found', 'no such resumable upload');
+    }
+    if (created.subject !== identity.subject) {
+      throw new ValetError('forbidden', 'this upload belongs to someone else');
+    }
+    if (created.completedAt !== null) throw new ValetError('upload_gone', 'this upload is already finished');
+    const now = this.#now();
+    if (now > created.issuedAt + this.#uploadLifetime * 1000) {
+      throw new ValetError('upload_gone', 'this upload has expired');
+    }
+    const rule = this.#options.rules[created.rule];
+    if (rule?.op !== 'put') throw new ValetError('forbidden', 'the rule that allowed this upload is gone');
+    const { list } = await this.#revocationFeed();
+    const revoked = new RevocationIndex(list).reason(
+      {
+        op: 'put',
+        obj: created.object,
+        sub: created.subject,
+        jti: id,
+        iat: Math.floor(created.issuedAt / 1000),
+        nbf: 0,
+        exp: Math.floor(created.expiresAt / 1000),
+      },
+      created.kid,
+    );
+    if (revoked) throw new ValetError('token_revoked', 'this upload was revoked');
+    const c = created.constraints as Partial<ValetClaims>;
+    const claims = buildClaims({
+      op: 'put',
+      object: created.object,
+      subject: created.subject,
+      ttl: Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl),
+      ...(c.max_size !== undefined && { maxSize: c.max_size }),
+      ...(c.min_size !== undefined && { minSize: c.min_size }),
+      ...(c.size !== undefined && { size: c.size }),
+      ...(c.content_types !== undefined && { contentTypes: c.content_types }),
+      ...(c.sha256 !== undefined && { sha256: c.sha256 }),
+      ...(c.no_overwrite && { noOverwrite: true }),
+      upload: id,
+      now: this.#now,
+    });
+    const grant = this.#grant(claims, created.rule, signing.kid, caller, null);
+    grant.reservedBytes = created.reservedBytes;
+    const renewals = await this.records.renewUpload(grant, id, now);
+    this.#log?.info({ upload: id, sub: identity.subject, renewals }, 'resumable upload key renewed');
+    const minted = await this.#sign(signing, claims);
+    return { ...minted, upload: { id, protocol: 'tus', renewals } };
   }
 
   #clientAddress(incoming: Incoming): string | null {
@@ -1134,6 +1269,7 @@ function toWire(key: MintedKey) {
     ...(key.complete && { complete: key.complete }),
     expires_at: key.expiresAt,
     constraints: key.constraints,
+    ...(key.upload && { upload: key.upload }),
   };
 }
 

@@ -101,6 +101,31 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 0 });
     });
 
+    it('renews a resumable upload: counted, reservation and pending row kept, ended by completion', async () => {
+      const store = await open();
+      const g = grant('big', 800, { constraints: { resumable: true } });
+      await store.reserveUpload(g, { maxBytes: 1000 }, T0);
+      const renewal = (n: number) =>
+        grant('big', 800, {
+          constraints: { upload: g.id },
+          issuedAt: T0 + n * 200_000,
+          expiresAt: T0 + n * 200_000 + 300_000,
+        });
+      assert.equal(await store.renewUpload(renewal(1), g.id, T0 + 200_000), 1);
+      assert.equal(await store.renewUpload(renewal(2), g.id, T0 + 400_000), 2);
+      // The first key has expired: the renewed one still holds the reservation and the row.
+      const later = T0 + 500_000;
+      assert.equal(await store.expirePending(later), 0);
+      assert.deepEqual(await store.usage('alice', later), { bytes: 800, objects: 1 });
+      assert.equal(
+        (await store.reserveUpload(grant('other', 300), { maxBytes: 1000 }, later)).ok,
+        false,
+        'the renewed reservation still counts against the quota',
+      );
+      await store.recordEvent({ ...created(g, 700), receivedAt: later });
+      assert.deepEqual(await store.usage('alice', later), { bytes: 700, objects: 1 });
+    });
+
     it('records an event once, completes the object and releases the reservation', async () => {
       const store = await open();
       const g = grant('a', 600);

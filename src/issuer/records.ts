@@ -125,6 +125,12 @@ export interface RecordStore {
    */
   reserveUpload(grant: GrantRecord, quota: Quota, now: number): Promise<ReserveResult>;
   getGrant(id: string): Promise<GrantRecord | undefined>;
+  /**
+   * Atomically: records `grant`, a renewed key for the resumable upload `upload` (it carries the
+   * upload's reservation), keeps the upload's pending registry row alive until the new key
+   * expires, and returns how many keys have renewed this upload, this one included.
+   */
+  renewUpload(grant: GrantRecord, upload: string, now: number): Promise<number>;
   /** Grants minted for a share link that have not expired at `now`. */
   liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]>;
   /** Unexpired grants of a subject issued at or before `before`. */

@@ -346,6 +346,31 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
+  async renewUpload(grant: GrantRecord, upload: string, now: number): Promise<number> {
+    return this.#write(() => {
+      this.#insertGrant(grant);
+      const pending = this.#stmt('SELECT state FROM objects WHERE key = ?').get(grant.object) as
+        | { state: string }
+        | undefined;
+      if (!pending) {
+        this.#stmt(
+          `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
+             VALUES (?, ?, 'pending', ?, ?, ?)`,
+        ).run(grant.object, grant.subject, now, now, grant.expiresAt);
+      } else if (pending.state === 'pending') {
+        this.#stmt('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?').run(
+          grant.expiresAt,
+          grant.object,
+        );
+      }
+      const row = this.#stmt(
+        `SELECT count(*) AS n FROM grants
+           WHERE subject = ? AND object = ? AND json_extract(constraints, '$.upload') = ?`,
+      ).get(grant.subject, grant.object, upload) as { n: number };
+      return row.n;
+    });
+  }
+
   async getGrant(id: string): Promise<GrantRecord | undefined> {
     const row = this.#stmt('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
     return row && toGrant(row);
@@ -451,6 +476,11 @@ export class SqliteRecordStore implements RecordStore {
         `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
            AND completed_at IS NULL AND issued_at <= ?`,
       ).run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
+      // The renewed keys of a resumable upload end with it.
+      this.#stmt(
+        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND completed_at IS NULL
+           AND json_extract(constraints, '$.upload') = ?`,
+      ).run(event.receivedAt, owner, event.object, event.keyId);
       this.#stmt(
         `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
            VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)

@@ -37,6 +37,11 @@ export class CorsPolicy {
     this.#any = this.#origins.has('*');
   }
 
+  /** True if a browser page of `origin` may call storage. */
+  allows(origin: string): boolean {
+    return this.#allowed(origin);
+  }
+
   #allowed(origin: string): boolean {
     return this.#any || this.#origins.has(origin);
   }
@@ -55,7 +60,12 @@ export class CorsPolicy {
    * `204` with the allowed methods and headers for a configured origin, `403 origin_not_allowed`
    * otherwise. Returns false if the request is not a preflight.
    */
-  preflight(req: IncomingMessage, res: ServerResponse): boolean {
+  preflight(
+    req: IncomingMessage,
+    res: ServerResponse,
+    methods = ALLOW_METHODS,
+    headers = ALLOW_HEADERS,
+  ): boolean {
     const origin = req.headers.origin;
     const method = req.headers['access-control-request-method'];
     if (origin === undefined || method === undefined) return false;
@@ -64,8 +74,8 @@ export class CorsPolicy {
       throw new ValetError('origin_not_allowed', 'this origin may not call storage from a browser');
     }
     res.setHeader('Access-Control-Allow-Origin', this.#any ? '*' : origin);
-    res.setHeader('Access-Control-Allow-Methods', ALLOW_METHODS);
-    res.setHeader('Access-Control-Allow-Headers', ALLOW_HEADERS);
+    res.setHeader('Access-Control-Allow-Methods', methods);
+    res.setHeader('Access-Control-Allow-Headers', headers);
     res.setHeader('Access-Control-Max-Age', MAX_AGE);
     // Private Network Access: a public page may talk to a storage server on a private address.
     if (req.headers['access-control-request-private-network'] === 'true') {

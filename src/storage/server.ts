@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { open as fsOpen } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import { Server as TusServer } from '@tus/server';
+import { Metadata } from '@tus/utils';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -22,7 +26,8 @@ import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from 
 import { UsedKeyLedger } from './ledger.js';
 import { parseRange } from './range.js';
 import { RevocationFeed, type RevocationFeedOptions } from './revocations.js';
-import { bodyTooLarge, bodyTooSmall, FileStore, type ObjectMeta } from './store.js';
+import { bodyTooLarge, bodyTooSmall, FileStore, type ObjectMeta, Upload } from './store.js';
+import { ResumableStore, type UploadInfo } from './uploads.js';
 import { VerifiedKeys } from './verified-keys.js';
 
 /** Options for {@link createStorageServer}. */
@@ -56,6 +61,8 @@ export interface StorageServerOptions {
   revocations?: RevocationFeedOptions;
   /** The issuer's webhook for committed uploads and deletions (signed, retried). Default none. */
   events?: EventWebhookOptions;
+  /** How long an unfinished resumable upload is kept, in seconds. Default 86 400 (a day). */
+  uploadLifetime?: number;
 }
 
 const optionsSchema = z.object({
@@ -83,6 +90,12 @@ const optionsSchema = z.object({
     .max(1024 * 1024)
     .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
+  uploadLifetime: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .optional(),
   revocations: z
     .object({
       url: z.url({ protocol: /^https?$/ }),
@@ -127,6 +140,12 @@ const METHOD_OPS: Readonly<Record<string, Operation>> = {
   DELETE: 'delete',
 };
 const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
+/** Where resumable (tus 1.0) uploads live: `POST /uploads` creates one, `/uploads/<id>` continues it. */
+export const UPLOADS_PATH = '/uploads';
+const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
+const TUS_HEADERS =
+  'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, X-HTTP-Method-Override';
+const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
 const CONTENT_TYPE_PARAMS =
   /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
@@ -191,7 +210,14 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     await store.close();
     throw error;
   }
-  return new Storage(options, cors, logger, store, ledger, outbox, feed);
+  const storage = new Storage(options, cors, logger, store, ledger, outbox, feed);
+  try {
+    await storage.start();
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  return storage;
 }
 
 class Storage implements StorageServer {
@@ -214,6 +240,12 @@ class Storage implements StorageServer {
   readonly #active = new Map<Socket, Exchange>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pruneTimer: NodeJS.Timeout;
+  readonly #uploads: ResumableStore;
+  readonly #tus: TusServer;
+  // The upload id a tus creation request will get (its checked key's jti).
+  readonly #creating = new WeakMap<http.IncomingMessage, string>();
+  readonly #exchanges = new WeakMap<http.IncomingMessage, Exchange>();
+  #expiryTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -256,6 +288,57 @@ class Storage implements StorageServer {
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 60_000);
     this.#pruneTimer.unref();
+    this.#uploads = new ResumableStore(path.join(store.dir, 'uploads'), {
+      now: this.#now,
+      lifetime: (options.uploadLifetime ?? 86_400) * 1000,
+      hooks: {
+        commit: (info, file, sha256) => this.#commitUpload(info, file, sha256),
+        committedVersion: async (info) => {
+          const meta = await this.#metaOf(info.object);
+          return meta?.keyId === info.id ? { sha256: meta.sha256, etag: meta.etag } : undefined;
+        },
+      },
+    });
+    this.#tus = new TusServer({
+      path: UPLOADS_PATH,
+      datastore: this.#uploads,
+      namingFunction: (req) => {
+        const id = this.#creating.get(nodeRequest(req));
+        if (id === undefined) throw new ValetError('internal_error', 'an upload creation was not checked');
+        return id;
+      },
+      allowedOrigins: (origin) => this.#cors.allows(origin),
+      exposedHeaders: ['X-Request-Id', 'ETag'],
+      disableTerminationForFinishedUploads: true,
+      onUploadFinish: async (req, upload) => {
+        const info = await this.#uploads.info(upload.id);
+        if (!info?.done) throw new ValetError('internal_error', 'the upload finished but was not stored');
+        const creation = req.method === 'POST';
+        return {
+          ...(!creation && { status_code: 200 }),
+          headers: { 'Content-Type': 'application/json; charset=utf-8', ETag: info.done.etag },
+          body: JSON.stringify(describeUpload(info)),
+        };
+      },
+      onResponseError: (req, error) => this.#tusError(nodeRequest(req), error),
+    });
+  }
+
+  /** Prepares the resumable upload store and starts removing expired uploads. */
+  async start(): Promise<void> {
+    await this.#uploads.init();
+    await this.#expireUploads();
+    this.#expiryTimer = setInterval(() => void this.#expireUploads(), 60_000);
+    this.#expiryTimer.unref();
+  }
+
+  async #expireUploads(): Promise<void> {
+    try {
+      const removed = await this.#tus.cleanUpExpiredUploads();
+      if (removed > 0) this.#log.info({ removed }, 'removed expired resumable uploads');
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not remove expired resumable uploads');
+    }
   }
 
   get url(): string {
@@ -295,6 +378,7 @@ class Storage implements StorageServer {
     await closed;
     await Promise.allSettled([...this.#handlers]);
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#expiryTimer);
     this.#feed?.stop();
     await this.#outbox?.close();
     this.#ledger.close();
@@ -314,6 +398,7 @@ class Storage implements StorageServer {
   #track(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
     const ex: Exchange = { id: randomUUID(), req, res, started: performance.now(), bytesIn: 0, bytesOut: 0 };
     this.#active.set(req.socket, ex);
+    this.#exchanges.set(req, ex);
     res.on('close', () => {
       if (this.#active.get(req.socket) === ex) this.#active.delete(req.socket);
       this.#logExchange(ex);
@@ -354,6 +439,10 @@ class Storage implements StorageServer {
       sendJson(res, 200, { status: 'ok' });
       return;
     }
+    if (rawPath === UPLOADS_PATH || rawPath.startsWith(`${UPLOADS_PATH}/`)) {
+      await this.#resumable(ex, rawPath.slice(UPLOADS_PATH.length + 1), rawQuery, expectContinue);
+      return;
+    }
     if (!rawPath.startsWith('/o/')) throw new ValetError('not_found', 'no such route');
     if (method === 'OPTIONS') {
       if (!this.#cors.preflight(req, res)) {
@@ -367,7 +456,7 @@ class Storage implements StorageServer {
 
     const objectKey = decodeObjectKeyPath(rawPath.slice(3));
     const token = extractToken(req, rawQuery);
-    const claims = await this.#verify(token);
+    const { claims } = await this.#verify(token);
     ex.claims = claims;
     // Answered meanwhile (idle timeout, or the client half-closed mid-body): nothing left to do.
     if (res.headersSent || req.destroyed) return;
@@ -375,6 +464,9 @@ class Storage implements StorageServer {
       throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not ${op}`);
     if (claims.obj !== objectKey)
       throw new ValetError('scope_mismatch', 'the valet key is for another object');
+    if (claims.resumable || claims.upload !== undefined) {
+      throw new ValetError('scope_mismatch', `the valet key is for a resumable upload at ${UPLOADS_PATH}`);
+    }
 
     if (claims.once) this.#reserve(claims);
     try {
@@ -390,7 +482,7 @@ class Storage implements StorageServer {
    * Verifies a valet key (or recalls that this exact token verified and is still valid), then
    * checks it against the revocation list.
    */
-  async #verify(token: string): Promise<ValetClaims> {
+  async #verify(token: string): Promise<{ claims: ValetClaims; kid: string }> {
     let known = this.#verified.get(token, this.#keys, this.#now() / 1000, this.#skew);
     if (!known) {
       const { claims, kid, key } = await verifyValetKeyWithKey(token, {
@@ -403,7 +495,176 @@ class Storage implements StorageServer {
       known = { claims, kid };
     }
     this.#feed?.check(known.claims, known.kid);
-    return known.claims;
+    return known;
+  }
+
+  /**
+   * A tus request (`/uploads[/<id>]`). The valet key is checked here, before `@tus/server` sees
+   * the request: creation needs a `resumable` put key and an `Upload-Length` within its limits;
+   * every later request needs a put key bound to that upload (the creating key itself, or a
+   * renewed key with `upload: <id>`) for the same object and subject.
+   */
+  async #resumable(ex: Exchange, id: string, rawQuery: string, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    const method = req.method ?? '';
+    if (method === 'OPTIONS' && this.#cors.preflight(req, res, UPLOAD_METHODS, TUS_HEADERS)) return;
+    if (method === 'OPTIONS') {
+      await this.#tus.handle(req, res);
+      return;
+    }
+    const creation = id === '';
+    if (creation ? method !== 'POST' : !['HEAD', 'PATCH', 'DELETE'].includes(method)) {
+      throw methodNotAllowed(res, creation ? 'POST, OPTIONS' : 'HEAD, PATCH, DELETE, OPTIONS');
+    }
+    if (!creation && !UPLOAD_ID.test(id)) throw new ValetError('not_found', 'no such upload');
+    const { claims, kid } = await this.#verify(extractToken(req, rawQuery));
+    ex.claims = claims;
+    if (res.headersSent || req.destroyed) return;
+    if (claims.op !== 'put')
+      throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not put`);
+    if (creation) {
+      if (!claims.resumable) {
+        throw new ValetError('scope_mismatch', 'this valet key cannot create a resumable upload');
+      }
+      await this.#checkCreation(ex, claims);
+    } else {
+      if (!((claims.resumable && claims.jti === id) || claims.upload === id)) {
+        throw new ValetError('scope_mismatch', 'the valet key is for another upload');
+      }
+      const info = await this.#uploads.info(id);
+      if (!info) throw new ValetError('not_found', 'no such upload');
+      if (info.object !== claims.obj || info.subject !== claims.sub) {
+        throw new ValetError('scope_mismatch', 'the valet key is for another upload');
+      }
+      // Revoking the key that created an upload stops the renewed keys of that upload too.
+      this.#feed?.check({ ...claims, jti: id }, kid);
+    }
+    if (expectContinue) res.writeContinue();
+    try {
+      await this.#tus.handle(req, res);
+    } finally {
+      if (creation) this.#uploads.unexpect(claims.jti);
+    }
+  }
+
+  /** Checks a tus creation against the creating key, and uses the key up. */
+  async #checkCreation(ex: Exchange, claims: ValetClaims): Promise<void> {
+    const { req } = ex;
+    const lengthHeader = header(req, 'upload-length');
+    if (lengthHeader === undefined || !/^\d{1,16}$/.test(lengthHeader)) {
+      throw new ValetError('bad_request', 'a resumable upload needs its total size in Upload-Length');
+    }
+    if (req.headers['upload-concat'] !== undefined) {
+      throw new ValetError('bad_request', 'concatenated (parallel) uploads are not supported');
+    }
+    const size = Number(lengthHeader);
+    const maxSize = minDefined(claims.max_size, claims.size);
+    const minSize = maxDefined(claims.min_size, claims.size);
+    if (maxSize !== undefined && size > maxSize) throw bodyTooLarge(maxSize);
+    if (minSize !== undefined && size < minSize) throw bodyTooSmall(minSize);
+    let metadata: Record<string, string | null>;
+    try {
+      const raw = header(req, 'upload-metadata');
+      metadata = raw === undefined || raw.trim() === '' ? {} : Metadata.parse(raw);
+    } catch {
+      throw new ValetError('bad_request', 'the Upload-Metadata header is malformed');
+    }
+    const declaredType = metadata.filetype ?? metadata.contentType ?? metadata.content_type ?? undefined;
+    if (declaredType !== undefined && declaredType !== null && !validContentType(declaredType)) {
+      throw new ValetError('bad_request', "the upload's file type is not a media type");
+    }
+    if (
+      claims.content_types &&
+      (declaredType == null || !contentTypeAllowed(declaredType, claims.content_types))
+    ) {
+      throw new ValetError(
+        'unsupported_media_type',
+        `the key allows only ${claims.content_types.join(', ')}`,
+      );
+    }
+    if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
+      throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
+    }
+    // One upload per creating key: its id is the key's jti, recorded before the upload exists.
+    if (!this.#ledger.consume(claims.jti, claims.exp + this.#skew)) {
+      throw new ValetError('token_replayed', 'this valet key has already created its upload');
+    }
+    const created = this.#now();
+    const info: UploadInfo = {
+      id: claims.jti,
+      object: claims.obj,
+      subject: claims.sub,
+      size,
+      contentType: declaredType?.trim() || 'application/octet-stream',
+      ...(claims.sha256 !== undefined && { sha256: claims.sha256 }),
+      noOverwrite: claims.no_overwrite === true,
+      created,
+      expires: created + this.#uploads.getExpiration(),
+      metadata,
+    };
+    this.#uploads.expect(info);
+    this.#creating.set(req, claims.jti);
+  }
+
+  /** Makes a complete resumable upload the object: the same guarantees as a single PUT. */
+  async #commitUpload(
+    info: UploadInfo,
+    file: string,
+    sha256: string,
+  ): Promise<{ sha256: string; etag: string }> {
+    const meta: ObjectMeta = {
+      key: info.object,
+      size: info.size,
+      contentType: info.contentType,
+      sha256,
+      etag: `"${sha256}"`,
+      created: this.#now(),
+      subject: info.subject,
+      keyId: info.id,
+    };
+    const upload = new Upload(file, await openForWrite(file));
+    await upload.seal(meta);
+    const event = this.#prepareEvent({
+      type: 'object.created',
+      ...eventFields(meta, { jti: info.id, sub: info.subject }),
+    });
+    try {
+      await this.#store.commit(upload, info.object, { noOverwrite: info.noOverwrite });
+    } catch (error) {
+      if (event !== undefined) this.#settleEvent(event, (await this.#metaOf(info.object))?.keyId === info.id);
+      throw error;
+    }
+    this.#settleEvent(event, true);
+    this.#log.info({ upload: info.id, object: info.object, size: info.size }, 'resumable upload stored');
+    return { sha256, etag: meta.etag };
+  }
+
+  /** A tus refusal as Valet's JSON error, with a stable code. */
+  #tusError(req: http.IncomingMessage, error: unknown): { status_code: number; body: string } {
+    let failure: ValetError;
+    if (error instanceof ValetError) failure = error;
+    else if (isTusError(error)) {
+      const code: ErrorCode =
+        error.status_code === 409
+          ? 'offset_mismatch'
+          : error.status_code === 410
+            ? 'upload_gone'
+            : error.status_code === 404
+              ? 'not_found'
+              : error.status_code === 413
+                ? 'entity_too_large'
+                : error.status_code >= 500
+                  ? 'internal_error'
+                  : 'bad_request';
+      failure = new ValetError(code, error.body.trim() || 'the upload request was refused');
+    } else {
+      failure = new ValetError('internal_error', 'storage failed to handle the upload', { cause: error });
+    }
+    const ex = this.#exchanges.get(req);
+    if (ex) ex.code = failure.code;
+    if (failure.status >= 500)
+      this.#log.error({ reqId: ex?.id, err: failure.cause ?? error }, 'upload failed');
+    return { status_code: failure.status, body: JSON.stringify(failure.toJSON()) };
   }
 
   /** Records an event before its change becomes visible (when a webhook is configured). */
@@ -758,8 +1019,48 @@ function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
   return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
 }
 
+/** A header that may appear once: its value, or undefined (a repeated one is refused). */
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  if (Array.isArray(value)) throw new ValetError('bad_request', `more than one ${name} header`);
+  return value;
+}
+
+/** The Node request behind a `@tus/server` (srvx) request. */
+function nodeRequest(req: unknown): http.IncomingMessage {
+  const node = (req as { runtime?: { node?: { req?: http.IncomingMessage } } }).runtime?.node?.req;
+  if (!node) throw new ValetError('internal_error', 'the upload request has no Node request');
+  return node;
+}
+
+function isTusError(error: unknown): error is { status_code: number; body: string } {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { status_code?: unknown }).status_code === 'number' &&
+    typeof (error as { body?: unknown }).body === 'string'
+  );
+}
+
+function openForWrite(file: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fsOpen(file, 'r+', (error, fd) => (error ? reject(error) : resolve(fd))),
+  );
+}
+
+function describeUpload(info: UploadInfo) {
+  return {
+    object: info.object,
+    size: info.size,
+    content_type: info.contentType,
+    sha256: info.done?.sha256 ?? '',
+    etag: info.done?.etag ?? '',
+    upload: info.id,
+  };
+}
+
 /** What a storage event says about a version and the key that made the change. */
-function eventFields(meta: ObjectMeta, claims: ValetClaims) {
+function eventFields(meta: ObjectMeta, claims: Pick<ValetClaims, 'jti' | 'sub'>) {
   return {
     object: meta.key,
     key_id: claims.jti,

@@ -26,6 +26,8 @@ import { ValetError } from '../token/errors.js';
  * DIR/ledger.sqlite        single-use key ledger (see ledger.ts)
  * DIR/objects/xx/<sha256>  one file per object: 4 KiB metadata header, then the bytes
  * DIR/tmp/<random>.part    uploads in progress (swept at start-up)
+ * DIR/uploads/<id>.json    a resumable (tus) upload: its scope and limits (see uploads.ts)
+ * DIR/uploads/<id>.part    its bytes so far, after a 4 KiB header space (kept across restarts)
  * ```
  *
  * An object's file name is the SHA-256 of its key, so no key, however encoded, can name a path
@@ -105,8 +107,8 @@ async function sendFileRange(fd: number, first: number, last: number, out: Writa
   }
 }
 
-/** Writes all of `buffers` at `position`, looping over short writes. */
-async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
+/** Writes every byte of `buffers` at `position` of `fd` (short writes are continued). */
+export async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
   let pending = buffers;
   let at = position;
   while (pending.length > 0) {

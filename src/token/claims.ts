@@ -44,6 +44,8 @@ const seconds = z
  * | `sha256`        | put: SHA-256 of the body, lower-case hex                                   |
  * | `no_overwrite`  | put: create-only; refused if the object exists                             |
  * | `once`          | any op: single use                                                         |
+ * | `resumable`     | put: creates one resumable (tus) upload, whose id is this key's `jti`      |
+ * | `upload`        | put: continues the resumable upload with this id (a renewed key)           |
  * | `filename`      | get/head: download file name for `Content-Disposition`                     |
  * | `inline`        | get/head: `true` serve inline, `false` force a download, absent: by type   |
  *
@@ -66,6 +68,11 @@ export const valetClaimsSchema = z
     sha256: z.string().regex(SHA256_HEX).optional(),
     no_overwrite: z.boolean().optional(),
     once: z.boolean().optional(),
+    resumable: z.literal(true).optional(),
+    upload: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/)
+      .optional(),
     filename: z
       .string()
       .min(1)
@@ -82,7 +89,16 @@ export const valetClaimsSchema = z
 /** The claims of a verified valet key. */
 export type ValetClaims = z.infer<typeof valetClaimsSchema>;
 
-const WRITE_ONLY = ['max_size', 'min_size', 'size', 'content_types', 'sha256', 'no_overwrite'] as const;
+const WRITE_ONLY = [
+  'max_size',
+  'min_size',
+  'size',
+  'content_types',
+  'sha256',
+  'no_overwrite',
+  'resumable',
+  'upload',
+] as const;
 const READ_ONLY = ['filename', 'inline'] as const;
 
 function constraintProblem(c: ValetClaims): string | undefined {
@@ -100,6 +116,8 @@ function constraintProblem(c: ValetClaims): string | undefined {
     if (c.max_size !== undefined && c.size > c.max_size) return 'size is larger than max_size';
     if (c.min_size !== undefined && c.size < c.min_size) return 'size is smaller than min_size';
   }
+  if (c.resumable && c.upload !== undefined) return 'a key either creates an upload or continues one';
+  if ((c.resumable || c.upload !== undefined) && c.once) return 'a resumable upload key is used many times';
   if (c.exp <= c.nbf) return 'exp must be after nbf';
   return undefined;
 }

@@ -52,6 +52,12 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   /** A create-only key met an existing object. */
   precondition_failed: 412,
+  /** A resumable upload's chunk was sent at another offset than the one storage holds. */
+  offset_mismatch: 409,
+  /** The resumable upload is finished, expired or was cancelled. */
+  upload_gone: 410,
+  /** The issuer's store has no resumable uploads: send the body in one request. */
+  resumable_unsupported: 400,
   /** No object under that key. */
   not_found: 404,
   /** The byte range cannot be satisfied for this object. */

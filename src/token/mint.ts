@@ -44,6 +44,10 @@ export interface MintOptions {
   noOverwrite?: boolean;
   /** Single use. */
   once?: boolean;
+  /** put: the key creates one resumable upload (its id is the key's `jti`). */
+  resumable?: boolean;
+  /** put: the key continues the resumable upload with this id. */
+  upload?: string;
   /** get/head: download file name. */
   filename?: string;
   /** get/head: serve inline (`true`) or as a download (`false`); absent: by content type. */
@@ -112,6 +116,8 @@ export function buildClaims(options: MintOptions): ValetClaims {
     ...(options.sha256 !== undefined && { sha256: options.sha256.toLowerCase() }),
     ...(options.noOverwrite && { no_overwrite: true }),
     ...(options.once && { once: true }),
+    ...(options.resumable && { resumable: true as const }),
+    ...(options.upload !== undefined && { upload: options.upload }),
     ...(options.filename !== undefined && { filename: options.filename }),
     ...(options.inline !== undefined && { inline: options.inline }),
     iat,

@@ -22,6 +22,7 @@ export const storage: Command = {
                      [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
                      [--idle-timeout 30s] [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
+                     [--upload-lifetime 24h]
 
 Serves objects under DIR to requests that carry a valet key signed by a key in the JWK set.
 Prints "valet storage listening on URL" on stdout once ready; JSON logs go to stderr.
@@ -44,6 +45,8 @@ Options:
   --revocation-max-staleness DURATION
                          refuse every key (503) when the revocation list is older than
                          this: a revocation always takes effect within it (default 5s)
+  --upload-lifetime DURATION
+                         how long an unfinished resumable upload is kept (default 24h)
   -h, --help             show this help`,
   options: {
     data: { type: 'string' },
@@ -58,6 +61,7 @@ Options:
     issuer: { type: 'string' },
     'secret-file': { type: 'string' },
     'revocation-max-staleness': { type: 'string' },
+    'upload-lifetime': { type: 'string' },
   },
   async run(values) {
     const dataDir = required(values, 'data');
@@ -68,6 +72,10 @@ Options:
     const maxLifetime = parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl');
     const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
     if (idleSeconds < 0.1) throw new UsageError('--idle-timeout must be at least 100ms');
+    const uploadLifetime = parseWholeSeconds(
+      optional(values, 'upload-lifetime') ?? '24h',
+      '--upload-lifetime',
+    );
     const level = parseLogLevel(optional(values, 'log-level') ?? 'info');
 
     const issuer = optional(values, 'issuer');
@@ -97,6 +105,7 @@ Options:
       clockSkew,
       maxLifetime,
       idleTimeout: Math.round(idleSeconds * 1000),
+      uploadLifetime,
       logger,
       ...(issuerBase !== undefined &&
         secret !== undefined && {
