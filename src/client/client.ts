@@ -70,6 +70,8 @@ export interface UploadOptions {
    * `File`: its name, size, type and modification time; other data resumes only within one call.
    */
   fingerprint?: string;
+  /** Called when an earlier upload of the same source resumes, with what storage already has. */
+  onResume?: (state: { offset: number; total: number }) => void;
 }
 
 /** An upload, as committed by storage. */
@@ -83,6 +85,8 @@ export interface UploadResult {
   grant: Grant;
   /** Request-body bytes sent to the issuer and to storage, all attempts included. */
   bytes: { toIssuer: number; toStorage: number };
+  /** The resumable upload's id, when the body went as one. */
+  upload?: string;
 }
 
 /** What a valet key allowed, without the key itself. */
@@ -319,6 +323,7 @@ export class ValetClient {
       etag: result.etag,
       contentType: result.content_type,
       grant: toGrant(used as WireKey),
+      ...(used?.upload && { upload: used.upload.id }),
       bytes,
     };
   }
@@ -486,6 +491,7 @@ export class ValetClient {
         }
         session = { url: saved.url, id: saved.id, key };
         offset = state.offset;
+        options.onResume?.({ offset, total: blob.size });
       } catch (error) {
         if (!(error instanceof ValetError && UPLOAD_LOST.has(error.code))) throw error;
         await forget();

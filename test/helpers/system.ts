@@ -92,7 +92,12 @@ export function userAuth(request: Request): string | null {
  */
 export async function startSystem(
   t: TestContext,
-  options: { issuer?: Partial<IssuerOptions>; storageArgs?: string[] } = {},
+  options: {
+    issuer?: Partial<IssuerOptions>;
+    storageArgs?: string[];
+    /** Called once storage runs, before the issuer is created. */
+    onStorage?: (storage: RunningStorage) => void;
+  } = {},
 ): Promise<TestSystem> {
   const key = await testKey();
   const { dir, jwksFile } = await keyFiles([key]);
@@ -115,6 +120,7 @@ export async function startSystem(
     },
     t,
   );
+  options.onStorage?.(storage);
   const issuer = await createIssuer({
     signingKeys: [key.jwk],
     storageUrl: storage.url,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValetError } from '../../token/errors.js';
-import { type Command, optional, required, UsageError } from '../args.js';
+import { type Command, optional, parseSize, required, UsageError } from '../args.js';
 import { progressBar, REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
 
 // Common types by extension; anything else is sent as application/octet-stream.
@@ -33,18 +33,24 @@ export const upload: Command = {
   name: 'upload',
   summary: 'upload a file straight to storage with a key from the issuer',
   help: `Usage: valet upload FILE --issuer URL --token TOKEN [--name NAME] [--content-type TYPE]
-                    [--rule RULE] [--json]
+                    [--rule RULE] [--chunk-size 64MiB] [--json]
 
 Asks the issuer for an upload key, then streams FILE straight to storage (never through the
 issuer). The file's SHA-256 is computed first and bound into the key, so storage refuses a
 body that was changed on the way. Prints the object key; with --json one line
 {"key":…,"size":…,"sha256":…}. A progress bar is shown on a terminal.
 
+Files of 8 MiB and more are sent as a resumable upload, in chunks: a dropped connection is
+retried from where storage stopped, and running the same command again after an interruption
+resumes the upload (unfinished uploads are remembered in ~/.valet/uploads.json, or
+$VALET_STATE_DIR/uploads.json: their URLs only, never a key).
+
 Options:
 ${REMOTE_HELP}
   --name NAME          the object name to ask for (default: the file's name)
   --content-type TYPE  the content type (default: from the extension, else none)
   --rule RULE          the issuer rule to use (default: the first that allows it)
+  --chunk-size SIZE    bytes per request of a resumable upload (default 64MiB)
   --json               print the result as JSON
   -h, --help           show this help`,
   options: {
@@ -52,12 +58,17 @@ ${REMOTE_HELP}
     name: { type: 'string' },
     'content-type': { type: 'string' },
     rule: { type: 'string' },
+    'chunk-size': { type: 'string' },
     json: { type: 'boolean' },
   },
   positionals: true,
   async run(values, positionals) {
     const file = onePositional(positionals, 'FILE');
-    const client = remoteClient(values);
+    const chunkText = optional(values, 'chunk-size');
+    const client = remoteClient(
+      values,
+      chunkText === undefined ? {} : { chunkSize: parseSize(chunkText, '--chunk-size') },
+    );
     let stat: Awaited<ReturnType<typeof fs.stat>>;
     try {
       stat = await fs.stat(file);
@@ -76,6 +87,10 @@ ${REMOTE_HELP}
         ...(contentType !== undefined && { contentType }),
         ...(rule !== undefined && { rule }),
         sha256,
+        // The same file (path, size, modification time, content) resumes its earlier upload.
+        fingerprint: `file:${path.resolve(file)}:${stat.size}:${stat.mtimeMs}:${sha256}`,
+        onResume: ({ offset, total }) =>
+          process.stderr.write(`resuming an earlier upload: ${offset} of ${total} bytes already stored\n`),
         onProgress: (p) => bar.update(p.loaded, p.total),
       })
       .finally(() => bar.done());
