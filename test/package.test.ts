@@ -94,6 +94,7 @@ describe('package', () => {
     assert.deepEqual([...seen].map((f) => path.relative(path.join(pkgDir, 'dist'), f)).sort(), [
       'client/client.js',
       'client/index.js',
+      'client/resume.js',
       'token/errors.js',
     ]);
   });
