@@ -213,7 +213,11 @@ async function payoff(mode: 'valet' | 'relay', round: number): Promise<PayoffRun
   const started = performance.now();
   for (let i = 0; i < UPLOADS; i++) {
     if (mode === 'valet') {
-      const result = await client.upload(await openAsBlob(file), { name: `big-${i}.bin`, sha256 });
+      const result = await client.upload(await openAsBlob(file), {
+        name: `big-${i}.bin`,
+        sha256,
+        resumable: false,
+      });
       if (result.sha256 !== sha256) throw new Error('digest mismatch');
     } else {
       await relayUpload(app.url, `big-${i}.bin`);

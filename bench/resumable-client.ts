@@ -2,9 +2,9 @@
 //   resumable-client.ts --issuer URL --file FILE --name NAME --mode put|resumable
 // Uploads FILE with the Valet client SDK, as one PUT or as a resumable (tus) upload with the
 // default chunk size, then prints one JSON line: seconds, bytes, peak RSS (bytes), SHA-256.
-import { openAsBlob } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createClient } from '../src/client/client.js';
+import { openFile } from '../src/client/node.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +19,7 @@ const client = createClient({
   getToken: () => 'user:alice',
   resumeStore: null,
 });
-const blob = await openAsBlob(values.file as string);
+const blob = await openFile(values.file as string);
 const started = performance.now();
 const result = await client.upload(blob, {
   name: values.name as string,

@@ -68,7 +68,7 @@ const storage = await startNode(
     '--secret-file',
     secretFile,
     '--log-level',
-    'warn',
+    'info',
   ],
   path.join(work, 'storage.log'),
 );

@@ -78,7 +78,7 @@ async function drain(body: ReadableStream<Uint8Array> | null): Promise<number> {
 async function valetRun(i: number): Promise<{ put: number; get: number }> {
   const name = `valet-${i}.bin`;
   let t = performance.now();
-  await client.upload(await openAsBlob(file), { name });
+  await client.upload(await openAsBlob(file), { name, resumable: false });
   const put = (performance.now() - t) / 1000;
   t = performance.now();
   const download = await client.download(`users/bench/${name}`);

@@ -22,7 +22,7 @@ export interface ClientOptions {
   /** First retry delay, ms; doubles each time, with jitter. Default 500. */
   retryDelay?: number;
   /** Computes the SHA-256 (hex) of a Blob. Default: WebCrypto over the whole Blob (up to 512 MiB). */
-  digest?: (data: Blob) => Promise<string>;
+  digest?: (data: BlobLike) => Promise<string>;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /**
@@ -47,8 +47,25 @@ export interface Progress {
   total?: number;
 }
 
-/** What can be uploaded. A Node file larger than memory: `await fs.openAsBlob(path)`. */
-export type UploadData = Blob | ArrayBuffer | ArrayBufferView | string | ReadableStream<Uint8Array>;
+/**
+ * What `upload()` needs of a Blob: a real `Blob` or `File`, or a source that reads on demand,
+ * such as a Node file from `openFile(path)` in `valet/client/node`.
+ */
+export interface BlobLike {
+  readonly size: number;
+  readonly type: string;
+  slice(start?: number, end?: number, contentType?: string): BlobLike;
+  stream(): ReadableStream<Uint8Array>;
+}
+
+/** What can be uploaded. A Node file, however large: `await openFile(path)` from `valet/client/node`. */
+export type UploadData =
+  | Blob
+  | BlobLike
+  | ArrayBuffer
+  | ArrayBufferView
+  | string
+  | ReadableStream<Uint8Array>;
 
 /** Options for {@link ValetClient.upload}. */
 export interface UploadOptions {
@@ -234,7 +251,9 @@ export class ValetClient {
   async upload(data: UploadData, options: UploadOptions = {}): Promise<UploadResult> {
     const { signal, onProgress } = options;
     const isStream = typeof ReadableStream !== 'undefined' && data instanceof ReadableStream;
-    const blob = isStream ? undefined : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
+    const blob: BlobLike | undefined = isStream
+      ? undefined
+      : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
     const contentType = options.contentType ?? (blob?.type ? blob.type : undefined);
     let sha256: string | undefined;
     if (typeof options.sha256 === 'string') sha256 = options.sha256.toLowerCase();
@@ -292,10 +311,15 @@ export class ValetClient {
             );
           }
           const response =
-            blob && this.#options.fetch === undefined && browserXhr() !== undefined
+            blob instanceof Blob && this.#options.fetch === undefined && browserXhr() !== undefined
               ? await sendWithXhr(key, blob, progress, signal).finally(settle)
               : key.fields && blob
-                ? await this.#sendForm(key, blob, progress, signal).finally(settle)
+                ? await this.#sendForm(
+                    key,
+                    blob instanceof Blob ? blob : await new Response(blob.stream()).blob(),
+                    progress,
+                    signal,
+                  ).finally(settle)
                 : await this.#send(
                     key,
                     headers,
@@ -455,7 +479,7 @@ export class ValetClient {
    * expires, and after a failure asks storage for its offset and continues from there.
    */
   async #uploadResumable(
-    blob: Blob,
+    blob: BlobLike,
     request: Record<string, unknown>,
     options: UploadOptions,
     bytes: { toIssuer: number; toStorage: number },
@@ -597,7 +621,7 @@ export class ValetClient {
   /** Sends bytes `start`..`end` of a resumable upload; returns the new offset, and the object once complete. */
   async #sendChunk(
     session: { url: string; key: WireKey },
-    blob: Blob,
+    blob: BlobLike,
     start: number,
     end: number,
     signal: AbortSignal | undefined,
@@ -612,7 +636,7 @@ export class ValetClient {
     };
     const target = { url: session.url, method: 'PATCH', headers };
     let response: Response;
-    if (this.#options.fetch === undefined && browserXhr() !== undefined) {
+    if (this.#options.fetch === undefined && browserXhr() !== undefined && chunk instanceof Blob) {
       response = await sendWithXhr(target, chunk, onProgress, signal);
     } else {
       headers['content-length'] = String(chunk.size);
@@ -861,6 +885,7 @@ interface NodeRequest {
   on(event: 'response', listener: (res: NodeResponse) => void): void;
   on(event: 'error' | 'drain' | 'close', listener: (error?: unknown) => void): void;
   once(event: 'drain' | 'close', listener: () => void): void;
+  off(event: 'drain' | 'close', listener: () => void): void;
 }
 interface NodeResponse {
   statusCode?: number;
@@ -941,8 +966,13 @@ async function nodeSend(
           onSent(value.byteLength);
           if (!req.write(value)) {
             await new Promise<void>((resume) => {
-              req.once('drain', resume);
-              req.once('close', resume);
+              const go = () => {
+                req.off('drain', go);
+                req.off('close', go);
+                resume();
+              };
+              req.once('drain', go);
+              req.once('close', go);
             });
           }
         }
@@ -956,8 +986,8 @@ async function nodeSend(
 }
 
 /** A browser File's identity (name, size, type, modification time); undefined for other data. */
-function fileFingerprint(blob: Blob): string | undefined {
-  const file = blob as Blob & { name?: unknown; lastModified?: unknown };
+function fileFingerprint(blob: BlobLike): string | undefined {
+  const file = blob as BlobLike & { name?: unknown; lastModified?: unknown };
   if (typeof file.name !== 'string' || typeof file.lastModified !== 'number') return undefined;
   return `file:${file.name}:${blob.size}:${blob.type}:${file.lastModified}`;
 }
@@ -1005,8 +1035,8 @@ function retryable(error: unknown): boolean {
   );
 }
 
-function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): Blob {
-  if (data instanceof Blob) return data;
+function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): BlobLike {
+  if (data instanceof Blob || isBlobLike(data)) return data;
   if (typeof data === 'string') return new Blob([data], { type: 'text/plain;charset=utf-8' });
   if (data instanceof ArrayBuffer) return new Blob([data]);
   // A view on a SharedArrayBuffer cannot be a Blob part: copy it.
@@ -1014,14 +1044,27 @@ function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): Blob {
   return new Blob([data.buffer instanceof ArrayBuffer ? (view as Uint8Array<ArrayBuffer>) : view.slice()]);
 }
 
-async function defaultDigest(blob: Blob): Promise<string> {
+function isBlobLike(data: unknown): data is BlobLike {
+  const b = data as Partial<BlobLike> | null;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.size === 'number' &&
+    typeof b.slice === 'function' &&
+    typeof b.stream === 'function'
+  );
+}
+
+async function defaultDigest(blob: BlobLike): Promise<string> {
   if (blob.size > MAX_DEFAULT_DIGEST) {
     throw new ValetError(
       'invalid_options',
       'this Blob is too large to hash in memory; pass a digest function',
     );
   }
-  const hash = await globalThis.crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  const bytes =
+    blob instanceof Blob ? await blob.arrayBuffer() : await new Response(blob.stream()).arrayBuffer();
+  const hash = await globalThis.crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 

@@ -14,6 +14,7 @@
 
 export { type ErrorCode, isValetError, ValetError } from '../token/errors.js';
 export {
+  type BlobLike,
   type ClientOptions,
   createClient,
   type Download,

@@ -54,4 +54,25 @@ export interface StorageDriver {
   head(object: string): Promise<HeadResult | undefined>;
   /** Deletes an object with the driver's own credentials. */
   delete(object: string): Promise<void>;
+  /**
+   * Multipart uploads, for resumable uploads on this store (all six, or none). The issuer starts
+   * one, signs each part's request on demand (with the part's exact length), and completes it
+   * from the parts the store holds, checked against the declared size.
+   */
+  createMultipart?(options: { object: string; contentType?: string }): Promise<string>;
+  presignPart?(options: {
+    object: string;
+    uploadId: string;
+    partNumber: number;
+    size: number;
+    ttl: number;
+  }): Promise<SignedRequest>;
+  listParts?(
+    object: string,
+    uploadId: string,
+  ): Promise<Array<{ partNumber: number; etag: string; size: number }>>;
+  completeMultipart?(options: { object: string; uploadId: string; expectedSize?: number }): Promise<void>;
+  abortMultipart?(object: string, uploadId: string): Promise<void>;
+  /** Aborts multipart uploads started before `olderThan`; returns how many. */
+  abortStaleMultiparts?(olderThan: Date): Promise<number>;
 }

@@ -156,8 +156,17 @@ export interface MintedKey {
   headers: Record<string, string>;
   expiresAt: string;
   constraints: Record<string, unknown>;
-  /** A resumable upload: its id, its protocol, and how many times its key was renewed. */
-  upload?: { id: string; protocol: 'tus'; renewals: number };
+  /**
+   * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` with a
+   * driver, whose parts have `partSize` bytes but the last), and how many keys renewed it.
+   */
+  upload?: {
+    id: string;
+    protocol: 'tus' | 's3-multipart';
+    renewals: number;
+    partSize?: number;
+    parts?: number;
+  };
 }
 
 /** A share link. */
@@ -188,6 +197,11 @@ export interface Issuer {
   unshare(identity: Identity | string, id: string): Promise<void>;
   /** Revokes one key before its expiry. */
   revokeKey(id: string): Promise<void>;
+  /**
+   * With a driver that has multipart uploads: aborts those older than the upload lifetime (done
+   * at start and every ten minutes anyway); returns how many.
+   */
+  abortStaleUploads(): Promise<number>;
   /** Revokes every key issued to `subject` at or before `before` (ms; default now). */
   revokeSubject(subject: string, before?: number): Promise<void>;
   /** Revokes a signing key: every key it signed, and it signs no more. */
@@ -363,6 +377,7 @@ class ValetIssuer implements Issuer {
   readonly #cors: Set<string>;
   readonly #log: Logger | undefined;
   readonly #sweep: NodeJS.Timeout;
+  #staleSweep: NodeJS.Timeout | undefined;
 
   constructor(
     options: IssuerOptions,
@@ -396,6 +411,13 @@ class ValetIssuer implements Issuer {
     // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
     this.#sweep = setInterval(() => void this.records.expirePending(this.#now()).catch(() => {}), 60_000);
     this.#sweep.unref();
+    // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
+    // now and every ten minutes, so the store does not keep their parts.
+    if (options.driver?.abortStaleMultiparts) {
+      void this.abortStaleUploads().catch(() => {});
+      this.#staleSweep = setInterval(() => void this.abortStaleUploads().catch(() => {}), 600_000);
+      this.#staleSweep.unref();
+    }
   }
 
   // ---- plain functions ----------------------------------------------------------------------
@@ -477,15 +499,53 @@ class ValetIssuer implements Issuer {
         ...(req.resumable ? { resumable: true } : { once: rule.once ?? true }),
         now: this.#now,
       };
-      if (req.resumable && this.#options.driver) {
-        throw new ValetError('resumable_unsupported', 'this store takes uploads in one request only');
-      }
       const claims = buildClaims(mintOptions);
       const grant = this.#grant(claims, ruleName, signing.kid, caller, null);
       grant.reservedBytes = req.size ?? maxSize ?? 0;
+      const { driver } = this.#options;
+      let multipart: Multipart | undefined;
+      if (req.resumable && driver) {
+        // Another store: a multipart upload the issuer starts, signs part by part, and completes.
+        if (!driver.createMultipart || claims.sha256 !== undefined) {
+          // (A store checks a whole-object SHA-256 only in a single request.)
+          throw new ValetError('resumable_unsupported', 'this store takes this upload in one request only');
+        }
+        if (req.size === undefined) {
+          throw new ValetError('bad_request', 'a resumable upload to this store needs its size');
+        }
+        multipart = {
+          upload_id: await driver.createMultipart({
+            object,
+            ...(req.contentType !== undefined && { contentType: req.contentType }),
+          }),
+          part_size: partSizeFor(req.size),
+        };
+        grant.constraints = { ...grant.constraints, multipart };
+      }
       const reserved = await this.records.reserveUpload(grant, quota, now);
       if (!reserved.ok) {
+        if (multipart) await driver?.abortMultipart?.(object, multipart.upload_id).catch(() => {});
         throw new ValetError('quota_exceeded', 'this upload would exceed your storage quota');
+      }
+      if (multipart) {
+        const { op: _op, obj: _obj, sub: _sub, jti, iat: _iat, nbf: _nbf, exp, ...constraints } = claims;
+        return {
+          id: jti,
+          op: 'put',
+          object,
+          url: `/v1/uploads/${jti}`,
+          method: 'POST',
+          headers: {},
+          expiresAt: new Date(exp * 1000).toISOString(),
+          constraints,
+          upload: {
+            id: jti,
+            protocol: 's3-multipart',
+            renewals: 0,
+            partSize: multipart.part_size,
+            parts: partCount(req.size as number, multipart.part_size),
+          },
+        };
       }
       return this.#sign(signing, claims, req.contentType);
     }
@@ -557,6 +617,14 @@ class ValetIssuer implements Issuer {
     await this.revokeSubject(shareSubject(id), now);
   }
 
+  async abortStaleUploads(): Promise<number> {
+    const driver = this.#options.driver;
+    if (!driver?.abortStaleMultiparts) return 0;
+    const aborted = await driver.abortStaleMultiparts(new Date(this.#now() - this.#uploadLifetime * 1000));
+    if (aborted > 0) this.#log?.info({ aborted }, 'aborted stale multipart uploads');
+    return aborted;
+  }
+
   async revokeKey(id: string): Promise<void> {
     const grant = await this.records.getGrant(id);
     const now = this.#now();
@@ -615,6 +683,7 @@ class ValetIssuer implements Issuer {
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    clearInterval(this.#staleSweep);
     if (this.#ownsRecords) await this.records.close();
   }
 
@@ -701,6 +770,10 @@ class ValetIssuer implements Issuer {
       const body = await readJson(incoming);
       const minted = await this.mint(identity, body as KeyRequest, caller, incoming);
       return json(201, toWire(minted));
+    }
+    if (path.startsWith('/v1/uploads/')) {
+      const identity = await this.#identify(incoming);
+      return this.#multipartRoute(incoming, identity, caller);
     }
     if (path.startsWith('/v1/keys/') && path.endsWith('/complete')) {
       requireMethod(method, 'POST');
@@ -1141,34 +1214,11 @@ class ValetIssuer implements Issuer {
         `a renewal keeps the upload's scope: ${extra.join(', ')} not allowed`,
       );
     }
-    const created = await this.records.getGrant(id);
-    if (created?.op !== 'put' || created.constraints.resumable !== true) {
-      throw new ValetError('not_found', 'no such resumable upload');
+    const { created, rule } = await this.#ownUpload(identity, id);
+    if (created.constraints.multipart !== undefined) {
+      throw new ValetError('bad_request', `this upload's parts are signed at /v1/uploads/${id}/parts`);
     }
-    if (created.subject !== identity.subject) {
-      throw new ValetError('forbidden', 'this upload belongs to someone else');
-    }
-    if (created.completedAt !== null) throw new ValetError('upload_gone', 'this upload is already finished');
     const now = this.#now();
-    if (now > created.issuedAt + this.#uploadLifetime * 1000) {
-      throw new ValetError('upload_gone', 'this upload has expired');
-    }
-    const rule = this.#options.rules[created.rule];
-    if (rule?.op !== 'put') throw new ValetError('forbidden', 'the rule that allowed this upload is gone');
-    const { list } = await this.#revocationFeed();
-    const revoked = new RevocationIndex(list).reason(
-      {
-        op: 'put',
-        obj: created.object,
-        sub: created.subject,
-        jti: id,
-        iat: Math.floor(created.issuedAt / 1000),
-        nbf: 0,
-        exp: Math.floor(created.expiresAt / 1000),
-      },
-      created.kid,
-    );
-    if (revoked) throw new ValetError('token_revoked', 'this upload was revoked');
     const c = created.constraints as Partial<ValetClaims>;
     const claims = buildClaims({
       op: 'put',
@@ -1190,6 +1240,134 @@ class ValetIssuer implements Issuer {
     this.#log?.info({ upload: id, sub: identity.subject, renewals }, 'resumable upload key renewed');
     const minted = await this.#sign(signing, claims);
     return { ...minted, upload: { id, protocol: 'tus', renewals } };
+  }
+
+  /**
+   * The caller's resumable upload `id`, if it may still be continued: it exists, belongs to the
+   * caller, is unfinished, younger than the upload lifetime, unrevoked, and its rule still exists.
+   */
+  async #ownUpload(identity: Identity, id: string): Promise<{ created: GrantRecord; rule: Rule }> {
+    const created = await this.records.getGrant(id);
+    if (created?.op !== 'put' || created.constraints.resumable !== true) {
+      throw new ValetError('not_found', 'no such resumable upload');
+    }
+    if (created.subject !== identity.subject) {
+      throw new ValetError('forbidden', 'this upload belongs to someone else');
+    }
+    if (created.completedAt !== null) throw new ValetError('upload_gone', 'this upload is already finished');
+    if (this.#now() > created.issuedAt + this.#uploadLifetime * 1000) {
+      throw new ValetError('upload_gone', 'this upload has expired');
+    }
+    const rule = this.#options.rules[created.rule];
+    if (rule?.op !== 'put') throw new ValetError('forbidden', 'the rule that allowed this upload is gone');
+    const { list } = await this.#revocationFeed();
+    const revoked = new RevocationIndex(list).reason(
+      {
+        op: 'put',
+        obj: created.object,
+        sub: created.subject,
+        jti: id,
+        iat: Math.floor(created.issuedAt / 1000),
+        nbf: 0,
+        exp: Math.floor(created.expiresAt / 1000),
+      },
+      created.kid,
+    );
+    if (revoked) throw new ValetError('token_revoked', 'this upload was revoked');
+    return { created, rule };
+  }
+
+  /** A multipart upload of the caller's: its grant, its store state, and the store. */
+  async #ownMultipart(identity: Identity, id: string) {
+    const { created, rule } = await this.#ownUpload(identity, id);
+    const multipart = created.constraints.multipart as Multipart | undefined;
+    const driver = this.#options.driver;
+    if (!multipart || !driver?.presignPart || !driver.listParts || !driver.completeMultipart) {
+      throw new ValetError('not_found', 'no such multipart upload');
+    }
+    const size = created.constraints.size as number;
+    return { created, rule, multipart, driver, size, count: partCount(size, multipart.part_size) };
+  }
+
+  /**
+   * `/v1/uploads/:id…` (a driver's multipart upload): `GET` lists the parts the store holds,
+   * `POST …/parts {part}` signs one part's request (its exact length, the rule's TTL), and
+   * `POST …/complete` checks the parts against the declared size and completes it.
+   */
+  async #multipartRoute(incoming: Incoming, identity: Identity, caller: CallerInfo): Promise<Outgoing> {
+    const match = /^\/v1\/uploads\/([A-Za-z0-9_-]{16,128})(\/parts|\/complete)?$/.exec(incoming.url.pathname);
+    if (!match) throw new ValetError('not_found', 'no such route');
+    const id = match[1] as string;
+    const action = match[2];
+    if (action === undefined) {
+      requireMethod(incoming.method, 'GET');
+      const { created, multipart, driver, size } = await this.#ownMultipart(identity, id);
+      const parts = await driver.listParts?.(created.object, multipart.upload_id);
+      return json(200, {
+        id,
+        object: created.object,
+        size,
+        part_size: multipart.part_size,
+        parts: (parts ?? []).map((p) => ({ part: p.partNumber, size: p.size })),
+      });
+    }
+    requireMethod(incoming.method, 'POST');
+    const { created, rule, multipart, driver, size, count } = await this.#ownMultipart(identity, id);
+    if (action === '/complete') {
+      const parts = (await driver.listParts?.(created.object, multipart.upload_id)) ?? [];
+      for (let n = 1; n <= count; n++) {
+        const held = parts.find((p) => p.partNumber === n);
+        if (held?.size !== partBytes(n, size, multipart.part_size, count)) {
+          throw new ValetError(
+            'precondition_failed',
+            `part ${n} of ${count} is missing or has the wrong size`,
+          );
+        }
+      }
+      await driver.completeMultipart?.({
+        object: created.object,
+        uploadId: multipart.upload_id,
+        expectedSize: size,
+      });
+      return this.#verifyCompletion(identity, id);
+    }
+    const body = (await readJson(incoming)) as { part?: unknown };
+    const part = body?.part;
+    if (typeof part !== 'number' || !Number.isInteger(part) || part < 1 || part > count) {
+      throw new ValetError('bad_request', `part must be a whole number from 1 to ${count}`);
+    }
+    const bytes = partBytes(part, size, multipart.part_size, count);
+    const ttl = Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
+    const signed = await driver.presignPart?.({
+      object: created.object,
+      uploadId: multipart.upload_id,
+      partNumber: part,
+      size: bytes,
+      ttl,
+    });
+    if (!signed) throw new ValetError('not_found', 'no such multipart upload');
+    // Each part's request is a grant of its own, carrying the upload's reservation.
+    const claims = buildClaims({
+      op: 'put',
+      object: created.object,
+      subject: created.subject,
+      ttl,
+      size: bytes,
+      upload: id,
+      now: this.#now,
+    });
+    const grant = this.#grant(claims, created.rule, this.#activeSigningKey().kid, caller, null);
+    grant.reservedBytes = created.reservedBytes;
+    const renewals = await this.records.renewUpload(grant, id, this.#now());
+    return json(201, {
+      part,
+      size: bytes,
+      url: signed.url,
+      method: signed.method,
+      headers: signed.headers,
+      expires_at: new Date(claims.exp * 1000).toISOString(),
+      renewals,
+    });
   }
 
   #clientAddress(incoming: Incoming): string | null {
@@ -1255,6 +1433,28 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
 async function sha256Hex(text: string): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A driver's multipart upload, as recorded with its creating grant. */
+interface Multipart {
+  upload_id: string;
+  part_size: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** Part size for a multipart upload: 8 MiB, or more to stay within 10 000 parts. */
+export function partSizeFor(size: number): number {
+  return Math.max(8 * MIB, Math.ceil(size / 10_000 / MIB) * MIB);
+}
+
+function partCount(size: number, partSize: number): number {
+  return Math.max(1, Math.ceil(size / partSize));
+}
+
+/** Bytes of part `n` (1-based): the part size, except the last part, which holds the rest. */
+function partBytes(n: number, size: number, partSize: number, count: number): number {
+  return n < count ? partSize : size - (count - 1) * partSize;
 }
 
 function toWire(key: MintedKey) {

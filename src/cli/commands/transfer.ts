@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { openFile } from '../../client/node.js';
 import { ValetError } from '../../token/errors.js';
 import { type Command, optional, parseSize, required, UsageError } from '../args.js';
 import { progressBar, REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
@@ -78,7 +79,7 @@ ${REMOTE_HELP}
     if (!stat.isFile()) throw new UsageError(`${file} is not a regular file`);
     const contentType = optional(values, 'content-type') ?? TYPES[path.extname(file).toLowerCase()];
     const sha256 = await fileSha256(file);
-    const blob = await openAsBlob(file, contentType ? { type: contentType } : {});
+    const blob = await openFile(file, contentType ? { type: contentType } : {});
     const bar = progressBar('upload');
     const rule = optional(values, 'rule');
     const result = await client
