@@ -2,15 +2,15 @@
 // verified from the store when the client reports them done, and rules the store cannot enforce
 // refused at configuration time.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createClient } from '../src/client/client.js';
+import { createClient, fileResumeStore } from '../src/client/client.js';
 import type { S3Driver } from '../src/drivers/s3.js';
-import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
+import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
 import { launchChromium, screenshot } from './helpers/browser.js';
@@ -50,7 +50,10 @@ describe('issuer with the S3 driver, on Ceph', () => {
   });
   after(() => ceph?.stop());
 
-  async function issuerFor(t: import('node:test').TestContext): Promise<{ issuer: Issuer; url: string }> {
+  async function issuerFor(
+    t: import('node:test').TestContext,
+    options: Partial<IssuerOptions> = {},
+  ): Promise<{ issuer: Issuer; url: string }> {
     const served = await serveIssuer(t);
     const issuer = await createIssuer({
       signingKeys: [(await testKey()).jwk],
@@ -58,6 +61,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
       storageSecret: 's'.repeat(43),
       authenticate: userAuth,
       rules: RULES,
+      ...options,
     });
     t.after(() => issuer.close());
     served.mount(issuer);
@@ -159,6 +163,108 @@ describe('issuer with the S3 driver, on Ceph', () => {
       body: '{}',
     });
     assert.equal(other.status, 404);
+  });
+
+  it('sends large uploads as multipart: parts signed by the issuer, resumed after an interruption', async (t) => {
+    const rules: Record<string, Rule> = {
+      big: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20, accept: ['once', 'revocation'] },
+      read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
+    };
+    const { issuer, url } = await issuerFor(t, { rules });
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-s3-resume-'));
+    const resumeStore = fileResumeStore(path.join(dir, 'uploads.json'));
+    const client = () =>
+      createClient({
+        issuer: url,
+        getToken: () => 'user:alice',
+        retryDelay: 50,
+        resumableThreshold: 0,
+        resumeStore,
+      });
+    const data = randomBytes(20 * 2 ** 20 + 123);
+    const sha = createHash('sha256').update(data).digest('hex');
+    // Interrupted during the second part (8 MiB parts: 8 + 8 + 4).
+    const abort = new AbortController();
+    const first = client().upload(new Blob([data]), {
+      name: 'video.bin',
+      fingerprint: 'video-v1',
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.loaded > 10 * 2 ** 20) abort.abort();
+      },
+    });
+    assert.equal(await refusal(first), 'aborted');
+    const saved = await resumeStore.get(JSON.stringify([url, null, 'video.bin', data.length, 'video-v1']));
+    assert.equal(saved?.protocol, 's3-multipart');
+    const id = saved?.id as string;
+    // Only alice may sign its parts or complete it.
+    const asBob = await fetch(`${url}/v1/uploads/${id}/parts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
+      body: JSON.stringify({ part: 1 }),
+    });
+    assert.equal(asBob.status, 403);
+    // Completing with a part missing is refused, and the upload stays resumable.
+    const early = await fetch(`${url}/v1/uploads/${id}/complete`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(early.status, 412);
+    // Resumed: only the missing parts are sent.
+    let resumedAt = -1;
+    const result = await client().upload(new Blob([data]), {
+      name: 'video.bin',
+      fingerprint: 'video-v1',
+      onResume: ({ offset }) => {
+        resumedAt = offset;
+      },
+    });
+    assert.equal(resumedAt, 8 * 2 ** 20, 'the first part was kept');
+    assert.ok(result.bytes.toStorage < data.length, 'the kept part was not sent again');
+    assert.equal(result.size, data.length);
+    assert.equal(result.upload, id);
+    const download = await client().download(result.key);
+    assert.equal(
+      createHash('sha256')
+        .update(Buffer.from(await (await download.blob()).arrayBuffer()))
+        .digest('hex'),
+      sha,
+    );
+    assert.equal(
+      await resumeStore.get(JSON.stringify([url, null, 'video.bin', data.length, 'video-v1'])),
+      undefined,
+    );
+    // Each part's request was a grant of its own, counted against the upload.
+    const part = await fetch(`${url}/v1/uploads/${id}/parts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+      body: JSON.stringify({ part: 1 }),
+    });
+    assert.equal(part.status, 410, 'a finished upload signs no more parts');
+    assert.ok(await issuer.records.getGrant(id));
+  });
+
+  it('aborts multipart uploads older than the upload lifetime', async (t) => {
+    const rules: Record<string, Rule> = {
+      big: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20, accept: ['once', 'revocation'] },
+    };
+    const { issuer } = await issuerFor(t, { rules, uploadLifetime: 1 });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'stale.bin',
+      size: 9 * 2 ** 20,
+      resumable: true,
+    });
+    assert.equal(minted.upload?.protocol, 's3-multipart');
+    const uploadId = (await issuer.records.getGrant(minted.id))?.constraints.multipart as {
+      upload_id: string;
+    };
+    assert.deepEqual(await s3.listParts('users/alice/stale.bin', uploadId.upload_id), []);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok((await issuer.abortStaleUploads()) >= 1);
+    await assert.rejects(s3.listParts('users/alice/stale.bin', uploadId.upload_id));
+    const renewal = await issuer.mint('alice', { op: 'put', upload: minted.id }).catch((e: ValetError) => e);
+    assert.ok(renewal instanceof ValetError && renewal.code === 'upload_gone');
   });
 
   it('runs valet dev against Ceph: the CLI uploads, lists, downloads and shares the same way', async (t) => {

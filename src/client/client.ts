@@ -165,8 +165,8 @@ interface WireKey {
   complete?: string;
   expires_at: string;
   constraints?: Record<string, unknown>;
-  /** A resumable upload's id and protocol. */
-  upload?: { id: string; protocol: string; renewals: number };
+  /** A resumable upload's id and protocol (and, for a multipart upload, its part size). */
+  upload?: { id: string; protocol: string; renewals: number; partSize?: number; parts?: number };
 }
 
 interface StoredObject {
@@ -504,7 +504,14 @@ export class ValetClient {
     let session: { url: string; id: string; key: WireKey } | undefined;
     let offset = 0;
     const saved = store && fingerprint !== undefined ? await store.get(fingerprint) : undefined;
-    if (saved && saved.size === blob.size) {
+    if (saved && saved.size === blob.size && saved.protocol === 's3-multipart') {
+      try {
+        return await this.#sendParts(saved.id, saved.partSize ?? 0, blob, options, bytes, forget, true);
+      } catch (error) {
+        if (!(error instanceof ValetError && UPLOAD_LOST.has(error.code))) throw error;
+        await forget();
+      }
+    } else if (saved && saved.size === blob.size) {
       try {
         const key = await renew(saved.id);
         const state = await this.#uploadState(saved.url, key, signal);
@@ -522,9 +529,14 @@ export class ValetClient {
       }
     }
     if (!session) {
+      let multipart: WireKey | undefined;
       session = await this.#withRetry(this.#retries + 1, signal, async () => {
         const key = await issuer({ ...request, resumable: true });
         if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
+        if (key.upload.protocol === 's3-multipart') {
+          multipart = key;
+          return { url: key.url, id: key.upload.id, key };
+        }
         const metadata = [`filename ${base64(String(request.name ?? 'upload'))}`];
         if (typeof request.contentType === 'string') metadata.push(`filetype ${base64(request.contentType)}`);
         const response = await this.#storageFetch(key.url, {
@@ -543,6 +555,7 @@ export class ValetClient {
           throw new ValetError('internal_error', 'storage created the upload without a Location');
         return { url: new URL(location, key.url).href, id: key.upload.id, key };
       });
+      const partSize = (multipart as WireKey | undefined)?.upload?.partSize;
       if (store && fingerprint !== undefined) {
         await store.set(fingerprint, {
           url: session.url,
@@ -550,7 +563,12 @@ export class ValetClient {
           object: session.key.object,
           size: blob.size,
           created: this.#now(),
+          ...(partSize !== undefined && { protocol: 's3-multipart' as const, partSize }),
         });
+      }
+      if (multipart) {
+        const sent = await this.#sendParts(session.id, partSize ?? 0, blob, options, bytes, forget, false);
+        return { result: sent.result, key: multipart };
       }
     }
 
@@ -616,6 +634,88 @@ export class ValetClient {
         }
       }
     }
+  }
+
+  /**
+   * A multipart upload on another store (S3): each missing part gets its own presigned request
+   * from the issuer (its exact length) and is sent straight to the store, with retries; then the
+   * issuer checks the parts and completes the upload. Resuming asks the issuer which parts the
+   * store already holds.
+   */
+  async #sendParts(
+    id: string,
+    partSize: number,
+    blob: BlobLike,
+    options: UploadOptions,
+    bytes: { toIssuer: number; toStorage: number },
+    forget: () => Promise<void>,
+    resuming: boolean,
+  ): Promise<{ result: StoredObject; key: WireKey }> {
+    const { signal, onProgress } = options;
+    if (!(partSize > 0)) throw new ValetError('internal_error', 'the multipart upload has no part size');
+    const count = Math.max(1, Math.ceil(blob.size / partSize));
+    const bounds = (n: number) => [(n - 1) * partSize, Math.min(blob.size, n * partSize)] as const;
+    const held = new Set<number>();
+    if (resuming) {
+      const state = (await this.#issuerCall('GET', `/v1/uploads/${id}`, undefined, signal)) as {
+        parts: Array<{ part: number; size: number }>;
+      };
+      for (const { part, size } of state.parts) {
+        const [start, end] = part >= 1 && part <= count ? bounds(part) : [0, -1];
+        if (size === end - start) held.add(part);
+      }
+    }
+    let done = [...held].reduce((sum, n) => sum + bounds(n)[1] - bounds(n)[0], 0);
+    if (resuming) options.onResume?.({ offset: done, total: blob.size });
+    const body = (part: number) => ({ part });
+    for (let n = 1; n <= count; n++) {
+      if (held.has(n)) continue;
+      const [start, end] = bounds(n);
+      await this.#withRetry(this.#retries + 1, signal, async () => {
+        bytes.toIssuer += new TextEncoder().encode(JSON.stringify(body(n))).byteLength;
+        const part = (await this.#issuerCall('POST', `/v1/uploads/${id}/parts`, body(n), signal, 1)) as {
+          url: string;
+          method: string;
+          headers: Record<string, string>;
+        };
+        const chunk = blob.slice(start, end);
+        let sent = 0;
+        const progress = (p: Progress) => {
+          sent = p.loaded;
+          onProgress?.({ loaded: done + p.loaded, total: blob.size });
+        };
+        const response = await (this.#options.fetch === undefined &&
+        browserXhr() !== undefined &&
+        chunk instanceof Blob
+          ? sendWithXhr(part, chunk, progress, signal)
+          : this.#send(part, { ...part.headers }, chunk.stream(), chunk.size, progress, signal)
+        ).finally(() => {
+          bytes.toStorage += sent;
+        });
+        await response.body?.cancel();
+      });
+      done += end - start;
+    }
+    const result = (await this.#issuerCall(
+      'POST',
+      `/v1/uploads/${id}/complete`,
+      {},
+      signal,
+      1,
+    )) as StoredObject;
+    await forget();
+    onProgress?.({ loaded: blob.size, total: blob.size });
+    const key: WireKey = {
+      id,
+      op: 'put',
+      object: result.object,
+      url: `/v1/uploads/${id}`,
+      method: 'POST',
+      headers: {},
+      expires_at: new Date(this.#now()).toISOString(),
+      upload: { id, protocol: 's3-multipart', renewals: 0 },
+    };
+    return { result, key };
   }
 
   /** Sends bytes `start`..`end` of a resumable upload; returns the new offset, and the object once complete. */

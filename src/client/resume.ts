@@ -16,6 +16,9 @@ export interface SavedUpload {
   size: number;
   /** When it was created, ms since the epoch. */
   created: number;
+  /** `tus` (default) or `s3-multipart`, whose parts have `partSize` bytes but the last. */
+  protocol?: 'tus' | 's3-multipart';
+  partSize?: number;
 }
 
 /** A place to remember unfinished uploads, by the fingerprint of their source. */
@@ -174,7 +177,15 @@ function parseSaved(text: string | null): SavedUpload | undefined {
       typeof v.created === 'number' &&
       Date.now() - v.created < MAX_AGE_MS
     ) {
-      return { url: v.url, id: v.id, object: v.object, size: v.size, created: v.created };
+      return {
+        url: v.url,
+        id: v.id,
+        object: v.object,
+        size: v.size,
+        created: v.created,
+        ...(v.protocol === 's3-multipart' &&
+          typeof v.partSize === 'number' && { protocol: v.protocol, partSize: v.partSize }),
+      };
     }
   } catch {
     // A damaged entry is ignored: the upload starts over.
