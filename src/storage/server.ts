@@ -244,6 +244,8 @@ class Storage implements StorageServer {
   readonly #tus: TusServer;
   // The upload id a tus creation request will get (its checked key's jti).
   readonly #creating = new WeakMap<http.IncomingMessage, string>();
+  // The Node request behind each web Request handed to @tus/server.
+  readonly #tusRequests = new WeakMap<object, http.IncomingMessage>();
   readonly #exchanges = new WeakMap<http.IncomingMessage, Exchange>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -303,7 +305,7 @@ class Storage implements StorageServer {
       path: UPLOADS_PATH,
       datastore: this.#uploads,
       namingFunction: (req) => {
-        const id = this.#creating.get(nodeRequest(req));
+        const id = this.#creating.get(this.#nodeRequest(req));
         if (id === undefined) throw new ValetError('internal_error', 'an upload creation was not checked');
         return id;
       },
@@ -320,7 +322,7 @@ class Storage implements StorageServer {
           body: JSON.stringify(describeUpload(info)),
         };
       },
-      onResponseError: (req, error) => this.#tusError(nodeRequest(req), error),
+      onResponseError: (req, error) => this.#tusError(this.#nodeRequest(req), error),
     });
   }
 
@@ -509,7 +511,7 @@ class Storage implements StorageServer {
     const method = req.method ?? '';
     if (method === 'OPTIONS' && this.#cors.preflight(req, res, UPLOAD_METHODS, TUS_HEADERS)) return;
     if (method === 'OPTIONS') {
-      await this.#tus.handle(req, res);
+      await this.#handleTus(req, res);
       return;
     }
     const creation = id === '';
@@ -541,10 +543,36 @@ class Storage implements StorageServer {
     }
     if (expectContinue) res.writeContinue();
     try {
-      await this.#tus.handle(req, res);
+      await this.#handleTus(req, res);
     } finally {
       if (creation) this.#uploads.unexpect(claims.jti);
     }
+  }
+
+  /**
+   * Hands a request to `@tus/server` as a web Request whose body stream passes the Node
+   * request's buffers on as they are (srvx's adapter copies every chunk, which cost a resumable
+   * upload about a third more CPU than a PUT), then writes tus's answer.
+   */
+  async #handleTus(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const headers = new Headers();
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+    }
+    const method = req.method ?? 'GET';
+    const hasBody = method === 'PATCH' || method === 'POST';
+    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+      method,
+      headers,
+      ...(hasBody && { body: nodeBody(req), duplex: 'half' }),
+    } as RequestInit);
+    this.#tusRequests.set(request, req);
+    const response = await this.#tus.handleWeb(request);
+    if (res.headersSent || res.destroyed) return;
+    res.statusCode = response.status;
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    if (response.headers.get('connection') === 'close') res.shouldKeepAlive = false;
+    res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
   }
 
   /** Checks a tus creation against the creating key, and uses the key up. */
@@ -637,6 +665,12 @@ class Storage implements StorageServer {
     this.#settleEvent(event, true);
     this.#log.info({ upload: info.id, object: info.object, size: info.size }, 'resumable upload stored');
     return { sha256, etag: meta.etag };
+  }
+
+  #nodeRequest(request: unknown): http.IncomingMessage {
+    const node = this.#tusRequests.get(request as object);
+    if (!node) throw new ValetError('internal_error', 'the upload request has no Node request');
+    return node;
   }
 
   /** A tus refusal as Valet's JSON error, with a stable code. */
@@ -1026,11 +1060,36 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return value;
 }
 
-/** The Node request behind a `@tus/server` (srvx) request. */
-function nodeRequest(req: unknown): http.IncomingMessage {
-  const node = (req as { runtime?: { node?: { req?: http.IncomingMessage } } }).runtime?.node?.req;
-  if (!node) throw new ValetError('internal_error', 'the upload request has no Node request');
-  return node;
+/**
+ * A Node request body as a web stream of its own buffers (no copy), read only as fast as it is
+ * consumed; it errors if the client goes away before the end.
+ */
+function nodeBody(req: http.IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on('data', (chunk: Buffer) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.on('end', () => controller.close());
+        const cut = () => {
+          if (!req.complete)
+            controller.error(new ValetError('incomplete_body', 'the connection closed mid-body'));
+        };
+        req.on('error', cut);
+        req.on('close', cut);
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        req.pause();
+      },
+    },
+    { highWaterMark: 4 },
+  );
 }
 
 function isTusError(error: unknown): error is { status_code: number; body: string } {
