@@ -258,6 +258,50 @@ describe('storage resumable uploads (tus)', () => {
     assert.equal((await read('tus/once-only.bin')).body.toString(), 'one');
   });
 
+  it('verifies a chunk against its Upload-Checksum and discards one that does not match', async () => {
+    const options = await tusRequest('OPTIONS', '/uploads', undefined);
+    assert.match(String(options.headers['tus-extension']), /checksum/);
+    assert.match(String(options.headers['tus-checksum-algorithm']), /sha256/);
+    const upload = await create('tus/checksum.bin', 8);
+    const digest = (algorithm: string, data: string) => createHash(algorithm).update(data).digest('base64');
+    let res = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': '0', 'upload-checksum': `sha256 ${digest('sha256', 'abcd')}` },
+      Buffer.from('abcd'),
+    );
+    assert.equal(res.status, 204);
+    // Corrupted on the way: the chunk is refused with 460 and its bytes are dropped.
+    res = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': '4', 'upload-checksum': `sha1 ${digest('sha1', 'efgh')}` },
+      Buffer.from('efgX'),
+    );
+    assert.equal(res.status, 460);
+    assert.equal(res.json.error?.code, 'checksum_mismatch');
+    assert.equal(await offsetOf(upload.path, upload.token), 4);
+    res = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': '4', 'upload-checksum': `crc32 AAAA` },
+      Buffer.from('efgh'),
+    );
+    assert.equal(res.status, 400, 'an unsupported algorithm');
+    res = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': '4', 'upload-checksum': `md5 ${digest('md5', 'efgh')}` },
+      Buffer.from('efgh'),
+    );
+    assert.equal(res.status, 200);
+    assert.equal((await read('tus/checksum.bin')).body.toString(), 'abcdefgh');
+  });
+
   it('terminates an unfinished upload on request', async () => {
     const upload = await create('tus/cancel.bin', 100);
     await patch(upload.path, upload.token, 0, Buffer.alloc(40));

@@ -144,8 +144,10 @@ const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
 export const UPLOADS_PATH = '/uploads';
 const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
 const TUS_HEADERS =
-  'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, X-HTTP-Method-Override';
+  'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, Upload-Checksum, X-HTTP-Method-Override';
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
+/** Digests a tus client may send in `Upload-Checksum` (checksum extension). */
+const CHECKSUM_ALGORITHMS = ['sha256', 'sha1', 'md5'];
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
 const CONTENT_TYPE_PARAMS =
   /^(;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\x20-\x7e]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*)*$/;
@@ -511,6 +513,7 @@ class Storage implements StorageServer {
     const method = req.method ?? '';
     if (method === 'OPTIONS' && this.#cors.preflight(req, res, UPLOAD_METHODS, TUS_HEADERS)) return;
     if (method === 'OPTIONS') {
+      res.setHeader('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
       await this.#handleTus(req, res);
       return;
     }
@@ -541,11 +544,27 @@ class Storage implements StorageServer {
       // Revoking the key that created an upload stops the renewed keys of that upload too.
       this.#feed?.check({ ...claims, jti: id }, kid);
     }
+    const uploadId = creation ? claims.jti : id;
+    const offset = method === 'PATCH' ? Number(header(req, 'upload-offset') ?? 'NaN') : 0;
+    const checksum = header(req, 'upload-checksum');
+    if (checksum !== undefined) {
+      const match = /^([a-z0-9]+) ([A-Za-z0-9+/]+={0,2})$/.exec(checksum.trim());
+      if (!match || !CHECKSUM_ALGORITHMS.includes(match[1] as string)) {
+        throw new ValetError(
+          'bad_request',
+          `Upload-Checksum must be "<${CHECKSUM_ALGORITHMS.join('|')}> <base64 digest>"`,
+        );
+      }
+      if (Number.isSafeInteger(offset)) {
+        this.#uploads.expectChecksum(uploadId, offset, match[1] as string, match[2] as string);
+      }
+    }
     if (expectContinue) res.writeContinue();
     try {
       await this.#handleTus(req, res);
     } finally {
       if (creation) this.#uploads.unexpect(claims.jti);
+      if (checksum !== undefined) this.#uploads.forgetChecksum(uploadId, offset);
     }
   }
 

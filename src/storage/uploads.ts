@@ -72,6 +72,8 @@ export class ResumableStore extends DataStore {
   readonly #hashes = new Map<string, { hash: Hash; offset: number }>();
   // Scope of uploads about to be created, set by storage once the creating key was checked.
   readonly #pending = new Map<string, UploadInfo>();
+  // `Upload-Checksum` of the chunk about to be written, by upload id and offset.
+  readonly #checksums = new Map<string, { algorithm: string; digest: string }>();
 
   constructor(dir: string, options: { now: () => number; lifetime: number; hooks: ResumableHooks }) {
     super();
@@ -79,7 +81,7 @@ export class ResumableStore extends DataStore {
     this.#now = options.now;
     this.#lifetime = options.lifetime;
     this.#hooks = options.hooks;
-    this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
+    this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum'];
   }
 
   /** Creates the directory and removes part files whose upload record was never written. */
@@ -97,6 +99,16 @@ export class ResumableStore extends DataStore {
   /** Storage has checked the creating key: the next `create` of this id gets this scope. */
   expect(info: UploadInfo): void {
     this.#pending.set(info.id, info);
+  }
+
+  /** The chunk written to upload `id` at `offset` must have this digest (tus checksum extension). */
+  expectChecksum(id: string, offset: number, algorithm: string, digest: string): void {
+    this.#checksums.set(`${id}:${offset}`, { algorithm, digest });
+  }
+
+  /** Forgets a chunk's checksum (its request is over). */
+  forgetChecksum(id: string, offset: number): void {
+    this.#checksums.delete(`${id}:${offset}`);
   }
 
   /** Forgets an expected creation that did not happen. */
@@ -171,6 +183,9 @@ export class ResumableStore extends DataStore {
       else this.#hashes.delete(id);
     }
     let position = offset;
+    const expected = this.#checksums.get(`${id}:${offset}`);
+    this.#checksums.delete(`${id}:${offset}`);
+    const chunkHash = expected ? createHash(expected.algorithm) : undefined;
     try {
       let batch: Buffer[] = [];
       let batchBytes = 0;
@@ -186,6 +201,7 @@ export class ResumableStore extends DataStore {
           for (const b of buffers) state.hash.update(b);
           state.offset = position;
         }
+        if (chunkHash) for (const b of buffers) chunkHash.update(b);
       };
       try {
         for await (const chunk of stream) {
@@ -201,6 +217,13 @@ export class ResumableStore extends DataStore {
           if (batchBytes >= WRITE_BATCH) await flush();
         }
         if (batchBytes > 0) await flush();
+        if (expected && chunkHash?.digest('base64') !== expected.digest) {
+          // The chunk is not what the client meant to send: it is cut off again, as if never sent.
+          await truncateFd(fd, HEADER_SIZE + offset);
+          this.#hashes.delete(id);
+          position = offset;
+          throw new ValetError('checksum_mismatch', 'the chunk does not match its Upload-Checksum; it was discarded');
+        }
       } catch (error) {
         // What arrived before a cut or a refusal is kept: the client resumes from there.
         if (batchBytes > 0 && !(error instanceof ValetError)) await flush().catch(() => {});

@@ -56,6 +56,8 @@ export const ERROR_STATUS = {
   offset_mismatch: 409,
   /** The resumable upload is finished, expired or was cancelled. */
   upload_gone: 410,
+  /** A resumable upload's chunk does not match its `Upload-Checksum` (tus): it was discarded. */
+  checksum_mismatch: 460,
   /** The issuer's store has no resumable uploads: send the body in one request. */
   resumable_unsupported: 400,
   /** No object under that key. */
