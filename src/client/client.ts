@@ -89,6 +89,11 @@ export interface UploadOptions {
   fingerprint?: string;
   /** Called when an earlier upload of the same source resumes, with what storage already has. */
   onResume?: (state: { offset: number; total: number }) => void;
+  /**
+   * When `signal` aborts a resumable upload: keep it, so that uploading the same source again
+   * resumes it (`true`, the default: a pause), or cancel it at storage and forget it (`false`).
+   */
+  keepOnAbort?: boolean;
 }
 
 /** An upload, as committed by storage. */
@@ -572,6 +577,35 @@ export class ValetClient {
       }
     }
 
+    try {
+      return await this.#sendTusChunks(session, blob, offset, options, bytes, forget, renew);
+    } catch (error) {
+      if (signal?.aborted && options.keepOnAbort === false) {
+        // Cancelled for good: terminate the upload at storage (tus DELETE) and forget it.
+        await this.#fetch(session.url, {
+          method: 'DELETE',
+          headers: { ...session.key.headers, 'tus-resumable': TUS_VERSION },
+        })
+          .then((r) => r.body?.cancel())
+          .catch(() => {});
+        await forget();
+      }
+      throw error;
+    }
+  }
+
+  /** The chunks of a tus upload from `offset` on, with key renewal and resync after failures. */
+  async #sendTusChunks(
+    session: { url: string; id: string; key: WireKey },
+    blob: BlobLike,
+    start: number,
+    options: UploadOptions,
+    bytes: { toIssuer: number; toStorage: number },
+    forget: () => Promise<void>,
+    renew: (id: string) => Promise<WireKey>,
+  ): Promise<{ result: StoredObject; key: WireKey }> {
+    const { signal, onProgress } = options;
+    let offset = start;
     let failures = 0;
     let delay = this.#retryDelay;
     for (;;) {

@@ -112,6 +112,13 @@ async function uploadOne(file: File): Promise<void> {
       name: file.name,
       ...(file.type && { contentType: file.type }),
       signal: controller.signal,
+      // Cancel means cancel: the upload is removed from storage. Closing the page instead keeps
+      // it, and choosing the same file again resumes it.
+      keepOnAbort: false,
+      onResume: ({ offset, total }) => {
+        announce(`Resuming ${file.name}: ${formatBytes(offset)} of ${formatBytes(total)} already stored.`);
+        row.classList.add('resumed');
+      },
       onProgress: ({ loaded, total }) => {
         const size = total ?? file.size;
         const seconds = Math.max(0.001, (performance.now() - started) / 1000);
