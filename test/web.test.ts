@@ -158,9 +158,72 @@ describe('the demo page in a real browser', () => {
       left = await readdir(path.join(dev.dataDir, 'storage', 'tmp'));
     }
     assert.deepEqual(left, []);
+    // The file went as a resumable upload (8 MiB): cancelling terminated it at storage too.
+    let uploads = await readdir(path.join(dev.dataDir, 'storage', 'uploads'));
+    while (uploads.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      uploads = await readdir(path.join(dev.dataDir, 'storage', 'uploads'));
+    }
+    assert.deepEqual(uploads, []);
     await page.reload();
     await page.locator('#empty').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#objects tr').count(), 0);
+  });
+
+  it('resumes a large upload after the page is reloaded mid-way, from localStorage', async (t) => {
+    const dev = await startDev(t, '64MiB');
+    const context = await browser.newContext({ acceptDownloads: true });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await signIn(page, dev, 'alice');
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 1024 * 1024,
+    });
+    const { file, data } = await fileOf(dev, 'movie.bin', 12 * 1024 * 1024);
+    await page.locator('#files').setInputFiles(file);
+    const row = page.locator('#transfers li', { hasText: 'movie.bin' });
+    await row.locator('.detail', { hasText: /\b([2-9]\d)%/ }).waitFor({ timeout: 30_000 });
+    const remembered = await page.evaluate(() =>
+      Object.keys((globalThis as unknown as { localStorage: object }).localStorage).filter((k) =>
+        k.startsWith('valet-upload:'),
+      ),
+    );
+    assert.equal(remembered.length, 1, 'the upload is remembered in localStorage');
+    // The page goes away mid-upload.
+    await page.reload();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    await signIn(page, dev, 'alice');
+    await page.locator('#files').setInputFiles(file);
+    await page
+      .locator('#status', { hasText: /Resuming movie\.bin: [1-9][\d.]* [KM]B of [\d.]+ MB already stored/ })
+      .waitFor();
+    const again = page.locator('#transfers li', { hasText: 'movie.bin' });
+    await again.locator('.detail', { hasText: '100%' }).waitFor();
+    await screenshot(page, 'resumed');
+    await page.locator('#objects tr', { hasText: 'movie.bin' }).waitFor();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download movie.bin' }).click();
+    const saved = await (await download).path();
+    assert.deepEqual(await readFile(saved), data);
+    assert.deepEqual(
+      await page.evaluate(() =>
+        Object.keys((globalThis as unknown as { localStorage: object }).localStorage).filter((k) =>
+          k.startsWith('valet-upload:'),
+        ),
+      ),
+      [],
+      'forgotten once finished',
+    );
   });
 
   it('previews images inline, shares a link that works in a fresh context, and revokes it', async (t) => {

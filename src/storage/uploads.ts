@@ -222,7 +222,10 @@ export class ResumableStore extends DataStore {
           await truncateFd(fd, HEADER_SIZE + offset);
           this.#hashes.delete(id);
           position = offset;
-          throw new ValetError('checksum_mismatch', 'the chunk does not match its Upload-Checksum; it was discarded');
+          throw new ValetError(
+            'checksum_mismatch',
+            'the chunk does not match its Upload-Checksum; it was discarded',
+          );
         }
       } catch (error) {
         // What arrived before a cut or a refusal is kept: the client resumes from there.

@@ -107,6 +107,8 @@ async function uploadOne(file: File): Promise<void> {
   );
   $('transfers').prepend(row);
   const started = performance.now();
+  // Bytes storage already had when the upload resumed: not part of this transfer's speed.
+  let resumedAt = 0;
   try {
     const result = await client.upload(file, {
       name: file.name,
@@ -116,6 +118,7 @@ async function uploadOne(file: File): Promise<void> {
       // it, and choosing the same file again resumes it.
       keepOnAbort: false,
       onResume: ({ offset, total }) => {
+        resumedAt = offset;
         announce(`Resuming ${file.name}: ${formatBytes(offset)} of ${formatBytes(total)} already stored.`);
         row.classList.add('resumed');
       },
@@ -124,7 +127,8 @@ async function uploadOne(file: File): Promise<void> {
         const seconds = Math.max(0.001, (performance.now() - started) / 1000);
         bar.value = size === 0 ? 1 : loaded / size;
         const percent = size === 0 ? 100 : Math.floor((100 * loaded) / size);
-        detail.textContent = `${formatBytes(loaded)} of ${formatBytes(size)} · ${percent}% · ${formatBytes(loaded / seconds)}/s`;
+        const speed = Math.max(0, loaded - resumedAt) / seconds;
+        detail.textContent = `${formatBytes(loaded)} of ${formatBytes(size)} · ${percent}% · ${formatBytes(speed)}/s`;
       },
     });
     bar.value = 1;
