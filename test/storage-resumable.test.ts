@@ -99,6 +99,12 @@ describe('storage resumable uploads (tus)', () => {
     assert.equal(got.status, 200);
     assert.equal(sha256(got.body), sha256(data));
     assert.equal(got.headers.etag, `"${sha256(data)}"`);
+    // The log counts each chunk's bytes, and never holds the key.
+    assert.match(
+      storage.logs(),
+      /"method":"PATCH","path":"\/uploads\/[\w-]+","status":20\d,.*"bytesIn":1048576/,
+    );
+    assert.ok(!storage.logs().includes(token), 'the valet key never appears in the log');
   });
 
   it('creates one upload per key, within the key limits, and only with a resumable key', async () => {

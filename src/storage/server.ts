@@ -583,7 +583,13 @@ class Storage implements StorageServer {
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
       method,
       headers,
-      ...(hasBody && { body: nodeBody(req), duplex: 'half' }),
+      ...(hasBody && {
+        body: nodeBody(req, (bytes) => {
+          const ex = this.#exchanges.get(req);
+          if (ex) ex.bytesIn += bytes;
+        }),
+        duplex: 'half',
+      }),
     } as RequestInit);
     this.#tusRequests.set(request, req);
     const response = await this.#tus.handleWeb(request);
@@ -1083,11 +1089,12 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
  * A Node request body as a web stream of its own buffers (no copy), read only as fast as it is
  * consumed; it errors if the client goes away before the end.
  */
-function nodeBody(req: http.IncomingMessage): ReadableStream<Uint8Array> {
+function nodeBody(req: http.IncomingMessage, onBytes: (bytes: number) => void): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
         req.on('data', (chunk: Buffer) => {
+          onBytes(chunk.length);
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });
