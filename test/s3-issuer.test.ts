@@ -327,6 +327,29 @@ describe('issuer with the S3 driver, on Ceph', () => {
     assert.match((await page.locator('#pattern').textContent()) ?? '', /put users\/alice\/page\.png/);
     await page.getByRole('button', { name: 'Delete page.png' }).click();
     await page.locator('#objects tr', { hasText: 'page.png' }).waitFor({ state: 'detached' });
+    // A large file goes as a multipart upload, from the page (parts PUT cross-origin to Ceph)
+    // and from the CLI, and lands whole.
+    const movie = path.join(dir, 'movie.bin');
+    const movieData = randomBytes(12 * 2 ** 20 + 7);
+    await writeFile(movie, movieData);
+    await page.locator('#files').setInputFiles(movie);
+    await page
+      .locator('#transfers li', { hasText: 'movie.bin' })
+      .locator('.detail', { hasText: '100%' })
+      .waitFor();
+    await page.locator('#objects tr', { hasText: 'movie.bin' }).waitFor();
+    assert.match(
+      (await page.locator('#pattern').textContent()) ?? '',
+      /resumable=true/,
+      'a resumable (multipart) key',
+    );
+    const head = await (await cephBucket(ceph, 'valet-dev')).head('users/alice/movie.bin');
+    assert.equal(head?.size, movieData.length);
+    const cli = await runValet(['upload', movie, ...as, '--name', 'movie-cli.bin', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    const back = path.join(dir, 'movie-back.bin');
+    assert.equal((await runValet(['download', 'users/alice/movie-cli.bin', ...as, '--out', back])).code, 0);
+    assert.deepEqual(await readFile(back), movieData);
     assert.equal(await dev.stop('SIGTERM'), 0);
   });
 });
