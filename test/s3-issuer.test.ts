@@ -242,6 +242,40 @@ describe('issuer with the S3 driver, on Ceph', () => {
     });
     assert.equal(part.status, 410, 'a finished upload signs no more parts');
     assert.ok(await issuer.records.getGrant(id));
+
+    // Cancelled for good (keepOnAbort: false): the store drops the parts, the upload is forgotten.
+    let cancelled = '';
+    const cancelling = new AbortController();
+    const watched = createClient({
+      issuer: url,
+      getToken: () => 'user:alice',
+      resumableThreshold: 0,
+      resumeStore,
+      fetch: (input, init) => {
+        const m = /\/v1\/uploads\/([\w-]+)\/parts$/.exec(String(input));
+        if (m) cancelled = m[1] as string;
+        return fetch(input, init);
+      },
+    });
+    const gone = watched.upload(new Blob([data]), {
+      name: 'cancel.bin',
+      fingerprint: 'cancel-v1',
+      keepOnAbort: false,
+      signal: cancelling.signal,
+      onProgress: (p) => {
+        if (p.loaded > 2 ** 20) cancelling.abort();
+      },
+    });
+    assert.equal(await refusal(gone), 'aborted');
+    const grant = await issuer.records.getGrant(cancelled);
+    const s3Id = (grant?.constraints.multipart as { upload_id: string } | undefined)?.upload_id ?? '';
+    await assert.rejects(s3.listParts('users/alice/cancel.bin', s3Id), 'the store dropped the parts');
+    assert.equal(
+      await resumeStore.get(JSON.stringify([url, null, 'cancel.bin', data.length, 'cancel-v1'])),
+      undefined,
+    );
+    const renewal = await issuer.mint('alice', { op: 'put', upload: cancelled }).catch((e: ValetError) => e);
+    assert.ok(renewal instanceof ValetError && renewal.code === 'token_revoked');
   });
 
   it('aborts multipart uploads older than the upload lifetime', async (t) => {

@@ -685,6 +685,27 @@ export class ValetClient {
     forget: () => Promise<void>,
     resuming: boolean,
   ): Promise<{ result: StoredObject; key: WireKey }> {
+    try {
+      return await this.#sendPartsOnce(id, partSize, blob, options, bytes, forget, resuming);
+    } catch (error) {
+      if (options.signal?.aborted && options.keepOnAbort === false) {
+        // Cancelled for good: the issuer aborts the multipart upload at the store.
+        await this.#issuerCall('DELETE', `/v1/uploads/${id}`, undefined, undefined, 1).catch(() => {});
+        await forget();
+      }
+      throw error;
+    }
+  }
+
+  async #sendPartsOnce(
+    id: string,
+    partSize: number,
+    blob: BlobLike,
+    options: UploadOptions,
+    bytes: { toIssuer: number; toStorage: number },
+    forget: () => Promise<void>,
+    resuming: boolean,
+  ): Promise<{ result: StoredObject; key: WireKey }> {
     const { signal, onProgress } = options;
     if (!(partSize > 0)) throw new ValetError('internal_error', 'the multipart upload has no part size');
     const count = Math.max(1, Math.ceil(blob.size / partSize));

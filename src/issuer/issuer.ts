@@ -1291,16 +1291,24 @@ class ValetIssuer implements Issuer {
 
   /**
    * `/v1/uploads/:id…` (a driver's multipart upload): `GET` lists the parts the store holds,
-   * `POST …/parts {part}` signs one part's request (its exact length, the rule's TTL), and
-   * `POST …/complete` checks the parts against the declared size and completes it.
+   * `DELETE` cancels it, `POST …/parts {part}` signs one part's request (its exact length, the
+   * rule's TTL), and `POST …/complete` checks the parts against the declared size and completes it.
    */
   async #multipartRoute(incoming: Incoming, identity: Identity, caller: CallerInfo): Promise<Outgoing> {
     const match = /^\/v1\/uploads\/([A-Za-z0-9_-]{16,128})(\/parts|\/complete)?$/.exec(incoming.url.pathname);
     if (!match) throw new ValetError('not_found', 'no such route');
     const id = match[1] as string;
     const action = match[2];
+    if (action === undefined && incoming.method === 'DELETE') {
+      // Cancelled: the store drops the parts, and the upload takes no more parts or renewals.
+      const { created, multipart, driver } = await this.#ownMultipart(identity, id);
+      await driver.abortMultipart?.(created.object, multipart.upload_id);
+      await this.revokeKey(id);
+      this.#log?.info({ upload: id, sub: identity.subject }, 'multipart upload cancelled');
+      return empty(204);
+    }
     if (action === undefined) {
-      requireMethod(incoming.method, 'GET');
+      requireMethod(incoming.method, 'GET', 'DELETE');
       const { created, multipart, driver, size } = await this.#ownMultipart(identity, id);
       const parts = await driver.listParts?.(created.object, multipart.upload_id);
       return json(200, {
