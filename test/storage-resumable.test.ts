@@ -3,7 +3,7 @@
 // Uploads survive cut connections and storage crashes, and become objects atomically.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { appendFile, readdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -391,6 +391,38 @@ describe('storage resumable uploads (tus)', () => {
       assert.equal(sha256(got.body), sha256(data));
     } finally {
       await crashing.stop();
+    }
+  });
+
+  it('finishes at start-up an upload whose last bytes landed just before a crash', async () => {
+    const port = await freePort();
+    const dataDir = path.join(path.dirname(storage.dataDir), 'recover-data');
+    let restarted = await startStorage({ jwksFile, dataDir, args: ['--port', String(port)] });
+    try {
+      const data = randomBytes(100_000);
+      const token = await key.mint({
+        op: 'put',
+        object: 'tus/recover.bin',
+        resumable: true,
+        sha256: sha256(data),
+      });
+      let res = await request(restarted.url, {
+        method: 'POST',
+        path: '/uploads',
+        headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-length': String(data.length) },
+      });
+      const id = new URL(String(res.headers.location)).pathname.split('/').pop() as string;
+      await restarted.stop('SIGKILL');
+      // As if every byte had been written when the process died, before the commit.
+      await appendFile(path.join(dataDir, 'uploads', `${id}.part`), data);
+      restarted = await startStorage({ jwksFile, dataDir, args: ['--port', String(port)] });
+      const reader = await key.mint({ op: 'get', object: 'tus/recover.bin' });
+      res = await request(restarted.url, { path: `/o/tus/recover.bin?vk=${reader}` });
+      assert.equal(res.status, 200, 'committed at start-up, before any client came back');
+      assert.equal(sha256(res.body), sha256(data));
+      assert.match(restarted.logs(), /finished resumable uploads left by a crash/);
+    } finally {
+      await restarted.stop();
     }
   });
 

@@ -331,6 +331,11 @@ class Storage implements StorageServer {
   /** Prepares the resumable upload store and starts removing expired uploads. */
   async start(): Promise<void> {
     await this.#uploads.init();
+    const recovered = await this.#uploads.recover((upload, error) =>
+      this.#log.warn({ upload, err: error }, 'could not finish a resumable upload left by a crash'),
+    );
+    if (recovered.length > 0)
+      this.#log.info({ uploads: recovered }, 'finished resumable uploads left by a crash');
     await this.#expireUploads();
     this.#expiryTimer = setInterval(() => void this.#expireUploads(), 60_000);
     this.#expiryTimer.unref();

@@ -96,6 +96,29 @@ export class ResumableStore extends DataStore {
     }
   }
 
+  /**
+   * After a crash: every upload whose bytes all arrived but that did not become its object yet
+   * is finished now (checked and committed, or removed if refused). Returns the ids finished.
+   */
+  async recover(onError: (id: string, error: unknown) => void): Promise<string[]> {
+    const finished: string[] = [];
+    for (const name of await fs.readdir(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const id = name.slice(0, -5);
+      try {
+        const info = await this.info(id);
+        if (!info || info.done || this.#now() > info.expires) continue;
+        if ((await this.#received(info)) === info.size) {
+          await this.#finish(info);
+          finished.push(id);
+        }
+      } catch (error) {
+        onError(id, error);
+      }
+    }
+    return finished;
+  }
+
   /** Storage has checked the creating key: the next `create` of this id gets this scope. */
   expect(info: UploadInfo): void {
     this.#pending.set(info.id, info);
