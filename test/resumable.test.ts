@@ -54,6 +54,11 @@ describe('resumable uploads through the issuer', () => {
     const download = await client.download('users/alice/big.bin');
     const back = Buffer.from(new Uint8Array(await (await download.blob()).arrayBuffer()));
     assert.equal(sha256(back), sha256(data));
+    // An empty file, forced resumable, is stored too.
+    const empty = await client.upload(new Blob([]), { name: 'empty.bin', resumable: true });
+    assert.equal(empty.size, 0);
+    assert.ok(empty.upload);
+    assert.equal(empty.sha256, sha256(Buffer.alloc(0)));
   });
 
   it('renews a key that expires mid-upload; renewals are counted; only the owner may renew', async (t) => {

@@ -308,6 +308,16 @@ describe('storage resumable uploads (tus)', () => {
     assert.equal((await read('tus/checksum.bin')).body.toString(), 'abcdefgh');
   });
 
+  it('stores an empty upload at creation', async () => {
+    const token = await key.mint({ op: 'put', object: 'tus/empty.bin', resumable: true });
+    const res = await tusRequest('POST', '/uploads', token, { 'upload-length': '0' });
+    assert.equal(res.status, 201);
+    assert.equal(res.json.sha256, sha256(Buffer.alloc(0)));
+    const got = await read('tus/empty.bin');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.length, 0);
+  });
+
   it('terminates an unfinished upload on request', async () => {
     const upload = await create('tus/cancel.bin', 100);
     await patch(upload.path, upload.token, 0, Buffer.alloc(40));

@@ -615,7 +615,8 @@ export class ValetClient {
           session.key = await renew(session.id);
         }
         let result: StoredObject | undefined;
-        if (offset < blob.size || blob.size === 0) {
+        // (An empty upload is complete once created: HEAD below gives its result.)
+        if (offset < blob.size) {
           const end = Math.min(blob.size, offset + this.#chunkSize);
           const start = offset;
           let sent = 0;

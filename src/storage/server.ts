@@ -315,6 +315,8 @@ class Storage implements StorageServer {
       exposedHeaders: ['X-Request-Id', 'ETag'],
       disableTerminationForFinishedUploads: true,
       onUploadFinish: async (req, upload) => {
+        // An empty upload is complete at creation, before any write: finish it here.
+        if (!(await this.#uploads.info(upload.id))?.done) await this.#uploads.getUpload(upload.id);
         const info = await this.#uploads.info(upload.id);
         if (!info?.done) throw new ValetError('internal_error', 'the upload finished but was not stored');
         const creation = req.method === 'POST';
