@@ -195,7 +195,15 @@ describe('resumable uploads through the issuer', () => {
   });
 
   it('the CLI shows progress, and a rerun after it was killed resumes the upload', async (t) => {
-    const system = await startSystem(t);
+    // Storage behind a proxy that stops forwarding after 5 MiB: the first run hangs mid-upload.
+    const proxy = await cuttingProxy(t);
+    proxy.stallAfter = 5 * 1024 * 1024;
+    const system = await startSystem(t, {
+      issuer: { storageUrl: proxy.url },
+      onStorage: (storage) => {
+        proxy.target = new URL(storage.url);
+      },
+    });
     const dir = await mkdtemp(path.join(tmpdir(), 'valet-cli-resume-'));
     const file = path.join(dir, 'video.bin');
     const data = randomBytes(24 * 1024 * 1024);
@@ -216,10 +224,10 @@ describe('resumable uploads through the issuer', () => {
     const running = startValetRaw(args, env);
     await eventually(async () => {
       const saved = await readFile(path.join(dir, 'uploads.json'), 'utf8').catch(() => '');
-      return saved.includes('"url"') ? true : undefined;
+      return saved.includes('"url"') && proxy.stalled ? true : undefined;
     }, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
     running.kill('SIGKILL');
+    proxy.stallAfter = Number.POSITIVE_INFINITY;
     // Second run: resumes from storage's offset and finishes.
     const again = startValetRaw(args, env);
     const { code, stdout, stderr } = await finished(again);
@@ -265,15 +273,31 @@ function storageArgsOf(spawnargs: string[]): string[] {
 
 /**
  * A TCP proxy in front of storage. While `cuts` is above zero, each new connection is reset
- * after a random number of bytes from the client (and `cuts` goes down by one).
+ * after a random number of bytes from the client (and `cuts` goes down by one). Once it has
+ * forwarded `stallAfter` bytes from clients in all, it forwards no more (`stalled` turns true).
  */
-async function cuttingProxy(t: TestContext): Promise<{ url: string; target: URL; cuts: number }> {
-  const state = { url: '', target: new URL('http://127.0.0.1:1'), cuts: 0 };
+async function cuttingProxy(
+  t: TestContext,
+): Promise<{ url: string; target: URL; cuts: number; stallAfter: number; stalled: boolean }> {
+  const state = {
+    url: '',
+    target: new URL('http://127.0.0.1:1'),
+    cuts: 0,
+    stallAfter: Number.POSITIVE_INFINITY,
+    stalled: false,
+  };
+  let forwarded = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(state.target.port), state.target.hostname);
     let budget = state.cuts > 0 ? 2048 + Math.floor(Math.random() * 900 * 1024) : Number.POSITIVE_INFINITY;
     if (state.cuts > 0) state.cuts--;
     client.on('data', (chunk: Buffer) => {
+      if (forwarded + chunk.length > state.stallAfter) {
+        state.stalled = true;
+        client.pause();
+        return;
+      }
+      forwarded += chunk.length;
       budget -= chunk.length;
       if (budget < 0) {
         client.resetAndDestroy();
