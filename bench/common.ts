@@ -1,9 +1,13 @@
 // Helpers shared by the benchmarks.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from '../src/client/client.js';
+import { generateSigningJwk, publicJwk } from '../src/token/keys.js';
+import { freePort } from '../test/helpers/storage.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -68,4 +72,85 @@ export function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-export { freePort } from '../test/helpers/storage.js';
+export { freePort };
+
+/** A signing key, its JWK set and the storage secret, as files in `work`. */
+export interface BenchKeys {
+  keyFile: string;
+  jwksFile: string;
+  secretFile: string;
+}
+
+/** Writes a fresh signing key, its JWK set and a storage secret into `work`. */
+export async function benchKeys(work: string): Promise<BenchKeys> {
+  const jwk = await generateSigningJwk();
+  const keys = {
+    keyFile: path.join(work, 'signing.jwk'),
+    jwksFile: path.join(work, 'jwks.json'),
+    secretFile: path.join(work, 'storage.secret'),
+  };
+  await writeFile(keys.keyFile, JSON.stringify(jwk));
+  await writeFile(keys.jwksFile, JSON.stringify({ keys: [publicJwk(jwk)] }));
+  await writeFile(keys.secretFile, randomBytes(32).toString('base64url'));
+  return keys;
+}
+
+/**
+ * Starts `valet storage` and the benchmark app (bench/issuer-app.ts, its issuer wired to that
+ * storage), then waits until storage has the revocation list (it refuses every key until then)
+ * and warms the app up with one small upload, before anything is measured.
+ */
+export async function startStorageAndApp(
+  work: string,
+  keys: BenchKeys,
+  options: { mode: 'valet' | 'relay'; tag: string; storageLogLevel?: string },
+): Promise<{ storage: { proc: ChildProcess; url: string }; app: { proc: ChildProcess; url: string } }> {
+  const { mode, tag } = options;
+  const appPort = await freePort();
+  const storage = await startNode(
+    [
+      'bin/valet.js',
+      'storage',
+      '--data',
+      path.join(work, `data-${tag}`),
+      '--jwks',
+      keys.jwksFile,
+      '--port',
+      '0',
+      '--issuer',
+      `http://127.0.0.1:${appPort}`,
+      '--secret-file',
+      keys.secretFile,
+      '--log-level',
+      options.storageLogLevel ?? 'warn',
+    ],
+    path.join(work, `storage-${tag}.log`),
+  );
+  const app = await startNode(
+    [
+      '--import',
+      'tsx',
+      'bench/issuer-app.ts',
+      '--mode',
+      mode,
+      '--storage',
+      storage.url,
+      '--key',
+      keys.keyFile,
+      '--secret',
+      keys.secretFile,
+      '--db',
+      path.join(work, `issuer-${tag}.sqlite`),
+    ],
+    path.join(work, `app-${tag}.log`),
+    { APP_PORT: String(appPort) },
+  );
+  const client = createClient({
+    issuer: app.url,
+    getToken: () => 'user:alice',
+    retryDelay: 100,
+    retries: 20,
+  });
+  await client.upload(new Blob(['warm-up']), { name: 'warm-up.txt' });
+  return { storage, app };
+}

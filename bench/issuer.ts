@@ -11,7 +11,7 @@
 // Options: --rounds N (3), --seconds N (10), --upload-mib N (1024), --uploads N (2), --no-write
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,8 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createClient } from '../src/client/client.js';
-import { generateSigningJwk, publicJwk } from '../src/token/keys.js';
-import { freePort, log, median, startNode, stop, writeSection } from './common.js';
+import { benchKeys, log, median, startNode, startStorageAndApp, stop, writeSection } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,65 +40,11 @@ const CONNECTIONS = 50;
 const WRITE = !quick && values['no-write'] !== true;
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-issuer-'));
-const jwk = await generateSigningJwk();
-const keyFile = path.join(work, 'signing.jwk');
-const jwksFile = path.join(work, 'jwks.json');
-const secretFile = path.join(work, 'storage.secret');
-await writeFile(keyFile, JSON.stringify(jwk));
-await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(jwk)] }));
-await writeFile(secretFile, randomBytes(32).toString('base64url'));
+const keys = await benchKeys(work);
 
 /** Starts storage and the app (its issuer wired to that storage). */
-async function startPair(mode: 'valet' | 'relay', tag: string) {
-  const appPort = await freePort();
-  const storage = await startNode(
-    [
-      'bin/valet.js',
-      'storage',
-      '--data',
-      path.join(work, `data-${tag}`),
-      '--jwks',
-      jwksFile,
-      '--port',
-      '0',
-      '--issuer',
-      `http://127.0.0.1:${appPort}`,
-      '--secret-file',
-      secretFile,
-      '--log-level',
-      'warn',
-    ],
-    path.join(work, `storage-${tag}.log`),
-  );
-  const app = await startNode(
-    [
-      '--import',
-      'tsx',
-      'bench/issuer-app.ts',
-      '--mode',
-      mode,
-      '--storage',
-      storage.url,
-      '--key',
-      keyFile,
-      '--secret',
-      secretFile,
-      '--db',
-      path.join(work, `issuer-${tag}.sqlite`),
-    ],
-    path.join(work, `app-${tag}.log`),
-    { APP_PORT: String(appPort) },
-  );
-  // Wait until storage has the revocation list (it refuses every key until then), and warm the
-  // app up (first-use compilation) with one small upload, before anything is measured.
-  const client = createClient({
-    issuer: app.url,
-    getToken: () => 'user:alice',
-    retryDelay: 100,
-    retries: 20,
-  });
-  await client.upload(new Blob(['warm-up']), { name: 'warm-up.txt' });
-  return { storage, app };
+function startPair(mode: 'valet' | 'relay', tag: string) {
+  return startStorageAndApp(work, keys, { mode, tag });
 }
 
 interface Stats {

@@ -9,13 +9,11 @@
 // Options: --gib N (5), --rounds N (2), --no-write
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient } from '../src/client/client.js';
-import { generateSigningJwk, publicJwk } from '../src/token/keys.js';
-import { freePort, log, median, ROOT, startNode, stop, writeSection } from './common.js';
+import { benchKeys, log, median, ROOT, startStorageAndApp, stop, writeSection } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,13 +31,7 @@ const MB = 1e6;
 const mib = (n: number) => (n / 2 ** 20).toFixed(0);
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-resumable-'));
-const jwk = await generateSigningJwk();
-const keyFile = path.join(work, 'signing.jwk');
-const jwksFile = path.join(work, 'jwks.json');
-const secretFile = path.join(work, 'storage.secret');
-await writeFile(keyFile, JSON.stringify(jwk));
-await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(jwk)] }));
-await writeFile(secretFile, randomBytes(32).toString('base64url'));
+const keys = await benchKeys(work);
 
 // The source file: 64 MiB of random bytes, repeated.
 const file = path.join(work, 'source.bin');
@@ -52,48 +44,11 @@ const file = path.join(work, 'source.bin');
   await handle.close();
 }
 
-const appPort = await freePort();
-const storage = await startNode(
-  [
-    'bin/valet.js',
-    'storage',
-    '--data',
-    path.join(work, 'data'),
-    '--jwks',
-    jwksFile,
-    '--port',
-    '0',
-    '--issuer',
-    `http://127.0.0.1:${appPort}`,
-    '--secret-file',
-    secretFile,
-    '--log-level',
-    'info',
-  ],
-  path.join(work, 'storage.log'),
-);
-const app = await startNode(
-  [
-    '--import',
-    'tsx',
-    'bench/issuer-app.ts',
-    '--mode',
-    'valet',
-    '--storage',
-    storage.url,
-    '--key',
-    keyFile,
-    '--secret',
-    secretFile,
-    '--db',
-    path.join(work, 'issuer.sqlite'),
-  ],
-  path.join(work, 'app.log'),
-  { APP_PORT: String(appPort) },
-);
-// Storage refuses keys until it has the revocation list: wait with a small upload (warm-up too).
-const client = createClient({ issuer: app.url, getToken: () => 'user:alice', retries: 20, retryDelay: 100 });
-await client.upload(new Blob([randomBytes(1024)]), { name: 'warmup.bin' });
+const { storage, app } = await startStorageAndApp(work, keys, {
+  mode: 'valet',
+  tag: 'resumable',
+  storageLogLevel: 'info',
+});
 
 interface Run {
   seconds: number;

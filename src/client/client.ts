@@ -1,5 +1,5 @@
 import { ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
-import { defaultResumeStore, type ResumeStore } from './resume.js';
+import { defaultResumeStore, isNode, type ResumeStore } from './resume.js';
 
 export {
   fileResumeStore,
@@ -505,13 +505,14 @@ export class ValetClient {
     const forget = async () => {
       if (store && fingerprint !== undefined) await store.remove(fingerprint).catch(() => {});
     };
+    const job: ResumableJob = { blob, options, bytes, forget };
 
     let session: { url: string; id: string; key: WireKey } | undefined;
     let offset = 0;
     const saved = store && fingerprint !== undefined ? await store.get(fingerprint) : undefined;
     if (saved && saved.size === blob.size && saved.protocol === 's3-multipart') {
       try {
-        return await this.#sendParts(saved.id, saved.partSize ?? 0, blob, options, bytes, forget, true);
+        return await this.#sendParts(saved.id, saved.partSize ?? 0, true, job);
       } catch (error) {
         if (!(error instanceof ValetError && UPLOAD_LOST.has(error.code))) throw error;
         await forget();
@@ -534,14 +535,11 @@ export class ValetClient {
       }
     }
     if (!session) {
-      let multipart: WireKey | undefined;
       session = await this.#withRetry(this.#retries + 1, signal, async () => {
         const key = await issuer({ ...request, resumable: true });
         if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
-        if (key.upload.protocol === 's3-multipart') {
-          multipart = key;
-          return { url: key.url, id: key.upload.id, key };
-        }
+        // Another store: the issuer has started a multipart upload already.
+        if (key.upload.protocol === 's3-multipart') return { url: key.url, id: key.upload.id, key };
         const metadata = [`filename ${base64(String(request.name ?? 'upload'))}`];
         if (typeof request.contentType === 'string') metadata.push(`filetype ${base64(request.contentType)}`);
         const response = await this.#storageFetch(key.url, {
@@ -560,7 +558,8 @@ export class ValetClient {
           throw new ValetError('internal_error', 'storage created the upload without a Location');
         return { url: new URL(location, key.url).href, id: key.upload.id, key };
       });
-      const partSize = (multipart as WireKey | undefined)?.upload?.partSize;
+      const partSize =
+        session.key.upload?.protocol === 's3-multipart' ? session.key.upload.partSize : undefined;
       if (store && fingerprint !== undefined) {
         await store.set(fingerprint, {
           url: session.url,
@@ -571,39 +570,29 @@ export class ValetClient {
           ...(partSize !== undefined && { protocol: 's3-multipart' as const, partSize }),
         });
       }
-      if (multipart) {
-        const sent = await this.#sendParts(session.id, partSize ?? 0, blob, options, bytes, forget, false);
-        return { result: sent.result, key: multipart };
+      if (partSize !== undefined) {
+        const sent = await this.#sendParts(session.id, partSize, false, job);
+        return { result: sent.result, key: session.key };
       }
     }
-
-    try {
-      return await this.#sendTusChunks(session, blob, offset, options, bytes, forget, renew);
-    } catch (error) {
-      if (signal?.aborted && options.keepOnAbort === false) {
-        // Cancelled for good: terminate the upload at storage (tus DELETE) and forget it.
-        await this.#fetch(session.url, {
-          method: 'DELETE',
-          headers: { ...session.key.headers, 'tus-resumable': TUS_VERSION },
-        })
-          .then((r) => r.body?.cancel())
-          .catch(() => {});
-        await forget();
-      }
-      throw error;
-    }
+    const tus = session;
+    // Cancelled for good: the upload is terminated at storage (tus DELETE).
+    const cancel = () =>
+      this.#fetch(tus.url, {
+        method: 'DELETE',
+        headers: { ...tus.key.headers, 'tus-resumable': TUS_VERSION },
+      }).then((r) => r.body?.cancel());
+    return cancellingOnAbort(job, cancel, this.#sendTusChunks(tus, offset, job, renew));
   }
 
   /** The chunks of a tus upload from `offset` on, with key renewal and resync after failures. */
   async #sendTusChunks(
     session: { url: string; id: string; key: WireKey },
-    blob: BlobLike,
     start: number,
-    options: UploadOptions,
-    bytes: { toIssuer: number; toStorage: number },
-    forget: () => Promise<void>,
+    job: ResumableJob,
     renew: (id: string) => Promise<WireKey>,
   ): Promise<{ result: StoredObject; key: WireKey }> {
+    const { blob, options, bytes, forget } = job;
     const { signal, onProgress } = options;
     let offset = start;
     let failures = 0;
@@ -677,36 +666,24 @@ export class ValetClient {
    * issuer checks the parts and completes the upload. Resuming asks the issuer which parts the
    * store already holds.
    */
-  async #sendParts(
+  #sendParts(
     id: string,
     partSize: number,
-    blob: BlobLike,
-    options: UploadOptions,
-    bytes: { toIssuer: number; toStorage: number },
-    forget: () => Promise<void>,
     resuming: boolean,
+    job: ResumableJob,
   ): Promise<{ result: StoredObject; key: WireKey }> {
-    try {
-      return await this.#sendPartsOnce(id, partSize, blob, options, bytes, forget, resuming);
-    } catch (error) {
-      if (options.signal?.aborted && options.keepOnAbort === false) {
-        // Cancelled for good: the issuer aborts the multipart upload at the store.
-        await this.#issuerCall('DELETE', `/v1/uploads/${id}`, undefined, undefined, 1).catch(() => {});
-        await forget();
-      }
-      throw error;
-    }
+    // Cancelled for good: the issuer aborts the multipart upload at the store.
+    const cancel = () => this.#issuerCall('DELETE', `/v1/uploads/${id}`, undefined, undefined, 1);
+    return cancellingOnAbort(job, cancel, this.#partsFrom(id, partSize, resuming, job));
   }
 
-  async #sendPartsOnce(
+  async #partsFrom(
     id: string,
     partSize: number,
-    blob: BlobLike,
-    options: UploadOptions,
-    bytes: { toIssuer: number; toStorage: number },
-    forget: () => Promise<void>,
     resuming: boolean,
+    job: ResumableJob,
   ): Promise<{ result: StoredObject; key: WireKey }> {
+    const { blob, options, bytes, forget } = job;
     const { signal, onProgress } = options;
     if (!(partSize > 0)) throw new ValetError('internal_error', 'the multipart upload has no part size');
     const count = Math.max(1, Math.ceil(blob.size / partSize));
@@ -798,11 +775,7 @@ export class ValetClient {
       headers['content-length'] = String(chunk.size);
       response = await this.#send(target, headers, chunk.stream(), chunk.size, onProgress, signal);
     }
-    const offset = Number(response.headers.get('upload-offset'));
-    if (!Number.isSafeInteger(offset)) {
-      await response.body?.cancel();
-      throw new ValetError('internal_error', 'storage answered without an Upload-Offset');
-    }
+    const offset = uploadOffset(response);
     if (response.status === 200 && response.headers.get('content-type')?.includes('json')) {
       return { offset, result: (await response.json()) as StoredObject };
     }
@@ -821,10 +794,8 @@ export class ValetClient {
       headers: { ...key.headers, 'tus-resumable': TUS_VERSION },
       signal,
     });
-    const offset = Number(response.headers.get('upload-offset'));
+    const offset = uploadOffset(response);
     const length = Number(response.headers.get('upload-length'));
-    if (!Number.isSafeInteger(offset))
-      throw new ValetError('internal_error', 'storage answered without an Upload-Offset');
     const metadata = parseUploadMetadata(response.headers.get('upload-metadata') ?? '');
     const sha256 = metadata['valet-sha256'];
     if (offset === length && sha256 !== undefined) {
@@ -1056,12 +1027,6 @@ interface NodeHttp {
   ): NodeRequest;
 }
 
-function isNode(): boolean {
-  return (
-    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string'
-  );
-}
-
 /**
  * Sends a request body with node:http(s), writing no faster than the server reads; resolves with
  * the answer as a web Response.
@@ -1139,6 +1104,46 @@ async function nodeSend(
       }
     })();
   });
+}
+
+/** What a resumable upload carries from step to step. */
+interface ResumableJob {
+  blob: BlobLike;
+  options: UploadOptions;
+  /** Request-body bytes sent so far, to the issuer and to storage. */
+  bytes: { toIssuer: number; toStorage: number };
+  /** Drops the remembered upload (it finished, or it cannot continue). */
+  forget: () => Promise<void>;
+}
+
+/**
+ * Awaits an upload; if the caller aborted it and does not keep aborted uploads
+ * (`keepOnAbort: false`), cancels it where it is stored (best effort) and forgets it.
+ */
+async function cancellingOnAbort<T>(
+  job: ResumableJob,
+  cancel: () => Promise<unknown>,
+  work: Promise<T>,
+): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (job.options.signal?.aborted && job.options.keepOnAbort === false) {
+      await cancel().catch(() => {});
+      await job.forget();
+    }
+    throw error;
+  }
+}
+
+/** A tus answer's `Upload-Offset`. */
+function uploadOffset(response: Response): number {
+  const offset = Number(response.headers.get('upload-offset'));
+  if (!Number.isSafeInteger(offset)) {
+    void response.body?.cancel();
+    throw new ValetError('internal_error', 'storage answered without an Upload-Offset');
+  }
+  return offset;
 }
 
 /** A browser File's identity (name, size, type, modification time); undefined for other data. */

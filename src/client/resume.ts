@@ -161,8 +161,14 @@ export function defaultResumeStore(): ResumeStore {
       // Storage disabled (private mode, sandboxed frame): fall through.
     }
   }
-  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
-  return node ? fileResumeStore() : memoryResumeStore();
+  return isNode() ? fileResumeStore() : memoryResumeStore();
+}
+
+/** True when running in Node (where the client uses node:http and the file store). */
+export function isNode(): boolean {
+  return (
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string'
+  );
 }
 
 function parseSaved(text: string | null): SavedUpload | undefined {

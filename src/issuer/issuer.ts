@@ -4,6 +4,8 @@ import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from '../storage/error-page.
 import {
   contentTypeAllowed,
   isMediaRange,
+  KEY_ID,
+  KEY_ID_CHARS,
   mediaTypeEssence,
   type Operation,
   type ValetClaims,
@@ -286,10 +288,7 @@ const keyRequestSchema = z
     sha256: z.string().regex(SHA256_HEX).optional(),
     disposition: z.literal('attachment').optional(),
     resumable: z.boolean().optional(),
-    upload: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{16,128}$/)
-      .optional(),
+    upload: z.string().regex(KEY_ID).optional(),
     filename: z
       .string()
       .min(1)
@@ -328,6 +327,8 @@ const MAX_BODY = 64 * 1024;
 const SHARE_KEY_TTL = 60;
 
 const OP_METHOD = { put: 'PUT', get: 'GET', delete: 'DELETE' } as const;
+/** `/v1/uploads/<id>`, optionally followed by `/parts` or `/complete`. */
+const UPLOAD_ROUTE = new RegExp(`^/v1/uploads/(${KEY_ID_CHARS})(/parts|/complete)?$`);
 
 /**
  * Creates the issuer: authenticates callers, applies rules and quotas, mints valet keys, records
@@ -446,7 +447,7 @@ class ValetIssuer implements Issuer {
     if (req.op === 'put') {
       const { name: ruleName, rule, object } = await this.#pickPutRule(ctx, req);
       const quota = await this.#quotaFor(identity.subject);
-      const ttl = Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
+      const ttl = this.#ttlOf(rule);
       if (rule.requireSha256 && req.sha256 === undefined) {
         throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
       }
@@ -557,7 +558,7 @@ class ValetIssuer implements Issuer {
       op: req.op,
       object,
       subject: identity.subject,
-      ttl: Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl),
+      ttl: this.#ttlOf(rule),
       once: rule.once ?? req.op === 'delete',
       ...(req.disposition === 'attachment' && { inline: false }),
       ...(req.filename !== undefined && { filename: req.filename }),
@@ -1218,13 +1219,12 @@ class ValetIssuer implements Issuer {
     if (created.constraints.multipart !== undefined) {
       throw new ValetError('bad_request', `this upload's parts are signed at /v1/uploads/${id}/parts`);
     }
-    const now = this.#now();
     const c = created.constraints as Partial<ValetClaims>;
     const claims = buildClaims({
       op: 'put',
       object: created.object,
       subject: created.subject,
-      ttl: Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl),
+      ttl: this.#ttlOf(rule),
       ...(c.max_size !== undefined && { maxSize: c.max_size }),
       ...(c.min_size !== undefined && { minSize: c.min_size }),
       ...(c.size !== undefined && { size: c.size }),
@@ -1234,12 +1234,27 @@ class ValetIssuer implements Issuer {
       upload: id,
       now: this.#now,
     });
-    const grant = this.#grant(claims, created.rule, signing.kid, caller, null);
-    grant.reservedBytes = created.reservedBytes;
-    const renewals = await this.records.renewUpload(grant, id, now);
+    const renewals = await this.#recordRenewal(created, claims, signing.kid, caller);
     this.#log?.info({ upload: id, sub: identity.subject, renewals }, 'resumable upload key renewed');
     const minted = await this.#sign(signing, claims);
     return { ...minted, upload: { id, protocol: 'tus', renewals } };
+  }
+
+  /** Records a key renewing the upload `created` made (it carries the upload's reservation); returns the count. */
+  #recordRenewal(
+    created: GrantRecord,
+    claims: ReturnType<typeof buildClaims>,
+    kid: string,
+    caller: CallerInfo,
+  ): Promise<number> {
+    const grant = this.#grant(claims, created.rule, kid, caller, null);
+    grant.reservedBytes = created.reservedBytes;
+    return this.records.renewUpload(grant, created.id, this.#now());
+  }
+
+  /** The lifetime of a key minted under `rule`, seconds. */
+  #ttlOf(rule: Rule): number {
+    return Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
   }
 
   /**
@@ -1295,7 +1310,7 @@ class ValetIssuer implements Issuer {
    * rule's TTL), and `POST …/complete` checks the parts against the declared size and completes it.
    */
   async #multipartRoute(incoming: Incoming, identity: Identity, caller: CallerInfo): Promise<Outgoing> {
-    const match = /^\/v1\/uploads\/([A-Za-z0-9_-]{16,128})(\/parts|\/complete)?$/.exec(incoming.url.pathname);
+    const match = UPLOAD_ROUTE.exec(incoming.url.pathname);
     if (!match) throw new ValetError('not_found', 'no such route');
     const id = match[1] as string;
     const action = match[2];
@@ -1345,7 +1360,7 @@ class ValetIssuer implements Issuer {
       throw new ValetError('bad_request', `part must be a whole number from 1 to ${count}`);
     }
     const bytes = partBytes(part, size, multipart.part_size, count);
-    const ttl = Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.#maxTtl);
+    const ttl = this.#ttlOf(rule);
     const signed = await driver.presignPart?.({
       object: created.object,
       uploadId: multipart.upload_id,
@@ -1364,9 +1379,7 @@ class ValetIssuer implements Issuer {
       upload: id,
       now: this.#now,
     });
-    const grant = this.#grant(claims, created.rule, this.#activeSigningKey().kid, caller, null);
-    grant.reservedBytes = created.reservedBytes;
-    const renewals = await this.records.renewUpload(grant, id, this.#now());
+    const renewals = await this.#recordRenewal(created, claims, this.#activeSigningKey().kid, caller);
     return json(201, {
       part,
       size: bytes,

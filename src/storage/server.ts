@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { open as fsOpen } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { z } from 'zod';
 import {
   contentTypeAllowed,
   isMediaRange,
+  KEY_ID,
   mediaTypeEssence,
   type Operation,
   type ValetClaims,
@@ -145,7 +145,6 @@ export const UPLOADS_PATH = '/uploads';
 const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
 const TUS_HEADERS =
   'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, Upload-Checksum, X-HTTP-Method-Override';
-const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 /** Digests a tus client may send in `Upload-Checksum` (checksum extension). */
 const CHECKSUM_ALGORITHMS = ['sha256', 'sha1', 'md5'];
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
@@ -315,8 +314,8 @@ class Storage implements StorageServer {
       exposedHeaders: ['X-Request-Id', 'ETag'],
       disableTerminationForFinishedUploads: true,
       onUploadFinish: async (req, upload) => {
-        // An empty upload is complete at creation, before any write: finish it here.
-        if (!(await this.#uploads.info(upload.id))?.done) await this.#uploads.getUpload(upload.id);
+        // Reading the upload finishes it if it is not yet (an empty upload, complete at creation).
+        await this.#uploads.getUpload(upload.id);
         const info = await this.#uploads.info(upload.id);
         if (!info?.done) throw new ValetError('internal_error', 'the upload finished but was not stored');
         const creation = req.method === 'POST';
@@ -332,8 +331,7 @@ class Storage implements StorageServer {
 
   /** Prepares the resumable upload store and starts removing expired uploads. */
   async start(): Promise<void> {
-    await this.#uploads.init();
-    const recovered = await this.#uploads.recover((upload, error) =>
+    const recovered = await this.#uploads.init((upload, error) =>
       this.#log.warn({ upload, err: error }, 'could not finish a resumable upload left by a crash'),
     );
     if (recovered.length > 0)
@@ -528,7 +526,7 @@ class Storage implements StorageServer {
     if (creation ? method !== 'POST' : !['HEAD', 'PATCH', 'DELETE'].includes(method)) {
       throw methodNotAllowed(res, creation ? 'POST, OPTIONS' : 'HEAD, PATCH, DELETE, OPTIONS');
     }
-    if (!creation && !UPLOAD_ID.test(id)) throw new ValetError('not_found', 'no such upload');
+    if (!creation && !KEY_ID.test(id)) throw new ValetError('not_found', 'no such upload');
     const { claims, kid } = await this.#verify(extractToken(req, rawQuery));
     ex.claims = claims;
     if (res.headersSent || req.destroyed) return;
@@ -618,10 +616,6 @@ class Storage implements StorageServer {
       throw new ValetError('bad_request', 'concatenated (parallel) uploads are not supported');
     }
     const size = Number(lengthHeader);
-    const maxSize = minDefined(claims.max_size, claims.size);
-    const minSize = maxDefined(claims.min_size, claims.size);
-    if (maxSize !== undefined && size > maxSize) throw bodyTooLarge(maxSize);
-    if (minSize !== undefined && size < minSize) throw bodyTooSmall(minSize);
     let metadata: Record<string, string | null>;
     try {
       const raw = header(req, 'upload-metadata');
@@ -630,21 +624,8 @@ class Storage implements StorageServer {
       throw new ValetError('bad_request', 'the Upload-Metadata header is malformed');
     }
     const declaredType = metadata.filetype ?? metadata.contentType ?? metadata.content_type ?? undefined;
-    if (declaredType !== undefined && declaredType !== null && !validContentType(declaredType)) {
-      throw new ValetError('bad_request', "the upload's file type is not a media type");
-    }
-    if (
-      claims.content_types &&
-      (declaredType == null || !contentTypeAllowed(declaredType, claims.content_types))
-    ) {
-      throw new ValetError(
-        'unsupported_media_type',
-        `the key allows only ${claims.content_types.join(', ')}`,
-      );
-    }
-    if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
-      throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
-    }
+    checkPutStart(claims, declaredType ?? undefined, "the upload's file type is not a media type", size);
+    await this.#refuseIfExists(claims);
     // One upload per creating key: its id is the key's jti, recorded before the upload exists.
     if (!this.#ledger.consume(claims.jti, claims.exp + this.#skew)) {
       throw new ValetError('token_replayed', 'this valet key has already created its upload');
@@ -682,19 +663,7 @@ class Storage implements StorageServer {
       subject: info.subject,
       keyId: info.id,
     };
-    const upload = new Upload(file, await openForWrite(file));
-    await upload.seal(meta);
-    const event = this.#prepareEvent({
-      type: 'object.created',
-      ...eventFields(meta, { jti: info.id, sub: info.subject }),
-    });
-    try {
-      await this.#store.commit(upload, info.object, { noOverwrite: info.noOverwrite });
-    } catch (error) {
-      if (event !== undefined) this.#settleEvent(event, (await this.#metaOf(info.object))?.keyId === info.id);
-      throw error;
-    }
-    this.#settleEvent(event, true);
+    await this.#commitVersion(await Upload.reopen(file), meta, { noOverwrite: info.noOverwrite });
     this.#log.info({ upload: info.id, object: info.object, size: info.size }, 'resumable upload stored');
     return { sha256, etag: meta.etag };
   }
@@ -763,32 +732,16 @@ class Storage implements StorageServer {
   async #put(ex: Exchange, claims: ValetClaims, expectContinue: boolean): Promise<void> {
     const { req, res } = ex;
     const contentType = req.headers['content-type'];
-    if (contentType !== undefined && !validContentType(contentType)) {
-      throw new ValetError('bad_request', 'the Content-Type header is malformed');
-    }
-    if (
-      claims.content_types &&
-      (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))
-    ) {
-      throw new ValetError(
-        'unsupported_media_type',
-        `the key allows only ${claims.content_types.join(', ')}`,
-      );
-    }
-    const maxSize = minDefined(claims.max_size, claims.size);
-    const minSize = maxDefined(claims.min_size, claims.size);
     // Node's parser has already refused a malformed Content-Length or one sent with chunked encoding.
     const declared =
       req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    if (declared !== undefined && maxSize !== undefined && declared > maxSize) {
-      throw bodyTooLarge(maxSize);
-    }
-    if (declared !== undefined && minSize !== undefined && declared < minSize) {
-      throw bodyTooSmall(minSize);
-    }
-    if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
-      throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
-    }
+    const { maxSize, minSize } = checkPutStart(
+      claims,
+      contentType,
+      'the Content-Type header is malformed',
+      declared,
+    );
+    await this.#refuseIfExists(claims);
 
     if (expectContinue) res.writeContinue();
     const upload = await this.#store.beginUpload();
@@ -812,21 +765,12 @@ class Storage implements StorageServer {
         keyId: claims.jti,
       };
       const noOverwrite = claims.no_overwrite === true;
-      // Whether to answer 201 or 200: looked up while the file is being synced.
-      const existed = noOverwrite ? undefined : this.#store.exists(claims.obj);
-      await upload.seal(meta);
-      this.#consume(claims);
-      const event = this.#prepareEvent({ type: 'object.created', ...eventFields(meta, claims) });
-      let created: boolean;
-      try {
-        created = await this.#store.commit(upload, claims.obj, { noOverwrite, existed });
-      } catch (error) {
-        // A commit can fail after its rename (the directory fsync): then the version is visible.
-        if (event !== undefined)
-          this.#settleEvent(event, (await this.#metaOf(claims.obj))?.keyId === claims.jti);
-        throw error;
-      }
-      this.#settleEvent(event, true);
+      const created = await this.#commitVersion(upload, meta, {
+        noOverwrite,
+        // Whether to answer 201 or 200: looked up while the file is being synced.
+        ...(!noOverwrite && { existed: this.#store.exists(claims.obj) }),
+        consume: () => this.#consume(claims),
+      });
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
@@ -834,6 +778,44 @@ class Storage implements StorageServer {
     } finally {
       await upload.discard();
     }
+  }
+
+  /** A create-only key refused up front when its object exists (the commit checks again). */
+  async #refuseIfExists(claims: ValetClaims): Promise<void> {
+    if (claims.no_overwrite && (await this.#store.exists(claims.obj))) {
+      throw new ValetError('precondition_failed', 'the object already exists and the key is create-only');
+    }
+  }
+
+  /**
+   * Seals a received file as the version `meta` and commits it, with its event for the issuer
+   * published exactly when the version is visible. `consume` (a single-use key) runs after the
+   * file is durable and before it can be seen. Returns true if the object is new.
+   */
+  async #commitVersion(
+    upload: Upload,
+    meta: ObjectMeta,
+    options: { noOverwrite: boolean; existed?: Promise<boolean>; consume?: () => void },
+  ): Promise<boolean> {
+    await upload.seal(meta);
+    options.consume?.();
+    const event = this.#prepareEvent({
+      type: 'object.created',
+      ...eventFields(meta, { jti: meta.keyId, sub: meta.subject }),
+    });
+    let created: boolean;
+    try {
+      created = await this.#store.commit(upload, meta.key, {
+        noOverwrite: options.noOverwrite,
+        ...(options.existed && { existed: options.existed }),
+      });
+    } catch (error) {
+      // A commit can fail after its rename (the directory fsync): then the version is visible.
+      if (event !== undefined) this.#settleEvent(event, (await this.#metaOf(meta.key))?.keyId === meta.keyId);
+      throw error;
+    }
+    this.#settleEvent(event, true);
+    return created;
   }
 
   async #delete(ex: Exchange, claims: ValetClaims): Promise<void> {
@@ -1054,6 +1036,33 @@ function extractToken(req: http.IncomingMessage, rawQuery: string): string {
   return token;
 }
 
+/**
+ * What a put key allows that can be checked before any byte arrives: the content type (well
+ * formed, and one the key allows) and the declared size against the key's limits. Returns the
+ * size limits, which are enforced again while the bytes arrive.
+ */
+function checkPutStart(
+  claims: ValetClaims,
+  contentType: string | undefined,
+  malformedType: string,
+  declared: number | undefined,
+): { maxSize: number | undefined; minSize: number | undefined } {
+  if (contentType !== undefined && !validContentType(contentType)) {
+    throw new ValetError('bad_request', malformedType);
+  }
+  if (
+    claims.content_types &&
+    (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))
+  ) {
+    throw new ValetError('unsupported_media_type', `the key allows only ${claims.content_types.join(', ')}`);
+  }
+  const maxSize = minDefined(claims.max_size, claims.size);
+  const minSize = maxDefined(claims.min_size, claims.size);
+  if (declared !== undefined && maxSize !== undefined && declared > maxSize) throw bodyTooLarge(maxSize);
+  if (declared !== undefined && minSize !== undefined && declared < minSize) throw bodyTooSmall(minSize);
+  return { maxSize, minSize };
+}
+
 function validContentType(value: string): boolean {
   if (value.length > 255) return false;
   const semi = value.indexOf(';');
@@ -1131,12 +1140,6 @@ function isTusError(error: unknown): error is { status_code: number; body: strin
     error !== null &&
     typeof (error as { status_code?: unknown }).status_code === 'number' &&
     typeof (error as { body?: unknown }).body === 'string'
-  );
-}
-
-function openForWrite(file: string): Promise<number> {
-  return new Promise((resolve, reject) =>
-    fsOpen(file, 'r+', (error, fd) => (error ? reject(error) : resolve(fd))),
   );
 }
 

@@ -519,6 +519,11 @@ export class Upload {
     this.#fd = fd;
   }
 
+  /** An upload whose bytes are already in `file` after the header space (a finished resumable upload). */
+  static async reopen(file: string): Promise<Upload> {
+    return new Upload(file, await openFd(file, 'r+'));
+  }
+
   /**
    * Streams a request body into the file after the header space (or, for a body declared at most
    * {@link SMALL_BODY} bytes, into memory until {@link seal}), hashing and counting as it goes.

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
+import { KEY_ID } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { HEADER_SIZE, writeAll } from './store.js';
 
@@ -59,7 +60,6 @@ const readFd = promisify(read);
 const truncateFd = promisify(ftruncate);
 /** Bytes gathered before one write call. */
 const WRITE_BATCH = 1024 * 1024;
-const ID = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** The tus data store of Valet storage. Extensions: creation, creation-with-upload, termination, expiration. */
 export class ResumableStore extends DataStore {
@@ -84,25 +84,21 @@ export class ResumableStore extends DataStore {
     this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum'];
   }
 
-  /** Creates the directory and removes part files whose upload record was never written. */
-  async init(): Promise<void> {
+  /**
+   * Opens the directory after a start or a crash, in one pass: removes part files whose record
+   * was never written (and half-written records), and finishes every upload whose bytes all
+   * arrived but that did not become its object yet (committed, or removed if refused).
+   * Returns the ids finished.
+   */
+  async init(onError: (id: string, error: unknown) => void): Promise<string[]> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const names = new Set(await fs.readdir(this.dir));
-    for (const name of names) {
-      if (name.endsWith('.part') && !names.has(`${name.slice(0, -5)}.json`)) {
-        await fs.rm(path.join(this.dir, name), { force: true });
-      }
-      if (name.endsWith('.json.tmp')) await fs.rm(path.join(this.dir, name), { force: true });
-    }
-  }
-
-  /**
-   * After a crash: every upload whose bytes all arrived but that did not become its object yet
-   * is finished now (checked and committed, or removed if refused). Returns the ids finished.
-   */
-  async recover(onError: (id: string, error: unknown) => void): Promise<string[]> {
     const finished: string[] = [];
-    for (const name of await fs.readdir(this.dir)) {
+    for (const name of names) {
+      if (name.endsWith('.json.tmp') || (name.endsWith('.part') && !names.has(`${name.slice(0, -5)}.json`))) {
+        await fs.rm(path.join(this.dir, name), { force: true });
+        continue;
+      }
       if (!name.endsWith('.json')) continue;
       const id = name.slice(0, -5);
       try {
@@ -141,7 +137,7 @@ export class ResumableStore extends DataStore {
 
   /** The record of an upload, or undefined. */
   async info(id: string): Promise<UploadInfo | undefined> {
-    if (!ID.test(id)) return undefined;
+    if (!KEY_ID.test(id)) return undefined;
     const cached = this.#infos.get(id);
     if (cached) return cached;
     let text: string;

@@ -19,6 +19,10 @@ export const OPERATIONS: readonly Operation[] = ['get', 'head', 'put', 'delete']
 // A media type essence or a `type/*` range, lower case (RFC 9110 §8.3.1 token characters).
 const MEDIA_RANGE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The characters of a key id (`jti`), which is also a resumable upload's id. */
+export const KEY_ID_CHARS = '[A-Za-z0-9_-]{16,128}';
+/** A whole key id (`jti`) or upload id. */
+export const KEY_ID = new RegExp(`^${KEY_ID_CHARS}$`);
 const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const seconds = z
   .number()
@@ -56,7 +60,7 @@ export const valetClaimsSchema = z
     op: z.enum(['get', 'head', 'put', 'delete']),
     obj: z.string().refine(isCanonicalObjectKey, 'obj must be a canonical object key'),
     sub: z.string().min(1).max(256),
-    jti: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+    jti: z.string().regex(KEY_ID),
     iat: seconds,
     nbf: seconds,
     exp: seconds,
@@ -69,10 +73,7 @@ export const valetClaimsSchema = z
     no_overwrite: z.boolean().optional(),
     once: z.boolean().optional(),
     resumable: z.literal(true).optional(),
-    upload: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{16,128}$/)
-      .optional(),
+    upload: z.string().regex(KEY_ID).optional(),
     filename: z
       .string()
       .min(1)
