@@ -145,6 +145,39 @@ describe('valet CLI', () => {
     const res = await request(storage.url, { path: get.pathname + get.search });
     assert.equal(res.body.toString(), 'hello');
     assert.equal(res.headers['content-disposition'], 'attachment; filename="notes.txt"');
+    // A resumable key creates one tus upload; a key for that upload continues it.
+    const creating = await mint(
+      '--op',
+      'put',
+      '--object',
+      'cli/big.bin',
+      '--ttl',
+      '5m',
+      '--resumable',
+      '--size',
+      '4',
+    );
+    assert.equal(creating.pathname, '/uploads');
+    const created = await request(storage.url, {
+      method: 'POST',
+      path: creating.pathname + creating.search,
+      headers: { 'tus-resumable': '1.0.0', 'upload-length': '4' },
+    });
+    assert.equal(created.status, 201);
+    const id = String(created.headers.location).split('/').pop() as string;
+    const continuing = await mint('--op', 'put', '--object', 'cli/big.bin', '--ttl', '5m', '--upload', id);
+    assert.equal(continuing.pathname, `/uploads/${id}`);
+    const patched = await request(storage.url, {
+      method: 'PATCH',
+      path: continuing.pathname + continuing.search,
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: 'tus!',
+    });
+    assert.equal(patched.status, 200);
     // The storage's --max-ttl (1 h by default) is enforced on what mint produces.
     const long = await mint('--op', 'get', '--object', 'cli/notes é.txt', '--ttl', '2h');
     assert.equal(

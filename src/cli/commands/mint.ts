@@ -1,5 +1,5 @@
 import * as fs from 'node:fs/promises';
-import { OPERATIONS, type Operation } from '../../token/claims.js';
+import { KEY_ID, OPERATIONS, type Operation } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { importSigningKey } from '../../token/keys.js';
 import { keyUrl, mintValetKey } from '../../token/mint.js';
@@ -11,10 +11,11 @@ export const mint: Command = {
   help: `Usage: valet mint --key FILE --storage URL --op get|head|put|delete --object KEY --ttl DURATION
                   [--subject NAME] [--max-size BYTES] [--min-size BYTES] [--size BYTES]
                   [--content-type TYPE]… [--sha256 HEX] [--once] [--no-overwrite]
-                  [--filename NAME] [--inline | --attachment]
+                  [--resumable | --upload ID] [--filename NAME] [--inline | --attachment]
 
 Signs a valet key for one operation on one object and prints the URL that uses it
-(STORAGE/o/KEY?vk=TOKEN) on stdout.
+(STORAGE/o/KEY?vk=TOKEN) on stdout. A resumable key prints STORAGE/uploads?vk=TOKEN (create
+the tus upload there), a key for an upload STORAGE/uploads/ID?vk=TOKEN.
 
 Options:
   --key FILE            private signing key from "valet keygen" (required)
@@ -30,6 +31,8 @@ Options:
   --sha256 HEX          put: SHA-256 the body must have
   --once                single use
   --no-overwrite        put: create only, refuse if the object exists
+  --resumable           put: the key creates one resumable (tus) upload, whose id is the key's id
+  --upload ID           put: the key continues the resumable upload ID
   --filename NAME       get/head: download file name
   --inline              get/head: serve inline whatever the type (still sandboxed)
   --attachment          get/head: always serve as a download
@@ -48,6 +51,8 @@ Options:
     sha256: { type: 'string' },
     once: { type: 'boolean' },
     'no-overwrite': { type: 'boolean' },
+    resumable: { type: 'boolean' },
+    upload: { type: 'string' },
     filename: { type: 'string' },
     inline: { type: 'boolean' },
     attachment: { type: 'boolean' },
@@ -73,6 +78,10 @@ Options:
     if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256))
       throw new UsageError('--sha256 must be 64 hex digits');
     const contentTypes = many(values, 'content-type');
+    const upload = optional(values, 'upload');
+    if (upload !== undefined && !KEY_ID.test(upload)) {
+      throw new UsageError('--upload must be an upload id (16 to 128 of A-Z a-z 0-9 _ -)');
+    }
 
     let jwk: unknown;
     try {
@@ -93,10 +102,18 @@ Options:
       sha256,
       once: values.once === true,
       noOverwrite: values['no-overwrite'] === true,
+      resumable: values.resumable === true,
+      upload,
       filename: optional(values, 'filename'),
       inline: values.inline ? true : values.attachment ? false : undefined,
     });
-    process.stdout.write(`${keyUrl(storage, object, token)}\n`);
+    const base = storage.replace(/\/+$/, '');
+    const url = values.resumable
+      ? `${base}/uploads?vk=${token}`
+      : upload !== undefined
+        ? `${base}/uploads/${upload}?vk=${token}`
+        : keyUrl(storage, object, token);
+    process.stdout.write(`${url}\n`);
     return 0;
   },
 };
