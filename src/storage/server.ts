@@ -585,17 +585,24 @@ class Storage implements StorageServer {
     }
     const method = req.method ?? 'GET';
     const hasBody = method === 'PATCH' || method === 'POST';
-    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-      method,
-      headers,
-      ...(hasBody && {
-        body: nodeBody(req, (bytes) => {
-          const ex = this.#exchanges.get(req);
-          if (ex) ex.bytesIn += bytes;
+    // Without the query: it may hold the valet key (checked already), and tus reads the upload id
+    // from the end of the URL.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const request = new Request(
+      `http://${req.headers.host ?? 'localhost'}${q === -1 ? target : target.slice(0, q)}`,
+      {
+        method,
+        headers,
+        ...(hasBody && {
+          body: nodeBody(req, (bytes) => {
+            const ex = this.#exchanges.get(req);
+            if (ex) ex.bytesIn += bytes;
+          }),
+          duplex: 'half',
         }),
-        duplex: 'half',
-      }),
-    } as RequestInit);
+      } as RequestInit,
+    );
     this.#tusRequests.set(request, req);
     const response = await this.#tus.handleWeb(request);
     if (res.headersSent || res.destroyed) return;
