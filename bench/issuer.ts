@@ -78,7 +78,7 @@ async function load(url: string, name: string): Promise<{ rps: number; p99: numb
                 op: 'put',
                 name: `bench/${name}-${n++}.bin`,
                 size: 4096,
-                contentType: 'application/octet-stream',
+                content_type: 'application/octet-stream',
               }),
             }),
           },

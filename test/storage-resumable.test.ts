@@ -238,6 +238,52 @@ describe('storage resumable uploads (tus)', () => {
     assert.equal((await read('tus/offset.bin')).status, 200);
   });
 
+  it('refuses protocol errors as JSON with a stable code, as tus 1.0 asks', async () => {
+    const token = await key.mint({ op: 'put', object: 'tus/protocol.bin', resumable: true });
+    const json = (res: { headers: Record<string, unknown> }) =>
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+    // No Tus-Resumable, or a version this server does not speak: 412 with Tus-Version.
+    for (const version of [undefined, '0.2.2']) {
+      const res = await request(storage.url, {
+        method: 'POST',
+        path: '/uploads',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'upload-length': '4',
+          ...(version !== undefined && { 'tus-resumable': version }),
+        },
+      });
+      assert.equal(res.status, 412, String(version));
+      assert.equal(res.headers['tus-version'], '1.0.0');
+      assert.equal(res.json.error?.code, 'precondition_failed');
+      json(res);
+    }
+    const upload = await create('tus/protocol.bin', 4);
+    // A PATCH whose body is not application/offset+octet-stream: 415.
+    const typed = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': '0', 'content-type': 'text/plain' },
+      Buffer.from('abcd'),
+    );
+    assert.equal(typed.status, 415);
+    assert.equal(typed.json.error?.code, 'unsupported_media_type');
+    json(typed);
+    // A malformed header that @tus/server itself refuses (in plain text) reaches the client as JSON.
+    const offset = await tusRequest(
+      'PATCH',
+      upload.path,
+      upload.token,
+      { 'upload-offset': 'x' },
+      Buffer.from('abcd'),
+    );
+    assert.equal(offset.status, 400);
+    assert.equal(offset.json.error?.code, 'bad_request');
+    json(offset);
+    assert.equal(await offsetOf(upload.path, upload.token), 0, 'nothing was written');
+  });
+
   it('checks the SHA-256 bound in the key and removes a corrupt upload', async () => {
     const good = Buffer.from('the expected bytes');
     const upload = await create('tus/digest.bin', good.length, { sha256: sha256(good) });

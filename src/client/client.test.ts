@@ -74,7 +74,7 @@ describe('client', () => {
     assert.equal(result.bytes.toStorage, 15);
     assert.equal(
       result.bytes.toIssuer,
-      3 * JSON.stringify({ op: 'put', size: 5, contentType: 'text/plain;charset=utf-8' }).length,
+      3 * JSON.stringify({ op: 'put', size: 5, content_type: 'text/plain;charset=utf-8' }).length,
     );
     assert.equal(result.grant.id, 'k3');
   });

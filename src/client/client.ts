@@ -1,4 +1,16 @@
-import { ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
+import { codeForStatus, ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
+import type { ErrorBody } from '../wire/errors.js';
+import type {
+  KeyBody,
+  KeyRequestBody,
+  MultipartStateBody,
+  ObjectListBody,
+  PartBody,
+  ShareBody,
+  ShareListBody,
+  UploadProtocol,
+} from '../wire/issuer-api.js';
+import type { StoredObjectBody, TusVersion } from '../wire/storage-api.js';
 import { defaultResumeStore, isNode, type ResumeStore } from './resume.js';
 
 export {
@@ -157,30 +169,8 @@ export interface Share {
   expiresAt: string;
 }
 
-interface WireKey {
-  id: string;
-  op: string;
-  object: string;
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  /** POST policy (S3): form fields to send before the file. */
-  fields?: Record<string, string>;
-  /** Another store: where to report the upload done. */
-  complete?: string;
-  expires_at: string;
-  constraints?: Record<string, unknown>;
-  /** A resumable upload's id and protocol (and, for a multipart upload, its part size). */
-  upload?: { id: string; protocol: string; renewals: number; partSize?: number; parts?: number };
-}
-
-interface StoredObject {
-  object: string;
-  size: number;
-  sha256: string;
-  etag: string;
-  content_type: string;
-}
+type WireKey = KeyBody;
+type StoredObject = StoredObjectBody;
 
 function formOf(key: { fields?: Record<string, string> }, blob: Blob): FormData {
   const form = new FormData();
@@ -197,7 +187,8 @@ const EXPIRY_MARGIN_MS = 2_000;
 const RENEW_MARGIN_MS = 30_000;
 const DEFAULT_RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
-const TUS_VERSION = '1.0.0';
+const TUS_VERSION: TusVersion = '1.0.0';
+const MULTIPART: UploadProtocol = 's3-multipart';
 /** Refusals after which a remembered upload cannot continue: it is forgotten and started again. */
 const UPLOAD_LOST: ReadonlySet<string> = new Set(['not_found', 'upload_gone', 'forbidden', 'scope_mismatch']);
 /** Largest Blob hashed in memory by the default digest. */
@@ -267,12 +258,12 @@ export class ValetClient {
         throw new ValetError('bad_request', 'a stream cannot be hashed before it is sent; pass the SHA-256');
       sha256 = await (this.#options.digest ?? defaultDigest)(blob);
     }
-    const request = {
+    const request: KeyRequestBody = {
       op: 'put',
       ...(options.rule !== undefined && { rule: options.rule }),
       ...(options.name !== undefined && { name: options.name }),
       ...(blob && { size: blob.size }),
-      ...(contentType !== undefined && { contentType }),
+      ...(contentType !== undefined && { content_type: contentType }),
       ...(sha256 !== undefined && { sha256 }),
     };
     const attempts = blob ? this.#retries + 1 : 1;
@@ -384,9 +375,7 @@ export class ValetClient {
   async shares(
     options: { signal?: AbortSignal } = {},
   ): Promise<Array<Omit<Share, 'url'> & { createdAt: string }>> {
-    const body = (await this.#issuerCall('GET', '/v1/shares', undefined, options.signal)) as {
-      shares: Array<{ id: string; object: string; created_at: string; expires_at: string }>;
-    };
+    const body = (await this.#issuerCall('GET', '/v1/shares', undefined, options.signal)) as ShareListBody;
     return body.shares.map((s) => ({
       id: s.id,
       key: s.object,
@@ -443,17 +432,15 @@ export class ValetClient {
 
   /** The caller's objects, from the issuer's registry. */
   async list(options: { signal?: AbortSignal } = {}): Promise<ObjectInfo[]> {
-    const body = (await this.#issuerCall('GET', '/v1/objects', undefined, options.signal)) as {
-      objects: Array<Record<string, unknown>>;
-    };
+    const body = (await this.#issuerCall('GET', '/v1/objects', undefined, options.signal)) as ObjectListBody;
     return body.objects.map((o) => ({
-      key: o.key as string,
-      size: o.size as number,
-      contentType: o.content_type as string,
-      sha256: o.sha256 as string,
-      etag: o.etag as string,
-      createdAt: o.created_at as string,
-      updatedAt: o.updated_at as string,
+      key: o.key,
+      size: o.size,
+      contentType: o.content_type,
+      sha256: o.sha256,
+      etag: o.etag,
+      createdAt: o.created_at,
+      updatedAt: o.updated_at,
     }));
   }
 
@@ -464,12 +451,7 @@ export class ValetClient {
       '/v1/shares',
       { key, ttl: options.ttl },
       options.signal,
-    )) as {
-      id: string;
-      url: string;
-      object: string;
-      expires_at: string;
-    };
+    )) as ShareBody;
     return { id: body.id, url: body.url, key: body.object, expiresAt: body.expires_at };
   }
 
@@ -485,7 +467,7 @@ export class ValetClient {
    */
   async #uploadResumable(
     blob: BlobLike,
-    request: Record<string, unknown>,
+    request: KeyRequestBody,
     options: UploadOptions,
     bytes: { toIssuer: number; toStorage: number },
   ): Promise<{ result: StoredObject; key: WireKey }> {
@@ -510,7 +492,7 @@ export class ValetClient {
     let session: { url: string; id: string; key: WireKey } | undefined;
     let offset = 0;
     const saved = store && fingerprint !== undefined ? await store.get(fingerprint) : undefined;
-    if (saved && saved.size === blob.size && saved.protocol === 's3-multipart') {
+    if (saved && saved.size === blob.size && saved.protocol === MULTIPART) {
       try {
         return await this.#sendParts(saved.id, saved.partSize ?? 0, true, job);
       } catch (error) {
@@ -539,9 +521,9 @@ export class ValetClient {
         const key = await issuer({ ...request, resumable: true });
         if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
         // Another store: the issuer has started a multipart upload already.
-        if (key.upload.protocol === 's3-multipart') return { url: key.url, id: key.upload.id, key };
+        if (key.upload.protocol === MULTIPART) return { url: key.url, id: key.upload.id, key };
         const metadata = [`filename ${base64(String(request.name ?? 'upload'))}`];
-        if (typeof request.contentType === 'string') metadata.push(`filetype ${base64(request.contentType)}`);
+        if (request.content_type !== undefined) metadata.push(`filetype ${base64(request.content_type)}`);
         const response = await this.#storageFetch(key.url, {
           method: 'POST',
           headers: {
@@ -558,8 +540,7 @@ export class ValetClient {
           throw new ValetError('internal_error', 'storage created the upload without a Location');
         return { url: new URL(location, key.url).href, id: key.upload.id, key };
       });
-      const partSize =
-        session.key.upload?.protocol === 's3-multipart' ? session.key.upload.partSize : undefined;
+      const partSize = session.key.upload?.protocol === MULTIPART ? session.key.upload.part_size : undefined;
       if (store && fingerprint !== undefined) {
         await store.set(fingerprint, {
           url: session.url,
@@ -567,7 +548,7 @@ export class ValetClient {
           object: session.key.object,
           size: blob.size,
           created: this.#now(),
-          ...(partSize !== undefined && { protocol: 's3-multipart' as const, partSize }),
+          ...(partSize !== undefined && { protocol: MULTIPART, partSize }),
         });
       }
       if (partSize !== undefined) {
@@ -690,9 +671,12 @@ export class ValetClient {
     const bounds = (n: number) => [(n - 1) * partSize, Math.min(blob.size, n * partSize)] as const;
     const held = new Set<number>();
     if (resuming) {
-      const state = (await this.#issuerCall('GET', `/v1/uploads/${id}`, undefined, signal)) as {
-        parts: Array<{ part: number; size: number }>;
-      };
+      const state = (await this.#issuerCall(
+        'GET',
+        `/v1/uploads/${id}`,
+        undefined,
+        signal,
+      )) as MultipartStateBody;
       for (const { part, size } of state.parts) {
         const [start, end] = part >= 1 && part <= count ? bounds(part) : [0, -1];
         if (size === end - start) held.add(part);
@@ -706,11 +690,13 @@ export class ValetClient {
       const [start, end] = bounds(n);
       await this.#withRetry(this.#retries + 1, signal, async () => {
         bytes.toIssuer += new TextEncoder().encode(JSON.stringify(body(n))).byteLength;
-        const part = (await this.#issuerCall('POST', `/v1/uploads/${id}/parts`, body(n), signal, 1)) as {
-          url: string;
-          method: string;
-          headers: Record<string, string>;
-        };
+        const part = (await this.#issuerCall(
+          'POST',
+          `/v1/uploads/${id}/parts`,
+          body(n),
+          signal,
+          1,
+        )) as PartBody;
         const chunk = blob.slice(start, end);
         let sent = 0;
         const progress = (p: Progress) => {
@@ -746,7 +732,8 @@ export class ValetClient {
       method: 'POST',
       headers: {},
       expires_at: new Date(this.#now()).toISOString(),
-      upload: { id, protocol: 's3-multipart', renewals: 0 },
+      constraints: {},
+      upload: { id, protocol: MULTIPART, renewals: 0 },
     };
     return { result, key };
   }
@@ -1239,26 +1226,13 @@ async function errorFrom(response: Response): Promise<ValetError> {
   let code: ErrorCode | undefined;
   let message = `the server answered ${response.status}`;
   try {
-    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    const body = (await response.json()) as Partial<ErrorBody>;
     if (body.error?.code && body.error.code in ERROR_STATUS) code = body.error.code as ErrorCode;
     if (typeof body.error?.message === 'string') message = body.error.message;
   } catch {
     // Not a Valet error body (a proxy's page, say): keep the status.
   }
-  code ??=
-    response.status >= 500
-      ? 'unavailable'
-      : response.status === 404
-        ? 'not_found'
-        : response.status === 409
-          ? 'offset_mismatch'
-          : response.status === 410
-            ? 'upload_gone'
-            : response.status === 401
-              ? 'token_invalid'
-              : response.status === 403
-                ? 'forbidden'
-                : 'bad_request';
+  code ??= codeForStatus(response.status);
   return new ValetError(code, message);
 }
 

@@ -110,7 +110,7 @@ describe('issuer handler', () => {
     const ok = await issuer.fetch(
       call('/v1/keys', {
         user: 'alice',
-        body: { op: 'put', name: 'p.png', size: 10, contentType: 'image/png' },
+        body: { op: 'put', name: 'p.png', size: 10, content_type: 'image/png' },
       }),
     );
     assert.equal(ok.status, 201);
@@ -132,9 +132,9 @@ describe('issuer handler', () => {
     assert.ok(ttl <= 121 && ttl > 100, `ttl capped by maxTtl, got ${ttl}`);
 
     const refusals: Array<[unknown, string]> = [
-      [{ op: 'put', name: 'big.png', size: 1001, contentType: 'image/png' }, 'entity_too_large'],
-      [{ op: 'put', name: 'a.html', size: 1, contentType: 'text/html' }, 'unsupported_media_type'],
-      [{ op: 'put', name: 'a.png', size: 1, contentType: 'not a type' }, 'bad_request'],
+      [{ op: 'put', name: 'big.png', size: 1001, content_type: 'image/png' }, 'entity_too_large'],
+      [{ op: 'put', name: 'a.html', size: 1, content_type: 'text/html' }, 'unsupported_media_type'],
+      [{ op: 'put', name: 'a.png', size: 1, content_type: 'not a type' }, 'bad_request'],
       [{ op: 'delete', key: 'users/alice/p.png' }, 'forbidden'],
       [{ op: 'get', key: 'users/bob/p.png' }, 'forbidden'],
       [{ op: 'get' }, 'bad_request'],
@@ -156,6 +156,30 @@ describe('issuer handler', () => {
     };
     assert.equal(open.constraints.max_size, 1000);
     assert.deepEqual(open.constraints.content_types, ['image/*']);
+  });
+
+  it('speaks snake_case on the wire, in requests as in answers', async () => {
+    const { issuer } = await make();
+    const camel = await issuer.fetch(
+      call('/v1/keys', {
+        user: 'alice',
+        body: { op: 'put', name: 'p.png', size: 1, contentType: 'image/png' },
+      }),
+    );
+    assert.equal(await errorCode(camel), 'bad_request');
+    const minted = (await (
+      await issuer.fetch(
+        call('/v1/keys', {
+          user: 'alice',
+          body: { op: 'put', name: 'p.png', size: 1, content_type: 'image/png' },
+        }),
+      )
+    ).json()) as Record<string, unknown>;
+    const keys = (value: unknown): string[] =>
+      value && typeof value === 'object' && !Array.isArray(value)
+        ? Object.entries(value).flatMap(([k, v]) => (k === 'headers' ? [k] : [k, ...keys(v)]))
+        : [];
+    for (const name of keys(minted)) assert.match(name, /^[a-z0-9_]+$/, name);
   });
 
   it('requires a SHA-256 when the rule says so, and binds it into the key', async () => {

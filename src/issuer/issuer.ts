@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from '../storage/error-page.js';
 import {
   contentTypeAllowed,
   isMediaRange,
-  KEY_ID,
   KEY_ID_CHARS,
   mediaTypeEssence,
   type Operation,
@@ -23,6 +21,17 @@ import { normalizeObjectKey } from '../token/object-key.js';
 import { RevocationIndex, type RevocationList } from '../token/revocations.js';
 import { verifyRequestSignature } from '../token/signature.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
+import { CorsPolicy } from '../wire/cors.js';
+import { asValetError, renderError, wantsHtml } from '../wire/errors.js';
+import { storageEventSchema } from '../wire/events.js';
+import {
+  contentTypeField,
+  type KeyBody,
+  keyRequestBodySchema,
+  keyRequestFields,
+  revocationRequestBodySchema,
+  shareRequestBodySchema,
+} from '../wire/issuer-api.js';
 import { type OidcOptions, oidcHeaderCheck, oidcOptionsSchema } from './auth.js';
 import type { HeadResult, StorageDriver } from './driver.js';
 import { empty, fromRequest, HANDLE, type Incoming, json, type Outgoing, toResponse } from './exchange.js';
@@ -276,50 +285,7 @@ const issuerOptionsSchema = z
     message: 'exactly one of storageUrl (Valet storage) and driver is required',
   });
 
-const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
-const keyRequestSchema = z
-  .object({
-    op: z.enum(['put', 'get', 'delete']),
-    rule: z.string().max(64).optional(),
-    name: z.string().min(1).max(4096).optional(),
-    key: z.string().min(1).max(4096).optional(),
-    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    contentType: z.string().min(1).max(255).optional(),
-    sha256: z.string().regex(SHA256_HEX).optional(),
-    disposition: z.literal('attachment').optional(),
-    resumable: z.boolean().optional(),
-    upload: z.string().regex(KEY_ID).optional(),
-    filename: z
-      .string()
-      .min(1)
-      .max(255)
-      .refine((f) => !/[\p{Cc}/\\]/u.test(f), 'a file name has no control characters or slashes')
-      .optional(),
-  })
-  .strict();
-const shareRequestSchema = z
-  .object({ key: z.string().min(1).max(4096), ttl: z.number().int().min(1) })
-  .strict();
-const revocationRequestSchema = z
-  .object({
-    kind: z.enum(['key', 'subject', 'signing_key']),
-    value: z.string().min(1).max(512),
-    before: z.number().int().optional(),
-  })
-  .strict();
-const storageEventSchema = z.object({
-  id: z.string().min(1).max(128),
-  type: z.enum(['object.created', 'object.deleted']),
-  time: z.string().max(64),
-  object: z.string().min(1).max(4096),
-  key_id: z.string().min(1).max(128),
-  subject: z.string().min(1).max(512),
-  size: z.number().int().min(0),
-  content_type: z.string().max(255),
-  sha256: z.string().max(64),
-  etag: z.string().max(128),
-  version_key_id: z.string().max(128).optional(),
-});
+const keyRequestSchema = z.object({ ...keyRequestFields, contentType: contentTypeField }).strict();
 
 /** Largest JSON body the issuer reads. */
 const MAX_BODY = 64 * 1024;
@@ -375,7 +341,7 @@ class ValetIssuer implements Issuer {
   readonly #maxTtl: number;
   readonly #uploadLifetime: number;
   readonly #authenticate: (incoming: Incoming) => Promise<Identity | null>;
-  readonly #cors: Set<string>;
+  readonly #cors: CorsPolicy;
   readonly #log: Logger | undefined;
   readonly #sweep: NodeJS.Timeout;
   #staleSweep: NodeJS.Timeout | undefined;
@@ -396,7 +362,11 @@ class ValetIssuer implements Issuer {
     this.#now = options.now ?? Date.now;
     this.#maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
     this.#uploadLifetime = options.uploadLifetime ?? 86_400;
-    this.#cors = new Set(options.corsOrigins ?? []);
+    this.#cors = new CorsPolicy(options.corsOrigins ?? [], {
+      methods: 'GET, POST, DELETE',
+      allowHeaders: 'authorization, content-type',
+      exposeHeaders: 'etag',
+    });
     this.#log = options.logger;
     const { authenticate, oidc } = options;
     if (authenticate) {
@@ -753,11 +723,7 @@ class ValetIssuer implements Issuer {
       } catch (error) {
         // A person opening a dead link in a browser gets a readable page, not JSON.
         if (!(error instanceof ValetError) || !wantsHtml(incoming.header('accept'))) throw error;
-        return {
-          status: error.status,
-          headers: { ...ERROR_PAGE_HEADERS },
-          body: errorPage(error.status, error.code, error.message),
-        };
+        return this.#errorResponse(error, true);
       }
     }
 
@@ -768,8 +734,15 @@ class ValetIssuer implements Issuer {
     if (path === '/v1/keys') {
       requireMethod(method, 'POST');
       const identity = await this.#identify(incoming);
-      const body = await readJson(incoming);
-      const minted = await this.mint(identity, body as KeyRequest, caller, incoming);
+      const body = keyRequestBodySchema.safeParse(await readJson(incoming));
+      if (!body.success)
+        throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(body.error)}`);
+      const { content_type, ...rest } = body.data;
+      const request: KeyRequest = {
+        ...rest,
+        ...(content_type !== undefined && { contentType: content_type }),
+      };
+      const minted = await this.mint(identity, request, caller, incoming);
       return json(201, toWire(minted));
     }
     if (path.startsWith('/v1/uploads/')) {
@@ -815,7 +788,7 @@ class ValetIssuer implements Issuer {
     if (path === '/v1/shares') {
       requireMethod(method, 'POST');
       const identity = await this.#identify(incoming);
-      const body = shareRequestSchema.safeParse(await readJson(incoming));
+      const body = shareRequestBodySchema.safeParse(await readJson(incoming));
       if (!body.success)
         throw new ValetError('bad_request', `invalid share request: ${z.prettifyError(body.error)}`);
       const link = await this.share(identity, body.data.key, body.data.ttl, url.origin);
@@ -832,7 +805,7 @@ class ValetIssuer implements Issuer {
       const identity = await this.#identify(incoming);
       if (!this.#options.admins?.includes(identity.subject))
         throw new ValetError('forbidden', 'only admins may revoke');
-      const body = revocationRequestSchema.safeParse(await readJson(incoming));
+      const body = revocationRequestBodySchema.safeParse(await readJson(incoming));
       if (!body.success)
         throw new ValetError('bad_request', `invalid revocation: ${z.prettifyError(body.error)}`);
       const { kind, value, before } = body.data;
@@ -1399,42 +1372,29 @@ class ValetIssuer implements Issuer {
     return incoming.clientAddress ?? null;
   }
 
-  #errorResponse(error: unknown): Outgoing {
-    const valetError =
-      error instanceof ValetError
-        ? error
-        : new ValetError('internal_error', 'the issuer failed to handle the request', { cause: error });
-    if (valetError.status >= 500)
-      this.#log?.error({ err: valetError.cause ?? valetError, code: valetError.code }, 'request failed');
-    const headers: Record<string, string> = { 'cache-control': 'no-store' };
-    if (valetError.status === 401) headers['www-authenticate'] = 'Bearer realm="valet"';
-    return json(valetError.status, valetError.toJSON(), headers);
+  #errorResponse(error: unknown, html = false): Outgoing {
+    const rendered = renderError(asValetError(error, 'the issuer failed to handle the request'), { html });
+    const { error: failure } = rendered;
+    if (failure.status >= 500)
+      this.#log?.error({ err: failure.cause ?? failure, code: failure.code }, 'request failed');
+    return { status: rendered.status, headers: rendered.headers, body: rendered.body };
   }
 
   #preflight(incoming: Incoming): Outgoing {
-    const origin = incoming.header('origin');
-    if (origin === null || !this.#corsAllows(origin)) {
-      return json(403, new ValetError('origin_not_allowed', 'this origin may not call the issuer').toJSON());
-    }
-    return empty(204, {
-      'access-control-allow-origin': origin,
-      'access-control-allow-methods': 'GET, POST, DELETE',
-      'access-control-allow-headers': 'authorization, content-type',
-      'access-control-max-age': '600',
-      vary: 'origin',
+    const headers = this.#cors.preflight({
+      origin: incoming.header('origin') ?? undefined,
+      requestMethod: incoming.header('access-control-request-method') ?? undefined,
     });
-  }
-
-  #corsAllows(origin: string): boolean {
-    return this.#cors.has('*') || this.#cors.has(origin);
+    if (headers === undefined) return empty(204, { allow: 'GET, HEAD, POST, DELETE, OPTIONS' });
+    return empty(204, headers);
   }
 
   #withCors(incoming: Incoming, out: Outgoing): void {
-    const origin = incoming.header('origin');
-    if (origin === null || incoming.method === 'OPTIONS' || !this.#corsAllows(origin)) return;
-    out.headers['access-control-allow-origin'] = origin;
-    out.headers['access-control-expose-headers'] = 'etag';
-    out.headers.vary = out.headers.vary ? `${out.headers.vary}, origin` : 'origin';
+    if (incoming.method === 'OPTIONS') return;
+    const cors = this.#cors.responseHeaders(incoming.header('origin') ?? undefined);
+    for (const [name, value] of Object.entries(cors)) {
+      out.headers[name] = name === 'vary' && out.headers.vary ? `${out.headers.vary}, ${value}` : value;
+    }
   }
 }
 
@@ -1478,7 +1438,8 @@ function partBytes(n: number, size: number, partSize: number, count: number): nu
   return n < count ? partSize : size - (count - 1) * partSize;
 }
 
-function toWire(key: MintedKey) {
+function toWire(key: MintedKey): KeyBody {
+  const { upload } = key;
   return {
     id: key.id,
     op: key.op,
@@ -1490,7 +1451,15 @@ function toWire(key: MintedKey) {
     ...(key.complete && { complete: key.complete }),
     expires_at: key.expiresAt,
     constraints: key.constraints,
-    ...(key.upload && { upload: key.upload }),
+    ...(upload && {
+      upload: {
+        id: upload.id,
+        protocol: upload.protocol,
+        renewals: upload.renewals,
+        ...(upload.partSize !== undefined && { part_size: upload.partSize }),
+        ...(upload.parts !== undefined && { parts: upload.parts }),
+      },
+    }),
   };
 }
 

@@ -1,4 +1,6 @@
 import type http from 'node:http';
+import { ValetError } from '../token/errors.js';
+import { renderError } from '../wire/errors.js';
 import { HANDLE, type Incoming, type Outgoing, tooLarge } from './exchange.js';
 import type { Issuer } from './issuer.js';
 
@@ -43,8 +45,10 @@ export function toNodeListener(
   return (req, res) => {
     void serve(handler, req, res, options.origin, options.maxBody ?? DEFAULT_MAX_BODY).catch(() => {
       if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end('{"error":{"code":"internal_error","message":"the issuer failed to handle the request"}}');
+        const failed = renderError(
+          new ValetError('internal_error', 'the issuer failed to handle the request'),
+        );
+        res.writeHead(failed.status, failed.headers).end(failed.body);
       } else res.destroy();
     });
   };
@@ -63,8 +67,8 @@ async function serve(
   // bytes, which costs far less per request than adapting the Node stream to a web stream.
   const body = hasBody ? await readBody(req, maxBody) : undefined;
   if (body === null) {
-    res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-    res.end(`{"error":{"code":"entity_too_large","message":"the body is larger than ${maxBody} bytes"}}`);
+    const refused = renderError(tooLarge(maxBody));
+    res.writeHead(refused.status, { ...refused.headers, connection: 'close' }).end(refused.body);
     return;
   }
   const url = new URL(req.url ?? '/', origin ?? `http://${req.headers.host ?? 'localhost'}`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { signRequest } from '../token/signature.js';
+import type { StorageEvent } from '../wire/events.js';
 
 /** Where storage reports committed uploads and deletions. */
 export interface EventWebhookOptions {
@@ -18,25 +19,8 @@ export interface EventWebhookOptions {
   timeout?: number;
 }
 
-/** A storage event, as sent in the webhook body (JSON). */
-export interface StorageEvent {
-  /** Unique event id: the issuer records each id once. */
-  id: string;
-  type: 'object.created' | 'object.deleted';
-  /** When the change was committed (ISO 8601). */
-  time: string;
-  object: string;
-  /** The valet key (`jti`) that made the change, and the subject it was minted for. */
-  key_id: string;
-  subject: string;
-  /** object.created: the new version. object.deleted: the version that was removed. */
-  size: number;
-  content_type: string;
-  sha256: string;
-  etag: string;
-  /** object.deleted: the key id that created the removed version. */
-  version_key_id?: string;
-}
+/** The storage event, declared once for storage and issuer. */
+export type { StorageEvent } from '../wire/events.js';
 
 interface Row {
   seq: number;

@@ -8,7 +8,8 @@
  * console.log(await storage.listen(9000))
  * ```
  */
-export { CorsPolicy } from './cors.js';
+export { CorsPolicy, type CorsRules } from '../wire/cors.js';
+export { storageCors } from './cors.js';
 export { contentDisposition, DOWNLOAD_CSP, isInlineType } from './headers.js';
 export { JwksSource, type JwksSourceOptions } from './key-source.js';
 export { UsedKeyLedger } from './ledger.js';

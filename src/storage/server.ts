@@ -14,13 +14,15 @@ import {
   type Operation,
   type ValetClaims,
 } from '../token/claims.js';
-import { type ErrorCode, ValetError } from '../token/errors.js';
+import { codeForStatus, ERROR_STATUS, type ErrorCode, ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
 import { KEY_QUERY_PARAM, objectPath } from '../token/mint.js';
 import { decodeObjectKeyPath } from '../token/object-key.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME, verifyValetKeyWithKey } from '../token/verify.js';
-import { CorsPolicy } from './cors.js';
-import { ERROR_PAGE_HEADERS, errorPage, wantsHtml } from './error-page.js';
+import type { CorsPolicy } from '../wire/cors.js';
+import { asValetError, renderError, wantsHtml } from '../wire/errors.js';
+import type { ErrorBody, TusVersion } from '../wire/storage-api.js';
+import { answerPreflight, applyCors, storageCors } from './cors.js';
 import { EventOutbox, type EventWebhookOptions, type StorageEvent } from './events.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from './headers.js';
 import { UsedKeyLedger } from './ledger.js';
@@ -143,6 +145,9 @@ const ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS';
 /** Where resumable (tus 1.0) uploads live: `POST /uploads` creates one, `/uploads/<id>` continues it. */
 export const UPLOADS_PATH = '/uploads';
 const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
+const TUS_VERSION: TusVersion = '1.0.0';
+/** tus 1.0: the Content-Type of every PATCH. */
+const TUS_CHUNK_TYPE = 'application/offset+octet-stream';
 const TUS_HEADERS =
   'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, Upload-Checksum, X-HTTP-Method-Override';
 /** Digests a tus client may send in `Upload-Checksum` (checksum extension). */
@@ -183,7 +188,7 @@ export async function createStorageServer(options: StorageServerOptions): Promis
   if (!parsed.success) {
     throw new ValetError('invalid_options', `invalid storage options: ${z.prettifyError(parsed.error)}`);
   }
-  const cors = new CorsPolicy(options.corsOrigins ?? []);
+  const cors = storageCors(options.corsOrigins ?? []);
   const logger = options.logger ?? pino({ base: { service: 'valet-storage' } }, pino.destination(2));
   const store = await FileStore.open(options.dataDir, {
     onSweep: (file) => logger.info({ file }, 'removed a temporary file left by an earlier run'),
@@ -427,7 +432,7 @@ class Storage implements StorageServer {
         res.shouldKeepAlive = false;
         throw new ValetError('unavailable', 'storage is shutting down');
       }
-      this.#cors.apply(req, res);
+      applyCors(this.#cors, req, res);
       await this.#route(ex, expectContinue);
     } catch (error) {
       this.#fail(ex, error);
@@ -454,7 +459,7 @@ class Storage implements StorageServer {
     }
     if (!rawPath.startsWith('/o/')) throw new ValetError('not_found', 'no such route');
     if (method === 'OPTIONS') {
-      if (!this.#cors.preflight(req, res)) {
+      if (!answerPreflight(this.#cors, req, res)) {
         res.setHeader('Allow', ALLOW);
         res.writeHead(204).end();
       }
@@ -516,7 +521,11 @@ class Storage implements StorageServer {
   async #resumable(ex: Exchange, id: string, rawQuery: string, expectContinue: boolean): Promise<void> {
     const { req, res } = ex;
     const method = req.method ?? '';
-    if (method === 'OPTIONS' && this.#cors.preflight(req, res, UPLOAD_METHODS, TUS_HEADERS)) return;
+    if (
+      method === 'OPTIONS' &&
+      answerPreflight(this.#cors, req, res, { methods: UPLOAD_METHODS, allowHeaders: TUS_HEADERS })
+    )
+      return;
     if (method === 'OPTIONS') {
       res.setHeader('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
       await this.#handleTus(req, res);
@@ -527,6 +536,7 @@ class Storage implements StorageServer {
       throw methodNotAllowed(res, creation ? 'POST, OPTIONS' : 'HEAD, PATCH, DELETE, OPTIONS');
     }
     if (!creation && !KEY_ID.test(id)) throw new ValetError('not_found', 'no such upload');
+    checkTusRequest(req, res);
     const { claims, kid } = await this.#verify(extractToken(req, rawQuery));
     ex.claims = claims;
     if (res.headersSent || req.destroyed) return;
@@ -609,6 +619,14 @@ class Storage implements StorageServer {
     res.statusCode = response.status;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     if (response.headers.get('connection') === 'close') res.shouldKeepAlive = false;
+    if (response.status >= 400) {
+      // Every refusal is Valet's JSON error, also those @tus/server writes as plain text.
+      const rendered = tusRefusal(response.status, await response.text());
+      for (const [name, value] of Object.entries(rendered.headers)) res.setHeader(name, value);
+      res.setHeader('Content-Length', Buffer.byteLength(rendered.body));
+      res.end(rendered.body);
+      return;
+    }
     res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
   }
 
@@ -686,19 +704,10 @@ class Storage implements StorageServer {
     let failure: ValetError;
     if (error instanceof ValetError) failure = error;
     else if (isTusError(error)) {
-      const code: ErrorCode =
-        error.status_code === 409
-          ? 'offset_mismatch'
-          : error.status_code === 410
-            ? 'upload_gone'
-            : error.status_code === 404
-              ? 'not_found'
-              : error.status_code === 413
-                ? 'entity_too_large'
-                : error.status_code >= 500
-                  ? 'internal_error'
-                  : 'bad_request';
-      failure = new ValetError(code, error.body.trim() || 'the upload request was refused');
+      failure = new ValetError(
+        codeForStatus(error.status_code),
+        error.body.trim() || 'the upload request was refused',
+      );
     } else {
       failure = new ValetError('internal_error', 'storage failed to handle the upload', { cause: error });
     }
@@ -908,10 +917,7 @@ class Storage implements StorageServer {
   /** Answers with the error body, or cuts the connection if a response was already under way. */
   #fail(ex: Exchange, error: unknown): void {
     const { req, res } = ex;
-    const valetError =
-      error instanceof ValetError
-        ? error
-        : new ValetError('internal_error', 'storage failed to handle the request', { cause: error });
+    const valetError = asValetError(error, 'storage failed to handle the request');
     ex.code ??= valetError.code;
     if (valetError.code === 'internal_error' || valetError.code === 'insufficient_storage') {
       this.#log.error({ reqId: ex.id, err: valetError.cause ?? valetError }, 'request failed');
@@ -924,19 +930,14 @@ class Storage implements StorageServer {
     }
     // An unread request body is not drained: the connection closes after the answer.
     if (!req.complete) res.shouldKeepAlive = false;
-    if (valetError.status === 401)
-      res.setHeader('WWW-Authenticate', 'Bearer realm="valet", error="invalid_token"');
     res.removeHeader('Content-Disposition');
     res.removeHeader('Content-Length');
-    if (wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD')) {
-      // A person opened a link in a browser: a readable page rather than raw JSON.
-      for (const [name, value] of Object.entries(ERROR_PAGE_HEADERS)) res.setHeader(name, value);
-      const page = errorPage(valetError.status, valetError.code, valetError.message);
-      res.setHeader('Content-Length', Buffer.byteLength(page));
-      res.writeHead(valetError.status).end(req.method === 'HEAD' ? undefined : page);
-      return;
-    }
-    sendJson(res, valetError.status, valetError.toJSON());
+    // A person who opened a link in a browser gets a readable page rather than raw JSON.
+    const html = wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD');
+    const rendered = renderError(valetError, { html });
+    for (const [name, value] of Object.entries(rendered.headers)) res.setHeader(name, value);
+    res.setHeader('Content-Length', Buffer.byteLength(rendered.body));
+    res.writeHead(rendered.status).end(req.method === 'HEAD' ? undefined : rendered.body);
   }
 
   /**
@@ -985,18 +986,17 @@ class Storage implements StorageServer {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'request_timeout'
           : 'bad_request';
-    const failure = new ValetError(
-      code,
-      code === 'bad_request' ? 'malformed HTTP request' : 'request refused',
+    const rendered = renderError(
+      new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused'),
     );
-    const body = JSON.stringify(failure.toJSON());
     this.#log.info({ code, parserError: error.code }, 'request refused by the HTTP parser');
+    const head = Object.entries({
+      ...rendered.headers,
+      'content-length': String(Buffer.byteLength(rendered.body)),
+      connection: 'close',
+    }).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.end(
-      `HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\n` +
-        'Content-Type: application/json\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n' +
-        body,
+      `HTTP/1.1 ${rendered.status} ${http.STATUS_CODES[rendered.status]}\r\n${head.join('')}\r\n${rendered.body}`,
     );
   }
 
@@ -1099,6 +1099,37 @@ function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
   if (value.startsWith('"')) return value === meta.etag;
   if (value.startsWith('W/')) return false;
   return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
+}
+
+/**
+ * tus 1.0 before @tus/server sees a request: every request but OPTIONS names the version
+ * (`Tus-Resumable`; "If the version specified by the Client is not supported by the Server, it
+ * MUST respond with the 412 Precondition Failed status and MUST include the Tus-Version header"),
+ * and a PATCH sends `application/offset+octet-stream` ("otherwise the server SHOULD return a 415
+ * Unsupported Media Type status").
+ */
+function checkTusRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (header(req, 'tus-resumable') !== TUS_VERSION) {
+    res.setHeader('Tus-Version', TUS_VERSION);
+    throw new ValetError('precondition_failed', `this server speaks tus ${TUS_VERSION} (Tus-Resumable)`);
+  }
+  if (req.method === 'PATCH' && mediaTypeEssence(header(req, 'content-type') ?? '') !== TUS_CHUNK_TYPE) {
+    throw new ValetError('unsupported_media_type', `a PATCH sends its bytes as ${TUS_CHUNK_TYPE}`);
+  }
+}
+
+/** A refusal @tus/server produced, as Valet's JSON error (its own text becomes the message). */
+function tusRefusal(status: number, body: string) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  const error = (parsed as Partial<ErrorBody> | undefined)?.error;
+  const code = error && error.code in ERROR_STATUS ? error.code : codeForStatus(status);
+  const message = error?.message ?? (body.trim() || 'the upload request was refused');
+  return renderError(new ValetError(code, message));
 }
 
 /** A header that may appear once: its value, or undefined (a repeated one is refused). */

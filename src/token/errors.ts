@@ -92,6 +92,44 @@ export function httpStatus(code: ErrorCode): number {
   return ERROR_STATUS[code];
 }
 
+// The code for a status that several codes share, when an answer carries no code of its own.
+const STATUS_CODE: Readonly<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'token_invalid',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  409: 'offset_mismatch',
+  410: 'upload_gone',
+  412: 'precondition_failed',
+  413: 'entity_too_large',
+  415: 'unsupported_media_type',
+  416: 'invalid_range',
+  422: 'upload_rejected',
+  431: 'headers_too_large',
+  460: 'checksum_mismatch',
+  499: 'aborted',
+  500: 'internal_error',
+  502: 'network_error',
+  507: 'insufficient_storage',
+};
+
+/**
+ * The code for an answer that carries none (a proxy's page, a store's own refusal, a tus layer's
+ * plain text): the inverse of {@link ERROR_STATUS} where a status has one meaning, else the most
+ * general code of its class (`bad_request` for a 4xx, `unavailable` for a 5xx).
+ *
+ * @example
+ * ```ts
+ * codeForStatus(413) // 'entity_too_large'
+ * codeForStatus(502) // 'unavailable'
+ * ```
+ */
+export function codeForStatus(status: number): ErrorCode {
+  return STATUS_CODE[status] ?? (status >= 500 ? 'unavailable' : 'bad_request');
+}
+
 /**
  * The one error class Valet throws. `code` is part of the public contract; `message` is for
  * humans and safe to show to a client; `cause` carries internal detail for the server log.

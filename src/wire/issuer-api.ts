@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { KEY_ID } from '../token/claims.js';
+import type { StoredObjectBody } from './storage-api.js';
+
+/**
+ * The issuer's HTTP API as it crosses the wire: every request and response body, in one place.
+ * One casing: snake_case field names (as in the valet key's own claims), in both directions.
+ * The issuer parses requests with the schemas here; the client imports the types only.
+ */
+
+/** The protocol of a resumable upload: tus on Valet storage, S3 multipart through the issuer. */
+export type UploadProtocol = 'tus' | 's3-multipart';
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** Fields of a key request, shared by the wire body and the issuer's own API. */
+export const keyRequestFields = {
+  op: z.enum(['put', 'get', 'delete']),
+  rule: z.string().max(64).optional(),
+  name: z.string().min(1).max(4096).optional(),
+  key: z.string().min(1).max(4096).optional(),
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  sha256: z.string().regex(SHA256_HEX).optional(),
+  disposition: z.literal('attachment').optional(),
+  resumable: z.boolean().optional(),
+  upload: z.string().regex(KEY_ID).optional(),
+  filename: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((f) => !/[\p{Cc}/\\]/u.test(f), 'a file name has no control characters or slashes')
+    .optional(),
+};
+
+/** A media type a client proposes for an upload. */
+export const contentTypeField = z.string().min(1).max(255).optional();
+
+/** `POST /v1/keys`: what a client asks for. */
+export const keyRequestBodySchema = z
+  .object({ ...keyRequestFields, content_type: contentTypeField })
+  .strict();
+export type KeyRequestBody = z.infer<typeof keyRequestBodySchema>;
+
+/** A resumable upload, as a minted key describes it. */
+export interface UploadBody {
+  id: string;
+  protocol: UploadProtocol;
+  /** How many keys renewed this upload. */
+  renewals: number;
+  /** s3-multipart: bytes per part (the last part holds the rest), and how many parts. */
+  part_size?: number;
+  parts?: number;
+}
+
+/** `201` to `POST /v1/keys`: a minted key. */
+export interface KeyBody {
+  id: string;
+  op: 'get' | 'head' | 'put' | 'delete';
+  object: string;
+  /** Where to send the request, key included. */
+  url: string;
+  method: 'PUT' | 'POST' | 'GET' | 'DELETE' | 'PATCH';
+  /** Headers the client must send as they are. */
+  headers: Record<string, string>;
+  /** POST policy (S3): form fields to send before the file. */
+  fields?: Record<string, string>;
+  /** Where the client reports the upload or deletion done (stores that send no events). */
+  complete?: string;
+  expires_at: string;
+  constraints: Record<string, unknown>;
+  upload?: UploadBody;
+}
+
+/** `200` to `POST /v1/keys/:id/complete` or `POST /v1/uploads/:id/complete` for an upload. */
+export type CompletedUploadBody = StoredObjectBody;
+
+/** `200` to `POST /v1/keys/:id/complete` for a deletion. */
+export interface DeletedObjectBody {
+  object: string;
+  deleted: true;
+}
+
+/** One object of `GET /v1/objects`. */
+export interface ObjectBody {
+  key: string;
+  size: number;
+  content_type: string;
+  sha256: string;
+  etag: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `GET /v1/objects`. */
+export interface ObjectListBody {
+  objects: ObjectBody[];
+}
+
+/** `POST /v1/shares`. */
+export const shareRequestBodySchema = z
+  .object({ key: z.string().min(1).max(4096), ttl: z.number().int().min(1) })
+  .strict();
+export type ShareRequestBody = z.infer<typeof shareRequestBodySchema>;
+
+/** `201` to `POST /v1/shares`: the link (shown once: only its hash is kept). */
+export interface ShareBody {
+  id: string;
+  url: string;
+  object: string;
+  expires_at: string;
+}
+
+/** `GET /v1/shares`: the caller's live links (their URLs are not kept, so not listed). */
+export interface ShareListBody {
+  shares: Array<{ id: string; object: string; created_at: string; expires_at: string }>;
+}
+
+/** `POST /v1/revocations` (admins). */
+export const revocationRequestBodySchema = z
+  .object({
+    kind: z.enum(['key', 'subject', 'signing_key']),
+    value: z.string().min(1).max(512),
+    before: z.number().int().optional(),
+  })
+  .strict();
+export type RevocationRequestBody = z.infer<typeof revocationRequestBodySchema>;
+
+/** `201` to `POST /v1/revocations`. */
+export interface RevokedBody {
+  revoked: { kind: RevocationRequestBody['kind']; value: string };
+}
+
+/** `GET /v1/uploads/:id`: a multipart upload and the parts the store holds. */
+export interface MultipartStateBody {
+  id: string;
+  object: string;
+  size: number;
+  part_size: number;
+  parts: Array<{ part: number; size: number }>;
+}
+
+/** `POST /v1/uploads/:id/parts`. */
+export const partRequestBodySchema = z.object({ part: z.number().int().min(1) }).strict();
+export type PartRequestBody = z.infer<typeof partRequestBodySchema>;
+
+/** `201` to `POST /v1/uploads/:id/parts`: the signed request for one part. */
+export interface PartBody {
+  part: number;
+  size: number;
+  url: string;
+  method: 'PUT' | 'POST' | 'GET' | 'DELETE' | 'PATCH';
+  headers: Record<string, string>;
+  expires_at: string;
+  renewals: number;
+}

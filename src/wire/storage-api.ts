@@ -1,0 +1,29 @@
+/**
+ * Valet storage's answers as they cross the wire (snake_case, like the issuer's API). Storage's
+ * refusals are the same {@link ErrorBody} as the issuer's.
+ */
+import type { ErrorBody } from './errors.js';
+
+export type { ErrorBody };
+
+/** The tus version Valet storage speaks (`Tus-Resumable`). */
+export type TusVersion = '1.0.0';
+
+/** An object as stored: a storage `PUT`'s answer, a finished upload's, a verified completion's. */
+export interface StoredObjectBody {
+  object: string;
+  size: number;
+  content_type: string;
+  sha256: string;
+  etag: string;
+  /** Valet storage's PUT: when the version was committed. */
+  last_modified?: string;
+  /** A finished resumable upload: its id. */
+  upload?: string;
+}
+
+/** Where resumable (tus 1.0) uploads live: `POST /uploads` creates one, `/uploads/<id>` continues it. */
+export const UPLOADS_PATH = '/uploads';
+
+/** Where objects live: `/o/<encoded object key>`. */
+export const OBJECTS_PATH = '/o/';
