@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { toNodeListener } from '../src/issuer/http/node.js';
 import { createIssuer } from '../src/issuer/issuer.js';
-import { toNodeListener } from '../src/issuer/node.js';
 
 const { values } = parseArgs({
   options: {

@@ -32,7 +32,17 @@ describe('package', () => {
     assert.equal(pkg.name, 'valet');
     assert.equal(pkg.type, 'module');
     assert.equal(pkg.bin.valet, 'bin/valet.js');
-    for (const entry of ['./token', './storage', './issuer', './client', './drivers/s3']) {
+    for (const entry of [
+      './token',
+      './storage',
+      './issuer',
+      './issuer/testing',
+      './client',
+      './drivers',
+      './drivers/s3',
+      './drivers/memory',
+      './drivers/testing',
+    ]) {
       await access(path.join(pkgDir, pkg.exports[entry].types));
       await access(path.join(pkgDir, pkg.exports[entry].default));
     }
@@ -41,12 +51,15 @@ describe('package', () => {
       const storage = await import('valet/storage');
       const issuer = await import('valet/issuer');
       const client = await import('valet/client');
+      const drivers = await import('valet/drivers');
+      const memory = await import('valet/drivers/memory');
       const key = await token.importSigningKey(await token.generateSigningJwk());
       const t = await token.mintValetKey(key, { op: 'get', object: 'a', subject: 's', ttl: 60 });
       const trusted = await token.TrustedKeys.fromJwks({ keys: [token.publicJwk(key.jwk)] });
       const claims = await token.verifyValetKey(t, { keys: trusted });
       console.log(JSON.stringify({ op: claims.op, create: typeof storage.createStorageServer,
-        issuer: typeof issuer.createIssuer, client: typeof client.createClient }));
+        issuer: typeof issuer.createIssuer, client: typeof client.createClient,
+        drivers: [new drivers.ValetStorageDriver({ url: 'http://s.test' }).name, new memory.MemoryDriver().name] }));
     `;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: pkgDir });
     assert.deepEqual(JSON.parse(stdout), {
@@ -54,6 +67,7 @@ describe('package', () => {
       create: 'function',
       issuer: 'function',
       client: 'function',
+      drivers: ['valet', 'memory'],
     });
 
     // The AWS SDK is loaded by valet/drivers/s3 only: no other entry point's static imports reach it.
@@ -69,7 +83,7 @@ describe('package', () => {
         else bare.add(spec);
       }
     };
-    for (const entry of ['./token', './storage', './issuer', './client']) {
+    for (const entry of ['./token', './storage', './issuer', './client', './drivers', './drivers/memory']) {
       await walk(path.join(pkgDir, pkg.exports[entry].default));
     }
     assert.deepEqual(

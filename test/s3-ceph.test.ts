@@ -1,9 +1,12 @@
 // The S3 driver's presigned requests against a real Ceph cluster (radosgw), started and stopped
 // by the project's fixture (test/fixtures/ceph). Never skipped: if Ceph cannot start, this fails.
+// The driver contract suite (src/drivers/contract.ts) runs here on Ceph, as it does on Valet
+// storage and the in-memory store.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { S3Driver } from '../src/drivers/s3.js';
+import { driverContract } from '../src/drivers/contract.js';
+import { S3Driver } from '../src/drivers/s3/index.js';
 import { type Ceph, cephBucket, startCeph } from './helpers/ceph.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -31,6 +34,8 @@ describe('S3 driver on Ceph RGW', () => {
     s3 = await cephBucket(ceph, 'valet-test');
   });
   after(() => ceph?.stop());
+
+  driverContract('S3 on Ceph RGW', async () => ({ driver: await cephBucket(ceph, 'valet-contract') }));
 
   it('uploads with a presigned PUT and downloads with safe headers', async () => {
     const data = randomBytes(100_000);
@@ -69,7 +74,11 @@ describe('S3 driver on Ceph RGW', () => {
           nbf: 0,
           exp: Math.floor(Date.now() / 1000) + 60,
         },
-        'text/html',
+        {
+          now: Date.now(),
+          objectType: async () => 'text/html',
+          valetKey: () => Promise.reject(new Error('S3 signs with its own credentials')),
+        },
       ),
     );
     assert.equal(getHtml.headers.get('content-type'), 'application/octet-stream');

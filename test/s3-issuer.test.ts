@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createClient, fileResumeStore } from '../src/client/client.js';
-import type { S3Driver } from '../src/drivers/s3.js';
+import type { S3Driver } from '../src/drivers/s3/index.js';
 import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';

@@ -16,6 +16,7 @@
  * ```
  */
 export { bearerToken, type OidcOptions, oidcAuthenticator } from './auth.js';
+export { toNodeListener } from './http/node.js';
 export {
   type CallerInfo,
   type CompletedUpload,
@@ -26,7 +27,6 @@ export {
   type MintedKey,
   type ShareLink,
 } from './issuer.js';
-export { toNodeListener } from './node.js';
 export type {
   EventOutcome,
   EventRecord,

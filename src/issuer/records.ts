@@ -131,10 +131,6 @@ export interface RecordStore {
    * expires, and returns how many keys have renewed this upload, this one included.
    */
   renewUpload(grant: GrantRecord, upload: string, now: number): Promise<number>;
-  /** Grants minted for a share link that have not expired at `now`. */
-  liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]>;
-  /** Unexpired grants of a subject issued at or before `before`. */
-  liveGrantsOfSubject(subject: string, before: number, now: number): Promise<GrantRecord[]>;
 
   /** Current usage of a subject at `now` (complete objects and live reservations). */
   usage(subject: string, now: number): Promise<Usage>;

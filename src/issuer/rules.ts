@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { CONSTRAINTS, type Constraint } from '../drivers/types.js';
 import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
-import { CONSTRAINTS, type Constraint } from './driver.js';
 import type { ObjectRecord, ShareRecord } from './records.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */

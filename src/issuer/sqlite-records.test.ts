@@ -1,5 +1,5 @@
-import { recordStoreContract } from './records.contract.js';
 import { SqliteRecordStore } from './sqlite-records.js';
+import { recordStoreContract } from './testing.js';
 
 recordStoreContract('SQLite (in memory)', () => SqliteRecordStore.open(':memory:'));
 recordStoreContract('SQLite (file, synchronous=full)', async () => {

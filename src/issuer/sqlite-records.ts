@@ -376,21 +376,6 @@ export class SqliteRecordStore implements RecordStore {
     return row && toGrant(row);
   }
 
-  async liveGrantsForShare(shareId: string, now: number): Promise<GrantRecord[]> {
-    const rows = this.#stmt('SELECT * FROM grants WHERE share_id = ? AND expires_at > ?').all(
-      shareId,
-      now,
-    ) as GrantRow[];
-    return rows.map(toGrant);
-  }
-
-  async liveGrantsOfSubject(subject: string, before: number, now: number): Promise<GrantRecord[]> {
-    const rows = this.#stmt(
-      'SELECT * FROM grants WHERE subject = ? AND issued_at <= ? AND expires_at > ?',
-    ).all(subject, before, now) as GrantRow[];
-    return rows.map(toGrant);
-  }
-
   async usage(subject: string, now: number): Promise<Usage> {
     return this.#usage(subject, now);
   }

@@ -9,8 +9,8 @@
  * ```
  */
 export { CorsPolicy, type CorsRules } from '../wire/cors.js';
+export { contentDisposition, DOWNLOAD_CSP, isInlineType } from '../wire/serving.js';
 export { storageCors } from './cors.js';
-export { contentDisposition, DOWNLOAD_CSP, isInlineType } from './headers.js';
 export { JwksSource, type JwksSourceOptions } from './key-source.js';
 export { UsedKeyLedger } from './ledger.js';
 export { parseRange, type RangeResult } from './range.js';

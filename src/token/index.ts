@@ -21,7 +21,14 @@ export {
   type ValetClaims,
   valetClaimsSchema,
 } from './claims.js';
-export { ERROR_STATUS, type ErrorCode, httpStatus, isValetError, ValetError } from './errors.js';
+export {
+  codeForStatus,
+  ERROR_STATUS,
+  type ErrorCode,
+  httpStatus,
+  isValetError,
+  ValetError,
+} from './errors.js';
 export {
   generateSigningJwk,
   importSigningKey,

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { S3Driver, type S3DriverOptions } from '../../src/drivers/s3.js';
+import { S3Driver, type S3DriverOptions } from '../../src/drivers/s3/index.js';
 import { freePort, ROOT } from './storage.js';
 
 const run = promisify(execFile);

@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
+import { toNodeListener } from '../../issuer/http/node.js';
 import { createIssuer, type Issuer } from '../../issuer/issuer.js';
-import { toNodeListener } from '../../issuer/node.js';
 import type { Rule } from '../../issuer/rules.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
@@ -151,7 +151,7 @@ Options:
         // An S3 engine: presigned URLs work until they expire and cannot be revoked, so the dev
         // policy accepts single use and revocation as not enforced (see the README's table).
         // The SDK is an optional peer dependency: loaded only here.
-        const { S3Driver } = await import('../../drivers/s3.js');
+        const { S3Driver } = await import('../../drivers/s3/index.js');
         const driver = new S3Driver(s3Options);
         await driver.ensureBucket();
         await driver.allowOrigins([base]);

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
-import { CONSTRAINTS, type StorageDriver } from '../../issuer/driver.js';
+import { CONSTRAINTS, type StorageDriver } from '../../drivers/types.js';
+import { toNodeListener } from '../../issuer/http/node.js';
 import { createIssuer } from '../../issuer/issuer.js';
-import { toNodeListener } from '../../issuer/node.js';
 import type { Rule } from '../../issuer/rules.js';
 import type { PrivateSigningJwk } from '../../token/keys.js';
 import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
@@ -143,7 +143,7 @@ Options:
         );
       }
       // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
-      const { S3Driver } = await import('../../drivers/s3.js');
+      const { S3Driver } = await import('../../drivers/s3/index.js');
       driver = new S3Driver({ ...config.s3, credentials: { accessKeyId, secretAccessKey } });
     }
     const service = await createIssuer({

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { testKey } from '../../test/helpers/keys.js';
-import { createIssuer } from './issuer.js';
+import { testKey } from '../../../test/helpers/keys.js';
+import { createIssuer } from '../issuer.js';
 import { toNodeListener } from './node.js';
 
 async function serve(t: TestContext, listener: http.RequestListener): Promise<string> {

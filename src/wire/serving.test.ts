@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contentDisposition, defaultFilename, isInlineType } from './headers.js';
+import { contentDisposition, defaultFilename, isInlineType } from './serving.js';
 
 describe('download headers', () => {
   it('serves only raster images, audio, video and PDF inline by default', () => {

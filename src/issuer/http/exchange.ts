@@ -1,4 +1,4 @@
-import { ValetError } from '../token/errors.js';
+import { ValetError } from '../../token/errors.js';
 
 /**
  * One request as the issuer sees it. The web-standard `fetch(Request)` entry wraps a `Request`;

@@ -1,8 +1,8 @@
 import type http from 'node:http';
-import { ValetError } from '../token/errors.js';
-import { renderError } from '../wire/errors.js';
+import { ValetError } from '../../token/errors.js';
+import { renderError } from '../../wire/errors.js';
+import type { Issuer } from '../api.js';
 import { HANDLE, type Incoming, type Outgoing, tooLarge } from './exchange.js';
-import type { Issuer } from './issuer.js';
 
 /** Largest request body the adapter gathers, bytes; a larger one is answered 413. */
 export const DEFAULT_MAX_BODY = 1024 * 1024;

@@ -43,8 +43,15 @@ function created(g: GrantRecord, size: number, id = `evt-${g.id}`): EventRecord 
 }
 
 /**
- * The contract every {@link RecordStore} must keep. Each implementation runs it with a factory
- * that returns an empty store (see `sqlite-records.test.ts`).
+ * The contract every {@link RecordStore} must keep (`valet/issuer/testing`). Each implementation
+ * runs it with a factory that returns an empty store (see `sqlite-records.test.ts`); a PostgreSQL
+ * store runs the same suite, unchanged.
+ *
+ * @example
+ * ```ts
+ * import { recordStoreContract } from 'valet/issuer/testing'
+ * recordStoreContract('my store', () => MyRecordStore.open(…))
+ * ```
  */
 export function recordStoreContract(name: string, open: () => RecordStore | Promise<RecordStore>): void {
   describe(`RecordStore contract: ${name}`, () => {
@@ -194,6 +201,76 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       assert.equal(await store.revokeShare('shr_1', T0 + 5), true);
       assert.equal((await store.getShare('shr_1'))?.revokedAt, T0 + 5);
       assert.equal(await store.revokeShare('shr_2', T0 + 5), false);
+    });
+
+    it('keeps a grant as minted, and finds it by id', async () => {
+      const store = await open();
+      const g = grant('kept', 0, {
+        op: 'get',
+        constraints: { once: true, filename: 'a.txt' },
+        shareId: 'shr_x',
+      });
+      await store.recordGrant(g);
+      assert.deepEqual(await store.getGrant(g.id), g);
+      assert.equal(await store.getGrant('grant-missing-000000'), undefined);
+    });
+
+    it("lists only a subject's complete objects, by key", async () => {
+      const store = await open();
+      const [b, a, pending] = [grant('b', 1), grant('a', 1), grant('pending', 1)];
+      for (const g of [b, a, pending]) await store.reserveUpload(g, {}, T0);
+      await store.recordEvent(created(b, 1));
+      await store.recordEvent(created(a, 1));
+      await store.reserveUpload(grant('bob-object', 1, { subject: 'bob' }), {}, T0);
+      assert.deepEqual(
+        (await store.listObjects('alice')).map((o) => [o.key, o.state]),
+        [
+          ['a', 'complete'],
+          ['b', 'complete'],
+        ],
+      );
+      assert.deepEqual(await store.listObjects('bob'), []);
+    });
+
+    it('drops an upload refused at completion only while it is still that version', async () => {
+      const store = await open();
+      const g = grant('dropped', 5);
+      await store.reserveUpload(g, {}, T0);
+      await store.recordEvent(created(g, 5));
+      await store.dropObject('dropped', '"another version"');
+      assert.equal((await store.getObject('dropped'))?.state, 'complete', 'another etag: kept');
+      await store.dropObject('dropped', `"${'a'.repeat(64)}"`);
+      assert.equal(await store.getObject('dropped'), undefined);
+      assert.deepEqual(await store.usage('alice', T0 + 2000), { bytes: 0, objects: 0 });
+    });
+
+    it("lists a subject's live share links, newest first", async () => {
+      const store = await open();
+      const link = (
+        id: string,
+        createdAt: number,
+        overrides: Partial<{ owner: string; expiresAt: number }> = {},
+      ) =>
+        store.createShare({
+          id,
+          secretHash: `hash-${id}`,
+          object: 'a',
+          owner: 'alice',
+          createdAt,
+          expiresAt: T0 + 10_000,
+          revokedAt: null,
+          ...overrides,
+        });
+      await link('shr_old', T0);
+      await link('shr_new', T0 + 1);
+      await link('shr_revoked', T0 + 2);
+      await link('shr_expired', T0 + 3, { expiresAt: T0 + 50 });
+      await link('shr_bob', T0 + 4, { owner: 'bob' });
+      await store.revokeShare('shr_revoked', T0 + 10);
+      assert.deepEqual(
+        (await store.listShares('alice', T0 + 100)).map((s) => s.id),
+        ['shr_new', 'shr_old'],
+      );
     });
   });
 }

@@ -1,0 +1,164 @@
+import type { ValetClaims } from '../token/claims.js';
+
+/**
+ * The storage driver interface: how the issuer signs for a store. Valet's own storage is a driver
+ * like S3 or Azure; the issuer only ever talks to a driver, and learns what a store can do from
+ * the capabilities declared here (checked by the compiler, not by comments).
+ */
+
+/** Who enforces a rule constraint on a store. */
+export type Enforcement = 'store' | 'issuer' | 'none';
+
+/** The constraints a rule can set, in the enforcement table of each driver. */
+export const CONSTRAINTS = [
+  'max_size',
+  'min_size',
+  'size',
+  'content_types',
+  'sha256',
+  'once',
+  'no_overwrite',
+  'revocation',
+  'expiry',
+] as const;
+
+/** One of {@link CONSTRAINTS}. */
+export type Constraint = (typeof CONSTRAINTS)[number];
+
+/**
+ * Who enforces each constraint. `store`: the store refuses a request that breaks it. `issuer`:
+ * checked when the client reports the upload done (an object that breaks it is deleted). `none`:
+ * nobody can; a rule that sets it must list it in its `accept`.
+ */
+export type EnforcementTable = Readonly<Record<Constraint, Enforcement>>;
+
+/** A request a client sends to the store with a key (a URL with the key in it, headers, POST fields). */
+export interface SignedRequest {
+  method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE' | 'PATCH';
+  url: string;
+  /** Headers the client must send as they are (the store checks them). */
+  headers: Record<string, string>;
+  /** POST (a policy form): fields to send before the file. */
+  fields?: Record<string, string>;
+}
+
+/** What the store says about an object, for completion checks. */
+export interface HeadResult {
+  size: number;
+  contentType: string;
+  etag: string;
+  /** Hex SHA-256, if the store kept one. */
+  sha256?: string;
+}
+
+/** What the issuer hands a driver with every call. Drivers read time only from here. */
+export interface DriverContext {
+  /** The issuer's clock for this call, ms since the epoch. */
+  readonly now: number;
+  /**
+   * A valet key the issuer signs (and records) for its own `head` or `delete` of `object`: a
+   * driver for a store that verifies valet keys (Valet storage) sends it; a driver with
+   * credentials of its own (S3, Azure) ignores it.
+   */
+  issuerKey(op: 'head' | 'delete', object: string): Promise<string>;
+}
+
+/** What {@link StorageDriver.sign} gets besides the claims. */
+export interface SignOptions {
+  /** The issuer's clock for this call, ms since the epoch (the claims' `iat` is from it too). */
+  readonly now: number;
+  /** put: the exact type the client will send (the signed request must carry it). */
+  readonly contentType?: string;
+  /**
+   * get: the object's type as the issuer recorded it, looked up on demand, for stores that serve
+   * the type the signed request names (S3's `response-content-type`).
+   */
+  objectType(): Promise<string | undefined>;
+  /** These claims as a signed valet key, made on demand: only stores that verify valet keys ask. */
+  valetKey(): Promise<string>;
+}
+
+/** A resumable upload in several requests, as the store offers it. */
+export type ResumableUploads = TusUploads | MultipartUploads;
+
+/**
+ * The store speaks tus 1.0 with valet keys (Valet storage): {@link StorageDriver.sign} turns a key
+ * with `resumable: true` into the creation request (`POST …/uploads`) and one with `upload: <id>`
+ * into that upload's address, with the key in the `Authorization` header. The store itself checks
+ * each request against the key, keeps the offset and commits the object.
+ */
+export interface TusUploads {
+  readonly protocol: 'tus';
+}
+
+/** One part a multipart upload holds at the store. */
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+/**
+ * The store has multipart uploads (S3): the issuer starts one, signs each part's request on
+ * demand (its exact length), and completes it from the parts the store holds, checked against the
+ * declared size. All six operations, or no `resumable` at all.
+ */
+export interface MultipartUploads {
+  readonly protocol: 's3-multipart';
+  /** Starts a multipart upload; returns the store's upload id. */
+  create(options: { object: string; contentType?: string }, context: DriverContext): Promise<string>;
+  /** The signed request for one part, of exactly `size` bytes, valid for `ttl` seconds. */
+  signPart(
+    options: { object: string; uploadId: string; partNumber: number; size: number; ttl: number },
+    context: DriverContext,
+  ): Promise<SignedRequest>;
+  /** The parts the store holds, in order. */
+  listParts(object: string, uploadId: string, context: DriverContext): Promise<StoredPart[]>;
+  /**
+   * Completes the upload from the parts the store holds (never from what a client claims), after
+   * checking their total against `expectedSize`: on a mismatch it is aborted and
+   * `422 upload_rejected` thrown.
+   */
+  complete(
+    options: { object: string; uploadId: string; expectedSize: number },
+    context: DriverContext,
+  ): Promise<void>;
+  /** Aborts an upload: the store drops its parts. */
+  abort(object: string, uploadId: string, context: DriverContext): Promise<void>;
+  /** Aborts the uploads started before `olderThan`; returns how many. */
+  abortStale(olderThan: number, context: DriverContext): Promise<number>;
+}
+
+/**
+ * How the issuer signs for one store. A driver turns the claims the rules produced into the
+ * store's own signed request, says which constraints the store enforces, reads and deletes objects
+ * with its own authority, and declares how the issuer learns of completed uploads.
+ *
+ * Add a driver: implement this in `src/drivers/<name>.ts` (or a folder), and run the driver
+ * contract suite (`valet/drivers/testing`) on it. See docs/architecture.md.
+ *
+ * @example
+ * ```ts
+ * const issuer = await createIssuer({ driver: new S3Driver({ bucket, credentials }), … })
+ * ```
+ */
+export interface StorageDriver {
+  /** A short name for logs and errors (`valet`, `s3`, `memory`). */
+  readonly name: string;
+  /**
+   * How the issuer learns that an upload or a deletion happened. `events`: the store sends signed
+   * events to `POST /v1/events` (Valet storage). `client`: the client reports it done at the
+   * key's `complete` URL, and the issuer verifies it with {@link head} (S3, Azure).
+   */
+  readonly completion: 'events' | 'client';
+  /** Who enforces each constraint on this store (the README's table). */
+  enforcement(): EnforcementTable;
+  /** The store's signed request for one key's claims, valid until the claims' `exp`. */
+  sign(claims: ValetClaims, options: SignOptions): Promise<SignedRequest>;
+  /** The object's head, or `undefined` if it does not exist. */
+  head(object: string, context: DriverContext): Promise<HeadResult | undefined>;
+  /** Deletes an object with the driver's own authority (a missing object is not an error). */
+  delete(object: string, context: DriverContext): Promise<void>;
+  /** Resumable uploads, if the store has them. */
+  readonly resumable?: ResumableUploads;
+}

@@ -1,0 +1,140 @@
+import type { ValetClaims } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import { keyUrl } from '../token/mint.js';
+import { UPLOADS_PATH } from '../wire/storage-api.js';
+import type {
+  DriverContext,
+  EnforcementTable,
+  HeadResult,
+  SignedRequest,
+  SignOptions,
+  StorageDriver,
+  TusUploads,
+} from './types.js';
+
+/** Options for {@link ValetStorageDriver}. */
+export interface ValetStorageDriverOptions {
+  /** Valet storage's base URL as clients reach it, e.g. `https://files.example.com`. */
+  url: string;
+  /** The fetch for the issuer's own reads and deletions. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Time allowed for one of the issuer's own requests to storage, ms. Default 10 000. */
+  timeout?: number;
+}
+
+const OP_METHOD = { put: 'PUT', get: 'GET', head: 'HEAD', delete: 'DELETE' } as const;
+const SHA256_ETAG = /^"([0-9a-f]{64})"$/;
+
+/**
+ * Valet's own storage, as a driver: a key is a valet key (an Ed25519-signed token the issuer
+ * makes), which storage verifies itself on every request, so it enforces every constraint,
+ * revocation included. Storage reports committed uploads and deletions with signed events.
+ * Resumable uploads are tus 1.0 at `{url}/uploads`, with the key in `Authorization`.
+ *
+ * `createIssuer({ storageUrl })` is a shorthand for `driver: new ValetStorageDriver({ url })`.
+ *
+ * @example
+ * ```ts
+ * const issuer = await createIssuer({ driver: new ValetStorageDriver({ url: 'http://127.0.0.1:9000' }), … })
+ * ```
+ */
+export class ValetStorageDriver implements StorageDriver {
+  readonly name = 'valet';
+  readonly completion = 'events';
+  readonly resumable: TusUploads = { protocol: 'tus' };
+  readonly url: string;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #timeout: number;
+
+  constructor(options: ValetStorageDriverOptions) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(options?.url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+      throw new ValetError('invalid_options', 'Valet storage needs an http(s) URL');
+    }
+    this.url = options.url.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#timeout = options.timeout ?? 10_000;
+  }
+
+  /** Storage checks every constraint of a valet key itself, on every request. */
+  enforcement(): EnforcementTable {
+    return {
+      max_size: 'store',
+      min_size: 'store',
+      size: 'store',
+      content_types: 'store',
+      sha256: 'store',
+      once: 'store',
+      no_overwrite: 'store',
+      revocation: 'store',
+      expiry: 'store',
+    };
+  }
+
+  /**
+   * The request for a key: `{url}/o/<object>?vk=<key>`, or for a resumable upload the tus
+   * creation (`POST {url}/uploads`) or the upload's address (`PATCH {url}/uploads/<id>`), the key
+   * in the `Authorization` header of every request of the upload.
+   */
+  async sign(claims: ValetClaims, options: SignOptions): Promise<SignedRequest> {
+    const token = await options.valetKey();
+    if (claims.resumable || claims.upload !== undefined) {
+      return {
+        method: claims.resumable ? 'POST' : 'PATCH',
+        url: `${this.url}${UPLOADS_PATH}${claims.resumable ? '' : `/${claims.upload}`}`,
+        headers: { authorization: `Bearer ${token}` },
+      };
+    }
+    const { contentType } = options;
+    return {
+      method: OP_METHOD[claims.op],
+      url: keyUrl(this.url, claims.obj, token),
+      headers: claims.op === 'put' && contentType !== undefined ? { 'content-type': contentType } : {},
+    };
+  }
+
+  /** `HEAD` with a head key the issuer made for it. */
+  async head(object: string, context: DriverContext): Promise<HeadResult | undefined> {
+    const response = await this.#send('HEAD', object, await context.issuerKey('head', object));
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw refused('read', response.status);
+    const etag = response.headers.get('etag') ?? '';
+    const sha256 = SHA256_ETAG.exec(etag)?.[1];
+    return {
+      size: Number(response.headers.get('content-length') ?? 0),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+      etag,
+      ...(sha256 !== undefined && { sha256 }),
+    };
+  }
+
+  /** `DELETE` with a single-use delete key the issuer made for it (storage reports it as an event). */
+  async delete(object: string, context: DriverContext): Promise<void> {
+    const response = await this.#send('DELETE', object, await context.issuerKey('delete', object));
+    if (!response.ok && response.status !== 404) throw refused('remove', response.status);
+  }
+
+  async #send(method: 'HEAD' | 'DELETE', object: string, token: string): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.#fetch(keyUrl(this.url, object, token), {
+        method,
+        signal: AbortSignal.timeout(this.#timeout),
+      });
+    } catch (cause) {
+      throw new ValetError('unavailable', 'Valet storage could not be reached', { cause });
+    }
+    await response.body?.cancel();
+    return response;
+  }
+}
+
+/** The issuer cannot do its own part right now: a 503 to whoever asked (storage retries events). */
+function refused(what: string, status: number): ValetError {
+  return new ValetError('unavailable', `storage refused to ${what} an object (${status})`);
+}

@@ -1,0 +1,132 @@
+import type { Operation } from '../token/claims.js';
+import type { JwkSet } from '../token/keys.js';
+import type { RevocationList } from '../token/revocations.js';
+import type { UploadProtocol } from '../wire/issuer-api.js';
+import type { GrantRecord, ObjectRecord, RecordStore } from './records.js';
+import type { Identity } from './rules.js';
+
+/** What an upload looked like when storage reported it, handed to `onUploadComplete`. */
+export interface CompletedUpload {
+  /** The storage event id (stable across redeliveries: use it to make the hook idempotent). */
+  eventId: string;
+  object: string;
+  owner: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  etag: string;
+  /** The key that uploaded it, if this issuer minted it. */
+  grant: GrantRecord | undefined;
+}
+
+/** What a client asks the issuer for (`POST /v1/keys`; on the wire in snake_case). */
+export interface KeyRequest {
+  op: 'put' | 'get' | 'delete';
+  /** The rule to use; default: the first rule for `op` that allows the request. */
+  rule?: string;
+  /** put: the proposed name (inside the rule's prefix). */
+  name?: string;
+  /** get/delete: the object key. */
+  key?: string;
+  /** put: the exact size the client will send. */
+  size?: number;
+  /** put: the content type the client will send. */
+  contentType?: string;
+  /** put: the body's SHA-256, hex. */
+  sha256?: string;
+  /**
+   * get: `attachment` forces a download. Default: by content type (storage shows raster images,
+   * audio, video and PDF inline, and makes everything else a download). A client cannot ask for
+   * `inline`: what users upload never renders as a page because a client said so.
+   */
+  disposition?: 'attachment';
+  /** get: the download file name. */
+  filename?: string;
+  /**
+   * put: a key for a resumable upload (tus on Valet storage, multipart on S3), which may send the
+   * body in many requests over a longer time, renewing its key with `upload`.
+   */
+  resumable?: boolean;
+  /**
+   * put: renew the key of the caller's resumable upload with this id (the `upload.id` of the key
+   * that created it). The new key has the same object and limits, and a fresh expiry.
+   */
+  upload?: string;
+}
+
+/** A minted key, as returned to the client. */
+export interface MintedKey {
+  id: string;
+  op: Operation;
+  object: string;
+  /** Where to send the request, key included. */
+  url: string;
+  method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE' | 'PATCH';
+  /** POST (S3 policy): form fields to send before the file. */
+  fields?: Record<string, string>;
+  /** A store that sends no events: where the client reports the upload done, so the issuer verifies it. */
+  complete?: string;
+  /** Headers the client must send (the content type bound into a put key). */
+  headers: Record<string, string>;
+  expiresAt: string;
+  constraints: Record<string, unknown>;
+  /**
+   * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` on a store
+   * with multipart uploads, whose parts have `partSize` bytes but the last), and how many keys
+   * renewed it.
+   */
+  upload?: {
+    id: string;
+    protocol: UploadProtocol;
+    renewals: number;
+    partSize?: number;
+    parts?: number;
+  };
+}
+
+/** A share link. */
+export interface ShareLink {
+  id: string;
+  url: string;
+  object: string;
+  expiresAt: string;
+}
+
+/** Caller details recorded with each key. */
+export interface CallerInfo {
+  clientAddress?: string | null;
+  userAgent?: string | null;
+}
+
+/** The issuer: a web-standard handler plus the same operations as functions. */
+export interface Issuer {
+  /** Handles one HTTP request (mount in Node's http, Hono, Next.js route handlers, Bun, Deno). */
+  fetch(request: Request, info?: { clientAddress?: string }): Promise<Response>;
+  /** Mints a key for an already authenticated caller, by the rules. */
+  mint(identity: Identity | string, request: KeyRequest, caller?: CallerInfo): Promise<MintedKey>;
+  /** The caller's complete objects. */
+  list(identity: Identity | string): Promise<ObjectRecord[]>;
+  /** Creates a share link for an object the caller may share. */
+  share(identity: Identity | string, key: string, ttlSeconds: number, baseUrl?: string): Promise<ShareLink>;
+  /** Revokes a share link (only its owner may). */
+  unshare(identity: Identity | string, id: string): Promise<void>;
+  /** Revokes one key before its expiry. */
+  revokeKey(id: string): Promise<void>;
+  /**
+   * With a store that has multipart uploads: aborts those older than the upload lifetime (done at
+   * start and every ten minutes anyway); returns how many.
+   */
+  abortStaleUploads(): Promise<number>;
+  /** Revokes every key issued to `subject` at or before `before` (ms; default now). */
+  revokeSubject(subject: string, before?: number): Promise<void>;
+  /** Revokes a signing key: every key it signed, and it signs no more. */
+  revokeSigningKey(kid: string): Promise<void>;
+  /** The revocation list storage polls. */
+  revocationList(): Promise<RevocationList>;
+  /** The public keys storage trusts (revoked signing keys left out). */
+  jwks(): JwkSet;
+  /** The record store (audit queries). */
+  readonly records: RecordStore;
+  /** Stops timers and closes the record store (if the issuer opened it). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,131 @@
+import type { Logger } from 'pino';
+import type { DriverContext, SignedRequest, SignOptions, StorageDriver } from '../drivers/types.js';
+import type { ValetClaims } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import { buildClaims, signClaims } from '../token/mint.js';
+import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
+import type { CallerInfo, MintedKey } from './api.js';
+import type { IssuerOptions } from './options.js';
+import type { GrantRecord, Quota, RecordStore } from './records.js';
+import { DEFAULT_KEY_TTL, type Rule } from './rules.js';
+import type { SigningKeys } from './signer.js';
+
+/** Claims as {@link buildClaims} makes them. */
+export type Claims = ValetClaims;
+
+/**
+ * What every part of the issuer shares: its options, records, store driver, signing keys and
+ * clock. The domain modules (keys, uploads, completions, shares, revocations) are functions over
+ * it; the HTTP routes parse, call them, and render.
+ */
+export class IssuerCore {
+  readonly options: IssuerOptions;
+  readonly records: RecordStore;
+  readonly driver: StorageDriver;
+  readonly signing: SigningKeys;
+  readonly now: () => number;
+  readonly log: Logger | undefined;
+  /** Longest key lifetime, seconds. */
+  readonly maxTtl: number;
+  /** How long a resumable upload may be continued, seconds. */
+  readonly uploadLifetime: number;
+
+  constructor(options: IssuerOptions, records: RecordStore, driver: StorageDriver, signing: SigningKeys) {
+    this.options = options;
+    this.records = records;
+    this.driver = driver;
+    this.signing = signing;
+    this.now = options.now ?? Date.now;
+    this.log = options.logger;
+    this.maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
+    this.uploadLifetime = options.uploadLifetime ?? 86_400;
+  }
+
+  /** The lifetime of a key minted under `rule`, seconds. */
+  ttlOf(rule: Rule): number {
+    return Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.maxTtl);
+  }
+
+  async quotaFor(subject: string): Promise<Quota> {
+    const { quota } = this.options;
+    if (quota === undefined) return {};
+    return typeof quota === 'function' ? await quota(subject) : quota;
+  }
+
+  /** Reserves the quota for an upload and records its grant, atomically; `quota_exceeded` if full. */
+  async reserve(grant: GrantRecord, quota: Quota, now: number): Promise<void> {
+    const reserved = await this.records.reserveUpload(grant, quota, now);
+    if (!reserved.ok) throw new ValetError('quota_exceeded', 'this upload would exceed your storage quota');
+  }
+
+  /** The audit record of a key. */
+  grant(claims: Claims, rule: string, caller: CallerInfo, shareId: string | null = null): GrantRecord {
+    const { op, obj, sub, jti, iat, nbf: _nbf, exp, ...constraints } = claims;
+    return {
+      id: jti,
+      subject: sub,
+      op,
+      object: obj,
+      rule,
+      constraints,
+      issuedAt: iat * 1000,
+      expiresAt: exp * 1000,
+      kid: this.signing.active().kid,
+      clientAddress: caller.clientAddress ?? null,
+      userAgent: caller.userAgent ?? null,
+      shareId,
+      reservedBytes: 0,
+      completedAt: null,
+    };
+  }
+
+  /** What the driver gets for the issuer's own reads and deletions, on behalf of `subject`. */
+  driverContext(subject: string, reason: string): DriverContext {
+    const now = this.now();
+    return {
+      now,
+      issuerKey: async (op, object) => {
+        const claims = buildClaims({ op, object, subject, ttl: 60, once: op === 'delete', now: () => now });
+        await this.records.recordGrant(this.grant(claims, reason, {}));
+        return signClaims(this.signing.active(), claims);
+      },
+    };
+  }
+
+  /** Signs `claims` for the store, and describes the key for the client. */
+  async sign(claims: Claims, contentType?: string, extra: Partial<MintedKey> = {}): Promise<MintedKey> {
+    const options: SignOptions = {
+      now: claims.iat * 1000,
+      ...(contentType !== undefined && { contentType }),
+      objectType: async () => (await this.records.getObject(claims.obj))?.contentType ?? undefined,
+      valetKey: () => signClaims(this.signing.active(), claims),
+    };
+    const signed = await this.driver.sign(claims, options);
+    const completes = this.driver.completion === 'client' && (claims.op === 'put' || claims.op === 'delete');
+    return mintedKey(claims, signed, {
+      ...(completes && { complete: `/v1/keys/${claims.jti}/complete` }),
+      ...(this.driver.resumable?.protocol === 'tus' &&
+        (claims.resumable || claims.upload !== undefined) && {
+          upload: { id: claims.upload ?? claims.jti, protocol: 'tus', renewals: 0 },
+        }),
+      ...extra,
+    });
+  }
+}
+
+/** The one place a {@link MintedKey} is made: the claims, and the request that carries them. */
+export function mintedKey(claims: Claims, request: SignedRequest, extra: Partial<MintedKey> = {}): MintedKey {
+  const { op, obj, jti, exp, iat: _iat, nbf: _nbf, sub: _sub, ...constraints } = claims;
+  return {
+    id: jti,
+    op,
+    object: obj,
+    url: request.url,
+    method: request.method,
+    headers: request.headers,
+    ...(request.fields && { fields: request.fields }),
+    expiresAt: new Date(exp * 1000).toISOString(),
+    constraints,
+    ...extra,
+  };
+}

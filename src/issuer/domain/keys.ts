@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { contentTypeAllowed, isMediaRange, mediaTypeEssence } from '../../token/claims.js';
+import { ValetError } from '../../token/errors.js';
+import { buildClaims, type MintOptions } from '../../token/mint.js';
+import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
+import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
+import type { IssuerCore } from '../core.js';
+import type { Incoming } from '../http/exchange.js';
+import { bindsDigest, pickPutRule, pickRule, ruleContext } from '../policy.js';
+import type { Identity, Rule } from '../rules.js';
+import { renewUpload, startMultipart } from './uploads.js';
+
+/** A key request in the issuer's own (camelCase) API: the wire's fields, `contentType` for `content_type`. */
+const keyRequestSchema = z.object({ ...keyRequestFields, contentType: contentTypeField }).strict();
+
+/**
+ * Mints a key for an authenticated caller, by the rules: checks the request, picks the rule,
+ * reserves the quota (put), records the grant and has the driver sign it. A renewal of a
+ * resumable upload (`upload`) keeps that upload's scope.
+ */
+export async function mintKey(
+  core: IssuerCore,
+  identity: Identity,
+  req: KeyRequest,
+  caller: CallerInfo,
+  incoming?: Incoming,
+): Promise<MintedKey> {
+  const parsed = keyRequestSchema.safeParse(req);
+  if (!parsed.success)
+    throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(parsed.error)}`);
+  if (req.op !== 'get' && (req.disposition !== undefined || req.filename !== undefined)) {
+    throw new ValetError('bad_request', 'disposition and filename apply to get keys only');
+  }
+  if (req.op !== 'put' && (req.resumable !== undefined || req.upload !== undefined)) {
+    throw new ValetError('bad_request', 'resumable and upload apply to put keys only');
+  }
+  core.signing.active();
+  if (req.upload !== undefined) return renewUpload(core, identity, req, caller);
+  const ctx = ruleContext(identity, incoming);
+  if (req.op === 'put') return mintPut(core, identity, req, caller, await pickPutRule(core, ctx, req));
+  return mintRead(core, identity, req, caller, incoming);
+}
+
+async function mintPut(
+  core: IssuerCore,
+  identity: Identity,
+  req: KeyRequest,
+  caller: CallerInfo,
+  allowed: { name: string; rule: Rule; object: string },
+): Promise<MintedKey> {
+  const { name: ruleName, rule, object } = allowed;
+  const now = core.now();
+  const quota = await core.quotaFor(identity.subject);
+  checkPutRequest(rule, req);
+  // Without a declared size the key's ceiling is what the quota still allows.
+  const room =
+    quota.maxBytes === undefined || req.size !== undefined
+      ? undefined
+      : Math.max(0, quota.maxBytes - (await core.records.usage(identity.subject, now)).bytes);
+  const maxSize = req.size === undefined ? minDefined(rule.maxSize, room) : undefined;
+  const claims = buildClaims(putClaims(core, identity, req, rule, object, maxSize));
+  const grant = core.grant(claims, ruleName, caller);
+  grant.reservedBytes = req.size ?? maxSize ?? 0;
+  // A store with multipart uploads: the issuer starts one, signs it part by part, completes it.
+  const multipart = req.resumable && core.driver.resumable?.protocol === 's3-multipart';
+  if (multipart) return startMultipart(core, { claims, grant, quota, request: req });
+  if (req.resumable && !core.driver.resumable) {
+    throw new ValetError('resumable_unsupported', 'this store takes this upload in one request only');
+  }
+  await core.reserve(grant, quota, now);
+  return core.sign(claims, req.contentType);
+}
+
+/** What a put request may ask for at all under `rule`, checked before anything is reserved. */
+function checkPutRequest(rule: Rule, req: KeyRequest): void {
+  if (rule.requireSha256 && req.sha256 === undefined) {
+    throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
+  }
+  if (req.contentType !== undefined) {
+    const essence = mediaTypeEssence(req.contentType);
+    if (!isMediaRange(essence) || essence.endsWith('/*')) {
+      throw new ValetError('bad_request', 'contentType is not a media type');
+    }
+    if (
+      rule.contentTypes &&
+      !contentTypeAllowed(
+        req.contentType,
+        rule.contentTypes.map((t) => t.toLowerCase()),
+      )
+    ) {
+      throw new ValetError('unsupported_media_type', `this rule allows only ${rule.contentTypes.join(', ')}`);
+    }
+  }
+  if (req.size !== undefined) {
+    if (rule.maxSize !== undefined && req.size > rule.maxSize) {
+      throw new ValetError('entity_too_large', `this rule allows at most ${rule.maxSize} bytes`);
+    }
+    if (rule.minSize !== undefined && req.size < rule.minSize) {
+      throw new ValetError('entity_too_small', `this rule requires at least ${rule.minSize} bytes`);
+    }
+  }
+}
+
+function putClaims(
+  core: IssuerCore,
+  identity: Identity,
+  req: KeyRequest,
+  rule: Rule,
+  object: string,
+  maxSize: number | undefined,
+): MintOptions {
+  return {
+    op: 'put',
+    object,
+    subject: identity.subject,
+    ttl: core.ttlOf(rule),
+    ...(req.size !== undefined ? { size: req.size } : maxSize !== undefined && { maxSize }),
+    ...(req.size === undefined && rule.minSize !== undefined && { minSize: rule.minSize }),
+    ...(req.contentType !== undefined
+      ? { contentTypes: [mediaTypeEssence(req.contentType)] }
+      : rule.contentTypes && { contentTypes: rule.contentTypes }),
+    ...(req.sha256 !== undefined && bindsDigest(core, rule) && { sha256: req.sha256 }),
+    ...(rule.createOnly && { noOverwrite: true }),
+    // A resumable key sends many requests; it creates one upload, once, by construction.
+    ...(req.resumable ? { resumable: true } : { once: rule.once ?? true }),
+    now: core.now,
+  };
+}
+
+async function mintRead(
+  core: IssuerCore,
+  identity: Identity,
+  req: KeyRequest,
+  caller: CallerInfo,
+  incoming: Incoming | undefined,
+): Promise<MintedKey> {
+  const op = req.op as 'get' | 'delete';
+  if (req.key === undefined) throw new ValetError('bad_request', `a ${op} request needs the object key`);
+  const { name, rule, object } = await pickRule(core, ruleContext(identity, incoming), op, req.key, req.rule);
+  const claims = buildClaims({
+    op,
+    object,
+    subject: identity.subject,
+    ttl: core.ttlOf(rule),
+    once: rule.once ?? op === 'delete',
+    ...(req.disposition === 'attachment' && { inline: false }),
+    ...(req.filename !== undefined && { filename: req.filename }),
+    now: core.now,
+  });
+  await core.records.recordGrant(core.grant(claims, name, caller));
+  return core.sign(claims);
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}

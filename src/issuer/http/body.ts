@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { ValetError } from '../../token/errors.js';
+import type { Incoming } from './exchange.js';
+
+/** Largest JSON body the issuer reads. */
+export const MAX_BODY = 64 * 1024;
+
+/** Parses text as JSON; `undefined` if it is not. */
+export function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request's JSON body (`415` unless `application/json`, `400` if it is not JSON). */
+export async function readJson(incoming: Incoming): Promise<unknown> {
+  const type = incoming.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ValetError('unsupported_media_type', 'send the request body as application/json');
+  }
+  const parsed = safeJson(await incoming.text(MAX_BODY));
+  if (parsed === undefined) throw new ValetError('bad_request', 'the body is not valid JSON');
+  return parsed;
+}
+
+/** The request's JSON body, checked against a wire schema (`400` naming what is wrong). */
+export async function readBody<T>(incoming: Incoming, schema: z.ZodType<T>, what: string): Promise<T> {
+  const body = schema.safeParse(await readJson(incoming));
+  if (!body.success) throw new ValetError('bad_request', `invalid ${what}: ${z.prettifyError(body.error)}`);
+  return body.data;
+}

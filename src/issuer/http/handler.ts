@@ -1,0 +1,158 @@
+import { ValetError } from '../../token/errors.js';
+import { verifyRequestSignature } from '../../token/signature.js';
+import { CorsPolicy } from '../../wire/cors.js';
+import { asValetError, renderError } from '../../wire/errors.js';
+import type { CallerInfo } from '../api.js';
+import type { IssuerCore } from '../core.js';
+import type { Identity } from '../rules.js';
+import { MAX_BODY } from './body.js';
+import { empty, type Incoming, type Outgoing } from './exchange.js';
+import type { Identify } from './identify.js';
+import { MethodNotAllowed, type Router } from './router.js';
+
+/** What every route's handler gets. */
+export interface RouteContext {
+  core: IssuerCore;
+  incoming: Incoming;
+  /** The path's parameters, percent-decoded. */
+  params: Record<string, string>;
+  /** Recorded with each key the request mints. */
+  caller: CallerInfo;
+}
+
+/** A caller's (or an admin's) request: who is calling. */
+export interface CallerContext extends RouteContext {
+  identity: Identity;
+}
+
+/** Storage's request: its body, whose signature was verified. */
+export interface StorageContext extends RouteContext {
+  body: string;
+}
+
+type Handler<C> = (ctx: C) => Promise<Outgoing>;
+
+/** One route of the issuer: its method, path, who may call it, and its handler. */
+export type IssuerRoute = { method: string; path: string } & (
+  | { access: 'public'; handler: Handler<RouteContext> }
+  | { access: 'caller' | 'admin'; handler: Handler<CallerContext> }
+  | { access: 'storage'; handler: Handler<StorageContext> }
+);
+
+/** CORS of the issuer's API: bearer tokens in `Authorization`, JSON bodies. */
+export function issuerCors(origins: readonly string[]): CorsPolicy {
+  return new CorsPolicy(origins, {
+    methods: 'GET, POST, DELETE',
+    allowHeaders: 'authorization, content-type',
+    exposeHeaders: 'etag',
+  });
+}
+
+/**
+ * The issuer's request pipeline: CORS, the route table, who may call (authentication, admins,
+ * storage's signature), one rendering of every refusal, and one log line per request (never a
+ * share-link secret).
+ */
+export function requestHandler(
+  core: IssuerCore,
+  router: Router<IssuerRoute>,
+  identify: Identify,
+): (incoming: Incoming) => Promise<Outgoing> {
+  const cors = issuerCors(core.options.corsOrigins ?? []);
+  const dispatch = async (incoming: Incoming): Promise<Outgoing> => {
+    if (incoming.method === 'OPTIONS') return preflight(router, cors, incoming);
+    const { route, params } = router.match(incoming.method, incoming.url.pathname);
+    const base: RouteContext = { core, incoming, params, caller: callerInfo(core, incoming) };
+    switch (route.access) {
+      case 'public':
+        return route.handler(base);
+      case 'caller':
+        return route.handler({ ...base, identity: await identify(incoming) });
+      case 'admin': {
+        const identity = await identify(incoming);
+        if (!core.options.admins?.includes(identity.subject))
+          throw new ValetError('forbidden', 'only admins may revoke');
+        return route.handler({ ...base, identity });
+      }
+      case 'storage':
+        return route.handler({ ...base, body: await storageBody(core, incoming) });
+    }
+  };
+  return async (incoming) => {
+    const started = performance.now();
+    let out: Outgoing;
+    try {
+      out = await dispatch(incoming);
+    } catch (error) {
+      out = failure(core, error);
+    }
+    if (incoming.method !== 'OPTIONS') withCors(cors, incoming, out);
+    core.log?.info(
+      {
+        method: incoming.method,
+        path: loggedPath(incoming.url.pathname),
+        status: out.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+    return out;
+  };
+}
+
+/** A refusal as the issuer answers it (a readable page with `html`), logged when it is the issuer's fault. */
+export function failure(core: IssuerCore, error: unknown, html = false): Outgoing {
+  const rendered = renderError(asValetError(error, 'the issuer failed to handle the request'), { html });
+  const { error: failed } = rendered;
+  if (failed.status >= 500)
+    core.log?.error({ err: failed.cause ?? failed, code: failed.code }, 'request failed');
+  const headers = {
+    ...rendered.headers,
+    ...(failed instanceof MethodNotAllowed && { allow: failed.allow.join(', ') }),
+  };
+  return { status: rendered.status, headers, body: rendered.body };
+}
+
+/** A preflight for a configured origin; any other `OPTIONS` learns the path's methods. */
+function preflight(router: Router<IssuerRoute>, cors: CorsPolicy, incoming: Incoming): Outgoing {
+  const headers = cors.preflight({
+    origin: incoming.header('origin') ?? undefined,
+    requestMethod: incoming.header('access-control-request-method') ?? undefined,
+  });
+  if (headers !== undefined) return empty(204, headers);
+  const methods = router.methods(incoming.url.pathname);
+  if (methods.length === 0) throw new ValetError('not_found', 'no such route');
+  return empty(204, { allow: [...methods, 'OPTIONS'].join(', ') });
+}
+
+function withCors(cors: CorsPolicy, incoming: Incoming, out: Outgoing): void {
+  for (const [name, value] of Object.entries(cors.responseHeaders(incoming.header('origin') ?? undefined))) {
+    out.headers[name] = name === 'vary' && out.headers.vary ? `${out.headers.vary}, ${value}` : value;
+  }
+}
+
+/** Storage's body, once its HMAC signature (over method, path and body, within the replay window) holds. */
+async function storageBody(core: IssuerCore, incoming: Incoming): Promise<string> {
+  const body = incoming.method === 'GET' ? '' : await incoming.text(MAX_BODY);
+  await verifyRequestSignature(
+    core.options.storageSecret,
+    incoming.header('valet-signature'),
+    { method: incoming.method, path: incoming.url.pathname, body },
+    { now: core.now() },
+  );
+  return body;
+}
+
+function callerInfo(core: IssuerCore, incoming: Incoming): CallerInfo {
+  let clientAddress = incoming.clientAddress ?? null;
+  if (core.options.trustProxy) {
+    const forwarded = incoming.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) clientAddress = forwarded.slice(0, 64);
+  }
+  return { clientAddress, userAgent: incoming.header('user-agent')?.slice(0, 512) ?? null };
+}
+
+/** Share-link secrets are bearer credentials: never in a log line. */
+function loggedPath(path: string): string {
+  return path.startsWith('/s/') ? '/s/…' : path.slice(0, 512);
+}

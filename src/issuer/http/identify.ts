@@ -1,0 +1,38 @@
+import { ValetError } from '../../token/errors.js';
+import { type OidcOptions, oidcHeaderCheck } from '../auth.js';
+import type { IssuerOptions } from '../options.js';
+import type { Identity } from '../rules.js';
+import type { Incoming } from './exchange.js';
+
+/** Establishes who is calling: the caller's identity, `401 unauthenticated` otherwise. */
+export type Identify = (incoming: Incoming) => Promise<Identity>;
+
+/** The issuer's authentication: the app's `authenticate` hook, or the built-in OIDC check. */
+export function identifier(options: IssuerOptions, now: () => number): Identify {
+  const { authenticate, oidc } = options;
+  let check: (incoming: Incoming) => Promise<Identity | null>;
+  if (authenticate) {
+    check = async (incoming) => {
+      const result = await authenticate(incoming.request());
+      if (result === null) return null;
+      return typeof result === 'string' ? { subject: result, claims: {} } : result;
+    };
+  } else {
+    const oidcCheck = oidcHeaderCheck(oidc as OidcOptions, now);
+    check = (incoming) => oidcCheck(incoming.header('authorization'));
+  }
+  return async (incoming) => {
+    let identity: Identity | null;
+    try {
+      identity = await check(incoming);
+    } catch (error) {
+      if (error instanceof ValetError) throw error;
+      throw new ValetError('unauthenticated', 'authentication failed', { cause: error });
+    }
+    if (!identity) throw new ValetError('unauthenticated', 'this request needs a bearer token');
+    if (typeof identity.subject !== 'string' || identity.subject === '' || identity.subject.length > 256) {
+      throw new ValetError('unauthenticated', 'the authenticated subject is empty or too long');
+    }
+    return identity;
+  };
+}

@@ -1,0 +1,58 @@
+import type { KeyBody } from '../../../wire/issuer-api.js';
+import { keyRequestBodySchema } from '../../../wire/issuer-api.js';
+import type { KeyRequest, MintedKey } from '../../api.js';
+import { verifyCompletion } from '../../domain/completions.js';
+import { mintKey } from '../../domain/keys.js';
+import { readBody } from '../body.js';
+import { json } from '../exchange.js';
+import type { IssuerRoute } from '../handler.js';
+
+/** `POST /v1/keys`: mint a key. `POST /v1/keys/:id/complete`: a store without events, upload or deletion done. */
+export const keyRoutes: IssuerRoute[] = [
+  {
+    method: 'POST',
+    path: '/v1/keys',
+    access: 'caller',
+    handler: async ({ core, incoming, identity, caller }) => {
+      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'key request');
+      const request: KeyRequest = {
+        ...rest,
+        ...(content_type !== undefined && { contentType: content_type }),
+      };
+      return json(201, keyBody(await mintKey(core, identity, request, caller, incoming)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/keys/:id/complete',
+    access: 'caller',
+    handler: async ({ core, identity, params }) =>
+      json(200, await verifyCompletion(core, identity, params.id as string)),
+  },
+];
+
+/** A minted key on the wire. */
+export function keyBody(key: MintedKey): KeyBody {
+  const { upload } = key;
+  return {
+    id: key.id,
+    op: key.op,
+    object: key.object,
+    url: key.url,
+    method: key.method as KeyBody['method'],
+    headers: key.headers,
+    ...(key.fields && { fields: key.fields }),
+    ...(key.complete && { complete: key.complete }),
+    expires_at: key.expiresAt,
+    constraints: key.constraints,
+    ...(upload && {
+      upload: {
+        id: upload.id,
+        protocol: upload.protocol,
+        renewals: upload.renewals,
+        ...(upload.partSize !== undefined && { part_size: upload.partSize }),
+        ...(upload.parts !== undefined && { parts: upload.parts }),
+      },
+    }),
+  };
+}

@@ -1,0 +1,87 @@
+import { KEY_ID } from '../../../token/claims.js';
+import { ValetError } from '../../../token/errors.js';
+import { type MultipartStateBody, type PartBody, partRequestBodySchema } from '../../../wire/issuer-api.js';
+import type { IssuerCore } from '../../core.js';
+import { verifyCompletion } from '../../domain/completions.js';
+import { revokeKey } from '../../domain/revocations.js';
+import {
+  cancelMultipart,
+  completeMultipart,
+  heldParts,
+  type OwnMultipart,
+  ownMultipart,
+  signPart,
+} from '../../domain/uploads.js';
+import type { Identity } from '../../rules.js';
+import { readBody } from '../body.js';
+import { empty, json } from '../exchange.js';
+import type { IssuerRoute } from '../handler.js';
+
+/** The caller's multipart upload named in the path. */
+function upload(core: IssuerCore, identity: Identity, id: string | undefined): Promise<OwnMultipart> {
+  if (id === undefined || !KEY_ID.test(id)) throw new ValetError('not_found', 'no such route');
+  return ownMultipart(core, identity, id);
+}
+
+/**
+ * `/v1/uploads/:id…`, a multipart upload on a store that has them, for its owner: `GET` lists the
+ * parts the store holds, `DELETE` cancels it, `POST …/parts {part}` signs one part's request (its
+ * exact length, the rule's TTL), `POST …/complete` checks the parts and completes it.
+ */
+export const uploadRoutes: IssuerRoute[] = [
+  {
+    method: 'GET',
+    path: '/v1/uploads/:id',
+    access: 'caller',
+    handler: async ({ core, identity, params }) => {
+      const own = await upload(core, identity, params.id);
+      const body: MultipartStateBody = {
+        id: own.id,
+        object: own.created.object,
+        size: own.size,
+        part_size: own.state.part_size,
+        parts: await heldParts(core, own),
+      };
+      return json(200, body);
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/uploads/:id',
+    access: 'caller',
+    handler: async ({ core, identity, params }) => {
+      await cancelMultipart(core, await upload(core, identity, params.id), (id) => revokeKey(core, id));
+      return empty(204);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/uploads/:id/parts',
+    access: 'caller',
+    handler: async ({ core, incoming, identity, params, caller }) => {
+      const own = await upload(core, identity, params.id);
+      const { part } = await readBody(incoming, partRequestBodySchema, 'part request');
+      const signed = await signPart(core, own, part, caller);
+      const body: PartBody = {
+        part: signed.part,
+        size: signed.size,
+        url: signed.signed.url,
+        method: signed.signed.method as PartBody['method'],
+        headers: signed.signed.headers,
+        expires_at: signed.expiresAt,
+        renewals: signed.renewals,
+      };
+      return json(201, body);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/uploads/:id/complete',
+    access: 'caller',
+    handler: async ({ core, identity, params }) => {
+      const own = await upload(core, identity, params.id);
+      await completeMultipart(core, own);
+      return json(200, await verifyCompletion(core, identity, own.id));
+    },
+  },
+];

@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { StorageDriver } from '../drivers/types.js';
+import { ValetError } from '../token/errors.js';
+import type { PrivateSigningJwk } from '../token/keys.js';
+import type { CompletedUpload } from './api.js';
+import { type OidcOptions, oidcOptionsSchema } from './auth.js';
+import type { Quota, RecordStore } from './records.js';
+import { type Identity, type Rule, ruleConstraints, ruleSchema } from './rules.js';
+
+/** Options for {@link createIssuer}. */
+export interface IssuerOptions {
+  /** Private signing keys (Ed25519 JWKs). The first one not revoked signs; all are published. */
+  signingKeys: readonly PrivateSigningJwk[];
+  /**
+   * Valet storage's base URL clients use, e.g. `http://127.0.0.1:9000`: a shorthand for
+   * `driver: new ValetStorageDriver({ url })`. Exactly one of `storageUrl` and `driver`.
+   */
+  storageUrl?: string;
+  /**
+   * The store keys are signed for (`valet/drivers`): Valet storage, `S3Driver` from
+   * `valet/drivers/s3`, or your own. Its enforcement table is checked against the rules here.
+   */
+  driver?: StorageDriver;
+  /** Named rules: what callers may do. A request no rule allows is refused with `forbidden`. */
+  rules: Readonly<Record<string, Rule>>;
+  /**
+   * The app's own authentication: returns the caller's subject (or an {@link Identity}), or
+   * `null` for an anonymous request. Exactly one of `authenticate` and `oidc` is required.
+   */
+  authenticate?: (request: Request) => string | Identity | null | Promise<string | Identity | null>;
+  /** The built-in OIDC/JWT bearer check. */
+  oidc?: OidcOptions;
+  /** The secret shared with storage (completion webhooks, revocation feed), at least 32 bytes. */
+  storageSecret: string;
+  /** Per-subject quota: fixed, or chosen per subject. Default: unlimited. */
+  quota?: Quota | ((subject: string) => Quota | Promise<Quota>);
+  /** Where records are kept. Default: SQLite at `database`. */
+  records?: RecordStore;
+  /** SQLite file for the default record store. Default `:memory:` (lost on exit). */
+  database?: string;
+  /** Called once per committed upload, after it is recorded (at least once: use `eventId`). */
+  onUploadComplete?: (upload: CompletedUpload) => void | Promise<void>;
+  /** Longest key lifetime a rule may ask for, seconds. Default 3600 (storage's default maximum). */
+  maxTtl?: number;
+  /** Subjects allowed to revoke over HTTP (`POST /v1/revocations`). Default none. */
+  admins?: readonly string[];
+  /** The issuer's public base URL, for share links. Default: the origin of each request. */
+  publicUrl?: string;
+  /** Origins allowed to call the issuer from a browser. Default none (same origin only). */
+  corsOrigins?: readonly string[];
+  /** Use the first `X-Forwarded-For` address as the caller's address (behind a trusted proxy). */
+  trustProxy?: boolean;
+  /**
+   * How long a resumable upload may be continued (its key renewed) after it was created, seconds.
+   * Default 86 400, storage's default upload lifetime.
+   */
+  uploadLifetime?: number;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** A pino logger. Default: none. */
+  logger?: Logger;
+}
+
+const issuerOptionsSchema = z
+  .object({
+    signingKeys: z.array(z.object({ kid: z.string() }).passthrough()).min(1),
+    storageUrl: z.url({ protocol: /^https?$/ }).optional(),
+    driver: z
+      .custom<StorageDriver>(
+        (v) => typeof (v as StorageDriver | undefined)?.sign === 'function',
+        'driver needs sign()',
+      )
+      .optional(),
+    rules: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'rule names are 1-64 of A-Z a-z 0-9 _ . -'),
+      ruleSchema,
+    ),
+    authenticate: z.function().optional(),
+    oidc: oidcOptionsSchema.optional(),
+    storageSecret: z.string().min(32, 'storageSecret must be at least 32 characters'),
+    quota: z
+      .union([
+        z
+          .object({
+            maxBytes: z.number().int().min(0).optional(),
+            maxObjects: z.number().int().min(0).optional(),
+          })
+          .strict(),
+        z.function(),
+      ])
+      .optional(),
+    records: z.custom<RecordStore>((v) => typeof (v as RecordStore)?.reserveUpload === 'function').optional(),
+    database: z.string().min(1).optional(),
+    onUploadComplete: z.function().optional(),
+    maxTtl: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
+    admins: z.array(z.string().min(1)).optional(),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    corsOrigins: z.array(z.string()).optional(),
+    trustProxy: z.boolean().optional(),
+    uploadLifetime: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
+    now: z.function().optional(),
+    logger: z.custom<Logger>().optional(),
+  })
+  .strict()
+  .refine((o) => (o.authenticate === undefined) !== (o.oidc === undefined), {
+    message: 'exactly one of authenticate and oidc is required',
+  })
+  .refine((o) => (o.storageUrl === undefined) !== (o.driver === undefined), {
+    message: 'exactly one of storageUrl (Valet storage) and driver is required',
+  });
+
+/** Validates the options at construction: `invalid_options` with every problem named. */
+export function validateIssuerOptions(options: IssuerOptions): void {
+  const parsed = issuerOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ValetError('invalid_options', `invalid issuer options: ${z.prettifyError(parsed.error)}`);
+  }
+}
+
+/** Refuses, at configuration time, a rule whose constraints the store cannot enforce. */
+export function checkEnforcement(driver: StorageDriver, rules: Readonly<Record<string, Rule>>): void {
+  const table = driver.enforcement();
+  for (const [name, rule] of Object.entries(rules)) {
+    for (const constraint of ruleConstraints(rule)) {
+      if (table[constraint] === 'none' && !rule.accept?.includes(constraint)) {
+        throw new ValetError(
+          'invalid_options',
+          `rule "${name}" sets ${constraint}, which the ${driver.name} driver cannot enforce; ` +
+            `drop it from the rule or list it in the rule's accept`,
+        );
+      }
+    }
+  }
+}
