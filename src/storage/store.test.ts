@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
-import { decodeHeader, encodeHeader, FileStore, HEADER_SIZE, type ObjectMeta } from './store.js';
+import { decodeHeader, encodeHeader, HEADER_SIZE, type ObjectMeta } from './object-file.js';
+import { FileStore } from './store.js';
 
 const tempDir = () => mkdtemp(path.join(tmpdir(), 'valet-store-'));
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
 import { KEY_ID } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
-import { HEADER_SIZE, writeAll } from './store.js';
+import { HEADER_SIZE, writeAll } from './object-file.js';
 
 /**
  * Resumable uploads (tus 1.0) kept by Valet storage, as a `@tus/server` data store.
@@ -45,6 +45,20 @@ export interface UploadInfo {
   done?: { sha256: string; etag: string; at: number };
 }
 
+/**
+ * What storage checked about one tus request before @tus/server runs it: the upload it is for,
+ * and what that upload must get. Storage hands it over with {@link ResumableStore.during}, for the
+ * time the request runs; the store reads it where tus calls it (`create`, `write`).
+ */
+export interface UploadIntent {
+  /** The upload's id (a creation: the creating key's `jti`). */
+  id: string;
+  /** A creation: the upload's scope and limits, from the creating key. */
+  creation?: UploadInfo;
+  /** A PATCH with `Upload-Checksum` (checksum extension): the chunk at `offset` has this digest. */
+  checksum?: { offset: number; algorithm: string; digest: string };
+}
+
 /** What {@link ResumableStore} needs from the object store. */
 export interface ResumableHooks {
   /** Makes a complete part file the object (seal, commit, event); returns its SHA-256 and ETag. */
@@ -70,10 +84,8 @@ export class ResumableStore extends DataStore {
   readonly #infos = new Map<string, UploadInfo>();
   // The running SHA-256 of an upload's bytes, while they arrive in order in this process.
   readonly #hashes = new Map<string, { hash: Hash; offset: number }>();
-  // Scope of uploads about to be created, set by storage once the creating key was checked.
-  readonly #pending = new Map<string, UploadInfo>();
-  // `Upload-Checksum` of the chunk about to be written, by upload id and offset.
-  readonly #checksums = new Map<string, { algorithm: string; digest: string }>();
+  // The intents of the requests running now, by upload id (several may run for one upload).
+  readonly #intents = new Map<string, Set<UploadIntent>>();
 
   constructor(dir: string, options: { now: () => number; lifetime: number; hooks: ResumableHooks }) {
     super();
@@ -115,24 +127,22 @@ export class ResumableStore extends DataStore {
     return finished;
   }
 
-  /** Storage has checked the creating key: the next `create` of this id gets this scope. */
-  expect(info: UploadInfo): void {
-    this.#pending.set(info.id, info);
+  /** Runs one tus request with what storage checked about it (see {@link UploadIntent}). */
+  async during<T>(intent: UploadIntent, run: () => Promise<T>): Promise<T> {
+    const running = this.#intents.get(intent.id) ?? new Set<UploadIntent>();
+    this.#intents.set(intent.id, running);
+    running.add(intent);
+    try {
+      return await run();
+    } finally {
+      running.delete(intent);
+      if (running.size === 0) this.#intents.delete(intent.id);
+    }
   }
 
-  /** The chunk written to upload `id` at `offset` must have this digest (tus checksum extension). */
-  expectChecksum(id: string, offset: number, algorithm: string, digest: string): void {
-    this.#checksums.set(`${id}:${offset}`, { algorithm, digest });
-  }
-
-  /** Forgets a chunk's checksum (its request is over). */
-  forgetChecksum(id: string, offset: number): void {
-    this.#checksums.delete(`${id}:${offset}`);
-  }
-
-  /** Forgets an expected creation that did not happen. */
-  unexpect(id: string): void {
-    this.#pending.delete(id);
+  #intent(id: string, matches: (intent: UploadIntent) => boolean): UploadIntent | undefined {
+    for (const intent of this.#intents.get(id) ?? []) if (matches(intent)) return intent;
+    return undefined;
   }
 
   /** The record of an upload, or undefined. */
@@ -158,8 +168,7 @@ export class ResumableStore extends DataStore {
   }
 
   override async create(upload: TusUpload): Promise<TusUpload> {
-    const info = this.#pending.get(upload.id);
-    this.#pending.delete(upload.id);
+    const info = this.#intent(upload.id, (i) => i.creation !== undefined)?.creation;
     if (!info || upload.size !== info.size)
       throw new ValetError('internal_error', 'unexpected upload creation');
     const fd = await openFd(this.#part(upload.id), 'wx', 0o600);
@@ -202,8 +211,7 @@ export class ResumableStore extends DataStore {
       else this.#hashes.delete(id);
     }
     let position = offset;
-    const expected = this.#checksums.get(`${id}:${offset}`);
-    this.#checksums.delete(`${id}:${offset}`);
+    const expected = this.#intent(id, (i) => i.checksum?.offset === offset)?.checksum;
     const chunkHash = expected ? createHash(expected.algorithm) : undefined;
     try {
       let batch: Buffer[] = [];

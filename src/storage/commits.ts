@@ -1,0 +1,105 @@
+import type { ValetClaims } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import type { StorageEvent } from '../wire/events.js';
+import type { EventOutbox } from './events.js';
+import type { ObjectMeta } from './object-file.js';
+import type { FileStore } from './store.js';
+import type { Upload } from './upload-file.js';
+
+/**
+ * Making a change visible, with its event for the issuer: an upload's version is sealed and
+ * committed, a deletion removes the current version, and the event (when a webhook is set) is
+ * recorded before the change is visible and published exactly when it is.
+ */
+export class Commits {
+  readonly #store: FileStore;
+  readonly #outbox: EventOutbox | undefined;
+  readonly #now: () => number;
+
+  constructor(store: FileStore, outbox: EventOutbox | undefined, now: () => number) {
+    this.#store = store;
+    this.#outbox = outbox;
+    this.#now = now;
+  }
+
+  /**
+   * Seals a received file as the version `meta` and commits it. `consume` (a single-use key) runs
+   * after the file is durable and before it can be seen. Returns true if the object is new.
+   */
+  async commitVersion(
+    upload: Upload,
+    meta: ObjectMeta,
+    options: { noOverwrite: boolean; existed?: Promise<boolean>; consume?: () => void },
+  ): Promise<boolean> {
+    await upload.seal(meta);
+    options.consume?.();
+    const event = this.#prepare({
+      type: 'object.created',
+      ...eventFields(meta, { jti: meta.keyId, sub: meta.subject }),
+    });
+    let created: boolean;
+    try {
+      created = await this.#store.commit(upload, meta.key, {
+        noOverwrite: options.noOverwrite,
+        ...(options.existed && { existed: options.existed }),
+      });
+    } catch (error) {
+      // A commit can fail after its rename (the directory fsync): then the version is visible.
+      if (event !== undefined) this.#settle(event, (await this.metaOf(meta.key))?.keyId === meta.keyId);
+      throw error;
+    }
+    this.#settle(event, true);
+    return created;
+  }
+
+  /** Deletes the current version of the key's object (`consume` first, as for any single-use key). */
+  async deleteVersion(claims: ValetClaims, consume: () => void): Promise<void> {
+    const meta = await this.metaOf(claims.obj);
+    if (!meta) throw new ValetError('not_found', 'no such object');
+    consume();
+    const event = this.#prepare({
+      type: 'object.deleted',
+      ...eventFields(meta, claims),
+      version_key_id: meta.keyId,
+    });
+    let deleted = false;
+    try {
+      deleted = await this.#store.delete(claims.obj);
+    } finally {
+      this.#settle(event, deleted);
+    }
+    if (!deleted) throw new ValetError('not_found', 'no such object');
+  }
+
+  /** The metadata of an object's current version, if any. */
+  async metaOf(key: string): Promise<ObjectMeta | undefined> {
+    const found = await this.#store.open(key);
+    await found?.close();
+    return found?.meta;
+  }
+
+  /** Records an event before its change becomes visible (when a webhook is configured). */
+  #prepare(event: Omit<StorageEvent, 'id' | 'time'>): number | undefined {
+    return this.#outbox?.prepare(event, this.#now());
+  }
+
+  /** After a commit attempt: deliver the event if the change is visible, else forget it. */
+  #settle(seq: number | undefined, landed: boolean): void {
+    if (seq === undefined || !this.#outbox) return;
+    if (landed) this.#outbox.publish(seq);
+    else this.#outbox.cancel(seq);
+  }
+}
+
+/** What a storage event says about a version and the key that made the change. */
+function eventFields(meta: ObjectMeta, claims: Pick<ValetClaims, 'jti' | 'sub'>) {
+  return {
+    object: meta.key,
+    key_id: claims.jti,
+    subject: claims.sub,
+    size: meta.size,
+    content_type: meta.contentType,
+    sha256: meta.sha256,
+    etag: meta.etag,
+  };
+}

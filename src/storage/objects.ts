@@ -1,0 +1,217 @@
+import type http from 'node:http';
+import type { ValetClaims } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
+import { objectPath } from '../token/mint.js';
+import { decodeObjectKeyPath } from '../token/object-key.js';
+import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from '../wire/serving.js';
+import { type StoredObjectBody, UPLOADS_PATH } from '../wire/storage-api.js';
+import { extractToken, type KeyAccess } from './access.js';
+import type { Commits } from './commits.js';
+import { type Exchange, methodNotAllowed, sendJson } from './exchange.js';
+import type { ObjectMeta } from './object-file.js';
+import { checkPutStart, refuseIfExists } from './put-checks.js';
+import { parseRange } from './range.js';
+import type { FileStore } from './store.js';
+import { bodyTooSmall } from './upload-file.js';
+
+const METHOD_OPS = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' } as const;
+/** The methods of `/o/<key>`. */
+export const OBJECT_METHODS = 'GET, HEAD, PUT, DELETE, OPTIONS';
+
+/**
+ * `/o/<object key>`: `PUT` stores a version (streamed to disk, checked against the key as it
+ * arrives, committed whole or not at all), `GET`/`HEAD` serve one with safe headers, ranges and
+ * conditional requests, `DELETE` removes it. The key must be for this object and this operation.
+ */
+export class ObjectRoutes {
+  readonly #store: FileStore;
+  readonly #access: KeyAccess;
+  readonly #commits: Commits;
+  readonly #now: () => number;
+
+  constructor(store: FileStore, access: KeyAccess, commits: Commits, now: () => number) {
+    this.#store = store;
+    this.#access = access;
+    this.#commits = commits;
+    this.#now = now;
+  }
+
+  async serve(ex: Exchange, rawPath: string, rawQuery: string, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    const op = METHOD_OPS[req.method as keyof typeof METHOD_OPS];
+    if (!op) throw methodNotAllowed(res, OBJECT_METHODS);
+    const objectKey = decodeObjectKeyPath(rawPath.slice('/o/'.length));
+    const { claims } = await this.#access.verify(extractToken(req, rawQuery));
+    ex.claims = claims;
+    // Answered meanwhile (idle timeout, or the client half-closed mid-body): nothing left to do.
+    if (res.headersSent || req.destroyed) return;
+    if (claims.op !== op)
+      throw new ValetError('scope_mismatch', `the valet key is for ${claims.op}, not ${op}`);
+    if (claims.obj !== objectKey)
+      throw new ValetError('scope_mismatch', 'the valet key is for another object');
+    if (claims.resumable || claims.upload !== undefined) {
+      throw new ValetError('scope_mismatch', `the valet key is for a resumable upload at ${UPLOADS_PATH}`);
+    }
+    if (claims.once) this.#access.reserve(claims);
+    try {
+      if (op === 'put') await this.#put(ex, claims, expectContinue);
+      else if (op === 'delete') await this.#delete(ex, claims);
+      else await this.#read(ex, claims, op === 'head');
+    } finally {
+      if (claims.once) this.#access.release(claims);
+    }
+  }
+
+  async #put(ex: Exchange, claims: ValetClaims, expectContinue: boolean): Promise<void> {
+    const { req, res } = ex;
+    const contentType = req.headers['content-type'];
+    // Node's parser has already refused a malformed Content-Length or one sent with chunked encoding.
+    const declared =
+      req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    const { maxSize, minSize } = checkPutStart(
+      claims,
+      contentType,
+      'the Content-Type header is malformed',
+      declared,
+    );
+    await refuseIfExists(this.#store, claims);
+    if (expectContinue) res.writeContinue();
+    const upload = await this.#store.beginUpload();
+    try {
+      const received = await upload.receive(req, { maxSize, declaredSize: declared });
+      ex.bytesIn = received.size;
+      if (minSize !== undefined && received.size < minSize) throw bodyTooSmall(minSize);
+      if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {
+        throw new ValetError('bad_digest', 'the body does not match the SHA-256 bound in the key');
+      }
+      const meta: ObjectMeta = {
+        key: claims.obj,
+        size: received.size,
+        contentType: contentType?.trim() ?? 'application/octet-stream',
+        sha256: received.sha256,
+        etag: `"${received.sha256}"`,
+        created: this.#now(),
+        subject: claims.sub,
+        keyId: claims.jti,
+      };
+      const noOverwrite = claims.no_overwrite === true;
+      const created = await this.#commits.commitVersion(upload, meta, {
+        noOverwrite,
+        // Whether to answer 201 or 200: looked up while the file is being synced.
+        ...(!noOverwrite && { existed: this.#store.exists(claims.obj) }),
+        consume: () => this.#access.consume(claims),
+      });
+      res.setHeader('ETag', meta.etag);
+      res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
+      if (created) res.setHeader('Location', objectPath(meta.key));
+      sendJson(res, created ? 201 : 200, storedObject(meta));
+    } finally {
+      await upload.discard();
+    }
+  }
+
+  async #delete(ex: Exchange, claims: ValetClaims): Promise<void> {
+    await this.#commits.deleteVersion(claims, () => this.#access.consume(claims));
+    ex.res.writeHead(204).end();
+  }
+
+  async #read(ex: Exchange, claims: ValetClaims, headOnly: boolean): Promise<void> {
+    const { req, res } = ex;
+    const object = await this.#store.open(claims.obj);
+    if (!object) throw new ValetError('not_found', 'no such object');
+    let streaming = false;
+    try {
+      const { meta } = object;
+      res.setHeader('ETag', meta.etag);
+      res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
+      res.setHeader('Cache-Control', 'private, no-store');
+      res.setHeader('Accept-Ranges', 'bytes');
+      if (notModified(req, meta)) {
+        res.writeHead(304).end();
+        return;
+      }
+      const range = ifRangeHolds(req, meta)
+        ? parseRange(req.headers.range, meta.size)
+        : { kind: 'full' as const };
+      if (range.kind === 'unsatisfiable') {
+        res.setHeader('Content-Range', `bytes */${meta.size}`);
+        throw new ValetError('invalid_range', `the range is outside the object's ${meta.size} bytes`);
+      }
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : meta.size - 1;
+      this.#access.consume(claims);
+      setBodyHeaders(res, claims, meta, start, end, range.kind === 'partial');
+      const length = end - start + 1;
+      if (headOnly || length === 0) {
+        res.end();
+        return;
+      }
+      ex.bytesOut = length;
+      if (end < object.head.length) {
+        res.end(object.head.subarray(start, end + 1));
+        return;
+      }
+      streaming = true;
+      // send() owns the fd from here and closes it, also when the client goes away.
+      await object.send(res, start, end);
+    } finally {
+      if (!streaming) await object.close();
+    }
+  }
+}
+
+/** The headers of a read's body: type, a safe disposition and CSP, its length and range. */
+function setBodyHeaders(
+  res: http.ServerResponse,
+  claims: ValetClaims,
+  meta: ObjectMeta,
+  start: number,
+  end: number,
+  partial: boolean,
+): void {
+  const inline = claims.inline ?? isInlineType(meta.contentType);
+  res.setHeader('Content-Type', meta.contentType);
+  res.setHeader(
+    'Content-Disposition',
+    contentDisposition(inline ? 'inline' : 'attachment', claims.filename ?? defaultFilename(meta.key)),
+  );
+  res.setHeader('Content-Security-Policy', DOWNLOAD_CSP);
+  res.setHeader('Content-Length', end - start + 1);
+  if (partial) res.setHeader('Content-Range', `bytes ${start}-${end}/${meta.size}`);
+  res.statusCode = partial ? 206 : 200;
+}
+
+/** RFC 9110 §13.1.2 and §13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since. */
+function notModified(req: http.IncomingMessage, meta: ObjectMeta): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) {
+    if (inm.trim() === '*') return true;
+    return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === meta.etag);
+  }
+  const ims = req.headers['if-modified-since'];
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && Math.floor(meta.created / 1000) <= Math.floor(since / 1000);
+}
+
+/** RFC 9110 §13.1.5: a Range applies only if If-Range (strong ETag or exact date) still matches. */
+function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
+  const ifRange = req.headers['if-range'];
+  if (ifRange === undefined) return true;
+  const value = String(ifRange).trim();
+  if (value.startsWith('"')) return value === meta.etag;
+  if (value.startsWith('W/')) return false;
+  return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
+}
+
+/** A stored version, as a PUT answers it. */
+function storedObject(meta: ObjectMeta): StoredObjectBody {
+  return {
+    object: meta.key,
+    size: meta.size,
+    content_type: meta.contentType,
+    sha256: meta.sha256,
+    etag: meta.etag,
+    last_modified: new Date(meta.created).toISOString(),
+  };
+}

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ValetError } from '../token/errors.js';
+import type { KeyResolver } from '../token/keys.js';
+import type { EventWebhookOptions } from './events.js';
+import type { RevocationFeedOptions } from './revocations.js';
+
+/** Options for {@link createStorageServer}. */
+export interface StorageServerOptions {
+  /** Data directory (created if missing). Only one server may use it at a time. */
+  dataDir: string;
+  /** The trusted public keys (a `JwksSource`, a `TrustedKeys`, or any resolver by `kid`). */
+  keys: KeyResolver;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Allowed clock skew in seconds. Default 60. */
+  clockSkew?: number;
+  /** Longest key lifetime accepted, in seconds. Default 3600. */
+  maxLifetime?: number;
+  /** Origins allowed to call storage from a browser: exact origins, or `*`. Default none. */
+  corsOrigins?: readonly string[];
+  /** A pino logger. Default: JSON lines on stderr at level `info`. */
+  logger?: Logger;
+  /** A connection with no bytes moving for this long (ms) is cut. Default 30 000. */
+  idleTimeout?: number;
+  /** Time allowed to receive the request headers (ms). Default 20 000. */
+  headersTimeout?: number;
+  /** Largest request header section in bytes (URL included). Default 16 384. */
+  maxHeaderSize?: number;
+  /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
+  shutdownGrace?: number;
+  /**
+   * The issuer's revocation feed. When set, storage polls it and refuses revoked keys with
+   * `403 token_revoked` (and every key with `503 unavailable` if the feed is stale). Default none.
+   */
+  revocations?: RevocationFeedOptions;
+  /** The issuer's webhook for committed uploads and deletions (signed, retried). Default none. */
+  events?: EventWebhookOptions;
+  /** How long an unfinished resumable upload is kept, in seconds. Default 86 400 (a day). */
+  uploadLifetime?: number;
+}
+
+const optionsSchema = z.object({
+  dataDir: z.string().min(1),
+  keys: z.custom<KeyResolver>(
+    (v) => typeof (v as KeyResolver | undefined)?.get === 'function',
+    'keys needs a get(kid)',
+  ),
+  now: z.function().optional(),
+  clockSkew: z.number().int().min(0).max(3600).optional(),
+  maxLifetime: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
+  corsOrigins: z.array(z.string()).optional(),
+  logger: z.custom<Logger>().optional(),
+  idleTimeout: z.number().int().min(100).optional(),
+  headersTimeout: z.number().int().min(100).optional(),
+  maxHeaderSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .optional(),
+  shutdownGrace: z.number().int().min(0).optional(),
+  uploadLifetime: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .optional(),
+  revocations: z
+    .object({
+      url: z.url({ protocol: /^https?$/ }),
+      secret: z.string().min(32),
+      interval: z.number().int().min(50).optional(),
+      maxStaleness: z.number().int().min(100).optional(),
+    })
+    .optional(),
+  events: z
+    .object({
+      url: z.url({ protocol: /^https?$/ }),
+      secret: z.string().min(32),
+      retryDelay: z.number().int().min(1).optional(),
+      maxRetryDelay: z.number().int().min(1).optional(),
+      timeout: z.number().int().min(1).optional(),
+    })
+    .optional(),
+});
+
+/** Validates the options at construction: `invalid_options` with every problem named. */
+export function validateStorageOptions(options: StorageServerOptions): void {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ValetError('invalid_options', `invalid storage options: ${z.prettifyError(parsed.error)}`);
+  }
+}
