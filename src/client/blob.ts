@@ -1,0 +1,54 @@
+import { ValetError } from '../token/errors.js';
+import type { BlobLike, UploadData } from './types.js';
+
+/** Largest Blob hashed in memory by the default digest. */
+const MAX_DEFAULT_DIGEST = 512 * 1024 * 1024;
+
+/** The data of an upload as a Blob-like source (strings as UTF-8 text, buffers copied if shared). */
+export function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): BlobLike {
+  if (data instanceof Blob || isBlobLike(data)) return data;
+  if (typeof data === 'string') return new Blob([data], { type: 'text/plain;charset=utf-8' });
+  if (data instanceof ArrayBuffer) return new Blob([data]);
+  // A view on a SharedArrayBuffer cannot be a Blob part: copy it.
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Blob([data.buffer instanceof ArrayBuffer ? (view as Uint8Array<ArrayBuffer>) : view.slice()]);
+}
+
+export function isBlobLike(data: unknown): data is BlobLike {
+  const b = data as Partial<BlobLike> | null;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.size === 'number' &&
+    typeof b.slice === 'function' &&
+    typeof b.stream === 'function'
+  );
+}
+
+export async function defaultDigest(blob: BlobLike): Promise<string> {
+  if (blob.size > MAX_DEFAULT_DIGEST) {
+    throw new ValetError(
+      'invalid_options',
+      'this Blob is too large to hash in memory; pass a digest function',
+    );
+  }
+  const bytes =
+    blob instanceof Blob ? await blob.arrayBuffer() : await new Response(blob.stream()).arrayBuffer();
+  const hash = await globalThis.crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A browser File's identity (name, size, type, modification time); undefined for other data. */
+export function fileFingerprint(blob: BlobLike): string | undefined {
+  const file = blob as BlobLike & { name?: unknown; lastModified?: unknown };
+  if (typeof file.name !== 'string' || typeof file.lastModified !== 'number') return undefined;
+  return `file:${file.name}:${blob.size}:${blob.type}:${file.lastModified}`;
+}
+
+/** UTF-8 text as base64 (tus `Upload-Metadata` values). */
+export function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}

@@ -1,0 +1,133 @@
+import { ValetError } from '../../token/errors.js';
+import type { KeyBody, KeyRequestBody, UploadProtocol } from '../../wire/issuer-api.js';
+import { fileFingerprint } from '../blob.js';
+import { issuerCall } from '../issuer-api.js';
+import { defaultResumeStore, type ResumeStore, type SavedUpload } from '../resume.js';
+import { withRetry } from '../retry.js';
+import type { BlobLike } from '../types.js';
+import { cancellingOnAbort, jsonBytes, type ResumableJob, type Sent, type UploadJob } from './job.js';
+import { sendParts } from './multipart.js';
+import { createTusUpload, sendTusChunks, type TusSession, terminate, tusState, UPLOAD_LOST } from './tus.js';
+
+const MULTIPART: UploadProtocol = 's3-multipart';
+
+/** Where a client remembers unfinished uploads (resolved once, on first use). */
+export interface ResumeMemory {
+  store: ResumeStore | null | undefined;
+}
+
+/**
+ * A resumable upload: resumes a remembered upload of the same source if there is one (with a
+ * renewed key), else creates one, as the issuer's key says: tus at Valet storage, or a multipart
+ * upload the issuer started on another store. Throws `resumable_unsupported` when the store has
+ * none (the caller then sends the body in one request).
+ */
+export async function uploadResumable(job: UploadJob, blob: BlobLike, memory: ResumeMemory): Promise<Sent> {
+  if (memory.store === undefined) memory.store = defaultResumeStore();
+  const store = memory.store;
+  const source = job.options.fingerprint ?? fileFingerprint(blob);
+  const fingerprint =
+    store && source !== undefined
+      ? JSON.stringify([
+          job.ctx.issuer,
+          job.request.rule ?? null,
+          job.request.name ?? null,
+          blob.size,
+          source,
+        ])
+      : undefined;
+  const forget = async () => {
+    if (store && fingerprint !== undefined) await store.remove(fingerprint).catch(() => {});
+  };
+  const resumable: ResumableJob = { ...job, blob, forget };
+  const saved = store && fingerprint !== undefined ? await store.get(fingerprint) : undefined;
+  if (saved?.size === blob.size) {
+    const resumed = await resume(resumable, saved);
+    if (resumed) return resumed;
+  }
+  const started = await start(resumable);
+  if (store && fingerprint !== undefined) await store.set(fingerprint, remembered(resumable, started));
+  const partSize = started.key.upload?.part_size;
+  if (started.key.upload?.protocol === MULTIPART) {
+    // The key that started it is the upload's key (the parts' own are not kept).
+    const { result } = await sendParts(resumable, started.id, partSize ?? 0, false);
+    return { result, key: started.key };
+  }
+  return tusFrom(resumable, started, 0);
+}
+
+/**
+ * A remembered upload, continued: its missing parts (multipart), or from the offset storage holds
+ * (tus) with a renewed key. `undefined` if it cannot be continued (it is forgotten then).
+ */
+async function resume(job: ResumableJob, saved: SavedUpload): Promise<Sent | undefined> {
+  if (saved.protocol === MULTIPART)
+    return unlessLost(job, () => sendParts(job, saved.id, saved.partSize ?? 0, true));
+  const found = await unlessLost(job, async () => {
+    const key = await renew(job, saved.id);
+    return { key, state: await tusState(job.ctx, saved.url, key, job.options.signal) };
+  });
+  if (!found) return undefined;
+  const { key, state } = found;
+  if (state.result) {
+    await job.forget();
+    job.options.onProgress?.({ loaded: job.blob.size, total: job.blob.size });
+    return { result: state.result, key };
+  }
+  job.options.onResume?.({ offset: state.offset, total: job.blob.size });
+  return tusFrom(job, { url: saved.url, id: saved.id, key }, state.offset);
+}
+
+/** Runs a step of resuming; `undefined` if the issuer or storage no longer has the upload. */
+async function unlessLost<T>(job: ResumableJob, step: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await step();
+  } catch (error) {
+    if (!(error instanceof ValetError && UPLOAD_LOST.has(error.code))) throw error;
+    await job.forget();
+    return undefined;
+  }
+}
+
+/** A new upload: a resumable key, then (tus) the upload created at storage. */
+function start(job: ResumableJob): Promise<TusSession> {
+  return withRetry(job.ctx, job.ctx.retries + 1, job.options.signal, async () => {
+    const key = await keyFor(job, { ...job.request, resumable: true });
+    if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
+    // Another store: the issuer has started a multipart upload already.
+    if (key.upload.protocol === MULTIPART) return { url: key.url, id: key.upload.id, key };
+    return createTusUpload(job, key);
+  });
+}
+
+/** The chunks of a tus upload from `offset`; cancelled for good, it is terminated at storage. */
+function tusFrom(job: ResumableJob, session: TusSession, offset: number): Promise<Sent> {
+  return cancellingOnAbort(
+    job,
+    () => terminate(job.ctx, session),
+    sendTusChunks(job, session, offset, (id) => renew(job, id)),
+  );
+}
+
+/** A fresh key for the upload `id` (same object and limits). */
+function renew(job: ResumableJob, id: string): Promise<KeyBody> {
+  return keyFor(job, { op: 'put', upload: id });
+}
+
+function keyFor(job: ResumableJob, body: KeyRequestBody): Promise<KeyBody> {
+  job.bytes.toIssuer += jsonBytes(body);
+  return issuerCall<KeyBody>(job.ctx, 'POST', '/v1/keys', body, job.options.signal);
+}
+
+/** What is remembered of an upload: never its key. */
+function remembered(job: ResumableJob, session: TusSession): SavedUpload {
+  const partSize = session.key.upload?.protocol === MULTIPART ? session.key.upload.part_size : undefined;
+  return {
+    url: session.url,
+    id: session.id,
+    object: session.key.object,
+    size: job.blob.size,
+    created: job.ctx.now(),
+    ...(partSize !== undefined && { protocol: MULTIPART, partSize }),
+  };
+}

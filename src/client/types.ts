@@ -1,0 +1,149 @@
+import type { ResumeStore } from './resume.js';
+
+/** Options for {@link createClient}. */
+export interface ClientOptions {
+  /** The issuer's base URL, e.g. `https://app.example.com` or `http://127.0.0.1:8080`. */
+  issuer: string;
+  /** Returns the caller's bearer token for the issuer (an OIDC token, a session token…). */
+  getToken: () => string | null | undefined | Promise<string | null | undefined>;
+  /** The fetch to use. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Retries after a transient failure (network error, 5xx). Default 3. Refusals (4xx) are never retried. */
+  retries?: number;
+  /** First retry delay, ms; doubles each time, with jitter. Default 500. */
+  retryDelay?: number;
+  /** Computes the SHA-256 (hex) of a Blob. Default: WebCrypto over the whole Blob (up to 512 MiB). */
+  digest?: (data: BlobLike) => Promise<string>;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Blobs at least this large are sent as a resumable upload (tus on Valet storage), in chunks
+   * that survive network drops, restarts and expiring keys. Default 8 MiB; `Infinity`: never.
+   */
+  resumableThreshold?: number;
+  /** Bytes per request of a resumable upload. Default 64 MiB. */
+  chunkSize?: number;
+  /**
+   * Where unfinished resumable uploads are remembered, so that they resume after a restart.
+   * Default: `localStorage` in browsers, `~/.valet/uploads.json` (or `$VALET_STATE_DIR`) in Node.
+   * `null`: remember nothing (resume only within one `upload()` call).
+   */
+  resumeStore?: ResumeStore | null;
+}
+
+/** Progress of a transfer. */
+export interface Progress {
+  loaded: number;
+  /** Absent when the size is not known in advance (a stream). */
+  total?: number;
+}
+
+/**
+ * What `upload()` needs of a Blob: a real `Blob` or `File`, or a source that reads on demand,
+ * such as a Node file from `openFile(path)` in `valet/client/node`.
+ */
+export interface BlobLike {
+  readonly size: number;
+  readonly type: string;
+  slice(start?: number, end?: number, contentType?: string): BlobLike;
+  stream(): ReadableStream<Uint8Array>;
+}
+
+/** What can be uploaded. A Node file, however large: `await openFile(path)` from `valet/client/node`. */
+export type UploadData =
+  | Blob
+  | BlobLike
+  | ArrayBuffer
+  | ArrayBufferView
+  | string
+  | ReadableStream<Uint8Array>;
+
+/** Options for {@link ValetClient.upload}. */
+export interface UploadOptions {
+  /** The issuer rule to use; default: the first upload rule that allows it. */
+  rule?: string;
+  /** The proposed object name (the rule confines it, e.g. under `users/<you>/`). */
+  name?: string;
+  /** The content type; default: the Blob's type, if any. */
+  contentType?: string;
+  /** Bind the body's SHA-256 into the key (`true`: computed here; a hex string: already known). */
+  sha256?: boolean | string;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+  /** Force (`true`) or avoid (`false`) a resumable upload; default: by the client's threshold. */
+  resumable?: boolean;
+  /**
+   * What identifies the source across restarts, so that uploading it again resumes the earlier
+   * upload (the CLI uses the file's path, size and modification time). Default for a browser
+   * `File`: its name, size, type and modification time; other data resumes only within one call.
+   */
+  fingerprint?: string;
+  /** Called when an earlier upload of the same source resumes, with what storage already has. */
+  onResume?: (state: { offset: number; total: number }) => void;
+  /**
+   * When `signal` aborts a resumable upload: keep it, so that uploading the same source again
+   * resumes it (`true`, the default: a pause), or cancel it at storage and forget it (`false`).
+   */
+  keepOnAbort?: boolean;
+}
+
+/** An upload, as committed by storage. */
+export interface UploadResult {
+  key: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  contentType: string;
+  /** The key the upload used: its scope and expiry (never the token). */
+  grant: Grant;
+  /** Request-body bytes sent to the issuer and to storage, all attempts included. */
+  bytes: { toIssuer: number; toStorage: number };
+  /** The resumable upload's id, when the body went as one. */
+  upload?: string;
+}
+
+/** What a valet key allowed, without the key itself. */
+export interface Grant {
+  id: string;
+  op: string;
+  object: string;
+  expiresAt: string;
+  constraints: Record<string, unknown>;
+}
+
+/** A URL that reads one object for a short time (for `<img>`, `<video>` or a download link). */
+export interface ReadUrl {
+  url: string;
+  expiresAt: string;
+}
+
+/** A download under way. */
+export interface Download {
+  key: string;
+  /** The bytes; read it once. */
+  body: ReadableStream<Uint8Array>;
+  size: number;
+  contentType: string;
+  etag: string;
+  /** The whole body as a Blob. */
+  blob(): Promise<Blob>;
+}
+
+/** An object in the caller's listing. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  etag: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A share link. */
+export interface Share {
+  id: string;
+  url: string;
+  key: string;
+  expiresAt: string;
+}
