@@ -1,3 +1,5 @@
+import type { UploadProtocol } from '../wire/issuer-api.js';
+
 /**
  * Where the client remembers its unfinished resumable uploads, so that an upload resumes after
  * the page or the process is restarted. Only the upload's URL and id are kept, never a key: a
@@ -17,7 +19,7 @@ export interface SavedUpload {
   /** When it was created, ms since the epoch. */
   created: number;
   /** `tus` (default) or `s3-multipart`, whose parts have `partSize` bytes but the last. */
-  protocol?: 'tus' | 's3-multipart';
+  protocol?: UploadProtocol;
   partSize?: number;
 }
 

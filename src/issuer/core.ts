@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import type { DriverContext, SignedRequest, SignOptions, StorageDriver } from '../drivers/types.js';
+import type {
+  DriverContext,
+  MultipartUploads,
+  SignedRequest,
+  SignOptions,
+  StorageDriver,
+} from '../drivers/types.js';
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { buildClaims, signClaims } from '../token/mint.js';
@@ -39,6 +45,12 @@ export class IssuerCore {
     this.log = options.logger;
     this.maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
     this.uploadLifetime = options.uploadLifetime ?? 86_400;
+  }
+
+  /** The store's multipart uploads, if that is how it takes resumable uploads. */
+  multipart(): MultipartUploads | undefined {
+    const resumable = this.driver.resumable;
+    return resumable?.protocol === 's3-multipart' ? resumable : undefined;
   }
 
   /** The lifetime of a key minted under `rule`, seconds. */
@@ -104,9 +116,9 @@ export class IssuerCore {
     const completes = this.driver.completion === 'client' && (claims.op === 'put' || claims.op === 'delete');
     return mintedKey(claims, signed, {
       ...(completes && { complete: `/v1/keys/${claims.jti}/complete` }),
-      ...(this.driver.resumable?.protocol === 'tus' &&
+      ...(this.driver.resumable &&
         (claims.resumable || claims.upload !== undefined) && {
-          upload: { id: claims.upload ?? claims.jti, protocol: 'tus', renewals: 0 },
+          upload: { id: claims.upload ?? claims.jti, protocol: this.driver.resumable.protocol, renewals: 0 },
         }),
       ...extra,
     });

@@ -68,7 +68,7 @@ class ValetIssuer implements Issuer {
     this.#every(60_000, () => core.records.expirePending(core.now()));
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
     // now and every ten minutes, so the store does not keep their parts.
-    if (core.driver.resumable?.protocol === 's3-multipart') {
+    if (core.multipart()) {
       void this.abortStaleUploads().catch(() => {});
       this.#every(600_000, () => this.abortStaleUploads());
     }

@@ -11,160 +11,17 @@ import type {
   ShareRecord,
   Usage,
 } from './records.js';
+import { type EventSql, recordEventRows } from './sqlite-events.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS grants (
-  id TEXT PRIMARY KEY NOT NULL,
-  subject TEXT NOT NULL,
-  op TEXT NOT NULL,
-  object TEXT NOT NULL,
-  rule TEXT NOT NULL,
-  constraints TEXT NOT NULL,
-  issued_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  kid TEXT NOT NULL,
-  client_address TEXT,
-  user_agent TEXT,
-  share_id TEXT,
-  reserved_bytes INTEGER NOT NULL DEFAULT 0,
-  completed_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
-CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS objects (
-  key TEXT PRIMARY KEY NOT NULL,
-  owner TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'complete')),
-  size INTEGER,
-  content_type TEXT,
-  sha256 TEXT,
-  etag TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  pending_until INTEGER
-);
-CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
-CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending_until) WHERE state = 'pending';
-CREATE TABLE IF NOT EXISTS events (
-  id TEXT PRIMARY KEY NOT NULL,
-  type TEXT NOT NULL,
-  object TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  content_type TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  etag TEXT NOT NULL,
-  time TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  handled_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_object ON events (object);
-CREATE TABLE IF NOT EXISTS shares (
-  id TEXT PRIMARY KEY NOT NULL,
-  secret_hash TEXT NOT NULL UNIQUE,
-  object TEXT NOT NULL,
-  owner TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS shares_owner ON shares (owner, expires_at);
-CREATE TABLE IF NOT EXISTS revocations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind TEXT NOT NULL CHECK (kind IN ('key', 'subject', 'signing_key')),
-  value TEXT NOT NULL,
-  before INTEGER,
-  expires_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`;
-
-interface GrantRow {
-  id: string;
-  subject: string;
-  op: GrantRecord['op'];
-  object: string;
-  rule: string;
-  constraints: string;
-  issued_at: number;
-  expires_at: number;
-  kid: string;
-  client_address: string | null;
-  user_agent: string | null;
-  share_id: string | null;
-  reserved_bytes: number;
-  completed_at: number | null;
-}
-
-interface ObjectRow {
-  key: string;
-  owner: string;
-  state: ObjectRecord['state'];
-  size: number | null;
-  content_type: string | null;
-  sha256: string | null;
-  etag: string | null;
-  created_at: number;
-  updated_at: number;
-  pending_until: number | null;
-}
-
-interface ShareRow {
-  id: string;
-  secret_hash: string;
-  object: string;
-  owner: string;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
-
-function toShare(row: ShareRow): ShareRecord {
-  return {
-    id: row.id,
-    secretHash: row.secret_hash,
-    object: row.object,
-    owner: row.owner,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-  };
-}
-
-function toGrant(row: GrantRow): GrantRecord {
-  return {
-    id: row.id,
-    subject: row.subject,
-    op: row.op,
-    object: row.object,
-    rule: row.rule,
-    constraints: JSON.parse(row.constraints) as Record<string, unknown>,
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-    kid: row.kid,
-    clientAddress: row.client_address,
-    userAgent: row.user_agent,
-    shareId: row.share_id,
-    reservedBytes: row.reserved_bytes,
-    completedAt: row.completed_at,
-  };
-}
-
-function toObject(row: ObjectRow): ObjectRecord {
-  return {
-    key: row.key,
-    owner: row.owner,
-    state: row.state,
-    size: row.size,
-    contentType: row.content_type,
-    sha256: row.sha256,
-    etag: row.etag,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    pendingUntil: row.pending_until,
-  };
-}
+import {
+  type GrantRow,
+  type ObjectRow,
+  SCHEMA,
+  type ShareRow,
+  toGrant,
+  toObject,
+  toShare,
+} from './sqlite-schema.js';
 
 /** Options for {@link SqliteRecordStore.open}. */
 export interface SqliteRecordStoreOptions {
@@ -217,6 +74,13 @@ export class SqliteRecordStore implements RecordStore {
     }
     return statement;
   }
+
+  /** What the event rows need of this store. */
+  readonly #sql: EventSql = {
+    stmt: (sql) => this.#stmt(sql),
+    transaction: (fn) => this.#db.transaction(fn)(),
+    usage: (subject, now) => this.#usage(subject, now),
+  };
 
   /** Opens (creating if needed) a database file; `:memory:` for a throw-away one. */
   static open(file: string, options: SqliteRecordStoreOptions = {}): SqliteRecordStore {
@@ -407,86 +271,10 @@ export class SqliteRecordStore implements RecordStore {
     while (this.#batch) await this.#flush();
     this.#db.pragma('synchronous = FULL');
     try {
-      return this.#recordEvent(event);
+      return recordEventRows(this.#sql, event);
     } finally {
       this.#db.pragma(`synchronous = ${this.#synchronous}`);
     }
-  }
-
-  #recordEvent(event: EventRecord): EventOutcome {
-    return this.#db.transaction((): EventOutcome => {
-      const inserted = this.#stmt(
-        `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-      ).run(
-        event.id,
-        event.type,
-        event.object,
-        event.keyId,
-        event.subject,
-        event.size,
-        event.contentType,
-        event.sha256,
-        event.etag,
-        event.time,
-        event.receivedAt,
-      ).changes;
-      const grantRow = this.#stmt('SELECT * FROM grants WHERE id = ?').get(event.keyId) as
-        | GrantRow
-        | undefined;
-      const grant = grantRow && toGrant(grantRow);
-      if (inserted === 0) {
-        const seen = this.#stmt('SELECT handled_at FROM events WHERE id = ?').get(event.id) as {
-          handled_at: number | null;
-        };
-        return {
-          recorded: false,
-          handled: seen.handled_at !== null,
-          grant,
-          object: undefined,
-          usage: undefined,
-        };
-      }
-      this.#stmt('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL').run(
-        event.receivedAt,
-        event.keyId,
-      );
-      if (event.type === 'object.deleted') {
-        this.#stmt('DELETE FROM objects WHERE key = ?').run(event.object);
-        return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
-      }
-      const owner = grant?.subject ?? event.subject;
-      // Earlier keys for the same object (a client's retries) no longer hold a reservation.
-      this.#stmt(
-        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
-           AND completed_at IS NULL AND issued_at <= ?`,
-      ).run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
-      // The renewed keys of a resumable upload end with it.
-      this.#stmt(
-        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND completed_at IS NULL
-           AND json_extract(constraints, '$.upload') = ?`,
-      ).run(event.receivedAt, owner, event.object, event.keyId);
-      this.#stmt(
-        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
-           VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)
-           ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
-             content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
-             updated_at = excluded.updated_at, pending_until = NULL`,
-      ).run(
-        event.object,
-        owner,
-        event.size,
-        event.contentType,
-        event.sha256,
-        event.etag,
-        event.receivedAt,
-        event.receivedAt,
-      );
-      const object = toObject(
-        this.#stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow,
-      );
-      return { recorded: true, handled: false, grant, object, usage: this.#usage(owner, event.receivedAt) };
-    })();
   }
 
   async markEventHandled(id: string, now: number): Promise<void> {

@@ -53,8 +53,21 @@ function created(g: GrantRecord, size: number, id = `evt-${g.id}`): EventRecord 
  * recordStoreContract('my store', () => MyRecordStore.open(…))
  * ```
  */
-export function recordStoreContract(name: string, open: () => RecordStore | Promise<RecordStore>): void {
+export function recordStoreContract(name: string, open: Open): void {
   describe(`RecordStore contract: ${name}`, () => {
+    quotaCases(open);
+    grantCases(open);
+    eventCases(open);
+    shareCases(open);
+    revocationCases(open);
+  });
+}
+
+type Open = () => RecordStore | Promise<RecordStore>;
+
+/** Quotas. */
+function quotaCases(open: Open): void {
+  describe('quotas', () => {
     it('reserves quota at minting: declared bytes and one object each', async () => {
       const store = await open();
       const quota = { maxBytes: 1000, maxObjects: 2 };
@@ -107,7 +120,12 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       assert.equal(await store.getObject('a'), undefined);
       assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 0 });
     });
+  });
+}
 
+/** Grants and uploads. */
+function grantCases(open: Open): void {
+  describe('grants and uploads', () => {
     it('renews a resumable upload: counted, reservation and pending row kept, ended by completion', async () => {
       const store = await open();
       const g = grant('big', 800, { constraints: { resumable: true } });
@@ -133,6 +151,23 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       assert.deepEqual(await store.usage('alice', later), { bytes: 700, objects: 1 });
     });
 
+    it('keeps a grant as minted, and finds it by id', async () => {
+      const store = await open();
+      const g = grant('kept', 0, {
+        op: 'get',
+        constraints: { once: true, filename: 'a.txt' },
+        shareId: 'shr_x',
+      });
+      await store.recordGrant(g);
+      assert.deepEqual(await store.getGrant(g.id), g);
+      assert.equal(await store.getGrant('grant-missing-000000'), undefined);
+    });
+  });
+}
+
+/** Events and objects. */
+function eventCases(open: Open): void {
+  describe('events and objects', () => {
     it('records an event once, completes the object and releases the reservation', async () => {
       const store = await open();
       const g = grant('a', 600);
@@ -167,54 +202,6 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       assert.deepEqual(await store.listObjects('alice'), []);
     });
 
-    it('keeps revocations while they matter, with a version that changes', async () => {
-      const store = await open();
-      const empty = await store.activeRevocations(T0);
-      await store.addRevocation({
-        kind: 'key',
-        value: 'k1',
-        before: null,
-        expiresAt: T0 + 1000,
-        createdAt: T0,
-      });
-      const one = await store.activeRevocations(T0);
-      assert.notEqual(one.version, empty.version);
-      assert.equal(one.revocations.length, 1);
-      const later = await store.activeRevocations(T0 + 1000);
-      assert.equal(later.revocations.length, 0);
-      assert.notEqual(later.version, one.version);
-    });
-
-    it('finds a share by the hash of its secret and revokes it', async () => {
-      const store = await open();
-      await store.createShare({
-        id: 'shr_1',
-        secretHash: 'h1',
-        object: 'a',
-        owner: 'alice',
-        createdAt: T0,
-        expiresAt: T0 + 1000,
-        revokedAt: null,
-      });
-      assert.equal((await store.findShareBySecret('h1'))?.id, 'shr_1');
-      assert.equal(await store.findShareBySecret('h2'), undefined);
-      assert.equal(await store.revokeShare('shr_1', T0 + 5), true);
-      assert.equal((await store.getShare('shr_1'))?.revokedAt, T0 + 5);
-      assert.equal(await store.revokeShare('shr_2', T0 + 5), false);
-    });
-
-    it('keeps a grant as minted, and finds it by id', async () => {
-      const store = await open();
-      const g = grant('kept', 0, {
-        op: 'get',
-        constraints: { once: true, filename: 'a.txt' },
-        shareId: 'shr_x',
-      });
-      await store.recordGrant(g);
-      assert.deepEqual(await store.getGrant(g.id), g);
-      assert.equal(await store.getGrant('grant-missing-000000'), undefined);
-    });
-
     it("lists only a subject's complete objects, by key", async () => {
       const store = await open();
       const [b, a, pending] = [grant('b', 1), grant('a', 1), grant('pending', 1)];
@@ -242,6 +229,29 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
       await store.dropObject('dropped', `"${'a'.repeat(64)}"`);
       assert.equal(await store.getObject('dropped'), undefined);
       assert.deepEqual(await store.usage('alice', T0 + 2000), { bytes: 0, objects: 0 });
+    });
+  });
+}
+
+/** Shares. */
+function shareCases(open: Open): void {
+  describe('shares', () => {
+    it('finds a share by the hash of its secret and revokes it', async () => {
+      const store = await open();
+      await store.createShare({
+        id: 'shr_1',
+        secretHash: 'h1',
+        object: 'a',
+        owner: 'alice',
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+        revokedAt: null,
+      });
+      assert.equal((await store.findShareBySecret('h1'))?.id, 'shr_1');
+      assert.equal(await store.findShareBySecret('h2'), undefined);
+      assert.equal(await store.revokeShare('shr_1', T0 + 5), true);
+      assert.equal((await store.getShare('shr_1'))?.revokedAt, T0 + 5);
+      assert.equal(await store.revokeShare('shr_2', T0 + 5), false);
     });
 
     it("lists a subject's live share links, newest first", async () => {
@@ -271,6 +281,29 @@ export function recordStoreContract(name: string, open: () => RecordStore | Prom
         (await store.listShares('alice', T0 + 100)).map((s) => s.id),
         ['shr_new', 'shr_old'],
       );
+    });
+  });
+}
+
+/** Revocations. */
+function revocationCases(open: Open): void {
+  describe('revocations', () => {
+    it('keeps revocations while they matter, with a version that changes', async () => {
+      const store = await open();
+      const empty = await store.activeRevocations(T0);
+      await store.addRevocation({
+        kind: 'key',
+        value: 'k1',
+        before: null,
+        expiresAt: T0 + 1000,
+        createdAt: T0,
+      });
+      const one = await store.activeRevocations(T0);
+      assert.notEqual(one.version, empty.version);
+      assert.equal(one.revocations.length, 1);
+      const later = await store.activeRevocations(T0 + 1000);
+      assert.equal(later.revocations.length, 0);
+      assert.notEqual(later.version, one.version);
     });
   });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { close as fsClose, open as fsOpen, fsync, read, writev } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -118,4 +119,30 @@ export async function writeAll(fd: number, buffers: Buffer[], position: number):
     while (pending.length > 0 && skip >= (pending[0]?.length ?? 0)) skip -= pending.shift()?.length ?? 0;
     if (skip > 0 && pending[0]) pending = [pending[0].subarray(skip), ...pending.slice(1)];
   }
+}
+
+/** SHA-256 of the `size` bytes after the header space of a file (an upload's part file). */
+export async function hashBody(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const fd = await openFd(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await readFd(
+        fd,
+        buffer,
+        0,
+        Math.min(buffer.length, size - done),
+        HEADER_SIZE + done,
+      );
+      if (bytesRead === 0)
+        throw new ValetError('internal_error', 'the upload file is shorter than its offset');
+      hash.update(buffer.subarray(0, bytesRead));
+      done += bytesRead;
+    }
+  } finally {
+    await closeFd(fd);
+  }
+  return hash.digest('hex');
 }

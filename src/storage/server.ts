@@ -5,13 +5,20 @@ import pino, { type Logger } from 'pino';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import type { CorsPolicy } from '../wire/cors.js';
-import { asValetError, renderError, wantsHtml } from '../wire/errors.js';
+import { asValetError } from '../wire/errors.js';
 import { OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
 import { answerPreflight, applyCors, storageCors } from './cors.js';
 import { EventOutbox } from './events.js';
-import { type Exchange, methodNotAllowed, sendJson, splitTarget } from './exchange.js';
+import {
+  type Exchange,
+  methodNotAllowed,
+  rawRefusal,
+  sendJson,
+  splitTarget,
+  writeRefusal,
+} from './exchange.js';
 import { UsedKeyLedger } from './ledger.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
@@ -308,16 +315,7 @@ class Storage implements StorageServer {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    // An unread request body is not drained: the connection closes after the answer.
-    if (!req.complete) res.shouldKeepAlive = false;
-    res.removeHeader('Content-Disposition');
-    res.removeHeader('Content-Length');
-    // A person who opened a link in a browser gets a readable page rather than raw JSON.
-    const html = wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD');
-    const rendered = renderError(valetError, { html });
-    for (const [name, value] of Object.entries(rendered.headers)) res.setHeader(name, value);
-    res.setHeader('Content-Length', Buffer.byteLength(rendered.body));
-    res.writeHead(rendered.status).end(req.method === 'HEAD' ? undefined : rendered.body);
+    writeRefusal(req, res, valetError);
   }
 
   /**
@@ -366,17 +364,9 @@ class Storage implements StorageServer {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'request_timeout'
           : 'bad_request';
-    const rendered = renderError(
-      new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused'),
-    );
     this.#log.info({ code, parserError: error.code }, 'request refused by the HTTP parser');
-    const head = Object.entries({
-      ...rendered.headers,
-      'content-length': String(Buffer.byteLength(rendered.body)),
-      connection: 'close',
-    }).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.end(
-      `HTTP/1.1 ${rendered.status} ${http.STATUS_CODES[rendered.status]}\r\n${head.join('')}\r\n${rendered.body}`,
+      rawRefusal(new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused')),
     );
   }
 

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { close as fsClose, open as fsOpen, fsync, ftruncate, read } from 'node:fs';
+import { ftruncate } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
 import { KEY_ID } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
-import { HEADER_SIZE, writeAll } from './object-file.js';
+import { closeFd, fsyncFd, HEADER_SIZE, hashBody, openFd, writeAll } from './object-file.js';
 
 /**
  * Resumable uploads (tus 1.0) kept by Valet storage, as a `@tus/server` data store.
@@ -67,10 +67,6 @@ export interface ResumableHooks {
   committedVersion(info: UploadInfo): Promise<{ sha256: string; etag: string } | undefined>;
 }
 
-const openFd = promisify(fsOpen);
-const closeFd = promisify(fsClose);
-const fsyncFd = promisify(fsync);
-const readFd = promisify(read);
 const truncateFd = promisify(ftruncate);
 /** Bytes gathered before one write call. */
 const WRITE_BATCH = 1024 * 1024;
@@ -312,7 +308,7 @@ export class ResumableStore extends DataStore {
     const file = this.#part(info.id);
     const state = this.#hashes.get(info.id);
     this.#hashes.delete(info.id);
-    const sha256 = state?.offset === info.size ? state.hash.digest('hex') : await hashFile(file, info.size);
+    const sha256 = state?.offset === info.size ? state.hash.digest('hex') : await hashBody(file, info.size);
     let version: { sha256: string; etag: string };
     try {
       if (info.sha256 !== undefined && info.sha256 !== sha256) {
@@ -374,30 +370,4 @@ export class ResumableStore extends DataStore {
   #json(id: string): string {
     return path.join(this.dir, `${id}.json`);
   }
-}
-
-/** SHA-256 of the `size` bytes after the header space of a part file. */
-async function hashFile(file: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const fd = await openFd(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    let done = 0;
-    while (done < size) {
-      const { bytesRead } = await readFd(
-        fd,
-        buffer,
-        0,
-        Math.min(buffer.length, size - done),
-        HEADER_SIZE + done,
-      );
-      if (bytesRead === 0)
-        throw new ValetError('internal_error', 'the upload file is shorter than its offset');
-      hash.update(buffer.subarray(0, bytesRead));
-      done += bytesRead;
-    }
-  } finally {
-    await closeFd(fd);
-  }
-  return hash.digest('hex');
 }

@@ -55,8 +55,8 @@ function fromHex(hex: string): Uint8Array | undefined {
   return out;
 }
 
-/** What a signature covers. */
-export interface SignedRequest {
+/** What a `Valet-Signature` (HMAC between storage and issuer) covers. */
+export interface HmacSignedRequest {
   method: string;
   /** The URL path (no query). */
   path: string;
@@ -75,7 +75,7 @@ export interface SignedRequest {
  */
 export async function signRequest(
   secret: string,
-  request: SignedRequest,
+  request: HmacSignedRequest,
   nowMs = Date.now(),
 ): Promise<string> {
   const t = Math.floor(nowMs / 1000);
@@ -94,7 +94,7 @@ export async function signRequest(
 export async function verifyRequestSignature(
   secret: string,
   header: string | null | undefined,
-  request: SignedRequest,
+  request: HmacSignedRequest,
   options: { now?: number; window?: number } = {},
 ): Promise<void> {
   const match = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/.exec(header ?? '');

@@ -72,17 +72,20 @@ Options:
   },
   async run(values) {
     const port = parsePort(optional(values, 'port') ?? '8080', '--port');
-    const storagePort = parsePort(optional(values, 'storage-port') ?? '0', '--storage-port');
     const dataDir = path.resolve(optional(values, 'data') ?? '.valet');
-    const maxUpload = parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload');
     const kind = optional(values, 'storage') ?? 'valet';
     if (kind !== 'valet' && kind !== 's3') throw new UsageError('--storage must be valet or s3');
-    const s3Options = kind === 's3' ? s3OptionsFrom(values) : undefined;
+    const setup: DevSetup = {
+      dataDir,
+      storagePort: parsePort(optional(values, 'storage-port') ?? '0', '--storage-port'),
+      maxUpload: parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload'),
+      s3: kind === 's3' ? s3OptionsFrom(values) : undefined,
+      logger: pino(
+        { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
+        pino.destination({ dest: 2, sync: false }),
+      ),
+    };
     const script = await bundleWebApp();
-    const logger = pino(
-      { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
-      pino.destination({ dest: 2, sync: false }),
-    );
     await fs.mkdir(path.join(dataDir, 'storage'), { recursive: true, mode: 0o700 });
     const signingJwk = await loadOrCreateJson<PrivateSigningJwk>(
       path.join(dataDir, 'signing.jwk'),
@@ -90,113 +93,157 @@ Options:
     );
     const secret = await loadOrCreateSecret(path.join(dataDir, 'storage.secret'));
     const idp = await DevIdentityProvider.open(path.join(dataDir, 'idp.jwk'));
-
     // The issuer's port is bound first: storage needs its URL for revocations and events, and the
     // issuer needs storage's URL for the keys it mints. Until both are up, requests get a 503.
-    let issuer: Issuer | undefined;
-    let base = '';
-    let storageOrigin = '';
-    const web = http.createServer(
-      toNodeListener({
-        fetch: async (request, info) => {
-          const fromIdp = await idp.handle(request, base);
-          if (fromIdp) return fromIdp;
-          const { pathname } = new URL(request.url);
-          if (pathname === '/' && request.method === 'GET') {
-            return new Response(demoPage(), {
-              headers: {
-                'content-type': 'text/html; charset=utf-8',
-                'content-security-policy': demoPageCsp(storageOrigin),
-                'x-content-type-options': 'nosniff',
-                'referrer-policy': 'no-referrer',
-              },
-            });
-          }
-          if (pathname === '/app.js' && request.method === 'GET') {
-            return new Response(script, {
-              headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
-            });
-          }
-          if (!issuer)
-            return Response.json({ error: { code: 'unavailable', message: 'starting' } }, { status: 503 });
-          return issuer.fetch(request, info);
-        },
-      }),
-    );
-    await new Promise<void>((resolve, reject) => {
-      web.once('error', reject);
-      web.listen(port, '127.0.0.1', () => resolve());
-    });
-    base = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
-
-    let storage: StorageServer | undefined;
+    const state: DevState = { base: '', storageOrigin: '' };
+    const web = await serveWeb(port, state, idp, script);
     const stopAll = async () => {
-      await storage?.close();
+      await state.storage?.close();
       web.closeAllConnections();
       await new Promise<void>((resolve) => web.close(() => resolve()));
-      await issuer?.close();
-      logger.flush();
+      await state.issuer?.close();
+      setup.logger.flush();
     };
     try {
-      const common = {
-        signingKeys: [signingJwk],
-        storageSecret: secret,
-        oidc: { issuer: DevIdentityProvider.issuerFor(base), audience: DEV_AUDIENCE, algorithms: ['ES256'] },
-        database: path.join(dataDir, 'issuer.sqlite'),
-        publicUrl: base,
-        logger: logger.child({ service: 'valet-issuer' }),
-      };
-      let storageUrl: string;
-      if (s3Options) {
-        // An S3 engine: presigned URLs work until they expire and cannot be revoked, so the dev
-        // policy accepts single use and revocation as not enforced (see the README's table).
-        // The SDK is an optional peer dependency: loaded only here.
-        const { S3Driver } = await import('../../drivers/s3/index.js');
-        const driver = new S3Driver(s3Options);
-        await driver.ensureBucket();
-        await driver.allowOrigins([base]);
-        storageUrl = `${s3Options.endpoint}/${s3Options.bucket}`;
-        storageOrigin = new URL(s3Options.endpoint).origin;
-        issuer = await createIssuer({
-          ...common,
-          driver,
-          rules: devRules(maxUpload, ['once', 'revocation']),
-        });
-      } else {
-        storage = await createStorageServer({
-          dataDir: path.join(dataDir, 'storage'),
-          keys: await TrustedKeys.fromJwks({ keys: [publicJwk(signingJwk)] }),
-          corsOrigins: [base],
-          logger: logger.child({ service: 'valet-storage' }),
-          revocations: { url: `${base}/v1/revocations`, secret },
-          events: { url: `${base}/v1/events`, secret },
-        });
-        storageUrl = await storage.listen(storagePort, '127.0.0.1');
-        storageOrigin = new URL(storageUrl).origin;
-        issuer = await createIssuer({ ...common, storageUrl, rules: devRules(maxUpload) });
-        await storage.refreshRevocations();
-      }
+      const storageUrl = await startIssuerAndStore(setup, state, signingJwk, secret);
       const users: Record<string, string> = {};
-      for (const user of DEV_USERS) users[user] = await idp.token(base, user);
-      const ready = { issuer: base, storage: storageUrl, web: `${base}/`, users };
-      process.stdout.write(
-        values.json
-          ? `${JSON.stringify(ready)}\n`
-          : `valet dev is running (data in ${dataDir})
-  issuer   ${ready.issuer}
-  storage  ${ready.storage}
-  web      ${ready.web}
-${DEV_USERS.map((u) => `  ${u.padEnd(8)} ${users[u]}`).join('\n')}
-Try: valet upload FILE --issuer ${base} --token <alice's token>
-`,
+      for (const user of DEV_USERS) users[user] = await idp.token(state.base, user);
+      printReady(
+        { issuer: state.base, storage: storageUrl, web: `${state.base}/`, users },
+        dataDir,
+        values.json === true,
       );
     } catch (error) {
       await stopAll();
       throw error;
     }
-    return untilSignal(stopAll, undefined, (error) => logger.error({ err: error }, 'shutdown failed'));
+    return untilSignal(stopAll, undefined, (error) => setup.logger.error({ err: error }, 'shutdown failed'));
   },
 };
+
+/** What `valet dev` was asked for. */
+interface DevSetup {
+  dataDir: string;
+  storagePort: number;
+  maxUpload: number;
+  s3: ReturnType<typeof s3OptionsFrom> | undefined;
+  logger: pino.Logger;
+}
+
+/** What the web server answers with, filled in as the parts start. */
+interface DevState {
+  base: string;
+  storageOrigin: string;
+  issuer?: Issuer;
+  storage?: StorageServer;
+}
+
+/** The issuer's port: the development OpenID provider, the demo page, and the issuer (503 until it is up). */
+async function serveWeb(
+  port: number,
+  state: DevState,
+  idp: DevIdentityProvider,
+  script: string,
+): Promise<http.Server> {
+  const web = http.createServer(
+    toNodeListener({
+      fetch: async (request, info) => {
+        const fromIdp = await idp.handle(request, state.base);
+        if (fromIdp) return fromIdp;
+        const { pathname } = new URL(request.url);
+        if (pathname === '/' && request.method === 'GET') {
+          return new Response(demoPage(), {
+            headers: {
+              'content-type': 'text/html; charset=utf-8',
+              'content-security-policy': demoPageCsp(state.storageOrigin),
+              'x-content-type-options': 'nosniff',
+              'referrer-policy': 'no-referrer',
+            },
+          });
+        }
+        if (pathname === '/app.js' && request.method === 'GET') {
+          return new Response(script, {
+            headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
+          });
+        }
+        if (!state.issuer)
+          return Response.json({ error: { code: 'unavailable', message: 'starting' } }, { status: 503 });
+        return state.issuer.fetch(request, info);
+      },
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    web.once('error', reject);
+    web.listen(port, '127.0.0.1', () => resolve());
+  });
+  state.base = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+  return web;
+}
+
+/** Starts the store (Valet storage, or the S3 driver's bucket) and the issuer for it; returns the store's URL. */
+async function startIssuerAndStore(
+  setup: DevSetup,
+  state: DevState,
+  signingJwk: PrivateSigningJwk,
+  secret: string,
+): Promise<string> {
+  const { base } = state;
+  const common = {
+    signingKeys: [signingJwk],
+    storageSecret: secret,
+    oidc: { issuer: DevIdentityProvider.issuerFor(base), audience: DEV_AUDIENCE, algorithms: ['ES256'] },
+    database: path.join(setup.dataDir, 'issuer.sqlite'),
+    publicUrl: base,
+    logger: setup.logger.child({ service: 'valet-issuer' }),
+  };
+  if (setup.s3) {
+    // An S3 engine: presigned URLs work until they expire and cannot be revoked, so the dev
+    // policy accepts single use and revocation as not enforced (see the README's table).
+    // The SDK is an optional peer dependency: loaded only here.
+    const { S3Driver } = await import('../../drivers/s3/index.js');
+    const driver = new S3Driver(setup.s3);
+    await driver.ensureBucket();
+    await driver.allowOrigins([base]);
+    state.storageOrigin = new URL(setup.s3.endpoint).origin;
+    state.issuer = await createIssuer({
+      ...common,
+      driver,
+      rules: devRules(setup.maxUpload, ['once', 'revocation']),
+    });
+    return `${setup.s3.endpoint}/${setup.s3.bucket}`;
+  }
+  state.storage = await createStorageServer({
+    dataDir: path.join(setup.dataDir, 'storage'),
+    keys: await TrustedKeys.fromJwks({ keys: [publicJwk(signingJwk)] }),
+    corsOrigins: [base],
+    logger: setup.logger.child({ service: 'valet-storage' }),
+    revocations: { url: `${base}/v1/revocations`, secret },
+    events: { url: `${base}/v1/events`, secret },
+  });
+  const storageUrl = await state.storage.listen(setup.storagePort, '127.0.0.1');
+  state.storageOrigin = new URL(storageUrl).origin;
+  state.issuer = await createIssuer({ ...common, storageUrl, rules: devRules(setup.maxUpload) });
+  await state.storage.refreshRevocations();
+  return storageUrl;
+}
+
+function printReady(
+  ready: { issuer: string; storage: string; web: string; users: Record<string, string> },
+  dataDir: string,
+  json: boolean,
+): void {
+  process.stdout.write(
+    json
+      ? `${JSON.stringify(ready)}\n`
+      : `valet dev is running (data in ${dataDir})
+  issuer   ${ready.issuer}
+  storage  ${ready.storage}
+  web      ${ready.web}
+${DEV_USERS.map((u) => `  ${u.padEnd(8)} ${ready.users[u]}`).join('\n')}
+Try: valet upload FILE --issuer ${ready.issuer} --token <alice's token>
+`,
+  );
+}
 
 function s3OptionsFrom(values: Record<string, unknown>) {
   const endpoint = optional(values, 's3-endpoint');

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { CONSTRAINTS, type StorageDriver } from '../../drivers/types.js';
 import { toNodeListener } from '../../issuer/http/node.js';
-import { createIssuer } from '../../issuer/issuer.js';
+import { createIssuer, type IssuerOptions } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
 import type { PrivateSigningJwk } from '../../token/keys.js';
 import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
@@ -104,71 +104,12 @@ Options:
   options: { config: { type: 'string' } },
   async run(values) {
     const file = path.resolve(required(values, 'config'));
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await fs.readFile(file, 'utf8'));
-    } catch (error) {
-      throw new UsageError(`cannot read the config ${file}: ${(error as Error).message}`);
-    }
-    const parsed = configSchema.safeParse(raw);
-    if (!parsed.success) throw new UsageError(`invalid config ${file}: ${z.prettifyError(parsed.error)}`);
-    const config = parsed.data;
-    const dir = path.dirname(file);
-    const at = (p: string) => path.resolve(dir, p);
-    const signingKeys: PrivateSigningJwk[] = [];
-    for (const keyFile of config.signingKeys) {
-      signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
-    }
-    const rules: Record<string, Rule> = {};
-    for (const [name, r] of Object.entries(config.rules)) {
-      const { maxSize, minSize, ttl, ...rest } = r;
-      rules[name] = {
-        ...rest,
-        ...(maxSize !== undefined && { maxSize: toBytes(maxSize, `rules.${name}.maxSize`) }),
-        ...(minSize !== undefined && { minSize: toBytes(minSize, `rules.${name}.minSize`) }),
-        ...(ttl !== undefined && { ttl: toSeconds(ttl, `rules.${name}.ttl`) }),
-      };
-    }
+    const config = await readConfig(file);
     const logger = pino(
       { level: parseLogLevel(config.logLevel), base: { service: 'valet-issuer' } },
       pino.destination({ dest: 2, sync: false }),
     );
-    let driver: StorageDriver | undefined;
-    if (config.s3) {
-      const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
-      const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
-      if (!accessKeyId || !secretAccessKey) {
-        throw new UsageError(
-          'an "s3" config needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment',
-        );
-      }
-      // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
-      const { S3Driver } = await import('../../drivers/s3/index.js');
-      driver = new S3Driver({ ...config.s3, credentials: { accessKeyId, secretAccessKey } });
-    }
-    const service = await createIssuer({
-      signingKeys,
-      ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
-      ...(driver && { driver }),
-      storageSecret: await readSecretFile(at(config.storageSecretFile)),
-      database: at(config.database),
-      oidc: config.oidc,
-      rules,
-      ...(config.quota && {
-        quota: {
-          ...(config.quota.maxBytes !== undefined && {
-            maxBytes: toBytes(config.quota.maxBytes, 'quota.maxBytes'),
-          }),
-          ...(config.quota.maxObjects !== undefined && { maxObjects: config.quota.maxObjects }),
-        },
-      }),
-      ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
-      ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
-      ...(config.admins && { admins: config.admins }),
-      ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
-      ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
-      logger,
-    });
+    const service = await createIssuer({ ...(await issuerOptions(config, path.dirname(file))), logger });
     const server = http.createServer(
       { headersTimeout: 20_000, requestTimeout: 60_000 },
       toNodeListener(service),
@@ -197,6 +138,79 @@ Options:
     );
   },
 };
+
+type Config = z.infer<typeof configSchema>;
+
+async function readConfig(file: string): Promise<Config> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read the config ${file}: ${(error as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid config ${file}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The issuer's options from a config file (paths relative to its directory). */
+async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions> {
+  const at = (p: string) => path.resolve(dir, p);
+  const signingKeys: PrivateSigningJwk[] = [];
+  for (const keyFile of config.signingKeys) {
+    signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
+  }
+  const driver = config.s3 ? await s3Driver(config.s3) : undefined;
+  return {
+    signingKeys,
+    ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
+    ...(driver && { driver }),
+    storageSecret: await readSecretFile(at(config.storageSecretFile)),
+    database: at(config.database),
+    oidc: config.oidc,
+    rules: rulesFrom(config.rules),
+    ...(config.quota && {
+      quota: {
+        ...(config.quota.maxBytes !== undefined && {
+          maxBytes: toBytes(config.quota.maxBytes, 'quota.maxBytes'),
+        }),
+        ...(config.quota.maxObjects !== undefined && { maxObjects: config.quota.maxObjects }),
+      },
+    }),
+    ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
+    ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
+    ...(config.admins && { admins: config.admins }),
+    ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
+    ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
+  };
+}
+
+function rulesFrom(config: Config['rules']): Record<string, Rule> {
+  const rules: Record<string, Rule> = {};
+  for (const [name, r] of Object.entries(config)) {
+    const { maxSize, minSize, ttl, ...rest } = r;
+    rules[name] = {
+      ...rest,
+      ...(maxSize !== undefined && { maxSize: toBytes(maxSize, `rules.${name}.maxSize`) }),
+      ...(minSize !== undefined && { minSize: toBytes(minSize, `rules.${name}.minSize`) }),
+      ...(ttl !== undefined && { ttl: toSeconds(ttl, `rules.${name}.ttl`) }),
+    };
+  }
+  return rules;
+}
+
+async function s3Driver(s3: NonNullable<Config['s3']>): Promise<StorageDriver> {
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new UsageError(
+      'an "s3" config needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment',
+    );
+  }
+  // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
+  const { S3Driver } = await import('../../drivers/s3/index.js');
+  return new S3Driver({ ...s3, credentials: { accessKeyId, secretAccessKey } });
+}
 
 function toBytes(value: number | string, field: string): number {
   return typeof value === 'number' ? value : parseSize(value, field);

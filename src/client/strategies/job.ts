@@ -1,7 +1,10 @@
-import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
+import type { KeyBody, KeyRequestBody, UploadProtocol } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { ClientContext } from '../context.js';
 import type { BlobLike, UploadOptions } from '../types.js';
+
+/** A multipart upload the issuer runs for a store that has them (S3). */
+export const MULTIPART: UploadProtocol = 's3-multipart';
 
 /** What an upload strategy ends with: what storage stored, and the key that did it. */
 export interface Sent {

@@ -5,7 +5,7 @@ import { issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob } from '../transports/send.js';
 import type { Progress } from '../types.js';
-import { cancellingOnAbort, jsonBytes, type ResumableJob, type Sent } from './job.js';
+import { cancellingOnAbort, jsonBytes, MULTIPART, type ResumableJob, type Sent } from './job.js';
 
 /**
  * A multipart upload on a store that has them (S3): each missing part gets its own signed request
@@ -52,7 +52,7 @@ async function partsFrom(job: ResumableJob, id: string, partSize: number, resumi
     headers: {},
     expires_at: new Date(ctx.now()).toISOString(),
     constraints: {},
-    upload: { id, protocol: 's3-multipart', renewals: 0 },
+    upload: { id, protocol: MULTIPART, renewals: 0 },
   };
   return { result, key };
 }

@@ -1,15 +1,20 @@
 import { ValetError } from '../../token/errors.js';
-import type { KeyBody, KeyRequestBody, UploadProtocol } from '../../wire/issuer-api.js';
+import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
 import { fileFingerprint } from '../blob.js';
 import { issuerCall } from '../issuer-api.js';
 import { defaultResumeStore, type ResumeStore, type SavedUpload } from '../resume.js';
 import { withRetry } from '../retry.js';
 import type { BlobLike } from '../types.js';
-import { cancellingOnAbort, jsonBytes, type ResumableJob, type Sent, type UploadJob } from './job.js';
+import {
+  cancellingOnAbort,
+  jsonBytes,
+  MULTIPART,
+  type ResumableJob,
+  type Sent,
+  type UploadJob,
+} from './job.js';
 import { sendParts } from './multipart.js';
 import { createTusUpload, sendTusChunks, type TusSession, terminate, tusState, UPLOAD_LOST } from './tus.js';
-
-const MULTIPART: UploadProtocol = 's3-multipart';
 
 /** Where a client remembers unfinished uploads (resolved once, on first use). */
 export interface ResumeMemory {

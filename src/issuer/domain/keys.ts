@@ -62,8 +62,8 @@ async function mintPut(
   const grant = core.grant(claims, ruleName, caller);
   grant.reservedBytes = req.size ?? maxSize ?? 0;
   // A store with multipart uploads: the issuer starts one, signs it part by part, completes it.
-  const multipart = req.resumable && core.driver.resumable?.protocol === 's3-multipart';
-  if (multipart) return startMultipart(core, { claims, grant, quota, request: req });
+  const multipart = req.resumable ? core.multipart() : undefined;
+  if (multipart) return startMultipart(core, multipart, { claims, grant, quota, request: req });
   if (req.resumable && !core.driver.resumable) {
     throw new ValetError('resumable_unsupported', 'this store takes this upload in one request only');
   }

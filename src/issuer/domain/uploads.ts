@@ -130,10 +130,10 @@ async function ownUpload(
  */
 export async function startMultipart(
   core: IssuerCore,
+  multipart: MultipartUploads,
   start: { claims: Claims; grant: GrantRecord; quota: Quota; request: KeyRequest },
 ): Promise<MintedKey> {
   const { claims, grant, quota, request } = start;
-  const multipart = core.driver.resumable as MultipartUploads;
   // (A store checks a whole-object SHA-256 only in a single request.)
   if (claims.sha256 !== undefined) {
     throw new ValetError('resumable_unsupported', 'this store takes this upload in one request only');
@@ -160,7 +160,9 @@ export async function startMultipart(
   return mintedKey(
     claims,
     { method: 'POST', url: `/v1/uploads/${claims.jti}`, headers: {} },
-    { upload: { id: claims.jti, protocol: 's3-multipart', renewals: 0, partSize: state.part_size, parts } },
+    {
+      upload: { id: claims.jti, protocol: multipart.protocol, renewals: 0, partSize: state.part_size, parts },
+    },
   );
 }
 
@@ -179,9 +181,8 @@ export interface OwnMultipart {
 export async function ownMultipart(core: IssuerCore, identity: Identity, id: string): Promise<OwnMultipart> {
   const { created, rule } = await ownUpload(core, identity, id);
   const state = created.constraints.multipart as Multipart | undefined;
-  const store = core.driver.resumable;
-  if (!state || store?.protocol !== 's3-multipart')
-    throw new ValetError('not_found', 'no such multipart upload');
+  const store = core.multipart();
+  if (!state || !store) throw new ValetError('not_found', 'no such multipart upload');
   const size = created.constraints.size as number;
   return { id, created, rule, state, store, size, count: partCount(size, state.part_size) };
 }
@@ -254,8 +255,8 @@ export async function completeMultipart(core: IssuerCore, upload: OwnMultipart):
 
 /** Aborts the store's multipart uploads older than the upload lifetime; returns how many. */
 export async function abortStaleUploads(core: IssuerCore): Promise<number> {
-  const store = core.driver.resumable;
-  if (store?.protocol !== 's3-multipart') return 0;
+  const store = core.multipart();
+  if (!store) return 0;
   const context = core.driverContext('valet-issuer', '(multipart)');
   const aborted = await store.abortStale(context.now - core.uploadLifetime * 1000, context);
   if (aborted > 0) core.log?.info({ aborted }, 'aborted stale multipart uploads');

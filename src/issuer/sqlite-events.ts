@@ -1,0 +1,95 @@
+import type Database from 'better-sqlite3';
+import type { EventOutcome, EventRecord, Usage } from './records.js';
+import { type GrantRow, type ObjectRow, toGrant, toObject } from './sqlite-schema.js';
+
+/** What recording an event needs of the SQLite store. */
+export interface EventSql {
+  stmt(sql: string): Database.Statement;
+  transaction<T>(fn: () => T): T;
+  usage(subject: string, now: number): Usage;
+}
+
+/**
+ * Records a storage event in one transaction: once by id (a redelivery changes nothing), the key
+ * that made it completed, and the object registry updated (a creation completes the object and
+ * ends the reservations of earlier keys for it and of the upload's renewed keys; a deletion
+ * removes it).
+ */
+export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome {
+  return sql.transaction((): EventOutcome => {
+    const inserted = sql
+      .stmt(
+        `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      )
+      .run(
+        event.id,
+        event.type,
+        event.object,
+        event.keyId,
+        event.subject,
+        event.size,
+        event.contentType,
+        event.sha256,
+        event.etag,
+        event.time,
+        event.receivedAt,
+      ).changes;
+    const grantRow = sql.stmt('SELECT * FROM grants WHERE id = ?').get(event.keyId) as GrantRow | undefined;
+    const grant = grantRow && toGrant(grantRow);
+    if (inserted === 0) {
+      const seen = sql.stmt('SELECT handled_at FROM events WHERE id = ?').get(event.id) as {
+        handled_at: number | null;
+      };
+      return {
+        recorded: false,
+        handled: seen.handled_at !== null,
+        grant,
+        object: undefined,
+        usage: undefined,
+      };
+    }
+    sql
+      .stmt('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL')
+      .run(event.receivedAt, event.keyId);
+    if (event.type === 'object.deleted') {
+      sql.stmt('DELETE FROM objects WHERE key = ?').run(event.object);
+      return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
+    }
+    const owner = grant?.subject ?? event.subject;
+    // Earlier keys for the same object (a client's retries) no longer hold a reservation.
+    sql
+      .stmt(
+        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND op = 'put'
+         AND completed_at IS NULL AND issued_at <= ?`,
+      )
+      .run(event.receivedAt, owner, event.object, grant?.issuedAt ?? event.receivedAt);
+    // The renewed keys of a resumable upload end with it.
+    sql
+      .stmt(
+        `UPDATE grants SET completed_at = ? WHERE subject = ? AND object = ? AND completed_at IS NULL
+         AND json_extract(constraints, '$.upload') = ?`,
+      )
+      .run(event.receivedAt, owner, event.object, event.keyId);
+    sql
+      .stmt(
+        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
+         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)
+         ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
+           content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
+           updated_at = excluded.updated_at, pending_until = NULL`,
+      )
+      .run(
+        event.object,
+        owner,
+        event.size,
+        event.contentType,
+        event.sha256,
+        event.etag,
+        event.receivedAt,
+        event.receivedAt,
+      );
+    const object = toObject(sql.stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow);
+    return { recorded: true, handled: false, grant, object, usage: sql.usage(owner, event.receivedAt) };
+  });
+}

@@ -1,0 +1,158 @@
+import type { GrantRecord, ObjectRecord, ShareRecord } from './records.js';
+
+/** The SQLite record store's schema, and its rows as records. */
+
+/** The tables of the SQLite record store (created if missing). */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY NOT NULL,
+  subject TEXT NOT NULL,
+  op TEXT NOT NULL,
+  object TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  constraints TEXT NOT NULL,
+  issued_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  kid TEXT NOT NULL,
+  client_address TEXT,
+  user_agent TEXT,
+  share_id TEXT,
+  reserved_bytes INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
+CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS objects (
+  key TEXT PRIMARY KEY NOT NULL,
+  owner TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'complete')),
+  size INTEGER,
+  content_type TEXT,
+  sha256 TEXT,
+  etag TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  pending_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
+CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending_until) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY NOT NULL,
+  type TEXT NOT NULL,
+  object TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  time TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  handled_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_object ON events (object);
+CREATE TABLE IF NOT EXISTS shares (
+  id TEXT PRIMARY KEY NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  object TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS shares_owner ON shares (owner, expires_at);
+CREATE TABLE IF NOT EXISTS revocations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('key', 'subject', 'signing_key')),
+  value TEXT NOT NULL,
+  before INTEGER,
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+export interface GrantRow {
+  id: string;
+  subject: string;
+  op: GrantRecord['op'];
+  object: string;
+  rule: string;
+  constraints: string;
+  issued_at: number;
+  expires_at: number;
+  kid: string;
+  client_address: string | null;
+  user_agent: string | null;
+  share_id: string | null;
+  reserved_bytes: number;
+  completed_at: number | null;
+}
+
+export interface ObjectRow {
+  key: string;
+  owner: string;
+  state: ObjectRecord['state'];
+  size: number | null;
+  content_type: string | null;
+  sha256: string | null;
+  etag: string | null;
+  created_at: number;
+  updated_at: number;
+  pending_until: number | null;
+}
+
+export interface ShareRow {
+  id: string;
+  secret_hash: string;
+  object: string;
+  owner: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export function toShare(row: ShareRow): ShareRecord {
+  return {
+    id: row.id,
+    secretHash: row.secret_hash,
+    object: row.object,
+    owner: row.owner,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export function toGrant(row: GrantRow): GrantRecord {
+  return {
+    id: row.id,
+    subject: row.subject,
+    op: row.op,
+    object: row.object,
+    rule: row.rule,
+    constraints: JSON.parse(row.constraints) as Record<string, unknown>,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+    kid: row.kid,
+    clientAddress: row.client_address,
+    userAgent: row.user_agent,
+    shareId: row.share_id,
+    reservedBytes: row.reserved_bytes,
+    completedAt: row.completed_at,
+  };
+}
+
+export function toObject(row: ObjectRow): ObjectRecord {
+  return {
+    key: row.key,
+    owner: row.owner,
+    state: row.state,
+    size: row.size,
+    contentType: row.content_type,
+    sha256: row.sha256,
+    etag: row.etag,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    pendingUntil: row.pending_until,
+  };
+}

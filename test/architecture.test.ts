@@ -1,0 +1,93 @@
+// The layout shows the roles, and stays that way: small files and functions, and imports that
+// only point down the list of docs/architecture.md (token ← wire ← drivers, storage, issuer;
+// client takes token and wire types only; cli takes everything).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import ts from 'typescript';
+
+const SRC = path.resolve(import.meta.dirname, '../src');
+const MAX_FILE_LINES = 400;
+const MAX_FUNCTION_LINES = 80;
+
+/** Source files that count: not tests, not the demo page's browser script. */
+function sources(dir = SRC): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return full === path.join(SRC, 'web/browser') ? [] : sources(full);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+function parse(file: string): ts.SourceFile {
+  return ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+}
+
+function role(file: string): string {
+  return path.relative(SRC, file).split(path.sep)[0] as string;
+}
+
+/** What each role may import at run time, and as types only. */
+const MAY_IMPORT: Record<string, { runtime: string[]; types: string[] }> = {
+  token: { runtime: ['token'], types: ['token'] },
+  wire: { runtime: ['token', 'wire'], types: ['token', 'wire'] },
+  drivers: {
+    runtime: ['token', 'wire', 'drivers', 'storage'],
+    types: ['token', 'wire', 'drivers', 'storage'],
+  },
+  storage: { runtime: ['token', 'wire', 'storage'], types: ['token', 'wire', 'storage'] },
+  issuer: {
+    runtime: ['token', 'wire', 'drivers', 'issuer'],
+    types: ['token', 'wire', 'drivers', 'issuer', 'client'],
+  },
+  client: { runtime: ['token', 'client'], types: ['token', 'wire', 'client'] },
+};
+
+describe('architecture', () => {
+  it(`keeps every source file under ${MAX_FILE_LINES} lines`, () => {
+    const long = sources()
+      .map((file) => [path.relative(SRC, file), readFileSync(file, 'utf8').split('\n').length] as const)
+      .filter(([, lines]) => lines > MAX_FILE_LINES);
+    assert.deepEqual(long, []);
+  });
+
+  it(`keeps every function under ${MAX_FUNCTION_LINES} lines`, () => {
+    const long: string[] = [];
+    for (const file of sources()) {
+      const source = parse(file);
+      const visit = (node: ts.Node) => {
+        if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+          const start = source.getLineAndCharacterOfPosition(node.getStart()).line;
+          const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+          if (end - start + 1 > MAX_FUNCTION_LINES)
+            long.push(`${path.relative(SRC, file)}:${start + 1} (${end - start + 1})`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    assert.deepEqual(long, []);
+  });
+
+  it('imports only down the roles', () => {
+    const wrong: string[] = [];
+    for (const file of sources()) {
+      const allowed = MAY_IMPORT[role(file)];
+      if (!allowed) continue;
+      for (const statement of parse(file).statements) {
+        if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+        const spec = statement.moduleSpecifier;
+        if (!spec || !ts.isStringLiteral(spec) || !spec.text.startsWith('.')) continue;
+        const target = role(path.resolve(path.dirname(file), spec.text));
+        const typeOnly = ts.isImportDeclaration(statement)
+          ? statement.importClause?.isTypeOnly === true
+          : statement.isTypeOnly;
+        if (!(typeOnly ? allowed.types : allowed.runtime).includes(target)) {
+          wrong.push(`${path.relative(SRC, file)} imports ${typeOnly ? 'types of ' : ''}${spec.text}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+});
