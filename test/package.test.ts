@@ -3,18 +3,19 @@
 // temporary copy of the package, so the repository's own dist/ is never touched by a test run.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access, cp, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { access, appendFile, cp, mkdtemp, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ROOT, runValet } from './helpers/storage.js';
 
 const run = promisify(execFile);
 
 describe('package', () => {
-  it('exposes valet/token, valet/storage, valet/issuer and valet/client as built ESM with types', async () => {
-    const pkgDir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-pkg-')), 'valet');
+  let pkgDir: string;
+  before(async () => {
+    pkgDir = path.join(await mkdtemp(path.join(tmpdir(), 'valet-pkg-')), 'valet');
     await run(
       process.execPath,
       [
@@ -26,8 +27,13 @@ describe('package', () => {
       ],
       { cwd: ROOT },
     );
-    await cp(path.join(ROOT, 'package.json'), path.join(pkgDir, 'package.json'));
+    for (const part of ['package.json', 'bin', 'src'])
+      await cp(path.join(ROOT, part), path.join(pkgDir, part), { recursive: true });
     await symlink(path.join(ROOT, 'node_modules'), path.join(pkgDir, 'node_modules'));
+    await run(process.execPath, [path.join(ROOT, 'scripts/build-info.mjs'), pkgDir]);
+  });
+
+  it('exposes valet/token, valet/storage, valet/issuer and valet/client as built ESM with types', async () => {
     const pkg = JSON.parse(await readFile(path.join(pkgDir, 'package.json'), 'utf8'));
     assert.equal(pkg.name, 'valet');
     assert.equal(pkg.type, 'module');
@@ -110,6 +116,23 @@ describe('package', () => {
       loaded.filter((f) => !f.startsWith('client/')),
       ['token/errors.js'],
       'the client loads its own modules and token/errors only (wire types are erased)',
+    );
+  });
+
+  it('runs the build made from these very sources, whatever the file times, and the sources otherwise', async () => {
+    const main = path.join(pkgDir, 'dist/cli/main.js');
+    await writeFile(main, `console.log('the build');\n${await readFile(main, 'utf8')}`);
+    const version = async () =>
+      (await run(process.execPath, [path.join(pkgDir, 'bin/valet.js'), '--version'])).stdout;
+    // Sources newer than the build (a clone checked out after the build was copied in): still the build.
+    const later = new Date(Date.now() + 3600_000);
+    await utimes(path.join(pkgDir, 'src/cli/main.ts'), later, later);
+    assert.match(await version(), /^the build\n/);
+    // A source edited since the build: the sources run (the build would be stale).
+    await appendFile(path.join(pkgDir, 'src/cli/main.ts'), '\n// edited\n');
+    assert.equal(
+      (await version()).trim(),
+      JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version,
     );
   });
 
