@@ -2,14 +2,15 @@ import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { keyUrl } from '../token/mint.js';
 import { UPLOADS_PATH } from '../wire/storage-api.js';
-import type {
-  DriverContext,
-  EnforcementTable,
-  HeadResult,
-  SignedRequest,
-  SignOptions,
-  StorageDriver,
-  TusUploads,
+import {
+  CONSTRAINTS,
+  type DriverContext,
+  type EnforcementTable,
+  type HeadResult,
+  type SignedRequest,
+  type SignOptions,
+  type StorageDriver,
+  type TusUploads,
 } from './types.js';
 
 /** Options for {@link ValetStorageDriver}. */
@@ -63,17 +64,7 @@ export class ValetStorageDriver implements StorageDriver {
 
   /** Storage checks every constraint of a valet key itself, on every request. */
   enforcement(): EnforcementTable {
-    return {
-      max_size: 'store',
-      min_size: 'store',
-      size: 'store',
-      content_types: 'store',
-      sha256: 'store',
-      once: 'store',
-      no_overwrite: 'store',
-      revocation: 'store',
-      expiry: 'store',
-    };
+    return Object.fromEntries(CONSTRAINTS.map((constraint) => [constraint, 'store'])) as EnforcementTable;
   }
 
   /**

@@ -10,6 +10,7 @@ import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { buildClaims, signClaims } from '../token/mint.js';
 import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
+import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
 import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records.js';
@@ -44,7 +45,7 @@ export class IssuerCore {
     this.now = options.now ?? Date.now;
     this.log = options.logger;
     this.maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
-    this.uploadLifetime = options.uploadLifetime ?? 86_400;
+    this.uploadLifetime = options.uploadLifetime ?? DEFAULT_UPLOAD_LIFETIME;
   }
 
   /** The store's multipart uploads, if that is how it takes resumable uploads. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { StorageDriver } from '../drivers/types.js';
 import { ValetError } from '../token/errors.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
+import { uploadLifetimeSchema } from '../wire/storage-api.js';
 import type { CompletedUpload } from './api.js';
 import { type OidcOptions, oidcOptionsSchema } from './auth.js';
 import type { Quota, RecordStore } from './records.js';
@@ -103,12 +104,7 @@ const issuerOptionsSchema = z
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),
-    uploadLifetime: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 24 * 3600)
-      .optional(),
+    uploadLifetime: uploadLifetimeSchema.optional(),
     now: z.function().optional(),
     logger: z.custom<Logger>().optional(),
   })

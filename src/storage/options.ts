@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
+import { uploadLifetimeSchema } from '../wire/storage-api.js';
 import type { EventWebhookOptions } from './events.js';
 import type { RevocationFeedOptions } from './revocations.js';
 
@@ -65,12 +66,7 @@ const optionsSchema = z.object({
     .max(1024 * 1024)
     .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
-  uploadLifetime: z
-    .number()
-    .int()
-    .min(1)
-    .max(30 * 24 * 3600)
-    .optional(),
+  uploadLifetime: uploadLifetimeSchema.optional(),
   revocations: z
     .object({
       url: z.url({ protocol: /^https?$/ }),

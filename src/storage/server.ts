@@ -6,7 +6,7 @@ import { type ErrorCode, ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import type { CorsPolicy } from '../wire/cors.js';
 import { asValetError } from '../wire/errors.js';
-import { OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
+import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
 import { answerPreflight, applyCors, storageCors } from './cors.js';
@@ -156,7 +156,7 @@ class Storage implements StorageServer {
       cors: parts.cors,
       log: parts.log,
       now: this.#now,
-      lifetime: (options.uploadLifetime ?? 86_400) * 1000,
+      lifetime: (options.uploadLifetime ?? DEFAULT_UPLOAD_LIFETIME) * 1000,
     });
     this.httpServer = this.#createHttpServer(options);
     this.#prune();
