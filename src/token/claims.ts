@@ -30,6 +30,13 @@ const seconds = z
   .min(0)
   .max(2 ** 40);
 
+/** A download file name: 1 to 255 characters, no control characters, no slashes. */
+export const FILENAME = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => !/[\p{Cc}/\\]/u.test(s), 'filename may not contain control characters or slashes');
+
 /**
  * The claims of a valet key. Names are short because a key often travels in a URL.
  *
@@ -74,12 +81,7 @@ export const valetClaimsSchema = z
     once: z.boolean().optional(),
     resumable: z.literal(true).optional(),
     upload: z.string().regex(KEY_ID).optional(),
-    filename: z
-      .string()
-      .min(1)
-      .max(255)
-      .refine((s) => !/[\p{Cc}/\\]/u.test(s), 'filename may not contain control characters or slashes')
-      .optional(),
+    filename: FILENAME.optional(),
     inline: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {

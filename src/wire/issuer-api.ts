@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KEY_ID } from '../token/claims.js';
+import { FILENAME, KEY_ID } from '../token/claims.js';
 import type { StoredObjectBody } from './storage-api.js';
 
 /**
@@ -24,12 +24,7 @@ export const keyRequestFields = {
   disposition: z.literal('attachment').optional(),
   resumable: z.boolean().optional(),
   upload: z.string().regex(KEY_ID).optional(),
-  filename: z
-    .string()
-    .min(1)
-    .max(255)
-    .refine((f) => !/[\p{Cc}/\\]/u.test(f), 'a file name has no control characters or slashes')
-    .optional(),
+  filename: FILENAME.optional(),
 };
 
 /** A media type a client proposes for an upload. */
