@@ -93,6 +93,19 @@ describe('issuer handler', () => {
     );
   });
 
+  it('works detached, as a route handler export or a framework mount takes it', async () => {
+    const { issuer } = await make();
+    const { fetch } = issuer;
+    assert.equal((await fetch(call('/healthz'))).status, 200);
+    const POST = issuer.fetch;
+    const minted = await POST(
+      call('/v1/keys', { user: 'alice', body: { op: 'put', name: 'a.png', size: 1 } }),
+    );
+    assert.equal(minted.status, 201);
+    const mount = (handler: (request: Request) => Promise<Response>) => handler;
+    assert.equal((await mount(issuer.fetch)(call('/.well-known/jwks.json'))).status, 200);
+  });
+
   it('mints only what a rule allows, with the rule limits in the key', async () => {
     const { issuer } = await make(
       { maxTtl: 120 },

@@ -80,14 +80,15 @@ class ValetIssuer implements Issuer {
     this.#timers.push(timer);
   }
 
-  fetch(request: Request, info: { clientAddress?: string } = {}): Promise<Response> {
-    return this.#handle(fromRequest(request, info.clientAddress)).then(toResponse);
-  }
+  /**
+   * Bound to this issuer, so it works detached: `export const POST = issuer.fetch` (Next.js),
+   * `app.mount('/valet', issuer.fetch)` (Hono), `const { fetch } = issuer`.
+   */
+  readonly fetch = (request: Request, info: { clientAddress?: string } = {}): Promise<Response> =>
+    this.#handle(fromRequest(request, info.clientAddress)).then(toResponse);
 
   /** The handler behind `fetch`, also used directly by the Node adapter (no undici objects). */
-  [HANDLE](incoming: Incoming): Promise<Outgoing> {
-    return this.#handle(incoming);
-  }
+  readonly [HANDLE] = (incoming: Incoming): Promise<Outgoing> => this.#handle(incoming);
 
   mint(who: Identity | string, request: KeyRequest, caller: CallerInfo = {}): Promise<MintedKey> {
     return mintKey(this.#core, toIdentity(who), request, caller);
