@@ -36,6 +36,8 @@ export class IssuerCore {
   readonly maxTtl: number;
   /** How long a resumable upload may be continued, seconds. */
   readonly uploadLifetime: number;
+  /** Where the issuer is mounted (`''` or `/a/b`). */
+  readonly basePath: string;
 
   constructor(options: IssuerOptions, records: RecordStore, driver: StorageDriver, signing: SigningKeys) {
     this.options = options;
@@ -46,6 +48,14 @@ export class IssuerCore {
     this.log = options.logger;
     this.maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
     this.uploadLifetime = options.uploadLifetime ?? DEFAULT_UPLOAD_LIFETIME;
+    this.basePath = options.basePath ?? '';
+  }
+
+  /** A request's path within the issuer: without the base path, whether or not the framework stripped it. */
+  routePath(pathname: string): string {
+    const base = this.basePath;
+    if (base === '' || (pathname !== base && !pathname.startsWith(`${base}/`))) return pathname;
+    return pathname.slice(base.length) || '/';
   }
 
   /** The store's multipart uploads, if that is how it takes resumable uploads. */

@@ -106,6 +106,26 @@ describe('issuer handler', () => {
     assert.equal((await mount(issuer.fetch)(call('/.well-known/jwks.json'))).status, 200);
   });
 
+  it('lives under its base path, and checks storage signatures over the full path', async () => {
+    const { issuer } = await make({ basePath: '/api/valet' });
+    assert.equal((await issuer.fetch(call('/api/valet/healthz'))).status, 200);
+    assert.equal((await issuer.fetch(call('/healthz'))).status, 200, 'the prefix stripped by the framework');
+    assert.equal(await errorCode(await issuer.fetch(call('/api/other/healthz'))), 'not_found');
+    const feed = async (target: string, signedPath: string) => {
+      const signature = await signRequest(SECRET, { method: 'GET', path: signedPath, body: '' });
+      return issuer.fetch(call(target, { headers: { 'valet-signature': signature } }));
+    };
+    assert.equal((await feed('/api/valet/v1/revocations', '/api/valet/v1/revocations')).status, 200);
+    assert.equal((await feed('/v1/revocations', '/api/valet/v1/revocations')).status, 200);
+    assert.equal(
+      await errorCode(await feed('/api/valet/v1/revocations', '/v1/revocations')),
+      'signature_invalid',
+    );
+    for (const basePath of ['api', '/api/', '/v1', '/s/x', '/a b']) {
+      await assert.rejects(make({ basePath }), (e) => isValetError(e, 'invalid_options'), basePath);
+    }
+  });
+
   it('mints only what a rule allows, with the rule limits in the key', async () => {
     const { issuer } = await make(
       { maxTtl: 120 },

@@ -46,7 +46,17 @@ export interface IssuerOptions {
   maxTtl?: number;
   /** Subjects allowed to revoke over HTTP (`POST /v1/revocations`). Default none. */
   admins?: readonly string[];
-  /** The issuer's public base URL, for share links. Default: the origin of each request. */
+  /**
+   * Where the app mounts the issuer, e.g. `/api/valet` (a Next.js catch-all, Hono's `mount`,
+   * Express's `app.use`). Every route, share link, the JWK set and the revocation feed live under
+   * it; requests are accepted with the prefix or with it already stripped by the framework, and
+   * storage's signatures cover the full path (`{basePath}/v1/…`) either way. Default `''` (the root).
+   */
+  basePath?: string;
+  /**
+   * The issuer's public origin, for share links (`{publicUrl}{basePath}/s/…`). Default: the origin
+   * of each request.
+   */
   publicUrl?: string;
   /** Origins allowed to call the issuer from a browser. Default none (same origin only). */
   corsOrigins?: readonly string[];
@@ -101,6 +111,14 @@ const issuerOptionsSchema = z
       .max(7 * 24 * 3600)
       .optional(),
     admins: z.array(z.string().min(1)).optional(),
+    basePath: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'basePath is "" or /segment[/segment…], with no trailing slash')
+      .refine(
+        (p) => !/^\/(v1|s|\.well-known|healthz)(\/|$)/.test(p),
+        "basePath may not start with a segment of the issuer's own routes (v1, s, .well-known, healthz)",
+      )
+      .optional(),
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),

@@ -26,13 +26,13 @@ export interface ServedIssuer {
   /** Bytes the issuer's server has read from all its connections so far. */
   bytesIn(): number;
   /** Installs the issuer once it exists (requests before that get 503). */
-  mount(issuer: Issuer): void;
+  mount(issuer: Pick<Issuer, 'fetch'>): void;
   close(): Promise<void>;
 }
 
 /** Binds an HTTP server for an issuer on 127.0.0.1:0 (or `port`), counting the bytes it receives. */
 export async function serveIssuer(t: TestContext, port = 0): Promise<ServedIssuer> {
-  let handler: Issuer | undefined;
+  let handler: Pick<Issuer, 'fetch'> | undefined;
   const sockets = new Set<Socket>();
   let closedBytes = 0;
   const listener = toNodeListener({
@@ -97,8 +97,13 @@ export async function startSystem(
     storageArgs?: string[];
     /** Called once storage runs, before the issuer is created. */
     onStorage?: (storage: RunningStorage) => void;
+    /** Mount the issuer under this path (its `basePath`); storage and clients use the full URL. */
+    basePath?: string;
+    /** With `basePath`: the server strips it before the issuer sees the request (Hono's mount, Express). */
+    stripBasePath?: boolean;
   } = {},
 ): Promise<TestSystem> {
+  const basePath = options.basePath ?? '';
   const key = await testKey();
   const { dir, jwksFile } = await keyFiles([key]);
   const secret = randomBytes(32).toString('base64url');
@@ -110,7 +115,7 @@ export async function startSystem(
       jwksFile,
       args: [
         '--issuer',
-        served.url,
+        `${served.url}${basePath}`,
         '--secret-file',
         secretFile,
         '--log-level',
@@ -127,10 +132,21 @@ export async function startSystem(
     storageSecret: secret,
     authenticate: userAuth,
     rules: OWNER_RULES,
+    ...(basePath !== '' && { basePath }),
     ...options.issuer,
   });
   t.after(() => issuer.close());
-  served.mount(issuer);
+  served.mount(
+    options.stripBasePath
+      ? {
+          fetch: (request, info) => {
+            const url = new URL(request.url);
+            url.pathname = url.pathname.slice(basePath.length) || '/';
+            return issuer.fetch(new Request(url, request), info);
+          },
+        }
+      : issuer,
+  );
   await storageReady(issuer);
   return {
     key,
@@ -138,7 +154,8 @@ export async function startSystem(
     issuer,
     served,
     storage,
-    client: (user) => createClient({ issuer: served.url, getToken: () => `user:${user}`, retryDelay: 50 }),
+    client: (user) =>
+      createClient({ issuer: `${served.url}${basePath}`, getToken: () => `user:${user}`, retryDelay: 50 }),
   };
 }
 

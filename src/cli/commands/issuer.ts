@@ -22,6 +22,7 @@ const configSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     publicUrl: z.string().optional(),
+    basePath: z.string().optional(),
     storageUrl: z.string().optional(),
     s3: z
       .object({
@@ -179,6 +180,7 @@ async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions
     }),
     ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
     ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
+    ...(config.basePath !== undefined && { basePath: config.basePath }),
     ...(config.admins && { admins: config.admins }),
     ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
     ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),

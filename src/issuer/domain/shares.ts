@@ -53,7 +53,7 @@ export async function share(
   const base = (core.options.publicUrl ?? baseUrl ?? '').replace(/\/$/, '');
   return {
     id: created.id,
-    url: `${base}/s/${secret}`,
+    url: `${base}${core.basePath}/s/${secret}`,
     object,
     expiresAt: new Date(created.expiresAt).toISOString(),
   };

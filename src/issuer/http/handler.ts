@@ -60,8 +60,9 @@ export function requestHandler(
 ): (incoming: Incoming) => Promise<Outgoing> {
   const cors = issuerCors(core.options.corsOrigins ?? []);
   const dispatch = async (incoming: Incoming): Promise<Outgoing> => {
-    if (incoming.method === 'OPTIONS') return preflight(router, cors, incoming);
-    const { route, params } = router.match(incoming.method, incoming.url.pathname);
+    const path = core.routePath(incoming.url.pathname);
+    if (incoming.method === 'OPTIONS') return preflight(router, cors, incoming, path);
+    const { route, params } = router.match(incoming.method, path);
     const base: RouteContext = { core, incoming, params, caller: callerInfo(core, incoming) };
     switch (route.access) {
       case 'public':
@@ -75,7 +76,7 @@ export function requestHandler(
         return route.handler({ ...base, identity });
       }
       case 'storage':
-        return route.handler({ ...base, body: await storageBody(core, incoming) });
+        return route.handler({ ...base, body: await storageBody(core, incoming, path) });
     }
   };
   return async (incoming) => {
@@ -90,7 +91,7 @@ export function requestHandler(
     core.log?.info(
       {
         method: incoming.method,
-        path: loggedPath(incoming.url.pathname),
+        path: loggedPath(core, incoming.url.pathname),
         status: out.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
       },
@@ -114,13 +115,18 @@ export function failure(core: IssuerCore, error: unknown, html = false): Outgoin
 }
 
 /** A preflight for a configured origin; any other `OPTIONS` learns the path's methods. */
-function preflight(router: Router<IssuerRoute>, cors: CorsPolicy, incoming: Incoming): Outgoing {
+function preflight(
+  router: Router<IssuerRoute>,
+  cors: CorsPolicy,
+  incoming: Incoming,
+  path: string,
+): Outgoing {
   const headers = cors.preflight({
     origin: incoming.header('origin') ?? undefined,
     requestMethod: incoming.header('access-control-request-method') ?? undefined,
   });
   if (headers !== undefined) return empty(204, headers);
-  const methods = router.methods(incoming.url.pathname);
+  const methods = router.methods(path);
   if (methods.length === 0) throw new ValetError('not_found', 'no such route');
   return empty(204, { allow: [...methods, 'OPTIONS'].join(', ') });
 }
@@ -131,13 +137,17 @@ function withCors(cors: CorsPolicy, incoming: Incoming, out: Outgoing): void {
   }
 }
 
-/** Storage's body, once its HMAC signature (over method, path and body, within the replay window) holds. */
-async function storageBody(core: IssuerCore, incoming: Incoming): Promise<string> {
+/**
+ * Storage's body, once its HMAC signature holds: over the method, the full path storage asked
+ * for (`{basePath}{path}`, whatever the framework stripped before the issuer saw it) and the body,
+ * within the replay window.
+ */
+async function storageBody(core: IssuerCore, incoming: Incoming, path: string): Promise<string> {
   const body = incoming.method === 'GET' ? '' : await incoming.text(MAX_BODY);
   await verifyRequestSignature(
     core.options.storageSecret,
     incoming.header('valet-signature'),
-    { method: incoming.method, path: incoming.url.pathname, body },
+    { method: incoming.method, path: `${core.basePath}${path}`, body },
     { now: core.now() },
   );
   return body;
@@ -153,6 +163,6 @@ function callerInfo(core: IssuerCore, incoming: Incoming): CallerInfo {
 }
 
 /** Share-link secrets are bearer credentials: never in a log line. */
-function loggedPath(path: string): string {
-  return path.startsWith('/s/') ? '/s/…' : path.slice(0, 512);
+function loggedPath(core: IssuerCore, pathname: string): string {
+  return core.routePath(pathname).startsWith('/s/') ? `${core.basePath}/s/…` : pathname.slice(0, 512);
 }
