@@ -14,6 +14,7 @@ async function setup(t: import('node:test').TestContext, now?: () => number) {
   const key = await testKey();
   const issuer = await createIssuer({
     signingKeys: [key.jwk],
+    database: ':memory:',
     storageUrl: 'http://127.0.0.1:9',
     storageSecret: 'a'.repeat(43),
     oidc: { issuer: provider.issuer, audience: AUDIENCE, algorithms: ['ES256', 'RS256'] },

@@ -57,6 +57,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
     const served = await serveIssuer(t);
     const issuer = await createIssuer({
       signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
       driver: s3,
       storageSecret: 's'.repeat(43),
       authenticate: userAuth,
@@ -77,6 +78,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
       await assert.rejects(
         createIssuer({
           signingKeys: [(await testKey()).jwk],
+          database: ':memory:',
           driver: s3,
           storageSecret: 's'.repeat(43),
           authenticate: userAuth,

@@ -69,6 +69,7 @@ describe('revocation at storage', () => {
     );
     const issuer = await createIssuer({
       signingKeys: [first.jwk, second.jwk],
+      database: ':memory:',
       storageUrl: storage.url,
       storageSecret: secret,
       authenticate: userAuth,

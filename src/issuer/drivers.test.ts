@@ -15,6 +15,7 @@ const ISSUER = 'http://issuer.test';
 async function system(memory = new MemoryDriver(), overrides: Partial<IssuerOptions> = {}) {
   const issuer = await createIssuer({
     signingKeys: [(await testKey()).jwk],
+    database: ':memory:',
     driver: memory,
     storageSecret: 's'.repeat(43),
     authenticate: (request) =>

@@ -14,6 +14,7 @@ async function make(overrides: Partial<IssuerOptions> = {}, rules: Record<string
   const key = await testKey();
   const issuer = await createIssuer({
     signingKeys: [key.jwk],
+    database: ':memory:',
     storageUrl: 'http://storage.test',
     storageSecret: SECRET,
     authenticate: (request) =>
@@ -484,6 +485,7 @@ describe('issuer handler', () => {
     const key = await testKey();
     const base: IssuerOptions = {
       signingKeys: [key.jwk],
+      database: ':memory:',
       storageUrl: 'http://storage.test',
       storageSecret: SECRET,
       authenticate: () => 'a',
@@ -504,6 +506,13 @@ describe('issuer handler', () => {
         JSON.stringify(overrides),
       );
     }
+    // No place for the records: refused, never kept in memory by default.
+    const { database: _d, ...nowhere } = base;
+    await assert.rejects(
+      createIssuer(nowhere),
+      (e) => isValetError(e, 'invalid_options') && /database/.test(e.message),
+    );
+    await createIssuer({ ...nowhere, database: ':memory:' }).then((issuer) => issuer.close());
     const { authenticate: _a, ...noAuth } = base;
     await assert.rejects(createIssuer(noAuth), (e) => isValetError(e, 'invalid_options'));
     await assert.rejects(

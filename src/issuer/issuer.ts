@@ -44,7 +44,7 @@ export async function createIssuer(options: IssuerOptions): Promise<Issuer> {
   const keys: SigningKey[] = [];
   for (const jwk of options.signingKeys) keys.push(await importSigningKey(jwk));
   const ownsRecords = options.records === undefined;
-  const records = options.records ?? SqliteRecordStore.open(options.database ?? ':memory:');
+  const records = options.records ?? SqliteRecordStore.open(options.database as string);
   const { revocations } = await records.activeRevocations((options.now ?? Date.now)());
   const revoked = revocations.filter((r) => r.kind === 'signing_key').map((r) => r.value);
   const core = new IssuerCore(options, records, driver, new SigningKeys(keys, options.signingKeys, revoked));

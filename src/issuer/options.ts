@@ -36,9 +36,13 @@ export interface IssuerOptions {
   storageSecret: string;
   /** Per-subject quota: fixed, or chosen per subject. Default: unlimited. */
   quota?: Quota | ((subject: string) => Quota | Promise<Quota>);
-  /** Where records are kept. Default: SQLite at `database`. */
+  /** Where records are kept (a `RecordStore`). One of `records` and `database` is required. */
   records?: RecordStore;
-  /** SQLite file for the default record store. Default `:memory:` (lost on exit). */
+  /**
+   * The SQLite file of the default record store, e.g. `issuer.sqlite`. `':memory:'` keeps the
+   * records in memory only: grants, quotas, share links and the object registry are lost at exit,
+   * so it must be asked for; there is no default.
+   */
   database?: string;
   /** Called once per committed upload, after it is recorded (at least once: use `eventId`). */
   onUploadComplete?: (upload: CompletedUpload) => void | Promise<void>;
@@ -132,6 +136,11 @@ const issuerOptionsSchema = z
   })
   .refine((o) => (o.storageUrl === undefined) !== (o.driver === undefined), {
     message: 'exactly one of storageUrl (Valet storage) and driver is required',
+  })
+  .refine((o) => o.records !== undefined || o.database !== undefined, {
+    message:
+      "the issuer needs a place for its records: database: 'issuer.sqlite' (a file), records (a RecordStore), " +
+      "or database: ':memory:' to keep them in memory and lose them at exit",
   });
 
 /** Validates the options at construction: `invalid_options` with every problem named. */

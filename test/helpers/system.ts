@@ -128,6 +128,7 @@ export async function startSystem(
   options.onStorage?.(storage);
   const issuer = await createIssuer({
     signingKeys: [key.jwk],
+    database: ':memory:',
     storageUrl: storage.url,
     storageSecret: secret,
     authenticate: userAuth,

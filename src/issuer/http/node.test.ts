@@ -19,6 +19,7 @@ describe('toNodeListener', () => {
     const key = await testKey();
     const issuer = await createIssuer({
       signingKeys: [key.jwk],
+      database: ':memory:',
       storageUrl: 'http://storage.test',
       storageSecret: 's'.repeat(43),
       authenticate: async (request) => {
