@@ -75,6 +75,21 @@ describe('valet CLI', () => {
     assert.notEqual(JSON.parse(await readFile(file, 'utf8')).kid, jwk.kid);
   });
 
+  it('writes a new storage secret readable by its owner only, and never overwrites one', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'storage.secret');
+    const made = await runValet(['secret', '--out', file]);
+    assert.equal(made.code, 0, made.stderr);
+    const secret = (await readFile(file, 'utf8')).trim();
+    assert.match(secret, /^[A-Za-z0-9_-]{43}$/, '256 bits, base64url');
+    assert.ok(!made.stdout.includes(secret), 'the secret is never printed');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assertFailure(await runValet(['secret', '--out', file]), 2, /exists; a secret is never overwritten/);
+    assert.equal((await readFile(file, 'utf8')).trim(), secret);
+    await runValet(['secret', '--out', path.join(dir, 'other.secret')]);
+    assert.notEqual((await readFile(path.join(dir, 'other.secret'), 'utf8')).trim(), secret);
+  });
+
   it('prints the public JWK set of one or more keys, never a private part', async () => {
     const dir = await tempDir();
     await runValet(['keygen', '--out', path.join(dir, 'a.json')]);

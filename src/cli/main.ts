@@ -6,6 +6,7 @@ import { jwks } from './commands/jwks.js';
 import { keygen } from './commands/keygen.js';
 import { mint } from './commands/mint.js';
 import { ls, share, unshare } from './commands/objects.js';
+import { secret } from './commands/secret.js';
 import { storage } from './commands/storage.js';
 import { download, upload } from './commands/transfer.js';
 
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   issuer,
   storage,
   keygen,
+  secret,
   jwks,
   mint,
 ];

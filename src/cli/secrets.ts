@@ -38,9 +38,14 @@ export async function loadOrCreateSecret(file: string): Promise<string> {
   } catch (error) {
     if (!(error instanceof UsageError) || !(await missing(file))) throw error;
   }
-  const secret = randomBytes(32).toString('base64url');
+  const secret = newSecret();
   await writePrivate(file, `${secret}\n`);
   return secret;
+}
+
+/** A new shared secret: 256 random bits, base64url. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 async function missing(file: string): Promise<boolean> {
