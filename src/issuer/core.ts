@@ -10,6 +10,7 @@ import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { buildClaims, signClaims } from '../token/mint.js';
 import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
+import { LinkHealth } from '../wire/link-health.js';
 import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
 import type { IssuerOptions } from './options.js';
@@ -38,6 +39,8 @@ export class IssuerCore {
   readonly uploadLifetime: number;
   /** Where the issuer is mounted (`''` or `/a/b`). */
   readonly basePath: string;
+  /** Storage's signed requests (feed, events): refusals logged once per reason. */
+  readonly storageLink: LinkHealth | undefined;
 
   constructor(options: IssuerOptions, records: RecordStore, driver: StorageDriver, signing: SigningKeys) {
     this.options = options;
@@ -49,6 +52,8 @@ export class IssuerCore {
     this.maxTtl = options.maxTtl ?? DEFAULT_MAX_LIFETIME;
     this.uploadLifetime = options.uploadLifetime ?? DEFAULT_UPLOAD_LIFETIME;
     this.basePath = options.basePath ?? '';
+    this.storageLink =
+      this.log && new LinkHealth(this.log, "storage's signed requests (revocation feed, events)");
   }
 
   /** A request's path within the issuer: without the base path, whether or not the framework stripped it. */

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { signRequest } from '../token/signature.js';
 import type { StorageEvent } from '../wire/events.js';
+import { failureReason, LinkHealth } from '../wire/link-health.js';
 
 /** Where storage reports committed uploads and deletions. */
 export interface EventWebhookOptions {
@@ -44,7 +45,7 @@ export class EventOutbox {
   readonly #db: Database.Database;
   readonly #options: Required<EventWebhookOptions>;
   readonly #path: string;
-  readonly #log: Logger;
+  readonly #health: LinkHealth;
   readonly #insert: Database.Statement<[string, string, string, string]>;
   readonly #ready: Database.Statement<[number]>;
   readonly #delete: Database.Statement<[number]>;
@@ -60,7 +61,10 @@ export class EventOutbox {
     this.#options = { retryDelay: 250, maxRetryDelay: 30_000, timeout: 10_000, ...options };
     this.#delay = this.#options.retryDelay;
     this.#path = new URL(options.url).pathname;
-    this.#log = log;
+    this.#health = new LinkHealth(
+      log,
+      'delivering storage events to the issuer (they wait in the outbox and are retried)',
+    );
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -164,14 +168,14 @@ export class EventOutbox {
         headers: { 'content-type': 'application/json', 'valet-signature': signature },
         signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeout), this.#abort.signal]),
       });
-      await response.body?.cancel();
-      if (response.ok) return true;
-      this.#log.warn(
-        { status: response.status, seq: row.seq },
-        'the issuer refused a storage event; will retry',
-      );
+      if (response.ok) {
+        await response.body?.cancel();
+        this.#health.succeeded();
+        return true;
+      }
+      this.#health.failed(await failureReason(response), { seq: row.seq, pending: this.pending });
     } catch (error) {
-      this.#log.warn({ err: error, seq: row.seq }, 'could not deliver a storage event; will retry');
+      this.#health.failed(await failureReason(error), { seq: row.seq, pending: this.pending });
     }
     return false;
   }

@@ -3,6 +3,7 @@ import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { RevocationIndex, revocationListSchema } from '../token/revocations.js';
 import { signRequest } from '../token/signature.js';
+import { failureReason, LinkHealth } from '../wire/link-health.js';
 
 /** Where and how storage learns revocations. */
 export interface RevocationFeedOptions {
@@ -39,14 +40,17 @@ export class RevocationFeed {
   #started = false;
   readonly #options: Required<RevocationFeedOptions>;
   readonly #now: () => number;
-  readonly #log: Logger;
   readonly #path: string;
+  readonly #health: LinkHealth;
 
   constructor(options: RevocationFeedOptions, log: Logger, now: () => number) {
     this.#options = { interval: 1_000, maxStaleness: 5_000, ...options };
     this.#path = new URL(options.url).pathname;
-    this.#log = log;
     this.#now = now;
+    this.#health = new LinkHealth(
+      log,
+      `the issuer's revocation feed (every key is refused once the list is ${this.#options.maxStaleness} ms old)`,
+    );
   }
 
   /** Starts polling: one poll now, then one every interval. A failed poll is logged and retried. */
@@ -54,7 +58,7 @@ export class RevocationFeed {
     if (this.#started) return;
     this.#started = true;
     void this.poll()
-      .catch((error) => this.#log.warn({ err: error }, 'revocation poll failed'))
+      .catch(() => {})
       .finally(() => this.#schedule());
   }
 
@@ -62,17 +66,29 @@ export class RevocationFeed {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       void this.poll()
-        .catch((error) => this.#log.warn({ err: error }, 'revocation poll failed'))
+        .catch(() => {})
         .finally(() => this.#schedule());
     }, this.#options.interval);
     this.#timer.unref();
   }
 
-  /** Fetches the list now (shared with a poll already in flight). */
+  /**
+   * Fetches the list now (shared with a poll already in flight). A failure is logged once per
+   * reason (see {@link LinkHealth}) and rejects.
+   */
   poll(): Promise<void> {
-    this.#polling ??= this.#fetch().finally(() => {
-      this.#polling = undefined;
-    });
+    this.#polling ??= this.#fetch()
+      .then(
+        () => this.#health.succeeded(),
+        async (error: unknown) => {
+          const reason = error instanceof FeedRefused ? error.reason : await failureReason(error);
+          this.#health.failed(reason, { url: this.#path });
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.#polling = undefined;
+      });
     return this.#polling;
   }
 
@@ -93,10 +109,7 @@ export class RevocationFeed {
       this.#lastSuccess = started;
       return;
     }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`the revocation feed answered ${response.status}`);
-    }
+    if (!response.ok) throw new FeedRefused(await failureReason(response));
     const list = revocationListSchema.parse(await response.json());
     this.#index = new RevocationIndex(list);
     this.#etag = response.headers.get('etag') ?? undefined;
@@ -118,5 +131,15 @@ export class RevocationFeed {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+  }
+}
+
+/** The issuer answered the poll with a refusal. */
+class FeedRefused extends Error {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`the revocation feed refused the poll: ${reason}`);
+    this.reason = reason;
   }
 }

@@ -38,6 +38,28 @@ describe('request signatures', () => {
     await refused(verifyRequestSignature(SECRET, moved, request, { now: T0 }));
   });
 
+  it('says what it checked, so the other side can see a path or a clock that differs', async () => {
+    const header = await signRequest(SECRET, request, T0);
+    const message = async (promise: Promise<unknown>) => {
+      try {
+        await promise;
+      } catch (error) {
+        return (error as Error).message;
+      }
+      assert.fail('expected a refusal');
+    };
+    const path = await message(
+      verifyRequestSignature(SECRET, header, { ...request, path: '/api/v1/events' }, { now: T0 }),
+    );
+    assert.match(path, /POST \/api\/v1\/events/);
+    assert.ok(
+      !path.includes(SECRET) && !path.includes(header.split('v1=')[1] as string),
+      'no secret, no signature',
+    );
+    const skew = await message(verifyRequestSignature(SECRET, header, request, { now: T0 + 600_000 }));
+    assert.match(skew, /-600 s .*clock skew/);
+  });
+
   it('refuses a missing or malformed header', async () => {
     for (const header of [undefined, null, '', 'v1=abc', 't=1,v1=zz', `t=1,v1=${'0'.repeat(63)}`]) {
       await refused(verifyRequestSignature(SECRET, header, request, { now: T0 }));

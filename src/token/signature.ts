@@ -101,8 +101,13 @@ export async function verifyRequestSignature(
   if (!match) throw new ValetError('signature_invalid', 'the request is not signed');
   const t = Number(match[1]);
   const now = (options.now ?? Date.now()) / 1000;
-  if (Math.abs(now - t) > (options.window ?? DEFAULT_SIGNATURE_WINDOW)) {
-    throw new ValetError('signature_invalid', 'the signature is outside the replay window');
+  const window = options.window ?? DEFAULT_SIGNATURE_WINDOW;
+  if (Math.abs(now - t) > window) {
+    // The two clocks disagree, or the request was replayed: say by how much (no secret in it).
+    throw new ValetError(
+      'signature_invalid',
+      `the signature is dated ${Math.round(t - now)} s from this side's clock, outside the ${window} s replay window (clock skew?)`,
+    );
   }
   const mac = fromHex(match[2] as string) as Uint8Array;
   const ok = await globalThis.crypto.subtle.verify(
@@ -111,5 +116,12 @@ export async function verifyRequestSignature(
     mac,
     signedBytes(t, request.method, request.path, request.body),
   );
-  if (!ok) throw new ValetError('signature_invalid', 'the signature does not match');
+  if (!ok) {
+    // What this side checked, so the other side can compare with what it signed (a path that a
+    // proxy or the app's mount changed is the usual cause, after a different secret).
+    throw new ValetError(
+      'signature_invalid',
+      `the signature does not match ${request.method} ${request.path} as this side checked it (another secret, path or body was signed)`,
+    );
+  }
 }

@@ -144,12 +144,18 @@ function withCors(cors: CorsPolicy, incoming: Incoming, out: Outgoing): void {
  */
 async function storageBody(core: IssuerCore, incoming: Incoming, path: string): Promise<string> {
   const body = incoming.method === 'GET' ? '' : await incoming.text(MAX_BODY);
-  await verifyRequestSignature(
-    core.options.storageSecret,
-    incoming.header('valet-signature'),
-    { method: incoming.method, path: `${core.basePath}${path}`, body },
-    { now: core.now() },
-  );
+  try {
+    await verifyRequestSignature(
+      core.options.storageSecret,
+      incoming.header('valet-signature'),
+      { method: incoming.method, path: `${core.basePath}${path}`, body },
+      { now: core.now() },
+    );
+  } catch (error) {
+    if (error instanceof ValetError) core.storageLink?.failed(`${error.code}: ${error.message}`);
+    throw error;
+  }
+  core.storageLink?.succeeded();
   return body;
 }
 
