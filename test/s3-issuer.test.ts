@@ -114,6 +114,20 @@ describe('issuer with the S3 driver, on Ceph', () => {
     assert.deepEqual(await alice.list(), [], 'the deletion is recorded');
   });
 
+  it('lists and shares an upload as soon as upload() resolves, 100 times in a row', async (t) => {
+    const { url } = await issuerFor(t, {
+      rules: { ...RULES, share: { op: 'share', prefix: 'users/{subject}/', accept: ['revocation'] } },
+    });
+    const alice = createClient({ issuer: url, getToken: () => 'user:alice', retryDelay: 50 });
+    for (let i = 0; i < 100; i++) {
+      const { key } = await alice.upload(new Blob([`file ${i}`], { type: 'text/plain' }), {
+        name: `ryw-${i}.txt`,
+      });
+      await alice.share(key, { ttl: 60 });
+    }
+    assert.equal((await alice.list()).filter((o) => o.key.includes('/ryw-')).length, 100);
+  });
+
   it('uploads of unknown size go through a POST policy that Ceph enforces', async (t) => {
     const { issuer } = await issuerFor(t);
     const minted = await issuer.mint('alice', { op: 'put', name: 'note.txt', contentType: 'text/plain' });

@@ -13,6 +13,7 @@ import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { LinkHealth } from '../wire/link-health.js';
 import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
+import type { Recorded } from './domain/events.js';
 import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records.js';
 import { DEFAULT_KEY_TTL, type Rule } from './rules.js';
@@ -39,6 +40,8 @@ export class IssuerCore {
   readonly uploadLifetime: number;
   /** Where the issuer is mounted (`''` or `/a/b`). */
   readonly basePath: string;
+  /** Events being recorded now, by id: a second arrival waits for the first (see domain/events). */
+  readonly completing = new Map<string, Promise<Recorded>>();
   /** Storage's signed requests (feed, events): refusals logged once per reason. */
   readonly storageLink: LinkHealth | undefined;
 
@@ -129,9 +132,8 @@ export class IssuerCore {
       valetKey: () => signClaims(this.signing.active(), claims),
     };
     const signed = await this.driver.sign(claims, options);
-    const completes = this.driver.completion === 'client' && (claims.op === 'put' || claims.op === 'delete');
     return mintedKey(claims, signed, {
-      ...(completes && { complete: `/v1/keys/${claims.jti}/complete` }),
+      ...(completes(this.driver, claims) && { complete: `/v1/keys/${claims.upload ?? claims.jti}/complete` }),
       ...(this.driver.resumable &&
         (claims.resumable || claims.upload !== undefined) && {
           upload: { id: claims.upload ?? claims.jti, protocol: this.driver.resumable.protocol, renewals: 0 },
@@ -139,6 +141,15 @@ export class IssuerCore {
       ...extra,
     });
   }
+}
+
+/**
+ * Whether the client reports this key's request done: every upload and deletion on a store that
+ * sends no events (the issuer verifies it there), and every upload on one that does (with the
+ * receipt storage answered with, so that the upload is recorded before the client goes on).
+ */
+function completes(driver: StorageDriver, claims: Claims): boolean {
+  return claims.op === 'put' || (claims.op === 'delete' && driver.completion === 'client');
 }
 
 /** The one place a {@link MintedKey} is made: the claims, and the request that carries them. */

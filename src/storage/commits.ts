@@ -1,6 +1,6 @@
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
-import type { StorageEvent } from '../wire/events.js';
+import type { Receipt, StorageEvent } from '../wire/events.js';
 import type { EventOutbox } from './events.js';
 import type { ObjectMeta } from './object-file.js';
 import type { FileStore } from './store.js';
@@ -24,13 +24,14 @@ export class Commits {
 
   /**
    * Seals a received file as the version `meta` and commits it. `consume` (a single-use key) runs
-   * after the file is durable and before it can be seen. Returns true if the object is new.
+   * after the file is durable and before it can be seen. Returns whether the object is new, and
+   * (with a webhook) the receipt of its event for the client to hand to the issuer.
    */
   async commitVersion(
     upload: Upload,
     meta: ObjectMeta,
     options: { noOverwrite: boolean; existed?: Promise<boolean>; consume?: () => void },
-  ): Promise<boolean> {
+  ): Promise<{ created: boolean; receipt?: Receipt }> {
     await upload.seal(meta);
     options.consume?.();
     const event = this.#prepare({
@@ -49,7 +50,8 @@ export class Commits {
       throw error;
     }
     this.#settle(event, true);
-    return created;
+    if (!event || !this.#outbox) return { created };
+    return { created, receipt: await this.#outbox.receipt(event.body, this.#now()) };
   }
 
   /** Deletes the current version of the key's object (`consume` first, as for any single-use key). */
@@ -79,15 +81,15 @@ export class Commits {
   }
 
   /** Records an event before its change becomes visible (when a webhook is configured). */
-  #prepare(event: Omit<StorageEvent, 'id' | 'time'>): number | undefined {
+  #prepare(event: Omit<StorageEvent, 'id' | 'time'>): { seq: number; body: string } | undefined {
     return this.#outbox?.prepare(event, this.#now());
   }
 
   /** After a commit attempt: deliver the event if the change is visible, else forget it. */
-  #settle(seq: number | undefined, landed: boolean): void {
-    if (seq === undefined || !this.#outbox) return;
-    if (landed) this.#outbox.publish(seq);
-    else this.#outbox.cancel(seq);
+  #settle(event: { seq: number } | undefined, landed: boolean): void {
+    if (event === undefined || !this.#outbox) return;
+    if (landed) this.#outbox.publish(event.seq);
+    else this.#outbox.cancel(event.seq);
   }
 }
 

@@ -74,9 +74,9 @@ describe('EventOutbox', () => {
     const outbox = EventOutbox.open(dir, { url: hook.url, secret: SECRET }, log);
     t.after(() => outbox.close());
     outbox.start();
-    const a = outbox.prepare({ ...base, object: 'a', key_id: 'ka' }, Date.now());
-    const b = outbox.prepare({ ...base, object: 'b', key_id: 'kb' }, Date.now());
-    const c = outbox.prepare({ ...base, object: 'c', key_id: 'kc' }, Date.now());
+    const { seq: a } = outbox.prepare({ ...base, object: 'a', key_id: 'ka' }, Date.now());
+    const { seq: b } = outbox.prepare({ ...base, object: 'b', key_id: 'kb' }, Date.now());
+    const { seq: c } = outbox.prepare({ ...base, object: 'c', key_id: 'kc' }, Date.now());
     outbox.cancel(b);
     outbox.publish(a);
     outbox.publish(c);
@@ -95,7 +95,7 @@ describe('EventOutbox', () => {
     const outbox = EventOutbox.open(dir, { url: hook.url, secret: SECRET, retryDelay: 5 }, log);
     t.after(() => outbox.close());
     outbox.start();
-    outbox.publish(outbox.prepare({ ...base, object: 'a', key_id: 'ka' }, Date.now()));
+    outbox.publish(outbox.prepare({ ...base, object: 'a', key_id: 'ka' }, Date.now()).seq);
     await until(() => hook.received.length === 1);
     assert.equal(hook.attempts(), 4);
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { signRequest } from '../token/signature.js';
-import type { StorageEvent } from '../wire/events.js';
+import type { Receipt, StorageEvent } from '../wire/events.js';
 import { failureReason, LinkHealth } from '../wire/link-health.js';
 
 /** Where storage reports committed uploads and deletions. */
@@ -105,11 +105,22 @@ export class EventOutbox {
     }
   }
 
-  /** Records an event durably before its change is made visible; returns a handle. */
-  prepare(event: Omit<StorageEvent, 'id' | 'time'>, now: number): number {
+  /** Records an event durably before its change is made visible; returns a handle and its body. */
+  prepare(event: Omit<StorageEvent, 'id' | 'time'>, now: number): { seq: number; body: string } {
     const full: StorageEvent = { id: `evt_${randomUUID()}`, time: new Date(now).toISOString(), ...event };
     const key = event.type === 'object.deleted' ? (event.version_key_id ?? '') : event.key_id;
-    return Number(this.#insert.run(JSON.stringify(full), event.type, event.object, key).lastInsertRowid);
+    const body = JSON.stringify(full);
+    return { seq: Number(this.#insert.run(body, event.type, event.object, key).lastInsertRowid), body };
+  }
+
+  /** An event's body signed as its delivery is, for the client to hand to the issuer. */
+  async receipt(body: string, now: number): Promise<Receipt> {
+    const signature = await signRequest(
+      this.#options.secret,
+      { method: 'POST', path: this.#path, body },
+      now,
+    );
+    return { event: body, signature };
   }
 
   /** The change is visible: deliver the event. */

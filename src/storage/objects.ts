@@ -95,7 +95,7 @@ export class ObjectRoutes {
         keyId: claims.jti,
       };
       const noOverwrite = claims.no_overwrite === true;
-      const created = await this.#commits.commitVersion(upload, meta, {
+      const { created, receipt } = await this.#commits.commitVersion(upload, meta, {
         noOverwrite,
         // Whether to answer 201 or 200: looked up while the file is being synced.
         ...(!noOverwrite && { existed: this.#store.exists(claims.obj) }),
@@ -104,7 +104,7 @@ export class ObjectRoutes {
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       if (created) res.setHeader('Location', objectPath(meta.key));
-      sendJson(res, created ? 201 : 200, storedObject(meta));
+      sendJson(res, created ? 201 : 200, { ...storedObject(meta), ...(receipt && { receipt }) });
     } finally {
       await upload.discard();
     }

@@ -16,7 +16,7 @@ import type { ObjectMeta } from './object-file.js';
 import { checkPutStart, refuseIfExists } from './put-checks.js';
 import type { FileStore } from './store.js';
 import { Upload } from './upload-file.js';
-import { ResumableStore, type UploadInfo, type UploadIntent } from './uploads.js';
+import { ResumableStore, type UploadInfo, type UploadIntent, type Version } from './uploads.js';
 
 const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
 const TUS_HEADERS =
@@ -236,6 +236,7 @@ export class TusBridge {
       sha256: info.done.sha256,
       etag: info.done.etag,
       upload: info.id,
+      ...(info.done.receipt && { receipt: info.done.receipt }),
     };
     return {
       ...(req.method !== 'POST' && { status_code: 200 }),
@@ -245,11 +246,7 @@ export class TusBridge {
   }
 
   /** Makes a complete resumable upload the object: the same guarantees as a single PUT. */
-  async #commitUpload(
-    info: UploadInfo,
-    file: string,
-    sha256: string,
-  ): Promise<{ sha256: string; etag: string }> {
+  async #commitUpload(info: UploadInfo, file: string, sha256: string): Promise<Version> {
     const meta: ObjectMeta = {
       key: info.object,
       size: info.size,
@@ -260,9 +257,11 @@ export class TusBridge {
       subject: info.subject,
       keyId: info.id,
     };
-    await this.#o.commits.commitVersion(await Upload.reopen(file), meta, { noOverwrite: info.noOverwrite });
+    const { receipt } = await this.#o.commits.commitVersion(await Upload.reopen(file), meta, {
+      noOverwrite: info.noOverwrite,
+    });
     this.#o.log.info({ upload: info.id, object: info.object, size: info.size }, 'resumable upload stored');
-    return { sha256, etag: meta.etag };
+    return { sha256, etag: meta.etag, ...(receipt && { receipt }) };
   }
 
   /** A tus refusal as Valet's JSON error, with a stable code. */

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
 import { KEY_ID } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
+import type { Receipt } from '../wire/events.js';
 import { closeFd, fsyncFd, HEADER_SIZE, hashBody, openFd, writeAll } from './object-file.js';
 
 /**
@@ -42,7 +43,7 @@ export interface UploadInfo {
   /** The client's tus metadata, as sent. */
   metadata: Record<string, string | null>;
   /** Set once the upload has become the object. */
-  done?: { sha256: string; etag: string; at: number };
+  done?: { sha256: string; etag: string; at: number; receipt?: Receipt };
 }
 
 /**
@@ -59,10 +60,17 @@ export interface UploadIntent {
   checksum?: { offset: number; algorithm: string; digest: string };
 }
 
+/** The version a finished upload became, and the receipt of its event (with a webhook). */
+export interface Version {
+  sha256: string;
+  etag: string;
+  receipt?: Receipt;
+}
+
 /** What {@link ResumableStore} needs from the object store. */
 export interface ResumableHooks {
   /** Makes a complete part file the object (seal, commit, event); returns its SHA-256 and ETag. */
-  commit(info: UploadInfo, file: string, sha256: string): Promise<{ sha256: string; etag: string }>;
+  commit(info: UploadInfo, file: string, sha256: string): Promise<Version>;
   /** After a crash between commit and bookkeeping: the object's version, if this upload made it. */
   committedVersion(info: UploadInfo): Promise<{ sha256: string; etag: string } | undefined>;
 }
@@ -309,7 +317,7 @@ export class ResumableStore extends DataStore {
     const state = this.#hashes.get(info.id);
     this.#hashes.delete(info.id);
     const sha256 = state?.offset === info.size ? state.hash.digest('hex') : await hashBody(file, info.size);
-    let version: { sha256: string; etag: string };
+    let version: Version;
     try {
       if (info.sha256 !== undefined && info.sha256 !== sha256) {
         throw new ValetError('bad_digest', 'the upload does not match the SHA-256 bound in the key');
@@ -322,7 +330,7 @@ export class ResumableStore extends DataStore {
     await this.#markDone(info, version);
   }
 
-  async #markDone(info: UploadInfo, version: { sha256: string; etag: string }): Promise<void> {
+  async #markDone(info: UploadInfo, version: Version): Promise<void> {
     info.done = { ...version, at: this.#now() };
     await this.#saveInfo(info);
   }
@@ -357,6 +365,7 @@ export class ResumableStore extends DataStore {
         ...info.metadata,
         // A finished upload tells a client that lost the last answer what was stored.
         ...(info.done && { 'valet-sha256': info.done.sha256, 'valet-etag': info.done.etag }),
+        ...(info.done?.receipt && { 'valet-receipt': JSON.stringify(info.done.receipt) }),
       },
       creation_date: new Date(info.created).toISOString(),
       storage: { type: 'valet', path: this.#part(info.id) },

@@ -34,3 +34,22 @@ export interface EventReceipt {
   /** True when the event id was seen before (a redelivery): nothing changed. */
   duplicate: boolean;
 }
+
+/**
+ * A storage event handed to the client with the answer to its upload, signed as storage signs
+ * its webhook (`Valet-Signature` over `POST {events path}` and the body). The client passes it to
+ * the issuer (`POST /v1/keys/:id/complete`), which records the upload before `upload()` resolves;
+ * the webhook's own delivery of the same event (same id) is then a duplicate. A client cannot
+ * forge one: it does not know the secret.
+ */
+export interface Receipt {
+  /** The event, as the webhook sends it (JSON text). */
+  event: string;
+  /** Its `Valet-Signature`. */
+  signature: string;
+}
+
+/** A receipt as the issuer accepts it. */
+export const receiptSchema = z
+  .object({ event: z.string().min(2).max(8192), signature: z.string().min(1).max(256) })
+  .strict();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILENAME, KEY_ID } from '../token/claims.js';
+import { receiptSchema } from './events.js';
 import type { StoredObjectBody } from './storage-api.js';
 
 /**
@@ -68,6 +69,13 @@ export interface KeyBody {
 
 /** `200` to `POST /v1/keys/:id/complete` or `POST /v1/uploads/:id/complete` for an upload. */
 export type CompletedUploadBody = StoredObjectBody;
+
+/**
+ * `POST /v1/keys/:id/complete`: the client says its upload or deletion is done. With Valet
+ * storage it passes the receipt storage answered with; other stores need none (the issuer checks).
+ */
+export const completeRequestBodySchema = z.object({ receipt: receiptSchema.optional() }).strict();
+export type CompleteRequestBody = z.infer<typeof completeRequestBodySchema>;
 
 /** `200` to `POST /v1/keys/:id/complete` for a deletion. */
 export interface DeletedObjectBody {

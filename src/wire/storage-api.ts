@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
+import type { Receipt } from './events.js';
 
 export type { ErrorBody };
 
@@ -21,6 +22,8 @@ export interface StoredObjectBody {
   last_modified?: string;
   /** A finished resumable upload: its id. */
   upload?: string;
+  /** Valet storage with an issuer: the signed event of this upload, for the client to pass on. */
+  receipt?: Receipt;
 }
 
 /** Where resumable (tus 1.0) uploads live: `POST /uploads` creates one, `/uploads/<id>` continues it. */

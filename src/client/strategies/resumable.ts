@@ -14,6 +14,7 @@ import {
   type UploadJob,
 } from './job.js';
 import { sendParts } from './multipart.js';
+import { confirm } from './single.js';
 import { createTusUpload, sendTusChunks, type TusSession, terminate, tusState, UPLOAD_LOST } from './tus.js';
 
 /** Where a client remembers unfinished uploads (resolved once, on first use). */
@@ -77,7 +78,7 @@ async function resume(job: ResumableJob, saved: SavedUpload): Promise<Sent | und
   if (state.result) {
     await job.forget();
     job.options.onProgress?.({ loaded: job.blob.size, total: job.blob.size });
-    return { result: state.result, key };
+    return confirmed(job, { result: state.result, key });
   }
   job.options.onResume?.({ offset: state.offset, total: job.blob.size });
   return tusFrom(job, { url: saved.url, id: saved.id, key }, state.offset);
@@ -105,13 +106,22 @@ function start(job: ResumableJob): Promise<TusSession> {
   });
 }
 
-/** The chunks of a tus upload from `offset`; cancelled for good, it is terminated at storage. */
-function tusFrom(job: ResumableJob, session: TusSession, offset: number): Promise<Sent> {
-  return cancellingOnAbort(
+/**
+ * The chunks of a tus upload from `offset`, then the upload confirmed to the issuer; cancelled
+ * for good, it is terminated at storage.
+ */
+async function tusFrom(job: ResumableJob, session: TusSession, offset: number): Promise<Sent> {
+  const sent = await cancellingOnAbort(
     job,
     () => terminate(job.ctx, session),
     sendTusChunks(job, session, offset, (id) => renew(job, id)),
   );
+  return confirmed(job, sent);
+}
+
+/** An upload storage finished, as the issuer recorded it (see `confirm`). */
+async function confirmed(job: ResumableJob, sent: Sent): Promise<Sent> {
+  return { result: await confirm(job, sent.key, sent.result), key: sent.key };
 }
 
 /** A fresh key for the upload `id` (same object and limits). */

@@ -34,10 +34,7 @@ export async function uploadInOne(
     const response = await send(job, key, source, progress).finally(() => {
       bytes.toStorage += sent;
     });
-    if (!key.complete) return (await response.json()) as StoredObjectBody;
-    // A store that sends no events (S3…): the issuer verifies the object from the store and records it.
-    await response.body?.cancel();
-    return issuerCall<StoredObjectBody>(ctx, 'POST', key.complete, {}, signal, 1);
+    return confirm(job, key, await storedAnswer(response));
   });
   return { result, key: used as KeyBody };
 }
@@ -57,4 +54,41 @@ function send(
   }
   if (key.fields) return sendForm(ctx, key, source, progress, options.signal);
   return sendBlob(ctx, key, source, progress, options.signal);
+}
+
+/**
+ * The upload as the issuer recorded it, once it has: Valet storage answered with a receipt (its
+ * signed event) that the issuer records now; another store (no JSON answer) is checked by the
+ * issuer. When this resolves, the object is listed, shareable and counted (read-your-writes).
+ * Valet storage with no issuer to report to gives no receipt: its own answer is the result.
+ */
+export async function confirm(
+  job: UploadJob,
+  key: KeyBody,
+  stored: StoredObjectBody | undefined,
+): Promise<StoredObjectBody> {
+  if (!key.complete || (stored !== undefined && stored.receipt === undefined)) {
+    if (!stored) throw new ValetError('internal_error', 'the store answered the upload without its result');
+    return stored;
+  }
+  const body = stored?.receipt ? { receipt: stored.receipt } : {};
+  return issuerCall<StoredObjectBody>(
+    job.ctx,
+    'POST',
+    key.complete,
+    body,
+    job.options.signal,
+    job.ctx.retries + 1,
+  );
+}
+
+/** Valet storage's JSON answer to an upload; undefined for another store's (S3 answers no JSON). */
+export async function storedAnswer(response: Response): Promise<StoredObjectBody | undefined> {
+  const text = await response.text();
+  if (!response.headers.get('content-type')?.includes('json') || text === '') return undefined;
+  try {
+    return JSON.parse(text) as StoredObjectBody;
+  } catch {
+    return undefined;
+  }
 }

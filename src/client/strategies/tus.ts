@@ -1,4 +1,5 @@
 import { ValetError } from '../../token/errors.js';
+import type { Receipt } from '../../wire/events.js';
 import type { KeyBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody, TusVersion } from '../../wire/storage-api.js';
 import { base64 } from '../blob.js';
@@ -193,6 +194,7 @@ export async function tusState(
   const metadata = parseUploadMetadata(response.headers.get('upload-metadata') ?? '');
   const sha256 = metadata['valet-sha256'];
   if (offset !== length || sha256 === undefined) return { offset };
+  const receipt = parseReceipt(metadata['valet-receipt']);
   return {
     offset,
     result: {
@@ -201,6 +203,7 @@ export async function tusState(
       sha256,
       etag: metadata['valet-etag'] ?? `"${sha256}"`,
       content_type: metadata.filetype ?? 'application/octet-stream',
+      ...(receipt && { receipt }),
     },
   };
 }
@@ -229,4 +232,17 @@ function parseUploadMetadata(header: string): Record<string, string> {
     }
   }
   return out;
+}
+
+/** A finished upload's receipt, from its `Upload-Metadata` (`valet-receipt`: the receipt as JSON). */
+function parseReceipt(text: string | undefined): Receipt | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<Receipt>;
+    return typeof value.event === 'string' && typeof value.signature === 'string'
+      ? { event: value.event, signature: value.signature }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

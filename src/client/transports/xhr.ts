@@ -60,9 +60,9 @@ export function sendWithXhr(
     signal?.addEventListener('abort', onAbort, { once: true });
     xhr.onload = () => {
       signal?.removeEventListener('abort', onAbort);
-      const headers: Record<string, string> = {
-        'content-type': xhr.getResponseHeader('content-type') ?? 'application/json',
-      };
+      const headers: Record<string, string> = {};
+      const type = xhr.getResponseHeader('content-type');
+      if (type !== null) headers['content-type'] = type;
       const offset = xhr.getResponseHeader('upload-offset');
       if (offset !== null) headers['upload-offset'] = offset;
       // A 204 (a tus chunk) has no body; Response refuses one for it.

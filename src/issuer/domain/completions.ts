@@ -1,85 +1,45 @@
 import type { HeadResult } from '../../drivers/types.js';
 import { contentTypeAllowed } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
-import type { EventReceipt, StorageEvent } from '../../wire/events.js';
+import type { Receipt } from '../../wire/events.js';
 import type { DeletedObjectBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { IssuerCore } from '../core.js';
-import type { EventRecord } from '../records.js';
+import type { EventRecord, GrantRecord } from '../records.js';
 import type { Identity } from '../rules.js';
-
-/** A storage event (already authenticated), recorded once. */
-export function recordStorageEvent(core: IssuerCore, e: StorageEvent): Promise<EventReceipt> {
-  return complete(core, {
-    id: e.id,
-    type: e.type,
-    object: e.object,
-    keyId: e.key_id,
-    subject: e.subject,
-    size: e.size,
-    contentType: e.content_type,
-    sha256: e.sha256,
-    etag: e.etag,
-    time: e.time,
-    receivedAt: core.now(),
-  });
-}
-
-/** Records a storage event once; for an upload, re-checks the quota and calls the app's hook. */
-async function complete(core: IssuerCore, record: EventRecord): Promise<EventReceipt> {
-  const now = record.receivedAt;
-  const outcome = await core.records.recordEvent(record);
-  if (outcome.handled || record.type !== 'object.created') {
-    if (outcome.recorded) await core.records.markEventHandled(record.id, now);
-    return { received: record.id, duplicate: !outcome.recorded };
-  }
-  const owner = outcome.grant?.subject ?? record.subject;
-  const quota = await core.quotaFor(owner);
-  const usage = outcome.usage ?? (await core.records.usage(owner, now));
-  if (
-    (quota.maxBytes !== undefined && usage.bytes > quota.maxBytes) ||
-    (quota.maxObjects !== undefined && usage.objects > quota.maxObjects)
-  ) {
-    // Checked again with the real size: the upload is removed, not kept over quota.
-    core.log?.warn({ object: record.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
-    await core.driver.delete(record.object, core.driverContext(owner, '(quota)'));
-    await core.records.dropObject(record.object, record.etag);
-  } else if (core.options.onUploadComplete) {
-    await core.options.onUploadComplete({
-      eventId: record.id,
-      object: record.object,
-      owner,
-      size: record.size,
-      contentType: record.contentType,
-      sha256: record.sha256,
-      etag: record.etag,
-      grant: outcome.grant,
-    });
-  }
-  await core.records.markEventHandled(record.id, now);
-  return { received: record.id, duplicate: !outcome.recorded };
-}
+import { recordEvent } from './events.js';
+import { confirmFromEvent, overQuota } from './receipts.js';
 
 /**
- * A store that sends no events: the client reports an upload or a deletion done, and the issuer
- * reads the object's head from the store. It records the upload only if it keeps its key's
- * constraints (an object that breaks them is deleted, and the refusal is the answer), or the
- * deletion only if the object is gone.
+ * The client reports its upload or deletion done (`POST /v1/keys/:id/complete`); when this
+ * resolves, the upload is recorded (listed, shareable, counted in the quota) or refused. A store
+ * that sends events (Valet storage): from the receipt storage answered with, or the event itself.
+ * Any other store: the issuer reads the object's head from the store (see {@link verifyFromStore}).
  */
-export async function verifyCompletion(
+export async function completeKey(
   core: IssuerCore,
   identity: Identity,
   grantId: string,
+  receipt?: Receipt,
 ): Promise<StoredObjectBody | DeletedObjectBody> {
   const grant = await core.records.getGrant(grantId);
-  if (
-    core.driver.completion !== 'client' ||
-    !grant ||
-    (grant.op !== 'put' && grant.op !== 'delete') ||
-    grant.subject !== identity.subject
-  ) {
+  if (!grant || (grant.op !== 'put' && grant.op !== 'delete') || grant.subject !== identity.subject) {
     throw new ValetError('not_found', 'no such upload or deletion');
   }
+  if (core.driver.completion === 'client') return verifyFromStore(core, grant);
+  if (grant.op !== 'put') throw new ValetError('not_found', 'storage reports its deletions itself');
+  return confirmFromEvent(core, grant, receipt);
+}
+
+/**
+ * A store that sends no events: the issuer reads the object's head from the store. It records
+ * the upload only if it keeps its key's constraints (an object that breaks them is deleted, and
+ * the refusal is the answer), or the deletion only if the object is gone.
+ */
+export async function verifyFromStore(
+  core: IssuerCore,
+  grant: GrantRecord,
+): Promise<StoredObjectBody | DeletedObjectBody> {
   const context = core.driverContext(grant.subject, '(completion)');
   const head = await core.driver.head(grant.object, context);
   const verified = (fields: Partial<EventRecord>): EventRecord => ({
@@ -98,7 +58,7 @@ export async function verifyCompletion(
   });
   if (grant.op === 'delete') {
     if (head) throw new ValetError('precondition_failed', 'the object is still in the store');
-    await complete(core, verified({ type: 'object.deleted' }));
+    await recordEvent(core, verified({ type: 'object.deleted' }));
     return { object: grant.object, deleted: true };
   }
   if (!head) throw new ValetError('not_found', 'the object is not in the store');
@@ -115,7 +75,7 @@ export async function verifyCompletion(
     sha256: head.sha256 ?? '',
     etag: head.etag,
   });
-  await complete(core, record);
+  if (!(await recordEvent(core, record)).kept) throw overQuota();
   return {
     object: record.object,
     size: record.size,

@@ -27,7 +27,23 @@ export async function readJson(incoming: Incoming): Promise<unknown> {
 
 /** The request's JSON body, checked against a wire schema (`400` naming what is wrong). */
 export async function readBody<T>(incoming: Incoming, schema: z.ZodType<T>, what: string): Promise<T> {
-  const body = schema.safeParse(await readJson(incoming));
+  return readBodyFrom(await readJson(incoming), schema, what);
+}
+
+/** Like {@link readBody}, but a request with no body at all is `{}` (older clients send none). */
+export async function readOptionalBody<T>(
+  incoming: Incoming,
+  schema: z.ZodType<T>,
+  what: string,
+): Promise<T> {
+  if (incoming.header('content-type') === null && (incoming.header('content-length') ?? '0') === '0') {
+    return readBodyFrom({}, schema, what);
+  }
+  return readBody(incoming, schema, what);
+}
+
+function readBodyFrom<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
+  const body = schema.safeParse(value);
   if (!body.success) throw new ValetError('bad_request', `invalid ${what}: ${z.prettifyError(body.error)}`);
   return body.data;
 }

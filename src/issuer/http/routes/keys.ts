@@ -1,13 +1,13 @@
 import type { KeyBody } from '../../../wire/issuer-api.js';
-import { keyRequestBodySchema } from '../../../wire/issuer-api.js';
+import { completeRequestBodySchema, keyRequestBodySchema } from '../../../wire/issuer-api.js';
 import type { KeyRequest, MintedKey } from '../../api.js';
-import { verifyCompletion } from '../../domain/completions.js';
+import { completeKey } from '../../domain/completions.js';
 import { mintKey } from '../../domain/keys.js';
-import { readBody } from '../body.js';
+import { readBody, readOptionalBody } from '../body.js';
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
-/** `POST /v1/keys`: mint a key. `POST /v1/keys/:id/complete`: a store without events, upload or deletion done. */
+/** `POST /v1/keys`: mint a key. `POST /v1/keys/:id/complete`: the client's upload or deletion is done. */
 export const keyRoutes: IssuerRoute[] = [
   {
     method: 'POST',
@@ -26,8 +26,10 @@ export const keyRoutes: IssuerRoute[] = [
     method: 'POST',
     path: '/v1/keys/:id/complete',
     access: 'caller',
-    handler: async ({ core, identity, params }) =>
-      json(200, await verifyCompletion(core, identity, params.id as string)),
+    handler: async ({ core, incoming, identity, params }) => {
+      const { receipt } = await readOptionalBody(incoming, completeRequestBodySchema, 'completion');
+      return json(200, await completeKey(core, identity, params.id as string, receipt));
+    },
   },
 ];
 

@@ -1,6 +1,6 @@
 import { ValetError } from '../../../token/errors.js';
 import { storageEventSchema } from '../../../wire/events.js';
-import { recordStorageEvent } from '../../domain/completions.js';
+import { eventRecord, recordEvent } from '../../domain/events.js';
 import { revocationFeed } from '../../domain/revocations.js';
 import { safeJson } from '../body.js';
 import { empty, json } from '../exchange.js';
@@ -29,7 +29,8 @@ export const storageFeedRoutes: IssuerRoute[] = [
     handler: async ({ core, body }) => {
       const parsed = storageEventSchema.safeParse(safeJson(body));
       if (!parsed.success) throw new ValetError('bad_request', 'invalid storage event');
-      return json(200, await recordStorageEvent(core, parsed.data));
+      const { received, duplicate } = await recordEvent(core, eventRecord(core, parsed.data));
+      return json(200, { received, duplicate });
     },
   },
 ];

@@ -2,7 +2,7 @@ import { KEY_ID } from '../../../token/claims.js';
 import { ValetError } from '../../../token/errors.js';
 import { type MultipartStateBody, type PartBody, partRequestBodySchema } from '../../../wire/issuer-api.js';
 import type { IssuerCore } from '../../core.js';
-import { verifyCompletion } from '../../domain/completions.js';
+import { verifyFromStore } from '../../domain/completions.js';
 import { revokeKey } from '../../domain/revocations.js';
 import {
   cancelMultipart,
@@ -81,7 +81,7 @@ export const uploadRoutes: IssuerRoute[] = [
     handler: async ({ core, identity, params }) => {
       const own = await upload(core, identity, params.id);
       await completeMultipart(core, own);
-      return json(200, await verifyCompletion(core, identity, own.id));
+      return json(200, await verifyFromStore(core, own.created));
     },
   },
 ];

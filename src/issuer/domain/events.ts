@@ -1,0 +1,74 @@
+import type { EventReceipt, StorageEvent } from '../../wire/events.js';
+import type { IssuerCore } from '../core.js';
+import type { EventRecord } from '../records.js';
+
+/** What recording an event did: the receipt, and whether the upload was kept (not removed for quota). */
+export interface Recorded extends EventReceipt {
+  kept: boolean;
+}
+
+/** A storage event (already authenticated) as a record. */
+export function eventRecord(core: IssuerCore, e: StorageEvent): EventRecord {
+  return {
+    id: e.id,
+    type: e.type,
+    object: e.object,
+    keyId: e.key_id,
+    subject: e.subject,
+    size: e.size,
+    contentType: e.content_type,
+    sha256: e.sha256,
+    etag: e.etag,
+    time: e.time,
+    receivedAt: core.now(),
+  };
+}
+
+/**
+ * Records an event once; for an upload, re-checks the quota (an upload over it is removed) and
+ * calls the app's hook. The same event arriving twice at once (the webhook, and the receipt the
+ * client passes on) is completed once: the second waits for the first.
+ */
+export function recordEvent(core: IssuerCore, record: EventRecord): Promise<Recorded> {
+  const running = core.completing.get(record.id);
+  if (running) return running.then((done) => ({ ...done, duplicate: true }));
+  const work = complete(core, record).finally(() => core.completing.delete(record.id));
+  core.completing.set(record.id, work);
+  return work;
+}
+
+async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded> {
+  const now = record.receivedAt;
+  const outcome = await core.records.recordEvent(record);
+  const receipt = { received: record.id, duplicate: !outcome.recorded };
+  if (outcome.handled || record.type !== 'object.created') {
+    if (outcome.recorded) await core.records.markEventHandled(record.id, now);
+    return { ...receipt, kept: (await core.records.getObject(record.object))?.etag === record.etag };
+  }
+  const owner = outcome.grant?.subject ?? record.subject;
+  const quota = await core.quotaFor(owner);
+  const usage = outcome.usage ?? (await core.records.usage(owner, now));
+  const kept = !(
+    (quota.maxBytes !== undefined && usage.bytes > quota.maxBytes) ||
+    (quota.maxObjects !== undefined && usage.objects > quota.maxObjects)
+  );
+  if (!kept) {
+    // Checked again with the real size: the upload is removed, not kept over quota.
+    core.log?.warn({ object: record.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
+    await core.driver.delete(record.object, core.driverContext(owner, '(quota)'));
+    await core.records.dropObject(record.object, record.etag);
+  } else if (core.options.onUploadComplete) {
+    await core.options.onUploadComplete({
+      eventId: record.id,
+      object: record.object,
+      owner,
+      size: record.size,
+      contentType: record.contentType,
+      sha256: record.sha256,
+      etag: record.etag,
+      grant: outcome.grant,
+    });
+  }
+  await core.records.markEventHandled(record.id, now);
+  return { ...receipt, kept };
+}

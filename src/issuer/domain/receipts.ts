@@ -1,0 +1,84 @@
+import { ValetError } from '../../token/errors.js';
+import { verifyRequestSignature } from '../../token/signature.js';
+import { type Receipt, storageEventSchema } from '../../wire/events.js';
+import type { StoredObjectBody } from '../../wire/storage-api.js';
+import type { IssuerCore } from '../core.js';
+import type { GrantRecord } from '../records.js';
+import { eventRecord, recordEvent } from './events.js';
+
+/** How long a confirmation without a usable receipt waits for storage's own event, ms. */
+const EVENT_WAIT_MS = 5_000;
+
+/** The refusal for an upload removed at completion because it went over the quota. */
+export function overQuota(): ValetError {
+  return new ValetError('quota_exceeded', 'the upload was removed: it would exceed your storage quota');
+}
+
+/**
+ * Confirms an upload to a store that sends events: with the receipt storage answered with (its
+ * signed event, checked like the webhook, for this very key), the upload is recorded now; without
+ * one (or with an expired one) the issuer waits a moment for the event itself. Either way the
+ * answer is the upload as recorded: listed, shareable, counted.
+ */
+export async function confirmFromEvent(
+  core: IssuerCore,
+  grant: GrantRecord,
+  receipt: Receipt | undefined,
+): Promise<StoredObjectBody> {
+  if (receipt && grant.completedAt === null) {
+    const event = await verifiedReceipt(core, receipt);
+    if (event && (event.key_id !== grant.id || event.type !== 'object.created')) {
+      throw new ValetError('bad_request', 'the receipt is for another upload');
+    }
+    if (event && !(await recordEvent(core, eventRecord(core, event))).kept) throw overQuota();
+  }
+  if (!(await completed(core, grant.id))) {
+    throw new ValetError('unavailable', 'storage has not reported this upload yet; ask again');
+  }
+  const object = await core.records.getObject(grant.object);
+  if (object?.state !== 'complete') throw overQuota();
+  return {
+    object: object.key,
+    size: object.size ?? 0,
+    content_type: object.contentType ?? '',
+    sha256: object.sha256 ?? '',
+    etag: object.etag ?? '',
+  };
+}
+
+/** The receipt's event if its signature holds (over the events path, in the replay window), else undefined. */
+async function verifiedReceipt(core: IssuerCore, receipt: Receipt) {
+  try {
+    await verifyRequestSignature(
+      core.options.storageSecret,
+      receipt.signature,
+      { method: 'POST', path: `${core.basePath}/v1/events`, body: receipt.event },
+      { now: core.now() },
+    );
+  } catch (error) {
+    // A forged receipt proves nothing, and an old one is no worse: the event itself decides.
+    core.log?.info({ code: (error as ValetError).code }, 'a receipt was not accepted');
+    return undefined;
+  }
+  const parsed = storageEventSchema.safeParse(safeParse(receipt.event));
+  if (!parsed.success) throw new ValetError('bad_request', 'the receipt holds no storage event');
+  return parsed.data;
+}
+
+/** True once the key's upload is recorded; waits for storage's event at most {@link EVENT_WAIT_MS}. */
+async function completed(core: IssuerCore, grantId: string): Promise<boolean> {
+  const deadline = Date.now() + EVENT_WAIT_MS;
+  for (;;) {
+    if ((await core.records.getGrant(grantId))?.completedAt !== null) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
