@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// What the test command needs beyond Node and the clone's npm packages: a C++ toolchain for
+// better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
+// tests, and curl for the Ceph fixture. Run by `npm test` first, and by `.ci/run` before `npm ci`.
+// All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
+// line naming what is missing and the command that installs it, exit 1.
+// `--no-install` never installs (what a non-root user gets).
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+/** Each command the tests run, and the Debian package that has it. */
+const NEEDED = {
+  python3: 'python3',
+  make: 'make',
+  'g++': 'g++',
+  curl: 'curl',
+  chromium: 'chromium',
+  radosgw: 'radosgw',
+  'ceph-mon': 'ceph-mon',
+  'ceph-osd': 'ceph-osd',
+};
+
+function onPath(command) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+const missing = () => [
+  ...new Set(
+    Object.entries(NEEDED)
+      .filter(([c]) => !onPath(c))
+      .map(([, p]) => p),
+  ),
+];
+const wanted = missing();
+if (wanted.length === 0) process.exit(0);
+
+const install = ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...wanted];
+const canInstall = !process.argv.includes('--no-install') && process.getuid?.() === 0 && onPath('apt-get');
+if (!canInstall) {
+  process.stderr.write(
+    `npm test needs Debian packages that are missing (${wanted.join(', ')}); install them with: sudo ${install.join(' ')}\n`,
+  );
+  process.exit(1);
+}
+process.stderr.write(`installing Debian packages the tests need: ${wanted.join(' ')}\n`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+for (const command of [['apt-get', 'update', '-qq'], install]) {
+  const result = spawnSync(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (result.status !== 0) {
+    process.stderr.write(`${command.join(' ')} failed (exit ${result.status})\n`);
+    process.exit(1);
+  }
+}
+const still = missing();
+if (still.length > 0) {
+  process.stderr.write(`still missing after apt-get: ${still.join(', ')}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,68 @@
+// The README's test command on a fresh machine: what the tests need beyond Node is installed
+// (as root, with apt-get) or named in one line with the command that installs it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from './helpers/storage.js';
+
+const SCRIPT = path.join(ROOT, 'scripts/test-deps.mjs');
+
+async function pathWith(commands: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'valet-path-'));
+  await symlink(process.execPath, path.join(dir, 'node'));
+  for (const command of commands) {
+    await writeFile(path.join(dir, command), '#!/bin/sh\nexit 0\n');
+    await chmod(path.join(dir, command), 0o755);
+  }
+  return dir;
+}
+
+function run(pathDir: string, ...args: string[]) {
+  return spawnSync(process.execPath, [SCRIPT, ...args], { env: { PATH: pathDir }, encoding: 'utf8' });
+}
+
+describe('the test command on a fresh machine', () => {
+  it('names what is missing and the command that installs it, in one line', async () => {
+    const bare = await pathWith([]);
+    for (const args of [['--no-install'], []]) {
+      // (Without --no-install it cannot install either: no apt-get on this PATH.)
+      const result = run(bare, ...args);
+      assert.equal(result.status, 1);
+      assert.equal(result.stdout, '');
+      const lines = result.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(
+        lines[0] as string,
+        /missing \(python3, make, g\+\+, curl, chromium, radosgw, ceph-mon, ceph-osd\)/,
+      );
+      assert.match(
+        lines[0] as string,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl chromium radosgw ceph-mon ceph-osd$/,
+      );
+    }
+    const some = run(
+      await pathWith(['python3', 'make', 'g++', 'curl', 'radosgw', 'ceph-mon']),
+      '--no-install',
+    );
+    assert.match(some.stderr, /missing \(chromium, ceph-osd\)/);
+  });
+
+  it('says nothing and goes on when everything is there', async () => {
+    const all = await pathWith([
+      'python3',
+      'make',
+      'g++',
+      'curl',
+      'chromium',
+      'radosgw',
+      'ceph-mon',
+      'ceph-osd',
+    ]);
+    const result = run(all, '--no-install');
+    assert.equal(result.status, 0);
+    assert.equal(result.stdout + result.stderr, '');
+  });
+});
