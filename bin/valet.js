@@ -30,7 +30,15 @@ function buildMatches() {
 if (buildMatches()) {
   await import('../dist/cli/main.js');
 } else {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    // An installed package always has its build; without one, the sources need tsx (a clone's
+    // development dependency).
+    process.stderr.write('valet: no build of these sources in dist/ and no tsx to run them: npm run build\n');
+    process.exit(1);
+  }
   register();
   await import('../src/cli/main.ts');
 }

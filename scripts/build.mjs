@@ -1,11 +1,25 @@
 #!/usr/bin/env node
-// After `tsc`: records which sources dist/ was built from (dist/build.json), so that bin/valet.js
-// runs the build only for those sources. The package root is the argument (default: this checkout).
+// After `tsc`: finishes the build in dist/. Bundles the demo page's script with the client SDK
+// (dist/web/app.js: `valet dev` serves it as it is, so an installed package needs no bundler at
+// run time), and records which sources dist/ was built from (dist/build.json), so that
+// bin/valet.js runs the build only for those sources. Arguments: the package root and the dist
+// directory (default: this checkout's).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import { sourceHash } from '../bin/source-hash.js';
 
 const root = path.resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
 const dist = path.resolve(process.argv[3] ?? path.join(root, 'dist'));
+await esbuild.build({
+  entryPoints: [path.join(root, 'src/web/browser/app.ts')],
+  bundle: true,
+  format: 'esm',
+  target: 'es2020',
+  platform: 'browser',
+  minify: true,
+  outfile: path.join(dist, 'web/app.js'),
+  logLevel: 'warning',
+});
 writeFileSync(path.join(dist, 'build.json'), `${JSON.stringify({ sources: sourceHash(root) })}\n`);

@@ -30,7 +30,7 @@ describe('package', () => {
     for (const part of ['package.json', 'bin', 'src'])
       await cp(path.join(ROOT, part), path.join(pkgDir, part), { recursive: true });
     await symlink(path.join(ROOT, 'node_modules'), path.join(pkgDir, 'node_modules'));
-    await run(process.execPath, [path.join(ROOT, 'scripts/build-info.mjs'), pkgDir]);
+    await run(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), pkgDir]);
   });
 
   it('exposes valet/token, valet/storage, valet/issuer and valet/client as built ESM with types', async () => {
