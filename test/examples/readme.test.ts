@@ -1,0 +1,47 @@
+// The README's "In your app" snippets, run as they are against the packed package: the issuer
+// mounted in a Node server at /api/valet, storage next to it, and the client uploading and
+// sharing through it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from '../helpers/storage.js';
+import { exampleApp, started, storageFor } from './helpers.js';
+
+/** The code block that follows `<!-- readme-test: NAME -->` in the README. */
+async function snippet(name: string): Promise<string> {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const match = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
+  assert.ok(match?.[1], `README has a js block marked readme-test: ${name}`);
+  return match[1];
+}
+
+describe("the README's integration snippets", () => {
+  it('run as they are: the issuer in a Node server, storage beside it, the client through it', async (t) => {
+    const dir = await exampleApp('readme', null);
+    await writeFile(path.join(dir, 'issuer.mjs'), await snippet('issuer'));
+    await writeFile(path.join(dir, 'client.mjs'), await snippet('client'));
+    await writeFile(path.join(dir, 'hello.txt'), 'hello, valet');
+    const { appPort, storageUrl } = await storageFor(t, dir, { basePath: '/api/valet' });
+    const env = { PORT: String(appPort), STORAGE_URL: storageUrl };
+    const issuer = await started(t, process.execPath, ['issuer.mjs'], { cwd: dir, env });
+    // The snippet prints nothing: ready once it answers (and storage's first poll reached it).
+    for (let i = 0; ; i++) {
+      const health = await fetch(`http://127.0.0.1:${appPort}/api/valet/healthz`).catch(() => undefined);
+      if (health?.ok) break;
+      assert.ok(i < 200, issuer.output());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const printed = execFileSync(process.execPath, ['client.mjs'], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    const [key, sha256, url] = printed.trim().split(' ');
+    assert.equal(key, 'users/alice/hello.txt');
+    assert.match(sha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(await (await fetch(url as string)).text(), 'hello, valet');
+    assert.match(issuer.output(), /stored users\/alice\/hello\.txt 12/, 'onUploadComplete ran');
+  });
+});
