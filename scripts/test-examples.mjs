@@ -34,10 +34,17 @@ writeFileSync(
   `${JSON.stringify({ name: 'valet-examples', private: true, type: 'module', dependencies, allowScripts: { 'better-sqlite3': true } }, null, 2)}\n`,
 );
 log(`npm install (${Object.keys(dependencies).join(', ')})`);
-execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel', 'error'], {
-  cwd: app,
-  stdio: 'inherit',
-});
+const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8' });
+process.stderr.write(install.stdout + install.stderr);
+if (install.status !== 0) process.exit(install.status ?? 1);
+// What npm asks users to approve: never a script of Valet's own (it carries its build).
+const asked = (install.stdout + install.stderr)
+  .split('\n')
+  .filter((line) => /install-scripts\s+valet@/.test(line));
+if (asked.length > 0) {
+  process.stderr.write(`npm asks to approve Valet's own install scripts:\n${asked.join('\n')}\n`);
+  process.exit(1);
+}
 
 const tests = readdirSync(path.join(root, 'test/examples'))
   .filter((f) => f.endsWith('.test.ts'))
