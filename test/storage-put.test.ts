@@ -164,6 +164,23 @@ describe('storage uploads', () => {
     assert.equal(pdf.status, 200);
   });
 
+  it('answers a refusal made before the body with its code, however much body the client sends', async () => {
+    // Storage refuses on the headers, then reads the rest and throws it away (a lingering close):
+    // closing with unread bytes would reset the connection, and the client would see EPIPE.
+    const token = await key.mint({ op: 'put', object: 'up/linger', contentTypes: ['image/png'] });
+    const body = Buffer.alloc(2 * 1024 * 1024, 1);
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${storage.url}/o/up/linger?vk=${token}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'text/html' },
+        body,
+      });
+      assert.equal(res.status, 415);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unsupported_media_type');
+    }
+    await assertAbsent('up/linger');
+  });
+
   it('refuses a body whose SHA-256 differs from the bound digest, keeping the earlier version', async () => {
     const v1 = Buffer.from('version one');
     assert.equal(

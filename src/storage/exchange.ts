@@ -46,10 +46,11 @@ export function splitTarget(req: http.IncomingMessage): { path: string; query: s
 
 /**
  * Writes a refusal: Valet's JSON error, or for a person who opened a link in a browser a
- * readable page. An unread request body is not drained: the connection closes after the answer.
+ * readable page. A request whose body was not read is answered and then closed, after a
+ * lingering close (see {@link linger}).
  */
 export function writeRefusal(req: http.IncomingMessage, res: http.ServerResponse, error: ValetError): void {
-  if (!req.complete) res.shouldKeepAlive = false;
+  if (!req.complete) linger(req);
   res.removeHeader('Content-Disposition');
   res.removeHeader('Content-Length');
   const html = wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD');
@@ -68,4 +69,31 @@ export function rawRefusal(error: ValetError): string {
     connection: 'close',
   }).map(([name, value]) => `${name}: ${value}\r\n`);
   return `HTTP/1.1 ${rendered.status} ${http.STATUS_CODES[rendered.status]}\r\n${head.join('')}\r\n${rendered.body}`;
+}
+
+/** The most of a refused body read (and thrown away) before its connection is cut. */
+const LINGER_BYTES = 8 * 1024 * 1024;
+/** The longest a refused request is read for before its connection is cut, ms. */
+const LINGER_MS = 5_000;
+
+/**
+ * A lingering close, as nginx does: the unread rest of a refused request's body is read and thrown
+ * away, up to {@link LINGER_BYTES} or {@link LINGER_MS}; past either the connection is cut.
+ * Closing a socket with unread bytes makes the kernel send a reset, which can reach the client
+ * before the refusal: it then sees `EPIPE` or `ECONNRESET` instead of the 4xx that says why. (The
+ * connection is not marked `Connection: close`: Node would then close it as soon as the answer is
+ * written, unread bytes and all.)
+ */
+export function linger(req: http.IncomingMessage): void {
+  let read = 0;
+  const socket = req.socket;
+  const cut = () => socket.destroy();
+  const timer = setTimeout(cut, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > LINGER_BYTES) cut();
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
