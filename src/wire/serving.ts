@@ -60,3 +60,16 @@ export function contentDisposition(type: 'inline' | 'attachment', filename: stri
 export function defaultFilename(objectKey: string): string {
   return objectKey.slice(objectKey.lastIndexOf('/') + 1);
 }
+
+/**
+ * The `response-content-type` a GET signs: the object's type when it is one a browser only
+ * displays (raster images, audio, video, PDF, plain text), else `application/octet-stream`, so
+ * that nothing uploaded is ever served as HTML, SVG or script from the bucket's origin.
+ */
+export function safeResponseType(contentType: string | undefined): string {
+  const essence = mediaTypeEssence(contentType ?? '');
+  // Valet storage's own inline list (raster images, audio, video, PDF), and plain text.
+  return essence !== '' && (isInlineType(essence) || essence === 'text/plain')
+    ? essence
+    : 'application/octet-stream';
+}

@@ -6,10 +6,10 @@ import {
   PutBucketCorsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { mediaTypeEssence, type ValetClaims } from '../../token/claims.js';
+import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
-import { isInlineType } from '../../wire/serving.js';
+import { safeResponseType } from '../../wire/serving.js';
 import type {
   EnforcementTable,
   HeadResult,
@@ -56,18 +56,7 @@ export interface S3DriverOptions {
   checksums?: boolean;
 }
 
-/**
- * The `response-content-type` a GET signs: the object's type when it is one a browser only
- * displays (raster images, audio, video, PDF, plain text), else `application/octet-stream`, so
- * that nothing uploaded is ever served as HTML, SVG or script from the bucket's origin.
- */
-export function safeResponseType(contentType: string | undefined): string {
-  const essence = mediaTypeEssence(contentType ?? '');
-  // Valet storage's own inline list (raster images, audio, video, PDF), and plain text.
-  return essence !== '' && (isInlineType(essence) || essence === 'text/plain')
-    ? essence
-    : 'application/octet-stream';
-}
+export { safeResponseType } from '../../wire/serving.js';
 
 function base64ToHex(b64: string): string {
   return Buffer.from(b64, 'base64').toString('hex');
