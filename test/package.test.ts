@@ -46,6 +46,7 @@ describe('package', () => {
       './client',
       './drivers',
       './drivers/s3',
+      './drivers/azure',
       './drivers/memory',
       './drivers/testing',
     ]) {
@@ -76,26 +77,30 @@ describe('package', () => {
       drivers: ['valet', 'memory'],
     });
 
-    // The AWS SDK is loaded by valet/drivers/s3 only: no other entry point's static imports reach it.
-    const bare = new Set<string>();
-    const walked = new Set<string>();
-    const walk = async (file: string): Promise<void> => {
-      if (walked.has(file)) return;
-      walked.add(file);
-      const text = await readFile(file, 'utf8');
-      for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
-        const spec = match[1] as string;
-        if (spec.startsWith('.')) await walk(path.resolve(path.dirname(file), spec));
-        else bare.add(spec);
-      }
+    // The AWS SDK is loaded by valet/drivers/s3 only, Azure's by valet/drivers/azure only: no other
+    // entry point's static imports reach either.
+    const sdksFrom = async (entries: string[]): Promise<string[]> => {
+      const bare = new Set<string>();
+      const walked = new Set<string>();
+      const walk = async (file: string): Promise<void> => {
+        if (walked.has(file)) return;
+        walked.add(file);
+        const text = await readFile(file, 'utf8');
+        for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+          const spec = match[1] as string;
+          if (spec.startsWith('.')) await walk(path.resolve(path.dirname(file), spec));
+          else bare.add(spec);
+        }
+      };
+      for (const entry of entries) await walk(path.join(pkgDir, pkg.exports[entry].default));
+      return [...bare].filter((spec) => spec.startsWith('@aws-sdk/') || spec.startsWith('@azure/')).sort();
     };
-    for (const entry of ['./token', './storage', './issuer', './client', './drivers', './drivers/memory']) {
-      await walk(path.join(pkgDir, pkg.exports[entry].default));
-    }
     assert.deepEqual(
-      [...bare].filter((spec) => spec.startsWith('@aws-sdk/')),
+      await sdksFrom(['./token', './storage', './issuer', './client', './drivers', './drivers/memory']),
       [],
     );
+    assert.deepEqual(await sdksFrom(['./drivers/azure']), ['@azure/storage-blob']);
+    assert.ok((await sdksFrom(['./drivers/s3'])).every((spec) => spec.startsWith('@aws-sdk/')));
     assert.ok(Object.keys(pkg.peerDependenciesMeta).every((name) => pkg.peerDependenciesMeta[name].optional));
 
     // valet/client has zero runtime dependencies: every module it loads is its own or token's errors.

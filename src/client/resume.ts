@@ -18,7 +18,7 @@ export interface SavedUpload {
   size: number;
   /** When it was created, ms since the epoch. */
   created: number;
-  /** `tus` (default) or `s3-multipart`, whose parts have `partSize` bytes but the last. */
+  /** `tus` (default), `s3-multipart` or `azure-blocks`, whose parts have `partSize` bytes but the last. */
   protocol?: UploadProtocol;
   partSize?: number;
 }
@@ -191,7 +191,7 @@ function parseSaved(text: string | null): SavedUpload | undefined {
         object: v.object,
         size: v.size,
         created: v.created,
-        ...(v.protocol === 's3-multipart' &&
+        ...((v.protocol === 's3-multipart' || v.protocol === 'azure-blocks') &&
           typeof v.partSize === 'number' && { protocol: v.protocol, partSize: v.partSize }),
       };
     }

@@ -95,6 +95,7 @@ export class MemoryDriver implements StorageDriver {
     this.#unchecked = new Set(options.unchecked ?? []);
     this.resumable = {
       protocol: 's3-multipart',
+      partLength: 'store',
       create: async ({ object, contentType }, context) => {
         const id = randomKeyId();
         this.#uploads.set(id, {

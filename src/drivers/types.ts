@@ -99,12 +99,18 @@ export interface StoredPart {
 }
 
 /**
- * The store has multipart uploads (S3): the issuer starts one, signs each part's request on
- * demand (its exact length), and completes it from the parts the store holds, checked against the
- * declared size. All six operations, or no `resumable` at all.
+ * The store takes an upload in parts the issuer signs (S3 multipart uploads, Azure blocks): the
+ * issuer starts one, signs each part's request on demand (its exact length), and completes it
+ * from the parts the store holds, checked against the declared size. All six operations, or no
+ * `resumable` at all. The client's side is the same for both protocols.
  */
 export interface MultipartUploads {
-  readonly protocol: 's3-multipart';
+  readonly protocol: 's3-multipart' | 'azure-blocks';
+  /**
+   * Who holds a part to its signed length: `store` (S3 signs `content-length`), or `issuer` (an
+   * Azure block SAS binds no length: the issuer refuses to complete with a part of the wrong size).
+   */
+  readonly partLength: 'store' | 'issuer';
   /** Starts a multipart upload; returns the store's upload id. */
   create(options: { object: string; contentType?: string }, context: DriverContext): Promise<string>;
   /** The signed request for one part, of exactly `size` bytes, valid for `ttl` seconds. */
@@ -117,10 +123,18 @@ export interface MultipartUploads {
   /**
    * Completes the upload from the parts the store holds (never from what a client claims), after
    * checking their total against `expectedSize`: on a mismatch it is aborted and
-   * `422 upload_rejected` thrown.
+   * `422 upload_rejected` thrown. `contentType`: the type the upload declared (for a store that
+   * sets it at completion); `noOverwrite`: the key was create-only (a store that can, completes
+   * only if no object exists, else `412 precondition_failed`).
    */
   complete(
-    options: { object: string; uploadId: string; expectedSize: number },
+    options: {
+      object: string;
+      uploadId: string;
+      expectedSize: number;
+      contentType?: string;
+      noOverwrite?: boolean;
+    },
     context: DriverContext,
   ): Promise<void>;
   /** Aborts an upload: the store drops its parts. */

@@ -71,8 +71,8 @@ export interface MintedKey {
   expiresAt: string;
   constraints: Record<string, unknown>;
   /**
-   * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` on a store
-   * with multipart uploads, whose parts have `partSize` bytes but the last), and how many keys
+   * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` or
+   * `azure-blocks` on a store that takes parts the issuer signs, whose parts have `partSize` bytes but the last), and how many keys
    * renewed it.
    */
   upload?: {

@@ -69,7 +69,7 @@ export class IssuerCore {
   /** The store's multipart uploads, if that is how it takes resumable uploads. */
   multipart(): MultipartUploads | undefined {
     const resumable = this.driver.resumable;
-    return resumable?.protocol === 's3-multipart' ? resumable : undefined;
+    return resumable?.protocol === 'tus' ? undefined : resumable;
   }
 
   /** The lifetime of a key minted under `rule`, seconds. */

@@ -10,7 +10,7 @@ import type { StoredObjectBody } from './storage-api.js';
  */
 
 /** The protocol of a resumable upload: tus on Valet storage, S3 multipart through the issuer. */
-export type UploadProtocol = 'tus' | 's3-multipart';
+export type UploadProtocol = 'tus' | 's3-multipart' | 'azure-blocks';
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
@@ -43,7 +43,7 @@ export interface UploadBody {
   protocol: UploadProtocol;
   /** How many keys renewed this upload. */
   renewals: number;
-  /** s3-multipart: bytes per part (the last part holds the rest), and how many parts. */
+  /** s3-multipart, azure-blocks: bytes per part (the last part holds the rest), and how many parts. */
   part_size?: number;
   parts?: number;
 }

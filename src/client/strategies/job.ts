@@ -3,8 +3,10 @@ import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { ClientContext } from '../context.js';
 import type { BlobLike, UploadOptions } from '../types.js';
 
-/** A multipart upload the issuer runs for a store that has them (S3). */
-export const MULTIPART: UploadProtocol = 's3-multipart';
+/** True for an upload in parts the issuer signs (S3 multipart, Azure blocks); false for tus. */
+export function inParts(protocol: UploadProtocol | undefined): protocol is 's3-multipart' | 'azure-blocks' {
+  return protocol === 's3-multipart' || protocol === 'azure-blocks';
+}
 
 /** What an upload strategy ends with: what storage stored, and the key that did it. */
 export interface Sent {

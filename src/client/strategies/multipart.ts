@@ -1,24 +1,36 @@
 import { ValetError } from '../../token/errors.js';
-import type { KeyBody, MultipartStateBody, PartBody } from '../../wire/issuer-api.js';
+import type { KeyBody, MultipartStateBody, PartBody, UploadProtocol } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import { issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob } from '../transports/send.js';
 import type { Progress } from '../types.js';
-import { cancellingOnAbort, jsonBytes, MULTIPART, type ResumableJob, type Sent } from './job.js';
+import { cancellingOnAbort, jsonBytes, type ResumableJob, type Sent } from './job.js';
 
 /**
- * A multipart upload on a store that has them (S3): each missing part gets its own signed request
+ * An upload in parts, on a store that has them (S3 multipart, Azure blocks): each missing part gets its own signed request
  * from the issuer (its exact length) and goes straight to the store, with retries; then the issuer
  * checks the parts and completes the upload. Resuming asks the issuer which parts the store holds.
  */
-export function sendParts(job: ResumableJob, id: string, partSize: number, resuming: boolean): Promise<Sent> {
+export function sendParts(
+  job: ResumableJob,
+  protocol: UploadProtocol,
+  id: string,
+  partSize: number,
+  resuming: boolean,
+): Promise<Sent> {
   // Cancelled for good: the issuer aborts the multipart upload at the store.
   const cancel = () => issuerCall(job.ctx, 'DELETE', `/v1/uploads/${id}`, undefined, undefined, 1);
-  return cancellingOnAbort(job, cancel, partsFrom(job, id, partSize, resuming));
+  return cancellingOnAbort(job, cancel, partsFrom(job, protocol, id, partSize, resuming));
 }
 
-async function partsFrom(job: ResumableJob, id: string, partSize: number, resuming: boolean): Promise<Sent> {
+async function partsFrom(
+  job: ResumableJob,
+  protocol: UploadProtocol,
+  id: string,
+  partSize: number,
+  resuming: boolean,
+): Promise<Sent> {
   const { ctx, blob, options, forget } = job;
   if (!(partSize > 0)) throw new ValetError('internal_error', 'the multipart upload has no part size');
   const count = Math.max(1, Math.ceil(blob.size / partSize));
@@ -52,7 +64,7 @@ async function partsFrom(job: ResumableJob, id: string, partSize: number, resumi
     headers: {},
     expires_at: new Date(ctx.now()).toISOString(),
     constraints: {},
-    upload: { id, protocol: MULTIPART, renewals: 0 },
+    upload: { id, protocol, renewals: 0 },
   };
   return { result, key };
 }

@@ -7,8 +7,8 @@ import { withRetry } from '../retry.js';
 import type { BlobLike } from '../types.js';
 import {
   cancellingOnAbort,
+  inParts,
   jsonBytes,
-  MULTIPART,
   type ResumableJob,
   type Sent,
   type UploadJob,
@@ -54,9 +54,15 @@ export async function uploadResumable(job: UploadJob, blob: BlobLike, memory: Re
   const started = await start(resumable);
   if (store && fingerprint !== undefined) await store.set(fingerprint, remembered(resumable, started));
   const partSize = started.key.upload?.part_size;
-  if (started.key.upload?.protocol === MULTIPART) {
+  if (inParts(started.key.upload?.protocol)) {
     // The key that started it is the upload's key (the parts' own are not kept).
-    const { result } = await sendParts(resumable, started.id, partSize ?? 0, false);
+    const { result } = await sendParts(
+      resumable,
+      started.key.upload.protocol,
+      started.id,
+      partSize ?? 0,
+      false,
+    );
     return { result, key: started.key };
   }
   return tusFrom(resumable, started, 0);
@@ -67,8 +73,9 @@ export async function uploadResumable(job: UploadJob, blob: BlobLike, memory: Re
  * (tus) with a renewed key. `undefined` if it cannot be continued (it is forgotten then).
  */
 async function resume(job: ResumableJob, saved: SavedUpload): Promise<Sent | undefined> {
-  if (saved.protocol === MULTIPART)
-    return unlessLost(job, () => sendParts(job, saved.id, saved.partSize ?? 0, true));
+  const protocol = saved.protocol;
+  if (inParts(protocol))
+    return unlessLost(job, () => sendParts(job, protocol, saved.id, saved.partSize ?? 0, true));
   const found = await unlessLost(job, async () => {
     const key = await renew(job, saved.id);
     return { key, state: await tusState(job.ctx, saved.url, key, job.options.signal) };
@@ -101,7 +108,7 @@ function start(job: ResumableJob): Promise<TusSession> {
     const key = await keyFor(job, { ...job.request, resumable: true });
     if (!key.upload) throw new ValetError('resumable_unsupported', 'the issuer gave no resumable upload');
     // Another store: the issuer has started a multipart upload already.
-    if (key.upload.protocol === MULTIPART) return { url: key.url, id: key.upload.id, key };
+    if (inParts(key.upload.protocol)) return { url: key.url, id: key.upload.id, key };
     return createTusUpload(job, key);
   });
 }
@@ -136,13 +143,14 @@ function keyFor(job: ResumableJob, body: KeyRequestBody): Promise<KeyBody> {
 
 /** What is remembered of an upload: never its key. */
 function remembered(job: ResumableJob, session: TusSession): SavedUpload {
-  const partSize = session.key.upload?.protocol === MULTIPART ? session.key.upload.part_size : undefined;
+  const upload = session.key.upload;
+  const partSize = inParts(upload?.protocol) ? upload?.part_size : undefined;
   return {
     url: session.url,
     id: session.id,
     object: session.key.object,
     size: job.blob.size,
     created: job.ctx.now(),
-    ...(partSize !== undefined && { protocol: MULTIPART, partSize }),
+    ...(partSize !== undefined && { protocol: upload?.protocol, partSize }),
   };
 }

@@ -110,6 +110,7 @@ export class S3Driver implements StorageDriver {
     });
     this.resumable = {
       protocol: 's3-multipart',
+      partLength: 'store',
       create: (o) => this.createMultipart(o),
       signPart: (o, context) => this.presignPart({ ...o, now: context.now }),
       listParts: (object, uploadId) => this.listParts(object, uploadId),

@@ -13,6 +13,8 @@ import { revocationFeed } from './revocations.js';
 interface Multipart {
   upload_id: string;
   part_size: number;
+  /** The type the upload declared, for a store that sets it at completion (Azure). */
+  content_type?: string;
 }
 
 const MIB = 1024 * 1024;
@@ -148,6 +150,7 @@ export async function startMultipart(
       context,
     ),
     part_size: partSizeFor(request.size),
+    ...(request.contentType !== undefined && { content_type: request.contentType }),
   };
   grant.constraints = { ...grant.constraints, multipart: state };
   try {
@@ -248,7 +251,13 @@ export async function completeMultipart(core: IssuerCore, upload: OwnMultipart):
     }
   }
   await upload.store.complete(
-    { object: created.object, uploadId: state.upload_id, expectedSize: size },
+    {
+      object: created.object,
+      uploadId: state.upload_id,
+      expectedSize: size,
+      ...(state.content_type !== undefined && { contentType: state.content_type }),
+      ...(created.constraints.no_overwrite === true && { noOverwrite: true }),
+    },
     context,
   );
 }
