@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What the test command needs beyond Node and the clone's npm packages: a C++ toolchain for
 // better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
-// tests, and curl for the Ceph fixture. Run by `npm test` first, and by `.ci/run` before `npm ci`.
+// tests, curl for the Ceph fixture, and openssl for the Azure HTTPS fixture's certificate. Run by `npm test` first, and by `.ci/run` before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
 // `--no-install` never installs (what a non-root user gets).
@@ -15,6 +15,7 @@ const NEEDED = {
   make: 'make',
   'g++': 'g++',
   curl: 'curl',
+  openssl: 'openssl',
   chromium: 'chromium',
   radosgw: 'radosgw',
   'ceph-mon': 'ceph-mon',

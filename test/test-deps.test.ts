@@ -36,15 +36,15 @@ describe('the test command on a fresh machine', () => {
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0] as string,
-        /missing \(python3, make, g\+\+, curl, chromium, radosgw, ceph-mon, ceph-osd\)/,
+        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd\)/,
       );
       assert.match(
         lines[0] as string,
-        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl chromium radosgw ceph-mon ceph-osd$/,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd$/,
       );
     }
     const some = run(
-      await pathWith(['python3', 'make', 'g++', 'curl', 'radosgw', 'ceph-mon']),
+      await pathWith(['python3', 'make', 'g++', 'curl', 'openssl', 'radosgw', 'ceph-mon']),
       '--no-install',
     );
     assert.match(some.stderr, /missing \(chromium, ceph-osd\)/);
@@ -56,6 +56,7 @@ describe('the test command on a fresh machine', () => {
       'make',
       'g++',
       'curl',
+      'openssl',
       'chromium',
       'radosgw',
       'ceph-mon',

@@ -31,7 +31,9 @@ process.on('exit', () => {
  * cannot: Azure tests are never skipped. `--skipApiVersionCheck`: the SDK speaks a newer API
  * version than Azurite declares.
  */
-export async function startAzurite(): Promise<Azurite> {
+export async function startAzurite(
+  options: { https?: { cert: string; key: string } } = {},
+): Promise<Azurite> {
   const location = await mkdtemp(path.join(tmpdir(), 'valet-azurite-'));
   const port = await freePort();
   const bin = path.join(ROOT, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
@@ -47,6 +49,11 @@ export async function startAzurite(): Promise<Azurite> {
       location,
       '--disableTelemetry',
       '--skipApiVersionCheck',
+      // HTTPS with a certificate of the test's own, and Azurite's basic OAuth (it checks a bearer
+      // token's form, audience and issuer, not its signature: no Entra ID runs here).
+      ...(options.https
+        ? ['--cert', options.https.cert, '--key', options.https.key, '--oauth', 'basic']
+        : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -72,10 +79,10 @@ export async function startAzurite(): Promise<Azurite> {
       reject(new Error(`Azurite exited with ${code}: ${output}`));
     });
   });
-  const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const endpoint = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     endpoint,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
+    connectionString: `DefaultEndpointsProtocol=${options.https ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
     pid: child.pid as number,
     async stop() {
       if (child.exitCode === null) {

@@ -12,7 +12,7 @@ import type {
   StorageDriver,
 } from '../types.js';
 import { abortBlocks, abortStaleBlocks, blockId, commitBlocks, listBlocks, newUploadId } from './blocks.js';
-import { delegationSigner, type SasSigner, sharedKeySigner } from './sas.js';
+import { DEFAULT_SAS_VERSION, delegationSigner, type SasSigner, sharedKeySigner } from './sas.js';
 
 /** An Entra ID credential, as `@azure/identity`'s classes are (`DefaultAzureCredential`, …). */
 export interface AzureTokenCredential {
@@ -46,6 +46,11 @@ export interface AzureDriverOptions {
   endpoint?: string;
   /** Seconds a SAS starts before the issuer's clock, for a store whose clock is behind. Default 60. */
   clockSkew?: number;
+  /**
+   * The SAS version signed (`sv`). Default `2025-11-05`, which Azure and Azurite 3.35 verify;
+   * pin an older one for a store that knows only older versions (Azure Stack Hub).
+   */
+  sasVersion?: string;
 }
 
 /**
@@ -83,14 +88,15 @@ export class AzureDriver implements StorageDriver {
         'the Azure driver needs a container name (3-63 of a-z, 0-9 and -)',
       );
     }
-    const skew = options.clockSkew ?? 60;
     const { service, credential } = serviceFrom(options);
     this.service = service;
     this.container = service.getContainerClient(options.container);
-    const https = new URL(service.url).protocol === 'https:';
-    this.#signer = credential
-      ? sharedKeySigner(credential, skew, https)
-      : delegationSigner(service, skew, https);
+    const form = {
+      skew: options.clockSkew ?? 60,
+      https: new URL(service.url).protocol === 'https:',
+      version: options.sasVersion ?? DEFAULT_SAS_VERSION,
+    };
+    this.#signer = credential ? sharedKeySigner(credential, form) : delegationSigner(service, form);
     const store = { container: this.container };
     this.resumable = {
       protocol: 'azure-blocks',

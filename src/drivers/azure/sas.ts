@@ -34,8 +34,26 @@ export interface SasSigner {
   sign(grant: SasGrant): Promise<string>;
 }
 
-function values(grant: SasGrant, skew: number, https: boolean) {
+/** How every SAS of a driver is formed. */
+export interface SasForm {
+  /** Seconds the SAS starts before the issuer's clock. */
+  skew: number;
+  /** `spr=https`. */
+  https: boolean;
+  /** The signed version (`sv`). */
+  version: string;
+}
+
+/**
+ * The SAS version signed by default: one that Azure and Azurite 3.35 both verify, for service
+ * and user delegation SAS alike (the SDK's newest, 2026-04-06, adds fields Azurite does not know).
+ */
+export const DEFAULT_SAS_VERSION = '2025-11-05';
+
+function values(grant: SasGrant, form: SasForm) {
+  const { skew, https } = form;
   return {
+    version: form.version,
     containerName: grant.container,
     blobName: grant.blob,
     permissions: BlobSASPermissions.parse(grant.permissions),
@@ -48,13 +66,9 @@ function values(grant: SasGrant, skew: number, https: boolean) {
 }
 
 /** A signer with the storage account's shared key (a connection string or the key itself). */
-export function sharedKeySigner(
-  credential: StorageSharedKeyCredential,
-  skew: number,
-  https: boolean,
-): SasSigner {
+export function sharedKeySigner(credential: StorageSharedKeyCredential, form: SasForm): SasSigner {
   return {
-    sign: async (grant) => generateBlobSASQueryParameters(values(grant, skew, https), credential).toString(),
+    sign: async (grant) => generateBlobSASQueryParameters(values(grant, form), credential).toString(),
   };
 }
 
@@ -69,22 +83,28 @@ const DELEGATION_KEY_MARGIN = 3600_000;
  */
 export function delegationSigner(
   service: Pick<BlobServiceClient, 'getUserDelegationKey' | 'accountName'>,
-  skew: number,
-  https: boolean,
+  form: SasForm,
 ): SasSigner {
-  let cached: { key: UserDelegationKey; expiresAt: number } | undefined;
-  let pending: Promise<{ key: UserDelegationKey; expiresAt: number }> | undefined;
-  const fresh = async (now: number) => {
-    const startsOn = new Date(now - skew * 1000);
-    const expiresOn = new Date(now + DELEGATION_KEY_LIFETIME);
-    const key = await service.getUserDelegationKey(startsOn, expiresOn);
-    return { key, expiresAt: expiresOn.getTime() };
+  type Held = { key: UserDelegationKey; startsAt: number; expiresAt: number };
+  let cached: Held | undefined;
+  let pending: Promise<Held> | undefined;
+  const fresh = async (startsAt: number): Promise<Held> => {
+    const expiresAt = startsAt + DELEGATION_KEY_LIFETIME;
+    const key = await service.getUserDelegationKey(new Date(startsAt), new Date(expiresAt));
+    return { key, startsAt, expiresAt };
   };
-  const keyFor = async (now: number, until: number) => {
-    if (cached && cached.expiresAt - DELEGATION_KEY_MARGIN > now && cached.expiresAt >= until) {
-      return cached;
+  // A key serves a SAS whose whole window lies inside its own, with an hour to spare.
+  const keyFor = async (startsAt: number, until: number) => {
+    const held = cached;
+    if (
+      held &&
+      held.startsAt <= startsAt &&
+      held.expiresAt - DELEGATION_KEY_MARGIN > startsAt &&
+      held.expiresAt >= until
+    ) {
+      return held;
     }
-    pending ??= fresh(now).finally(() => {
+    pending ??= fresh(startsAt).finally(() => {
       pending = undefined;
     });
     cached = await pending;
@@ -92,14 +112,14 @@ export function delegationSigner(
   };
   return {
     async sign(grant) {
-      const { key, expiresAt } = await keyFor(grant.now, grant.expiresAt);
+      const { key, expiresAt } = await keyFor(grant.now - form.skew * 1000, grant.expiresAt);
       if (grant.expiresAt > expiresAt) {
         throw new ValetError(
           'invalid_options',
           'a user delegation SAS cannot outlive its key (at most 6 h here)',
         );
       }
-      return generateBlobSASQueryParameters(values(grant, skew, https), key, service.accountName).toString();
+      return generateBlobSASQueryParameters(values(grant, form), key, service.accountName).toString();
     },
   };
 }

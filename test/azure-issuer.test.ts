@@ -1,0 +1,290 @@
+// The whole flow client → issuer → Azurite with the Azure driver: SAS tokens, uploads verified
+// from the store when the client reports them done, block uploads resumed after an interruption,
+// create-only refused by Azure itself, and rules the store cannot enforce refused at configuration.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createClient, fileResumeStore } from '../src/client/client.js';
+import type { AzureDriver } from '../src/drivers/azure/index.js';
+import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
+import type { Rule } from '../src/issuer/rules.js';
+import { isValetError, ValetError } from '../src/token/errors.js';
+import { type Azurite, azuriteContainer, startAzurite } from './helpers/azurite.js';
+import { testKey } from './helpers/keys.js';
+import { serveIssuer, userAuth } from './helpers/system.js';
+
+const RULES: Record<string, Rule> = {
+  upload: {
+    op: 'put',
+    prefix: 'users/{subject}/',
+    maxSize: 1024 * 1024,
+    contentTypes: ['image/*', 'text/plain'],
+    accept: ['once', 'revocation'],
+  },
+  read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
+  remove: { op: 'delete', prefix: 'users/{subject}/', accept: ['once', 'revocation'] },
+  share: { op: 'share', prefix: 'users/{subject}/', accept: ['revocation'] },
+};
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ValetError, String(error));
+    return error.code;
+  }
+  assert.fail('expected a refusal');
+}
+
+describe('issuer with the Azure driver, on Azurite', () => {
+  let azurite: Azurite;
+  let azure: AzureDriver;
+  before(async () => {
+    azurite = await startAzurite();
+    azure = await azuriteContainer(azurite, 'valet-issuer');
+  });
+  after(() => azurite?.stop());
+
+  async function issuerFor(
+    t: import('node:test').TestContext,
+    options: Partial<IssuerOptions> = {},
+  ): Promise<{ issuer: Issuer; url: string }> {
+    const served = await serveIssuer(t);
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      driver: azure,
+      storageSecret: 's'.repeat(43),
+      authenticate: userAuth,
+      rules: RULES,
+      ...options,
+    });
+    t.after(() => issuer.close());
+    served.mount(issuer);
+    return { issuer, url: served.url };
+  }
+
+  it('refuses, at configuration, a rule that sets what Azure cannot enforce unless it accepts it', async () => {
+    for (const rule of [
+      { op: 'put', prefix: 'u/', accept: ['revocation'] } as Rule, // single use by default
+      { op: 'get', prefix: 'u/' } as Rule, // revocation
+      { op: 'put', prefix: 'u/', once: false, requireSha256: true, accept: ['revocation'] } as Rule,
+    ]) {
+      await assert.rejects(
+        createIssuer({
+          signingKeys: [(await testKey()).jwk],
+          database: ':memory:',
+          driver: azure,
+          storageSecret: 's'.repeat(43),
+          authenticate: userAuth,
+          rules: { r: rule },
+        }),
+        (e) => isValetError(e, 'invalid_options') && /cannot enforce/.test(e.message),
+      );
+    }
+    // Size, type and create-only are not refused: Azure or the issuer enforces them.
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      driver: azure,
+      storageSecret: 's'.repeat(43),
+      authenticate: userAuth,
+      rules: {
+        r: {
+          op: 'put',
+          prefix: 'u/',
+          maxSize: 10,
+          contentTypes: ['text/plain'],
+          createOnly: true,
+          accept: ['once', 'revocation'],
+        },
+      },
+    });
+    await issuer.close();
+  });
+
+  it('uploads straight to Azure, verifies the blob, lists, shares, downloads and deletes it', async (t) => {
+    const { url } = await issuerFor(t);
+    const alice = createClient({ issuer: url, getToken: () => 'user:alice', retryDelay: 50 });
+    const data = randomBytes(200_000);
+    const result = await alice.upload(new Blob([data], { type: 'image/png' }), { name: 'p.png' });
+    assert.equal(result.key, 'users/alice/p.png');
+    assert.equal(result.size, data.length);
+    assert.deepEqual(
+      (await alice.list()).map((o) => [o.key, o.size, o.contentType]),
+      [['users/alice/p.png', data.length, 'image/png']],
+    );
+    const download = await alice.download(result.key);
+    assert.deepEqual(Buffer.from(await (await download.blob()).arrayBuffer()), data);
+    const link = await alice.share(result.key, { ttl: 60 });
+    const shared = await fetch(link.url);
+    assert.equal(shared.status, 200);
+    assert.deepEqual(Buffer.from(await shared.arrayBuffer()), data);
+    const bob = createClient({ issuer: url, getToken: () => 'user:bob', retryDelay: 50 });
+    assert.equal(await refusal(bob.download(result.key)), 'forbidden');
+    assert.equal(
+      await refusal(alice.upload(new Blob(['<b>x</b>'], { type: 'text/html' }), { name: 'x.html' })),
+      'unsupported_media_type',
+    );
+    await alice.delete(result.key);
+    assert.equal(await azure.head(result.key), undefined);
+    assert.deepEqual(await alice.list(), [], 'the deletion is recorded');
+  });
+
+  it('removes an upload that breaks its key when the client reports it done (422)', async (t) => {
+    const { issuer, url } = await issuerFor(t);
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'big.txt',
+      size: 5,
+      contentType: 'text/plain',
+    });
+    // Azure takes any body under the SAS: 11 bytes where the key said 5, and another type.
+    const res = await fetch(minted.url, {
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'text/html' },
+      body: 'much longer',
+    });
+    assert.equal(res.status, 201);
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(complete.status, 422);
+    assert.equal(((await complete.json()) as { error: { code: string } }).error.code, 'upload_rejected');
+    assert.equal(await azure.head('users/alice/big.txt'), undefined, 'the blob was deleted');
+    assert.deepEqual(await issuer.list('alice'), []);
+  });
+
+  it('has Azure refuse a create-only upload over an existing blob, which stays as it was', async (t) => {
+    const rules: Record<string, Rule> = {
+      ...RULES,
+      upload: { ...(RULES.upload as Rule), createOnly: true } as Rule,
+    };
+    const { url } = await issuerFor(t, { rules });
+    const alice = createClient({ issuer: url, getToken: () => 'user:alice', retryDelay: 50, retries: 0 });
+    await alice.upload(new Blob(['first'], { type: 'text/plain' }), { name: 'once.txt' });
+    const code = await refusal(
+      alice.upload(new Blob(['second'], { type: 'text/plain' }), { name: 'once.txt' }),
+    );
+    assert.equal(code, 'forbidden');
+    const back = await alice.download('users/alice/once.txt');
+    assert.equal(await (await back.blob()).text(), 'first');
+  });
+
+  it('sends a 20 MiB upload as blocks signed by the issuer, resumed after an interruption', async (t) => {
+    const rules: Record<string, Rule> = {
+      big: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20, accept: ['once', 'revocation'] },
+      read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
+    };
+    const { issuer, url } = await issuerFor(t, { rules });
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-azure-resume-'));
+    const resumeStore = fileResumeStore(path.join(dir, 'uploads.json'));
+    const client = () =>
+      createClient({
+        issuer: url,
+        getToken: () => 'user:alice',
+        retryDelay: 50,
+        resumableThreshold: 0,
+        resumeStore,
+      });
+    const data = randomBytes(20 * 2 ** 20 + 123);
+    const sha = createHash('sha256').update(data).digest('hex');
+    // Interrupted during the second block (8 MiB blocks: 8 + 8 + 4).
+    const abort = new AbortController();
+    const first = client().upload(new Blob([data], { type: 'video/mp4' }), {
+      name: 'video.mp4',
+      fingerprint: 'video-v1',
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.loaded > 10 * 2 ** 20) abort.abort();
+      },
+    });
+    assert.equal(await refusal(first), 'aborted');
+    const saved = await resumeStore.get(JSON.stringify([url, null, 'video.mp4', data.length, 'video-v1']));
+    assert.equal(saved?.protocol, 'azure-blocks');
+    const id = saved?.id as string;
+    assert.equal(await azure.head('users/alice/video.mp4'), undefined, 'no blob before the commit');
+    const asBob = await fetch(`${url}/v1/uploads/${id}/parts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
+      body: JSON.stringify({ part: 1 }),
+    });
+    assert.equal(asBob.status, 403);
+    const early = await fetch(`${url}/v1/uploads/${id}/complete`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(early.status, 412, 'a block missing: not committed, still resumable');
+    let resumedAt = -1;
+    const result = await client().upload(new Blob([data], { type: 'video/mp4' }), {
+      name: 'video.mp4',
+      fingerprint: 'video-v1',
+      onResume: ({ offset }) => {
+        resumedAt = offset;
+      },
+    });
+    assert.equal(resumedAt, 8 * 2 ** 20, 'the first block was kept');
+    assert.ok(result.bytes.toStorage < data.length, 'the kept block was not sent again');
+    assert.equal(result.upload, id);
+    const head = await azure.head(result.key);
+    assert.equal(head?.size, data.length);
+    assert.equal(head?.contentType, 'video/mp4');
+    const download = await client().download(result.key);
+    const back = Buffer.from(await (await download.blob()).arrayBuffer());
+    assert.equal(createHash('sha256').update(back).digest('hex'), sha);
+    assert.ok(await issuer.records.getGrant(id));
+  });
+
+  it('refuses to commit blocks of the wrong size, and drops stale uploads', async (t) => {
+    const rules: Record<string, Rule> = {
+      big: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20, accept: ['once', 'revocation'] },
+    };
+    const { issuer, url } = await issuerFor(t, { rules, uploadLifetime: 1 });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'short.bin',
+      size: 9 * 2 ** 20,
+      resumable: true,
+    });
+    assert.equal(minted.upload?.protocol, 'azure-blocks');
+    const auth = { authorization: 'Bearer user:alice', 'content-type': 'application/json' };
+    for (const part of [1, 2]) {
+      const signed = (await (
+        await fetch(`${url}/v1/uploads/${minted.id}/parts`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ part }),
+        })
+      ).json()) as { url: string; method: string };
+      // A block SAS binds no length: the client sends one byte short.
+      const size = part === 1 ? 8 * 2 ** 20 - 1 : 2 ** 20;
+      const res = await fetch(signed.url, { method: 'PUT', body: randomBytes(size) });
+      assert.equal(res.status, 201);
+    }
+    const complete = await fetch(`${url}/v1/uploads/${minted.id}/complete`, {
+      method: 'POST',
+      headers: auth,
+    });
+    assert.equal(complete.status, 412, 'the issuer checks each block against its signed length');
+    assert.equal(await azure.head('users/alice/short.bin'), undefined);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok((await issuer.abortStaleUploads()) >= 1);
+    assert.deepEqual(
+      await azure.resumable.listParts('users/alice/short.bin', 'any', {
+        now: Date.now(),
+        issuerKey: async () => '',
+      }),
+      [],
+    );
+    const blocks = await azure.container
+      .getBlockBlobClient('users/alice/short.bin')
+      .getBlockList('all')
+      .catch(() => undefined);
+    assert.equal(blocks, undefined, 'no blob and no uncommitted blocks are left');
+  });
+});
