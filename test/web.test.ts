@@ -175,6 +175,10 @@ describe('the demo page in a real browser', () => {
     const context = await browser.newContext({ acceptDownloads: true });
     t.after(() => context.close());
     const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     await signIn(page, dev, 'alice');
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
@@ -223,6 +227,12 @@ describe('the demo page in a real browser', () => {
       ),
       [],
       'forgotten once finished',
+    );
+    // Nothing asked of the browser that it refuses (unsafe headers, CORS, CSP); the one error
+    // allowed is the request the reload cut.
+    assert.deepEqual(
+      consoleErrors.filter((e) => !/net::ERR_ABORTED|Failed to load resource: net::/.test(e)),
+      [],
     );
   });
 

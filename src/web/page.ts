@@ -8,6 +8,7 @@ export function demoPage(): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <title>Valet dev</title>
 <style>
   :root { color-scheme: light; --accent: #1f5fbf; }
@@ -69,6 +70,10 @@ export function demoPage(): string {
 </html>
 `;
 }
+
+/** The page's icon: a key. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="10" cy="16" r="7" fill="none" stroke="#2b6cb0" stroke-width="4"/><path d="M17 16h13M25 16v6M29 16v4" stroke="#2b6cb0" stroke-width="4"/></svg>';
 
 /** The page's Content-Security-Policy: its own script only; it talks to the issuer and to storage. */
 export function demoPageCsp(storageOrigin: string): string {

@@ -9,8 +9,9 @@ import type { Rule } from '../../issuer/rules.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
 import { bundleWebApp } from '../../web/bundle.js';
-import { demoPage, demoPageCsp } from '../../web/page.js';
+import { demoPage, demoPageCsp, FAVICON_SVG } from '../../web/page.js';
 import { type Command, optional, parseLogLevel, parsePort, parseSize, UsageError } from '../args.js';
+import { type AzureCliOptions, azureDriver } from '../azure.js';
 import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
@@ -35,6 +36,7 @@ export const dev: Command = {
   help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
                  [--log-level warn]
                  [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region REGION]]
+                 [--storage azure [--azure-container NAME]]
 
 Starts the whole system on 127.0.0.1: the issuer (with the demo page at /), Valet storage, and
 a development OpenID provider with two users, alice and bob. Keys and secrets are generated
@@ -50,11 +52,14 @@ Options:
   --storage-port PORT  storage port (default 0: any free port)
   --data DIR           data directory (default .valet)
   --max-upload SIZE    largest object a user may upload (default 5GiB)
-  --storage KIND       valet (default: Valet's own storage) or s3 (an S3-compatible engine,
-                       credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
+  --storage KIND       valet (default: Valet's own storage), s3 (an S3-compatible engine,
+                       credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or azure
+                       (Azure Blob Storage or Azurite, AZURE_STORAGE_CONNECTION_STRING)
   --s3-endpoint URL    the S3 endpoint (path-style), e.g. http://127.0.0.1:7480 for Ceph RGW
   --s3-bucket NAME     the bucket, created if missing (its CORS is set for the page's origin)
   --s3-region REGION   the region (default us-east-1)
+  --azure-container NAME  the container, created if missing (default valet; the account's
+                       CORS is set for the page's origin)
   --json               print the ready line as JSON
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default warn)
   -h, --help           show this help`,
@@ -67,6 +72,7 @@ Options:
     's3-endpoint': { type: 'string' },
     's3-bucket': { type: 'string' },
     's3-region': { type: 'string' },
+    'azure-container': { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -74,12 +80,15 @@ Options:
     const port = parsePort(optional(values, 'port') ?? '8080', '--port');
     const dataDir = path.resolve(optional(values, 'data') ?? '.valet');
     const kind = optional(values, 'storage') ?? 'valet';
-    if (kind !== 'valet' && kind !== 's3') throw new UsageError('--storage must be valet or s3');
+    if (kind !== 'valet' && kind !== 's3' && kind !== 'azure') {
+      throw new UsageError('--storage must be valet, s3 or azure');
+    }
     const setup: DevSetup = {
       dataDir,
       storagePort: parsePort(optional(values, 'storage-port') ?? '0', '--storage-port'),
       maxUpload: parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload'),
       s3: kind === 's3' ? s3OptionsFrom(values) : undefined,
+      azure: kind === 'azure' ? { container: optional(values, 'azure-container') ?? 'valet' } : undefined,
       logger: pino(
         { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
         pino.destination({ dest: 2, sync: false }),
@@ -127,6 +136,7 @@ interface DevSetup {
   storagePort: number;
   maxUpload: number;
   s3: ReturnType<typeof s3OptionsFrom> | undefined;
+  azure: AzureCliOptions | undefined;
   logger: pino.Logger;
 }
 
@@ -159,6 +169,11 @@ async function serveWeb(
               'x-content-type-options': 'nosniff',
               'referrer-policy': 'no-referrer',
             },
+          });
+        }
+        if (pathname === '/favicon.svg' && request.method === 'GET') {
+          return new Response(FAVICON_SVG, {
+            headers: { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400' },
           });
         }
         if (pathname === '/app.js' && request.method === 'GET') {
@@ -211,6 +226,19 @@ async function startIssuerAndStore(
       rules: devRules(setup.maxUpload, ['once', 'revocation']),
     });
     return `${setup.s3.endpoint}/${setup.s3.bucket}`;
+  }
+  if (setup.azure) {
+    // Azure: a SAS works until it expires and cannot be revoked, as on S3.
+    const driver = await azureDriver(setup.azure, '--storage azure');
+    await driver.ensureContainer();
+    await driver.allowOrigins([base]);
+    state.storageOrigin = new URL(driver.container.url).origin;
+    state.issuer = await createIssuer({
+      ...common,
+      driver,
+      rules: devRules(setup.maxUpload, ['once', 'revocation']),
+    });
+    return driver.container.url;
   }
   state.storage = await createStorageServer({
     dataDir: path.join(setup.dataDir, 'storage'),

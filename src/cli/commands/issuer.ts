@@ -10,6 +10,7 @@ import { createIssuer, type IssuerOptions } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
 import type { PrivateSigningJwk } from '../../token/keys.js';
 import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
+import { azureDriver } from '../azure.js';
 import { untilSignal } from '../lifecycle.js';
 import { readSecretFile } from '../secrets.js';
 
@@ -31,6 +32,16 @@ const configSchema = z
         region: z.string().optional(),
         forcePathStyle: z.boolean().optional(),
         checksums: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    azure: z
+      .object({
+        container: z.string(),
+        endpoint: z.string().optional(),
+        accountName: z.string().optional(),
+        clockSkew: z.number().int().min(0).optional(),
+        sasVersion: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -72,7 +83,10 @@ const configSchema = z
     trustProxy: z.boolean().optional(),
     logLevel: z.string().default('info'),
   })
-  .strict();
+  .strict()
+  .refine((c) => [c.storageUrl, c.s3, c.azure].filter((s) => s !== undefined).length <= 1, {
+    message: 'one store: storageUrl, s3 or azure',
+  });
 
 export const issuer: Command = {
   name: 'issuer',
@@ -161,7 +175,11 @@ async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions
   for (const keyFile of config.signingKeys) {
     signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
   }
-  const driver = config.s3 ? await s3Driver(config.s3) : undefined;
+  const driver = config.s3
+    ? await s3Driver(config.s3)
+    : config.azure
+      ? await azureDriver(config.azure, 'an "azure" config')
+      : undefined;
   return {
     signingKeys,
     ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),

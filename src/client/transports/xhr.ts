@@ -23,7 +23,7 @@ export function formOf(key: { fields?: Record<string, string> }, blob: Blob): Fo
 interface Xhr {
   open(method: string, url: string): void;
   setRequestHeader(name: string, value: string): void;
-  getResponseHeader(name: string): string | null;
+  getAllResponseHeaders(): string;
   send(body: Blob | FormData): void;
   abort(): void;
   responseType: string;
@@ -35,6 +35,27 @@ interface Xhr {
   onabort: (() => void) | null;
 }
 type XhrConstructor = new () => Xhr;
+
+/** Request headers only the browser sets (setting them logs an error and does nothing). */
+const BROWSER_SET = new Set(['content-length', 'host', 'connection', 'transfer-encoding', 'expect']);
+
+/**
+ * The response's headers the page may read (CORS-exposed ones only, as the browser lists them:
+ * asking for any other one by name logs "Refused to get unsafe header").
+ */
+function responseHeaders(all: string): Headers {
+  const headers = new Headers();
+  for (const line of all.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    try {
+      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    } catch {
+      // A header the Headers class will not hold is left out.
+    }
+  }
+  return headers;
+}
 
 export function browserXhr(): XhrConstructor | undefined {
   return (globalThis as { XMLHttpRequest?: XhrConstructor }).XMLHttpRequest;
@@ -51,20 +72,19 @@ export function sendWithXhr(
     const Xhr = browserXhr() as XhrConstructor;
     const xhr = new Xhr();
     xhr.open(key.method, key.url);
-    // A form upload sets its own multipart Content-Type.
-    if (!key.fields)
-      for (const [name, value] of Object.entries(key.headers)) xhr.setRequestHeader(name, value);
+    // A form upload sets its own multipart Content-Type; the browser sets the length itself.
+    if (!key.fields) {
+      for (const [name, value] of Object.entries(key.headers)) {
+        if (!BROWSER_SET.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+      }
+    }
     xhr.responseType = 'text';
     xhr.upload.onprogress = (event) => onProgress?.({ loaded: event.loaded, total: blob.size });
     const onAbort = () => xhr.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     xhr.onload = () => {
       signal?.removeEventListener('abort', onAbort);
-      const headers: Record<string, string> = {};
-      const type = xhr.getResponseHeader('content-type');
-      if (type !== null) headers['content-type'] = type;
-      const offset = xhr.getResponseHeader('upload-offset');
-      if (offset !== null) headers['upload-offset'] = offset;
+      const headers = responseHeaders(xhr.getAllResponseHeaders());
       // A 204 (a tus chunk) has no body; Response refuses one for it.
       const response = new Response(xhr.status === 204 ? null : xhr.responseText, {
         status: xhr.status,
