@@ -151,6 +151,34 @@ describe('Azure driver on Azurite', () => {
     await shown.body?.cancel();
   });
 
+  it("stores as the blob's MD5 whatever its writer says: why no digest is enforced on Azure", async () => {
+    const object = 'digest/claimed.txt';
+    const put = await sign(azure, { op: 'put', object, size: 5 }, 'text/plain');
+    const claimed = Buffer.from('0123456789abcdef').toString('base64');
+    // A single Put Blob checks a Content-MD5 it is given…
+    const checked = await send(
+      { ...put, headers: { ...put.headers, 'x-ms-blob-content-md5': claimed } },
+      'hello',
+    );
+    assert.equal(await status(checked), 400);
+    // …but the same SAS lets its holder write a block and commit it under any MD5 it likes.
+    const id = encodeURIComponent(Buffer.from('b1').toString('base64'));
+    assert.equal(
+      await status(await fetch(`${put.url}&comp=block&blockid=${id}`, { method: 'PUT', body: 'other' })),
+      201,
+    );
+    const committed = await fetch(`${put.url}&comp=blocklist`, {
+      method: 'PUT',
+      headers: { 'x-ms-blob-content-md5': claimed, 'content-type': 'application/xml' },
+      body: `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>${decodeURIComponent(id)}</Latest></BlockList>`,
+    });
+    assert.equal(await status(committed), 201);
+    const properties = await azure.container.getBlobClient(object).getProperties();
+    assert.equal(Buffer.from(properties.contentMD5 ?? new Uint8Array()).toString('base64'), claimed);
+    assert.equal(await (await send(await sign(azure, { op: 'get', object }))).text(), 'other');
+    assert.equal(azure.enforcement().sha256, 'none');
+  });
+
   it('resumes blocks from the list Azure holds, and commits only the upload’s own blocks in order', async () => {
     const blocks = azure.resumable;
     const object = 'blocks/big.bin';
