@@ -160,6 +160,49 @@ describe('issuer with the Azure driver, on Azurite', () => {
     assert.deepEqual(await issuer.list('alice'), []);
   });
 
+  it('removes an oversize upload its client never reported, once its key has expired', async (t) => {
+    let offset = 0;
+    const { issuer } = await issuerFor(t, { now: () => Date.now() + offset });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'quiet.txt',
+      size: 5,
+      contentType: 'text/plain',
+    });
+    const res = await fetch(minted.url, {
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'text/plain' },
+      body: randomBytes(100_000),
+    });
+    assert.equal(res.status, 201, 'Azure takes any length under the SAS');
+    const kept = await issuer.mint('alice', {
+      op: 'put',
+      name: 'fine.txt',
+      size: 4,
+      contentType: 'text/plain',
+    });
+    assert.equal(
+      (
+        await fetch(kept.url, {
+          method: 'PUT',
+          headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'text/plain' },
+          body: 'fine',
+        })
+      ).status,
+      201,
+    );
+    // Neither client reports. Once the keys have expired (and the minute to report has passed)…
+    assert.equal(await issuer.checkUnreportedUploads(), 0);
+    offset = 400_000;
+    assert.equal(await issuer.checkUnreportedUploads(), 2);
+    assert.equal(await azure.head('users/alice/quiet.txt'), undefined, 'the oversize blob is gone');
+    assert.deepEqual(
+      (await issuer.list('alice')).map((o) => [o.key, o.size]),
+      [['users/alice/fine.txt', 4]],
+      'the one that keeps its key is recorded',
+    );
+  });
+
   it('has Azure refuse a create-only upload over an existing blob, which stays as it was', async (t) => {
     const rules: Record<string, Rule> = {
       ...RULES,

@@ -62,6 +62,12 @@ export function driverContract(name: string, open: () => Promise<DriverUnderTest
       assert.equal(head?.contentType, 'text/plain');
       assert.ok(head?.etag);
       if (head?.sha256 !== undefined) assert.equal(head.sha256, sha256(body));
+      // A store the issuer verifies from says when an object was written (unreported uploads are
+      // attributed to the key valid then).
+      if (setup.driver.completion === 'client') {
+        assert.ok(head?.modifiedAt !== undefined, 'head() gives modifiedAt');
+        assert.ok(Math.abs(head.modifiedAt - Date.now()) < 120_000, 'modifiedAt is the write time');
+      }
     });
 
     it('signs a read that returns the stored bytes', async () => {

@@ -34,6 +34,8 @@ export interface MemoryObject {
   contentType: string;
   etag: string;
   sha256: string;
+  /** When it was written, by the store's clock (ms). */
+  modifiedAt: number;
 }
 
 /** What a signed URL allows: the operation and the constraints the store checks. */
@@ -177,6 +179,7 @@ export class MemoryDriver implements StorageDriver {
         contentType: found.contentType,
         etag: found.etag,
         sha256: found.sha256,
+        modifiedAt: found.modifiedAt,
       }
     );
   }
@@ -216,7 +219,7 @@ export class MemoryDriver implements StorageDriver {
       this.#upload(grant.c.upload ?? '').parts.set(grant.c.part ?? 0, bytes);
       return new Response(null, { status: 200, headers: { etag: `"${sha256Hex(bytes)}"` } });
     }
-    const stored = store(bytes, contentType);
+    const stored = store(bytes, contentType, this.#now());
     this.objects.set(grant.obj, stored);
     return new Response(null, { status: 200, headers: { etag: stored.etag } });
   }
@@ -303,7 +306,7 @@ export class MemoryDriver implements StorageDriver {
         `the parts hold ${total} bytes, not ${expectedSize}: the upload was aborted`,
       );
     }
-    this.objects.set(upload.object, store(Buffer.concat(parts), upload.contentType));
+    this.objects.set(upload.object, store(Buffer.concat(parts), upload.contentType, this.#now()));
     this.#uploads.delete(uploadId);
   }
 }
@@ -312,9 +315,9 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function store(bytes: Uint8Array, contentType: string): MemoryObject {
+function store(bytes: Uint8Array, contentType: string, modifiedAt: number): MemoryObject {
   const sha256 = sha256Hex(bytes);
-  return { bytes, contentType, etag: `"${sha256}"`, sha256 };
+  return { bytes, contentType, etag: `"${sha256}"`, sha256, modifiedAt };
 }
 
 function part(partNumber: number, bytes: Uint8Array): StoredPart {

@@ -49,6 +49,8 @@ export interface HeadResult {
   etag: string;
   /** Hex SHA-256, if the store kept one. */
   sha256?: string;
+  /** When the object was last written (ms since the epoch, the store's clock), if the store says. */
+  modifiedAt?: number;
 }
 
 /** What the issuer hands a driver with every call. Drivers read time only from here. */

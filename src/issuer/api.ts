@@ -117,6 +117,12 @@ export interface Issuer {
    * start and every ten minutes anyway); returns how many.
    */
   abortStaleUploads(): Promise<number>;
+  /**
+   * With a store that sends no events (S3, Azure): looks at the store for uploads whose keys
+   * expired (a minute ago or more) unreported, and records or removes what they wrote, as if their
+   * clients had reported them (done every minute anyway); returns how many it settled.
+   */
+  checkUnreportedUploads(): Promise<number>;
   /** Revokes every key issued to `subject` at or before `before` (ms; default now). */
   revokeSubject(subject: string, before?: number): Promise<void>;
   /** Revokes a signing key: every key it signed, and it signs no more. */

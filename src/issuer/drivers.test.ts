@@ -113,3 +113,96 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
     });
   });
 });
+
+describe('uploads nobody reported (in-memory driver, injected clock)', () => {
+  async function clocked(overrides: Partial<IssuerOptions> = {}) {
+    let now = Date.parse('2026-11-29T10:00:00Z');
+    const clock = () => now;
+    const memory = new MemoryDriver({ unchecked: ['size', 'max_size', 'content_types'], now: clock });
+    const parts = await system(memory, { now: clock, ...overrides });
+    const put = async (name: string, body: string, request: Record<string, unknown> = {}) => {
+      const key = await parts.issuer.mint('alice', { op: 'put', name, ...request });
+      const res = await memory.fetch(new Request(key.url, { method: 'PUT', headers: key.headers, body }));
+      assert.equal(res.status, 200);
+      return key;
+    };
+    return { ...parts, put, advance: (ms: number) => (now += ms), clock };
+  }
+
+  it('records an unreported upload that keeps its key, once its key has expired', async (t) => {
+    const { issuer, put, advance } = await clocked();
+    t.after(() => issuer.close());
+    await put('kept.txt', 'hello', { size: 5, contentType: 'text/plain' });
+    assert.equal(await issuer.checkUnreportedUploads(), 0, 'not while the key is valid');
+    assert.deepEqual(await issuer.list('alice'), []);
+    advance(301_000); // the rule's 300 s TTL
+    assert.equal(
+      await issuer.checkUnreportedUploads(),
+      0,
+      'not in the minute the client still has to report',
+    );
+    advance(60_000);
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.deepEqual(
+      (await issuer.list('alice')).map((o) => [o.key, o.size]),
+      [['users/alice/kept.txt', 5]],
+    );
+    assert.equal(await issuer.checkUnreportedUploads(), 0, 'each key is looked at once');
+  });
+
+  it('removes an unreported upload that breaks its key, and leaves what was recorded alone', async (t) => {
+    const { issuer, memory, put, advance } = await clocked();
+    t.after(() => issuer.close());
+    await put('big.bin', 'much more than three', { size: 3 });
+    // An earlier object, recorded, then a key for it that was never used.
+    const first = await put('old.txt', 'first', { size: 5 });
+    await issuer.fetch(
+      new Request(`${ISSUER}${first.complete}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice' },
+      }),
+    );
+    await issuer.mint('alice', { op: 'put', name: 'old.txt', size: 1 });
+    advance(361_000);
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.equal(memory.objects.has('users/alice/big.bin'), false, 'the store no longer holds it');
+    assert.equal(memory.objects.has('users/alice/old.txt'), true);
+    assert.deepEqual(
+      (await issuer.list('alice')).map((o) => o.key),
+      ['users/alice/old.txt'],
+    );
+  });
+
+  it('waits while a later key for the object may still be reported, and counts what it records', async (t) => {
+    const { issuer, put, advance } = await clocked({ quota: { maxBytes: 8 } });
+    t.after(() => issuer.close());
+    await put('a.txt', 'hello', { size: 5 });
+    advance(200_000);
+    await issuer.mint('alice', { op: 'put', name: 'a.txt', size: 5 }); // valid until +500 s
+    advance(161_000);
+    assert.equal(await issuer.checkUnreportedUploads(), 0, 'the later key is still valid');
+    advance(200_000);
+    // The later key lapsed unused: the object is the first key's upload, and it is recorded.
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.deepEqual((await issuer.records.usage('alice', Date.parse('2026-11-29T11:00:00Z'))).bytes, 5);
+    // Counted: the quota has room for 3 more bytes, not 5.
+    assert.equal(await code(issuer.mint('alice', { op: 'put', name: 'b.txt', size: 5 })), 'quota_exceeded');
+  });
+
+  it('leaves an object written after its key expired (not that key’s upload)', async (t) => {
+    const { issuer, memory, advance, clock } = await clocked();
+    t.after(() => issuer.close());
+    await issuer.mint('alice', { op: 'put', name: 'later.txt', size: 5 });
+    advance(400_000);
+    // Someone with the store's own authority writes it afterwards.
+    memory.objects.set('users/alice/later.txt', {
+      bytes: new TextEncoder().encode('other bytes'),
+      contentType: 'text/plain',
+      etag: '"x"',
+      sha256: 'x',
+      modifiedAt: clock(),
+    });
+    assert.equal(await issuer.checkUnreportedUploads(), 0);
+    assert.equal(memory.objects.has('users/alice/later.txt'), true);
+  });
+});

@@ -7,6 +7,7 @@ import { IssuerCore } from './core.js';
 import { mintKey } from './domain/keys.js';
 import { revocationFeed, revokeKey, revokeSigningKey, revokeSubject } from './domain/revocations.js';
 import { share, unshare } from './domain/shares.js';
+import { checkUnreported, type UnreportedCursor } from './domain/unreported.js';
 import { abortStaleUploads } from './domain/uploads.js';
 import { fromRequest, HANDLE, type Incoming, type Outgoing, toResponse } from './http/exchange.js';
 import { requestHandler } from './http/handler.js';
@@ -58,6 +59,8 @@ class ValetIssuer implements Issuer {
   readonly #ownsRecords: boolean;
   readonly #handle: (incoming: Incoming) => Promise<Outgoing>;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #unreported: UnreportedCursor;
+  #checking: Promise<number> | undefined;
 
   constructor(core: IssuerCore, ownsRecords: boolean) {
     this.#core = core;
@@ -66,6 +69,10 @@ class ValetIssuer implements Issuer {
     this.#handle = requestHandler(core, issuerRoutes(), identifier(core.options, core.now));
     // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
     this.#every(60_000, () => core.records.expirePending(core.now()));
+    // Uploads whose clients never reported them (stores that send no events): checked at the
+    // store once their keys expire, every minute, from the keys of the last upload lifetime on.
+    this.#unreported = { expiresAt: core.now() - core.uploadLifetime * 1000, id: '', deferred: [] };
+    if (core.driver.completion === 'client') this.#every(60_000, () => this.checkUnreportedUploads());
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
     // now and every ten minutes, so the store does not keep their parts.
     if (core.multipart()) {
@@ -110,6 +117,14 @@ class ValetIssuer implements Issuer {
     return abortStaleUploads(this.#core);
   }
 
+  checkUnreportedUploads(): Promise<number> {
+    // One check at a time: they share the cursor.
+    this.#checking ??= checkUnreported(this.#core, this.#unreported).finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
   revokeKey(id: string): Promise<void> {
     return revokeKey(this.#core, id);
   }
@@ -132,6 +147,7 @@ class ValetIssuer implements Issuer {
 
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    await this.#checking?.catch(() => {});
     if (this.#ownsRecords) await this.records.close();
   }
 }

@@ -139,6 +139,16 @@ export interface RecordStore {
   listObjects(owner: string): Promise<ObjectRecord[]>;
   /** Drops pending registry rows whose reservation lapsed before `now`; returns how many. */
   expirePending(now: number): Promise<number>;
+  /**
+   * Upload keys never reported: put grants that would create an object (not a renewal of a
+   * resumable upload), without completion, whose key expired after `after` (and, at the same
+   * instant, whose id sorts after `afterId`) and at or before `upTo`; oldest first, at most `limit`.
+   */
+  lapsedUploads(
+    after: { expiresAt: number; id: string },
+    upTo: number,
+    limit: number,
+  ): Promise<GrantRecord[]>;
 
   /** Records a storage event once (by id) and applies it to the registry, atomically. */
   recordEvent(event: EventRecord): Promise<EventOutcome>;

@@ -235,6 +235,21 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
+  async lapsedUploads(
+    after: { expiresAt: number; id: string },
+    upTo: number,
+    limit: number,
+  ): Promise<GrantRecord[]> {
+    const rows = this.#stmt(
+      `SELECT * FROM grants
+         WHERE op = 'put' AND completed_at IS NULL
+           AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
+           AND json_extract(constraints, '$.upload') IS NULL
+         ORDER BY expires_at, id LIMIT ?`,
+    ).all(after.expiresAt, after.expiresAt, after.id, upTo, limit) as GrantRow[];
+    return rows.map(toGrant);
+  }
+
   async getGrant(id: string): Promise<GrantRecord | undefined> {
     const row = this.#stmt('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
     return row && toGrant(row);

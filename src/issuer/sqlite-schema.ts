@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS grants (
 );
 CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
 CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS grants_unreported ON grants (expires_at, id)
+  WHERE op = 'put' AND completed_at IS NULL;
 CREATE TABLE IF NOT EXISTS objects (
   key TEXT PRIMARY KEY NOT NULL,
   owner TEXT NOT NULL,

@@ -162,6 +162,37 @@ function grantCases(open: Open): void {
       assert.deepEqual(await store.getGrant(g.id), g);
       assert.equal(await store.getGrant('grant-missing-000000'), undefined);
     });
+
+    it('finds upload keys that lapsed unreported, in order, page by page', async () => {
+      const store = await open();
+      const at = (n: number) => T0 + n * 1000;
+      const a = grant('a', 0, { expiresAt: at(10) });
+      const b = grant('b', 0, { expiresAt: at(20) });
+      const c = grant('c', 0, { expiresAt: at(20) });
+      const reported = grant('d', 0, { expiresAt: at(15) });
+      const renewal = grant('e', 0, { expiresAt: at(12), constraints: { upload: a.id } });
+      const read = grant('f', 0, { op: 'get', expiresAt: at(11) });
+      const live = grant('g', 0, { expiresAt: at(40) });
+      for (const g of [a, b, c, reported, renewal, live]) await store.reserveUpload(g, {}, T0);
+      await store.recordGrant(read);
+      await store.recordEvent(created(reported, 5));
+      const start = { expiresAt: 0, id: '' };
+      const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
+      assert.deepEqual(ids(await store.lapsedUploads(start, at(30), 10)), [a.id, b.id, c.id]);
+      // A page ends inside a tie: the next page starts after the last id seen at that instant.
+      const first = await store.lapsedUploads(start, at(30), 2);
+      assert.deepEqual(ids(first), [a.id, b.id]);
+      const last = first[1] as GrantRecord;
+      assert.deepEqual(
+        ids(await store.lapsedUploads({ expiresAt: last.expiresAt, id: last.id }, at(30), 2)),
+        [c.id],
+      );
+      assert.deepEqual(
+        ids(await store.lapsedUploads(start, at(15), 10)),
+        [a.id],
+        'only keys expired by then',
+      );
+    });
   });
 }
 

@@ -196,6 +196,7 @@ export class AzureDriver implements StorageDriver {
         size: head.contentLength ?? 0,
         contentType: head.contentType ?? 'application/octet-stream',
         etag: head.etag ?? '',
+        ...(head.lastModified !== undefined && { modifiedAt: head.lastModified.getTime() }),
       };
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;

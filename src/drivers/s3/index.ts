@@ -227,6 +227,7 @@ export class S3Driver implements StorageDriver {
         size: head.ContentLength ?? 0,
         contentType: head.ContentType ?? 'application/octet-stream',
         etag: head.ETag ?? '',
+        ...(head.LastModified !== undefined && { modifiedAt: head.LastModified.getTime() }),
         ...(head.ChecksumSHA256 !== undefined && { sha256: base64ToHex(head.ChecksumSHA256) }),
       };
     } catch (error) {
