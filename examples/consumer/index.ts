@@ -3,6 +3,7 @@
 import { type ClientOptions, createClient, type UploadResult } from 'valet/client';
 import { openFile } from 'valet/client/node';
 import { type StorageDriver, ValetStorageDriver } from 'valet/drivers';
+import { AzureDriver, type AzureDriverOptions } from 'valet/drivers/azure';
 import { MemoryDriver } from 'valet/drivers/memory';
 import { S3Driver, type S3DriverOptions } from 'valet/drivers/s3';
 import { driverContract } from 'valet/drivers/testing';
@@ -28,6 +29,7 @@ const upload: (data: Blob) => Promise<UploadResult> = (data) => createClient(cli
 const code: ErrorCode = 'token_expired';
 const claims: Pick<ValetClaims, 'op'> = { op: 'get' };
 const s3: S3DriverOptions = { bucket: 'b', credentials: { accessKeyId: 'a', secretAccessKey: 's' } };
+const azure: AzureDriverOptions = { container: 'uploads', accountName: 'acct', accountKey: 'a2V5' };
 const storage: Pick<StorageServerOptions, 'dataDir'> = { dataDir: '/tmp' };
 export const used = [
   listener,
@@ -35,10 +37,12 @@ export const used = [
   code,
   claims,
   s3,
+  azure,
   storage,
   openFile,
   ValetStorageDriver,
   S3Driver,
+  AzureDriver,
   driverContract,
   recordStoreContract,
   createStorageServer,
