@@ -5,12 +5,17 @@ import type { ErrorBody } from '../wire/errors.js';
 export async function errorFrom(response: Response): Promise<ValetError> {
   let code: ErrorCode | undefined;
   let message = `the server answered ${response.status}`;
+  const text = await response.text().catch(() => '');
   try {
-    const body = (await response.json()) as Partial<ErrorBody>;
+    const body = JSON.parse(text) as Partial<ErrorBody>;
     if (body.error?.code && body.error.code in ERROR_STATUS) code = body.error.code;
     if (typeof body.error?.message === 'string') message = body.error.message;
   } catch {
-    // Not a Valet error body (a proxy's page, say): keep the status.
+    // Not a Valet error body: an object store's own code (Azure's x-ms-error-code, the <Code> of
+    // an S3 or Azure XML error) says why; a proxy's page says nothing, and the status stays.
+    const storeCode =
+      response.headers.get('x-ms-error-code') ?? /<Code>([A-Za-z0-9.]{1,64})<\/Code>/.exec(text)?.[1];
+    if (storeCode) message = `the store answered ${response.status} (${storeCode})`;
   }
   return new ValetError(code ?? codeForStatus(response.status), message);
 }
