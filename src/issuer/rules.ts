@@ -135,6 +135,11 @@ export const ruleSchema = z
     }
   });
 
+/** True unless `text` holds a lone surrogate (which no URL, key or JSON consumer can carry). */
+export function wellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
 /**
  * A subject as one safe key segment: percent-encoded like a URI component, and never `.` or `..`.
  *
@@ -145,6 +150,7 @@ export const ruleSchema = z
  * ```
  */
 export function subjectSegment(subject: string): string {
+  if (!wellFormed(subject)) throw new ValetError('bad_request', 'the subject is not well-formed Unicode');
   const encoded = encodeURIComponent(subject);
   return encoded === '.' ? '%2E' : encoded === '..' ? '%2E%2E' : encoded;
 }

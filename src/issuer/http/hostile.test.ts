@@ -1,0 +1,65 @@
+// Hostile input at the issuer's door answers a 4xx with a stable code, never a 500 (issue 14).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { testKey } from '../../../test/helpers/keys.js';
+import { createIssuer } from '../issuer.js';
+import { subjectSegment } from '../rules.js';
+
+async function issuer() {
+  return createIssuer({
+    signingKeys: [(await testKey()).jwk],
+    database: ':memory:',
+    storageUrl: 'http://127.0.0.1:9',
+    storageSecret: 's'.repeat(43),
+    // (A header cannot carry a lone surrogate; an app's hook or a token's JSON can.)
+    authenticate: (request) => {
+      const user = request.headers.get('x-user');
+      return user?.startsWith('u+') ? String.fromCharCode(Number.parseInt(user.slice(2), 16)) : user;
+    },
+    rules: {
+      upload: { op: 'put', prefix: 'users/{subject}/' },
+      share: { op: 'share', prefix: 'users/{subject}/' },
+    },
+  });
+}
+
+async function answer(response: Response): Promise<[number, string]> {
+  return [response.status, ((await response.json()) as { error: { code: string } }).error.code];
+}
+
+describe('hostile input at the issuer', () => {
+  it('answers malformed percent-encoding in a path with 400 bad_request', async (t) => {
+    const service = await issuer();
+    t.after(() => service.close());
+    for (const [method, path] of [
+      ['DELETE', '/v1/shares/%'],
+      ['POST', '/v1/keys/%C0%AF/complete'],
+      ['GET', '/v1/uploads/%E0%A4%A'],
+    ] as const) {
+      const response = await service.fetch(
+        new Request(`http://issuer.test${path}`, { method, headers: { 'x-user': 'alice' } }),
+      );
+      assert.deepEqual(await answer(response), [400, 'bad_request'], `${method} ${path}`);
+    }
+  });
+
+  it('refuses a subject with a lone surrogate: 401 at the door, bad_request through the API', async (t) => {
+    const service = await issuer();
+    t.after(() => service.close());
+    for (const code of ['d800', 'dc00', 'dbff']) {
+      const subject = String.fromCharCode(Number.parseInt(code, 16));
+      const response = await service.fetch(
+        new Request('http://issuer.test/v1/keys', {
+          method: 'POST',
+          headers: { 'x-user': `u+${code}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ op: 'put', name: 'a.txt', size: 1 }),
+        }),
+      );
+      assert.deepEqual(await answer(response), [401, 'unauthenticated']);
+      await assert.rejects(service.mint(subject, { op: 'put', name: 'a.txt', size: 1 }), {
+        code: 'bad_request',
+      });
+    }
+    assert.equal(subjectSegment('😀 ok'), encodeURIComponent('😀 ok'), 'a surrogate pair is fine');
+  });
+});
