@@ -102,6 +102,28 @@ describe('verifyValetKey', () => {
     );
   });
 
+  it('accepts a key in one text only: non-zero padding bits in any part are refused', async () => {
+    const { key, trusted } = await setup();
+    const token = await key.mint({ op: 'get', object: 'a', now: at(0) });
+    const parts = token.split('.');
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    let variants = 0;
+    for (const [i, part] of parts.entries()) {
+      // A 64-byte signature is 86 characters: the last one carries 4 padding bits. Setting one of
+      // them gives another text for the same bytes.
+      if (part.length % 4 === 0) continue;
+      const last = B64.indexOf(part[part.length - 1] as string);
+      const alias = `${part.slice(0, -1)}${B64[last | 1]}`;
+      if (alias === part) continue;
+      assert.deepEqual(jose.base64url.decode(alias), jose.base64url.decode(part), 'the same bytes');
+      const other = parts.map((p, j) => (j === i ? alias : p)).join('.');
+      await refusedWith(verifyValetKey(other, { keys: trusted, now: at(1) }), 'token_invalid');
+      variants++;
+    }
+    assert.ok(variants >= 1, 'the signature at least has padding bits');
+    assert.equal((await verifyValetKey(token, { keys: trusted, now: at(1) })).obj, 'a');
+  });
+
   it('refuses alg none', async () => {
     const { key, trusted } = await setup();
     const claims = claimsFor('get', 'a', T0 / 1000);

@@ -27,6 +27,16 @@ export const MAX_TOKEN_LENGTH = 8192;
 const KEY_REFERENCE_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256'];
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** True if `part` is exactly what its bytes encode to (no stray padding bits, no impossible length). */
+function canonicalBase64url(part: string): boolean {
+  if (part.length % 4 === 1) return false;
+  try {
+    return jose.base64url.encode(jose.base64url.decode(part)) === part;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Verifies a valet key and returns its claims. Only `EdDSA` with the valet `typ` is accepted; the
  * key is found by `kid` in `options.keys`. Throws a {@link ValetError} with code `token_invalid`,
@@ -57,6 +67,11 @@ export async function verifyValetKeyWithKey(token: string, options: VerifyOption
   const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME;
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
     throw new ValetError('token_invalid', 'the valet key is malformed');
+  }
+  // One key, one text: base64url with non-zero padding bits decodes to the same bytes, and would
+  // let caches, WAF rules and the verified-key cache see two keys where there is one.
+  if (!token.split('.').every(canonicalBase64url)) {
+    throw new ValetError('token_invalid', 'the valet key is not in canonical base64url');
   }
 
   let payload: jose.JWTPayload;
