@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
 import { encodeObjectKeyPath } from '../src/token/object-key.js';
-import { request } from './helpers/http.js';
+import { rawExchange, request } from './helpers/http.js';
 import {
   b64json,
   claimsFor,
@@ -63,6 +63,23 @@ describe('storage authorisation', () => {
     assert.equal(both.json.error?.code, 'bad_request');
     const twice = await get(`/o/docs/a.txt?vk=${token}&vk=${token}`);
     assert.equal(twice.json.error?.code, 'bad_request');
+  });
+
+  it('refuses two Authorization headers as ambiguous, whichever comes first', async () => {
+    const good = await mint({ op: 'get', object: 'docs/a.txt' });
+    const other = await mint({ op: 'get', object: 'docs/b.txt' });
+    for (const [first, second] of [
+      [good, other],
+      [good, good],
+    ]) {
+      const raw = await rawExchange(
+        storage.url,
+        `GET /o/docs/a.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.match(raw, /"code":"bad_request"/);
+      assert.match(raw, /more than one Authorization header/);
+    }
   });
 
   it('refuses a tampered signature', async () => {

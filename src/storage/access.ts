@@ -85,12 +85,24 @@ export class KeyAccess {
   }
 }
 
+/** How many times a header (lower-case name) came in the request. */
+function headerCount(req: http.IncomingMessage, name: string): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if ((req.rawHeaders[i] as string).toLowerCase() === name) count++;
+  }
+  return count;
+}
+
 /** The valet key of a request: `?vk=` or `Authorization: Bearer`, exactly one of them. */
 export function extractToken(req: http.IncomingMessage, rawQuery: string): string {
   const fromQuery = rawQuery === '' ? [] : new URLSearchParams(rawQuery).getAll(KEY_QUERY_PARAM);
   if (fromQuery.length > 1) throw new ValetError('bad_request', `more than one ${KEY_QUERY_PARAM} parameter`);
   const authorization = req.headers.authorization;
   if (authorization !== undefined) {
+    // Node keeps the first of several Authorization headers: more than one is ambiguous.
+    if (headerCount(req, 'authorization') > 1)
+      throw new ValetError('bad_request', 'more than one Authorization header');
     if (fromQuery.length > 0)
       throw new ValetError('bad_request', 'a valet key in both the URL and the header');
     const match = /^Bearer +(\S+)$/i.exec(authorization);
