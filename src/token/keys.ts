@@ -1,6 +1,7 @@
 import * as jose from 'jose';
 import { z } from 'zod';
 import { VALET_KEY_ALG } from './claims.js';
+import { publicKeyProblem } from './ed25519-point.js';
 import { ValetError } from './errors.js';
 
 const B64URL_32_BYTES = /^[A-Za-z0-9_-]{43}$/;
@@ -94,6 +95,18 @@ export async function importSigningKey(input: unknown): Promise<SigningKey> {
   return { kid, privateKey, jwk };
 }
 
+/** Why a JWK's `x` is unfit to verify with (not 32 bytes of canonical base64url, small-order, non-canonical). */
+function xProblem(x: string): string | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = jose.base64url.decode(x);
+  } catch {
+    return '"x" is not base64url';
+  }
+  if (jose.base64url.encode(bytes) !== x) return '"x" is not canonical base64url';
+  return publicKeyProblem(bytes);
+}
+
 /** The public half of a signing JWK, safe to publish. */
 export function publicJwk(jwk: PublicSigningJwk): PublicSigningJwk {
   const { kty, crv, x, kid } = jwk;
@@ -137,6 +150,8 @@ export class TrustedKeys {
       }
       const { kty, crv, x, kid } = parsed.data;
       if (byKid.has(kid)) throw new ValetError('invalid_options', `JWK set has two keys with kid ${kid}`);
+      const problem = xProblem(x);
+      if (problem) throw new ValetError('invalid_options', `JWK set entry ${i} (kid ${kid}): ${problem}`);
       byKid.set(kid, (await jose.importJWK({ kty, crv, x }, VALET_KEY_ALG)) as jose.CryptoKey);
     }
     return new TrustedKeys(byKid);
