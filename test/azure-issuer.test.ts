@@ -113,13 +113,16 @@ describe('issuer with the Azure driver, on Azurite', () => {
     const result = await alice.upload(new Blob([data], { type: 'image/png' }), { name: 'p.png' });
     assert.equal(result.key, 'users/alice/p.png');
     assert.equal(result.size, data.length);
+    assert.equal(result.sha256, null, 'Azure keeps no SHA-256: null, not ""');
     assert.deepEqual(
-      (await alice.list()).map((o) => [o.key, o.size, o.contentType]),
-      [['users/alice/p.png', data.length, 'image/png']],
+      (await alice.list()).map((o) => [o.key, o.size, o.contentType, o.sha256]),
+      [['users/alice/p.png', data.length, 'image/png', null]],
     );
     const download = await alice.download(result.key);
     assert.deepEqual(Buffer.from(await (await download.blob()).arrayBuffer()), data);
     const link = await alice.share(result.key, { ttl: 60 });
+    const preview = await fetch(link.url, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(preview.status, 302, 'a link preview (HEAD) gets the redirect too');
     const shared = await fetch(link.url);
     assert.equal(shared.status, 200);
     assert.deepEqual(Buffer.from(await shared.arrayBuffer()), data);

@@ -101,13 +101,13 @@ export class ValetClient {
     sent ??= await uploadInOne(job, blob ?? (data as ReadableStream<Uint8Array>));
     const { result, key } = sent;
     // A store that keeps no checksum (some S3 engines) reports none: nothing to compare then.
-    if (sha256 !== undefined && result.sha256 !== '' && result.sha256 !== sha256) {
+    if (sha256 !== undefined && result.sha256 && result.sha256 !== sha256) {
       throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
     }
     return {
       key: result.object,
       size: result.size,
-      sha256: result.sha256,
+      sha256: result.sha256 || null,
       etag: result.etag,
       contentType: result.content_type,
       grant: toGrant(key),
@@ -221,7 +221,7 @@ export class ValetClient {
       key: o.key,
       size: o.size,
       contentType: o.content_type,
-      sha256: o.sha256,
+      sha256: o.sha256 || null,
       etag: o.etag,
       createdAt: o.created_at,
       updatedAt: o.updated_at,

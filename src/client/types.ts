@@ -91,7 +91,8 @@ export interface UploadOptions {
 export interface UploadResult {
   key: string;
   size: number;
-  sha256: string;
+  /** Hex SHA-256; `null` from a store that keeps none (S3 engines without checksums, Azure). */
+  sha256: string | null;
   etag: string;
   contentType: string;
   /** The key the upload used: its scope and expiry (never the token). */
@@ -134,7 +135,8 @@ export interface ObjectInfo {
   key: string;
   size: number;
   contentType: string;
-  sha256: string;
+  /** Hex SHA-256; `null` when the store kept none. */
+  sha256: string | null;
   etag: string;
   createdAt: string;
   updatedAt: string;

@@ -88,7 +88,8 @@ export interface ObjectBody {
   key: string;
   size: number;
   content_type: string;
-  sha256: string;
+  /** Hex SHA-256; `null` when the store kept none. */
+  sha256: string | null;
   etag: string;
   created_at: string;
   updated_at: string;

@@ -16,7 +16,8 @@ export interface StoredObjectBody {
   object: string;
   size: number;
   content_type: string;
-  sha256: string;
+  /** Hex SHA-256; `null` from a store that keeps none (S3 engines without checksums, Azure). */
+  sha256: string | null;
   etag: string;
   /** Valet storage's PUT: when the version was committed. */
   last_modified?: string;

@@ -80,7 +80,7 @@ export async function verifyFromStore(
     object: record.object,
     size: record.size,
     content_type: record.contentType,
-    sha256: record.sha256,
+    sha256: record.sha256 || null,
     etag: record.etag,
   };
 }

@@ -217,7 +217,11 @@ function renderObjects(objects: ObjectInfo[]): void {
       el('td', {}, formatBytes(o.size)),
       el('td', {}, o.contentType),
       el('td', {}, new Date(o.updatedAt).toLocaleString()),
-      el('td', { className: 'mono', title: o.sha256 }, o.sha256.slice(0, 12)),
+      el(
+        'td',
+        { className: 'mono', title: o.sha256 ?? 'not kept by this store' },
+        o.sha256?.slice(0, 12) ?? '—',
+      ),
       actions,
     );
   });

@@ -15,7 +15,7 @@ export const objectRoutes: IssuerRoute[] = [
           key: o.key,
           size: o.size ?? 0,
           content_type: o.contentType ?? '',
-          sha256: o.sha256 ?? '',
+          sha256: o.sha256 || null,
           etag: o.etag ?? '',
           created_at: new Date(o.createdAt).toISOString(),
           updated_at: new Date(o.updatedAt).toISOString(),
