@@ -15,6 +15,7 @@ import { type EventSql, recordEventRows } from './sqlite-events.js';
 
 import {
   type GrantRow,
+  LAPSED_UPLOADS,
   type ObjectRow,
   SCHEMA,
   type ShareRow,
@@ -235,18 +236,9 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  async lapsedUploads(
-    after: { expiresAt: number; id: string },
-    upTo: number,
-    limit: number,
-  ): Promise<GrantRecord[]> {
-    const rows = this.#stmt(
-      `SELECT * FROM grants
-         WHERE op = 'put' AND completed_at IS NULL
-           AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
-           AND json_extract(constraints, '$.upload') IS NULL
-         ORDER BY expires_at, id LIMIT ?`,
-    ).all(after.expiresAt, after.expiresAt, after.id, upTo, limit) as GrantRow[];
+  async lapsedUploads(after: { expiresAt: number; id: string }, upTo: number, limit: number) {
+    const { expiresAt, id } = after;
+    const rows = this.#stmt(LAPSED_UPLOADS).all(expiresAt, expiresAt, id, upTo, limit) as GrantRow[];
     return rows.map(toGrant);
   }
 

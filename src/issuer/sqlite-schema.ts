@@ -2,6 +2,13 @@ import type { GrantRecord, ObjectRecord, ShareRecord } from './records.js';
 
 /** The SQLite record store's schema, and its rows as records. */
 
+/** Upload keys never reported, after a cursor (expiry, id) and up to a time: see `lapsedUploads`. */
+export const LAPSED_UPLOADS = `SELECT * FROM grants
+  WHERE op = 'put' AND completed_at IS NULL
+    AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
+    AND json_extract(constraints, '$.upload') IS NULL
+  ORDER BY expires_at, id LIMIT ?`;
+
 /** The tables of the SQLite record store (created if missing). */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS grants (
