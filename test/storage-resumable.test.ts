@@ -227,14 +227,18 @@ describe('storage resumable uploads (tus)', () => {
     assert.equal((await patch(upload.path, upload.token, 3, Buffer.from('def'))).status, 200);
     const head = await tusRequest('HEAD', upload.path, upload.token);
     assert.equal(head.headers['upload-offset'], '6');
+    // A page may read the upload's expiry (tus creation extension), not only its offset.
+    assert.match(String(head.headers['access-control-expose-headers']), /\bUpload-Expires\b/);
     assert.match(
       String(head.headers['upload-metadata']),
       new RegExp(`valet-sha256 ${b64(sha256(Buffer.from('abcdef')))}`),
     );
     const got = await read('tus/offset.bin');
     assert.equal(got.headers['content-type'], 'text/plain');
-    // Terminating a finished upload is refused; the object stays.
-    assert.equal((await tusRequest('DELETE', upload.path, upload.token)).status, 400);
+    // Terminating a finished upload is refused as gone (410, as the README says); the object stays.
+    const terminated = await tusRequest('DELETE', upload.path, upload.token);
+    assert.equal(terminated.status, 410);
+    assert.equal(terminated.json.error?.code, 'upload_gone');
     assert.equal((await read('tus/offset.bin')).status, 200);
   });
 

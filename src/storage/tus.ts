@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import path from 'node:path';
 import { Server as TusServer } from '@tus/server';
-import { Metadata } from '@tus/utils';
+import { ERRORS, Metadata } from '@tus/utils';
 import type { Logger } from 'pino';
 import { KEY_ID, mediaTypeEssence, type ValetClaims } from '../token/claims.js';
 import { codeForStatus, ERROR_STATUS, ValetError } from '../token/errors.js';
@@ -80,7 +80,8 @@ export class TusBridge {
       datastore: this.#uploads,
       namingFunction: (req) => this.#state(req).intent.id,
       allowedOrigins: (origin) => options.cors.allows(origin),
-      exposedHeaders: ['X-Request-Id', 'ETag'],
+      // Beyond @tus/server's own list: the upload's expiry (creation extension) and ours.
+      exposedHeaders: ['Upload-Expires', 'X-Request-Id', 'ETag'],
       disableTerminationForFinishedUploads: true,
       onUploadFinish: async (req, upload) => this.#finished(req, upload.id),
       onResponseError: (req, error) => this.#tusError(this.#state(req).exchange, error),
@@ -266,12 +267,15 @@ export class TusBridge {
 
   /** A tus refusal as Valet's JSON error, with a stable code. */
   #tusError(ex: Exchange, error: unknown): { status_code: number; body: string } {
-    const failure = isTusError(error)
-      ? new ValetError(
-          codeForStatus(error.status_code),
-          error.body.trim() || 'the upload request was refused',
-        )
-      : asValetError(error, 'storage failed to handle the upload');
+    const failure = !isTusError(error)
+      ? asValetError(error, 'storage failed to handle the upload')
+      : error.body === ERRORS.INVALID_TERMINATION.body
+        ? // A finished upload is committed: there is nothing left to terminate.
+          new ValetError('upload_gone', 'this upload is finished; delete the object with a delete key')
+        : new ValetError(
+            codeForStatus(error.status_code),
+            error.body.trim() || 'the upload request was refused',
+          );
     ex.code = failure.code;
     if (failure.status >= 500)
       this.#o.log.error({ reqId: ex.id, err: failure.cause ?? error }, 'upload failed');
