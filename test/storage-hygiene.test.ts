@@ -1,5 +1,6 @@
 // End-to-end: timeouts, limits, health, routing and graceful shutdown.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chunks, rawExchange, request } from './helpers/http.js';
 import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
@@ -51,6 +52,38 @@ describe('HTTP hygiene', () => {
       'GET http://example.com/o/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     assert.match(absolute, /^HTTP\/1\.1 400 /);
+  });
+
+  it('answers a HEAD the parser refuses without a body, and a GET with one', async () => {
+    const malformed = (method: string) => `${method} /o/x HTTP/1.1\r\nHost: x\r\nBad header line\r\n\r\n`;
+    const head = await rawExchange(storage.url, malformed('HEAD'));
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    const [headers, body] = head.split('\r\n\r\n');
+    assert.equal(body, '', 'no body after the header section');
+    assert.match(String(headers), /content-length: [1-9]\d*/i, 'the length the body would have had');
+    const get = await rawExchange(storage.url, malformed('GET'));
+    assert.match(get, /\r\n\r\n\{"error":\{"code":"bad_request"/);
+  });
+
+  it('logs a request its client cut as cut, with the answer marked undelivered', async () => {
+    const token = await key.mint({ op: 'put', object: 'cut/before-answer.bin', size: 1000 });
+    await new Promise<void>((resolve, reject) => {
+      const url = new URL(storage.url);
+      const socket = net.connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          `PUT /o/cut/before-answer.bin?vk=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'a'.repeat(10)}`,
+        );
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
+      });
+      socket.on('error', reject);
+    });
+    const entry = await waitForLog(storage, (e) => e.path === '/o/cut/before-answer.bin');
+    assert.equal(entry.outcome, 'the client closed the connection mid-request');
+    assert.equal(entry.delivered, false, 'the answer written after never reached anyone');
+    assert.equal(entry.code, 'incomplete_body', 'what storage made of it');
   });
 
   it('refuses an oversized header section with 431', async () => {
@@ -123,3 +156,19 @@ describe('HTTP hygiene', () => {
     assert.match(own.logs(), /storage stopped/);
   });
 });
+
+/** The first JSON log line of `storage` that `match` accepts, waiting up to 5 s for it. */
+async function waitForLog(
+  storage: RunningStorage,
+  match: (entry: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 50; i++) {
+    for (const line of storage.logs().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg === 'request' && match(entry)) return entry;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail('no such log line');
+}

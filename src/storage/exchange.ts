@@ -61,14 +61,31 @@ export function writeRefusal(req: http.IncomingMessage, res: http.ServerResponse
 }
 
 /** A whole HTTP/1.1 refusal as raw text, for a connection the HTTP parser gave up on. */
-export function rawRefusal(error: ValetError): string {
+export function rawRefusal(error: ValetError, head = false): string {
   const rendered = renderError(error);
-  const head = Object.entries({
+  const lines = Object.entries({
     ...rendered.headers,
     'content-length': String(Buffer.byteLength(rendered.body)),
     connection: 'close',
   }).map(([name, value]) => `${name}: ${value}\r\n`);
-  return `HTTP/1.1 ${rendered.status} ${http.STATUS_CODES[rendered.status]}\r\n${head.join('')}\r\n${rendered.body}`;
+  // An answer to HEAD has the length of the body it would have had, and no body (RFC 9110 §9.3.2).
+  return `HTTP/1.1 ${rendered.status} ${http.STATUS_CODES[rendered.status]}\r\n${lines.join('')}\r\n${head ? '' : rendered.body}`;
+}
+
+/** The answer to a request Node's HTTP parser refused (no body if it was a HEAD). */
+export function parserRefusal(error: NodeJS.ErrnoException & { rawPacket?: Buffer }): {
+  code: ErrorCode;
+  raw: string;
+} {
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'headers_too_large'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request_timeout'
+        : 'bad_request';
+  const head = error.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const message = code === 'bad_request' ? 'malformed HTTP request' : 'request refused';
+  return { code, raw: rawRefusal(new ValetError(code, message), head) };
 }
 
 /** The most of a refused body read (and thrown away) before its connection is cut. */

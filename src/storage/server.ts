@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { type ErrorCode, ValetError } from '../token/errors.js';
+import { ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import type { CorsPolicy } from '../wire/cors.js';
 import { asValetError } from '../wire/errors.js';
@@ -14,7 +14,7 @@ import { EventOutbox } from './events.js';
 import {
   type Exchange,
   methodNotAllowed,
-  rawRefusal,
+  parserRefusal,
   sendJson,
   splitTarget,
   writeRefusal,
@@ -358,16 +358,9 @@ class Storage implements StorageServer {
       socket.destroy();
       return;
     }
-    const code: ErrorCode =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? 'headers_too_large'
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'request_timeout'
-          : 'bad_request';
-    this.#log.info({ code, parserError: error.code }, 'request refused by the HTTP parser');
-    socket.end(
-      rawRefusal(new ValetError(code, code === 'bad_request' ? 'malformed HTTP request' : 'request refused')),
-    );
+    const refusal = parserRefusal(error);
+    this.#log.info({ code: refusal.code, parserError: error.code }, 'request refused by the HTTP parser');
+    socket.end(refusal.raw);
   }
 
   #logExchange(ex: Exchange): void {
@@ -379,13 +372,20 @@ class Storage implements StorageServer {
         reqId: ex.id,
         method: req.method,
         path,
-        status: res.statusCode,
+        // No answer written: no status (200 would say it was served). A client that cut its own
+        // request never read the answer written after: it is logged, marked as not delivered.
+        status: res.headersSent ? res.statusCode : null,
+        ...(req.readableAborted && {
+          outcome: 'the client closed the connection mid-request',
+          delivered: false,
+        }),
+        ...(!req.readableAborted && !res.headersSent && { outcome: 'closed before an answer was sent' }),
         ...(ex.code && { code: ex.code }),
         ...(claims && { op: claims.op, sub: claims.sub, jti: claims.jti }),
         bytesIn: ex.bytesIn,
         bytesOut: ex.bytesOut,
         ms: Math.round((performance.now() - ex.started) * 10) / 10,
-        ...(!res.writableFinished && { aborted: true }),
+        ...(res.headersSent && !res.writableFinished && { aborted: true }),
       },
       'request',
     );
