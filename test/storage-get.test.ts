@@ -101,13 +101,17 @@ describe('storage downloads', () => {
       ['dl/small.txt', 'bytes=10-20', 10],
       ['dl/small.txt', 'bytes=-0', 10],
       ['dl/empty', 'bytes=0-', 0],
-      ['dl/empty', 'bytes=-1', 0],
+      ['dl/empty', 'bytes=0-0', 0],
     ] as const) {
       const res = await get(object, { range });
       assert.equal(res.status, 416, `${object} ${range}`);
       assert.equal(res.json.error?.code, 'invalid_range');
       assert.equal(res.headers['content-range'], `bytes */${size}`);
     }
+    // RFC 9110 §14.1.1: of an empty object, a non-zero suffix range is satisfiable (the whole, empty, object).
+    const suffix = await get('dl/empty', { range: 'bytes=-1' });
+    assert.equal(suffix.status, 200);
+    assert.equal(suffix.body.length, 0);
   });
 
   it('ignores multi-range, malformed and non-byte ranges and serves the whole object', async () => {
@@ -139,6 +143,46 @@ describe('storage downloads', () => {
     assert.equal((await get('dl/small.txt', { 'if-modified-since': lastModified })).status, 304);
     const before = new Date(Date.parse(lastModified) - 10_000).toUTCString();
     assert.equal((await get('dl/small.txt', { 'if-modified-since': before })).status, 200);
+    // Only HTTP-dates count: an ISO 8601 date is ignored (RFC 9110 §13.1.3), so is it in If-Range.
+    const iso = new Date(Date.parse(lastModified) + 10_000).toISOString();
+    assert.equal((await get('dl/small.txt', { 'if-modified-since': iso })).status, 200);
+    const isoRange = await get('dl/small.txt', {
+      range: 'bytes=2-3',
+      'if-range': new Date(lastModified).toISOString(),
+    });
+    assert.equal(isoRange.status, 200, 'an If-Range that is no HTTP-date is false: the whole object');
+    // The obsolete forms are HTTP-dates too.
+    const date = new Date(Date.parse(lastModified));
+    const asctime = `${date.toUTCString().slice(0, 3)} ${date.toUTCString().slice(8, 11)} ${String(date.getUTCDate()).padStart(2, ' ')} ${date.toISOString().slice(11, 19)} ${date.getUTCFullYear()}`;
+    assert.equal((await get('dl/small.txt', { 'if-modified-since': asctime })).status, 304, asctime);
+  });
+
+  it('evaluates If-Match and If-Unmodified-Since on GET and HEAD (412), before If-None-Match', async () => {
+    const { headers } = await get('dl/small.txt');
+    const etag = String(headers.etag);
+    const lastModified = String(headers['last-modified']);
+    assert.equal((await get('dl/small.txt', { 'if-match': etag })).status, 200);
+    assert.equal((await get('dl/small.txt', { 'if-match': '*' })).status, 200);
+    const mismatch = await get('dl/small.txt', { 'if-match': '"other"' });
+    assert.equal(mismatch.status, 412);
+    assert.equal(mismatch.json.error?.code, 'precondition_failed');
+    assert.equal((await get('dl/small.txt', { 'if-match': `W/${etag}` })).status, 412, 'strong comparison');
+    const earlier = new Date(Date.parse(lastModified) - 10_000).toUTCString();
+    assert.equal((await get('dl/small.txt', { 'if-unmodified-since': earlier })).status, 412);
+    assert.equal((await get('dl/small.txt', { 'if-unmodified-since': lastModified })).status, 200);
+    // If-Match wins over If-Unmodified-Since, and a failed If-Match wins over If-None-Match.
+    assert.equal(
+      (await get('dl/small.txt', { 'if-match': etag, 'if-unmodified-since': earlier })).status,
+      200,
+    );
+    assert.equal((await get('dl/small.txt', { 'if-match': '"other"', 'if-none-match': etag })).status, 412);
+    const token = await key.mint({ op: 'head', object: 'dl/small.txt' });
+    const head = await request(storage.url, {
+      method: 'HEAD',
+      path: `/o/dl/small.txt?vk=${token}`,
+      headers: { 'if-match': '"other"' },
+    });
+    assert.equal(head.status, 412);
   });
 
   it('answers HEAD with the headers and no body', async () => {

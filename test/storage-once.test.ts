@@ -6,6 +6,31 @@ import { keyFiles, testKey } from './helpers/keys.js';
 import { startStorage } from './helpers/storage.js';
 
 describe('single-use keys', () => {
+  it('consumes a single-use read key with any use: a 304, a 412, a 416 or a 404 too', async (t) => {
+    const key = await testKey();
+    const { jwksFile } = await keyFiles([key]);
+    const storage = await startStorage({ jwksFile }, t);
+    const put = await key.mint({ op: 'put', object: 'once/oracle' });
+    await request(storage.url, { method: 'PUT', path: `/o/once/oracle?vk=${put}`, body: 'secret' });
+    for (const [headers, status] of [
+      [{ 'if-none-match': '*' }, 304],
+      [{ 'if-match': '"guess"' }, 412],
+      [{ range: 'bytes=100-' }, 416],
+    ] as const) {
+      const token = await key.mint({ op: 'get', object: 'once/oracle', once: true });
+      const first = await request(storage.url, { path: `/o/once/oracle?vk=${token}`, headers });
+      assert.equal(first.status, status);
+      const again = await request(storage.url, { path: `/o/once/oracle?vk=${token}`, headers });
+      assert.equal(again.json.error?.code, 'token_replayed', `a second ${status} is no oracle`);
+    }
+    const missing = await key.mint({ op: 'get', object: 'once/missing', once: true });
+    assert.equal((await request(storage.url, { path: `/o/once/missing?vk=${missing}` })).status, 404);
+    assert.equal(
+      (await request(storage.url, { path: `/o/once/missing?vk=${missing}` })).json.error?.code,
+      'token_replayed',
+    );
+  });
+
   it('refuses a replay, also after a restart', async (t) => {
     const key = await testKey();
     const { jwksFile } = await keyFiles([key]);

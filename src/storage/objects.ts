@@ -7,6 +7,7 @@ import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from 
 import { type StoredObjectBody, UPLOADS_PATH } from '../wire/storage-api.js';
 import { extractToken, type KeyAccess } from './access.js';
 import type { Commits } from './commits.js';
+import { evaluatePreconditions, ifRangeHolds } from './conditions.js';
 import { type Exchange, methodNotAllowed, sendJson } from './exchange.js';
 import type { ObjectMeta } from './object-file.js';
 import { checkPutStart, refuseIfExists } from './put-checks.js';
@@ -117,6 +118,9 @@ export class ObjectRoutes {
 
   async #read(ex: Exchange, claims: ValetClaims, headOnly: boolean): Promise<void> {
     const { req, res } = ex;
+    // Any use of a single-use key consumes it, whatever the answer (304, 412, 416, 404 too): else
+    // the key is an oracle for "does it exist, is it still this content" as often as asked.
+    this.#access.consume(claims);
     const object = await this.#store.open(claims.obj);
     if (!object) throw new ValetError('not_found', 'no such object');
     let streaming = false;
@@ -126,9 +130,13 @@ export class ObjectRoutes {
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       res.setHeader('Cache-Control', 'private, no-store');
       res.setHeader('Accept-Ranges', 'bytes');
-      if (notModified(req, meta)) {
+      const precondition = evaluatePreconditions(req, meta);
+      if (precondition === 'not_modified') {
         res.writeHead(304).end();
         return;
+      }
+      if (precondition === 'failed') {
+        throw new ValetError('precondition_failed', "the object does not match the request's preconditions");
       }
       const range = ifRangeHolds(req, meta)
         ? parseRange(req.headers.range, meta.size)
@@ -139,7 +147,6 @@ export class ObjectRoutes {
       }
       const start = range.kind === 'partial' ? range.start : 0;
       const end = range.kind === 'partial' ? range.end : meta.size - 1;
-      this.#access.consume(claims);
       setBodyHeaders(res, claims, meta, start, end, range.kind === 'partial');
       const length = end - start + 1;
       if (headOnly || length === 0) {
@@ -179,29 +186,6 @@ function setBodyHeaders(
   res.setHeader('Content-Length', end - start + 1);
   if (partial) res.setHeader('Content-Range', `bytes ${start}-${end}/${meta.size}`);
   res.statusCode = partial ? 206 : 200;
-}
-
-/** RFC 9110 §13.1.2 and §13.1.3: If-None-Match (weak comparison) wins over If-Modified-Since. */
-function notModified(req: http.IncomingMessage, meta: ObjectMeta): boolean {
-  const inm = req.headers['if-none-match'];
-  if (inm !== undefined) {
-    if (inm.trim() === '*') return true;
-    return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === meta.etag);
-  }
-  const ims = req.headers['if-modified-since'];
-  if (ims === undefined) return false;
-  const since = Date.parse(ims);
-  return !Number.isNaN(since) && Math.floor(meta.created / 1000) <= Math.floor(since / 1000);
-}
-
-/** RFC 9110 §13.1.5: a Range applies only if If-Range (strong ETag or exact date) still matches. */
-function ifRangeHolds(req: http.IncomingMessage, meta: ObjectMeta): boolean {
-  const ifRange = req.headers['if-range'];
-  if (ifRange === undefined) return true;
-  const value = String(ifRange).trim();
-  if (value.startsWith('"')) return value === meta.etag;
-  if (value.startsWith('W/')) return false;
-  return Date.parse(value) === Math.floor(meta.created / 1000) * 1000;
 }
 
 /** A stored version, as a PUT answers it. */

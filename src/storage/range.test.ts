@@ -31,13 +31,18 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('bytes=0-99999999999999999999', 100), { kind: 'partial', start: 0, end: 99 });
   });
 
+  it('takes a non-zero suffix range of an empty object, the one satisfiable form (RFC 9110 §14.1.1)', () => {
+    assert.deepEqual(parseRange('bytes=-5', 0), { kind: 'full' });
+    assert.deepEqual(parseRange('bytes=-0', 0), { kind: 'unsatisfiable' });
+  });
+
   it('finds unsatisfiable ranges', () => {
     for (const [header, size] of [
       ['bytes=100-', 100],
       ['bytes=100-200', 100],
       ['bytes=-0', 100],
       ['bytes=0-', 0],
-      ['bytes=-5', 0],
+      ['bytes=0-0', 0],
       ['bytes=99999999999999999999-', 100],
     ] as const) {
       assert.deepEqual(parseRange(header, size), { kind: 'unsatisfiable' }, `${header} of ${size}`);

@@ -16,8 +16,9 @@ const SINGLE = /^(\d*)-(\d*)$/;
  *   (RFC 9110 §14.2: "A server MAY ignore the Range header field"; an invalid one is ignored.)
  * - `bytes=a-b` with `a <= b`: clamped to the object; `a >= size` is unsatisfiable.
  * - `bytes=a-`: from `a` to the end; `a >= size` is unsatisfiable.
- * - `bytes=-n`: the last `n` bytes; `n = 0` is unsatisfiable (§14.1.3), and so is any range of
- *   an empty object.
+ * - `bytes=-n`: the last `n` bytes; `n = 0` is unsatisfiable (§14.1.3). Of an empty object,
+ *   `bytes=-n` (n > 0) is the one satisfiable range (§14.1.1): answered with the whole, empty,
+ *   object; any other range of it is unsatisfiable.
  *
  * @example
  * ```ts
@@ -37,7 +38,10 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   if (first === '' && last === '') return FULL;
   if (first === '') {
     const suffix = toNumber(last);
-    if (suffix === 0 || size === 0) return UNSATISFIABLE;
+    if (suffix === 0) return UNSATISFIABLE;
+    // §14.1.1: of an empty object, a non-zero suffix range is the one satisfiable form. It
+    // selects nothing a Content-Range can name, so the whole (empty) object is sent with 200.
+    if (size === 0) return FULL;
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = toNumber(first);
