@@ -79,9 +79,23 @@ export class KeyAccess {
 
   /** Records `jti` as used until `exp` (and the skew); `token_replayed` with `message` if it already was. */
   use(jti: string, exp: number, message: string): void {
-    if (!this.#options.ledger.consume(jti, exp + this.#options.skew)) {
-      throw new ValetError('token_replayed', message);
+    let fresh: boolean;
+    try {
+      fresh = this.#options.ledger.consume(jti, exp + this.#options.skew);
+    } catch (error) {
+      // A full disk: the use cannot be recorded, so it is refused (fail closed), as 507.
+      if ((error as { code?: string }).code === 'SQLITE_FULL') {
+        throw new ValetError(
+          'insufficient_storage',
+          'storage is out of space: this single-use key cannot be used now',
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
     }
+    if (!fresh) throw new ValetError('token_replayed', message);
   }
 }
 

@@ -306,8 +306,10 @@ class Storage implements StorageServer {
     const { req, res } = ex;
     const valetError = asValetError(error, 'storage failed to handle the request');
     ex.code ??= valetError.code;
-    if (valetError.code === 'internal_error' || valetError.code === 'insufficient_storage') {
+    if (valetError.code === 'internal_error') {
       this.#log.error({ reqId: ex.id, err: valetError.cause ?? valetError }, 'request failed');
+    } else if (valetError.code === 'insufficient_storage') {
+      this.#log.warn({ reqId: ex.id, code: valetError.code }, 'out of disk space: refused with 507');
     } else if (valetError.cause !== undefined) {
       this.#log.debug({ reqId: ex.id, code: valetError.code, err: valetError.cause }, 'request refused');
     }
