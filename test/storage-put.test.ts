@@ -164,6 +164,28 @@ describe('storage uploads', () => {
     assert.equal(pdf.status, 200);
   });
 
+  it("refuses up front a key whose object, subject and type would not fit the object's metadata", async () => {
+    // Every part at its limit, of characters JSON escapes: 1024 bytes of key, 256 characters of
+    // subject, 255 of content type. Valid claims, too much metadata: 400 before any byte is read.
+    const segment = '"'.repeat(255);
+    const object = [segment, segment, segment, '"'.repeat(253)].join('/');
+    const token = await key.mint({ op: 'put', object, subject: '\u0001'.repeat(256) });
+    const type = `text/plain; x="${'\\'.repeat(230)}"`;
+    const path = `/o/${object.split('/').map(encodeURIComponent).join('/')}?vk=${token}`;
+    const res = await request(storage.url, {
+      method: 'PUT',
+      path,
+      headers: { 'content-type': type, 'content-length': '5', expect: '100-continue' },
+      body: 'hello',
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error?.code, 'bad_request');
+    assert.match(String(res.json.error?.message), /exceed the 4 KiB/);
+    // The same at ordinary sizes is taken.
+    const fine = await key.mint({ op: 'put', object: 'meta/fine.txt', subject: '\u0001'.repeat(256) });
+    assert.equal((await put('meta/fine.txt', fine, 'hello', { 'content-type': type })).status, 201);
+  });
+
   it('answers a refusal made before the body with its code, however much body the client sends', async () => {
     // Storage refuses on the headers, then reads the rest and throws it away (a lingering close):
     // closing with unread bytes would reset the connection, and the client would see EPIPE.

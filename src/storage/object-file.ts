@@ -44,6 +44,11 @@ const MAGIC = Buffer.from('VALETOB1', 'latin1');
 /** Bytes read in one go when an object is opened: the header and, for small objects, the whole body. */
 export const READ_AHEAD = 64 * 1024;
 
+/** True if metadata like `meta` fits the header (checked before an upload's bytes are taken). */
+export function metaFits(meta: ObjectMeta): boolean {
+  return Buffer.byteLength(JSON.stringify(meta), 'utf8') <= HEADER_SIZE - 12;
+}
+
 /** Serialises metadata into a fixed-size header. */
 export function encodeHeader(meta: ObjectMeta): Buffer {
   const json = Buffer.from(JSON.stringify(meta), 'utf8');

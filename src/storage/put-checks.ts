@@ -1,5 +1,6 @@
 import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
+import { metaFits } from './object-file.js';
 import type { FileStore } from './store.js';
 import { bodyTooLarge, bodyTooSmall } from './upload-file.js';
 
@@ -31,6 +32,23 @@ export function checkPutStart(
   const minSize = maxDefined(claims.min_size, claims.size);
   if (declared !== undefined && maxSize !== undefined && declared > maxSize) throw bodyTooLarge(maxSize);
   if (declared !== undefined && minSize !== undefined && declared < minSize) throw bodyTooSmall(minSize);
+  // What the object will keep must fit its 4 KiB header: checked now, not after the whole body.
+  const worstCase = {
+    key: claims.obj,
+    size: Number.MAX_SAFE_INTEGER,
+    contentType: contentType?.trim() ?? 'application/octet-stream',
+    sha256: 'f'.repeat(64),
+    etag: `"${'f'.repeat(64)}"`,
+    created: Number.MAX_SAFE_INTEGER,
+    subject: claims.sub,
+    keyId: claims.jti,
+  };
+  if (!metaFits(worstCase)) {
+    throw new ValetError(
+      'bad_request',
+      'the object key, the key subject and the content type together exceed the 4 KiB an object keeps',
+    );
+  }
   return { maxSize, minSize };
 }
 
