@@ -86,6 +86,37 @@ describe('HTTP hygiene', () => {
     assert.equal(entry.code, 'incomplete_body', 'what storage made of it');
   });
 
+  it('answers 408 to a body that trickles in slower than the minimum rate, and keeps nothing', async (t) => {
+    const slow = await startStorage({ jwksFile, args: ['--min-rate', '1000', '--min-rate-window', '1s'] }, t);
+    const token = await key.mint({ op: 'put', object: 'slow/trickle.bin', size: 100 });
+    // One byte every 200 ms: the connection is never idle, but 5 B/s is far below 1000 B/s.
+    const res = await request(slow.url, {
+      method: 'PUT',
+      path: `/o/slow/trickle.bin?vk=${token}`,
+      headers: { 'content-length': '100' },
+      body: chunks(100, 1, 200),
+    }).catch((error: Error) => error);
+    assert.ok(
+      !(res instanceof Error),
+      `the refusal reached the client (${res instanceof Error ? res.message : ''})`,
+    );
+    assert.equal(res.status, 408);
+    assert.equal(res.json.error?.code, 'request_timeout');
+    assert.match(String(res.json.error?.message), /slower than the minimum rate/);
+    for (let i = 0; i < 50 && (await tmpFiles(slow.dataDir)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await tmpFiles(slow.dataDir), [], 'no temp file left');
+    // A body that keeps the rate goes through.
+    const fast = await key.mint({ op: 'put', object: 'slow/fast.bin', size: 10_000 });
+    const ok = await request(slow.url, {
+      method: 'PUT',
+      path: `/o/slow/fast.bin?vk=${fast}`,
+      headers: { 'content-length': '10000' },
+      body: chunks(10, 1000, 300),
+    });
+    assert.equal(ok.status, 201);
+  });
+
   it('refuses an oversized header section with 431', async () => {
     const res = await rawExchange(
       storage.url,

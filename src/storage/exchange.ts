@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Logger } from 'pino';
 import type { ValetClaims } from '../token/claims.js';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import { renderError, wantsHtml } from '../wire/errors.js';
@@ -113,4 +114,32 @@ export function linger(req: http.IncomingMessage): void {
   });
   req.once('close', () => clearTimeout(timer));
   req.resume();
+}
+
+/** One log line per request: never the query string (it may hold a valet key). */
+export function logExchange(log: Logger, ex: Exchange): void {
+  const { req, res, claims } = ex;
+  const path = splitTarget(req).path.slice(0, 2048);
+  log.info(
+    {
+      reqId: ex.id,
+      method: req.method,
+      path,
+      // No answer written: no status (200 would say it was served). A client that cut its own
+      // request never read the answer written after: it is logged, marked as not delivered.
+      status: res.headersSent ? res.statusCode : null,
+      ...(req.readableAborted && {
+        outcome: 'the client closed the connection mid-request',
+        delivered: false,
+      }),
+      ...(!req.readableAborted && !res.headersSent && { outcome: 'closed before an answer was sent' }),
+      ...(ex.code && { code: ex.code }),
+      ...(claims && { op: claims.op, sub: claims.sub, jti: claims.jti }),
+      bytesIn: ex.bytesIn,
+      bytesOut: ex.bytesOut,
+      ms: Math.round((performance.now() - ex.started) * 10) / 10,
+      ...(res.headersSent && !res.writableFinished && { aborted: true }),
+    },
+    'request',
+  );
 }

@@ -24,6 +24,12 @@ export interface StorageServerOptions {
   logger?: Logger;
   /** A connection with no bytes moving for this long (ms) is cut. Default 30 000. */
   idleTimeout?: number;
+  /**
+   * The slowest a request body may arrive: fewer bytes than `bytesPerSecond` on average over a
+   * `window` (ms) answers `408 request_timeout`. Default 1 KiB/s over 30 s; `bytesPerSecond: 0`
+   * turns it off.
+   */
+  minRate?: { bytesPerSecond: number; window: number };
   /** Time allowed to receive the request headers (ms). Default 20 000. */
   headersTimeout?: number;
   /** Largest request header section in bytes (URL included). Default 16 384. */
@@ -58,6 +64,10 @@ const optionsSchema = z.object({
   corsOrigins: z.array(z.string()).optional(),
   logger: z.custom<Logger>().optional(),
   idleTimeout: z.number().int().min(100).optional(),
+  minRate: z
+    .object({ bytesPerSecond: z.number().int().min(0), window: z.number().int().min(100) })
+    .strict()
+    .optional(),
   headersTimeout: z.number().int().min(100).optional(),
   maxHeaderSize: z
     .number()

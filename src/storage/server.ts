@@ -13,6 +13,7 @@ import { answerPreflight, applyCors, storageCors } from './cors.js';
 import { EventOutbox } from './events.js';
 import {
   type Exchange,
+  logExchange,
   methodNotAllowed,
   parserRefusal,
   sendJson,
@@ -20,6 +21,7 @@ import {
   writeRefusal,
 } from './exchange.js';
 import { UsedKeyLedger } from './ledger.js';
+import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
 import { RevocationFeed } from './revocations.js';
@@ -128,6 +130,7 @@ class Storage implements StorageServer {
   readonly #objects: ObjectRoutes;
   readonly #tus: TusBridge;
   readonly #shutdownGrace: number;
+  readonly #minRate: MinRate;
   readonly #active = new Map<Socket, Exchange>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pruneTimer: NodeJS.Timeout;
@@ -138,6 +141,7 @@ class Storage implements StorageServer {
     this.#parts = parts;
     this.#log = parts.log;
     this.#shutdownGrace = options.shutdownGrace ?? 10_000;
+    this.#minRate = options.minRate ?? DEFAULT_MIN_RATE;
     this.#access = new KeyAccess({
       keys: options.keys,
       now: this.#now,
@@ -250,8 +254,14 @@ class Storage implements StorageServer {
     this.#active.set(req.socket, ex);
     res.on('close', () => {
       if (this.#active.get(req.socket) === ex) this.#active.delete(req.socket);
-      this.#logExchange(ex);
+      logExchange(this.#log, ex);
     });
+    watchBodyRate(ex, this.#minRate, () =>
+      this.#answerAndClose(
+        ex,
+        new ValetError('request_timeout', 'the body arrives slower than the minimum rate'),
+      ),
+    );
     const handler = this.#handle(ex, expectContinue);
     this.#handlers.add(handler);
     void handler.finally(() => this.#handlers.delete(handler));
@@ -363,34 +373,6 @@ class Storage implements StorageServer {
     const refusal = parserRefusal(error);
     this.#log.info({ code: refusal.code, parserError: error.code }, 'request refused by the HTTP parser');
     socket.end(refusal.raw);
-  }
-
-  #logExchange(ex: Exchange): void {
-    const { req, res, claims } = ex;
-    // Never the query string: it may hold a valet key.
-    const path = splitTarget(req).path.slice(0, 2048);
-    this.#log.info(
-      {
-        reqId: ex.id,
-        method: req.method,
-        path,
-        // No answer written: no status (200 would say it was served). A client that cut its own
-        // request never read the answer written after: it is logged, marked as not delivered.
-        status: res.headersSent ? res.statusCode : null,
-        ...(req.readableAborted && {
-          outcome: 'the client closed the connection mid-request',
-          delivered: false,
-        }),
-        ...(!req.readableAborted && !res.headersSent && { outcome: 'closed before an answer was sent' }),
-        ...(ex.code && { code: ex.code }),
-        ...(claims && { op: claims.op, sub: claims.sub, jti: claims.jti }),
-        bytesIn: ex.bytesIn,
-        bytesOut: ex.bytesOut,
-        ms: Math.round((performance.now() - ex.started) * 10) / 10,
-        ...(res.headersSent && !res.writableFinished && { aborted: true }),
-      },
-      'request',
-    );
   }
 }
 

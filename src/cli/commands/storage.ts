@@ -8,6 +8,7 @@ import {
   parseDuration,
   parseLogLevel,
   parsePort,
+  parseSize,
   parseWholeSeconds,
   required,
   UsageError,
@@ -20,7 +21,8 @@ export const storage: Command = {
   summary: 'run the storage server, which honours valet keys',
   help: `Usage: valet storage --data DIR --jwks FILE_OR_URL [--host 127.0.0.1] [--port 9000]
                      [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
-                     [--idle-timeout 30s] [--log-level info]
+                     [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
+                     [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
                      [--upload-lifetime 24h]
 
@@ -38,6 +40,9 @@ Options:
   --clock-skew DURATION  allowed clock skew (default 60s)
   --max-ttl DURATION     longest key lifetime accepted (default 1h)
   --idle-timeout DURATION  cut a connection idle this long (default 30s)
+  --min-rate SIZE        the slowest a request body may arrive, bytes per second averaged
+                         over each window, else 408 (default 1KiB; 0 turns it off)
+  --min-rate-window DURATION  the window that rate is measured over (default 30s)
   --log-level LEVEL      fatal, error, warn, info, debug or silent (default info)
   --issuer URL           the issuer: poll its revocation list (URL/v1/revocations, every 1 s)
                          and send it signed completion events (URL/v1/events, retried)
@@ -57,6 +62,8 @@ Options:
     'clock-skew': { type: 'string' },
     'max-ttl': { type: 'string' },
     'idle-timeout': { type: 'string' },
+    'min-rate': { type: 'string' },
+    'min-rate-window': { type: 'string' },
     'log-level': { type: 'string' },
     issuer: { type: 'string' },
     'secret-file': { type: 'string' },
@@ -72,6 +79,13 @@ Options:
     const maxLifetime = parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl');
     const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
     if (idleSeconds < 0.1) throw new UsageError('--idle-timeout must be at least 100ms');
+    const minRate = {
+      bytesPerSecond: parseSize(optional(values, 'min-rate') ?? '1KiB', '--min-rate'),
+      window: Math.round(
+        parseDuration(optional(values, 'min-rate-window') ?? '30s', '--min-rate-window') * 1000,
+      ),
+    };
+    if (minRate.window < 100) throw new UsageError('--min-rate-window must be at least 100ms');
     const uploadLifetime = parseWholeSeconds(
       optional(values, 'upload-lifetime') ?? '24h',
       '--upload-lifetime',
@@ -105,6 +119,7 @@ Options:
       clockSkew,
       maxLifetime,
       idleTimeout: Math.round(idleSeconds * 1000),
+      minRate,
       uploadLifetime,
       logger,
       ...(issuerBase !== undefined &&
