@@ -75,21 +75,7 @@ Options:
     const jwksSpec = required(values, 'jwks');
     const host = optional(values, 'host') ?? '127.0.0.1';
     const port = parsePort(optional(values, 'port') ?? '9000', '--port');
-    const clockSkew = parseWholeSeconds(optional(values, 'clock-skew') ?? '60s', '--clock-skew', 0);
-    const maxLifetime = parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl');
-    const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
-    if (idleSeconds < 0.1) throw new UsageError('--idle-timeout must be at least 100ms');
-    const minRate = {
-      bytesPerSecond: parseSize(optional(values, 'min-rate') ?? '1KiB', '--min-rate'),
-      window: Math.round(
-        parseDuration(optional(values, 'min-rate-window') ?? '30s', '--min-rate-window') * 1000,
-      ),
-    };
-    if (minRate.window < 100) throw new UsageError('--min-rate-window must be at least 100ms');
-    const uploadLifetime = parseWholeSeconds(
-      optional(values, 'upload-lifetime') ?? '24h',
-      '--upload-lifetime',
-    );
+    const limits = limitsFrom(values);
     const level = parseLogLevel(optional(values, 'log-level') ?? 'info');
 
     const issuer = optional(values, 'issuer');
@@ -116,11 +102,7 @@ Options:
       dataDir,
       keys,
       corsOrigins: many(values, 'cors-origin'),
-      clockSkew,
-      maxLifetime,
-      idleTimeout: Math.round(idleSeconds * 1000),
-      minRate,
-      uploadLifetime,
+      ...limits,
       logger,
       ...(issuerBase !== undefined &&
         secret !== undefined && {
@@ -154,3 +136,23 @@ Options:
     );
   },
 };
+
+/** The time and rate limits of `valet storage`, from its options. */
+function limitsFrom(values: Record<string, unknown>) {
+  const idleSeconds = parseDuration(optional(values, 'idle-timeout') ?? '30s', '--idle-timeout');
+  if (idleSeconds < 0.1) throw new UsageError('--idle-timeout must be at least 100ms');
+  const minRate = {
+    bytesPerSecond: parseSize(optional(values, 'min-rate') ?? '1KiB', '--min-rate'),
+    window: Math.round(
+      parseDuration(optional(values, 'min-rate-window') ?? '30s', '--min-rate-window') * 1000,
+    ),
+  };
+  if (minRate.window < 100) throw new UsageError('--min-rate-window must be at least 100ms');
+  return {
+    clockSkew: parseWholeSeconds(optional(values, 'clock-skew') ?? '60s', '--clock-skew', 0),
+    maxLifetime: parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl'),
+    idleTimeout: Math.round(idleSeconds * 1000),
+    minRate,
+    uploadLifetime: parseWholeSeconds(optional(values, 'upload-lifetime') ?? '24h', '--upload-lifetime'),
+  };
+}
