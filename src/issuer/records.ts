@@ -19,8 +19,13 @@ export interface GrantRecord {
   userAgent: string | null;
   /** The share link the key was minted for, if any. */
   shareId: string | null;
-  /** put: bytes reserved against the quota until the upload completes or the key expires. */
+  /** put: bytes reserved against the quota until the upload completes or the reservation ends. */
   reservedBytes: number;
+  /**
+   * put: when the reservation ends if the upload never completes, ms. Default: the key's expiry.
+   * A resumable upload's lasts as long as storage keeps the unfinished upload (its lifetime).
+   */
+  reservedUntil?: number;
   /** When storage reported the key's upload or deletion. */
   completedAt: number | null;
 }

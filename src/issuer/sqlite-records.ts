@@ -16,12 +16,14 @@ import { type EventSql, recordEventRows } from './sqlite-events.js';
 import {
   type GrantRow,
   LAPSED_UPLOADS,
+  migrate,
   type ObjectRow,
   SCHEMA,
   type ShareRow,
   toGrant,
   toObject,
   toShare,
+  USAGE,
 } from './sqlite-schema.js';
 
 /** Options for {@link SqliteRecordStore.open}. */
@@ -60,6 +62,7 @@ export class SqliteRecordStore implements RecordStore {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
+    migrate(db);
   }
 
   readonly #statements = new Map<string, Database.Statement>();
@@ -91,8 +94,8 @@ export class SqliteRecordStore implements RecordStore {
   #insertGrant(g: GrantRecord): void {
     this.#stmt(
       `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
-          client_address, user_agent, share_id, reserved_bytes, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       g.id,
       g.subject,
@@ -108,6 +111,7 @@ export class SqliteRecordStore implements RecordStore {
       g.shareId,
       g.reservedBytes,
       g.completedAt,
+      g.reservedUntil ?? null,
     );
   }
 
@@ -115,18 +119,7 @@ export class SqliteRecordStore implements RecordStore {
     // Each object counts once, at the larger of its stored size and its largest live reservation:
     // an overwrite in flight replaces the old bytes, and a client's retries (each with a new key)
     // end up as one object.
-    return this.#stmt(
-      `SELECT coalesce(sum(max(CASE WHEN o.state = 'complete' THEN o.size ELSE 0 END, coalesce(r.bytes, 0))), 0)
-                  AS bytes,
-                count(*) AS objects
-         FROM objects o
-         LEFT JOIN (
-           SELECT object, max(reserved_bytes) AS bytes FROM grants
-           WHERE subject = ? AND op = 'put' AND completed_at IS NULL AND expires_at > ?
-           GROUP BY object
-         ) r ON r.object = o.key
-         WHERE o.owner = ? AND o.key IS NOT ? AND (o.state = 'complete' OR o.pending_until >= ?)`,
-    ).get(subject, now, subject, except ?? null, now) as Usage;
+    return this.#stmt(USAGE).get(subject, now, subject, except ?? null, now) as Usage;
   }
 
   /**
@@ -196,14 +189,15 @@ export class SqliteRecordStore implements RecordStore {
         }
       }
       this.#insertGrant(grant);
+      const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);
       if (!existing) {
         this.#stmt(
           `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
              VALUES (?, ?, 'pending', ?, ?, ?)`,
-        ).run(grant.object, grant.subject, now, now, grant.expiresAt);
+        ).run(grant.object, grant.subject, now, now, reservedUntil);
       } else if (existing.state === 'pending') {
         this.#stmt('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?').run(
-          grant.expiresAt,
+          reservedUntil,
           grant.object,
         );
       }

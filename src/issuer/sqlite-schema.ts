@@ -9,6 +9,30 @@ export const LAPSED_UPLOADS = `SELECT * FROM grants
     AND json_extract(constraints, '$.upload') IS NULL
   ORDER BY expires_at, id LIMIT ?`;
 
+/**
+ * A subject's usage: each object counts once, at the larger of its stored size and its largest
+ * live reservation (an overwrite in flight replaces the old bytes; a client's retries, each with
+ * a new key, end up as one object). Parameters: subject, now, subject, an object to leave out, now.
+ */
+export const USAGE = `SELECT coalesce(sum(max(CASE WHEN o.state = 'complete' THEN o.size ELSE 0 END, coalesce(r.bytes, 0))), 0)
+                  AS bytes,
+                count(*) AS objects
+         FROM objects o
+         LEFT JOIN (
+           SELECT object, max(reserved_bytes) AS bytes FROM grants
+           WHERE subject = ? AND op = 'put' AND completed_at IS NULL
+             AND coalesce(reserved_until, expires_at) > ?
+           GROUP BY object
+         ) r ON r.object = o.key
+         WHERE o.owner = ? AND o.key IS NOT ? AND (o.state = 'complete' OR o.pending_until >= ?)`;
+
+/** Brings a store made by an earlier version up to this schema (columns added since). */
+export function migrate(db: { pragma(sql: string): unknown; exec(sql: string): unknown }): void {
+  const columns = db.pragma('table_info(grants)') as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'reserved_until'))
+    db.exec('ALTER TABLE grants ADD COLUMN reserved_until INTEGER');
+}
+
 /** The tables of the SQLite record store (created if missing). */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS grants (
@@ -25,7 +49,8 @@ CREATE TABLE IF NOT EXISTS grants (
   user_agent TEXT,
   share_id TEXT,
   reserved_bytes INTEGER NOT NULL DEFAULT 0,
-  completed_at INTEGER
+  completed_at INTEGER,
+  reserved_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
 CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
@@ -95,6 +120,7 @@ export interface GrantRow {
   share_id: string | null;
   reserved_bytes: number;
   completed_at: number | null;
+  reserved_until: number | null;
 }
 
 export interface ObjectRow {
@@ -148,6 +174,8 @@ export function toGrant(row: GrantRow): GrantRecord {
     shareId: row.share_id,
     reservedBytes: row.reserved_bytes,
     completedAt: row.completed_at,
+    ...(row.reserved_until !== null &&
+      row.reserved_until !== undefined && { reservedUntil: row.reserved_until }),
   };
 }
 

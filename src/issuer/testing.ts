@@ -120,6 +120,25 @@ function quotaCases(open: Open): void {
       assert.equal(await store.getObject('a'), undefined);
       assert.deepEqual(await store.usage('alice', T0 + 300_001), { bytes: 0, objects: 0 });
     });
+
+    it('keeps a reservation until its reservedUntil, past its key, until the upload completes', async () => {
+      const store = await open();
+      const day = 24 * 3600_000;
+      const g = grant('big', 600, { constraints: { resumable: true }, reservedUntil: T0 + day });
+      await store.reserveUpload(g, { maxBytes: 1000 }, T0);
+      assert.equal((await store.getGrant(g.id))?.reservedUntil, T0 + day);
+      const later = T0 + 3600_000; // the key expired long ago; the unfinished upload is still kept
+      assert.equal(await store.expirePending(later), 0);
+      assert.deepEqual(await store.usage('alice', later), { bytes: 600, objects: 1 });
+      assert.equal((await store.reserveUpload(grant('other', 500), { maxBytes: 1000 }, later)).ok, false);
+      assert.deepEqual(await store.usage('alice', T0 + day + 1), { bytes: 0, objects: 0 }, 'until it ends');
+      await store.recordEvent({ ...created(g, 550), receivedAt: later });
+      assert.deepEqual(
+        await store.usage('alice', later),
+        { bytes: 550, objects: 1 },
+        'completion: the real size',
+      );
+    });
   });
 }
 

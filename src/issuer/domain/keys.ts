@@ -61,6 +61,9 @@ async function mintPut(
   const claims = buildClaims(putClaims(core, identity, req, rule, object, maxSize));
   const grant = core.grant(claims, ruleName, caller);
   grant.reservedBytes = req.size ?? maxSize ?? 0;
+  // An unfinished resumable upload stays at the store for the upload lifetime, whether or not its
+  // keys are renewed: its reservation lasts as long (completion or a new upload of it ends it).
+  if (req.resumable) grant.reservedUntil = grant.issuedAt + core.uploadLifetime * 1000;
   // A store with multipart uploads: the issuer starts one, signs it part by part, completes it.
   const multipart = req.resumable ? core.multipart() : undefined;
   if (multipart) return startMultipart(core, multipart, { claims, grant, quota, request: req });
