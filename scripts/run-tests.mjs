@@ -30,7 +30,9 @@ const child = spawn(
     '--test',
     ...(flags.some((f) => f.startsWith('--test-reporter')) ? [] : ['--test-reporter=spec']),
     '--test-concurrency=2',
-    '--test-timeout=120000',
+    // Per test file (each runs as one test): the Ceph and browser files take a minute or two,
+    // more on a loaded machine.
+    '--test-timeout=300000',
     ...flags,
     ...list,
   ],
