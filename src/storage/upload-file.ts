@@ -35,6 +35,19 @@ export interface Received {
 
 /** Write buffer of an upload's file stream: large writes keep syscalls few for big bodies. */
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * All uploads' write buffers together stay within this: each may hold its share of it (at most
+ * {@link WRITE_HIGH_WATER_MARK}, at least {@link MIN_WRITE_BUFFER}) before its source pauses. A few
+ * big uploads keep large writes; a thousand at once hold 64 KiB each, not 1 MiB.
+ */
+const WRITE_BUDGET = 64 * 1024 * 1024;
+const MIN_WRITE_BUFFER = 64 * 1024;
+/** File sinks writing now, which share {@link WRITE_BUDGET}. */
+let activeSinks = 0;
+
+function bufferLimit(): number {
+  return Math.max(MIN_WRITE_BUFFER, Math.min(WRITE_HIGH_WATER_MARK, WRITE_BUDGET / Math.max(1, activeSinks)));
+}
 
 /** Where a body's bytes go while it streams in. */
 interface BodySink {
@@ -67,9 +80,26 @@ function fileSink(
     autoClose: false,
     highWaterMark: WRITE_HIGH_WATER_MARK,
   });
-  out.on('drain', onDrain);
+  // The source pauses when this upload's buffer reaches its share of the budget, and resumes
+  // when a write lands and the buffer is below it again.
+  let paused = false;
+  const landed = () => {
+    if (paused && out.writableLength < bufferLimit()) {
+      paused = false;
+      onDrain();
+    }
+  };
+  activeSinks++;
+  let counted = true;
+  const release = () => {
+    if (counted) activeSinks--;
+    counted = false;
+  };
+  out.once('close', release);
+  out.once('finish', release);
   // Stays attached: a second 'error' must never go unhandled.
   out.on('error', onError);
+  out.once('error', release);
   const ended = () =>
     new Promise<void>((resolve, reject) => {
       if (out.writableFinished) resolve();
@@ -80,7 +110,11 @@ function fileSink(
       }
     });
   return {
-    write: (chunk) => out.write(chunk),
+    write(chunk) {
+      out.write(chunk, landed);
+      paused = out.writableLength >= bufferLimit();
+      return !paused;
+    },
     finish() {
       const done = ended();
       out.end();
@@ -91,7 +125,8 @@ function fileSink(
     // most one buffer) land in the temporary file, which is then discarded; only then may the
     // fd be closed, whose number the kernel hands out again at once.
     async abandon() {
-      out.off('drain', onDrain);
+      paused = false;
+      release();
       if (out.writableFinished || out.errored) return;
       const done = ended();
       out.end();
