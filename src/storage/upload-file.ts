@@ -37,11 +37,12 @@ export interface Received {
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 /**
  * All uploads' write buffers together stay within this: each may hold its share of it (at most
- * {@link WRITE_HIGH_WATER_MARK}, at least {@link MIN_WRITE_BUFFER}) before its source pauses. A few
- * big uploads keep large writes; a thousand at once hold 64 KiB each, not 1 MiB.
+ * {@link WRITE_HIGH_WATER_MARK}, at least {@link MIN_WRITE_BUFFER}) before its source pauses. Up to
+ * 16 uploads keep 1 MiB writes; a thousand at once hold 16 KiB each, not 1 MiB (measured with
+ * `npm run bench:concurrency`: less memory for a little time at that concurrency).
  */
-const WRITE_BUDGET = 64 * 1024 * 1024;
-const MIN_WRITE_BUFFER = 64 * 1024;
+const WRITE_BUDGET = 16 * 1024 * 1024;
+const MIN_WRITE_BUFFER = 16 * 1024;
 /** File sinks writing now, which share {@link WRITE_BUDGET}. */
 let activeSinks = 0;
 
