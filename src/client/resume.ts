@@ -1,5 +1,10 @@
 import type { UploadProtocol } from '../wire/issuer-api.js';
 
+/** True for an upload in parts the issuer signs (S3 multipart, Azure blocks); false for tus. */
+export function inParts(protocol: UploadProtocol | undefined): protocol is 's3-multipart' | 'azure-blocks' {
+  return protocol === 's3-multipart' || protocol === 'azure-blocks';
+}
+
 /**
  * Where the client remembers its unfinished resumable uploads, so that an upload resumes after
  * the page or the process is restarted. Only the upload's URL and id are kept, never a key: a
@@ -191,7 +196,7 @@ function parseSaved(text: string | null): SavedUpload | undefined {
         object: v.object,
         size: v.size,
         created: v.created,
-        ...((v.protocol === 's3-multipart' || v.protocol === 'azure-blocks') &&
+        ...(inParts(v.protocol) &&
           typeof v.partSize === 'number' && { protocol: v.protocol, partSize: v.partSize }),
       };
     }

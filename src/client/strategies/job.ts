@@ -1,12 +1,9 @@
-import type { KeyBody, KeyRequestBody, UploadProtocol } from '../../wire/issuer-api.js';
+import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { ClientContext } from '../context.js';
 import type { BlobLike, UploadOptions } from '../types.js';
 
-/** True for an upload in parts the issuer signs (S3 multipart, Azure blocks); false for tus. */
-export function inParts(protocol: UploadProtocol | undefined): protocol is 's3-multipart' | 'azure-blocks' {
-  return protocol === 's3-multipart' || protocol === 'azure-blocks';
-}
+export { inParts } from '../resume.js';
 
 /** What an upload strategy ends with: what storage stored, and the key that did it. */
 export interface Sent {
