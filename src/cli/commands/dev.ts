@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
+import type { StorageDriver } from '../../drivers/types.js';
 import { toNodeListener } from '../../issuer/http/node.js';
 import { createIssuer, type Issuer } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
@@ -211,34 +212,17 @@ async function startIssuerAndStore(
     publicUrl: base,
     logger: setup.logger.child({ service: 'valet-issuer' }),
   };
-  if (setup.s3) {
-    // An S3 engine: presigned URLs work until they expire and cannot be revoked, so the dev
+  const engine = await engineFor(setup, base);
+  if (engine) {
+    // An engine's presigned URL or SAS works until it expires and cannot be revoked, so the dev
     // policy accepts single use and revocation as not enforced (see the README's table).
-    // The SDK is an optional peer dependency: loaded only here.
-    const { S3Driver } = await import('../../drivers/s3/index.js');
-    const driver = new S3Driver(setup.s3);
-    await driver.ensureBucket();
-    await driver.allowOrigins([base]);
-    state.storageOrigin = new URL(setup.s3.endpoint).origin;
+    state.storageOrigin = new URL(engine.url).origin;
     state.issuer = await createIssuer({
       ...common,
-      driver,
+      driver: engine.driver,
       rules: devRules(setup.maxUpload, ['once', 'revocation']),
     });
-    return `${setup.s3.endpoint}/${setup.s3.bucket}`;
-  }
-  if (setup.azure) {
-    // Azure: a SAS works until it expires and cannot be revoked, as on S3.
-    const driver = await azureDriver(setup.azure, '--storage azure');
-    await driver.ensureContainer();
-    await driver.allowOrigins([base]);
-    state.storageOrigin = new URL(driver.container.url).origin;
-    state.issuer = await createIssuer({
-      ...common,
-      driver,
-      rules: devRules(setup.maxUpload, ['once', 'revocation']),
-    });
-    return driver.container.url;
+    return engine.url;
   }
   state.storage = await createStorageServer({
     dataDir: path.join(setup.dataDir, 'storage'),
@@ -253,6 +237,31 @@ async function startIssuerAndStore(
   state.issuer = await createIssuer({ ...common, storageUrl, rules: devRules(setup.maxUpload) });
   await state.storage.refreshRevocations();
   return storageUrl;
+}
+
+/**
+ * The S3 bucket or Azure container `valet dev` was asked for, created if missing and opened to
+ * the page's origin (CORS); undefined for Valet's own storage. Each SDK is an optional peer
+ * dependency, loaded only here.
+ */
+async function engineFor(
+  setup: DevSetup,
+  base: string,
+): Promise<{ driver: StorageDriver; url: string } | undefined> {
+  if (setup.s3) {
+    const { S3Driver } = await import('../../drivers/s3/index.js');
+    const driver = new S3Driver(setup.s3);
+    await driver.ensureBucket();
+    await driver.allowOrigins([base]);
+    return { driver, url: `${setup.s3.endpoint}/${setup.s3.bucket}` };
+  }
+  if (setup.azure) {
+    const driver = await azureDriver(setup.azure, '--storage azure');
+    await driver.ensureContainer();
+    await driver.allowOrigins([base]);
+    return { driver, url: driver.container.url };
+  }
+  return undefined;
 }
 
 function printReady(
