@@ -77,23 +77,28 @@ describe('package', () => {
       drivers: ['valet', 'memory'],
     });
 
-    // The AWS SDK is loaded by valet/drivers/s3 only, Azure's by valet/drivers/azure only: no other
-    // entry point's static imports reach either.
-    const sdksFrom = async (entries: string[]): Promise<string[]> => {
-      const bare = new Set<string>();
-      const walked = new Set<string>();
+    // What the entry points load: every module their static imports reach, and the packages named.
+    const reach = async (entries: string[]) => {
+      const files = new Set<string>();
+      const bare: Array<{ spec: string; from: string }> = [];
       const walk = async (file: string): Promise<void> => {
-        if (walked.has(file)) return;
-        walked.add(file);
+        if (files.has(file)) return;
+        files.add(file);
         const text = await readFile(file, 'utf8');
         for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
           const spec = match[1] as string;
           if (spec.startsWith('.')) await walk(path.resolve(path.dirname(file), spec));
-          else bare.add(spec);
+          else bare.push({ spec, from: path.relative(pkgDir, file) });
         }
       };
       for (const entry of entries) await walk(path.join(pkgDir, pkg.exports[entry].default));
-      return [...bare].filter((spec) => spec.startsWith('@aws-sdk/') || spec.startsWith('@azure/')).sort();
+      return { files, bare };
+    };
+    // The AWS SDK is loaded by valet/drivers/s3 only, Azure's by valet/drivers/azure only: no other
+    // entry point's static imports reach either.
+    const sdksFrom = async (entries: string[]): Promise<string[]> => {
+      const specs = new Set((await reach(entries)).bare.map((b) => b.spec));
+      return [...specs].filter((spec) => spec.startsWith('@aws-sdk/') || spec.startsWith('@azure/')).sort();
     };
     assert.deepEqual(
       await sdksFrom(['./token', './storage', './issuer', './client', './drivers', './drivers/memory']),
@@ -104,19 +109,10 @@ describe('package', () => {
     assert.ok(Object.keys(pkg.peerDependenciesMeta).every((name) => pkg.peerDependenciesMeta[name].optional));
 
     // valet/client has zero runtime dependencies: every module it loads is its own or token's errors.
-    const seen = new Set<string>();
-    const visit = async (file: string): Promise<void> => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const text = await readFile(file, 'utf8');
-      for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
-        const spec = match[1] as string;
-        assert.ok(spec.startsWith('.'), `valet/client imports ${spec} (from ${path.relative(pkgDir, file)})`);
-        await visit(path.resolve(path.dirname(file), spec));
-      }
-    };
-    await visit(path.join(pkgDir, pkg.exports['./client'].default));
-    const loaded = [...seen].map((f) => path.relative(path.join(pkgDir, 'dist'), f));
+    const client = await reach(['./client']);
+    for (const { spec, from } of client.bare)
+      assert.ok(spec.startsWith('.'), `valet/client imports ${spec} (from ${from})`);
+    const loaded = [...client.files].map((f) => path.relative(path.join(pkgDir, 'dist'), f));
     assert.deepEqual(
       loaded.filter((f) => !f.startsWith('client/')),
       ['token/errors.js'],
