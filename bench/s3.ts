@@ -6,7 +6,7 @@
 //   npm run bench:s3 -- --quick    smoke run (32 MiB, 1 round), prints only
 //
 // Options: --rounds N (3), --mib N (256), --no-write
-import { createWriteStream, openAsBlob } from 'node:fs';
+import { openAsBlob } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,8 @@ import { toNodeListener } from '../src/issuer/http/node.js';
 import { createIssuer } from '../src/issuer/issuer.js';
 import { generateSigningJwk } from '../src/token/keys.js';
 import { cephBucket, startCeph } from '../test/helpers/ceph.js';
-import { log, median, writeSection } from './common.js';
+import { log, writeSection } from './common.js';
+import { alternate, drain, patternFile, type Transfer, transferTable } from './transfer.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +38,7 @@ const WRITE = !quick && values['no-write'] !== true;
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'valet-bench-s3-'));
 const file = path.join(work, 'object.bin');
-{
-  const chunk = Buffer.alloc(2 ** 20);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) & 0xff;
-  const out = createWriteStream(file);
-  for (let i = 0; i < SIZE / chunk.length; i++) {
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve) => out.end(() => resolve()));
-}
+await patternFile(file, SIZE);
 
 log('starting Ceph…');
 const ceph = await startCeph();
@@ -68,14 +61,7 @@ const client = createClient({
   getToken: () => 'x',
 });
 
-/** Reads a body to the end, counting bytes (the same loop for both sides). */
-async function drain(body: ReadableStream<Uint8Array> | null): Promise<number> {
-  let n = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) n += chunk.byteLength;
-  return n;
-}
-
-async function valetRun(i: number): Promise<{ put: number; get: number }> {
+async function valetRun(i: number): Promise<Transfer> {
   const name = `valet-${i}.bin`;
   let t = performance.now();
   await client.upload(await openAsBlob(file), { name, resumable: false });
@@ -89,7 +75,7 @@ async function valetRun(i: number): Promise<{ put: number; get: number }> {
   return { put, get };
 }
 
-async function directRun(i: number): Promise<{ put: number; get: number }> {
+async function directRun(i: number): Promise<Transfer> {
   const key = `users/bench/direct-${i}.bin`;
   let t = performance.now();
   const putUrl = await getSignedUrl(
@@ -120,35 +106,13 @@ async function directRun(i: number): Promise<{ put: number; get: number }> {
   return { put: putSeconds, get };
 }
 
-const runs: Record<'valet' | 'direct', Array<{ put: number; get: number }>> = { valet: [], direct: [] };
 await valetRun(-1); // warm-up (first bucket writes, JIT)
-for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? (['valet', 'direct'] as const) : (['direct', 'valet'] as const);
-  for (const who of order) {
-    const run = who === 'valet' ? await valetRun(round) : await directRun(round);
-    runs[who].push(run);
-    log(
-      `  round ${round + 1} ${who}: PUT ${(SIZE / 2 ** 20 / run.put).toFixed(1)} MiB/s, GET ${(SIZE / 2 ** 20 / run.get).toFixed(1)} MiB/s`,
-    );
-  }
-}
+const runs = await alternate(ROUNDS, SIZE, { valet: valetRun, direct: directRun });
 server.close();
 await issuer.close();
 await ceph.stop();
 
-const mibps = (who: 'valet' | 'direct', op: 'put' | 'get') =>
-  median(runs[who].map((r) => SIZE / 2 ** 20 / r[op]));
-const rows = (['put', 'get'] as const).map((op) => {
-  const v = mibps('valet', op);
-  const d = mibps('direct', op);
-  const ratio = v / d;
-  return `| ${SIZE / 2 ** 20} MiB ${op.toUpperCase()} MiB/s | ${v.toFixed(1)} | ${d.toFixed(1)} | ${ratio.toFixed(2)}x | ≥ 0.95 ${ratio >= 0.95 ? '(met)' : '(**not met**)'} |`;
-});
-const table = [
-  '| metric (median) | Valet keys | direct presigned | ratio | target |',
-  '| --- | ---: | ---: | ---: | --- |',
-  ...rows,
-].join('\n');
+const table = transferTable(runs, SIZE, 'direct presigned');
 const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, Ceph RGW (single node, memstore); ${ROUNDS} rounds.`;
 console.log(`\n${summary}\n\n${table}\n`);
 if (WRITE) log(`updated ${await writeSection('s3-bench', `${summary}\n\n${table}`)}`);
