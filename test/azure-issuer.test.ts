@@ -9,12 +9,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient, fileResumeStore } from '../src/client/client.js';
 import type { AzureDriver } from '../src/drivers/azure/index.js';
-import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
+import { createIssuer, type IssuerOptions } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
 import { type Azurite, azuriteContainer, startAzurite } from './helpers/azurite.js';
 import { testKey } from './helpers/keys.js';
-import { serveIssuer, userAuth } from './helpers/system.js';
+import { refusal, servedDriverIssuer, userAuth } from './helpers/system.js';
 
 const RULES: Record<string, Rule> = {
   upload: {
@@ -29,16 +29,6 @@ const RULES: Record<string, Rule> = {
   share: { op: 'share', prefix: 'users/{subject}/', accept: ['revocation'] },
 };
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ValetError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a refusal');
-}
-
 describe('issuer with the Azure driver, on Azurite', () => {
   let azurite: Azurite;
   let azure: AzureDriver;
@@ -48,24 +38,8 @@ describe('issuer with the Azure driver, on Azurite', () => {
   });
   after(() => azurite?.stop());
 
-  async function issuerFor(
-    t: import('node:test').TestContext,
-    options: Partial<IssuerOptions> = {},
-  ): Promise<{ issuer: Issuer; url: string }> {
-    const served = await serveIssuer(t);
-    const issuer = await createIssuer({
-      signingKeys: [(await testKey()).jwk],
-      database: ':memory:',
-      driver: azure,
-      storageSecret: 's'.repeat(43),
-      authenticate: userAuth,
-      rules: RULES,
-      ...options,
-    });
-    t.after(() => issuer.close());
-    served.mount(issuer);
-    return { issuer, url: served.url };
-  }
+  const issuerFor = (t: import('node:test').TestContext, options: Partial<IssuerOptions> = {}) =>
+    servedDriverIssuer(t, azure, { rules: RULES, ...options });
 
   it('refuses, at configuration, a rule that sets what Azure cannot enforce unless it accepts it', async () => {
     for (const rule of [

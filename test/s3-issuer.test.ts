@@ -10,14 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createClient, fileResumeStore } from '../src/client/client.js';
 import type { S3Driver } from '../src/drivers/s3/index.js';
-import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
+import { createIssuer, type IssuerOptions } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
 import { isValetError, ValetError } from '../src/token/errors.js';
 import { launchChromium, screenshot } from './helpers/browser.js';
 import { type Ceph, cephBucket, startCeph } from './helpers/ceph.js';
 import { testKey } from './helpers/keys.js';
 import { runValet, startValet } from './helpers/storage.js';
-import { serveIssuer, userAuth } from './helpers/system.js';
+import { refusal, servedDriverIssuer, userAuth } from './helpers/system.js';
 
 const RULES: Record<string, Rule> = {
   upload: {
@@ -31,16 +31,6 @@ const RULES: Record<string, Rule> = {
   remove: { op: 'delete', prefix: 'users/{subject}/', accept: ['once', 'revocation'] },
 };
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ValetError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a refusal');
-}
-
 describe('issuer with the S3 driver, on Ceph', () => {
   let ceph: Ceph;
   let s3: S3Driver;
@@ -50,24 +40,8 @@ describe('issuer with the S3 driver, on Ceph', () => {
   });
   after(() => ceph?.stop());
 
-  async function issuerFor(
-    t: import('node:test').TestContext,
-    options: Partial<IssuerOptions> = {},
-  ): Promise<{ issuer: Issuer; url: string }> {
-    const served = await serveIssuer(t);
-    const issuer = await createIssuer({
-      signingKeys: [(await testKey()).jwk],
-      database: ':memory:',
-      driver: s3,
-      storageSecret: 's'.repeat(43),
-      authenticate: userAuth,
-      rules: RULES,
-      ...options,
-    });
-    t.after(() => issuer.close());
-    served.mount(issuer);
-    return { issuer, url: served.url };
-  }
+  const issuerFor = (t: import('node:test').TestContext, options: Partial<IssuerOptions> = {}) =>
+    servedDriverIssuer(t, s3, { rules: RULES, ...options });
 
   it('refuses, at configuration, a rule that sets what S3 cannot enforce unless it accepts it', async () => {
     for (const rule of [

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -5,9 +6,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient, type ValetClient } from '../../src/client/client.js';
+import type { StorageDriver } from '../../src/drivers/types.js';
 import { toNodeListener } from '../../src/issuer/http/node.js';
 import { createIssuer, type Issuer, type IssuerOptions } from '../../src/issuer/issuer.js';
 import type { Rule } from '../../src/issuer/rules.js';
+import { ValetError } from '../../src/token/errors.js';
 import { keyFiles, type TestKey, testKey } from './keys.js';
 import { type RunningStorage, startStorage } from './storage.js';
 
@@ -179,4 +182,38 @@ export async function storageReady(issuer: Issuer): Promise<void> {
     await response.body?.cancel();
     return response.status === 404 ? true : undefined;
   });
+}
+
+/** The code a promise is refused with (a ValetError); fails the test if it is not refused. */
+export async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ValetError, String(error));
+    return error.code;
+  }
+  assert.fail('expected a refusal');
+}
+
+/**
+ * An issuer signing through `driver` (in memory, `userAuth`, a test key), served over HTTP and
+ * closed when `t` ends; `options` override any of that (rules included).
+ */
+export async function servedDriverIssuer(
+  t: TestContext,
+  driver: StorageDriver,
+  options: Partial<IssuerOptions> & Pick<IssuerOptions, 'rules'>,
+): Promise<{ issuer: Issuer; url: string }> {
+  const served = await serveIssuer(t);
+  const issuer = await createIssuer({
+    signingKeys: [(await testKey()).jwk],
+    database: ':memory:',
+    driver,
+    storageSecret: 's'.repeat(43),
+    authenticate: userAuth,
+    ...options,
+  });
+  t.after(() => issuer.close());
+  served.mount(issuer);
+  return { issuer, url: served.url };
 }
