@@ -6,7 +6,8 @@
 //   npm run bench:concurrency               full run (1,000 × 10 MiB, 2,000 idle); rewrites its section
 //   npm run bench:concurrency -- --quick    smoke run (100 × 1 MiB, 200 idle), prints only
 //
-// Options: --uploads N, --mib N, --idle N, --no-write
+// Options: --uploads N, --mib N, --idle N, --no-write; --valet-only (for profiling: skips the
+// baseline, prints only)
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -26,13 +27,15 @@ const { values } = parseArgs({
     mib: { type: 'string' },
     idle: { type: 'string' },
     'no-write': { type: 'boolean' },
+    'valet-only': { type: 'boolean' },
   },
 });
 const quick = values.quick === true;
 const UPLOADS = Number(values.uploads ?? (quick ? 100 : 1000));
 const SIZE = Number(values.mib ?? (quick ? 1 : 10)) * 2 ** 20;
 const IDLE = Number(values.idle ?? (quick ? 200 : 2000));
-const WRITE = !quick && values['no-write'] !== true;
+const VALET_ONLY = values['valet-only'] === true;
+const WRITE = !quick && !VALET_ONLY && values['no-write'] !== true;
 const CHUNK = 64 * 1024;
 
 async function rssOf(pid: number): Promise<{ peak: number; now: number }> {
@@ -169,6 +172,10 @@ const valetResult = await measure(
 );
 await stop(valet.proc as never);
 await rm(path.join(work, 'valet'), { recursive: true, force: true });
+if (VALET_ONLY) {
+  await rm(work, { recursive: true, force: true });
+  process.exit(0);
+}
 log('baseline (plain node:http)…');
 const plain = await startNode(
   ['--import', 'tsx', 'bench/baseline-server.ts', path.join(work, 'plain')],
