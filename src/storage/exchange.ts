@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ValetClaims } from '../token/claims.js';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import { renderError, wantsHtml } from '../wire/errors.js';
+import type { HoldClock } from './min-rate.js';
 
 /** One request being served, and what its log line will say. */
 export interface Exchange {
@@ -14,6 +15,8 @@ export interface Exchange {
   code?: ErrorCode;
   bytesIn: number;
   bytesOut: number;
+  /** For a request with a body: the time storage held it unread (see `watchBodyRate`). */
+  held?: HoldClock;
 }
 
 /** A successful JSON answer (refusals go through `renderError`). */

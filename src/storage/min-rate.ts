@@ -12,29 +12,71 @@ export interface MinRate {
 export const DEFAULT_MIN_RATE: MinRate = { bytesPerSecond: 1024, window: 30_000 };
 
 /**
- * Watches a request's body: if, over any window while the body is still arriving, fewer bytes
- * came than the rate asks, `tooSlow` is called once (storage then answers 408 and closes). Counted
- * from the socket, so the body's own reader is untouched.
+ * How long storage itself has held a request's body, not reading it (an upload waiting for its
+ * turn to write, see `WriteBudget`): the client cannot send then, so that time is not its rate's.
  */
-export function watchBodyRate(ex: Exchange, rate: MinRate, tooSlow: () => void): void {
+export class HoldClock {
+  readonly #now: () => number;
+  #since: number | undefined;
+  #total = 0;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Storage starts (true) or stops (false) holding the body. */
+  set(held: boolean): void {
+    const now = this.#now();
+    if (held && this.#since === undefined) this.#since = now;
+    if (!held && this.#since !== undefined) {
+      this.#total += now - this.#since;
+      this.#since = undefined;
+    }
+  }
+
+  /** Milliseconds held so far, including a hold still going on. */
+  total(): number {
+    return this.#total + (this.#since === undefined ? 0 : this.#now() - this.#since);
+  }
+}
+
+/**
+ * Watches a request's body: once, over a window of the time storage was reading it (time it held
+ * the body itself does not count, see {@link HoldClock}), fewer bytes came than the rate asks,
+ * `tooSlow` is called once (storage then answers 408 and closes). Counted from the socket, so the
+ * body's own reader is untouched. `ex.held` is set here for the body's reader to keep.
+ */
+export function watchBodyRate(
+  ex: Exchange,
+  rate: MinRate,
+  tooSlow: () => void,
+  now: () => number = Date.now,
+): void {
   const { req } = ex;
   const length = Number(req.headers['content-length'] ?? 0);
   const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
   if (rate.bytesPerSecond <= 0 || !hasBody) return;
+  const held = new HoldClock(now);
+  ex.held = held;
   const socket = req.socket;
-  let mark = socket.bytesRead;
+  let mark = { bytes: socket.bytesRead, at: now(), held: held.total() };
+  // Checked four times a window, so that a window of reading time is judged soon after it ends
+  // even when holds interrupted it.
   const timer = setInterval(() => {
     if (req.complete || req.destroyed) {
       clearInterval(timer);
       return;
     }
-    const read = socket.bytesRead - mark;
-    mark = socket.bytesRead;
-    if (read < (rate.bytesPerSecond * rate.window) / 1000) {
+    const at = now();
+    const reading = at - mark.at - (held.total() - mark.held);
+    if (reading < rate.window) return;
+    if (socket.bytesRead - mark.bytes < (rate.bytesPerSecond * reading) / 1000) {
       clearInterval(timer);
       tooSlow();
+      return;
     }
-  }, rate.window);
+    mark = { bytes: socket.bytesRead, at, held: held.total() };
+  }, rate.window / 4);
   timer.unref();
   req.once('close', () => clearInterval(timer));
 }
