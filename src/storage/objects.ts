@@ -79,7 +79,11 @@ export class ObjectRoutes {
     if (expectContinue) res.writeContinue();
     const upload = await this.#store.beginUpload();
     try {
-      const received = await upload.receive(req, { maxSize, declaredSize: declared });
+      const received = await upload.receive(req, {
+        maxSize,
+        declaredSize: declared,
+        onHold: (held) => ex.held?.set(held),
+      });
       ex.bytesIn = received.size;
       if (minSize !== undefined && received.size < minSize) throw bodyTooSmall(minSize);
       if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {

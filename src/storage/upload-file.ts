@@ -12,6 +12,7 @@ import {
   openFd,
   writeAll,
 } from './object-file.js';
+import { BudgetAccount, uploadWriteBudget } from './write-budget.js';
 
 /** Limits enforced while a body streams in. */
 export interface ReceiveLimits {
@@ -19,6 +20,8 @@ export interface ReceiveLimits {
   maxSize?: number;
   /** The declared `Content-Length`, if any (Node's parser guarantees the body is not longer). */
   declaredSize?: number;
+  /** Told when storage starts (true) and stops (false) holding the body unread, waiting to write. */
+  onHold?: (held: boolean) => void;
 }
 
 /**
@@ -35,20 +38,6 @@ export interface Received {
 
 /** Write buffer of an upload's file stream: large writes keep syscalls few for big bodies. */
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
-/**
- * All uploads' write buffers together stay within this: each may hold its share of it (at most
- * {@link WRITE_HIGH_WATER_MARK}, at least {@link MIN_WRITE_BUFFER}) before its source pauses. Up to
- * 16 uploads keep 1 MiB writes; a thousand at once hold 16 KiB each, not 1 MiB (measured with
- * `npm run bench:concurrency`: less memory for a little time at that concurrency).
- */
-const WRITE_BUDGET = 16 * 1024 * 1024;
-const MIN_WRITE_BUFFER = 16 * 1024;
-/** File sinks writing now, which share {@link WRITE_BUDGET}. */
-let activeSinks = 0;
-
-function bufferLimit(): number {
-  return Math.max(MIN_WRITE_BUFFER, Math.min(WRITE_HIGH_WATER_MARK, WRITE_BUDGET / Math.max(1, activeSinks)));
-}
 
 /** Where a body's bytes go while it streams in. */
 interface BodySink {
@@ -81,26 +70,23 @@ function fileSink(
     autoClose: false,
     highWaterMark: WRITE_HIGH_WATER_MARK,
   });
-  // The source pauses when this upload's buffer reaches its share of the budget, and resumes
-  // when a write lands and the buffer is below it again.
+  // The source pauses when this upload's own buffer is full or the shared budget is spent; once
+  // its writes have landed it resumes, in its turn if others are waiting for the budget.
+  const account = new BudgetAccount(uploadWriteBudget);
   let paused = false;
-  const landed = () => {
-    if (paused && out.writableLength < bufferLimit()) {
-      paused = false;
-      onDrain();
-    }
+  const resume = () => {
+    if (!paused) return;
+    paused = false;
+    onDrain();
   };
-  activeSinks++;
-  let counted = true;
-  const release = () => {
-    if (counted) activeSinks--;
-    counted = false;
+  const landed = (bytes: number) => () => {
+    account.give(bytes);
+    if (paused && out.writableLength < WRITE_HIGH_WATER_MARK) account.waitTurn(resume);
   };
-  out.once('close', release);
-  out.once('finish', release);
   // Stays attached: a second 'error' must never go unhandled.
   out.on('error', onError);
-  out.once('error', release);
+  out.once('error', () => account.close());
+  out.once('close', () => account.close());
   const ended = () =>
     new Promise<void>((resolve, reject) => {
       if (out.writableFinished) resolve();
@@ -112,12 +98,13 @@ function fileSink(
     });
   return {
     write(chunk) {
-      out.write(chunk, landed);
-      paused = out.writableLength >= bufferLimit();
+      account.take(chunk.length);
+      out.write(chunk, landed(chunk.length));
+      paused = out.writableLength >= WRITE_HIGH_WATER_MARK || account.full;
       return !paused;
     },
     finish() {
-      const done = ended();
+      const done = ended().finally(() => account.close());
       out.end();
       return done;
     },
@@ -127,11 +114,12 @@ function fileSink(
     // fd be closed, whose number the kernel hands out again at once.
     async abandon() {
       paused = false;
-      release();
-      if (out.writableFinished || out.errored) return;
-      const done = ended();
-      out.end();
-      await done.catch(() => {});
+      if (!out.writableFinished && !out.errored) {
+        const done = ended();
+        out.end();
+        await done.catch(() => {});
+      }
+      account.close();
     },
   };
 }
@@ -170,7 +158,7 @@ export class Upload {
     return new Promise<Received>((resolve, reject) => {
       let settled = false;
       const detach = () => {
-        source.off('data', onData);
+        source.off('readable', pump);
         source.off('end', onEnd);
         source.off('close', onClose);
         source.off('error', onClose);
@@ -188,19 +176,30 @@ export class Upload {
         ? memorySink(chunks)
         : fileSink(
             fd,
-            () => source.resume(),
-            (error) => fail(storageError(error)),
+            () => drained(),
+            (e) => fail(storageError(e)),
           );
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (limits.maxSize !== undefined && size > limits.maxSize) {
-          source.pause();
-          fail(bodyTooLarge(limits.maxSize));
-          return;
+      // Pulled, not flowing: a chunk is read from the socket only when the sink can take it; after
+      // the sink asked to wait, only its drain reads on.
+      let waiting = false;
+      function pump() {
+        while (!settled && !waiting) {
+          const chunk = source.read() as Buffer | null;
+          if (chunk === null) return;
+          size += chunk.length;
+          if (limits.maxSize !== undefined && size > limits.maxSize)
+            return fail(bodyTooLarge(limits.maxSize));
+          hash.update(chunk);
+          waiting = !sink.write(chunk);
+          if (waiting) limits.onHold?.(true);
         }
-        hash.update(chunk);
-        if (!sink.write(chunk)) source.pause();
-      };
+      }
+      function drained() {
+        if (!waiting) return;
+        waiting = false;
+        limits.onHold?.(false);
+        pump();
+      }
       const onEnd = () => {
         detach();
         sink.finish().then(
@@ -222,11 +221,11 @@ export class Upload {
         fail(new ValetError('incomplete_body', 'the connection closed before the body was received'));
         return;
       }
-      source.on('data', onData);
+      noReadAhead(source);
+      source.on('readable', pump);
       source.on('end', onEnd);
       source.on('close', onClose);
       source.on('error', onClose);
-      source.resume();
     });
   }
 
@@ -254,6 +253,18 @@ export class Upload {
     if (fd !== undefined) await closeFd(fd).catch(() => {});
     if (!this.committed) await fs.rm(this.file, { force: true });
   }
+}
+
+/**
+ * Makes a request read its socket only when asked. Node's request streams read ahead to their
+ * high-water mark (16 KiB, i.e. one whole socket read of up to 64 KiB) whenever their buffer is
+ * empty, even while nobody reads: an upload waiting for its turn would hold that read. With the
+ * mark at 0 a socket read happens only on `read()`. The field is Node's stream state, not public
+ * API: on a Node where it is absent, this does nothing and uploads only hold more memory.
+ */
+function noReadAhead(source: IncomingMessage): void {
+  const state = (source as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
+  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 0;
 }
 
 /** The refusal for a body over the key's maximum. */

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, stat } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HEADER_SIZE, openFd } from './object-file.js';
+import { type Received, Upload } from './upload-file.js';
+import { uploadWriteBudget } from './write-budget.js';
+
+const MiB = 1024 * 1024;
+
+/** The server side of one upload: its request, its Upload, and how receive() ended. */
+interface Served {
+  req: http.IncomingMessage;
+  upload: Upload;
+  result: Promise<Received>;
+}
+
+describe('Upload.receive', () => {
+  let server: http.Server;
+  let port: number;
+  let dir: string;
+  let count = 0;
+  const served: Served[] = [];
+  const waiters: ((s: Served) => void)[] = [];
+  const nextServed = () => new Promise<Served>((resolve) => waiters.push(resolve));
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'valet-upload-'));
+    server = http.createServer(async (req, res) => {
+      const file = path.join(dir, `u${count++}`);
+      const upload = new Upload(file, await openFd(file, 'wx', 0o600));
+      const maxSize = Number(req.headers['x-max'] ?? Number.POSITIVE_INFINITY);
+      const result = upload.receive(req, { maxSize, declaredSize: Number(req.headers['content-length']) });
+      const s = { req, upload, result };
+      served.push(s);
+      waiters.shift()?.(s);
+      result.then(
+        (r) => res.end(r.sha256),
+        (e: Error) => {
+          res.statusCode = 400;
+          res.end(e.message);
+        },
+      );
+      result.catch(() => {}).finally(() => void upload.discard());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  /** Sends a PUT head and then `body` as fast as the socket takes it; resolves with the raw answer. */
+  function put(
+    body: Buffer,
+    headers: Record<string, string> = {},
+  ): { socket: net.Socket; head: string; answer: Promise<string> } {
+    const head = `PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(head);
+    socket.write(body);
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    return { socket, head, answer };
+  }
+
+  it('reads nothing ahead while its upload waits for the write budget', async () => {
+    // Spend the whole budget, as a thousand uploads writing at once would: the upload writes its
+    // first socket read, then waits for its turn.
+    uploadWriteBudget.take(uploadWriteBudget.limit);
+    const body = Buffer.alloc(4 * MiB, 7);
+    const next = nextServed();
+    const client = put(body);
+    const { req, upload, result } = await next;
+    let written = -1;
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = (await stat(upload.file)).size - HEADER_SIZE;
+      if (now > 0 && now === written && uploadWriteBudget.waiting === 1) break;
+      written = now;
+    }
+    assert.equal(uploadWriteBudget.waiting, 1, 'the upload waits for its turn');
+    assert.ok(written > 0 && written < body.length);
+    const readAhead = req.socket.bytesRead - Buffer.byteLength(client.head) - written;
+    assert.equal(readAhead, 0, `a waiting upload holds no unwritten body bytes (it read ${readAhead} ahead)`);
+    // Its turn comes: it finishes, whole.
+    uploadWriteBudget.give(uploadWriteBudget.limit);
+    const received = await result;
+    assert.equal(received.size, body.length);
+    assert.equal(received.sha256, createHash('sha256').update(body).digest('hex'));
+    client.socket.destroy();
+  });
+
+  it('gives back all of the budget it took when uploads fail part-way', async () => {
+    assert.equal(uploadWriteBudget.used, 0);
+    const outcomes: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const next = nextServed();
+      // Half are over the limit part-way, half are cut by the client part-way.
+      const client = put(Buffer.alloc(2 * MiB, i), i % 2 === 0 ? { 'X-Max': String(MiB) } : {});
+      const s = await next;
+      if (i % 2 === 1) setTimeout(() => client.socket.destroy(), 5);
+      outcomes.push(s.result.catch((e: Error) => e));
+      outcomes.push(client.answer.finally(() => client.socket.destroy()));
+    }
+    const results = await Promise.all(outcomes);
+    assert.ok(results.some((r) => r instanceof Error && /larger than/.test(r.message)));
+    for (let i = 0; i < 50 && uploadWriteBudget.used !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(uploadWriteBudget.used, 0, 'every byte taken from the budget came back');
+    assert.equal(uploadWriteBudget.waiting, 0);
+  });
+});
