@@ -97,10 +97,18 @@ async function idleConnections(base: string, count: number): Promise<() => void>
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+async function cpuOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface Measured {
   peakUploads: number;
   idleRss: number;
   seconds: number;
+  cpu: number;
 }
 
 async function measure(
@@ -113,19 +121,21 @@ async function measure(
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   const paths = await Promise.all(Array.from({ length: UPLOADS }, (_, i) => pathFor(i)));
   const started = performance.now();
+  const cpuBefore = await cpuOf(pid);
   const statuses = await Promise.all(paths.map((p) => upload(server.url, p, agent)));
   const seconds = (performance.now() - started) / 1000;
   const bad = statuses.filter((s) => !expect.includes(s));
   if (bad.length > 0) throw new Error(`${name}: ${bad.length} uploads answered ${bad[0]}`);
+  const cpu = (await cpuOf(pid)) - cpuBefore;
   const peakUploads = (await rssOf(pid)).peak;
   const close = await idleConnections(server.url, IDLE);
   await new Promise((r) => setTimeout(r, 2000));
   const idleRss = (await rssOf(pid)).now;
   close();
   log(
-    `  ${name}: ${UPLOADS} × ${SIZE / 2 ** 20} MiB in ${seconds.toFixed(1)} s, peak RSS ${(peakUploads / 2 ** 20).toFixed(0)} MiB; ${IDLE} idle connections: RSS ${(idleRss / 2 ** 20).toFixed(0)} MiB`,
+    `  ${name}: ${UPLOADS} × ${SIZE / 2 ** 20} MiB in ${seconds.toFixed(1)} s (server CPU ${cpu.toFixed(1)} s), peak RSS ${(peakUploads / 2 ** 20).toFixed(0)} MiB; ${IDLE} idle connections: RSS ${(idleRss / 2 ** 20).toFixed(0)} MiB`,
   );
-  return { peakUploads, idleRss, seconds };
+  return { peakUploads, idleRss, seconds, cpu };
 }
 
 // Both servers run as plain JavaScript, without a TypeScript loader in the process (tsx alone
@@ -191,7 +201,8 @@ const table = [
   '| --- | ---: | ---: | ---: | --- |',
   `| peak RSS, ${UPLOADS} concurrent ${SIZE / 2 ** 20} MiB uploads (MiB) | ${mib(valetResult.peakUploads)} | ${mib(plainResult.peakUploads)} | ${ratio(valetResult.peakUploads, plainResult.peakUploads)} | < 256 MiB ${valetResult.peakUploads < 256 * 2 ** 20 ? '(met)' : '(**not met**)'} |`,
   `| RSS with ${IDLE} idle connections (MiB) | ${mib(valetResult.idleRss)} | ${mib(plainResult.idleRss)} | ${ratio(valetResult.idleRss, plainResult.idleRss)} | |`,
-  `| time for the uploads (s) | ${valetResult.seconds.toFixed(1)} | ${plainResult.seconds.toFixed(1)} | | |`,
+  `| time for the uploads (s) | ${valetResult.seconds.toFixed(1)} | ${plainResult.seconds.toFixed(1)} | ${ratio(valetResult.seconds, plainResult.seconds)} | |`,
+  `| server CPU for the uploads (s) | ${valetResult.cpu.toFixed(1)} | ${plainResult.cpu.toFixed(1)} | ${ratio(valetResult.cpu, plainResult.cpu)} | |`,
 ].join('\n');
 const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; uploads from this process, 64 KiB writes, no keep-alive; each server a fresh process.`;
 console.log(`\n${summary}\n\n${table}\n`);
