@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import { type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
-import { type GrantRow, type ObjectRow, toGrant, toObject } from './sqlite-schema.js';
 
 /** What recording an event needs of the SQLite store. */
 export interface EventSql {

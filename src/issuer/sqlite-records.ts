@@ -1,4 +1,15 @@
 import Database from 'better-sqlite3';
+import {
+  type GrantRow,
+  type ObjectRow,
+  type RevocationRow,
+  type ShareRow,
+  toEvent,
+  toGrant,
+  toObject,
+  toRevocations,
+  toShare,
+} from './record-rows.js';
 import type {
   EventOutcome,
   EventRecord,
@@ -12,19 +23,7 @@ import type {
   Usage,
 } from './records.js';
 import { type EventSql, recordEventRows } from './sqlite-events.js';
-
-import {
-  type GrantRow,
-  LAPSED_UPLOADS,
-  migrate,
-  type ObjectRow,
-  SCHEMA,
-  type ShareRow,
-  toGrant,
-  toObject,
-  toShare,
-  USAGE,
-} from './sqlite-schema.js';
+import { LAPSED_UPLOADS, migrate, SCHEMA, USAGE } from './sqlite-schema.js';
 
 /** Options for {@link SqliteRecordStore.open}. */
 export interface SqliteRecordStoreOptions {
@@ -292,19 +291,7 @@ export class SqliteRecordStore implements RecordStore {
         ? this.#stmt('SELECT * FROM events ORDER BY received_at, rowid').all()
         : this.#stmt('SELECT * FROM events WHERE object = ? ORDER BY received_at, rowid').all(object)
     ) as Array<Record<string, string | number>>;
-    return rows.map((r) => ({
-      id: r.id as string,
-      type: r.type as EventRecord['type'],
-      object: r.object as string,
-      keyId: r.key_id as string,
-      subject: r.subject as string,
-      size: r.size as number,
-      contentType: r.content_type as string,
-      sha256: r.sha256 as string,
-      etag: r.etag as string,
-      time: r.time as string,
-      receivedAt: r.received_at as number,
-    }));
+    return rows.map(toEvent);
   }
 
   async createShare(share: ShareRecord): Promise<void> {
@@ -361,25 +348,10 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async activeRevocations(now: number): Promise<{ version: string; revocations: RevocationRecord[] }> {
-    const rows = this.#stmt('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq').all(now) as Array<{
-      seq: number;
-      kind: RevocationRecord['kind'];
-      value: string;
-      before: number | null;
-      expires_at: number;
-      created_at: number;
-    }>;
-    const last = rows.length === 0 ? 0 : (rows[rows.length - 1] as { seq: number }).seq;
-    return {
-      version: `${last}-${rows.length}`,
-      revocations: rows.map((r) => ({
-        kind: r.kind,
-        value: r.value,
-        before: r.before,
-        expiresAt: r.expires_at,
-        createdAt: r.created_at,
-      })),
-    };
+    const rows = this.#stmt('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq').all(
+      now,
+    ) as RevocationRow[];
+    return toRevocations(rows);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,132 @@
+import type { EventRecord, GrantRecord, ObjectRecord, RevocationRecord, ShareRecord } from './records.js';
+
+/** Rows of the SQL record stores (SQLite and PostgreSQL share the column names) as records. */
+
+export interface GrantRow {
+  id: string;
+  subject: string;
+  op: GrantRecord['op'];
+  object: string;
+  rule: string;
+  constraints: string;
+  issued_at: number;
+  expires_at: number;
+  kid: string;
+  client_address: string | null;
+  user_agent: string | null;
+  share_id: string | null;
+  reserved_bytes: number;
+  completed_at: number | null;
+  reserved_until: number | null;
+}
+
+export interface ObjectRow {
+  key: string;
+  owner: string;
+  state: ObjectRecord['state'];
+  size: number | null;
+  content_type: string | null;
+  sha256: string | null;
+  etag: string | null;
+  created_at: number;
+  updated_at: number;
+  pending_until: number | null;
+}
+
+export interface ShareRow {
+  id: string;
+  secret_hash: string;
+  object: string;
+  owner: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export function toShare(row: ShareRow): ShareRecord {
+  return {
+    id: row.id,
+    secretHash: row.secret_hash,
+    object: row.object,
+    owner: row.owner,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export function toGrant(row: GrantRow): GrantRecord {
+  return {
+    id: row.id,
+    subject: row.subject,
+    op: row.op,
+    object: row.object,
+    rule: row.rule,
+    constraints: JSON.parse(row.constraints) as Record<string, unknown>,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+    kid: row.kid,
+    clientAddress: row.client_address,
+    userAgent: row.user_agent,
+    shareId: row.share_id,
+    reservedBytes: row.reserved_bytes,
+    completedAt: row.completed_at,
+    ...(row.reserved_until !== null &&
+      row.reserved_until !== undefined && { reservedUntil: row.reserved_until }),
+  };
+}
+
+export function toObject(row: ObjectRow): ObjectRecord {
+  return {
+    key: row.key,
+    owner: row.owner,
+    state: row.state,
+    size: row.size,
+    contentType: row.content_type,
+    sha256: row.sha256,
+    etag: row.etag,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    pendingUntil: row.pending_until,
+  };
+}
+
+export function toEvent(r: Record<string, string | number>): EventRecord {
+  return {
+    id: r.id as string,
+    type: r.type as EventRecord['type'],
+    object: r.object as string,
+    keyId: r.key_id as string,
+    subject: r.subject as string,
+    size: r.size as number,
+    contentType: r.content_type as string,
+    sha256: r.sha256 as string,
+    etag: r.etag as string,
+    time: r.time as string,
+    receivedAt: r.received_at as number,
+  };
+}
+
+export interface RevocationRow {
+  seq: number;
+  kind: RevocationRecord['kind'];
+  value: string;
+  before: number | null;
+  expires_at: number;
+  created_at: number;
+}
+
+/** The active revocations and their version (the last sequence number and the count). */
+export function toRevocations(rows: RevocationRow[]): { version: string; revocations: RevocationRecord[] } {
+  const last = rows.length === 0 ? 0 : (rows[rows.length - 1] as RevocationRow).seq;
+  return {
+    version: `${last}-${rows.length}`,
+    revocations: rows.map((r) => ({
+      kind: r.kind,
+      value: r.value,
+      before: r.before,
+      expiresAt: r.expires_at,
+      createdAt: r.created_at,
+    })),
+  };
+}
