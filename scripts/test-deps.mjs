@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // What the test command needs beyond Node and the clone's npm packages: a C++ toolchain for
 // better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
-// tests, curl for the Ceph fixture, and openssl for the Azure HTTPS fixture's certificate. Run by `npm test` first, and by `.ci/run` before `npm ci`.
+// tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate, and
+// PostgreSQL for the record-store and replica tests. Run by `npm test` first, and by `.ci/run`
+// before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
 // `--no-install` never installs (what a non-root user gets).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /** Each command the tests run, and the Debian package that has it. */
@@ -21,6 +23,15 @@ const NEEDED = {
   'ceph-mon': 'ceph-mon',
   'ceph-osd': 'ceph-osd',
 };
+
+/**
+ * Debian installs PostgreSQL's server off the PATH, under /usr/lib/postgresql/VERSION/bin
+ * (VALET_POSTGRES_ROOT replaces that folder, for this script's own test).
+ */
+function hasPostgres() {
+  const root = process.env.VALET_POSTGRES_ROOT ?? '/usr/lib/postgresql';
+  return existsSync(root) && readdirSync(root).some((v) => existsSync(path.join(root, v, 'bin', 'postgres')));
+}
 
 function onPath(command) {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -38,6 +49,7 @@ const missing = () => [
       .filter(([c]) => !onPath(c))
       .map(([, p]) => p),
   ),
+  ...(hasPostgres() ? [] : ['postgresql']),
 ];
 const wanted = missing();
 if (wanted.length === 0) process.exit(0);

@@ -2,7 +2,7 @@
 // (as root, with apt-get) or named in one line with the command that installs it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,31 +20,46 @@ async function pathWith(commands: string[]): Promise<string> {
   return dir;
 }
 
-function run(pathDir: string, ...args: string[]) {
-  return spawnSync(process.execPath, [SCRIPT, ...args], { env: { PATH: pathDir }, encoding: 'utf8' });
+function run(pathDir: string, pgRoot: string, ...args: string[]) {
+  return spawnSync(process.execPath, [SCRIPT, ...args], {
+    env: { PATH: pathDir, VALET_POSTGRES_ROOT: pgRoot },
+    encoding: 'utf8',
+  });
+}
+
+/** A folder laid out like Debian's /usr/lib/postgresql, with or without a server binary. */
+async function postgresRoot(withServer: boolean): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'valet-pgroot-'));
+  if (withServer) {
+    await mkdir(path.join(root, '15', 'bin'), { recursive: true });
+    await writeFile(path.join(root, '15', 'bin', 'postgres'), '');
+  }
+  return root;
 }
 
 describe('the test command on a fresh machine', () => {
   it('names what is missing and the command that installs it, in one line', async () => {
     const bare = await pathWith([]);
+    const noPostgres = await postgresRoot(false);
     for (const args of [['--no-install'], []]) {
       // (Without --no-install it cannot install either: no apt-get on this PATH.)
-      const result = run(bare, ...args);
+      const result = run(bare, noPostgres, ...args);
       assert.equal(result.status, 1);
       assert.equal(result.stdout, '');
       const lines = result.stderr.trim().split('\n');
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0] as string,
-        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd\)/,
+        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, postgresql\)/,
       );
       assert.match(
         lines[0] as string,
-        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd$/,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd postgresql$/,
       );
     }
     const some = run(
       await pathWith(['python3', 'make', 'g++', 'curl', 'openssl', 'radosgw', 'ceph-mon']),
+      await postgresRoot(true),
       '--no-install',
     );
     assert.match(some.stderr, /missing \(chromium, ceph-osd\)/);
@@ -62,8 +77,12 @@ describe('the test command on a fresh machine', () => {
       'ceph-mon',
       'ceph-osd',
     ]);
-    const result = run(all, '--no-install');
+    const result = run(all, await postgresRoot(true), '--no-install');
     assert.equal(result.status, 0);
     assert.equal(result.stdout + result.stderr, '');
+    // PostgreSQL's server is looked for where Debian puts it, off the PATH.
+    const noServer = run(all, await postgresRoot(false), '--no-install');
+    assert.equal(noServer.status, 1);
+    assert.match(noServer.stderr, /missing \(postgresql\)/);
   });
 });

@@ -27,6 +27,8 @@ export {
   type MintedKey,
   type ShareLink,
 } from './issuer.js';
+export type { PostgresConnection } from './postgres-connect.js';
+export { PostgresRecordStore, type PostgresRecordStoreOptions } from './postgres-records.js';
 export type {
   EventOutcome,
   EventRecord,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { StorageDriver } from '../drivers/types.js';
 import { ValetStorageDriver } from '../drivers/valet.js';
 import { importSigningKey, type JwkSet, type SigningKey } from '../token/keys.js';
@@ -14,10 +15,18 @@ import { requestHandler } from './http/handler.js';
 import { identifier } from './http/identify.js';
 import { issuerRoutes } from './http/routes/index.js';
 import { checkEnforcement, type IssuerOptions, validateIssuerOptions } from './options.js';
+import { PostgresRecordStore } from './postgres-records.js';
 import type { ObjectRecord, RecordStore } from './records.js';
 import type { Identity } from './rules.js';
 import { SigningKeys } from './signer.js';
 import { SqliteRecordStore } from './sqlite-records.js';
+
+/** A `database` option's store: PostgreSQL for a `postgres://` URL, else a SQLite file. */
+function openDatabase(database: string): Promise<RecordStore> | RecordStore {
+  return /^postgres(ql)?:\/\//i.test(database)
+    ? PostgresRecordStore.open(database)
+    : SqliteRecordStore.open(database);
+}
 
 export type { CallerInfo, CompletedUpload, Issuer, KeyRequest, MintedKey, ShareLink } from './api.js';
 export type { IssuerOptions } from './options.js';
@@ -45,7 +54,7 @@ export async function createIssuer(options: IssuerOptions): Promise<Issuer> {
   const keys: SigningKey[] = [];
   for (const jwk of options.signingKeys) keys.push(await importSigningKey(jwk));
   const ownsRecords = options.records === undefined;
-  const records = options.records ?? SqliteRecordStore.open(options.database as string);
+  const records = options.records ?? (await openDatabase(options.database as string));
   const { revocations } = await records.activeRevocations((options.now ?? Date.now)());
   const revoked = revocations.filter((r) => r.kind === 'signing_key').map((r) => r.value);
   const core = new IssuerCore(options, records, driver, new SigningKeys(keys, options.signingKeys, revoked));
@@ -68,21 +77,41 @@ class ValetIssuer implements Issuer {
     this.#ownsRecords = ownsRecords;
     this.#handle = requestHandler(core, issuerRoutes(), identifier(core.options, core.now));
     // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
-    this.#every(60_000, () => core.records.expirePending(core.now()));
+    this.#every('expire-pending', 60_000, () => core.records.expirePending(core.now()));
     // Uploads whose clients never reported them (stores that send no events): checked at the
     // store once their keys expire, every minute, from the keys of the last upload lifetime on.
     this.#unreported = { expiresAt: core.now() - core.uploadLifetime * 1000, id: '', deferred: [] };
-    if (core.driver.completion === 'client') this.#every(60_000, () => this.checkUnreportedUploads());
+    if (core.driver.completion === 'client')
+      this.#every('check-unreported', 60_000, () => this.checkUnreportedUploads());
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
     // now and every ten minutes, so the store does not keep their parts.
     if (core.multipart()) {
-      void this.abortStaleUploads().catch(() => {});
-      this.#every(600_000, () => this.abortStaleUploads());
+      const abort = this.#leased('abort-stale', 600_000, () => this.abortStaleUploads());
+      void abort().catch(() => {});
+      this.#every('abort-stale', 600_000, () => this.abortStaleUploads());
     }
   }
 
-  #every(ms: number, task: () => Promise<unknown>): void {
-    const timer = setInterval(() => void task().catch(() => {}), ms);
+  /** This issuer's name as a lease holder: replicas sharing a store each have their own. */
+  readonly #holder = randomUUID();
+
+  /**
+   * `task`, run only while this issuer holds its lease in the record store (see
+   * `RecordStore.claimLease`), so that replicas sharing a store run it once, not each; the lease
+   * outlives the period by half, so another replica takes over when the holder is gone.
+   */
+  #leased(name: string, ms: number, task: () => Promise<unknown>): () => Promise<unknown> {
+    const records = this.#core.records;
+    return async () => {
+      if (records.claimLease && !(await records.claimLease(name, this.#holder, this.#core.now(), ms * 1.5)))
+        return;
+      await task();
+    };
+  }
+
+  #every(name: string, ms: number, task: () => Promise<unknown>): void {
+    const run = this.#leased(name, ms, task);
+    const timer = setInterval(() => void run().catch(() => {}), ms);
     timer.unref();
     this.#timers.push(timer);
   }

@@ -39,9 +39,11 @@ export interface IssuerOptions {
   /** Where records are kept (a `RecordStore`). One of `records` and `database` is required. */
   records?: RecordStore;
   /**
-   * The SQLite file of the default record store, e.g. `issuer.sqlite`. `':memory:'` keeps the
-   * records in memory only: grants, quotas, share links and the object registry are lost at exit,
-   * so it must be asked for; there is no default.
+   * Where the records are: a SQLite file (one machine), e.g. `issuer.sqlite`, or a
+   * `postgres://user@host/db` URL (several issuers sharing one truth; needs the `pg` package, and
+   * Valet's tables go in the schema `valet`). `':memory:'` keeps the records in memory only:
+   * grants, quotas, share links and the object registry are lost at exit, so it must be asked
+   * for; there is no default.
    */
   database?: string;
   /** Called once per committed upload, after it is recorded (at least once: use `eventId`). */

@@ -176,5 +176,13 @@ export interface RecordStore {
   /** Revocations that still matter at `now`, and a version that changes whenever they do. */
   activeRevocations(now: number): Promise<{ version: string; revocations: RevocationRecord[] }>;
 
+  /**
+   * Claims the lease `name` for `holder` until `now + ttl` ms: true if `holder` now has it (it was
+   * free, had run out, or was already `holder`'s). A periodic task (stale multipart aborts, checks
+   * of unreported uploads) runs only on the issuer holding its lease, so replicas sharing a store
+   * do it once. Optional: with a store that lacks it, each issuer runs every task itself.
+   */
+  claimLease?(name: string, holder: string, now: number, ttl: number): Promise<boolean>;
+
   close(): Promise<void>;
 }

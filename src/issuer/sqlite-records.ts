@@ -354,6 +354,17 @@ export class SqliteRecordStore implements RecordStore {
     return toRevocations(rows);
   }
 
+  async claimLease(name: string, holder: string, now: number, ttl: number): Promise<boolean> {
+    return this.#write(
+      () =>
+        this.#stmt(
+          `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE leases.holder = excluded.holder OR leases.until <= ?`,
+        ).run(name, holder, now + ttl, now).changes === 1,
+    );
+  }
+
   async close(): Promise<void> {
     await this.#flush();
     if (this.#db.open) this.#db.close();

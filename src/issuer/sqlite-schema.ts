@@ -93,6 +93,11 @@ CREATE TABLE IF NOT EXISTS shares (
   revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS shares_owner ON shares (owner, expires_at);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY NOT NULL,
+  holder TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS revocations (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL CHECK (kind IN ('key', 'subject', 'signing_key')),

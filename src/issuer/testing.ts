@@ -60,6 +60,7 @@ export function recordStoreContract(name: string, open: Open): void {
     eventCases(open);
     shareCases(open);
     revocationCases(open);
+    leaseCases(open);
   });
 }
 
@@ -355,5 +356,20 @@ function revocationCases(open: Open): void {
       assert.equal(later.revocations.length, 0);
       assert.notEqual(later.version, one.version);
     });
+  });
+}
+
+/** Leases for periodic tasks (optional in the interface; a store that has them must keep this). */
+function leaseCases(open: Open): void {
+  it('leases a task to one holder at a time, until the lease runs out', async (t) => {
+    const store = await open();
+    if (!store.claimLease) return t.skip('this store has no leases: every issuer runs every task');
+    assert.equal(await store.claimLease('sweep', 'a', T0, 1000), true);
+    assert.equal(await store.claimLease('sweep', 'b', T0 + 500, 1000), false, 'held by a');
+    assert.equal(await store.claimLease('sweep', 'a', T0 + 900, 1000), true, 'a renews it');
+    assert.equal(await store.claimLease('sweep', 'b', T0 + 1800, 1000), false, 'renewed until T0 + 1900');
+    assert.equal(await store.claimLease('other', 'b', T0 + 1800, 1000), true, 'each task its own lease');
+    assert.equal(await store.claimLease('sweep', 'b', T0 + 1900, 1000), true, 'run out: b takes it');
+    assert.equal(await store.claimLease('sweep', 'a', T0 + 2000, 1000), false);
   });
 }

@@ -1,0 +1,100 @@
+import { migrations, quoteSchema, SCHEMA_VERSION } from './postgres-schema.js';
+
+/** A query's result, as `pg` gives it. */
+interface QueryResult {
+  // biome-ignore lint/suspicious/noExplicitAny: each query casts its rows to the row type it selects
+  rows: any[];
+  rowCount: number | null;
+}
+
+/**
+ * What a query runs on: the pool, or one client inside a transaction (`pg`'s, typed here so that
+ * Valet's type declarations do not need `pg`'s).
+ */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<QueryResult>;
+}
+
+/** `pg`'s pool, as far as the record store uses it. */
+export interface Pool extends Queryable {
+  connect(): Promise<Queryable & { release(): void }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** How to reach PostgreSQL: a `postgres://` URL, or options for `pg`'s `Pool`. */
+export type PostgresConnection = string | { [option: string]: unknown };
+
+// Replicas starting together migrate one at a time (a namespaced advisory lock per schema).
+const MIGRATION_LOCK = "hashtextextended('valet:migrate:' || $1, 0)";
+
+/** Loads the optional `pg` package, with a clear error when it is not installed. */
+async function loadPg(): Promise<typeof import('pg')> {
+  try {
+    const mod = (await import('pg')) as typeof import('pg') & { default?: typeof import('pg') };
+    return mod.default ?? mod;
+  } catch (error) {
+    throw new Error(
+      "a postgres:// database needs the 'pg' package, an optional peer dependency of valet: npm install pg",
+      { cause: error },
+    );
+  }
+}
+
+/** A pool of `max` connections that reads BIGINT columns (times, sizes) as numbers. */
+export async function connectPool(connection: PostgresConnection, max: number): Promise<Pool> {
+  const pg = await loadPg();
+  const config = typeof connection === 'string' ? { connectionString: connection } : connection;
+  const pool: Pool = new pg.Pool({
+    max,
+    ...config,
+    // Every BIGINT here is a time in ms or a size in bytes: all stay below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === pg.types.builtins.INT8
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format as 'text')) as never,
+    },
+  });
+  // A connection the server drops (restart, failover) must not crash the app: the pool replaces
+  // it, and the query that needed it fails with the error.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Brings the schema `schemaName` up to this version, each step in a transaction, under an
+ * advisory lock: replicas starting together migrate one at a time, and the others find it done.
+ * A schema made by a newer version is refused.
+ */
+export async function migrate(pool: Pool, schemaName: string): Promise<void> {
+  const s = quoteSchema(schemaName);
+  const client = await pool.connect();
+  try {
+    await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`, [schemaName]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
+    const row = (await client.query(`SELECT max(version) AS v FROM ${s}.schema_version`)).rows[0];
+    const current = (row?.v as number | null) ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `the records in schema ${schemaName} were made by a newer valet (schema ${current}, this one knows ${SCHEMA_VERSION})`,
+      );
+    }
+    const steps = migrations(s);
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      await client.query('BEGIN');
+      try {
+        await client.query(steps[v] as string);
+        await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [v]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`, [schemaName]).catch(() => {});
+    client.release();
+  }
+}

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { testKey } from '../../test/helpers/keys.js';
+import { type Postgres, startPostgres } from '../../test/helpers/postgres.js';
+import { createIssuer } from './issuer.js';
+import { PostgresRecordStore } from './postgres-records.js';
+import type { GrantRecord, RecordStore } from './records.js';
+import { recordStoreContract } from './testing.js';
+
+// A real PostgreSQL (Debian's package), started for this file and stopped by PID at its end.
+let server: Postgres;
+const stores: RecordStore[] = [];
+const serverReady = startPostgres().then((s) => {
+  server = s;
+  return s;
+});
+after(async () => {
+  for (const store of stores) await store.close().catch(() => {});
+  await (await serverReady).stop();
+});
+
+async function openStore(url?: string, schema?: string): Promise<PostgresRecordStore> {
+  const s = await serverReady;
+  const store = await PostgresRecordStore.open(url ?? (await s.freshDatabase()), { schema });
+  stores.push(store);
+  return store;
+}
+
+recordStoreContract('PostgreSQL', () => openStore());
+
+const T0 = 1_800_000_000_000;
+let n = 0;
+function putGrant(subject: string, object: string, bytes: number): GrantRecord {
+  n++;
+  return {
+    id: `pg-grant-${String(n).padStart(10, '0')}`,
+    subject,
+    op: 'put',
+    object,
+    rule: 'upload',
+    constraints: {},
+    issuedAt: T0,
+    expiresAt: T0 + 300_000,
+    kid: 'kid',
+    clientAddress: null,
+    userAgent: null,
+    shareId: null,
+    reservedBytes: bytes,
+    completedAt: null,
+  };
+}
+
+describe('PostgreSQL records shared by several issuers', () => {
+  let url: string;
+  before(async () => {
+    url = await (await serverReady).freshDatabase();
+  });
+
+  it('migrates once when replicas start together, and opens a migrated store as it is', async () => {
+    const replicas = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+    assert.equal(replicas.length, 3);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const versions = await client.query('SELECT version FROM valet.schema_version');
+      assert.deepEqual(
+        versions.rows.map((r) => r.version),
+        [1],
+        'one migration ran',
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('never grants past a quota when replicas reserve at once', async () => {
+    const replicas = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+    const quota = { maxObjects: 50 };
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (replicas[i % 3] as RecordStore).reserveUpload(putGrant('carol', `carol/${i}`, 1), quota, T0),
+      ),
+    );
+    assert.equal(results.filter((r) => r.ok).length, 50, 'exactly the quota');
+    assert.deepEqual(await (replicas[0] as RecordStore).usage('carol', T0), { bytes: 50, objects: 50 });
+  });
+
+  it('records a storage event once when it reaches two replicas at once', async () => {
+    const [a, b] = await Promise.all([openStore(url), openStore(url)]);
+    const g = putGrant('dave', 'dave/x', 10);
+    assert.equal((await (a as RecordStore).reserveUpload(g, {}, T0)).ok, true);
+    const event = {
+      id: 'evt-twice',
+      type: 'object.created' as const,
+      object: g.object,
+      keyId: g.id,
+      subject: g.subject,
+      size: 10,
+      contentType: 'text/plain',
+      sha256: 'b'.repeat(64),
+      etag: `"${'b'.repeat(64)}"`,
+      time: new Date(T0).toISOString(),
+      receivedAt: T0 + 1000,
+    };
+    const outcomes = await Promise.all([
+      (a as RecordStore).recordEvent(event),
+      (b as RecordStore).recordEvent(event),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.recorded).sort(),
+      [false, true],
+      'one replica recorded it, the other saw a redelivery',
+    );
+    assert.equal((await (b as RecordStore).listEvents('dave/x')).length, 1);
+  });
+
+  it('keeps each schema apart, and refuses a schema name that is not a plain identifier', async () => {
+    const other = await openStore(url, 'valet_other');
+    assert.deepEqual(
+      await other.usage('carol', T0),
+      { bytes: 0, objects: 0 },
+      'another schema, other records',
+    );
+    await assert.rejects(
+      openStore(url, 'x"; DROP TABLE y; --'),
+      /schema must be a lower-case SQL identifier/,
+    );
+  });
+
+  it('refuses a store made by a newer version', async () => {
+    const fresh = await (await serverReady).freshDatabase();
+    await openStore(fresh);
+    const client = new pg.Client({ connectionString: fresh });
+    await client.connect();
+    await client.query('INSERT INTO valet.schema_version (version) VALUES (99)');
+    await client.end();
+    await assert.rejects(openStore(fresh), /made by a newer valet \(schema 99/);
+  });
+
+  it('is what an issuer uses for a postgres:// database', async () => {
+    const db = await (await serverReady).freshDatabase();
+    const key = await testKey();
+    const options = {
+      signingKeys: [key.jwk],
+      database: db,
+      storageUrl: 'http://storage.test',
+      storageSecret: 's'.repeat(43),
+      authenticate: () => 'erin',
+      rules: { upload: { op: 'put' as const, prefix: 'users/{subject}/', maxSize: 1000 } },
+      quota: { maxObjects: 1 },
+    };
+    const [one, two] = await Promise.all([createIssuer(options), createIssuer(options)]);
+    try {
+      const minted = await one.mint('erin', { op: 'put', name: 'a', size: 10 });
+      assert.equal(minted.object, 'users/erin/a');
+      // The other issuer sees the grant and the quota it took.
+      await assert.rejects(two.mint('erin', { op: 'put', name: 'b', size: 10 }), /quota/);
+      assert.equal((await two.records.usage('erin', Date.now())).objects, 1);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('runs the periodic tasks of issuers that share it on one of them', async (t) => {
+    const db = await (await serverReady).freshDatabase();
+    const key = await testKey();
+    const store = await openStore(db);
+    let sweeps = 0;
+    const counted = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'expirePending')
+          return (now: number) => {
+            sweeps++;
+            return target.expirePending(now);
+          };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const options = {
+      signingKeys: [key.jwk],
+      records: counted,
+      storageUrl: 'http://storage.test',
+      storageSecret: 's'.repeat(43),
+      authenticate: () => 'erin',
+      rules: { upload: { op: 'put' as const, prefix: 'users/{subject}/' } },
+    };
+    const issuers = await Promise.all([createIssuer(options), createIssuer(options), createIssuer(options)]);
+    try {
+      for (let minute = 1; minute <= 3; minute++) {
+        t.mock.timers.tick(60_000);
+        for (let i = 0; i < 50 && sweeps < minute; i++) await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(sweeps, 3, 'each minute, one of the three issuers swept');
+    } finally {
+      for (const issuer of issuers) await issuer.close();
+    }
+  });
+
+  it('fails with the server error when PostgreSQL cannot be reached', async () => {
+    await assert.rejects(
+      PostgresRecordStore.open(`postgres://valet@127.0.0.1:1/none`),
+      (error: Error & { code?: string }) => error.code === 'ECONNREFUSED',
+    );
+  });
+  void server;
+});
