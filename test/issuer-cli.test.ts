@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { keyFiles, testKey } from './helpers/keys.js';
@@ -64,6 +65,57 @@ describe('valet issuer --config', () => {
     assert.equal((await runValet(['download', 'users/alice/note.txt', ...auth, '--out', out])).code, 0);
     assert.equal(await readFile(out, 'utf8'), 'from the config-file issuer');
     assert.equal(await issuer.stop('SIGTERM'), 0);
+  });
+
+  it('stops on SIGTERM while a client keeps polling it on a kept-alive connection', async (t) => {
+    const key = await testKey();
+    const { dir, keyFile } = await keyFiles([key]);
+    await writeFile(path.join(dir, 'storage.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
+    const config = {
+      port: 0,
+      storageUrl: 'http://127.0.0.1:9',
+      signingKeys: [path.basename(keyFile(key))],
+      storageSecretFile: 'storage.secret',
+      database: 'issuer.sqlite',
+      oidc: { issuer: 'https://id.example', audience: 'urn:valet', algorithms: ['ES256'] },
+      rules: { read: { op: 'get', prefix: 'users/{subject}/' } },
+      logLevel: 'warn',
+    };
+    const configFile = path.join(dir, 'issuer.json');
+    await writeFile(configFile, JSON.stringify(config));
+    const issuer = await startValet(['issuer', '--config', configFile], /listening on (http:\/\/\S+)/, t);
+    // A client on one kept-alive connection that always has a request in flight (each body takes
+    // 300 ms to arrive), then sends the next on the same connection: Node's close() alone would
+    // wait for that connection forever.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let polling = true;
+    const poller = (async () => {
+      const deadline = Date.now() + 20_000;
+      while (polling && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const req = http.request(
+            `${issuer.url}/v1/keys`,
+            { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': '2' } },
+            (res) => {
+              res.resume();
+              res.on('end', resolve);
+            },
+          );
+          req.on('error', () => resolve());
+          req.write('{');
+          setTimeout(() => req.end('}'), 300);
+        });
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    const code = await issuer.stop('SIGTERM');
+    const took = Date.now() - started;
+    polling = false;
+    await poller;
+    agent.destroy();
+    assert.equal(code, 0);
+    assert.ok(took < 5_000, `stopped after ${took} ms`);
   });
 
   it('refuses an invalid config with one line and status 2', async () => {

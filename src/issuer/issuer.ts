@@ -21,11 +21,14 @@ import type { Identity } from './rules.js';
 import { SigningKeys } from './signer.js';
 import { SqliteRecordStore } from './sqlite-records.js';
 
+/** Whether a `database` option names PostgreSQL (`postgres://` or `postgresql://`) rather than a file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
 /** A `database` option's store: PostgreSQL for a `postgres://` URL, else a SQLite file. */
 function openDatabase(database: string): Promise<RecordStore> | RecordStore {
-  return /^postgres(ql)?:\/\//i.test(database)
-    ? PostgresRecordStore.open(database)
-    : SqliteRecordStore.open(database);
+  return isPostgresUrl(database) ? PostgresRecordStore.open(database) : SqliteRecordStore.open(database);
 }
 
 export type { CallerInfo, CompletedUpload, Issuer, KeyRequest, MintedKey, ShareLink } from './api.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { StorageDriver } from '../../drivers/types.js';
 import { toNodeListener } from '../../issuer/http/node.js';
-import { createIssuer, type Issuer } from '../../issuer/issuer.js';
+import { createIssuer, type Issuer, isPostgresUrl } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
@@ -37,7 +37,7 @@ export const dev: Command = {
   help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
                  [--log-level warn]
                  [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region REGION]]
-                 [--storage azure [--azure-container NAME]]
+                 [--storage azure [--azure-container NAME]] [--database postgres://…]
 
 Starts the whole system on 127.0.0.1: the issuer (with the demo page at /), Valet storage, and
 a development OpenID provider with two users, alice and bob. Keys and secrets are generated
@@ -61,6 +61,8 @@ Options:
   --s3-region REGION   the region (default us-east-1)
   --azure-container NAME  the container, created if missing (default valet; the account's
                        CORS is set for the page's origin)
+  --database URL       keep the issuer's records in PostgreSQL (postgres://user@host/db; the
+                       password from PGPASSWORD) instead of DIR/issuer.sqlite
   --json               print the ready line as JSON
   --log-level LEVEL    fatal, error, warn, info, debug or silent (default warn)
   -h, --help           show this help`,
@@ -74,6 +76,7 @@ Options:
     's3-bucket': { type: 'string' },
     's3-region': { type: 'string' },
     'azure-container': { type: 'string' },
+    database: { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -84,8 +87,15 @@ Options:
     if (kind !== 'valet' && kind !== 's3' && kind !== 'azure') {
       throw new UsageError('--storage must be valet, s3 or azure');
     }
+    const database = optional(values, 'database');
+    if (database !== undefined && !isPostgresUrl(database)) {
+      throw new UsageError(
+        '--database must be a postgres:// URL (without it, records go in DIR/issuer.sqlite)',
+      );
+    }
     const setup: DevSetup = {
       dataDir,
+      database,
       storagePort: parsePort(optional(values, 'storage-port') ?? '0', '--storage-port'),
       maxUpload: parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload'),
       s3: kind === 's3' ? s3OptionsFrom(values) : undefined,
@@ -134,6 +144,8 @@ Options:
 /** What `valet dev` was asked for. */
 interface DevSetup {
   dataDir: string;
+  /** A PostgreSQL URL for the issuer's records; default: a SQLite file in dataDir. */
+  database: string | undefined;
   storagePort: number;
   maxUpload: number;
   s3: ReturnType<typeof s3OptionsFrom> | undefined;
@@ -208,7 +220,7 @@ async function startIssuerAndStore(
     signingKeys: [signingJwk],
     storageSecret: secret,
     oidc: { issuer: DevIdentityProvider.issuerFor(base), audience: DEV_AUDIENCE, algorithms: ['ES256'] },
-    database: path.join(setup.dataDir, 'issuer.sqlite'),
+    database: setup.database ?? path.join(setup.dataDir, 'issuer.sqlite'),
     publicUrl: base,
     logger: setup.logger.child({ service: 'valet-issuer' }),
   };

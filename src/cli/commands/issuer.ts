@@ -6,12 +6,12 @@ import pino from 'pino';
 import { z } from 'zod';
 import { CONSTRAINTS, type StorageDriver } from '../../drivers/types.js';
 import { toNodeListener } from '../../issuer/http/node.js';
-import { createIssuer, type IssuerOptions } from '../../issuer/issuer.js';
+import { createIssuer, type IssuerOptions, isPostgresUrl } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
 import type { PrivateSigningJwk } from '../../token/keys.js';
 import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
 import { azureDriver } from '../azure.js';
-import { untilSignal } from '../lifecycle.js';
+import { closeHttpServer, untilSignal } from '../lifecycle.js';
 import { readSecretFile } from '../secrets.js';
 
 const size = z.union([z.number().int().min(0), z.string()]);
@@ -143,8 +143,7 @@ Options:
     process.stdout.write(`valet issuer listening on ${url}\n`);
     return untilSignal(
       async () => {
-        server.closeIdleConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await closeHttpServer(server);
         await service.close();
         logger.flush();
       },
@@ -185,7 +184,8 @@ async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions
     ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
     ...(driver && { driver }),
     storageSecret: await readSecretFile(at(config.storageSecretFile)),
-    database: at(config.database),
+    // A file is relative to the config's folder; a postgres:// URL is used as it is.
+    database: isPostgresUrl(config.database) ? config.database : at(config.database),
     oidc: config.oidc,
     rules: rulesFrom(config.rules),
     ...(config.quota && {
