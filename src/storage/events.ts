@@ -3,13 +3,17 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { signRequest } from '../token/signature.js';
+import { Endpoints } from '../wire/endpoints.js';
 import type { Receipt, StorageEvent } from '../wire/events.js';
 import { failureReason, LinkHealth } from '../wire/link-health.js';
 
 /** Where storage reports committed uploads and deletions. */
 export interface EventWebhookOptions {
-  /** The issuer's endpoint, e.g. `http://127.0.0.1:8080/v1/events`. */
-  url: string;
+  /**
+   * The issuer's endpoint, e.g. `http://127.0.0.1:8080/v1/events`; or the same endpoint on each of
+   * the issuer's replicas, tried in turn until one accepts (they record an event once by its id).
+   */
+  url: string | string[];
   /** The secret shared with the issuer, at least 32 bytes. */
   secret: string;
   /** First retry delay, ms; doubles up to `maxRetryDelay`. Default 250. */
@@ -44,7 +48,7 @@ interface Row {
 export class EventOutbox {
   readonly #db: Database.Database;
   readonly #options: Required<EventWebhookOptions>;
-  readonly #path: string;
+  readonly #endpoints: Endpoints;
   readonly #health: LinkHealth;
   readonly #insert: Database.Statement<[string, string, string, string]>;
   readonly #ready: Database.Statement<[number]>;
@@ -60,7 +64,7 @@ export class EventOutbox {
     this.#db = db;
     this.#options = { retryDelay: 250, maxRetryDelay: 30_000, timeout: 10_000, ...options };
     this.#delay = this.#options.retryDelay;
-    this.#path = new URL(options.url).pathname;
+    this.#endpoints = new Endpoints(options.url);
     this.#health = new LinkHealth(
       log,
       'delivering storage events to the issuer (they wait in the outbox and are retried)',
@@ -117,7 +121,7 @@ export class EventOutbox {
   async receipt(body: string, now: number): Promise<Receipt> {
     const signature = await signRequest(
       this.#options.secret,
-      { method: 'POST', path: this.#path, body },
+      { method: 'POST', path: this.#endpoints.path, body },
       now,
     );
     return { event: body, signature };
@@ -168,27 +172,24 @@ export class EventOutbox {
 
   async #send(row: Row): Promise<boolean> {
     try {
-      const signature = await signRequest(this.#options.secret, {
-        method: 'POST',
-        path: this.#path,
-        body: row.body,
-      });
-      const response = await fetch(this.#options.url, {
-        method: 'POST',
-        body: row.body,
-        headers: { 'content-type': 'application/json', 'valet-signature': signature },
-        signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeout), this.#abort.signal]),
-      });
-      if (response.ok) {
+      await this.#endpoints.first(async (url, path) => {
+        const signature = await signRequest(this.#options.secret, { method: 'POST', path, body: row.body });
+        const response = await fetch(url, {
+          method: 'POST',
+          body: row.body,
+          headers: { 'content-type': 'application/json', 'valet-signature': signature },
+          signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeout), this.#abort.signal]),
+        });
+        if (!response.ok) throw new Refused(await failureReason(response));
         await response.body?.cancel();
-        this.#health.succeeded();
-        return true;
-      }
-      this.#health.failed(await failureReason(response), { seq: row.seq, pending: this.pending });
+      });
+      this.#health.succeeded();
+      return true;
     } catch (error) {
-      this.#health.failed(await failureReason(error), { seq: row.seq, pending: this.pending });
+      const reason = error instanceof Refused ? error.reason : await failureReason(error);
+      this.#health.failed(reason, { seq: row.seq, pending: this.pending });
+      return false;
     }
-    return false;
   }
 
   /** Events not yet acknowledged by the issuer. */
@@ -203,5 +204,15 @@ export class EventOutbox {
     this.#wake?.();
     await this.#running;
     if (this.#db.open) this.#db.close();
+  }
+}
+
+/** The issuer answered a delivery with a refusal. */
+class Refused extends Error {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`the issuer refused the event: ${reason}`);
+    this.reason = reason;
   }
 }

@@ -47,6 +47,10 @@ export interface StorageServerOptions {
   uploadLifetime?: number;
 }
 
+/** One issuer URL, or the same endpoint on each of its replicas. */
+const httpUrl = z.url({ protocol: /^https?$/ });
+const issuerUrls = z.union([httpUrl, z.array(httpUrl).min(1)]);
+
 const optionsSchema = z.object({
   dataDir: z.string().min(1),
   keys: z.custom<KeyResolver>(
@@ -79,7 +83,7 @@ const optionsSchema = z.object({
   uploadLifetime: uploadLifetimeSchema.optional(),
   revocations: z
     .object({
-      url: z.url({ protocol: /^https?$/ }),
+      url: issuerUrls,
       secret: z.string().min(32),
       interval: z.number().int().min(50).optional(),
       maxStaleness: z.number().int().min(100).optional(),
@@ -87,7 +91,7 @@ const optionsSchema = z.object({
     .optional(),
   events: z
     .object({
-      url: z.url({ protocol: /^https?$/ }),
+      url: issuerUrls,
       secret: z.string().min(32),
       retryDelay: z.number().int().min(1).optional(),
       maxRetryDelay: z.number().int().min(1).optional(),

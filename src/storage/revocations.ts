@@ -3,12 +3,16 @@ import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { RevocationIndex, revocationListSchema } from '../token/revocations.js';
 import { signRequest } from '../token/signature.js';
+import { Endpoints } from '../wire/endpoints.js';
 import { failureReason, LinkHealth } from '../wire/link-health.js';
 
 /** Where and how storage learns revocations. */
 export interface RevocationFeedOptions {
-  /** The issuer's feed, e.g. `http://127.0.0.1:8080/v1/revocations`. */
-  url: string;
+  /**
+   * The issuer's feed, e.g. `http://127.0.0.1:8080/v1/revocations`; or the same feed on each of
+   * the issuer's replicas (they share their records), tried in turn until one answers.
+   */
+  url: string | string[];
   /** The secret shared with the issuer (signs each poll), at least 32 bytes. */
   secret: string;
   /** Poll interval, ms. Default 1 000. */
@@ -40,12 +44,12 @@ export class RevocationFeed {
   #started = false;
   readonly #options: Required<RevocationFeedOptions>;
   readonly #now: () => number;
-  readonly #path: string;
+  readonly #feeds: Endpoints;
   readonly #health: LinkHealth;
 
   constructor(options: RevocationFeedOptions, log: Logger, now: () => number) {
     this.#options = { interval: 1_000, maxStaleness: 5_000, ...options };
-    this.#path = new URL(options.url).pathname;
+    this.#feeds = new Endpoints(options.url);
     this.#now = now;
     this.#health = new LinkHealth(
       log,
@@ -82,7 +86,7 @@ export class RevocationFeed {
         () => this.#health.succeeded(),
         async (error: unknown) => {
           const reason = error instanceof FeedRefused ? error.reason : await failureReason(error);
-          this.#health.failed(reason, { url: this.#path });
+          this.#health.failed(reason, { replicas: this.#feeds.size });
           throw error;
         },
       )
@@ -94,25 +98,21 @@ export class RevocationFeed {
 
   async #fetch(): Promise<void> {
     const started = this.#now();
-    const signature = await signRequest(
-      this.#options.secret,
-      { method: 'GET', path: this.#path, body: '' },
-      started,
-    );
-    const headers: Record<string, string> = { 'valet-signature': signature };
-    if (this.#etag) headers['if-none-match'] = this.#etag;
-    const response = await fetch(this.#options.url, {
-      headers,
-      signal: AbortSignal.timeout(Math.max(500, this.#options.maxStaleness / 2)),
+    // Replicas share their records, so their lists and ETags agree: any that answers will do.
+    await this.#feeds.first(async (url, path) => {
+      const signature = await signRequest(this.#options.secret, { method: 'GET', path, body: '' }, started);
+      const headers: Record<string, string> = { 'valet-signature': signature };
+      if (this.#etag) headers['if-none-match'] = this.#etag;
+      const response = await fetch(url, {
+        headers,
+        signal: AbortSignal.timeout(Math.max(500, this.#options.maxStaleness / 2 / this.#feeds.size)),
+      });
+      if (response.status === 304) return;
+      if (!response.ok) throw new FeedRefused(await failureReason(response));
+      const list = revocationListSchema.parse(await response.json());
+      this.#index = new RevocationIndex(list);
+      this.#etag = response.headers.get('etag') ?? undefined;
     });
-    if (response.status === 304) {
-      this.#lastSuccess = started;
-      return;
-    }
-    if (!response.ok) throw new FeedRefused(await failureReason(response));
-    const list = revocationListSchema.parse(await response.json());
-    this.#index = new RevocationIndex(list);
-    this.#etag = response.headers.get('etag') ?? undefined;
     this.#lastSuccess = started;
   }
 

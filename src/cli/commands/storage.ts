@@ -45,7 +45,9 @@ Options:
   --min-rate-window DURATION  the window that rate is measured over (default 30s)
   --log-level LEVEL      fatal, error, warn, info, debug or silent (default info)
   --issuer URL           the issuer: poll its revocation list (URL/v1/revocations, every 1 s)
-                         and send it signed completion events (URL/v1/events, retried)
+                         and send it signed completion events (URL/v1/events, retried);
+                         repeat it (or separate URLs with commas) for an issuer's replicas:
+                         any that answers will do
   --secret-file FILE     the secret shared with the issuer (required with --issuer)
   --revocation-max-staleness DURATION
                          refuse every key (503) when the revocation list is older than
@@ -65,7 +67,7 @@ Options:
     'min-rate': { type: 'string' },
     'min-rate-window': { type: 'string' },
     'log-level': { type: 'string' },
-    issuer: { type: 'string' },
+    issuer: { type: 'string', multiple: true },
     'secret-file': { type: 'string' },
     'revocation-max-staleness': { type: 'string' },
     'upload-lifetime': { type: 'string' },
@@ -78,20 +80,19 @@ Options:
     const limits = limitsFrom(values);
     const level = parseLogLevel(optional(values, 'log-level') ?? 'info');
 
-    const issuer = optional(values, 'issuer');
+    const issuers = many(values, 'issuer').flatMap((v) => v.split(',').filter((u) => u !== ''));
     const secretFile = optional(values, 'secret-file');
-    if ((issuer === undefined) !== (secretFile === undefined)) {
+    if ((issuers.length === 0) !== (secretFile === undefined)) {
       throw new UsageError('--issuer and --secret-file go together');
     }
-    if (issuer !== undefined && !/^https?:\/\//.test(issuer))
-      throw new UsageError('--issuer must be an http(s) URL');
+    if (issuers.some((u) => !/^https?:\/\//.test(u))) throw new UsageError('--issuer must be an http(s) URL');
     const staleness = parseDuration(
       optional(values, 'revocation-max-staleness') ?? '5s',
       '--revocation-max-staleness',
     );
     if (staleness < 0.1) throw new UsageError('--revocation-max-staleness must be at least 100ms');
     const secret = secretFile === undefined ? undefined : await readSecretFile(secretFile);
-    const issuerBase = issuer?.replace(/\/+$/, '');
+    const issuerBases = issuers.map((u) => u.replace(/\/+$/, ''));
 
     const logger = pino(
       { level, base: { service: 'valet-storage' } },
@@ -104,14 +105,14 @@ Options:
       corsOrigins: many(values, 'cors-origin'),
       ...limits,
       logger,
-      ...(issuerBase !== undefined &&
+      ...(issuerBases.length > 0 &&
         secret !== undefined && {
           revocations: {
-            url: `${issuerBase}/v1/revocations`,
+            url: issuerBases.map((base) => `${base}/v1/revocations`),
             secret,
             maxStaleness: Math.round(staleness * 1000),
           },
-          events: { url: `${issuerBase}/v1/events`, secret },
+          events: { url: issuerBases.map((base) => `${base}/v1/events`), secret },
         }),
     });
     let url: string;
