@@ -1,0 +1,231 @@
+// Several issuers, one truth: three `valet issuer` processes, each in a folder of its own (no
+// shared file, as if on three machines), keep their records in one PostgreSQL; one Valet storage
+// polls and notifies all three. Callers are authenticated by a real OpenID provider.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import pg from 'pg';
+import { signRequest } from '../src/token/signature.js';
+import { keyFiles, testKey } from './helpers/keys.js';
+import { startProvider, type TestProvider } from './helpers/oidc.js';
+import { type Postgres, startPostgres } from './helpers/postgres.js';
+import {
+  freePort,
+  type RunningProcess,
+  type RunningStorage,
+  startStorage,
+  startValet,
+} from './helpers/storage.js';
+import { eventually } from './helpers/system.js';
+
+const SECRET = randomBytes(32).toString('base64url');
+
+describe('three issuer replicas on one PostgreSQL', () => {
+  it('share quotas, share links, revocations and events, and survive losing one', async (t) => {
+    await setUp(t);
+    t.after(tearDown);
+    await t.test('200 concurrent mints over the replicas grant exactly the quota', quotaHolds);
+    await t.test('a share made on one replica and revoked on another stops in time', shareRevoked);
+    await t.test('a storage event posted to two replicas is recorded once', eventOnce);
+    await t.test('no acknowledged grant is lost when a replica is killed mid-load', replicaKilled);
+  });
+
+  let postgres: Postgres;
+  let database: string;
+  let storage: RunningStorage;
+  const issuers: RunningProcess[] = [];
+  let provider: TestProvider;
+  let token: string;
+
+  async function setUp(t: TestContext): Promise<void> {
+    postgres = await startPostgres();
+    database = await postgres.freshDatabase();
+    provider = await startProvider(t, { clients: ['alice'], audiences: ['urn:valet'] });
+    token = await provider.token('alice');
+    const key = await testKey();
+    const { dir, jwksFile, keyFile } = await keyFiles([key]);
+    await writeFile(path.join(dir, 'storage.secret'), SECRET, { mode: 0o600 });
+    const ports = [await freePort(), await freePort(), await freePort()];
+    storage = await startStorage({
+      jwksFile,
+      args: [
+        ...ports.flatMap((port) => ['--issuer', `http://127.0.0.1:${port}`]),
+        '--secret-file',
+        path.join(dir, 'storage.secret'),
+        '--revocation-max-staleness',
+        '3s',
+      ],
+    });
+    for (const port of ports) {
+      // Each replica has its own folder, key copy and secret copy: nothing shared but PostgreSQL.
+      const own = await mkdtemp(path.join(tmpdir(), 'valet-replica-'));
+      await copyFile(keyFile(key), path.join(own, 'signing.jwk'));
+      await writeFile(path.join(own, 'storage.secret'), SECRET, { mode: 0o600 });
+      const config = {
+        port,
+        storageUrl: storage.url,
+        signingKeys: ['signing.jwk'],
+        storageSecretFile: 'storage.secret',
+        database,
+        oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
+        rules: {
+          upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
+          read: { op: 'get', prefix: 'users/{subject}/' },
+          share: { op: 'share', prefix: 'users/{subject}/', ttl: '10m' },
+        },
+        quota: { maxObjects: 50 },
+        logLevel: 'warn',
+      };
+      await writeFile(path.join(own, 'issuer.json'), JSON.stringify(config));
+      issuers.push(
+        await startValet(
+          ['issuer', '--config', path.join(own, 'issuer.json')],
+          /listening on (http:\/\/\S+)/,
+        ),
+      );
+    }
+  }
+
+  async function tearDown(): Promise<void> {
+    for (const issuer of issuers) await issuer.stop('SIGTERM').catch(() => {});
+    await storage?.stop('SIGTERM').catch(() => {});
+    await postgres?.stop();
+  }
+
+  const replica = (i: number) => issuers[i % issuers.length] as RunningProcess;
+  const call = (i: number, method: string, route: string, body?: unknown) =>
+    fetch(`${replica(i).url}${route}`, {
+      method,
+      redirect: 'manual',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+
+  async function upload(i: number, name: string, content: string): Promise<string> {
+    const res = await call(i, 'POST', '/v1/keys', { op: 'put', name, size: Buffer.byteLength(content) });
+    assert.equal(res.status, 201, await res.clone().text());
+    const minted = (await res.json()) as { url: string; object: string };
+    const put = await fetch(minted.url, { method: 'PUT', body: content });
+    assert.equal(put.status, 201);
+    return minted.object;
+  }
+
+  async function quotaHolds(): Promise<void> {
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await call(i, 'POST', '/v1/keys', { op: 'put', name: `q/${i}.txt`, size: 10 });
+        await res.body?.cancel();
+        return res.status;
+      }),
+    );
+    assert.equal(statuses.filter((s) => s === 201).length, 50, 'a quota of 50 objects');
+    assert.ok(
+      statuses.every((s) => s === 201 || s === 403 || s === 409 || s === 413),
+      String(statuses),
+    );
+  }
+
+  async function shareRevoked(): Promise<void> {
+    // The quota is spent by the mints above; a new database row set keeps this test independent.
+    const db = new pg.Client({ connectionString: database });
+    await db.connect();
+    await db.query("DELETE FROM valet.objects WHERE state = 'pending'");
+    await db.query('UPDATE valet.grants SET completed_at = 0 WHERE completed_at IS NULL');
+    await db.end();
+    const object = await upload(0, 'shared.txt', 'shared across replicas');
+    // Shared once storage's event for the upload reached one of the replicas.
+    const link = await eventually(async () => {
+      const made = await call(0, 'POST', '/v1/shares', { key: object, ttl: 600 });
+      return made.status === 201 ? ((await made.json()) as { id: string; url: string }) : undefined;
+    });
+    // The link opens through any replica: each redirects to storage with a key of its own.
+    const opened = await fetch(link.url.replace(replica(0).url, replica(2).url), { redirect: 'manual' });
+    assert.equal(opened.status, 302);
+    const served = opened.headers.get('location') as string;
+    assert.equal(await (await fetch(served)).text(), 'shared across replicas');
+    const revoked = await call(1, 'DELETE', `/v1/shares/${link.id}`);
+    assert.equal(revoked.status, 204);
+    const at = Date.now();
+    // The link itself is refused at once by every replica...
+    for (const i of [0, 1, 2]) {
+      const again = await fetch(link.url.replace(replica(0).url, replica(i).url), { redirect: 'manual' });
+      assert.notEqual(again.status, 302, `replica ${i} still opens the link`);
+      await again.body?.cancel();
+    }
+    // ...and the key it already handed out stops at storage within its revocation delay.
+    await eventually(async () => {
+      const res = await fetch(served);
+      await res.body?.cancel();
+      return res.status === 403 ? true : undefined;
+    });
+    assert.ok(Date.now() - at < 5_000, `refused after ${Date.now() - at} ms`);
+  }
+
+  async function eventOnce(): Promise<void> {
+    const body = JSON.stringify({
+      id: `evt_twice_${Date.now()}`,
+      type: 'object.created',
+      object: 'users/alice/twice.txt',
+      key_id: 'k'.repeat(22),
+      subject: 'alice',
+      size: 5,
+      content_type: 'text/plain',
+      sha256: 'c'.repeat(64),
+      etag: `"${'c'.repeat(64)}"`,
+      time: new Date().toISOString(),
+    });
+    const post = async (i: number) => {
+      const signature = await signRequest(SECRET, { method: 'POST', path: '/v1/events', body });
+      const res = await fetch(`${replica(i).url}/v1/events`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'valet-signature': signature },
+      });
+      return res.status;
+    };
+    const statuses = await Promise.all([post(0), post(1)]);
+    assert.ok(
+      statuses.every((s) => s >= 200 && s < 300),
+      `both replicas acknowledged it: ${statuses}`,
+    );
+    const db = new pg.Client({ connectionString: database });
+    await db.connect();
+    const rows = await db.query('SELECT handled_at FROM valet.events WHERE id = $1', [JSON.parse(body).id]);
+    await db.end();
+    assert.equal(rows.rowCount, 1, 'recorded once');
+    assert.notEqual(rows.rows[0].handled_at, null, 'completed (the app hook, if any, ran)');
+  }
+
+  async function replicaKilled(): Promise<void> {
+    const acknowledged: string[] = [];
+    let failures = 0;
+    const load = Array.from({ length: 120 }, async (_, i) => {
+      if (i === 40) issuers[2]?.proc.kill('SIGKILL');
+      // A client that finds a replica gone tries the next, as a load balancer would.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const res = await call(i + attempt, 'POST', '/v1/keys', {
+            op: 'get',
+            key: 'users/alice/shared.txt',
+          });
+          if (res.status === 201) acknowledged.push(((await res.json()) as { id: string }).id);
+          else await res.body?.cancel();
+          return;
+        } catch {
+          failures++;
+        }
+      }
+    });
+    await Promise.all(load);
+    assert.ok(acknowledged.length >= 100, `most mints went through (${acknowledged.length})`);
+    const db = new pg.Client({ connectionString: database });
+    await db.connect();
+    const found = await db.query('SELECT id FROM valet.grants WHERE id = ANY($1)', [acknowledged]);
+    await db.end();
+    assert.equal(found.rowCount, acknowledged.length, 'every acknowledged grant is recorded');
+    void failures;
+  }
+});
