@@ -203,7 +203,8 @@ describe('three issuer replicas on one PostgreSQL', () => {
     const acknowledged: string[] = [];
     let failures = 0;
     const load = Array.from({ length: 120 }, async (_, i) => {
-      if (i === 40) issuers[2]?.proc.kill('SIGKILL');
+      // The first replica: the one storage polls and notifies first.
+      if (i === 40) issuers[0]?.proc.kill('SIGKILL');
       // A client that finds a replica gone tries the next, as a load balancer would.
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
@@ -227,5 +228,19 @@ describe('three issuer replicas on one PostgreSQL', () => {
     await db.end();
     assert.equal(found.rowCount, acknowledged.length, 'every acknowledged grant is recorded');
     void failures;
+    // Storage moved on to a replica that answers: past its staleness limit (3 s) keys still work
+    // (it would refuse every key with 503 if it kept polling the dead one), and the event of a
+    // new upload reaches a live replica.
+    await new Promise((r) => setTimeout(r, 3_500));
+    const object = await upload(1, 'after.txt', 'after the loss');
+    const read = await call(2, 'POST', '/v1/keys', { op: 'get', key: object });
+    const served = await fetch(((await read.json()) as { url: string }).url);
+    assert.equal(served.status, 200);
+    assert.equal(await served.text(), 'after the loss');
+    await eventually(async () => {
+      const listed = await call(1, 'GET', '/v1/objects');
+      const body = (await listed.json()) as { objects: Array<{ key: string }> };
+      return body.objects.some((o) => o.key === object) ? true : undefined;
+    });
   }
 });
