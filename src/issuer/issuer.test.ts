@@ -6,6 +6,7 @@ import { isValetError } from '../token/errors.js';
 import { signRequest } from '../token/signature.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
 import type { Rule } from './rules.js';
+import { SqliteRecordStore } from './sqlite-records.js';
 
 const SECRET = 's'.repeat(43);
 const BASE = 'http://issuer.test';
@@ -92,6 +93,16 @@ describe('issuer handler', () => {
       await errorCode(await issuer.fetch(call('/v1/keys', { method: 'GET', user: 'alice' }))),
       'method_not_allowed',
     );
+  });
+
+  it('answers its health check with 503 when the record store does not answer', async () => {
+    const records = SqliteRecordStore.open(':memory:');
+    const { issuer } = await make({ records, database: undefined });
+    assert.equal((await issuer.fetch(call('/healthz'))).status, 200);
+    await records.close();
+    const down = await issuer.fetch(call('/healthz'));
+    assert.equal(down.status, 503);
+    assert.deepEqual(await down.json(), { status: 'unavailable', reason: 'the record store does not answer' });
   });
 
   it('works detached, as a route handler export or a framework mount takes it', async () => {

@@ -1,7 +1,10 @@
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
-/** `GET /.well-known/jwks.json`: the public keys storage trusts. `GET /healthz`. */
+/**
+ * `GET /.well-known/jwks.json`: the public keys storage trusts. `GET /healthz`: 200 when the
+ * record store answers, else 503 (a load balancer then sends callers to another replica).
+ */
 export const wellKnownRoutes: IssuerRoute[] = [
   {
     method: 'GET',
@@ -13,6 +16,14 @@ export const wellKnownRoutes: IssuerRoute[] = [
     method: 'GET',
     path: '/healthz',
     access: 'public',
-    handler: async () => json(200, { status: 'ok' }),
+    handler: async ({ core }) => {
+      try {
+        await core.records.getGrant('healthz');
+        return json(200, { status: 'ok' });
+      } catch (error) {
+        core.log?.warn({ err: error }, 'health check: the record store does not answer');
+        return json(503, { status: 'unavailable', reason: 'the record store does not answer' });
+      }
+    },
   },
 ];
