@@ -102,7 +102,10 @@ describe('issuer handler', () => {
     await records.close();
     const down = await issuer.fetch(call('/healthz'));
     assert.equal(down.status, 503);
-    assert.deepEqual(await down.json(), { status: 'unavailable', reason: 'the record store does not answer' });
+    assert.deepEqual(await down.json(), {
+      status: 'unavailable',
+      reason: 'the record store does not answer',
+    });
   });
 
   it('works detached, as a route handler export or a framework mount takes it', async () => {
