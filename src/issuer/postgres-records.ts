@@ -12,6 +12,7 @@ import {
   lapsedSql,
   pendingObjectSql,
   quoteSchema,
+  reserveWithoutQuotaSql,
   usageSql,
 } from './postgres-schema.js';
 import {
@@ -142,21 +143,24 @@ export class PostgresRecordStore implements RecordStore {
       this.#lastSweep = now;
       await this.expirePending(now);
     }
+    const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);
+    if (quota.maxBytes === undefined && quota.maxObjects === undefined) {
+      // Nothing to check, so nothing to serialize: one statement, one commit.
+      await this.#pool.query(reserveWithoutQuotaSql(this.#s), [...grantParams(grant), now, reservedUntil]);
+      return { ok: true };
+    }
     return this.#tx(async (q): Promise<ReserveResult> => {
       // One reservation per subject at a time, across every replica: no check-then-insert race.
       await q.query(SUBJECT_LOCK, [grant.subject]);
-      if (quota.maxBytes !== undefined || quota.maxObjects !== undefined) {
-        // The object being reserved counts once, at this key's size (see the SQLite store).
-        const usage = await this.#usage(q, grant.subject, now, grant.object);
-        if (
-          (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
-          (quota.maxObjects !== undefined && usage.objects + 1 > quota.maxObjects)
-        ) {
-          return { ok: false, usage };
-        }
+      // The object being reserved counts once, at this key's size (see the SQLite store).
+      const usage = await this.#usage(q, grant.subject, now, grant.object);
+      if (
+        (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
+        (quota.maxObjects !== undefined && usage.objects + 1 > quota.maxObjects)
+      ) {
+        return { ok: false, usage };
       }
       await q.query(insertGrantSql(this.#s), grantParams(grant));
-      const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);
       await q.query(pendingObjectSql(this.#s), [grant.object, grant.subject, now, reservedUntil]);
       return { ok: true };
     });

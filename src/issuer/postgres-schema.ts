@@ -141,3 +141,14 @@ export const pendingObjectSql = (s: string) => `INSERT INTO ${s}.objects
   VALUES ($1, $2, 'pending', $3, $3, $4)
   ON CONFLICT (key) DO UPDATE SET pending_until = GREATEST(${s}.objects.pending_until, EXCLUDED.pending_until)
     WHERE ${s}.objects.state = 'pending'`;
+
+/**
+ * A reservation with no quota to check: the grant and its pending registry row (as
+ * {@link pendingObjectSql}) in one statement, so one round trip and one commit. Parameters: the
+ * grant's ({@link insertGrantSql}), then now ($16) and pending until ($17).
+ */
+export const reserveWithoutQuotaSql = (s: string) => `WITH g AS (${insertGrantSql(s)} RETURNING 1)
+  INSERT INTO ${s}.objects (key, owner, state, created_at, updated_at, pending_until)
+  SELECT $4, $2, 'pending', $16, $16, $17 FROM g
+  ON CONFLICT (key) DO UPDATE SET pending_until = GREATEST(${s}.objects.pending_until, EXCLUDED.pending_until)
+    WHERE ${s}.objects.state = 'pending'`;
