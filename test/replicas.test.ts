@@ -3,22 +3,15 @@
 // polls and notifies all three. Callers are authenticated by a real OpenID provider.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import pg from 'pg';
 import { signRequest } from '../src/token/signature.js';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider, type TestProvider } from './helpers/oidc.js';
 import { type Postgres, startPostgres } from './helpers/postgres.js';
-import {
-  freePort,
-  type RunningProcess,
-  type RunningStorage,
-  startStorage,
-  startValet,
-} from './helpers/storage.js';
+import { mintAtOnce, mintWhileKilling, query, replicaCaller, startReplicas } from './helpers/replicas.js';
+import { freePort, type RunningProcess, type RunningStorage, startStorage } from './helpers/storage.js';
 import { eventually } from './helpers/system.js';
 
 const SECRET = randomBytes(32).toString('base64url');
@@ -39,6 +32,7 @@ describe('three issuer replicas on one PostgreSQL', () => {
   const issuers: RunningProcess[] = [];
   let provider: TestProvider;
   let token: string;
+  let call: ReturnType<typeof replicaCaller>;
 
   async function setUp(t: TestContext): Promise<void> {
     postgres = await startPostgres();
@@ -59,34 +53,24 @@ describe('three issuer replicas on one PostgreSQL', () => {
         '3s',
       ],
     });
-    for (const port of ports) {
-      // Each replica has its own folder, key copy and secret copy: nothing shared but PostgreSQL.
-      const own = await mkdtemp(path.join(tmpdir(), 'valet-replica-'));
-      await copyFile(keyFile(key), path.join(own, 'signing.jwk'));
-      await writeFile(path.join(own, 'storage.secret'), SECRET, { mode: 0o600 });
-      const config = {
-        port,
-        storageUrl: storage.url,
-        signingKeys: ['signing.jwk'],
-        storageSecretFile: 'storage.secret',
+    issuers.push(
+      ...(await startReplicas(t, ports, {
         database,
-        oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
-        rules: {
-          upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
-          read: { op: 'get', prefix: 'users/{subject}/' },
-          share: { op: 'share', prefix: 'users/{subject}/', ttl: '10m' },
+        keyFile: keyFile(key),
+        secret: SECRET,
+        oidcIssuer: provider.issuer,
+        config: {
+          storageUrl: storage.url,
+          rules: {
+            upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
+            read: { op: 'get', prefix: 'users/{subject}/' },
+            share: { op: 'share', prefix: 'users/{subject}/', ttl: '10m' },
+          },
+          quota: { maxObjects: 50 },
         },
-        quota: { maxObjects: 50 },
-        logLevel: 'warn',
-      };
-      await writeFile(path.join(own, 'issuer.json'), JSON.stringify(config));
-      issuers.push(
-        await startValet(
-          ['issuer', '--config', path.join(own, 'issuer.json')],
-          /listening on (http:\/\/\S+)/,
-        ),
-      );
-    }
+      })),
+    );
+    call = replicaCaller(issuers, token);
   }
 
   async function tearDown(): Promise<void> {
@@ -96,14 +80,6 @@ describe('three issuer replicas on one PostgreSQL', () => {
   }
 
   const replica = (i: number) => issuers[i % issuers.length] as RunningProcess;
-  const call = (i: number, method: string, route: string, body?: unknown) =>
-    fetch(`${replica(i).url}${route}`, {
-      method,
-      redirect: 'manual',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-
   async function upload(i: number, name: string, content: string): Promise<string> {
     const res = await call(i, 'POST', '/v1/keys', { op: 'put', name, size: Buffer.byteLength(content) });
     assert.equal(res.status, 201, await res.clone().text());
@@ -114,13 +90,7 @@ describe('three issuer replicas on one PostgreSQL', () => {
   }
 
   async function quotaHolds(): Promise<void> {
-    const statuses = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const res = await call(i, 'POST', '/v1/keys', { op: 'put', name: `q/${i}.txt`, size: 10 });
-        await res.body?.cancel();
-        return res.status;
-      }),
-    );
+    const statuses = await mintAtOnce(call);
     assert.equal(statuses.filter((s) => s === 201).length, 50, 'a quota of 50 objects');
     assert.ok(
       statuses.every((s) => s === 201 || s === 403 || s === 409 || s === 413),
@@ -130,11 +100,8 @@ describe('three issuer replicas on one PostgreSQL', () => {
 
   async function shareRevoked(): Promise<void> {
     // The quota is spent by the mints above; a new database row set keeps this test independent.
-    const db = new pg.Client({ connectionString: database });
-    await db.connect();
-    await db.query("DELETE FROM valet.objects WHERE state = 'pending'");
-    await db.query('UPDATE valet.grants SET completed_at = 0 WHERE completed_at IS NULL');
-    await db.end();
+    await query(database, "DELETE FROM valet.objects WHERE state = 'pending'");
+    await query(database, 'UPDATE valet.grants SET completed_at = 0 WHERE completed_at IS NULL');
     const object = await upload(0, 'shared.txt', 'shared across replicas');
     // Shared once storage's event for the upload reached one of the replicas.
     const link = await eventually(async () => {
@@ -191,43 +158,19 @@ describe('three issuer replicas on one PostgreSQL', () => {
       statuses.every((s) => s >= 200 && s < 300),
       `both replicas acknowledged it: ${statuses}`,
     );
-    const db = new pg.Client({ connectionString: database });
-    await db.connect();
-    const rows = await db.query('SELECT handled_at FROM valet.events WHERE id = $1', [JSON.parse(body).id]);
-    await db.end();
+    const rows = await query(database, 'SELECT handled_at FROM valet.events WHERE id = $1', [
+      JSON.parse(body).id,
+    ]);
     assert.equal(rows.rowCount, 1, 'recorded once');
     assert.notEqual(rows.rows[0].handled_at, null, 'completed (the app hook, if any, ran)');
   }
 
   async function replicaKilled(): Promise<void> {
-    const acknowledged: string[] = [];
-    let failures = 0;
-    const load = Array.from({ length: 120 }, async (_, i) => {
-      // The first replica: the one storage polls and notifies first.
-      if (i === 40) issuers[0]?.proc.kill('SIGKILL');
-      // A client that finds a replica gone tries the next, as a load balancer would.
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          const res = await call(i + attempt, 'POST', '/v1/keys', {
-            op: 'get',
-            key: 'users/alice/shared.txt',
-          });
-          if (res.status === 201) acknowledged.push(((await res.json()) as { id: string }).id);
-          else await res.body?.cancel();
-          return;
-        } catch {
-          failures++;
-        }
-      }
-    });
-    await Promise.all(load);
+    // The first replica: the one storage polls and notifies first.
+    const acknowledged = await mintWhileKilling(issuers, call, 'users/alice/shared.txt', 0);
     assert.ok(acknowledged.length >= 100, `most mints went through (${acknowledged.length})`);
-    const db = new pg.Client({ connectionString: database });
-    await db.connect();
-    const found = await db.query('SELECT id FROM valet.grants WHERE id = ANY($1)', [acknowledged]);
-    await db.end();
+    const found = await query(database, 'SELECT id FROM valet.grants WHERE id = ANY($1)', [acknowledged]);
     assert.equal(found.rowCount, acknowledged.length, 'every acknowledged grant is recorded');
-    void failures;
     // Storage moved on to a replica that answers: past its staleness limit (3 s) keys still work
     // (it would refuse every key with 503 if it kept polling the dead one), and the event of a
     // new upload reaches a live replica.
