@@ -88,6 +88,11 @@ class ValetIssuer implements Issuer {
       this.#every('check-unreported', 60_000, () => this.checkUnreportedUploads());
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
     // now and every ten minutes, so the store does not keep their parts.
+    // A signing key revoked through another issuer sharing these records (a replica) stops
+    // signing here too, within two seconds: every issuer looks, no lease.
+    const refresh = setInterval(() => void this.#refreshSigningKeys().catch(() => {}), 2_000);
+    refresh.unref();
+    this.#timers.push(refresh);
     if (core.multipart()) {
       const abort = this.#leased('abort-stale', 600_000, () => this.abortStaleUploads());
       void abort().catch(() => {});
@@ -110,6 +115,11 @@ class ValetIssuer implements Issuer {
         return;
       await task();
     };
+  }
+
+  async #refreshSigningKeys(): Promise<void> {
+    const { revocations } = await this.#core.records.activeRevocations(this.#core.now());
+    for (const r of revocations) if (r.kind === 'signing_key') this.#core.signing.revoke(r.value);
   }
 
   #every(name: string, ms: number, task: () => Promise<unknown>): void {

@@ -225,6 +225,38 @@ describe('PostgreSQL records shared by several issuers', () => {
     }
   });
 
+  it('stops signing, on every issuer, with a signing key revoked on one of them', async () => {
+    const db = await (await serverReady).freshDatabase();
+    const [first, second] = [await testKey(), await testKey()];
+    const options = {
+      signingKeys: [first.jwk, second.jwk],
+      database: db,
+      storageUrl: 'http://storage.test',
+      storageSecret: 's'.repeat(43),
+      authenticate: () => 'erin',
+      rules: { read: { op: 'get' as const, prefix: 'users/{subject}/' } },
+    };
+    const [one, two] = await Promise.all([createIssuer(options), createIssuer(options)]);
+    try {
+      const kidOf = async (issuer: typeof one) => {
+        const minted = await issuer.mint('erin', { op: 'get', key: 'users/erin/x' });
+        return (await issuer.records.getGrant(minted.id))?.kid;
+      };
+      assert.equal(await kidOf(two), first.jwk.kid);
+      await one.revokeSigningKey(first.jwk.kid as string);
+      assert.equal(await kidOf(one), second.jwk.kid, 'at once where it was revoked');
+      let kid: string | undefined;
+      for (let i = 0; i < 100 && kid !== second.jwk.kid; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        kid = await kidOf(two);
+      }
+      assert.equal(kid, second.jwk.kid, 'and on the other issuer within its refresh');
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   it('runs the periodic tasks of issuers that share it on one of them', async (t) => {
     const db = await (await serverReady).freshDatabase();
     const key = await testKey();
