@@ -105,7 +105,9 @@ export class RevocationFeed {
       if (this.#etag) headers['if-none-match'] = this.#etag;
       const response = await fetch(url, {
         headers,
-        signal: AbortSignal.timeout(Math.max(500, this.#options.maxStaleness / 2 / this.#feeds.size)),
+        // Time for the next replica when one hangs, but never less than a second: a busy replica is
+        // not a dead one.
+        signal: AbortSignal.timeout(Math.max(1_000, this.#options.maxStaleness / 2 / this.#feeds.size)),
       });
       if (response.status === 304) return;
       if (!response.ok) throw new FeedRefused(await failureReason(response));
