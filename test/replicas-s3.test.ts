@@ -79,6 +79,45 @@ describe('three issuer replicas on one PostgreSQL, signing for Ceph (S3)', () =>
       }
     });
 
+    await t.test('a multipart upload is signed part by part on different replicas', async () => {
+      const size = 11 * 2 ** 20;
+      const data = randomBytes(size);
+      const res = await call(0, 'POST', '/v1/keys', { op: 'put', name: 'parts.bin', size, resumable: true });
+      assert.equal(res.status, 201, await res.clone().text());
+      const minted = (await res.json()) as {
+        object: string;
+        upload: { id: string; protocol: string; parts: number; part_size: number };
+      };
+      assert.equal(minted.upload.protocol, 's3-multipart');
+      assert.ok(minted.upload.parts >= 2);
+      for (let part = 1; part <= minted.upload.parts; part++) {
+        // Each part signed by another replica than the one before.
+        const signed = await call(part, 'POST', `/v1/uploads/${minted.upload.id}/parts`, { part });
+        assert.equal(signed.status, 201, await signed.clone().text());
+        const p = (await signed.json()) as {
+          url: string;
+          method: string;
+          headers: Record<string, string>;
+          size: number;
+        };
+        const start = (part - 1) * minted.upload.part_size;
+        const put = await fetch(p.url, {
+          method: p.method,
+          headers: p.headers,
+          body: data.subarray(start, start + p.size),
+        });
+        assert.ok(put.ok, `part ${part}: ${put.status}`);
+        await put.body?.cancel();
+      }
+      const done = await call(2, 'POST', `/v1/uploads/${minted.upload.id}/complete`, {});
+      assert.equal(done.status, 200, await done.clone().text());
+      const read = await call(0, 'POST', '/v1/keys', { op: 'get', key: minted.object });
+      const got = Buffer.from(
+        await (await fetch(((await read.json()) as { url: string }).url)).arrayBuffer(),
+      );
+      assert.ok(got.equals(data), 'the object is the parts in order');
+    });
+
     await t.test('no acknowledged grant is lost when a replica is killed mid-load', async () => {
       const acknowledged = await mintWhileKilling(replicas, call, object, 1);
       assert.ok(acknowledged.length >= 100, `most mints went through (${acknowledged.length})`);
@@ -121,7 +160,7 @@ async function setUp(t: TestContext) {
         upload: {
           op: 'put',
           prefix: 'users/{subject}/',
-          maxSize: '1MiB',
+          maxSize: '16MiB',
           ttl: '2m',
           accept: ['once', 'revocation'],
         },
