@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { createClient } from '../src/client/client.js';
 import { signRequest } from '../src/token/signature.js';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider, type TestProvider } from './helpers/oidc.js';
@@ -23,6 +24,7 @@ describe('three issuer replicas on one PostgreSQL', () => {
     await t.test('200 concurrent mints over the replicas grant exactly the quota', quotaHolds);
     await t.test('a share made on one replica and revoked on another stops in time', shareRevoked);
     await t.test('a storage event posted to two replicas is recorded once', eventOnce);
+    await t.test('a resumable upload renews its keys on whichever replica a request reaches', renewedAcross);
     await t.test('no acknowledged grant is lost when a replica is killed mid-load', replicaKilled);
   });
 
@@ -51,6 +53,9 @@ describe('three issuer replicas on one PostgreSQL', () => {
         path.join(dir, 'storage.secret'),
         '--revocation-max-staleness',
         '5s',
+        // Keys expire when they say (the renewal test uses 2 s keys).
+        '--clock-skew',
+        '0s',
       ],
     });
     issuers.push(
@@ -65,6 +70,7 @@ describe('three issuer replicas on one PostgreSQL', () => {
             upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
             read: { op: 'get', prefix: 'users/{subject}/' },
             share: { op: 'share', prefix: 'users/{subject}/', ttl: '10m' },
+            slow: { op: 'put', prefix: 'users/{subject}/slow/', maxSize: '1MiB', ttl: '2s' },
           },
           quota: { maxObjects: 50 },
         },
@@ -169,6 +175,44 @@ describe('three issuer replicas on one PostgreSQL', () => {
     ]);
     assert.equal(rows.rowCount, 1, 'recorded once');
     assert.notEqual(rows.rows[0].handled_at, null, 'completed (the app hook, if any, ran)');
+  }
+
+  async function renewedAcross(): Promise<void> {
+    const data = randomBytes(512 * 1024);
+    const seen = new Set<string>();
+    let n = 0;
+    const client = createClient({
+      issuer: replica(0).url,
+      getToken: () => token,
+      resumableThreshold: 0,
+      chunkSize: 32 * 1024,
+      resumeStore: null,
+      retryDelay: 10,
+      // The client believes its keys are fresh: storage refuses them once expired (2 s keys).
+      now: () => Date.now() - 3_600_000,
+      // A load balancer: each call to the issuer goes to the next replica.
+      fetch: async (input, init) => {
+        let url = String(input instanceof Request ? input.url : input);
+        if (url.startsWith(replica(0).url)) {
+          const target = replica(n++).url;
+          seen.add(target);
+          url = target + url.slice(replica(0).url.length);
+        }
+        if (init?.method === 'PATCH') await new Promise((r) => setTimeout(r, 200));
+        return fetch(url, init);
+      },
+    });
+    const result = await client.upload(new Blob([data]), { name: 'renewed.bin', rule: 'slow' });
+    assert.equal(result.size, data.length);
+    const id = result.upload as string;
+    assert.equal(result.grant.constraints.upload, id, 'the last key was a renewed one');
+    const renewals = await query(
+      database,
+      "SELECT count(*)::int AS n FROM valet.grants WHERE constraints->>'upload' = $1",
+      [id],
+    );
+    assert.ok(renewals.rows[0].n >= 1, `renewed ${renewals.rows[0].n} times`);
+    assert.equal(seen.size, 3, 'the calls went to every replica');
   }
 
   async function replicaKilled(): Promise<void> {
