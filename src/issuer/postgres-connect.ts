@@ -1,3 +1,4 @@
+import { ValetError } from '../token/errors.js';
 import { migrations, quoteSchema, SCHEMA_VERSION } from './postgres-schema.js';
 
 /** A query's result, as `pg` gives it. */
@@ -17,7 +18,8 @@ export interface Queryable {
 
 /** `pg`'s pool, as far as the record store uses it. */
 export interface Pool extends Queryable {
-  connect(): Promise<Queryable & { release(): void }>;
+  /** A client of its own; `release(true)` drops it instead of returning it (a broken connection). */
+  connect(): Promise<Queryable & { release(destroy?: boolean): void }>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
@@ -97,4 +99,46 @@ export async function migrate(pool: Pool, schemaName: string): Promise<void> {
     await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`, [schemaName]).catch(() => {});
     client.release();
   }
+}
+
+/** SQLSTATE classes and socket codes that mean the database cannot be reached right now. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isOutage(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    // 08: connection exception; 57P01-57P03: the server shutting down or not accepting yet.
+    if (OUTAGE_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
+  }
+  // pg's own, without a code: a connection lost mid-query, or no connection in time.
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect/i.test(message)
+  );
+}
+
+function outage<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((error: unknown) => {
+    if (!isOutage(error)) throw error;
+    throw new ValetError('unavailable', 'the record store does not answer; retry shortly', { cause: error });
+  });
+}
+
+/**
+ * The pool, with "the database cannot be reached" turned into `503 unavailable` (a client's
+ * retry may well succeed once it is back), not a 500: the pool replaces lost connections itself.
+ */
+export function outageAware(pool: Pool): Pool {
+  return {
+    query: (sql, params) => outage(pool.query(sql, params)),
+    connect: async () => {
+      const client = await outage(pool.connect());
+      return {
+        query: (sql, params) => outage(client.query(sql, params)),
+        release: (destroy) => client.release(destroy),
+      };
+    },
+    end: () => pool.end(),
+    on: (event, listener) => pool.on(event, listener),
+  };
 }

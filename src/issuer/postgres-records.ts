@@ -1,6 +1,7 @@
 import {
   connectPool,
   migrate,
+  outageAware,
   type Pool,
   type PostgresConnection,
   type Queryable,
@@ -109,22 +110,26 @@ export class PostgresRecordStore implements RecordStore {
       await pool.end();
       throw error;
     }
-    return new PostgresRecordStore(pool, s);
+    return new PostgresRecordStore(outageAware(pool), s);
   }
 
   /** Runs `fn` in a transaction on one connection; rolls back if it throws. */
   async #tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let broken = false;
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection that cannot roll back is not given back to the pool.
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

@@ -1,0 +1,39 @@
+// An issuer whose PostgreSQL goes away: callers get 503 `unavailable` (retry shortly), not a 500,
+// and the health check says so.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createIssuer } from '../src/issuer/issuer.js';
+import { testKey } from './helpers/keys.js';
+import { startPostgres } from './helpers/postgres.js';
+
+describe('an issuer whose PostgreSQL goes away', () => {
+  it('answers 503 unavailable while it is gone, and its health check says so', async (t) => {
+    const postgres = await startPostgres();
+    t.after(() => postgres.stop());
+    const key = await testKey();
+    const issuer = await createIssuer({
+      signingKeys: [key.jwk],
+      database: await postgres.freshDatabase(),
+      storageUrl: 'http://storage.test',
+      storageSecret: 's'.repeat(43),
+      authenticate: () => 'erin',
+      rules: { read: { op: 'get', prefix: 'users/{subject}/' } },
+    });
+    t.after(() => issuer.close().catch(() => {}));
+    const mint = () =>
+      issuer.fetch(
+        new Request('http://issuer.test/v1/keys', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ op: 'get', key: 'users/erin/a' }),
+        }),
+      );
+    assert.equal((await mint()).status, 201);
+    process.kill(postgres.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const down = await mint();
+    assert.equal(down.status, 503);
+    assert.equal(((await down.json()) as { error: { code: string } }).error.code, 'unavailable');
+    assert.equal((await issuer.fetch(new Request('http://issuer.test/healthz'))).status, 503);
+  });
+});
