@@ -13,6 +13,10 @@ export interface Postgres {
   pid: number;
   /** A URL for a fresh, empty database on this server. */
   freshDatabase(): Promise<string>;
+  /** Kills the server (SIGKILL), as a crash would; `restart()` brings it back. */
+  crash(): Promise<void>;
+  /** Starts the server again on the same data and port (stopping it first if it runs). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,54 +63,71 @@ export async function startPostgres(): Promise<Postgres> {
     { ...ids, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
   );
   const port = await freePort();
-  const child = spawn(
-    path.join(bin, 'postgres'),
-    [
-      '-D',
-      data,
-      '-p',
-      String(port),
-      '-k',
-      dir,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'max_connections=200',
-    ],
-    { ...ids, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
-  );
-  running.add(child);
-  let output = '';
-  const collect = (d: Buffer) => {
-    output += d.toString();
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`postgres exited with ${code}: ${output}`))),
-  );
-  exited.catch(() => {});
   const url = `postgres://valet@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await Promise.race([client.connect(), exited]);
-      await client.end();
-      break;
-    } catch (error) {
-      await client.end().catch(() => {});
-      if (child.exitCode !== null || Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${output}`);
+  /** Starts the server on `data` and `port`, and waits until it takes connections. */
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(
+      path.join(bin, 'postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'max_connections=200',
+      ],
+      { ...ids, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    );
+    running.add(child);
+    let output = '';
+    const collect = (d: Buffer) => {
+      output += d.toString();
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`postgres exited with ${code}: ${output}`))),
+    );
+    exited.catch(() => {});
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await Promise.race([client.connect(), exited]);
+        await client.end();
+        return child;
+      } catch (error) {
+        await client.end().catch(() => {});
+        if (child.exitCode !== null || Date.now() > deadline) {
+          child.kill('SIGKILL');
+          throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${output}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 100));
     }
-  }
+  };
+  /** Stops the server by PID (fast shutdown), SIGKILL after 10 s. */
+  const halt = async (child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    running.delete(child);
+  };
+  let child = await launch();
   let databases = 0;
   return {
     url,
-    pid: child.pid as number,
+    get pid() {
+      return child.pid as number;
+    },
     async freshDatabase() {
       const name = `valet_test_${process.pid}_${++databases}`;
       const admin = new pg.Client({ connectionString: url });
@@ -118,16 +139,15 @@ export async function startPostgres(): Promise<Postgres> {
       }
       return `postgres://valet@127.0.0.1:${port}/${name}`;
     },
+    async crash() {
+      await halt(child, 'SIGKILL');
+    },
+    async restart() {
+      await halt(child);
+      child = await launch();
+    },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const gone = new Promise((r) => child.once('exit', r));
-        // Fast shutdown: clients are disconnected, the server exits cleanly.
-        child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await gone;
-        clearTimeout(timer);
-      }
-      running.delete(child);
+      await halt(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
