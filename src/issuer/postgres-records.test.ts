@@ -297,6 +297,13 @@ describe('PostgreSQL records shared by several issuers', () => {
     }
   });
 
+  it('closes once, whoever closes it', async () => {
+    const store = await PostgresRecordStore.open(await (await serverReady).freshDatabase());
+    await Promise.all([store.close(), store.close()]);
+    await store.close();
+    await assert.rejects(store.usage('x', T0), 'closed: no more queries');
+  });
+
   it('fails with the server error when PostgreSQL cannot be reached', async () => {
     await assert.rejects(
       PostgresRecordStore.open(`postgres://valet@127.0.0.1:1/none`),

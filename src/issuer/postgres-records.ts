@@ -90,6 +90,7 @@ export class PostgresRecordStore implements RecordStore {
   readonly #pool: Pool;
   readonly #s: string;
   #lastSweep = Number.NEGATIVE_INFINITY;
+  #closed: Promise<void> | undefined;
 
   private constructor(pool: Pool, schema: string) {
     this.#pool = pool;
@@ -333,7 +334,9 @@ export class PostgresRecordStore implements RecordStore {
     return result.rowCount === 1;
   }
 
-  async close(): Promise<void> {
-    await this.#pool.end();
+  /** Ends the pool once; closing again does nothing. */
+  close(): Promise<void> {
+    this.#closed ??= this.#pool.end();
+    return this.#closed;
   }
 }
