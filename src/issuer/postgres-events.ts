@@ -1,6 +1,6 @@
 import type { Queryable } from './postgres-connect.js';
 import { GRANT_COLUMNS } from './postgres-schema.js';
-import { type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
+import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
 
 /**
@@ -25,19 +25,7 @@ export async function recordEventTx(
   const inserted = await q.query(
     `INSERT INTO ${s}.events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
-    [
-      event.id,
-      event.type,
-      event.object,
-      event.keyId,
-      event.subject,
-      event.size,
-      event.contentType,
-      event.sha256,
-      event.etag,
-      event.time,
-      event.receivedAt,
-    ],
+    eventValues(event),
   );
   if (inserted.rowCount === 0) {
     const seen = (await q.query(`SELECT handled_at FROM ${s}.events WHERE id = $1`, [event.id])).rows[0] as {

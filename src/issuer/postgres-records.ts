@@ -18,6 +18,7 @@ import {
 } from './postgres-schema.js';
 import {
   type GrantRow,
+  grantValues,
   type ObjectRow,
   type RevocationRow,
   type ShareRow,
@@ -27,17 +28,19 @@ import {
   toRevocations,
   toShare,
 } from './record-rows.js';
-import type {
-  EventOutcome,
-  EventRecord,
-  GrantRecord,
-  ObjectRecord,
-  Quota,
-  RecordStore,
-  ReserveResult,
-  RevocationRecord,
-  ShareRecord,
-  Usage,
+import {
+  type EventOutcome,
+  type EventRecord,
+  exceeds,
+  type GrantRecord,
+  hasLimits,
+  type ObjectRecord,
+  type Quota,
+  type RecordStore,
+  type ReserveResult,
+  type RevocationRecord,
+  type ShareRecord,
+  type Usage,
 } from './records.js';
 
 /** Options for {@link PostgresRecordStore.open}. */
@@ -50,27 +53,6 @@ export interface PostgresRecordStoreOptions {
 
 // One advisory lock per subject (namespaced): its quota checks and writes, on any replica, in turn.
 const SUBJECT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('valet:subject:' || $1, 0))";
-
-/** The grant's values in {@link insertGrantSql} order. */
-function grantParams(g: GrantRecord): unknown[] {
-  return [
-    g.id,
-    g.subject,
-    g.op,
-    g.object,
-    g.rule,
-    JSON.stringify(g.constraints),
-    g.issuedAt,
-    g.expiresAt,
-    g.kid,
-    g.clientAddress,
-    g.userAgent,
-    g.shareId,
-    g.reservedBytes,
-    g.completedAt,
-    g.reservedUntil ?? null,
-  ];
-}
 
 /**
  * A {@link RecordStore} in PostgreSQL, for several issuers (replicas on several machines, or
@@ -140,7 +122,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async recordGrant(grant: GrantRecord): Promise<void> {
-    await this.#pool.query(insertGrantSql(this.#s), grantParams(grant));
+    await this.#pool.query(insertGrantSql(this.#s), grantValues(grant));
   }
 
   async reserveUpload(grant: GrantRecord, quota: Quota, now: number): Promise<ReserveResult> {
@@ -150,9 +132,9 @@ export class PostgresRecordStore implements RecordStore {
       await this.expirePending(now);
     }
     const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);
-    if (quota.maxBytes === undefined && quota.maxObjects === undefined) {
+    if (!hasLimits(quota)) {
       // Nothing to check, so nothing to serialize: one statement, one commit.
-      await this.#pool.query(reserveWithoutQuotaSql(this.#s), [...grantParams(grant), now, reservedUntil]);
+      await this.#pool.query(reserveWithoutQuotaSql(this.#s), [...grantValues(grant), now, reservedUntil]);
       return { ok: true };
     }
     return this.#tx(async (q): Promise<ReserveResult> => {
@@ -160,13 +142,8 @@ export class PostgresRecordStore implements RecordStore {
       await q.query(SUBJECT_LOCK, [grant.subject]);
       // The object being reserved counts once, at this key's size (see the SQLite store).
       const usage = await this.#usage(q, grant.subject, now, grant.object);
-      if (
-        (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
-        (quota.maxObjects !== undefined && usage.objects + 1 > quota.maxObjects)
-      ) {
-        return { ok: false, usage };
-      }
-      await q.query(insertGrantSql(this.#s), grantParams(grant));
+      if (exceeds(quota, usage, { bytes: grant.reservedBytes, objects: 1 })) return { ok: false, usage };
+      await q.query(insertGrantSql(this.#s), grantValues(grant));
       await q.query(pendingObjectSql(this.#s), [grant.object, grant.subject, now, reservedUntil]);
       return { ok: true };
     });
@@ -175,7 +152,7 @@ export class PostgresRecordStore implements RecordStore {
   async renewUpload(grant: GrantRecord, upload: string, now: number): Promise<number> {
     return this.#tx(async (q) => {
       await q.query(SUBJECT_LOCK, [grant.subject]);
-      await q.query(insertGrantSql(this.#s), grantParams(grant));
+      await q.query(insertGrantSql(this.#s), grantValues(grant));
       await q.query(pendingObjectSql(this.#s), [grant.object, grant.subject, now, grant.expiresAt]);
       const row = (
         await q.query(

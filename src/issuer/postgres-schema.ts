@@ -126,7 +126,7 @@ export const lapsedSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grant
     AND NOT (constraints ? 'upload')
   ORDER BY expires_at, id LIMIT $4`;
 
-/** Inserts a grant: parameters in {@link grantParams} order. */
+/** Inserts a grant: parameters in the order of `grantValues` (record-rows.ts). */
 export const insertGrantSql = (s: string) => `INSERT INTO ${s}.grants (id, subject, op, object, rule,
     constraints, issued_at, expires_at, kid, client_address, user_agent, share_id, reserved_bytes,
     completed_at, reserved_until)

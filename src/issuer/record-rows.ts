@@ -130,3 +130,41 @@ export function toRevocations(rows: RevocationRow[]): { version: string; revocat
     })),
   };
 }
+
+/** A grant's values in the column order of `grants` (both stores insert them so). */
+export function grantValues(g: GrantRecord): Array<string | number | null> {
+  return [
+    g.id,
+    g.subject,
+    g.op,
+    g.object,
+    g.rule,
+    JSON.stringify(g.constraints),
+    g.issuedAt,
+    g.expiresAt,
+    g.kid,
+    g.clientAddress,
+    g.userAgent,
+    g.shareId,
+    g.reservedBytes,
+    g.completedAt,
+    g.reservedUntil ?? null,
+  ];
+}
+
+/** An event's values in the column order of `events` (id through received_at). */
+export function eventValues(e: EventRecord): Array<string | number> {
+  return [
+    e.id,
+    e.type,
+    e.object,
+    e.keyId,
+    e.subject,
+    e.size,
+    e.contentType,
+    e.sha256,
+    e.etag,
+    e.time,
+    e.receivedAt,
+  ];
+}

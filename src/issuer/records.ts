@@ -92,6 +92,19 @@ export interface Quota {
   maxObjects?: number;
 }
 
+/** Whether a quota limits anything. */
+export function hasLimits(quota: Quota): boolean {
+  return quota.maxBytes !== undefined || quota.maxObjects !== undefined;
+}
+
+/** Whether `usage`, with `extra` added, goes past `quota`. */
+export function exceeds(quota: Quota, usage: Usage, extra: Usage = { bytes: 0, objects: 0 }): boolean {
+  return (
+    (quota.maxBytes !== undefined && usage.bytes + extra.bytes > quota.maxBytes) ||
+    (quota.maxObjects !== undefined && usage.objects + extra.objects > quota.maxObjects)
+  );
+}
+
 /** What a subject uses now: complete objects plus live reservations. */
 export interface Usage {
   bytes: number;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
+import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
 
 /** What recording an event needs of the SQLite store. */
@@ -22,19 +22,7 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
         `INSERT INTO events (id, type, object, key_id, subject, size, content_type, sha256, etag, time, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       )
-      .run(
-        event.id,
-        event.type,
-        event.object,
-        event.keyId,
-        event.subject,
-        event.size,
-        event.contentType,
-        event.sha256,
-        event.etag,
-        event.time,
-        event.receivedAt,
-      ).changes;
+      .run(...eventValues(event)).changes;
     const grantRow = sql.stmt('SELECT * FROM grants WHERE id = ?').get(event.keyId) as GrantRow | undefined;
     const grant = grantRow && toGrant(grantRow);
     if (inserted === 0) {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import {
   type GrantRow,
+  grantValues,
   type ObjectRow,
   type RevocationRow,
   type ShareRow,
@@ -10,17 +11,19 @@ import {
   toRevocations,
   toShare,
 } from './record-rows.js';
-import type {
-  EventOutcome,
-  EventRecord,
-  GrantRecord,
-  ObjectRecord,
-  Quota,
-  RecordStore,
-  ReserveResult,
-  RevocationRecord,
-  ShareRecord,
-  Usage,
+import {
+  type EventOutcome,
+  type EventRecord,
+  exceeds,
+  type GrantRecord,
+  hasLimits,
+  type ObjectRecord,
+  type Quota,
+  type RecordStore,
+  type ReserveResult,
+  type RevocationRecord,
+  type ShareRecord,
+  type Usage,
 } from './records.js';
 import { type EventSql, recordEventRows } from './sqlite-events.js';
 import { LAPSED_UPLOADS, migrate, SCHEMA, USAGE } from './sqlite-schema.js';
@@ -95,23 +98,7 @@ export class SqliteRecordStore implements RecordStore {
       `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
           client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      g.id,
-      g.subject,
-      g.op,
-      g.object,
-      g.rule,
-      JSON.stringify(g.constraints),
-      g.issuedAt,
-      g.expiresAt,
-      g.kid,
-      g.clientAddress,
-      g.userAgent,
-      g.shareId,
-      g.reservedBytes,
-      g.completedAt,
-      g.reservedUntil ?? null,
-    );
+    ).run(...grantValues(g));
   }
 
   #usage(subject: string, now: number, except?: string): Usage {
@@ -176,16 +163,11 @@ export class SqliteRecordStore implements RecordStore {
       const existing = this.#stmt('SELECT * FROM objects WHERE key = ?').get(grant.object) as
         | ObjectRow
         | undefined;
-      if (quota.maxBytes !== undefined || quota.maxObjects !== undefined) {
+      if (hasLimits(quota)) {
         // The object being reserved counts once, at this key's size: an overwrite replaces the
         // old version, and earlier keys for the same object (retries) are superseded.
         const usage = this.#usage(grant.subject, now, grant.object);
-        if (
-          (quota.maxBytes !== undefined && usage.bytes + grant.reservedBytes > quota.maxBytes) ||
-          (quota.maxObjects !== undefined && usage.objects + 1 > quota.maxObjects)
-        ) {
-          return { ok: false, usage };
-        }
+        if (exceeds(quota, usage, { bytes: grant.reservedBytes, objects: 1 })) return { ok: false, usage };
       }
       this.#insertGrant(grant);
       const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);

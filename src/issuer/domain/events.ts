@@ -1,6 +1,6 @@
 import type { EventReceipt, StorageEvent } from '../../wire/events.js';
 import type { IssuerCore } from '../core.js';
-import type { EventRecord } from '../records.js';
+import { type EventRecord, exceeds } from '../records.js';
 
 /** What recording an event did: the receipt, and whether the upload was kept (not removed for quota). */
 export interface Recorded extends EventReceipt {
@@ -48,10 +48,7 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
   const owner = outcome.grant?.subject ?? record.subject;
   const quota = await core.quotaFor(owner);
   const usage = outcome.usage ?? (await core.records.usage(owner, now));
-  const kept = !(
-    (quota.maxBytes !== undefined && usage.bytes > quota.maxBytes) ||
-    (quota.maxObjects !== undefined && usage.objects > quota.maxObjects)
-  );
+  const kept = !exceeds(quota, usage);
   if (!kept) {
     // Checked again with the real size: the upload is removed, not kept over quota.
     core.log?.warn({ object: record.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
