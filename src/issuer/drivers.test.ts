@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { testKey } from '../../test/helpers/keys.js';
+import { refusal } from '../../test/helpers/system.js';
 import { createClient } from '../client/client.js';
 import { MemoryDriver } from '../drivers/memory.js';
-import { isValetError, ValetError } from '../token/errors.js';
+import { isValetError } from '../token/errors.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
 
 const ISSUER = 'http://issuer.test';
@@ -48,16 +49,6 @@ async function system(memory = new MemoryDriver(), overrides: Partial<IssuerOpti
   return { issuer, memory, client };
 }
 
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ValetError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a refusal');
-}
-
 describe('issuer with a store that sends no events (in-memory driver)', () => {
   it('verifies an upload from the store, then lists, reads and deletes it', async () => {
     const { client, memory } = await system();
@@ -70,7 +61,7 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
       [['users/alice/a.txt', 5]],
     );
     assert.equal(await (await (await alice.download(result.key)).blob()).text(), 'hello');
-    assert.equal(await code(client('bob').download(result.key)), 'forbidden');
+    assert.equal(await refusal(client('bob').download(result.key)), 'forbidden');
     await alice.delete(result.key);
     assert.equal(memory.objects.size, 0);
     assert.deepEqual(await alice.list(), [], 'the deletion was verified and recorded');
@@ -186,7 +177,10 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
     assert.equal(await issuer.checkUnreportedUploads(), 1);
     assert.deepEqual((await issuer.records.usage('alice', Date.parse('2026-11-29T11:00:00Z'))).bytes, 5);
     // Counted: the quota has room for 3 more bytes, not 5.
-    assert.equal(await code(issuer.mint('alice', { op: 'put', name: 'b.txt', size: 5 })), 'quota_exceeded');
+    assert.equal(
+      await refusal(issuer.mint('alice', { op: 'put', name: 'b.txt', size: 5 })),
+      'quota_exceeded',
+    );
   });
 
   it('leaves an object written after its key expired (not that key’s upload)', async (t) => {
