@@ -7,6 +7,7 @@ import {
   type ValetClaims,
   valetClaimsSchema,
 } from './claims.js';
+import { signEd25519 } from './ed25519.js';
 import { ValetError } from './errors.js';
 import type { SigningKey } from './keys.js';
 import { encodeObjectKeyPath, normalizeObjectKey } from './object-key.js';
@@ -74,11 +75,29 @@ export async function mintValetKey(signingKey: SigningKey, options: MintOptions)
   return signClaims(signingKey, buildClaims(options));
 }
 
-/** Signs claims made by {@link buildClaims}: the valet key's compact JWS. */
-export function signClaims(signingKey: SigningKey, claims: ValetClaims): Promise<string> {
-  return new jose.SignJWT(claims)
-    .setProtectedHeader({ alg: VALET_KEY_ALG, typ: VALET_KEY_TYP, kid: signingKey.kid })
-    .sign(signingKey.privateKey);
+/**
+ * Signs claims made by {@link buildClaims}: the valet key's compact JWS, exactly the bytes
+ * jose's `SignJWT` makes for this header and these claims (the known-answer vectors check it),
+ * signed with the raw Ed25519 primitive (see `ed25519.ts`).
+ */
+export async function signClaims(signingKey: SigningKey, claims: ValetClaims): Promise<string> {
+  const input = `${protectedHeader(signingKey)}.${jose.base64url.encode(JSON.stringify(claims))}`;
+  const signature = await signEd25519(signingKey.privateKey, encoder.encode(input));
+  return `${input}.${jose.base64url.encode(signature)}`;
+}
+
+const encoder = new TextEncoder();
+const headers = new WeakMap<SigningKey, string>();
+
+/** The encoded protected header of every key `signingKey` signs, made once per signing key. */
+function protectedHeader(signingKey: SigningKey): string {
+  let header = headers.get(signingKey);
+  if (header === undefined) {
+    const fields = { alg: VALET_KEY_ALG, typ: VALET_KEY_TYP, kid: signingKey.kid };
+    header = jose.base64url.encode(JSON.stringify(fields));
+    headers.set(signingKey, header);
+  }
+  return header;
 }
 
 /** Builds and checks the claims {@link mintValetKey} signs. */

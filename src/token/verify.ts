@@ -1,5 +1,6 @@
 import * as jose from 'jose';
 import { VALET_KEY_ALG, VALET_KEY_TYP, type ValetClaims, valetClaimsSchema } from './claims.js';
+import { verifyEd25519 } from './ed25519.js';
 import { ValetError } from './errors.js';
 import type { KeyResolver } from './keys.js';
 
@@ -80,25 +81,21 @@ export async function verifyValetKeyWithKey(token: string, options: VerifyOption
     throw new ValetError('token_invalid', 'the valet key is not in canonical base64url');
   }
 
+  const lastDot = token.lastIndexOf('.');
+  // jose parses the header and the claims (strict UTF-8, top-level JSON objects only).
+  let header: jose.ProtectedHeaderParameters;
   let payload: jose.JWTPayload;
-  let used: { kid: string; key: jose.CryptoKey } | undefined;
   try {
-    ({ payload } = await jose.jwtVerify(
-      token,
-      async (header) => {
-        used = await resolveKey(header, options.keys);
-        return used.key;
-      },
-      {
-        algorithms: [VALET_KEY_ALG],
-        currentDate: new Date(now),
-        clockTolerance: skew,
-        requiredClaims: ['exp', 'nbf', 'iat', 'jti', 'sub'],
-      },
-    ));
-  } catch (error) {
-    throw toValetError(error);
+    header = jose.decodeProtectedHeader(token);
+    payload = jose.decodeJwt(token);
+  } catch (cause) {
+    throw new ValetError('token_invalid', 'the valet key is invalid', { cause });
   }
+  const kid = checkHeader(header);
+  const key = await options.keys.get(kid);
+  if (!key) throw new ValetError('token_invalid', 'the valet key is signed by an unknown or retired key');
+  await checkSignature(token, lastDot, key);
+  checkClock(payload, now, skew);
 
   const parsed = valetClaimsSchema.safeParse(payload);
   if (!parsed.success) {
@@ -112,14 +109,23 @@ export async function verifyValetKeyWithKey(token: string, options: VerifyOption
   if (claims.exp - Math.min(claims.iat, claims.nbf) > maxLifetime) {
     throw new ValetError('token_lifetime_too_long', `the valet key lives longer than ${maxLifetime} s`);
   }
-  if (!used) throw new ValetError('token_invalid', 'the valet key was not checked against a key');
-  return { claims, ...used };
+  return { claims, kid, key };
 }
 
-async function resolveKey(
-  header: jose.JWSHeaderParameters,
-  keys: KeyResolver,
-): Promise<{ kid: string; key: jose.CryptoKey }> {
+/**
+ * The protected header's rules, as jose's `jwtVerify` applied them for this key type, plus the
+ * valet rules: `crit` may only name `b64` (the one extension jose recognises for a JWS) with
+ * `b64: true`; `alg` EdDSA; `typ` valet-key+jwt; no header that names its own key; a string `kid`.
+ * Returns the `kid`.
+ */
+function checkHeader(header: jose.ProtectedHeaderParameters): string {
+  if (header.crit !== undefined) {
+    const crit: unknown = header.crit;
+    const onlyB64 = Array.isArray(crit) && crit.length > 0 && crit.every((name) => name === 'b64');
+    if (!onlyB64 || header.b64 !== true) {
+      throw new ValetError('token_invalid', 'the valet key has critical header parameters');
+    }
+  }
   if (header.alg !== VALET_KEY_ALG)
     throw new ValetError('token_invalid', 'the valet key has the wrong algorithm');
   if (header.typ !== VALET_KEY_TYP) throw new ValetError('token_invalid', 'the token is not a valet key');
@@ -127,18 +133,45 @@ async function resolveKey(
     if (name in header) throw new ValetError('token_invalid', 'the valet key names its own verification key');
   }
   if (typeof header.kid !== 'string') throw new ValetError('token_invalid', 'the valet key has no key id');
-  const key = await keys.get(header.kid);
-  if (!key) throw new ValetError('token_invalid', 'the valet key is signed by an unknown or retired key');
-  return { kid: header.kid, key };
+  return header.kid;
 }
 
-function toValetError(error: unknown): ValetError {
-  if (error instanceof ValetError) return error;
-  if (error instanceof jose.errors.JWTExpired) {
-    return new ValetError('token_expired', 'the valet key has expired', { cause: error });
+const encoder = new TextEncoder();
+
+/** The Ed25519 signature over `header.payload` (ASCII: COMPACT_JWS allowed nothing else). */
+async function checkSignature(token: string, lastDot: number, key: jose.CryptoKey): Promise<void> {
+  const signature = jose.base64url.decode(token.slice(lastDot + 1));
+  let valid = false;
+  if (signature.length === ED25519_SIGNATURE_BYTES) {
+    try {
+      valid = await verifyEd25519(key, encoder.encode(token.slice(0, lastDot)), signature);
+    } catch (cause) {
+      throw new ValetError('token_invalid', 'the valet key is invalid', { cause });
+    }
   }
-  if (error instanceof jose.errors.JWTClaimValidationFailed && error.claim === 'nbf') {
-    return new ValetError('token_not_yet_valid', 'the valet key is not valid yet', { cause: error });
+  if (!valid) throw new ValetError('token_invalid', 'the valet key is invalid');
+}
+
+const ED25519_SIGNATURE_BYTES = 64;
+const REQUIRED_CLAIMS = ['sub', 'jti', 'iat', 'nbf', 'exp'] as const;
+
+/**
+ * The registered claims' presence and the clock, in jose's order and with its arithmetic (whole
+ * seconds: the clock is floored): `exp` at or before now minus the skew has expired, `nbf` after
+ * now plus the skew is not valid yet. The claims' types and limits are the schema's job after.
+ */
+function checkClock(payload: jose.JWTPayload, now: number, skew: number): void {
+  for (const claim of REQUIRED_CLAIMS) {
+    if (!Object.hasOwn(payload, claim)) {
+      throw new ValetError('token_invalid', `the valet key has no "${claim}" claim`);
+    }
   }
-  return new ValetError('token_invalid', 'the valet key is invalid', { cause: error });
+  const { iat, nbf, exp } = payload;
+  const nowSeconds = Math.floor(now / 1000);
+  if (typeof iat !== 'number' || typeof nbf !== 'number') {
+    throw new ValetError('token_invalid', 'the valet key has invalid claims');
+  }
+  if (nbf > nowSeconds + skew) throw new ValetError('token_not_yet_valid', 'the valet key is not valid yet');
+  if (typeof exp !== 'number') throw new ValetError('token_invalid', 'the valet key has invalid claims');
+  if (exp <= nowSeconds - skew) throw new ValetError('token_expired', 'the valet key has expired');
 }
