@@ -54,6 +54,34 @@ export function verifyEd25519(
   return globalThis.crypto.subtle.verify('Ed25519', key, signature, data);
 }
 
+/**
+ * Checks a compact JWS's signature: `signingInput` is its ASCII `header.payload`, `signature` its
+ * base64url third part (already checked to be canonical base64url). False for a signature that
+ * is not 64 bytes. On `node:crypto` both are decoded by `Buffer` with no copy through a
+ * TextEncoder; WebCrypto gets the same bytes (`useWebCrypto` forces that path, for tests).
+ */
+export function verifyJwsEd25519(
+  key: CryptoKey,
+  signingInput: string,
+  signature: string,
+  useWebCrypto = false,
+): boolean | Promise<boolean> {
+  if (signature.length !== ED25519_SIGNATURE_CHARS) return false;
+  if (nodeCrypto && !useWebCrypto) {
+    const data = Buffer.from(signingInput, 'latin1');
+    return nodeCrypto.verify(null, data, keyObject(nodeCrypto, key), Buffer.from(signature, 'base64url'));
+  }
+  return verifyEd25519(key, new TextEncoder().encode(signingInput), base64urlBytes(signature), true);
+}
+
+/** 64 bytes in unpadded base64url. */
+const ED25519_SIGNATURE_CHARS = 86;
+
+function base64urlBytes(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
 /** `key`'s Ed25519 signature of `data` (64 bytes). */
 export function signEd25519(
   key: CryptoKey,

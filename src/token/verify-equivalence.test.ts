@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import * as jose from 'jose';
 import { testKey } from '../../test/helpers/keys.js';
 import { VALET_KEY_ALG, VALET_KEY_TYP, type ValetClaims, valetClaimsSchema } from './claims.js';
-import { ed25519Backend, signEd25519, verifyEd25519 } from './ed25519.js';
+import { ed25519Backend, signEd25519, verifyEd25519, verifyJwsEd25519 } from './ed25519.js';
 import { isValetError, ValetError } from './errors.js';
 import { type KeyResolver, publicJwk, TrustedKeys } from './keys.js';
 import { verifyValetKey } from './verify.js';
@@ -197,6 +197,24 @@ describe('verifyValetKey gives the verdicts of the jose verifier it replaced', a
       assert.equal(await verifyEd25519(publicKey, message, fast), false);
       assert.equal(await verifyEd25519(publicKey, message, fast, true), false);
       assert.equal(await verifyEd25519(publicKey, data, web), false);
+    }
+  });
+
+  it('checks a JWS signature the same way on node:crypto and on WebCrypto', async () => {
+    const publicKey = await keys.get(key.jwk.kid);
+    assert.ok(publicKey);
+    for (const signature of ['valid', 'flipped', 'other key', 'short']) {
+      const token = await tokenFor(
+        { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: 'trusted' },
+        { op: 'get' },
+        signature,
+      );
+      const dot = token.lastIndexOf('.');
+      const input = token.slice(0, dot);
+      const sig = token.slice(dot + 1);
+      const expected = signature === 'valid';
+      assert.equal(await verifyJwsEd25519(publicKey, input, sig), expected, signature);
+      assert.equal(await verifyJwsEd25519(publicKey, input, sig, true), expected, signature);
     }
   });
 });

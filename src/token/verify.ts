@@ -1,6 +1,6 @@
 import * as jose from 'jose';
 import { VALET_KEY_ALG, VALET_KEY_TYP, type ValetClaims, valetClaimsSchema } from './claims.js';
-import { verifyEd25519 } from './ed25519.js';
+import { verifyJwsEd25519 } from './ed25519.js';
 import { ValetError } from './errors.js';
 import type { KeyResolver } from './keys.js';
 
@@ -92,9 +92,17 @@ export async function verifyValetKeyWithKey(token: string, options: VerifyOption
     throw new ValetError('token_invalid', 'the valet key is invalid', { cause });
   }
   const kid = checkHeader(header);
-  const key = await options.keys.get(kid);
+  const found = options.keys.get(kid);
+  const key = found instanceof Promise ? await found : found;
   if (!key) throw new ValetError('token_invalid', 'the valet key is signed by an unknown or retired key');
-  await checkSignature(token, lastDot, key);
+  let valid: boolean | Promise<boolean>;
+  try {
+    valid = verifyJwsEd25519(key, token.slice(0, lastDot), token.slice(lastDot + 1));
+    if (valid instanceof Promise) valid = await valid;
+  } catch (cause) {
+    throw new ValetError('token_invalid', 'the valet key is invalid', { cause });
+  }
+  if (!valid) throw new ValetError('token_invalid', 'the valet key is invalid');
   checkClock(payload, now, skew);
 
   const parsed = valetClaimsSchema.safeParse(payload);
@@ -136,23 +144,6 @@ function checkHeader(header: jose.ProtectedHeaderParameters): string {
   return header.kid;
 }
 
-const encoder = new TextEncoder();
-
-/** The Ed25519 signature over `header.payload` (ASCII: COMPACT_JWS allowed nothing else). */
-async function checkSignature(token: string, lastDot: number, key: jose.CryptoKey): Promise<void> {
-  const signature = jose.base64url.decode(token.slice(lastDot + 1));
-  let valid = false;
-  if (signature.length === ED25519_SIGNATURE_BYTES) {
-    try {
-      valid = await verifyEd25519(key, encoder.encode(token.slice(0, lastDot)), signature);
-    } catch (cause) {
-      throw new ValetError('token_invalid', 'the valet key is invalid', { cause });
-    }
-  }
-  if (!valid) throw new ValetError('token_invalid', 'the valet key is invalid');
-}
-
-const ED25519_SIGNATURE_BYTES = 64;
 const REQUIRED_CLAIMS = ['sub', 'jti', 'iat', 'nbf', 'exp'] as const;
 
 /**
