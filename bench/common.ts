@@ -103,7 +103,13 @@ export async function benchKeys(work: string): Promise<BenchKeys> {
 export async function startStorageAndApp(
   work: string,
   keys: BenchKeys,
-  options: { mode: 'valet' | 'relay'; tag: string; storageLogLevel?: string },
+  options: {
+    mode: 'valet' | 'relay';
+    tag: string;
+    storageLogLevel?: string;
+    jwksUri?: string;
+    bearer?: string;
+  },
 ): Promise<{ storage: { proc: ChildProcess; url: string }; app: { proc: ChildProcess; url: string } }> {
   const { mode, tag } = options;
   const appPort = await freePort();
@@ -141,13 +147,14 @@ export async function startStorageAndApp(
       keys.secretFile,
       '--db',
       path.join(work, `issuer-${tag}.sqlite`),
+      ...(options.jwksUri !== undefined ? ['--jwks-uri', options.jwksUri] : []),
     ],
     path.join(work, `app-${tag}.log`),
     { APP_PORT: String(appPort) },
   );
   const client = createClient({
     issuer: app.url,
-    getToken: () => 'user:alice',
+    getToken: () => options.bearer ?? 'user:alice',
     retryDelay: 100,
     retries: 20,
   });

@@ -1,5 +1,5 @@
 // The app process of the issuer benchmarks (bench only):
-//   issuer-app.ts --mode valet|relay --storage URL --key FILE --secret FILE --db FILE
+//   issuer-app.ts --mode valet|relay --storage URL --key FILE --secret FILE --db FILE [--jwks-uri URL]
 // Both modes mount the issuer (minting, webhooks, revocation feed). `relay` also has
 // `PUT /relay/<name>`: the app receives the upload and forwards it to storage itself, the way an
 // app without the Valet Key pattern works. `GET /stats` reports the process's CPU time, and by
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     key: { type: 'string' },
     secret: { type: 'string' },
     db: { type: 'string' },
+    'jwks-uri': { type: 'string' },
   },
 });
 const issuer = await createIssuer({
@@ -25,9 +26,14 @@ const issuer = await createIssuer({
   storageUrl: values.storage as string,
   storageSecret: readFileSync(values.secret as string, 'utf8').trim(),
   database: values.db as string,
-  // The app's own session check (a bearer naming the user): the benchmark measures Valet's cost.
-  authenticate: (request) =>
-    /^Bearer user:(\w+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? null,
+  ...(values['jwks-uri'] !== undefined
+    ? // A JWT bearer from an OpenID provider (bench:peers: the same check as the hand-written endpoint).
+      { oidc: { issuer: 'https://idp.bench', audience: 'bench', jwksUri: values['jwks-uri'] } }
+    : {
+        // The app's own session check (a bearer naming the user): the benchmark measures Valet's cost.
+        authenticate: (request: Request) =>
+          /^Bearer user:(\w+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? null,
+      }),
   rules: {
     upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 8 * 2 ** 30 },
     read: { op: 'get', prefix: 'users/{subject}/' },

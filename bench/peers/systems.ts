@@ -1,0 +1,236 @@
+// The object stores `npm run bench:peers` compares, each started fresh as its users run it, each
+// giving a ready URL (with its key, SAS or presigned query) for a PUT or GET of one object.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { publicJwk, type SigningKey } from '../../src/token/keys.js';
+import { mintValetKey } from '../../src/token/mint.js';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../test/helpers/azurite.js';
+import { cephBucket, startCeph } from '../../test/helpers/ceph.js';
+import { freePort, startNode, stop } from '../common.js';
+
+/** A request ready to send: URL and the headers the store needs (not counting Content-Length). */
+export interface Ready {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** One running object store. */
+export interface StorageSystem {
+  name: string;
+  /** What it is, for the table's legend. */
+  label: string;
+  /** The processes whose CPU and memory count as the store's. */
+  pids(): number[];
+  put(object: string, size: number): Promise<Ready>;
+  get(object: string): Promise<Ready>;
+  stop(): Promise<void>;
+}
+
+export type SystemName = 'valet' | 'plain' | 'nginx' | 'azurite' | 'ceph';
+export const SYSTEM_NAMES: SystemName[] = ['valet', 'plain', 'nginx', 'azurite', 'ceph'];
+
+export async function startSystem(
+  name: SystemName,
+  work: string,
+  signing: SigningKey,
+): Promise<StorageSystem> {
+  const dir = path.join(work, `${name}-${Date.now().toString(36)}`);
+  await mkdir(dir, { recursive: true });
+  switch (name) {
+    case 'valet':
+      return startValet(dir, signing);
+    case 'plain':
+      return startPlain(dir);
+    case 'nginx':
+      return startNginx(dir);
+    case 'azurite':
+      return startAzuriteSystem();
+    case 'ceph':
+      return startCephSystem();
+  }
+}
+
+function byPid(proc: ChildProcess): () => number[] {
+  return () => (proc.pid === undefined ? [] : [proc.pid]);
+}
+
+async function startValet(dir: string, signing: SigningKey): Promise<StorageSystem> {
+  const jwksFile = path.join(dir, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
+  const { proc, url } = await startNode(
+    ['bin/valet.js', 'storage', '--data', path.join(dir, 'data'), '--jwks', jwksFile, '--port', '0'],
+    path.join(dir, 'valet.log'),
+  );
+  const mint = async (op: 'put' | 'get', object: string, maxSize?: number): Promise<Ready> => ({
+    url: `${url}/o/${object}?vk=${await mintValetKey(signing, { op, object, subject: 'bench', ttl: 3600, ...(maxSize !== undefined && { maxSize }) })}`,
+    headers: op === 'put' ? { 'content-type': 'application/octet-stream' } : ({} as Record<string, string>),
+  });
+  return {
+    name: 'valet',
+    label: 'Valet storage (`valet storage`, logs at info to a file, a fresh valet key per request)',
+    pids: byPid(proc),
+    put: (object, size) => mint('put', object, size),
+    get: (object) => mint('get', object),
+    stop: () => stop(proc),
+  };
+}
+
+async function startPlain(dir: string): Promise<StorageSystem> {
+  const { proc, url } = await startNode(
+    ['--import', 'tsx', 'bench/baseline-server.ts', path.join(dir, 'data')],
+    path.join(dir, 'plain.log'),
+  );
+  const ready = async (object: string) => ({ url: `${url}/o/${object}`, headers: {} });
+  return {
+    name: 'plain',
+    label: 'plain `node:http` + fsync (`bench/baseline-server.ts`: no checks, fsyncs each PUT)',
+    pids: byPid(proc),
+    put: ready,
+    get: ready,
+    stop: () => stop(proc),
+  };
+}
+
+/** nginx from Debian (`nginx-light`) with its WebDAV module: PUT and GET of files, no checks. */
+async function startNginx(dir: string): Promise<StorageSystem> {
+  const binary = '/usr/sbin/nginx';
+  if (!existsSync(binary)) {
+    throw new Error(
+      'nginx is not installed: apt-get install -y nginx-light (bench:peers compares against it)',
+    );
+  }
+  const port = await freePort();
+  await mkdir(path.join(dir, 'root'), { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  await writeFile(
+    conf,
+    `user root;
+worker_processes auto;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  client_max_body_size 0;
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir}/root;
+    dav_methods PUT DELETE;
+    create_full_put_path on;
+  }
+}
+`,
+  );
+  const proc = spawn(binary, ['-c', conf, '-p', dir], { stdio: 'ignore' });
+  await waitForPort(port, proc);
+  const url = `http://127.0.0.1:${port}`;
+  const ready = async (object: string) => ({ url: `${url}/${object}`, headers: {} });
+  return {
+    name: 'nginx',
+    label: 'nginx WebDAV (Debian `nginx-light`, `dav_methods PUT`, 2 workers, no fsync, no checks)',
+    pids: () => childPids(proc.pid),
+    put: ready,
+    get: ready,
+    stop: () => stop(proc),
+  };
+}
+
+async function startAzuriteSystem(): Promise<StorageSystem> {
+  const azurite = await startAzurite();
+  const credential = new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY);
+  const service = new BlobServiceClient(azurite.endpoint, credential);
+  await service.getContainerClient('bench').createIfNotExists();
+  const sas = (object: string, permissions: string) => {
+    const query = generateBlobSASQueryParameters(
+      {
+        containerName: 'bench',
+        blobName: object,
+        permissions: BlobSASPermissions.parse(permissions),
+        expiresOn: new Date(Date.now() + 3600_000),
+      },
+      credential,
+    ).toString();
+    return `${azurite.endpoint}/bench/${object}?${query}`;
+  };
+  return {
+    name: 'azurite',
+    label: 'Azurite (npm `azurite`, blobs on disk, a fresh SAS per request)',
+    pids: () => [azurite.pid],
+    put: async (object) => ({
+      url: sas(object, 'cw'),
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'application/octet-stream' },
+    }),
+    get: async (object) => ({ url: sas(object, 'r'), headers: {} }),
+    stop: () => azurite.stop(),
+  };
+}
+
+async function startCephSystem(): Promise<StorageSystem> {
+  const ceph = await startCeph();
+  const s3 = await cephBucket(ceph, 'bench');
+  const presign = (command: PutObjectCommand | GetObjectCommand) =>
+    getSignedUrl(s3.client, command, { expiresIn: 3600 });
+  return {
+    name: 'ceph',
+    label: 'Ceph RGW (Debian `radosgw`, OSD on memstore: objects in RAM, a fresh presigned URL per request)',
+    pids: () => cephPids(ceph.dir),
+    put: async (object, size) => ({
+      url: await presign(new PutObjectCommand({ Bucket: 'bench', Key: object, ContentLength: size })),
+      headers: {},
+    }),
+    get: async (object) => ({
+      url: await presign(new GetObjectCommand({ Bucket: 'bench', Key: object })),
+      headers: {},
+    }),
+    stop: () => ceph.stop(),
+  };
+}
+
+/** The ceph-mon, ceph-osd and radosgw processes of one test cluster. */
+function cephPids(dir: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process and its children (nginx's master and workers). */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    return [pid, ...children];
+  } catch {
+    return [pid];
+  }
+}
+
+async function waitForPort(port: number, proc: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) throw new Error(`nginx exited with ${proc.exitCode}`);
+    const up = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
+    if (up) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('nginx did not start');
+}
