@@ -15,6 +15,7 @@ import {
   readFd,
   sendFileRange,
 } from './object-file.js';
+import { takeLockFile } from './store-lock.js';
 import { Upload } from './upload-file.js';
 
 export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
@@ -150,29 +151,11 @@ export class FileStore {
       throw new ValetError('invalid_options', `${this.dir} is in use by this process`);
     openInThisProcess.add(this.dir);
     try {
-      await this.#lockFileTake();
+      await takeLockFile(this.#lockFile);
     } catch (error) {
       openInThisProcess.delete(this.dir);
       throw error;
     }
-  }
-
-  async #lockFileTake(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await fs.writeFile(this.#lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const pid = Number.parseInt(await fs.readFile(this.#lockFile, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new ValetError('invalid_options', `${this.dir} is in use by process ${pid}`);
-      }
-      // The owner is gone (it crashed): take the directory over.
-      await fs.rm(this.#lockFile, { force: true });
-    }
-    throw new ValetError('invalid_options', `cannot lock ${this.dir}`);
   }
 
   /** The file that holds an object. Never derived from the key's characters, only its hash. */
@@ -318,14 +301,5 @@ async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
