@@ -68,7 +68,18 @@ async function startValet(dir: string, signing: SigningKey): Promise<StorageSyst
   const jwksFile = path.join(dir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
   const { proc, url } = await startNode(
-    ['bin/valet.js', 'storage', '--data', path.join(dir, 'data'), '--jwks', jwksFile, '--port', '0'],
+    [
+      'bin/valet.js',
+      'storage',
+      '--data',
+      path.join(dir, 'data'),
+      '--jwks',
+      jwksFile,
+      '--port',
+      '0',
+      // Extra flags for experiments, such as --no-journal (recorded in docs/benchmarks.md when used).
+      ...(process.env.VALET_BENCH_STORAGE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     path.join(dir, 'valet.log'),
   );
   const mint = async (op: 'put' | 'get', object: string, maxSize?: number): Promise<Ready> => ({

@@ -32,16 +32,25 @@ export class Commits {
     meta: ObjectMeta,
     options: { noOverwrite: boolean; existed?: Promise<boolean>; consume?: () => void },
   ): Promise<{ created: boolean; receipt?: Receipt }> {
-    await upload.seal(meta);
-    options.consume?.();
-    const event = this.#prepare({
-      type: 'object.created',
-      ...eventFields(meta, { jti: meta.keyId, sub: meta.subject }),
-    });
+    const ticket = await this.#store.seal(upload, meta, options.noOverwrite);
+    let event: { seq: number; body: string } | undefined;
+    try {
+      options.consume?.();
+      event = this.#prepare({
+        type: 'object.created',
+        ...eventFields(meta, { jti: meta.keyId, sub: meta.subject }),
+      });
+    } catch (error) {
+      // Refused after the journal took it: a replay must not make it the object.
+      if (ticket) await this.#store.abandon(meta.key, meta.keyId, ticket);
+      throw error;
+    }
     let created: boolean;
     try {
       created = await this.#store.commit(upload, meta.key, {
         noOverwrite: options.noOverwrite,
+        keyId: meta.keyId,
+        ...(ticket && { ticket }),
         ...(options.existed && { existed: options.existed }),
       });
     } catch (error) {

@@ -112,7 +112,7 @@ export async function sendFileRange(fd: number, first: number, last: number, out
 
 /** Writes every byte of `buffers` at `position` of `fd` (short writes are continued). */
 export async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
-  let pending = buffers;
+  let pending = [...buffers]; // a copy: the caller's array stays as it was
   let at = position;
   while (pending.length > 0) {
     const written = await new Promise<number>((resolve, reject) =>

@@ -30,6 +30,11 @@ export interface StorageServerOptions {
    * turns it off.
    */
   minRate?: { bytesPerSecond: number; window: number };
+  /**
+   * Small uploads (up to 60 KiB) share fsyncs through the data directory's journal (group
+   * commit, see journal.ts). Default true; false gives every upload its own fsyncs.
+   */
+  journal?: boolean;
   /** Time allowed to receive the request headers (ms). Default 20 000. */
   headersTimeout?: number;
   /** Largest request header section in bytes (URL included). Default 16 384. */
@@ -72,6 +77,7 @@ const optionsSchema = z.object({
     .object({ bytesPerSecond: z.number().int().min(0), window: z.number().int().min(100) })
     .strict()
     .optional(),
+  journal: z.boolean().optional(),
   headersTimeout: z.number().int().min(100).optional(),
   maxHeaderSize: z
     .number()

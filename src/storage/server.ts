@@ -93,6 +93,8 @@ async function openParts(options: StorageServerOptions): Promise<Parts> {
   const log = options.logger ?? pino({ base: { service: 'valet-storage' } }, pino.destination(2));
   const store = await FileStore.open(options.dataDir, {
     onSweep: (file) => log.info({ file }, 'removed a temporary file left by an earlier run'),
+    onReplay: (objects) => log.warn({ objects }, 'replayed the journal left by a crash'),
+    ...(options.journal === false && { journal: false }),
   });
   const now = options.now ?? Date.now;
   let ledger: UsedKeyLedger | undefined;

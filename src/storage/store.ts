@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ValetError } from '../token/errors.js';
+import { Journal, type JournalTicket } from './journal.js';
+import { replayJournal } from './journal-replay.js';
 import {
   closeFd,
   decodeHeader,
@@ -30,6 +32,7 @@ export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
  * DIR/ledger.sqlite        single-use key ledger (see ledger.ts)
  * DIR/objects/xx/<sha256>  one file per object: 4 KiB metadata header, then the bytes
  * DIR/tmp/<random>.part    uploads in progress (swept at start-up)
+ * DIR/journal/<n>.log      small uploads not yet checkpointed (replayed at start-up; see journal.ts)
  * DIR/uploads/<id>.json    a resumable (tus) upload: its scope and limits (see uploads.ts)
  * DIR/uploads/<id>.part    its bytes so far, after a 4 KiB header space (kept across restarts)
  * ```
@@ -70,6 +73,17 @@ const openInThisProcess = new Set<string>();
 export interface FileStoreOptions {
   /** Called for each leftover temporary file removed at start-up. */
   onSweep?: (file: string) => void;
+  /** Called with the number of objects a journal replay wrote or removed at start-up. */
+  onReplay?: (objects: number) => void;
+  /**
+   * Small uploads go through the journal (group commit, see journal.ts). Default true; false
+   * commits every upload with its own fsyncs.
+   */
+  journal?: boolean;
+  /** How the journal flushes the file system at a checkpoint (tests count or replace it). */
+  syncFileSystem?: () => Promise<void>;
+  /** The longest a record waits for a checkpoint, ms (tests). Default 2 s. */
+  journalCheckpointMs?: number;
 }
 
 /** The object store of one data directory. Only one process may use a directory at a time. */
@@ -83,6 +97,7 @@ export class FileStore {
   readonly #tmpPrefix = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
   #tmpCounter = 0;
   #closed = false;
+  #journal: Journal | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -115,11 +130,32 @@ export class FileStore {
       }
       await fsyncDir(store.#objects);
       await fsyncDir(store.dir);
+      if (options.journal !== false) await store.#openJournal(options);
     } catch (error) {
       await store.close();
       throw error;
     }
     return store;
+  }
+
+  /** Opens the journal and replays what a crash left in it, before anything is served. */
+  async #openJournal(options: FileStoreOptions): Promise<void> {
+    const { journal, records, recovered } = await Journal.open(path.join(this.dir, 'journal'), {
+      ...(options.syncFileSystem && { sync: options.syncFileSystem }),
+      ...(options.journalCheckpointMs !== undefined && { checkpointMs: options.journalCheckpointMs }),
+    });
+    this.#journal = journal;
+    if (records.length === 0) return;
+    const changed = await replayJournal(records, {
+      pathFor: (key) => this.pathFor(key),
+      tmpName: () => this.#tmpName(),
+    });
+    await recovered();
+    options.onReplay?.(changed);
+  }
+
+  #tmpName(): string {
+    return path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
   }
 
   async #checkFormat(): Promise<void> {
@@ -220,9 +256,23 @@ export class FileStore {
   async beginUpload(): Promise<Upload> {
     // Unique without a random draw per upload: a per-process random prefix and a counter ('wx'
     // would refuse a clash anyway).
-    const file = path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
+    const file = this.#tmpName();
     const fd = await openFd(file, 'wx', 0o600);
     return new Upload(file, fd);
+  }
+
+  /**
+   * Seals an upload for commit. A small one (body in memory) that may replace an object goes
+   * through the journal: written without fsync, appended to the journal, and durable once this
+   * resolves, with the ticket to pass to {@link commit}. Any other is written and fsynced.
+   */
+  async seal(upload: Upload, meta: ObjectMeta, noOverwrite: boolean): Promise<JournalTicket | undefined> {
+    if (!this.#journal || noOverwrite || !upload.inMemory) {
+      await upload.seal(meta);
+      return undefined;
+    }
+    const content = await upload.seal(meta, { durable: false });
+    return this.#journal.put(meta.key, meta.keyId, content);
   }
 
   /**
@@ -233,8 +283,13 @@ export class FileStore {
   async commit(
     upload: Upload,
     key: string,
-    options: { noOverwrite: boolean; existed?: Promise<boolean> },
+    options: { noOverwrite: boolean; existed?: Promise<boolean>; keyId?: string; ticket?: JournalTicket },
   ): Promise<boolean> {
+    const { ticket } = options;
+    if (ticket) return this.#commitJournaled(upload, key, options.keyId ?? '', ticket, options.existed);
+    // A version committed the fsync way over a key with a journaled put: tell a replay.
+    if (this.#journal?.has(key))
+      await this.#journal.mark({ kind: 'supersede', key, keyId: options.keyId ?? '' });
     const target = this.pathFor(key);
     let created: boolean;
     if (options.noOverwrite) {
@@ -258,8 +313,41 @@ export class FileStore {
     return created;
   }
 
+  /** The rename of a journaled small upload: no fsync, the journal holds it until a checkpoint. */
+  async #commitJournaled(
+    upload: Upload,
+    key: string,
+    keyId: string,
+    ticket: JournalTicket,
+    existed: Promise<boolean> | undefined,
+  ): Promise<boolean> {
+    try {
+      const created = !(await (existed ?? this.exists(key)));
+      await fs.rename(upload.file, this.pathFor(key));
+      upload.committed = true;
+      return created;
+    } catch (error) {
+      // Not committed: a replay must not make it the object.
+      await this.#journal?.mark({ kind: 'void', key, keyId });
+      throw error;
+    } finally {
+      ticket.applied();
+    }
+  }
+
+  /** A journaled upload that will not be committed (refused after its seal): a replay skips it. */
+  async abandon(key: string, keyId: string, ticket: JournalTicket): Promise<void> {
+    try {
+      await this.#journal?.mark({ kind: 'void', key, keyId });
+    } finally {
+      ticket.applied();
+    }
+  }
+
   /** Deletes an object; false if it did not exist. */
   async delete(key: string): Promise<boolean> {
+    // Recorded first, so that a replay of a journaled put does not bring the object back.
+    if (this.#journal?.has(key)) await this.#journal.mark({ kind: 'delete', key });
     const target = this.pathFor(key);
     try {
       await fs.unlink(target);
@@ -281,10 +369,14 @@ export class FileStore {
     await (await pending).sync();
   }
 
-  /** Closes directory handles and releases the lock. */
-  async close(): Promise<void> {
+  /**
+   * Checkpoints the journal, closes directory handles and releases the lock. `crash` (tests
+   * only) leaves the journal as a crash would, for the next open to replay.
+   */
+  async close(options: { crash?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#journal?.close({ checkpoint: options.crash !== true });
     for (const pending of this.#dirHandles.values()) {
       await pending.then((h) => h.close()).catch(() => {});
     }

@@ -229,15 +229,27 @@ export class Upload {
     });
   }
 
-  /** Writes the metadata header (with a small body), fsyncs and closes the file: it is then ready to commit. */
-  async seal(meta: ObjectMeta): Promise<void> {
+  /** True if the whole body is in memory (a small body): the journal can take it. */
+  get inMemory(): boolean {
+    return this.#body !== undefined;
+  }
+
+  /**
+   * Writes the metadata header (with a small body), fsyncs and closes the file: it is then ready
+   * to commit. With `durable: false` (a journaled small upload) it does not fsync, and returns
+   * the file's bytes for the journal.
+   */
+  async seal(meta: ObjectMeta, options: { durable?: boolean } = {}): Promise<Buffer[]> {
     const fd = this.#fd;
     if (fd === undefined) throw new Error('upload already closed');
     try {
       const header = encodeHeader(meta);
-      await writeAll(fd, this.#body ? [header, this.#body] : [header], 0);
+      const content = this.#body ? [header, this.#body] : [header];
+      await writeAll(fd, content, 0);
       this.#body = undefined;
+      if (options.durable === false) return content;
       await fsyncFd(fd);
+      return content;
     } catch (error) {
       throw storageError(error as NodeJS.ErrnoException);
     } finally {

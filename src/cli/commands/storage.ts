@@ -24,7 +24,7 @@ export const storage: Command = {
                      [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
                      [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
-                     [--upload-lifetime 24h]
+                     [--upload-lifetime 24h] [--no-journal]
 
 Serves objects under DIR to requests that carry a valet key signed by a key in the JWK set.
 Prints "valet storage listening on URL" on stdout once ready; JSON logs go to stderr.
@@ -54,6 +54,8 @@ Options:
                          this: a revocation always takes effect within it (default 5s)
   --upload-lifetime DURATION
                          how long an unfinished resumable upload is kept (default 24h)
+  --no-journal           commit every upload with its own fsyncs, instead of small uploads
+                         sharing one fsync through DIR/journal (group commit)
   -h, --help             show this help`,
   options: {
     data: { type: 'string' },
@@ -71,6 +73,7 @@ Options:
     'secret-file': { type: 'string' },
     'revocation-max-staleness': { type: 'string' },
     'upload-lifetime': { type: 'string' },
+    'no-journal': { type: 'boolean' },
   },
   async run(values) {
     const dataDir = required(values, 'data');
@@ -104,6 +107,7 @@ Options:
       keys,
       corsOrigins: many(values, 'cors-origin'),
       ...limits,
+      ...(values['no-journal'] === true && { journal: false }),
       logger,
       ...(issuerBases.length > 0 &&
         secret !== undefined && {

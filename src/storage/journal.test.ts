@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { decodeRecords, encodeRecord, Journal, type JournalRecord } from './journal.js';
+import type { ObjectMeta } from './object-file.js';
+import { FileStore } from './store.js';
+
+const tempDir = () => mkdtemp(path.join(tmpdir(), 'valet-journal-'));
+const bytes = (parts: Buffer[]) => Buffer.concat(parts);
+
+describe('journal records', () => {
+  const records: JournalRecord[] = [
+    { kind: 'put', key: 'a/é', keyId: 'k'.repeat(22), content: [Buffer.from('header'), Buffer.from('body')] },
+    { kind: 'delete', key: 'b' },
+    { kind: 'supersede', key: 'a/é', keyId: 'x'.repeat(22) },
+    { kind: 'void', key: 'c', keyId: 'y'.repeat(22) },
+  ];
+  const file = bytes(records.flatMap(encodeRecord));
+
+  it('round-trip every kind', () => {
+    const decoded = decodeRecords(file);
+    assert.equal(decoded.length, 4);
+    assert.deepEqual(decoded[0], { ...records[0], content: [Buffer.from('headerbody')] });
+    assert.deepEqual(decoded.slice(1), records.slice(1));
+  });
+
+  it('stop at a torn tail: every byte of the last record counts', () => {
+    const lastStart = bytes(records.slice(0, 3).flatMap(encodeRecord)).length;
+    for (let cut = lastStart; cut < file.length; cut++) {
+      assert.equal(decodeRecords(file.subarray(0, cut)).length, 3, `cut at ${cut}`);
+    }
+  });
+
+  it('stop at a corrupt record, and do not read past it', () => {
+    const secondStart = encodeRecord(records[0] as JournalRecord).reduce((n, b) => n + b.length, 0);
+    const damaged = Buffer.from(file);
+    damaged[secondStart + 10] = (damaged[secondStart + 10] as number) ^ 1;
+    assert.equal(decodeRecords(damaged).length, 1);
+  });
+});
+
+describe('Journal', () => {
+  it('makes many concurrent puts durable with few fdatasyncs (group commit)', async () => {
+    const { journal } = await Journal.open(await tempDir(), { sync: async () => {}, checkpointMs: 60_000 });
+    const tickets = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => journal.put(`k${i}`, `id${i}`, [Buffer.alloc(4096, i)])),
+    );
+    // The first flush takes the first put alone; every later one waits for it and shares the next.
+    assert.ok(journal.flushes <= 3, `${journal.flushes} flushes for 64 puts`);
+    for (const t of tickets) t.applied();
+    assert.ok(journal.has('k5'));
+    await journal.close({ checkpoint: false });
+  });
+
+  it('checkpoints only after every put is applied, then flushes the file system and drops the file', async () => {
+    const dir = await tempDir();
+    let syncs = 0;
+    const { journal } = await Journal.open(dir, {
+      sync: async () => {
+        syncs++;
+      },
+      checkpointMs: 20,
+    });
+    const ticket = await journal.put('a', 'id-a', [Buffer.from('x')]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(syncs, 0, 'no checkpoint while a rename is outstanding');
+    assert.ok(journal.has('a'));
+    ticket.applied();
+    for (let i = 0; i < 100 && syncs === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await journal.settled();
+    assert.equal(syncs, 1);
+    assert.equal(journal.has('a'), false);
+    const left = await readdir(dir);
+    assert.equal(left.length, 1, `only the new, empty file: ${left}`);
+    assert.equal((await readFile(path.join(dir, left[0] as string))).length, 0);
+    await journal.close();
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('returns what a crash left, in order, and removes it once recovered', async () => {
+    const dir = await tempDir();
+    const first = await Journal.open(dir, { sync: async () => {}, checkpointMs: 60_000 });
+    (await first.journal.put('a', 'id1', [Buffer.from('one')])).applied();
+    await first.journal.mark({ kind: 'delete', key: 'a' });
+    await first.journal.close({ checkpoint: false });
+    const second = await Journal.open(dir, { sync: async () => {} });
+    assert.deepEqual(
+      second.records.map((r) => r.kind),
+      ['put', 'delete'],
+    );
+    await second.recovered();
+    await second.journal.close();
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+// ---- replay through the store ---------------------------------------------------------------
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function metaFor(key: string, body: Buffer, keyId: string): ObjectMeta {
+  const digest = sha(body);
+  return {
+    key,
+    size: body.length,
+    contentType: 'application/octet-stream',
+    sha256: digest,
+    etag: `"${digest}"`,
+    created: Date.now(),
+    subject: 's',
+    keyId,
+  };
+}
+
+/** A PUT through the store as storage does it (seal, then commit); small bodies are journaled. */
+async function put(store: FileStore, key: string, body: Buffer, keyId: string): Promise<void> {
+  const upload = await store.beginUpload();
+  try {
+    const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
+    const receiving = upload.receive(source, { declaredSize: body.length });
+    (source as unknown as PassThrough).end(body);
+    await receiving;
+    const meta = metaFor(key, body, keyId);
+    const ticket = await store.seal(upload, meta, false);
+    await store.commit(upload, key, { noOverwrite: false, keyId, ...(ticket && { ticket }) });
+  } finally {
+    await upload.discard();
+  }
+}
+
+async function read(store: FileStore, key: string): Promise<Buffer | undefined> {
+  const object = await store.open(key);
+  if (!object) return undefined;
+  await object.close();
+  const file = await readFile(store.pathFor(key));
+  return file.subarray(4096);
+}
+
+describe('FileStore with the journal', () => {
+  const open = (dir: string, onReplay?: (n: number) => void) =>
+    FileStore.open(dir, {
+      syncFileSystem: async () => {},
+      journalCheckpointMs: 60_000,
+      ...(onReplay && { onReplay }),
+    });
+
+  it('rewrites a journaled object whose file was torn by a crash', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await open(dir);
+    const v1 = Buffer.alloc(3000, 1);
+    await put(store, 'doc', v1, 'id-v1-aaaaaaaaaaaaa');
+    assert.deepEqual(await read(store, 'doc'), v1);
+    await store.close({ crash: true });
+    // The rename was never fsynced: after a power cut the file may hold anything.
+    await truncate(store.pathFor('doc'), 10);
+    let replayed = -1;
+    const reopened = await open(dir, (n) => {
+      replayed = n;
+    });
+    assert.equal(replayed, 1);
+    assert.deepEqual(await read(reopened, 'doc'), v1);
+    assert.deepEqual(await readdir(path.join(dir, 'journal')), ['000000000002.log']);
+    await reopened.close();
+    assert.deepEqual(await readdir(path.join(dir, 'journal')), []);
+  });
+
+  it('does not bring back a deleted object, nor override a later large version that landed', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await open(dir);
+    const small = Buffer.alloc(100, 2);
+    await put(store, 'gone', small, 'id-gone-aaaaaaaaaaaa');
+    const saved = await readFile(store.pathFor('gone'));
+    assert.equal(await store.delete('gone'), true);
+    await put(store, 'big', small, 'id-small-aaaaaaaaaaa');
+    const large = Buffer.alloc(200 * 1024, 3); // too large for memory: committed with fsyncs
+    await put(store, 'big', large, 'id-large-aaaaaaaaaaa');
+    await store.close({ crash: true });
+    await writeFile(store.pathFor('gone'), saved); // as if the unlink had not reached the disk
+    const reopened = await open(dir);
+    assert.equal(await read(reopened, 'gone'), undefined);
+    assert.deepEqual(await read(reopened, 'big'), large);
+    await reopened.close();
+  });
+
+  it('keeps the journaled version when the large version that followed did not land', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await open(dir);
+    const small = Buffer.alloc(100, 4);
+    await put(store, 'k', small, 'id-small-bbbbbbbbbbb');
+    const smallFile = await readFile(store.pathFor('k'));
+    await put(store, 'k', Buffer.alloc(200 * 1024, 5), 'id-large-bbbbbbbbbbb');
+    await store.close({ crash: true });
+    // The large rename was lost with the crash, and the small file it replaced is torn.
+    await writeFile(store.pathFor('k'), smallFile.subarray(0, 4100));
+    const reopened = await open(dir);
+    assert.deepEqual(await read(reopened, 'k'), small);
+    await reopened.close();
+  });
+
+  it('skips a journaled upload that was refused before its commit', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await open(dir);
+    const before = Buffer.alloc(50, 6);
+    await put(store, 'k', before, 'id-before-cccccccccc');
+    const upload = await store.beginUpload();
+    const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
+    const receiving = upload.receive(source, { declaredSize: 60 });
+    (source as unknown as PassThrough).end(Buffer.alloc(60, 7));
+    await receiving;
+    const ticket = await store.seal(upload, metaFor('k', Buffer.alloc(60, 7), 'id-refused-ccccccccc'), false);
+    assert.ok(ticket, 'a small upload is journaled');
+    await store.abandon('k', 'id-refused-ccccccccc', ticket);
+    await upload.discard();
+    await store.close({ crash: true });
+    const reopened = await open(dir);
+    assert.deepEqual(await read(reopened, 'k'), before);
+    await reopened.close();
+  });
+});

@@ -1,0 +1,331 @@
+import { spawn } from 'node:child_process';
+import { fdatasync, ftruncate } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
+import { closeFd, openFd, writeAll } from './object-file.js';
+
+/**
+ * The small-object journal: group commit for small uploads.
+ *
+ * Committing an object file durably costs two fsyncs (the file, then its directory after the
+ * rename), one pair per upload. A small upload instead appends its whole object file (header and
+ * body) to this journal; every upload that arrives while one flush runs joins the next, and one
+ * `fdatasync` makes the whole batch durable. Then the upload's temporary file is renamed over the
+ * object with no fsync: it is visible, and the journal holds it until a checkpoint has flushed
+ * the file system (`sync -f`) and drops the journal file.
+ *
+ * After a crash, {@link Journal.open} returns the records of every journal file that was not
+ * checkpointed, in order, up to the first torn or corrupt record (an append is acknowledged only
+ * after its fdatasync, which also covers every earlier byte, so nothing after a bad record was
+ * acknowledged). The store replays them (see `journal-replay.ts`).
+ *
+ * Records: `put` (an object file's bytes), `delete` (a deletion of a key with a `put` in the
+ * journal, appended before the unlink, so a replay does not bring the object back), `supersede`
+ * (a version committed the fsync way over a key with a `put` in the journal: replay keeps that
+ * version if it landed) and `void` (a journaled `put` whose rename failed).
+ */
+export type JournalRecord =
+  | { kind: 'put'; key: string; keyId: string; content: Buffer[] }
+  | { kind: 'delete'; key: string }
+  | { kind: 'supersede'; key: string; keyId: string }
+  | { kind: 'void'; key: string; keyId: string };
+
+const KINDS = ['put', 'delete', 'supersede', 'void'] as const;
+const datasyncFd = promisify(fdatasync);
+const truncateFd = promisify(ftruncate);
+
+/** A journal file grows to about this size before a checkpoint rotates it. */
+export const JOURNAL_ROTATE_BYTES = 32 * 1024 * 1024;
+/** The longest a record waits in a journal file before a checkpoint, milliseconds. */
+export const JOURNAL_CHECKPOINT_MS = 2_000;
+
+/** Encodes a record: u32 length, u32 CRC-32 of what follows, kind, key, key id, content. */
+export function encodeRecord(record: JournalRecord): Buffer[] {
+  const key = Buffer.from(record.key, 'utf8');
+  const keyId = Buffer.from('keyId' in record ? record.keyId : '', 'utf8');
+  const head = Buffer.alloc(8 + 1 + 2 + 1);
+  head.writeUInt8(KINDS.indexOf(record.kind), 8);
+  head.writeUInt16BE(key.length, 9);
+  head.writeUInt8(keyId.length, 11);
+  const content = record.kind === 'put' ? record.content : [];
+  const parts = [head.subarray(8), key, keyId, ...content];
+  let length = 0;
+  let crc = 0;
+  for (const part of parts) {
+    length += part.length;
+    crc = crc32(part, crc);
+  }
+  head.writeUInt32BE(length, 0);
+  head.writeUInt32BE(crc, 4);
+  return [head.subarray(0, 8), ...parts];
+}
+
+/** Decodes the records of one journal file's bytes, up to the first torn or corrupt one. */
+export function decodeRecords(bytes: Buffer): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  let at = 0;
+  while (at + 12 <= bytes.length) {
+    const length = bytes.readUInt32BE(at);
+    if (length < 4 || at + 8 + length > bytes.length) break;
+    const body = bytes.subarray(at + 8, at + 8 + length);
+    if (crc32(body) !== bytes.readUInt32BE(at + 4)) break;
+    const kind = KINDS[body.readUInt8(0)];
+    const keyEnd = 4 + body.readUInt16BE(1);
+    const idEnd = keyEnd + body.readUInt8(3);
+    if (kind === undefined || idEnd > body.length) break;
+    const key = body.subarray(4, keyEnd).toString('utf8');
+    const keyId = body.subarray(keyEnd, idEnd).toString('utf8');
+    if (kind === 'put') records.push({ kind, key, keyId, content: [Buffer.from(body.subarray(idEnd))] });
+    else if (kind === 'delete') records.push({ kind, key });
+    else records.push({ kind, key, keyId });
+    at += 8 + length;
+  }
+  return records;
+}
+
+interface Generation {
+  n: number;
+  file: string;
+  fd: number;
+  size: number;
+  /** Puts appended to this file whose renames have not finished. */
+  applying: number;
+  applied?: () => void;
+}
+
+interface Waiting {
+  key: string;
+  put: boolean;
+  bytes: Buffer[];
+  resolve: (generation: Generation) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A put made durable by the journal: call `applied()` once its rename has finished or failed. */
+export interface JournalTicket {
+  applied(): void;
+}
+
+/** See the module comment. One per data directory, owned by its `FileStore`. */
+export class Journal {
+  readonly #dir: string;
+  readonly #sync: () => Promise<void>;
+  readonly #checkpointMs: number;
+  #current: Generation;
+  #waiting: Waiting[] = [];
+  #flushing = false;
+  #batch: { generation: Generation; done: Promise<void> } | undefined;
+  #rotating: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  // Keys with a record in a journal file not yet checkpointed, and the newest such file's number.
+  readonly #keys = new Map<string, number>();
+  #closed = false;
+  /** Flushes so far (each one fdatasync), for tests and benchmarks. */
+  flushes = 0;
+
+  private constructor(dir: string, current: Generation, sync: () => Promise<void>, checkpointMs: number) {
+    this.#dir = dir;
+    this.#current = current;
+    this.#sync = sync;
+    this.#checkpointMs = checkpointMs;
+  }
+
+  /**
+   * Opens the journal in `dir`: returns the records left by a crash (in order) and a function
+   * that, once the caller has replayed them, flushes the file system and removes their files.
+   */
+  static async open(
+    dir: string,
+    options: { sync?: () => Promise<void>; checkpointMs?: number } = {},
+  ): Promise<{ journal: Journal; records: JournalRecord[]; recovered: () => Promise<void> }> {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const sync = options.sync ?? (() => syncFileSystem(dir));
+    const numbers = (await fs.readdir(dir))
+      .map((name) => /^(\d+)\.log$/.exec(name)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const records: JournalRecord[] = [];
+    for (const n of numbers) records.push(...decodeRecords(await fs.readFile(journalFile(dir, n))));
+    const current = await newGeneration(dir, (numbers.at(-1) ?? 0) + 1);
+    const journal = new Journal(dir, current, sync, options.checkpointMs ?? JOURNAL_CHECKPOINT_MS);
+    const recovered = async () => {
+      if (numbers.length === 0) return;
+      await sync();
+      for (const n of numbers) await fs.rm(journalFile(dir, n), { force: true });
+      await syncDir(dir);
+    };
+    return { journal, records, recovered };
+  }
+
+  /** Waits for a checkpoint in progress, if any (tests). */
+  async settled(): Promise<void> {
+    await this.#rotating;
+  }
+
+  /** True if `key` has a record in a journal file not yet checkpointed. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /** Appends a `put` and resolves once it is durable; then rename, and call `applied()`. */
+  async put(key: string, keyId: string, content: Buffer[]): Promise<JournalTicket> {
+    // The flush counted it in `applying` before resolving: a checkpoint waits for it from then on.
+    const generation = await this.#append({ kind: 'put', key, keyId, content });
+    let done = false;
+    return {
+      applied: () => {
+        if (done) return;
+        done = true;
+        generation.applying--;
+        if (generation.applying === 0) generation.applied?.();
+      },
+    };
+  }
+
+  /** Appends a `delete`, `supersede` or `void` record and resolves once it is durable. */
+  async mark(record: Exclude<JournalRecord, { kind: 'put' }>): Promise<void> {
+    await this.#append(record);
+  }
+
+  #append(record: JournalRecord): Promise<Generation> {
+    if (this.#closed) return Promise.reject(new Error('the journal is closed'));
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({
+        key: record.key,
+        put: record.kind === 'put',
+        bytes: encodeRecord(record),
+        resolve,
+        reject,
+      });
+      // Marked at once (so a delete or a supersede of the key appends its record), and with the
+      // number of the file it lands in when the flush takes it.
+      this.#keys.set(record.key, Number.MAX_SAFE_INTEGER);
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  /** Writes and fdatasyncs everything waiting, batch after batch, while anything waits. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const batch = this.#waiting.splice(0);
+        const generation = this.#current;
+        let finished = () => {};
+        this.#batch = { generation, done: new Promise<void>((resolve) => (finished = resolve)) };
+        try {
+          await this.#write(batch, generation);
+        } finally {
+          this.#batch = undefined;
+          finished();
+        }
+        if (generation.size >= JOURNAL_ROTATE_BYTES) this.#rotate();
+        else this.#timer ??= setTimeout(() => this.#rotate(), this.#checkpointMs).unref();
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** One batch: written, fdatasynced, its puts counted as applying, its appends resolved. */
+  async #write(batch: Waiting[], generation: Generation): Promise<void> {
+    const bytes = batch.flatMap((w) => w.bytes);
+    const total = bytes.reduce((n, b) => n + b.length, 0);
+    try {
+      await writeAll(generation.fd, bytes, generation.size);
+      await datasyncFd(generation.fd);
+    } catch (error) {
+      // Whatever landed past `size` is overwritten by the next batch (or is a torn tail).
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    generation.size += total;
+    this.flushes++;
+    for (const w of batch) {
+      if (this.#keys.get(w.key) === Number.MAX_SAFE_INTEGER) this.#keys.set(w.key, generation.n);
+      if (w.put) generation.applying++;
+      w.resolve(generation);
+    }
+  }
+
+  /** Starts a checkpoint of the current file: new records go to a new one. */
+  #rotate(): void {
+    if (this.#rotating || this.#closed) return;
+    this.#rotating = this.#checkpoint().finally(() => {
+      this.#rotating = undefined;
+    });
+  }
+
+  async #checkpoint(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const old = this.#current;
+    this.#current = await newGeneration(this.#dir, old.n + 1);
+    // A batch being written to the old file still counts: wait for it, then for its renames.
+    if (this.#batch?.generation === old) await this.#batch.done;
+    if (old.applying > 0) await new Promise<void>((resolve) => (old.applied = resolve));
+    await this.#sync();
+    await closeFd(old.fd);
+    await fs.rm(old.file, { force: true });
+    for (const [key, n] of this.#keys) if (n <= old.n) this.#keys.delete(key);
+    if (this.#current.size > 0 && !this.#closed)
+      this.#timer ??= setTimeout(() => this.#rotate(), this.#checkpointMs).unref();
+  }
+
+  /**
+   * Closes the journal. With `checkpoint` (a normal shutdown), everything is checkpointed first
+   * and no journal file is left; without it (tests of a crash), the files stay for a replay.
+   */
+  async close(options: { checkpoint?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    while (this.#flushing || this.#rotating) {
+      await this.#rotating;
+      if (this.#flushing) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    clearTimeout(this.#timer);
+    if (options.checkpoint !== false && this.#current.size > 0) await this.#checkpoint();
+    this.#closed = true;
+    await closeFd(this.#current.fd).catch(() => {});
+    if (this.#current.size === 0) await fs.rm(this.#current.file, { force: true });
+  }
+}
+
+function journalFile(dir: string, n: number): string {
+  return path.join(dir, `${String(n).padStart(12, '0')}.log`);
+}
+
+async function newGeneration(dir: string, n: number): Promise<Generation> {
+  const file = journalFile(dir, n);
+  const fd = await openFd(file, 'w', 0o600);
+  await truncateFd(fd, 0);
+  await syncDir(dir);
+  return { n, file, fd, size: 0, applying: 0 };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Flushes the file system that holds `dir` (syncfs(2) through `sync -f`; plain `sync`, every
+ * file system, where `-f` is not known). Node has no binding for either.
+ */
+export async function syncFileSystem(dir: string): Promise<void> {
+  const run = (args: string[]) =>
+    new Promise<boolean>((resolve) => {
+      const child = spawn('sync', args, { stdio: 'ignore' });
+      child.on('error', () => resolve(false));
+      child.on('exit', (code) => resolve(code === 0));
+    });
+  if (await run(['-f', dir])) return;
+  if (await run([])) return;
+  throw new Error('cannot flush the file system: the sync command failed');
+}
