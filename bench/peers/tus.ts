@@ -61,7 +61,8 @@ export async function tusUpload(
       },
       { file, start: offset, end },
     );
-    if (res.status !== 204 && res.status !== 200) throw new Error(`${target.name}: PATCH at ${offset} answered ${res.status}`);
+    if (res.status !== 204 && res.status !== 200)
+      throw new Error(`${target.name}: PATCH at ${offset} answered ${res.status}`);
   }
   return { seconds: (performance.now() - t0) / 1000, cpu: cpuSeconds(target.pids()) - cpu0 };
 }
