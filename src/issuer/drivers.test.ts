@@ -199,4 +199,27 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
     assert.equal(await issuer.checkUnreportedUploads(), 0);
     assert.equal(memory.objects.has('users/alice/later.txt'), true);
   });
+
+  it('runs one pass of stale-upload aborts at a time: a pass asked for ends after the running one', async () => {
+    const memory = new MemoryDriver();
+    const resumable = memory.resumable as NonNullable<typeof memory.resumable>;
+    const log: string[] = [];
+    let running = 0;
+    resumable.abortStale = async () => {
+      running++;
+      log.push(`start ${running}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      running--;
+      log.push('end');
+      return 0;
+    };
+    const { issuer } = await system(memory);
+    // The issuer started a pass of its own at creation; two more are asked for at once.
+    await Promise.all([issuer.abortStaleUploads(), issuer.abortStaleUploads()]);
+    // Each call returned after its own pass ended; the start-up pass may come before or after.
+    assert.ok(log.filter((l) => l === 'end').length >= 2, `${log}`);
+    await issuer.abortStaleUploads();
+    assert.equal(log.at(-1), 'end');
+    assert.ok(!log.includes('start 2'), `passes overlapped: ${log}`);
+  });
 });

@@ -156,8 +156,14 @@ class ValetIssuer implements Issuer {
   }
 
   abortStaleUploads(): Promise<number> {
-    return abortStaleUploads(this.#core);
+    // One pass at a time, each after the one before: a caller's pass starts after any running
+    // pass (the one at start-up, say) has finished, so none is still half-way when it returns.
+    const pass = this.#aborting.then(() => abortStaleUploads(this.#core));
+    this.#aborting = pass.catch(() => 0);
+    return pass;
   }
+
+  #aborting: Promise<number> = Promise.resolve(0);
 
   checkUnreportedUploads(): Promise<number> {
     // One check at a time: they share the cursor.
