@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as jose from 'jose';
+import { oidcHeaderCheck } from '../src/issuer/auth.js';
 import { createIssuer, type Issuer } from '../src/issuer/issuer.js';
+import { VerifiedBearers } from '../src/issuer/verified-bearers.js';
 import { testKey } from './helpers/keys.js';
 import { startProvider, type TestProvider } from './helpers/oidc.js';
 import { OWNER_RULES } from './helpers/system.js';
@@ -85,10 +87,35 @@ describe('OIDC bearer tokens', () => {
     let offset = 0;
     const { provider, issuer } = await setup(t, () => Date.now() + offset);
     const token = await provider.token('alice');
+    // Accepted first, so the issuer remembers it as verified: expiry still applies to it.
+    assert.equal((await mintRequest(issuer, token)).status, 201);
     offset = 601_000 + 30_000; // past exp (600 s) and the 30 s tolerance
     await expectUnauthenticated(issuer, token);
     offset = 0;
     await expectUnauthenticated(issuer, await forge(provider, { iss: provider.issuer, aud: AUDIENCE }));
+  });
+
+  it('checks a bearer it verified within the minute by its text and clock only', async (t) => {
+    const provider = await startProvider(t, { clients: ['alice'], audiences: [AUDIENCE] });
+    const verified = new VerifiedBearers();
+    let now = Date.now();
+    const check = oidcHeaderCheck({ issuer: provider.issuer, audience: AUDIENCE }, () => now, verified);
+    const token = await provider.token('alice');
+    assert.equal((await check(`Bearer ${token}`))?.subject, 'alice');
+    assert.equal(verified.hits, 0);
+    const again = await check(`Bearer ${token}`);
+    assert.equal(again?.subject, 'alice');
+    assert.equal(verified.hits, 1);
+    // Another token of the same user is checked in full.
+    await check(`Bearer ${await provider.token('alice')}`);
+    assert.equal(verified.hits, 1);
+    // After a minute the memory is not used: the full check runs again (and passes).
+    now += 61_000;
+    assert.equal((await check(`Bearer ${token}`))?.subject, 'alice');
+    assert.equal(verified.hits, 1);
+    // A tampered copy is never a hit.
+    const tampered = `${token.slice(0, -2)}${token.endsWith('A') ? 'B' : 'A'}A`;
+    await assert.rejects(check(`Bearer ${tampered}`), /not valid/);
   });
 
   it('refuses alg none, HMAC tokens and pinned-out algorithms', async (t) => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { VALET_KEY_TYP } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import type { Identity } from './rules.js';
+import { VerifiedBearers } from './verified-bearers.js';
 
 /** The built-in bearer check: OpenID Connect ID tokens or JWT access tokens from one provider. */
 export interface OidcOptions {
@@ -56,7 +57,9 @@ export function bearerFromHeader(header: string | null): string | undefined {
  * JWK set; cached by jose and re-fetched for an unknown `kid`). A token passes only if its
  * signature verifies with one of those keys under a pinned asymmetric algorithm, `iss` and `aud`
  * match, and `exp` (required), `nbf` and `iat` hold within the tolerance. `alg: none` and
- * HMAC-signed tokens are refused by the algorithm pin.
+ * HMAC-signed tokens are refused by the algorithm pin. A token verified in the last minute is
+ * remembered by its exact text (`verified`, see verified-bearers.ts): its clock is checked again,
+ * its signature is not.
  *
  * @example
  * ```ts
@@ -76,6 +79,7 @@ export function oidcAuthenticator(
 export function oidcHeaderCheck(
   options: OidcOptions,
   now: () => number = Date.now,
+  verified: VerifiedBearers = new VerifiedBearers(),
 ): (authorization: string | null) => Promise<Identity | null> {
   let keySet: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
   const keys = () => {
@@ -88,9 +92,13 @@ export function oidcHeaderCheck(
   const algorithms = [...(options.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
 
+  const tolerance = options.clockTolerance ?? 30;
+  const clock = { tolerance, ...(options.maxTokenAge !== undefined && { maxTokenAge: options.maxTokenAge }) };
   return async (authorization) => {
     const token = bearerFromHeader(authorization);
     if (token === undefined) return null;
+    const remembered = verified.get(token, now() / 1000, clock);
+    if (remembered) return remembered;
     let resolver: ReturnType<typeof jose.createRemoteJWKSet>;
     try {
       resolver = await keys();
@@ -102,7 +110,7 @@ export function oidcHeaderCheck(
         issuer: options.issuer,
         audience,
         algorithms,
-        clockTolerance: options.clockTolerance ?? 30,
+        clockTolerance: tolerance,
         currentDate: new Date(now()),
         requiredClaims: ['sub', 'exp'],
         ...(options.maxTokenAge !== undefined && { maxTokenAge: options.maxTokenAge }),
@@ -110,7 +118,9 @@ export function oidcHeaderCheck(
       // A valet key is not an identity, even if a provider were to share a signing key.
       if (protectedHeader.typ?.toLowerCase() === VALET_KEY_TYP)
         throw new Error('a valet key is not a bearer token');
-      return { subject: payload.sub as string, claims: payload as Record<string, unknown> };
+      const identity = { subject: payload.sub as string, claims: payload as Record<string, unknown> };
+      verified.set(token, identity, now() / 1000);
+      return identity;
     } catch (cause) {
       if (cause instanceof jose.errors.JWKSTimeout) {
         throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
