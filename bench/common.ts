@@ -22,7 +22,11 @@ export function startNode(
   logFile: string,
   env: Record<string, string> = {},
 ): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, args, {
+  // BENCH_CPU_PROF=DIR: every server a benchmark starts writes a CPU profile there when stopped.
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
+    : [];
+  const proc = spawn(process.execPath, [...profile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
