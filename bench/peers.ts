@@ -86,29 +86,32 @@ if (SECTIONS.has('storage')) {
       { put: [], get: [], putCpu: [], getCpu: [], smallPut: [], smallGet: [], rss: 0 },
     ]),
   );
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const system of rotate(systems, round)) {
-      const r = runs.get(system.name) as StorageRuns;
-      const object = `large/${round}.bin`;
-      const put = await largePut(system, object, file, LARGE);
-      const get = await largeGet(system, object, LARGE);
-      r.put.push(LARGE / MiB / put.seconds);
-      r.get.push(LARGE / MiB / get.seconds);
-      r.putCpu.push(put.cpu / (LARGE / 2 ** 30));
-      r.getCpu.push(get.cpu / (LARGE / 2 ** 30));
-      const smallPut = await small(system, 'put', { ...SMALL, count: SMALL_COUNT });
-      const smallGet = await small(system, 'get', { ...SMALL, count: SMALL_COUNT });
-      r.smallPut.push(smallPut);
-      r.smallGet.push(smallGet);
-      log(
-        `  round ${round + 1} ${system.name}: PUT ${fmt(LARGE / MiB / put.seconds)} MiB/s (cpu ${fmt(put.cpu, 2)} s), ` +
-          `GET ${fmt(LARGE / MiB / get.seconds)} MiB/s; 4 KiB PUT ${fmt(smallPut.rps)} req/s, GET ${fmt(smallGet.rps)} req/s`,
-      );
+  // A failed run still stops every system (nginx and Ceph would outlive this process).
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const system of rotate(systems, round)) {
+        const r = runs.get(system.name) as StorageRuns;
+        const object = `large/${round}.bin`;
+        const put = await largePut(system, object, file, LARGE);
+        const get = await largeGet(system, object, LARGE);
+        await system.remove(object);
+        r.put.push(LARGE / MiB / put.seconds);
+        r.get.push(LARGE / MiB / get.seconds);
+        r.putCpu.push(put.cpu / (LARGE / 2 ** 30));
+        r.getCpu.push(get.cpu / (LARGE / 2 ** 30));
+        const smallPut = await small(system, 'put', { ...SMALL, count: SMALL_COUNT });
+        const smallGet = await small(system, 'get', { ...SMALL, count: SMALL_COUNT });
+        r.smallPut.push(smallPut);
+        r.smallGet.push(smallGet);
+        log(
+          `  round ${round + 1} ${system.name}: PUT ${fmt(LARGE / MiB / put.seconds)} MiB/s (cpu ${fmt(put.cpu, 2)} s), ` +
+            `GET ${fmt(LARGE / MiB / get.seconds)} MiB/s; 4 KiB PUT ${fmt(smallPut.rps)} req/s, GET ${fmt(smallGet.rps)} req/s`,
+        );
+      }
     }
-  }
-  for (const system of systems) {
-    (runs.get(system.name) as StorageRuns).rss = peakRss(system.pids());
-    await system.stop();
+    for (const system of systems) (runs.get(system.name) as StorageRuns).rss = peakRss(system.pids());
+  } finally {
+    for (const system of systems) await system.stop().catch(() => {});
   }
   lines.push(...storageTable(systems, runs));
 }

@@ -33,7 +33,16 @@ export interface StorageSystem {
   pids(): number[];
   put(object: string, size: number): Promise<Ready>;
   get(object: string): Promise<Ready>;
+  /** Deletes an object (untimed: keeps disks and Ceph's memstore from filling up). */
+  remove(object: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Sends a DELETE; a 2xx or 404 is fine. */
+async function deleteAt(ready: Ready): Promise<void> {
+  const res = await fetch(ready.url, { method: 'DELETE', headers: ready.headers });
+  await res.arrayBuffer();
+  if (!res.ok && res.status !== 404) throw new Error(`DELETE answered ${res.status}`);
 }
 
 export type SystemName = 'valet' | 'plain' | 'nginx' | 'azurite' | 'ceph';
@@ -92,6 +101,10 @@ async function startValet(dir: string, signing: SigningKey): Promise<StorageSyst
     pids: byPid(proc),
     put: (object, size) => mint('put', object, size),
     get: (object) => mint('get', object),
+    remove: async (object) => {
+      const token = await mintValetKey(signing, { op: 'delete', object, subject: 'bench', ttl: 3600 });
+      await deleteAt({ url: `${url}/o/${object}?vk=${token}`, headers: {} });
+    },
     stop: () => stop(proc),
   };
 }
@@ -103,6 +116,7 @@ async function startPlain(dir: string): Promise<StorageSystem> {
   );
   const ready = async (object: string) => ({ url: `${url}/o/${object}`, headers: {} });
   return {
+    remove: async (object) => deleteAt(await ready(object)),
     name: 'plain',
     label: 'plain `node:http` + fsync (`bench/baseline-server.ts`: no checks, fsyncs each PUT)',
     pids: byPid(proc),
@@ -150,6 +164,7 @@ http {
   const url = `http://127.0.0.1:${port}`;
   const ready = async (object: string) => ({ url: `${url}/${object}`, headers: {} });
   return {
+    remove: async (object) => deleteAt(await ready(object)),
     name: 'nginx',
     label: 'nginx WebDAV (Debian `nginx-light`, `dav_methods PUT`, 2 workers, no fsync, no checks)',
     pids: () => childPids(proc.pid),
@@ -185,6 +200,7 @@ async function startAzuriteSystem(): Promise<StorageSystem> {
       headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': 'application/octet-stream' },
     }),
     get: async (object) => ({ url: sas(object, 'r'), headers: {} }),
+    remove: (object) => deleteAt({ url: sas(object, 'd'), headers: {} }),
     stop: () => azurite.stop(),
   };
 }
@@ -206,6 +222,9 @@ async function startCephSystem(): Promise<StorageSystem> {
       url: await presign(new GetObjectCommand({ Bucket: 'bench', Key: object })),
       headers: {},
     }),
+    remove: async (object) => {
+      await s3.delete(object);
+    },
     stop: () => ceph.stop(),
   };
 }
