@@ -206,6 +206,8 @@ async function startAzuriteSystem(): Promise<StorageSystem> {
 }
 
 async function startCephSystem(): Promise<StorageSystem> {
+  // RGW frees deleted objects' data hours later: room for every round's 1 GiB objects (in RAM).
+  process.env.MEMSTORE_BYTES ??= String(8 * 2 ** 30);
   const ceph = await startCeph();
   const s3 = await cephBucket(ceph, 'bench');
   const presign = (command: PutObjectCommand | GetObjectCommand) =>
