@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
+import { isValetError } from '../token/errors.js';
 import { decodeRecords, encodeRecord, Journal, type JournalRecord } from './journal.js';
 import type { ObjectMeta } from './object-file.js';
 import { FileStore } from './store.js';
@@ -221,4 +223,29 @@ describe('FileStore with the journal', () => {
     assert.deepEqual(await read(reopened, 'k'), before);
     await reopened.close();
   });
+
+  it('answers a full disk while journaling with insufficient_storage, and leaves the old version', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await open(dir);
+    const before = Buffer.alloc(50, 8);
+    await put(store, 'k', before, 'id-before-dddddddddd');
+    // The journal file's descriptor is swapped for /dev/full: every write to it fails with ENOSPC.
+    const fds = await readdir('/proc/self/fd');
+    const journalFd = await findFd(fds, path.join(dir, 'journal'));
+    closeSync(journalFd);
+    assert.equal(openSync('/dev/full', 'w'), journalFd, 'the descriptor number was reused');
+    await assert.rejects(put(store, 'k', Buffer.alloc(60, 9), 'id-full-dddddddddddd'), (error) => {
+      return isValetError(error) && error.code === 'insufficient_storage';
+    });
+    assert.deepEqual(await read(store, 'k'), before);
+    await store.close({ crash: true });
+  });
 });
+
+async function findFd(fds: string[], journalDir: string): Promise<number> {
+  for (const fd of fds) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target.startsWith(journalDir)) return Number(fd);
+  }
+  throw new Error('no open journal file');
+}

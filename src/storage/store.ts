@@ -18,7 +18,7 @@ import {
   sendFileRange,
 } from './object-file.js';
 import { takeLockFile } from './store-lock.js';
-import { Upload } from './upload-file.js';
+import { storageError, Upload } from './upload-file.js';
 
 export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
 
@@ -272,7 +272,10 @@ export class FileStore {
       return undefined;
     }
     const content = await upload.seal(meta, { durable: false });
-    return this.#journal.put(meta.key, meta.keyId, content);
+    // A full disk is 507 insufficient_storage, as for any other upload.
+    return this.#journal.put(meta.key, meta.keyId, content).catch((error) => {
+      throw storageError(error);
+    });
   }
 
   /**
