@@ -54,6 +54,30 @@ export interface Measured {
   cpu: number;
 }
 
+/** Runs curl on a ready request, timed, with the store's CPU; returns what `-w FORMAT` printed. */
+async function timedCurl(
+  system: StorageSystem,
+  ready: Ready,
+  format: string,
+  extra: string[],
+): Promise<Measured & { written: string }> {
+  settle();
+  const cpu0 = cpuSeconds(system.pids());
+  const t0 = performance.now();
+  const { stdout } = await run('curl', [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-w',
+    format,
+    ...extra,
+    ...curlHeaders(ready),
+    ready.url,
+  ]);
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, cpu: cpuSeconds(system.pids()) - cpu0, written: stdout };
+}
+
 /** PUT `file` (`size` bytes) as `object` with curl; throws unless the store answers 2xx. */
 export async function largePut(
   system: StorageSystem,
@@ -61,44 +85,24 @@ export async function largePut(
   file: string,
   size: number,
 ): Promise<Measured> {
-  const ready = await system.put(object, size);
-  settle();
-  const cpu0 = cpuSeconds(system.pids());
-  const t0 = performance.now();
-  const { stdout } = await run('curl', [
-    '-sS',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
+  const { written, ...measured } = await timedCurl(system, await system.put(object, size), '%{http_code}', [
     '-T',
     file,
-    ...curlHeaders(ready),
-    ready.url,
   ]);
-  const seconds = (performance.now() - t0) / 1000;
-  if (!stdout.startsWith('2')) throw new Error(`${system.name}: large PUT answered ${stdout}`);
-  return { seconds, cpu: cpuSeconds(system.pids()) - cpu0 };
+  if (!written.startsWith('2')) throw new Error(`${system.name}: large PUT answered ${written}`);
+  return measured;
 }
 
 /** GET `object` with curl into /dev/null; checks the length. */
 export async function largeGet(system: StorageSystem, object: string, size: number): Promise<Measured> {
-  const ready = await system.get(object);
-  settle();
-  const cpu0 = cpuSeconds(system.pids());
-  const t0 = performance.now();
-  const { stdout } = await run('curl', [
-    '-sS',
-    '-o',
-    '/dev/null',
-    '-w',
+  const { written, ...measured } = await timedCurl(
+    system,
+    await system.get(object),
     '%{http_code} %{size_download}',
-    ...curlHeaders(ready),
-    ready.url,
-  ]);
-  const seconds = (performance.now() - t0) / 1000;
-  if (stdout !== `200 ${size}`) throw new Error(`${system.name}: large GET answered ${stdout}`);
-  return { seconds, cpu: cpuSeconds(system.pids()) - cpu0 };
+    [],
+  );
+  if (written !== `200 ${size}`) throw new Error(`${system.name}: large GET answered ${written}`);
+  return measured;
 }
 
 /** Small objects: requests per second, p99 latency and the store's CPU per request. */

@@ -11,6 +11,7 @@ import { isValetError } from '../token/errors.js';
 import { decodeRecords, encodeRecord, Journal, type JournalRecord } from './journal.js';
 import type { ObjectMeta } from './object-file.js';
 import { FileStore } from './store.js';
+import type { Upload } from './upload-file.js';
 
 const tempDir = () => mkdtemp(path.join(tmpdir(), 'valet-journal-'));
 const bytes = (parts: Buffer[]) => Buffer.concat(parts);
@@ -119,14 +120,20 @@ function metaFor(key: string, body: Buffer, keyId: string): ObjectMeta {
   };
 }
 
+/** An upload that has received `body` (small bodies stay in memory), ready to seal. */
+async function received(store: FileStore, body: Buffer): Promise<Upload> {
+  const upload = await store.beginUpload();
+  const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
+  const receiving = upload.receive(source, { declaredSize: body.length });
+  (source as unknown as PassThrough).end(body);
+  await receiving;
+  return upload;
+}
+
 /** A PUT through the store as storage does it (seal, then commit); small bodies are journaled. */
 async function put(store: FileStore, key: string, body: Buffer, keyId: string): Promise<void> {
-  const upload = await store.beginUpload();
+  const upload = await received(store, body);
   try {
-    const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
-    const receiving = upload.receive(source, { declaredSize: body.length });
-    (source as unknown as PassThrough).end(body);
-    await receiving;
     const meta = metaFor(key, body, keyId);
     const ticket = await store.seal(upload, meta, false);
     await store.commit(upload, key, { noOverwrite: false, keyId, ...(ticket && { ticket }) });
@@ -209,11 +216,7 @@ describe('FileStore with the journal', () => {
     const store = await open(dir);
     const before = Buffer.alloc(50, 6);
     await put(store, 'k', before, 'id-before-cccccccccc');
-    const upload = await store.beginUpload();
-    const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
-    const receiving = upload.receive(source, { declaredSize: 60 });
-    (source as unknown as PassThrough).end(Buffer.alloc(60, 7));
-    await receiving;
+    const upload = await received(store, Buffer.alloc(60, 7));
     const ticket = await store.seal(upload, metaFor('k', Buffer.alloc(60, 7), 'id-refused-ccccccccc'), false);
     assert.ok(ticket, 'a small upload is journaled');
     await store.abandon('k', 'id-refused-ccccccccc', ticket);

@@ -115,7 +115,9 @@ export class Journal {
   readonly #checkpointMs: number;
   #current: Generation;
   #waiting: Waiting[] = [];
-  #flushing = false;
+  // The flush loop while it runs (see #flush; it always awaits a write first, so this is set
+  // before the loop can end and clear it).
+  #flushing: Promise<void> | undefined;
   #batch: { generation: Generation; done: Promise<void> } | undefined;
   #rotating: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -203,13 +205,12 @@ export class Journal {
       // Marked at once (so a delete or a supersede of the key appends its record), and with the
       // number of the file it lands in when the flush takes it.
       this.#keys.set(record.key, Number.MAX_SAFE_INTEGER);
-      if (!this.#flushing) void this.#flush();
+      this.#flushing ??= this.#flush();
     });
   }
 
   /** Writes and fdatasyncs everything waiting, batch after batch, while anything waits. */
   async #flush(): Promise<void> {
-    this.#flushing = true;
     try {
       while (this.#waiting.length > 0) {
         const batch = this.#waiting.splice(0);
@@ -226,7 +227,7 @@ export class Journal {
         else this.#timer ??= setTimeout(() => this.#rotate(), this.#checkpointMs).unref();
       }
     } finally {
-      this.#flushing = false;
+      this.#flushing = undefined;
     }
   }
 
@@ -281,10 +282,7 @@ export class Journal {
    */
   async close(options: { checkpoint?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
-    while (this.#flushing || this.#rotating) {
-      await this.#rotating;
-      if (this.#flushing) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    while (this.#flushing || this.#rotating) await (this.#flushing ?? this.#rotating);
     clearTimeout(this.#timer);
     if (options.checkpoint !== false && this.#current.size > 0) await this.#checkpoint();
     this.#closed = true;
