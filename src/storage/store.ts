@@ -264,7 +264,7 @@ export class FileStore {
   /**
    * Seals an upload for commit. A small one (body in memory) that may replace an object goes
    * through the journal: written without fsync, appended to the journal, and durable once this
-   * resolves, with the ticket to pass to {@link commit}. Any other is written and fsynced.
+   * resolves (a full disk: 507), with the ticket for {@link commit}. Others are fsynced.
    */
   async seal(upload: Upload, meta: ObjectMeta, noOverwrite: boolean): Promise<JournalTicket | undefined> {
     if (!this.#journal || noOverwrite || !upload.inMemory) {
@@ -272,7 +272,6 @@ export class FileStore {
       return undefined;
     }
     const content = await upload.seal(meta, { durable: false });
-    // A full disk is 507 insufficient_storage, as for any other upload.
     return this.#journal.put(meta.key, meta.keyId, content).catch((error) => {
       throw storageError(error);
     });
