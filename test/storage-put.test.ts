@@ -200,6 +200,17 @@ describe('storage uploads', () => {
       assert.equal(res.status, 415);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unsupported_media_type');
     }
+    // A client that asked to close after this request (curl with -H 'Connection: close', Node
+    // without an agent) is lingered on too: Node would otherwise close as soon as the answer is
+    // written, and the client, still sending, would see EPIPE or ECONNRESET instead of the 415.
+    for (let i = 0; i < 10; i++) {
+      const res = await put('up/linger', token, Buffer.alloc(6 * 1024 * 1024, 1), {
+        'content-type': 'text/html',
+        connection: 'close',
+      });
+      assert.equal(res.status, 415);
+      assert.equal(res.json.error?.code, 'unsupported_media_type');
+    }
     await assertAbsent('up/linger');
   });
 

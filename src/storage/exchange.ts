@@ -101,9 +101,10 @@ const LINGER_MS = 5_000;
  * A lingering close, as nginx does: the unread rest of a refused request's body is read and thrown
  * away, up to {@link LINGER_BYTES} or {@link LINGER_MS}; past either the connection is cut.
  * Closing a socket with unread bytes makes the kernel send a reset, which can reach the client
- * before the refusal: it then sees `EPIPE` or `ECONNRESET` instead of the 4xx that says why. (The
- * connection is not marked `Connection: close`: Node would then close it as soon as the answer is
- * written, unread bytes and all.)
+ * before the refusal: it then sees `EPIPE` or `ECONNRESET` instead of the 4xx that says why. When
+ * the client asked to close after this request, Node closes the socket as soon as the answer is
+ * written, unread bytes and all: for this socket that becomes a half-close (the answer and a FIN
+ * go out, reading goes on) and the socket is destroyed once the client has closed its side too.
  */
 export function linger(req: http.IncomingMessage): void {
   let read = 0;
@@ -111,6 +112,10 @@ export function linger(req: http.IncomingMessage): void {
   const cut = () => socket.destroy();
   const timer = setTimeout(cut, LINGER_MS);
   timer.unref();
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+  };
+  socket.once('end', cut);
   req.on('data', (chunk: Buffer) => {
     read += chunk.length;
     if (read > LINGER_BYTES) cut();
