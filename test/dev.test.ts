@@ -60,7 +60,7 @@ describe('valet dev', () => {
     ]);
     assert.notEqual(refused.code, 0);
     assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line on stderr');
-    assert.match(refused.stderr, /no rule allows/);
+    assert.match(refused.stderr, /you may not read ".*" \(no read rule allows it\)/);
 
     const shared = await runValet(['share', result.key, ...as('alice'), '--ttl', '10m']);
     assert.equal(shared.code, 0, shared.stderr);

@@ -56,7 +56,7 @@ describe('valet issuer --config', () => {
     await writeFile(big, randomBytes(2 * 2 ** 20));
     const refused = await runValet(['upload', big, ...auth]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /at most 1048576 bytes/);
+    assert.match(refused.stderr, /larger than the 1 MiB limit/);
     await eventually(async () => {
       const ls = await runValet(['ls', ...auth, '--json']);
       return (JSON.parse(ls.stdout) as unknown[]).length === 1 ? true : undefined;

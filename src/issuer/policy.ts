@@ -39,7 +39,8 @@ export async function pickPutRule(core: IssuerCore, ctx: RuleContext, req: KeyRe
     if (rule.authorize && !(await rule.authorize({ ...ctx, op: 'put', object, record }))) continue;
     return { name, rule, object };
   }
-  throw new ValetError('forbidden', 'no rule allows this upload');
+  const where = req.name === undefined ? '' : ` as "${req.name}"`;
+  throw new ValetError('forbidden', `you may not upload${where} (no upload rule allows it)`);
 }
 
 /** The first rule for `op` (or the one named) whose prefix holds `key` and whose hook agrees. */
@@ -59,14 +60,15 @@ export async function pickRule(
       continue;
     return { name, rule, object };
   }
-  throw new ValetError('forbidden', `no rule allows this ${op === 'share' ? 'share' : op}`);
+  const verb = { get: 'read', delete: 'delete', share: 'share' }[op];
+  throw new ValetError('forbidden', `you may not ${verb} "${key}" (no ${verb} rule allows it)`);
 }
 
 function candidates(core: IssuerCore, op: Rule['op'], ruleName: string | undefined): Array<[string, Rule]> {
   const all = Object.entries(core.options.rules).filter(([, rule]) => rule.op === op);
   if (ruleName === undefined) return all;
   const named = all.filter(([name]) => name === ruleName);
-  if (named.length === 0) throw new ValetError('forbidden', `no ${op} rule named "${ruleName}"`);
+  if (named.length === 0) throw new ValetError('forbidden', `there is no ${op} rule named "${ruleName}"`);
   return named;
 }
 

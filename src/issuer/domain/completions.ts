@@ -1,6 +1,7 @@
 import type { HeadResult } from '../../drivers/types.js';
 import { contentTypeAllowed } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
+import { formatBytes } from '../../token/units.js';
 import type { Receipt } from '../../wire/events.js';
 import type { DeletedObjectBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
@@ -95,8 +96,8 @@ function constraintBroken(constraints: Record<string, unknown>, head: HeadResult
     sha256?: string;
   };
   if (c.size !== undefined && head.size !== c.size) return `its size is ${head.size}, not ${c.size}`;
-  if (c.max_size !== undefined && head.size > c.max_size) return `it is larger than ${c.max_size} bytes`;
-  if (c.min_size !== undefined && head.size < c.min_size) return `it is smaller than ${c.min_size} bytes`;
+  if (c.max_size !== undefined && head.size > c.max_size) return `it is larger than the ${formatBytes(c.max_size)} limit`;
+  if (c.min_size !== undefined && head.size < c.min_size) return `it is smaller than the ${formatBytes(c.min_size)} minimum`;
   if (c.content_types && !contentTypeAllowed(head.contentType, c.content_types)) {
     return `its type ${head.contentType} is not allowed`;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { contentTypeAllowed, isMediaRange, mediaTypeEssence } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
+import { formatBytes } from '../../token/units.js';
 import { buildClaims, type MintOptions } from '../../token/mint.js';
 import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
@@ -91,15 +92,24 @@ function checkPutRequest(rule: Rule, req: KeyRequest): void {
         rule.contentTypes.map((t) => t.toLowerCase()),
       )
     ) {
-      throw new ValetError('unsupported_media_type', `this rule allows only ${rule.contentTypes.join(', ')}`);
+      throw new ValetError(
+        'unsupported_media_type',
+        `${req.contentType ?? 'a file without a type'} is not allowed here; allowed: ${rule.contentTypes.join(', ')}`,
+      );
     }
   }
   if (req.size !== undefined) {
     if (rule.maxSize !== undefined && req.size > rule.maxSize) {
-      throw new ValetError('entity_too_large', `this rule allows at most ${rule.maxSize} bytes`);
+      throw new ValetError(
+        'entity_too_large',
+        `the file (${formatBytes(req.size)}) is larger than the ${formatBytes(rule.maxSize)} limit`,
+      );
     }
     if (rule.minSize !== undefined && req.size < rule.minSize) {
-      throw new ValetError('entity_too_small', `this rule requires at least ${rule.minSize} bytes`);
+      throw new ValetError(
+        'entity_too_small',
+        `the file (${formatBytes(req.size)}) is smaller than the ${formatBytes(rule.minSize)} minimum`,
+      );
     }
   }
 }
