@@ -42,6 +42,8 @@ const MAY_IMPORT: Record<string, { runtime: string[]; types: string[] }> = {
     types: ['token', 'wire', 'drivers', 'issuer', 'client'],
   },
   client: { runtime: ['token', 'client'], types: ['token', 'wire', 'client'] },
+  uppy: { runtime: ['token', 'client', 'uppy'], types: ['token', 'wire', 'client', 'uppy'] },
+  react: { runtime: ['token', 'client', 'react'], types: ['token', 'wire', 'client', 'react'] },
 };
 
 describe('architecture', () => {

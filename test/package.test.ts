@@ -44,6 +44,7 @@ describe('package', () => {
       './issuer',
       './issuer/testing',
       './client',
+      './uppy',
       './drivers',
       './drivers/s3',
       './drivers/azure',
