@@ -167,7 +167,7 @@ async function cancelled(browser: Browser, t: TestContext, url: string) {
   await page.locator('.uppy-StatusBar-actionCircleBtn[aria-label="Cancel"]').click();
   const deadline = Date.now() + 10_000;
   while (deletes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const remembered = await page.evaluate(() => JSON.stringify(localStorage));
+  const remembered = await page.evaluate<string>('JSON.stringify(localStorage)');
   return {
     deletes,
     remembered,
