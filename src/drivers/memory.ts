@@ -202,19 +202,19 @@ export class MemoryDriver implements StorageDriver {
     const grant = this.#verify(new URL(request.url), request.method);
     if (grant.op === 'get') {
       const found = this.#stored(grant.obj);
-      this.#useOnce(grant);
+      this.#consumeOnce(grant);
       return new Response(found.bytes, { headers: { 'content-type': found.contentType, etag: found.etag } });
     }
     if (grant.op === 'delete') {
       this.#stored(grant.obj);
-      this.#useOnce(grant);
+      this.#consumeOnce(grant);
       this.objects.delete(grant.obj);
       return new Response(null, { status: 204 });
     }
     const bytes = new Uint8Array(await request.arrayBuffer());
     const contentType = request.headers.get('content-type') ?? 'application/octet-stream';
     this.#checkBody(grant, bytes, contentType);
-    this.#useOnce(grant);
+    this.#consumeOnce(grant);
     if (grant.op === 'part') {
       this.#upload(grant.c.upload ?? '').parts.set(grant.c.part ?? 0, bytes);
       return new Response(null, { status: 200, headers: { etag: `"${sha256Hex(bytes)}"` } });
@@ -273,7 +273,7 @@ export class MemoryDriver implements StorageDriver {
     }
   }
 
-  #useOnce(grant: Grant): void {
+  #consumeOnce(grant: Grant): void {
     if (!grant.c.once || !this.#checks('once')) return;
     if (this.#used.has(grant.jti)) throw new ValetError('token_replayed', 'this request was already used');
     this.#used.add(grant.jti);

@@ -96,8 +96,10 @@ function constraintBroken(constraints: Record<string, unknown>, head: HeadResult
     sha256?: string;
   };
   if (c.size !== undefined && head.size !== c.size) return `its size is ${head.size}, not ${c.size}`;
-  if (c.max_size !== undefined && head.size > c.max_size) return `it is larger than the ${formatBytes(c.max_size)} limit`;
-  if (c.min_size !== undefined && head.size < c.min_size) return `it is smaller than the ${formatBytes(c.min_size)} minimum`;
+  if (c.max_size !== undefined && head.size > c.max_size)
+    return `it is larger than the ${formatBytes(c.max_size)} limit`;
+  if (c.min_size !== undefined && head.size < c.min_size)
+    return `it is smaller than the ${formatBytes(c.min_size)} minimum`;
   if (c.content_types && !contentTypeAllowed(head.contentType, c.content_types)) {
     return `its type ${head.contentType} is not allowed`;
   }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { contentTypeAllowed, isMediaRange, mediaTypeEssence } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
-import { formatBytes } from '../../token/units.js';
 import { buildClaims, type MintOptions } from '../../token/mint.js';
+import { formatBytes } from '../../token/units.js';
 import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { IssuerCore } from '../core.js';
