@@ -34,6 +34,7 @@ import {
   exceeds,
   type GrantRecord,
   hasLimits,
+  type ObjectPage,
   type ObjectRecord,
   type Quota,
   type RecordStore,
@@ -188,11 +189,13 @@ export class PostgresRecordStore implements RecordStore {
     return rows[0] && toObject(rows[0]);
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
+  async listObjects(owner: string, page: ObjectPage = {}): Promise<ObjectRecord[]> {
     const rows = (
       await this.#pool.query(
-        `SELECT * FROM ${this.#s}.objects WHERE owner = $1 AND state = 'complete' ORDER BY key COLLATE "C"`,
-        [owner],
+        `SELECT * FROM ${this.#s}.objects WHERE owner = $1 AND state = 'complete'
+         AND key COLLATE "C" > $2 AND left(key, length($3)) = $3
+         ORDER BY key COLLATE "C" LIMIT $4`,
+        [owner, page.after ?? '', page.prefix ?? '', page.limit ?? null],
       )
     ).rows as ObjectRow[];
     return rows.map(toObject);

@@ -153,8 +153,11 @@ export interface RecordStore {
   /** Current usage of a subject at `now` (complete objects and live reservations). */
   usage(subject: string, now: number): Promise<Usage>;
   getObject(key: string): Promise<ObjectRecord | undefined>;
-  /** A subject's complete objects, by key. */
-  listObjects(owner: string): Promise<ObjectRecord[]>;
+  /**
+   * A subject's complete objects, by key (bytewise): those whose key starts with `page.prefix`
+   * and sorts after `page.after`, at most `page.limit` (all without it).
+   */
+  listObjects(owner: string, page?: ObjectPage): Promise<ObjectRecord[]>;
   /** Drops pending registry rows whose reservation lapsed before `now`; returns how many. */
   expirePending(now: number): Promise<number>;
   /**
@@ -198,4 +201,11 @@ export interface RecordStore {
   claimLease?(name: string, holder: string, now: number, ttl: number): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+/** Which part of a listing {@link RecordStore.listObjects} returns. */
+export interface ObjectPage {
+  prefix?: string;
+  after?: string;
+  limit?: number;
 }

@@ -17,6 +17,7 @@ import {
   exceeds,
   type GrantRecord,
   hasLimits,
+  type ObjectPage,
   type ObjectRecord,
   type Quota,
   type RecordStore,
@@ -231,10 +232,12 @@ export class SqliteRecordStore implements RecordStore {
     return row && toObject(row);
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
-    const rows = this.#stmt("SELECT * FROM objects WHERE owner = ? AND state = 'complete' ORDER BY key").all(
-      owner,
-    ) as ObjectRow[];
+  async listObjects(owner: string, page: ObjectPage = {}): Promise<ObjectRecord[]> {
+    // Keys compare bytewise (SQLite's BINARY collation on UTF-8); the prefix by its characters.
+    const rows = this.#stmt(
+      `SELECT * FROM objects WHERE owner = ? AND state = 'complete' AND key > ?
+       AND substr(key, 1, length(?)) = ? ORDER BY key LIMIT ?`,
+    ).all(owner, page.after ?? '', page.prefix ?? '', page.prefix ?? '', page.limit ?? -1) as ObjectRow[];
     return rows.map(toObject);
   }
 

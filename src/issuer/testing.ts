@@ -1,46 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { EventRecord, GrantRecord, RecordStore } from './records.js';
-
-const T0 = 1_800_000_000_000;
-let seq = 0;
-
-function grant(object: string, reservedBytes: number, overrides: Partial<GrantRecord> = {}): GrantRecord {
-  seq++;
-  return {
-    id: `grant-${String(seq).padStart(12, '0')}`,
-    subject: 'alice',
-    op: 'put',
-    object,
-    rule: 'upload',
-    constraints: {},
-    issuedAt: T0,
-    expiresAt: T0 + 300_000,
-    kid: 'kid',
-    clientAddress: '127.0.0.1',
-    userAgent: 'test',
-    shareId: null,
-    reservedBytes,
-    completedAt: null,
-    ...overrides,
-  };
-}
-
-function created(g: GrantRecord, size: number, id = `evt-${g.id}`): EventRecord {
-  return {
-    id,
-    type: 'object.created',
-    object: g.object,
-    keyId: g.id,
-    subject: g.subject,
-    size,
-    contentType: 'text/plain',
-    sha256: 'a'.repeat(64),
-    etag: `"${'a'.repeat(64)}"`,
-    time: new Date(T0).toISOString(),
-    receivedAt: T0 + 1000,
-  };
-}
+import type { GrantRecord, RecordStore } from './records.js';
+import { created, grant, type Open, T0 } from './testing-fixtures.js';
+import { listingCases } from './testing-listing.js';
 
 /**
  * The contract every {@link RecordStore} must keep (`valet/issuer/testing`). Each implementation
@@ -58,13 +20,12 @@ export function recordStoreContract(name: string, open: Open): void {
     quotaCases(open);
     grantCases(open);
     eventCases(open);
+    listingCases(open);
     shareCases(open);
     revocationCases(open);
     leaseCases(open);
   });
 }
-
-type Open = () => RecordStore | Promise<RecordStore>;
 
 /** Quotas. */
 function quotaCases(open: Open): void {

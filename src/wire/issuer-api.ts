@@ -95,9 +95,11 @@ export interface ObjectBody {
   updated_at: string;
 }
 
-/** `GET /v1/objects`. */
+/** `GET /v1/objects`: a page of the caller's objects. */
 export interface ObjectListBody {
   objects: ObjectBody[];
+  /** The `after` of the next page; `null` on the last. */
+  next: string | null;
 }
 
 /** `POST /v1/shares`. */

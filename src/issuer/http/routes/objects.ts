@@ -1,15 +1,27 @@
+import { ValetError } from '../../../token/errors.js';
 import type { ObjectListBody } from '../../../wire/issuer-api.js';
+import type { Incoming } from '../exchange.js';
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
-/** `GET /v1/objects`: the caller's complete objects. */
+/** Objects per page of `GET /v1/objects`, at most and by default. */
+export const OBJECT_PAGE_LIMIT = 1000;
+
+/**
+ * `GET /v1/objects?prefix=P&after=KEY&limit=N`: the caller's complete objects whose key starts
+ * with P, after KEY, in bytewise key order, a page at a time; `next` is the `after` of the next
+ * page, `null` on the last.
+ */
 export const objectRoutes: IssuerRoute[] = [
   {
     method: 'GET',
     path: '/v1/objects',
     access: 'caller',
-    handler: async ({ core, identity }) => {
-      const objects = await core.records.listObjects(identity.subject);
+    handler: async ({ core, identity, incoming }) => {
+      const page = objectPage(incoming);
+      // One more than asked tells whether there is a next page.
+      const found = await core.records.listObjects(identity.subject, { ...page, limit: page.limit + 1 });
+      const objects = found.slice(0, page.limit);
       const body: ObjectListBody = {
         objects: objects.map((o) => ({
           key: o.key,
@@ -20,8 +32,25 @@ export const objectRoutes: IssuerRoute[] = [
           created_at: new Date(o.createdAt).toISOString(),
           updated_at: new Date(o.updatedAt).toISOString(),
         })),
+        next: found.length > page.limit ? (objects.at(-1)?.key ?? null) : null,
       };
       return json(200, body);
     },
   },
 ];
+
+function objectPage(incoming: Incoming): { prefix?: string; after?: string; limit: number } {
+  const query = incoming.url.searchParams;
+  const text = (name: string) => {
+    const value = query.get(name);
+    if (value !== null && value.length > 1024) throw new ValetError('bad_request', `${name} is too long`);
+    return value ?? undefined;
+  };
+  const limitText = query.get('limit');
+  const limit = limitText === null ? OBJECT_PAGE_LIMIT : Number(limitText);
+  if (!/^\d+$/.test(limitText ?? '1') || limit < 1 || limit > OBJECT_PAGE_LIMIT)
+    throw new ValetError('bad_request', `limit must be a whole number from 1 to ${OBJECT_PAGE_LIMIT}`);
+  const prefix = text('prefix');
+  const after = text('after');
+  return { limit, ...(prefix !== undefined && { prefix }), ...(after !== undefined && { after }) };
+}
