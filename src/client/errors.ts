@@ -20,10 +20,53 @@ export async function errorFrom(response: Response): Promise<ValetError> {
   return new ValetError(code ?? codeForStatus(response.status), message);
 }
 
-/** A request that never got an answer: `aborted` if the caller aborted, else `network_error`. */
-export function networkError(error: unknown, signal: AbortSignal | null | undefined): ValetError {
+/** Why a connection failed, from the system's error code, in words. */
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'the host name could not be resolved',
+  ETIMEDOUT: 'timed out',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/**
+ * A request that never got an answer: `aborted` if the caller aborted, else `network_error`
+ * naming where it went (`where`: the issuer's base URL, or a store's origin; never a query
+ * string, which may hold a key) and why, when the system said.
+ */
+export function networkError(
+  error: unknown,
+  signal: AbortSignal | null | undefined,
+  where?: string,
+): ValetError {
   if (signal?.aborted) return new ValetError('aborted', 'the operation was aborted', { cause: error });
-  return new ValetError('network_error', 'the server could not be reached', { cause: error });
+  const reason = NETWORK_REASONS[systemCode(error) ?? ''];
+  const target = where ? describe(where) : 'the server';
+  return new ValetError('network_error', `could not reach ${target}${reason ? ` (${reason})` : ''}`, {
+    cause: error,
+  });
+}
+
+/** An error's system code, also where fetch wraps it (`TypeError: fetch failed`, cause…). */
+function systemCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+  }
+  return undefined;
+}
+
+/** A URL without its query or fragment; a store's URL (with a key in it): its origin only. */
+function describe(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.search) return parsed.origin;
+    return `${parsed.origin}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return 'the server';
+  }
 }
 
 /** The error of an aborted operation. */
