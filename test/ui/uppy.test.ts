@@ -167,7 +167,13 @@ async function cancelled(browser: Browser, t: TestContext, url: string) {
   await page.locator('.uppy-StatusBar-actionCircleBtn[aria-label="Cancel"]').click();
   const deadline = Date.now() + 10_000;
   while (deletes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const remembered = await page.evaluate<string>('JSON.stringify(localStorage)');
+  // The client forgets the upload once storage has answered the DELETE.
+  let remembered = '';
+  for (let i = 0; i < 100; i++) {
+    remembered = await page.evaluate<string>('JSON.stringify(localStorage)');
+    if (!remembered.includes('cancelled.bin')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return {
     deletes,
     remembered,
