@@ -59,7 +59,9 @@ describe('valet dev --storage azure, on Azurite', () => {
     const up = await runValet(['upload', file, ...as, '--json']);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(JSON.parse(up.stdout).key, 'users/alice/doc.txt');
-    const listed = JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as Array<{ key: string }>;
+    const listed = (
+      JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as { objects: Array<{ key: string }> }
+    ).objects;
     assert.deepEqual(
       listed.map((o) => o.key),
       ['users/alice/doc.txt'],

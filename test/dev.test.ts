@@ -1,11 +1,13 @@
 // End-to-end through the CLI: `valet dev`, then upload, ls, download, share and unshare as users.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { runValet, startValet } from './helpers/storage.js';
+import { promisify } from 'node:util';
+import { ROOT, runValet, startValet } from './helpers/storage.js';
 import { eventually } from './helpers/system.js';
 
 interface Ready {
@@ -16,6 +18,23 @@ interface Ready {
 }
 
 describe('valet dev', () => {
+  it('prints commands that work when pasted into a shell as they are', async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-dev-banner-'));
+    const dev = await startValet(
+      ['dev', '--port', '0', '--data', path.join(dir, 'data')],
+      /Try it as alice[^\n]*\n {2}(export [^\n]+\n {2}npx valet [^\n]+)\n/,
+      t,
+    );
+    const pasted = dev.url.split('\n').map((line) => line.trim());
+    assert.match(pasted[0] as string, /^export VALET_ISSUER=http:\/\/127\.0\.0\.1:\d+ VALET_TOKEN=\S+$/);
+    assert.equal(pasted[1], 'npx valet upload package.json && npx valet ls');
+    // In the project's directory, as a user would (the repository is one: its package.json).
+    const { stdout } = await promisify(execFile)('sh', ['-c', pasted.join('\n')], { cwd: ROOT });
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines[0], 'users/alice/package.json');
+    assert.match(lines[1] as string, /users\/alice\/package\.json$/);
+  });
+
   it('runs the whole system, and the CLI uploads, lists, downloads and shares through it', async (t) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'valet-dev-'));
     const dataDir = path.join(dir, 'data');
@@ -40,11 +59,14 @@ describe('valet dev', () => {
 
     const listed = await eventually(async () => {
       const ls = await runValet(['ls', ...as('alice'), '--json']);
-      const objects = JSON.parse(ls.stdout) as Array<{ key: string; sha256: string }>;
+      const { objects } = JSON.parse(ls.stdout) as { objects: Array<{ key: string; sha256: string }> };
       return objects.length === 1 ? objects : undefined;
     });
     assert.equal(listed[0]?.sha256, result.sha256);
-    assert.deepEqual(JSON.parse((await runValet(['ls', ...as('bob'), '--json'])).stdout), []);
+    assert.deepEqual(JSON.parse((await runValet(['ls', ...as('bob'), '--json'])).stdout), {
+      objects: [],
+      next: null,
+    });
 
     const out = path.join(dir, 'copy.bin');
     const downloaded = await runValet(['download', result.key, ...as('alice'), '--out', out]);
@@ -107,7 +129,7 @@ describe('valet dev', () => {
     await writeFile(file, 'a');
     const down = await runValet(['upload', file, '--issuer', 'http://127.0.0.1:9', '--token', 't']);
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /could not be reached/);
+    assert.match(down.stderr, /could not reach http:\/\/127\.0\.0\.1:9\b/);
     assert.equal(down.stderr.trim().split('\n').length, 1);
     const noToken = await runValet(['ls', '--issuer', 'http://127.0.0.1:9']);
     assert.equal(noToken.code, 2);

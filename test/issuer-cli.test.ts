@@ -59,7 +59,7 @@ describe('valet issuer --config', () => {
     assert.match(refused.stderr, /larger than the 1 MiB limit/);
     await eventually(async () => {
       const ls = await runValet(['ls', ...auth, '--json']);
-      return (JSON.parse(ls.stdout) as unknown[]).length === 1 ? true : undefined;
+      return (JSON.parse(ls.stdout) as { objects: unknown[] }).objects.length === 1 ? true : undefined;
     });
     const out = path.join(dir, 'back.txt');
     assert.equal((await runValet(['download', 'users/alice/note.txt', ...auth, '--out', out])).code, 0);

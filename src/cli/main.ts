@@ -1,22 +1,29 @@
 import { readFileSync } from 'node:fs';
+import { isValetError } from '../token/errors.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { dev } from './commands/dev.js';
 import { issuer } from './commands/issuer.js';
 import { jwks } from './commands/jwks.js';
 import { keygen } from './commands/keygen.js';
 import { mint } from './commands/mint.js';
-import { ls, share, unshare } from './commands/objects.js';
+import { ls, rm } from './commands/objects.js';
+import { revoke } from './commands/revoke.js';
 import { secret } from './commands/secret.js';
+import { share, shares, unshare } from './commands/shares.js';
 import { storage } from './commands/storage.js';
 import { download, upload } from './commands/transfer.js';
+import { CliError, hintOf } from './output.js';
 
 const COMMANDS: readonly Command[] = [
   dev,
   upload,
   download,
   ls,
+  rm,
   share,
+  shares,
   unshare,
+  revoke,
   issuer,
   storage,
   keygen,
@@ -66,16 +73,50 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await command.run(values, positionals)) ?? 0;
   } catch (error) {
-    const prefix = `valet${command ? ` ${command.name}` : ''}`;
-    if (error instanceof UsageError) {
-      const hint = command ? `valet ${command.name} --help` : 'valet --help';
-      process.stderr.write(`${prefix}: ${oneLine(error.message)} (see "${hint}")\n`);
-      return 2;
+    const failure = describeFailure(error, command);
+    if (rest.includes('--json')) {
+      // For scripts: one JSON line on stderr, the same shape as the API's errors.
+      process.stderr.write(
+        `${JSON.stringify({ error: { code: failure.code, message: failure.message } })}\n`,
+      );
+    } else {
+      process.stderr.write(`valet${command ? ` ${command.name}` : ''}: ${failure.message}${failure.hint}\n`);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${prefix}: ${oneLine(message)}\n`);
-    return 1;
+    return failure.status;
   }
+}
+
+/** What a failure says: its code, one line, a hint for people, and the exit status. */
+function describeFailure(
+  error: unknown,
+  command: Command | undefined,
+): { code: string; message: string; hint: string; status: number } {
+  if (error instanceof UsageError) {
+    const help = command ? `valet ${command.name} --help` : 'valet --help';
+    return { code: 'usage_error', message: oneLine(error.message), hint: ` (see "${help}")`, status: 2 };
+  }
+  const message = oneLine(error instanceof Error ? error.message : String(error));
+  if (isValetError(error)) {
+    const hint =
+      hintOf(error) ||
+      (error.code === 'network_error' ? ' (is it running? --issuer or $VALET_ISSUER names the issuer)' : '');
+    return { code: error.code, message, hint, status: 1 };
+  }
+  if (error instanceof CliError) return { code: error.code, message, hint: hintOf(error), status: 1 };
+  const errno = error as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (errno.code === 'EADDRINUSE') {
+    const where =
+      errno.port !== undefined
+        ? `port ${errno.port}${errno.address ? ` on ${errno.address}` : ''}`
+        : 'the port';
+    return {
+      code: 'port_in_use',
+      message: `${where} is already in use`,
+      hint: ' (is another valet or server running there? choose another port with --port)',
+      status: 1,
+    };
+  }
+  return { code: 'error', message, hint: hintOf(error), status: 1 };
 }
 
 /** Every failure is one line on stderr: multi-line messages (validation reports) are joined. */

@@ -1,15 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatBytes, progressBar } from './remote.js';
+import { line, progressBar } from './progress.js';
 
 describe('CLI progress', () => {
-  it('formats sizes for people', () => {
-    assert.equal(formatBytes(0), '0 B');
-    assert.equal(formatBytes(1536), '1.5 KiB');
-    assert.equal(formatBytes(3 * 2 ** 30), '3.0 GiB');
+  it('says progress in units, with the speed and the time left', () => {
+    assert.equal(
+      line('upload', 0, 100, undefined),
+      'upload   [..............................]   0%  0 bytes / 100 bytes',
+    );
+    assert.equal(
+      line('upload', 2 ** 29, 2 ** 30, 64 * 2 ** 20),
+      'upload   [###############...............]  50%  512 MiB / 1 GiB  64 MiB/s  8 s left',
+    );
+    assert.equal(
+      line('hashing', 2 ** 30, 2 ** 30, 2 ** 30),
+      'hashing  [##############################] 100%  1 GiB / 1 GiB  1 GiB/s',
+    );
+    assert.equal(line('download', 1536, undefined, undefined), 'download 1.5 KiB');
   });
 
-  it('draws a bar on a terminal only', (t) => {
+  it('draws on a terminal only, and measures the speed with the clock it is given', (t) => {
     const written: string[] = [];
     const original = { write: process.stderr.write, tty: process.stderr.isTTY };
     t.after(() => {
@@ -26,9 +36,16 @@ describe('CLI progress', () => {
     quiet.done();
     assert.deepEqual(written, []);
     process.stderr.isTTY = true;
-    const bar = progressBar('upload');
-    bar.update(100, 100);
+    let clock = 0;
+    const bar = progressBar('upload', () => clock);
+    bar.update(0, 10 * 2 ** 20);
+    clock = 1000;
+    bar.update(2 ** 20, 10 * 2 ** 20);
     bar.done();
-    assert.match(written.join(''), /\rupload \[#{30}\] 100% 100 B \/ 100 B/);
+    assert.match(
+      written.join(''),
+      /\rupload {3}\[###\.+\] {2}10% {2}1 MiB \/ 10 MiB {2}1 MiB\/s {2}9 s left/,
+    );
+    assert.equal(written.at(-1), '\n');
   });
 });

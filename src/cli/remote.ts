@@ -23,39 +23,3 @@ export function remoteClient(
   if (!token) throw new UsageError('--token is required');
   return createClient({ issuer, getToken: () => token, ...extra });
 }
-
-/** A one-line progress bar on stderr, when stderr is a terminal. */
-export function progressBar(label: string): { update(loaded: number, total?: number): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
-  let last = 0;
-  return {
-    update(loaded, total) {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - last < 100 && loaded !== total) return;
-      last = now;
-      const width = 30;
-      const ratio = total ? Math.min(1, loaded / total) : 0;
-      const bar = '#'.repeat(Math.round(ratio * width)).padEnd(width, '.');
-      const pct = total ? `${Math.floor(ratio * 100)}%`.padStart(4) : '';
-      process.stderr.write(
-        `\r${label} [${bar}] ${pct} ${formatBytes(loaded)}${total ? ` / ${formatBytes(total)}` : ''}  `,
-      );
-    },
-    done() {
-      if (tty) process.stderr.write('\n');
-    },
-  };
-}
-
-/** Bytes for people: `1.5 MiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}

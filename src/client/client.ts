@@ -214,18 +214,58 @@ export class ValetClient {
     });
   }
 
-  /** The caller's objects, from the issuer's registry. */
-  async list(options: { signal?: AbortSignal } = {}): Promise<ObjectInfo[]> {
-    const body = await issuerCall<ObjectListBody>(this.#ctx, 'GET', '/v1/objects', undefined, options.signal);
-    return body.objects.map((o) => ({
-      key: o.key,
-      size: o.size,
-      contentType: o.content_type,
-      sha256: o.sha256 || null,
-      etag: o.etag,
-      createdAt: o.created_at,
-      updatedAt: o.updated_at,
-    }));
+  /** The caller's objects (those under `prefix`), every page of them, from the issuer's registry. */
+  async list(options: { prefix?: string; signal?: AbortSignal } = {}): Promise<ObjectInfo[]> {
+    const all: ObjectInfo[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.listPage({ ...options, ...(after !== undefined && { after }) });
+      all.push(...page.objects);
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    return all;
+  }
+
+  /**
+   * One page of the caller's objects: keys under `prefix`, after the key `after`, in bytewise
+   * order, at most `limit` (the issuer's most: 1,000). `next` is the `after` of the next page.
+   */
+  async listPage(
+    options: { prefix?: string; after?: string; limit?: number; signal?: AbortSignal } = {},
+  ): Promise<{ objects: ObjectInfo[]; next: string | null }> {
+    const query = new URLSearchParams();
+    if (options.prefix) query.set('prefix', options.prefix);
+    if (options.after !== undefined) query.set('after', options.after);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const search = query.toString();
+    const path = `/v1/objects${search ? `?${search}` : ''}`;
+    const body = await issuerCall<ObjectListBody>(this.#ctx, 'GET', path, undefined, options.signal);
+    return {
+      objects: body.objects.map((o) => ({
+        key: o.key,
+        size: o.size,
+        contentType: o.content_type,
+        sha256: o.sha256 || null,
+        etag: o.etag,
+        createdAt: o.created_at,
+        updatedAt: o.updated_at,
+      })),
+      next: body.next ?? null,
+    };
+  }
+
+  /**
+   * Admins only: revokes one key (`key`: its id), every key of a subject issued before `before`
+   * (`subject`; ms since the epoch, default now), or every key a signing key signed
+   * (`signing_key`: its `kid`). Storage refuses them within its revocation delay.
+   */
+  async revoke(
+    kind: 'key' | 'subject' | 'signing_key',
+    value: string,
+    options: { before?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const body = { kind, value, ...(options.before !== undefined && { before: options.before }) };
+    await issuerCall(this.#ctx, 'POST', '/v1/revocations', body, options.signal);
   }
 
   /** Creates a download link for one of the caller's objects, valid for `ttl` seconds. */

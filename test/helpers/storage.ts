@@ -118,12 +118,13 @@ export async function tmpFiles(dataDir: string): Promise<string[]> {
 /** Runs the `valet` CLI to completion. */
 export function runValet(
   args: string[],
-  options: { input?: string; env?: Record<string, string> } = {},
+  options: { input?: string; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [VALET_BIN, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env },
+      ...(options.cwd && { cwd: options.cwd }),
     });
     let stdout = '';
     let stderr = '';

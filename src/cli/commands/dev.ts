@@ -289,7 +289,9 @@ function printReady(
   storage  ${ready.storage}
   web      ${ready.web}
 ${DEV_USERS.map((u) => `  ${u.padEnd(8)} ${ready.users[u]}`).join('\n')}
-Try: valet upload FILE --issuer ${ready.issuer} --token <alice's token>
+Try it as alice, in another terminal of this directory (paste as it is):
+  export VALET_ISSUER=${ready.issuer} VALET_TOKEN=${ready.users.alice}
+  npx valet upload package.json && npx valet ls
 `,
   );
 }

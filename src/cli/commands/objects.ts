@@ -1,78 +1,111 @@
-import { type Command, optional, parseDuration, UsageError } from '../args.js';
-import { formatBytes, REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
+import type { ObjectInfo } from '../../client/client.js';
+import { formatBytes } from '../../token/units.js';
+import type { ObjectBody } from '../../wire/issuer-api.js';
+import { type Command, optional, UsageError } from '../args.js';
+import { KEY_HELP, onObject } from '../names.js';
+import { printJson, printLines } from '../output.js';
+import { REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
 
 export const ls: Command = {
   name: 'ls',
   summary: "list your objects (from the issuer's registry)",
-  help: `Usage: valet ls --issuer URL --token TOKEN [--json]
+  help: `Usage: valet ls [PREFIX] --issuer URL --token TOKEN [--limit 1000] [--after KEY] [--all] [--json]
 
-Lists the objects you own, as the issuer recorded them from storage's completion events.
-One line per object (size, last change, key); with --json a JSON array.
+Lists the objects you own whose full key starts with PREFIX (all of them without one), as the
+issuer recorded them from storage's completion events, in key order, a page at a time: one line
+per object (size, last change, key), then, when there are more, the command for the next page.
+With --json one line {"objects":[{"key","size","content_type","sha256","etag","created_at",
+"updated_at"}…],"next":KEY or null}, as the API answers.
+
+Options:
+${REMOTE_HELP}
+  --limit N            objects per page, 1 to 1000 (default 1000)
+  --after KEY          the page after this key (the "next" of the page before)
+  --all                every page
+  --json               print JSON
+  -h, --help           show this help`,
+  options: {
+    ...REMOTE_OPTIONS,
+    limit: { type: 'string' },
+    after: { type: 'string' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  positionals: true,
+  async run(values, positionals) {
+    if (positionals.length > 1) throw new UsageError('expected at most one PREFIX');
+    const prefix = positionals[0];
+    const limitText = optional(values, 'limit');
+    const limit = limitText === undefined ? undefined : Number(limitText);
+    if (limit !== undefined && (!/^\d+$/.test(limitText ?? '') || limit < 1 || limit > 1000))
+      throw new UsageError('--limit must be a whole number from 1 to 1000');
+    const client = remoteClient(values);
+    const after = optional(values, 'after');
+    const page = values.all
+      ? { objects: await client.list({ ...(prefix && { prefix }) }), next: null }
+      : await client.listPage({
+          ...(prefix && { prefix }),
+          ...(after !== undefined && { after }),
+          ...(limit !== undefined && { limit }),
+        });
+    if (values.json) {
+      printJson({ objects: page.objects.map(objectBody), next: page.next });
+      return 0;
+    }
+    printLines(...page.objects.map((o) => `${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.key}`));
+    if (page.next !== null) {
+      const words = ['valet ls', ...(prefix ? [shellWord(prefix)] : []), '--after', shellWord(page.next)];
+      process.stderr.write(`more: ${words.join(' ')}\n`);
+    } else if (page.objects.length === 0 && prefix && !after) {
+      const first = (await client.listPage({ limit: 1 })).objects[0];
+      if (first)
+        process.stderr.write(
+          `nothing starts with "${prefix}"; prefixes are of full keys, like ${first.key}\n`,
+        );
+    }
+    return 0;
+  },
+};
+
+export const rm: Command = {
+  name: 'rm',
+  summary: 'delete one of your objects',
+  help: `Usage: valet rm KEY --issuer URL --token TOKEN [--json]
+
+Deletes the object straight at storage with a key from the issuer (a delete rule must allow
+it). ${KEY_HELP}
+Prints the deleted key; with --json one line {"object":KEY,"deleted":true}.
 
 Options:
 ${REMOTE_HELP}
   --json               print JSON
   -h, --help           show this help`,
   options: { ...REMOTE_OPTIONS, json: { type: 'boolean' } },
-  async run(values) {
-    const objects = await remoteClient(values).list();
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(objects)}\n`);
-      return 0;
-    }
-    for (const o of objects)
-      process.stdout.write(`${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.key}\n`);
-    return 0;
-  },
-};
-
-export const share: Command = {
-  name: 'share',
-  summary: 'make a download link for one of your objects',
-  help: `Usage: valet share KEY --issuer URL --token TOKEN [--ttl 10m] [--json]
-
-Creates a share link: anyone who has it can download KEY until it expires or is revoked with
-"valet unshare ID". Prints the link on the first line and its id on the second; with --json
-one line {"id":…,"url":…,"expires_at":…}.
-
-Options:
-${REMOTE_HELP}
-  --ttl DURATION       how long the link works (default 10m)
-  --json               print JSON
-  -h, --help           show this help`,
-  options: { ...REMOTE_OPTIONS, ttl: { type: 'string' }, json: { type: 'boolean' } },
   positionals: true,
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('expected exactly one KEY');
-    const ttl = parseDuration(optional(values, 'ttl') ?? '10m', '--ttl');
-    if (!Number.isInteger(ttl) || ttl < 1)
-      throw new UsageError('--ttl must be a whole number of seconds, at least 1');
-    const link = await remoteClient(values).share(positionals[0] as string, { ttl });
-    process.stdout.write(
-      values.json
-        ? `${JSON.stringify({ id: link.id, url: link.url, expires_at: link.expiresAt })}\n`
-        : `${link.url}\n${link.id}\n`,
-    );
+    const client = remoteClient(values);
+    const { key } = await onObject(client, positionals[0] as string, (k) => client.delete(k));
+    if (values.json) printJson({ object: key, deleted: true });
+    else printLines(`deleted ${key}`);
     return 0;
   },
 };
 
-export const unshare: Command = {
-  name: 'unshare',
-  summary: 'revoke a share link',
-  help: `Usage: valet unshare ID --issuer URL --token TOKEN
+/** An object as the API names its fields. */
+export function objectBody(o: ObjectInfo): ObjectBody {
+  return {
+    key: o.key,
+    size: o.size,
+    content_type: o.contentType,
+    sha256: o.sha256,
+    etag: o.etag,
+    created_at: o.createdAt,
+    updated_at: o.updatedAt,
+  };
+}
 
-Revokes the share link with this id: the link stops working at once, and a download key it
-already handed out stops working at storage within the revocation delay (at most 5 s).
-
-Options:
-${REMOTE_HELP}
-  -h, --help           show this help`,
-  options: { ...REMOTE_OPTIONS },
-  positionals: true,
-  async run(values, positionals) {
-    if (positionals.length !== 1) throw new UsageError('expected exactly one ID');
-    await remoteClient(values).unshare(positionals[0] as string);
-    return 0;
-  },
-};
+/** A word a shell reads back as it is (quoted when it needs to be). */
+export function shellWord(text: string): string {
+  return /^[\w./@:+-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}

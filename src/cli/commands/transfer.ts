@@ -4,10 +4,15 @@ import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Download } from '../../client/client.js';
 import { openFile } from '../../client/node.js';
 import { ValetError } from '../../token/errors.js';
-import { type Command, optional, parseSize, required, UsageError } from '../args.js';
-import { progressBar, REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
+import { formatBytes } from '../../token/units.js';
+import { type Command, optional, parseSize, UsageError } from '../args.js';
+import { KEY_HELP, onObject } from '../names.js';
+import { CliError, printJson, printLines, withHint } from '../output.js';
+import { progressBar } from '../progress.js';
+import { REMOTE_HELP, REMOTE_OPTIONS, remoteClient } from '../remote.js';
 
 // Common types by extension; anything else is sent as application/octet-stream.
 const TYPES: Record<string, string> = {
@@ -37,9 +42,10 @@ export const upload: Command = {
                     [--rule RULE] [--chunk-size 64MiB] [--json]
 
 Asks the issuer for an upload key, then streams FILE straight to storage (never through the
-issuer). The file's SHA-256 is computed first and bound into the key, so storage refuses a
-body that was changed on the way. Prints the object key; with --json one line
-{"key":…,"size":…,"sha256":…}. A progress bar is shown on a terminal.
+issuer). The file's SHA-256 is computed first ("hashing") and bound into the key, so storage
+refuses a body that was changed on the way. Prints the object's full key (NAME under your
+prefix, e.g. users/alice/NAME); with --json one line {"key","size","sha256","etag",
+"content_type"}. On a terminal a progress bar shows each phase with its speed and time left.
 
 Files of 8 MiB and more are sent as a resumable upload, in chunks: a dropped connection is
 retried from where storage stopped, and running the same command again after an interruption
@@ -48,7 +54,7 @@ $VALET_STATE_DIR/uploads.json: their URLs only, never a key).
 
 Options:
 ${REMOTE_HELP}
-  --name NAME          the object name to ask for (default: the file's name)
+  --name NAME          the object name to ask for, under your prefix (default: the file's name)
   --content-type TYPE  the content type (default: from the extension, else none)
   --rule RULE          the issuer rule to use (default: the first that allows it)
   --chunk-size SIZE    bytes per request of a resumable upload (default 64MiB)
@@ -78,7 +84,7 @@ ${REMOTE_HELP}
     }
     if (!stat.isFile()) throw new UsageError(`${file} is not a regular file`);
     const contentType = optional(values, 'content-type') ?? TYPES[path.extname(file).toLowerCase()];
-    const sha256 = await fileSha256(file);
+    const sha256 = await fileSha256(file, stat.size);
     const blob = await openFile(file, contentType ? { type: contentType } : {});
     const bar = progressBar('upload');
     const rule = optional(values, 'rule');
@@ -91,16 +97,22 @@ ${REMOTE_HELP}
         // The same file (path, size, modification time, content) resumes its earlier upload.
         fingerprint: `file:${path.resolve(file)}:${stat.size}:${stat.mtimeMs}:${sha256}`,
         onResume: ({ offset, total }) =>
-          process.stderr.write(`resuming an earlier upload: ${offset} of ${total} bytes already stored\n`),
+          process.stderr.write(
+            `resuming an earlier upload: ${formatBytes(offset)} of ${formatBytes(total)} already stored\n`,
+          ),
         onProgress: (p) => bar.update(p.loaded, p.total),
       })
       .finally(() => bar.done());
-    process.stdout.write(
-      values.json
-        ? // A store that keeps no checksum reports none: the file's own digest, computed above.
-          `${JSON.stringify({ key: result.key, size: result.size, sha256: result.sha256 || sha256 })}\n`
-        : `${result.key}\n`,
-    );
+    if (values.json)
+      printJson({
+        key: result.key,
+        size: result.size,
+        // A store that keeps no checksum reports none: the file's own digest, computed above.
+        sha256: result.sha256 || sha256,
+        etag: result.etag,
+        content_type: result.contentType,
+      });
+    else printLines(result.key);
     return 0;
   },
 };
@@ -108,68 +120,132 @@ ${REMOTE_HELP}
 export const download: Command = {
   name: 'download',
   summary: 'download an object straight from storage into a file',
-  help: `Usage: valet download KEY --issuer URL --token TOKEN --out FILE
+  help: `Usage: valet download KEY --issuer URL --token TOKEN [--out FILE] [--force] [--json]
 
-Asks the issuer for a read key, then streams the object from storage into FILE. The bytes go
-to a temporary file next to FILE, are checked against the object's SHA-256, and only then
-renamed to FILE: an interrupted or corrupt download never leaves a partial FILE.
+Asks the issuer for a read key, then streams the object from storage into FILE (default: the
+last part of its key, in the current directory). ${KEY_HELP}
+The bytes go to a temporary file next to FILE, are checked against the object's SHA-256, and
+only then take FILE's name: an interrupted or corrupt download never leaves a partial FILE. An
+existing FILE is kept unless --force. With --json one line {"key","size","sha256","file"}.
 
 Options:
 ${REMOTE_HELP}
-  --out FILE           where to write the object (required)
+  --out FILE           where to write the object (default: its own name, here)
+  --force              replace FILE if it exists
+  --json               print JSON
   -h, --help           show this help`,
-  options: { ...REMOTE_OPTIONS, out: { type: 'string' } },
+  options: {
+    ...REMOTE_OPTIONS,
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
   positionals: true,
   async run(values, positionals) {
-    const key = onePositional(positionals, 'KEY');
-    const out = path.resolve(required(values, 'out'));
+    const given = onePositional(positionals, 'KEY');
     const client = remoteClient(values);
-    const object = await client.download(key);
-    const temp = path.join(
-      path.dirname(out),
-      `.${path.basename(out)}.${randomBytes(6).toString('hex')}.part`,
-    );
-    const hash = createHash('sha256');
-    const bar = progressBar('download');
-    let loaded = 0;
-    try {
-      await pipeline(
-        Readable.fromWeb(object.body as import('node:stream/web').ReadableStream<Uint8Array>),
-        new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            loaded += chunk.length;
-            bar.update(loaded, object.size);
-            callback(null, chunk);
-          },
-        }),
-        createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
-      );
-      const expected = /^"([0-9a-f]{64})"$/.exec(object.etag)?.[1];
-      if (expected !== undefined && hash.digest('hex') !== expected) {
-        throw new ValetError('bad_digest', "the downloaded bytes do not match the object's SHA-256");
-      }
-      const handle = await fs.open(temp, 'r');
-      await handle.sync();
-      await handle.close();
-      await fs.rename(temp, out);
-    } catch (error) {
-      await fs.rm(temp, { force: true });
-      throw error;
-    } finally {
-      bar.done();
-    }
+    const outFor = (key: string) => path.resolve(optional(values, 'out') ?? path.posix.basename(key));
+    const force = values.force === true;
+    // Refused before any byte moves when the name it would take is already there.
+    if (!force) await refuseExisting(outFor(given));
+    const { key, value: object } = await onObject(client, given, (k) => client.download(k));
+    const out = outFor(key);
+    if (!force && out !== outFor(given))
+      await refuseExisting(out).catch(async (error) => {
+        await object.body.cancel().catch(() => {});
+        throw error;
+      });
+    const sha256 = await saveAs(object, out, force);
+    if (values.json) printJson({ key, size: object.size, sha256, file: out });
+    else process.stderr.write(`saved ${key} (${formatBytes(object.size)}) as ${out}\n`);
     return 0;
   },
 };
+
+async function refuseExisting(file: string): Promise<void> {
+  const exists = await fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+  if (exists)
+    throw withHint(
+      new CliError('file_exists', `${file} already exists`),
+      'add --force to replace it, or --out FILE',
+    );
+}
+
+/**
+ * Streams a download into a temporary file next to `out`, checks it against the object's
+ * SHA-256 (when the store has one), makes it durable, then gives it `out`'s name: over an
+ * existing file only with `force` (else link(2), which refuses one that appeared meanwhile).
+ */
+async function saveAs(object: Download, out: string, force: boolean): Promise<string> {
+  const temp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(6).toString('hex')}.part`);
+  const hash = createHash('sha256');
+  const bar = progressBar('download');
+  let loaded = 0;
+  try {
+    await pipeline(
+      Readable.fromWeb(object.body as import('node:stream/web').ReadableStream<Uint8Array>),
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          loaded += chunk.length;
+          bar.update(loaded, object.size);
+          callback(null, chunk);
+        },
+      }),
+      createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
+    );
+    const digest = hash.digest('hex');
+    const expected = /^"([0-9a-f]{64})"$/.exec(object.etag)?.[1];
+    if (expected !== undefined && digest !== expected) {
+      throw new ValetError('bad_digest', "the downloaded bytes do not match the object's SHA-256");
+    }
+    const handle = await fs.open(temp, 'r');
+    await handle.sync();
+    await handle.close();
+    if (force) await fs.rename(temp, out);
+    else {
+      await fs.link(temp, out).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') return refuseExisting(out);
+        throw error;
+      });
+      await fs.rm(temp, { force: true });
+    }
+    return digest;
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  } finally {
+    bar.done();
+  }
+}
 
 function onePositional(positionals: string[], name: string): string {
   if (positionals.length !== 1) throw new UsageError(`expected exactly one ${name}`);
   return positionals[0] as string;
 }
 
-async function fileSha256(file: string): Promise<string> {
+/** The file's SHA-256, with a "hashing" bar on a terminal (a large file takes a while). */
+async function fileSha256(file: string, size: number): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
+  const bar = progressBar('hashing');
+  let done = 0;
+  try {
+    await pipeline(
+      createReadStream(file, { highWaterMark: 1024 * 1024 }),
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          done += chunk.length;
+          bar.update(done, size);
+          callback();
+        },
+      }),
+    );
+  } finally {
+    bar.done();
+  }
   return hash.digest('hex');
 }
