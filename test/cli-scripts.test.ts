@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, runValet } from './helpers/storage.js';
+import { freePort, runValet, startValet } from './helpers/storage.js';
 import { startSystem, type TestSystem } from './helpers/system.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -244,6 +244,56 @@ describe('valet CLI for scripts', () => {
     const two = await runValet(['revoke', '--key', 'a', '--subject', 'b', ...as(system, 'root')]);
     assert.equal(two.code, 2);
     assert.match(two.stderr, /give exactly one of --key, --subject and --signing-key/);
+  });
+
+  it('gives every other command --json too', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-cli-json2-'));
+    const keyFile = path.join(dir, 'k.jwk');
+    const key = JSON.parse((await runValet(['keygen', '--out', keyFile, '--json'])).stdout);
+    assert.deepEqual(Object.keys(key), ['kid', 'file']);
+    assert.equal(key.file, keyFile);
+    const secret = JSON.parse((await runValet(['secret', '--out', path.join(dir, 's'), '--json'])).stdout);
+    assert.deepEqual(secret, { file: path.join(dir, 's') });
+    const set = await runValet(['jwks', keyFile, '--json']);
+    assert.equal(set.stdout.trimEnd().split('\n').length, 1);
+    assert.equal(JSON.parse(set.stdout).keys[0].kid, key.kid);
+    const minted = await runValet([
+      'mint',
+      '--key',
+      keyFile,
+      '--storage',
+      'http://s.test',
+      '--op',
+      'get',
+      '--object',
+      'a',
+      '--ttl',
+      '1m',
+      '--json',
+    ]);
+    assert.match(JSON.parse(minted.stdout).url, /^http:\/\/s\.test\/o\/a\?vk=/);
+    // A command's own failure, as JSON too (keygen refuses to overwrite).
+    const again = jsonFailure(await runValet(['keygen', '--out', keyFile, '--json']));
+    assert.deepEqual([again.status, again.code], [2, 'usage_error']);
+    await writeFile(path.join(dir, 'jwks.json'), set.stdout);
+    const storage = await startValet(
+      [
+        'storage',
+        '--data',
+        path.join(dir, 'data'),
+        '--jwks',
+        path.join(dir, 'jwks.json'),
+        '--port',
+        '0',
+        '--json',
+      ],
+      /^(\{.*\})\n/,
+    );
+    try {
+      assert.match(JSON.parse(storage.url).url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await storage.stop();
+    }
   });
 
   it('names a busy port in words', async (t) => {

@@ -91,10 +91,11 @@ const configSchema = z
 export const issuer: Command = {
   name: 'issuer',
   summary: 'run the issuer alone, against a separate valet storage',
-  help: `Usage: valet issuer --config FILE
+  help: `Usage: valet issuer --config FILE [--json]
 
 Runs the issuer described by a JSON config file (format in docs/issuer.md; paths in it are
-relative to the file). Prints "valet issuer listening on URL" on stdout once ready; JSON logs
+relative to the file). Prints "valet issuer listening on URL" on stdout once ready (with
+--json: {"url"}); JSON logs
 go to stderr. Run storage with "valet storage --issuer URL --secret-file FILE" and the same
 secret so that it sends completion events and polls revocations. SIGTERM or SIGINT stops it.
 
@@ -115,8 +116,9 @@ Example config:
 
 Options:
   --config FILE   the config file (required)
+  --json          print the ready line as JSON
   -h, --help      show this help`,
-  options: { config: { type: 'string' } },
+  options: { config: { type: 'string' }, json: { type: 'boolean' } },
   async run(values) {
     const file = path.resolve(required(values, 'config'));
     const config = await readConfig(file);
@@ -140,7 +142,7 @@ Options:
     }
     const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
     logger.info({ url }, 'issuer listening');
-    process.stdout.write(`valet issuer listening on ${url}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `valet issuer listening on ${url}\n`);
     return untilSignal(
       async () => {
         await closeHttpServer(server);

@@ -6,7 +6,7 @@ import { type Command, UsageError } from '../args.js';
 export const jwks: Command = {
   name: 'jwks',
   summary: 'print the public JWK set of one or more key files',
-  help: `Usage: valet jwks FILE [FILE…]
+  help: `Usage: valet jwks FILE [FILE…] [--json]
 
 Prints the public JWK set ({"keys":[…]}) for the given key files on stdout. Each FILE is a
 private key from "valet keygen", a single public JWK, or a JWK set. Private parts are never
@@ -15,10 +15,11 @@ printed. To rotate keys, publish the old and the new key together for the overla
   valet jwks new-key.json old-key.json > jwks.json
 
 Options:
+  --json       print the set on one line
   -h, --help   show this help`,
-  options: {},
+  options: { json: { type: 'boolean' } },
   positionals: true,
-  async run(_values, files) {
+  async run(values, files) {
     if (files.length === 0) throw new UsageError('give at least one key file');
     const keys = [];
     for (const file of files) {
@@ -34,7 +35,7 @@ Options:
     const set: JwkSet = { keys };
     // Check the result is a set storage would accept (types, unique kids) before printing it.
     await TrustedKeys.fromJwks(set);
-    process.stdout.write(`${JSON.stringify(set, null, 2)}\n`);
+    process.stdout.write(`${values.json ? JSON.stringify(set) : JSON.stringify(set, null, 2)}\n`);
     return 0;
   },
 };

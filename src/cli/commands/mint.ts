@@ -11,7 +11,7 @@ export const mint: Command = {
   help: `Usage: valet mint --key FILE --storage URL --op get|head|put|delete --object KEY --ttl DURATION
                   [--subject NAME] [--max-size BYTES] [--min-size BYTES] [--size BYTES]
                   [--content-type TYPE]… [--sha256 HEX] [--once] [--no-overwrite]
-                  [--resumable | --upload ID] [--filename NAME] [--inline | --attachment]
+                  [--resumable | --upload ID] [--filename NAME] [--inline | --attachment] [--json]
 
 Signs a valet key for one operation on one object and prints the URL that uses it
 (STORAGE/o/KEY?vk=TOKEN) on stdout. A resumable key prints STORAGE/uploads?vk=TOKEN (create
@@ -36,6 +36,7 @@ Options:
   --filename NAME       get/head: download file name
   --inline              get/head: serve inline whatever the type (still sandboxed)
   --attachment          get/head: always serve as a download
+  --json                print {"url"} (the URL holds the key: keep it out of logs)
   -h, --help            show this help`,
   options: {
     key: { type: 'string' },
@@ -56,6 +57,7 @@ Options:
     filename: { type: 'string' },
     inline: { type: 'boolean' },
     attachment: { type: 'boolean' },
+    json: { type: 'boolean' },
   },
   async run(values) {
     const keyFile = required(values, 'key');
@@ -113,7 +115,7 @@ Options:
       : upload !== undefined
         ? `${base}/uploads/${upload}?vk=${token}`
         : keyUrl(storage, object, token);
-    process.stdout.write(`${url}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
     return 0;
   },
 };

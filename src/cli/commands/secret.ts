@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { type Command, required, UsageError } from '../args.js';
+import { printJson } from '../output.js';
 import { newSecret } from '../secrets.js';
 
 export const secret: Command = {
@@ -14,8 +15,9 @@ signs the completion events and the revocation feed between them. Never overwrit
 
 Options:
   --out FILE   where to write the secret (required; refused if it exists)
+  --json       print {"file"}
   -h, --help   show this help`,
-  options: { out: { type: 'string' } },
+  options: { out: { type: 'string' }, json: { type: 'boolean' } },
   async run(values) {
     const out = required(values, 'out');
     try {
@@ -26,7 +28,8 @@ Options:
       }
       throw error;
     }
-    process.stdout.write(`wrote a new storage secret to ${out}\n`);
+    if (values.json) printJson({ file: out });
+    else process.stdout.write(`wrote a new storage secret to ${out}\n`);
     return 0;
   },
 };

@@ -24,10 +24,11 @@ export const storage: Command = {
                      [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
                      [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
-                     [--upload-lifetime 24h] [--no-journal]
+                     [--upload-lifetime 24h] [--no-journal] [--json]
 
 Serves objects under DIR to requests that carry a valet key signed by a key in the JWK set.
-Prints "valet storage listening on URL" on stdout once ready; JSON logs go to stderr.
+Prints "valet storage listening on URL" on stdout once ready (with --json: {"url"}); JSON
+logs go to stderr.
 SIGTERM or SIGINT: graceful shutdown. SIGHUP: reload the JWK set now (it is also re-read
 every 5 s from a file, every 60 s from a URL, and when a token names an unknown key).
 
@@ -56,9 +57,11 @@ Options:
                          how long an unfinished resumable upload is kept (default 24h)
   --no-journal           commit every upload with its own fsyncs, instead of small uploads
                          sharing one fsync through DIR/journal (group commit)
+  --json                 print the ready line as JSON
   -h, --help             show this help`,
   options: {
     data: { type: 'string' },
+    json: { type: 'boolean' },
     jwks: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
@@ -128,7 +131,9 @@ Options:
       throw error;
     }
     logger.info({ url, kids: keys.kids }, 'storage listening');
-    process.stdout.write(`valet storage listening on ${url}\n`);
+    process.stdout.write(
+      values.json ? `${JSON.stringify({ url })}\n` : `valet storage listening on ${url}\n`,
+    );
 
     return untilSignal(
       async (signal) => {
