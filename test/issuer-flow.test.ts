@@ -66,6 +66,51 @@ describe('issuer and storage together', () => {
     assert.equal(await (await still.blob()).text(), 'alice only');
   });
 
+  it('tells the caller their rules, limits, quota and usage before any file is picked (GET /v1/me)', async (t) => {
+    const sys = await startSystem(t, {
+      issuer: {
+        quota: { maxBytes: 10 * 2 ** 20, maxObjects: 5 },
+        rules: {
+          photos: {
+            op: 'put',
+            prefix: 'users/{subject}/',
+            maxSize: 2 ** 20,
+            contentTypes: ['image/*'],
+            ttl: 120,
+          },
+          read: { op: 'get', prefix: 'users/{subject}/' },
+          share: { op: 'share', prefix: 'users/{subject}/' },
+        },
+      },
+    });
+    const alice = sys.client('alice');
+    const before = await alice.me();
+    assert.deepEqual(before, {
+      subject: 'alice',
+      rules: [
+        {
+          name: 'photos',
+          op: 'put',
+          prefix: 'users/alice/',
+          maxSize: 2 ** 20,
+          contentTypes: ['image/*'],
+          ttl: 120,
+        },
+        { name: 'read', op: 'get', prefix: 'users/alice/', ttl: 300 },
+        { name: 'share', op: 'share', prefix: 'users/alice/' },
+      ],
+      quota: { maxBytes: 10 * 2 ** 20, maxObjects: 5, usedBytes: 0, usedObjects: 0 },
+    });
+    await alice.upload(new Blob([new Uint8Array(1000)], { type: 'image/png' }), { name: 'a.png' });
+    const after = await eventually(async () => {
+      const me = await alice.me();
+      return me.quota.usedObjects === 1 ? me : undefined;
+    });
+    assert.equal(after.quota.usedBytes, 1000);
+    assert.equal((await sys.client('bob').me()).rules[0]?.prefix, 'users/bob/');
+    assert.equal((await fetch(`${sys.served.url}/v1/me`)).status, 401);
+  });
+
   it('refuses names that try to leave the caller prefix', async (t) => {
     const sys = await startSystem(t);
     const alice = sys.client('alice');

@@ -21,6 +21,7 @@ export {
   fileResumeStore,
   type Grant,
   localStorageResumeStore,
+  type Me,
   memoryResumeStore,
   type ObjectInfo,
   type Progress,

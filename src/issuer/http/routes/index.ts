@@ -1,6 +1,7 @@
 import type { IssuerRoute } from '../handler.js';
 import { Router } from '../router.js';
 import { keyRoutes } from './keys.js';
+import { meRoutes } from './me.js';
 import { objectRoutes } from './objects.js';
 import { revocationRoutes } from './revocations.js';
 import { shareLinkRoutes } from './share-links.js';
@@ -18,6 +19,7 @@ export function issuerRoutes(): Router<IssuerRoute> {
     ...keyRoutes,
     ...uploadRoutes,
     ...objectRoutes,
+    ...meRoutes,
     ...shareRoutes,
     ...shareLinkRoutes,
     ...storageFeedRoutes,
