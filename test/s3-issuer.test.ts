@@ -321,7 +321,9 @@ describe('issuer with the S3 driver, on Ceph', () => {
     const up = await runValet(['upload', file, ...as, '--json']);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(JSON.parse(up.stdout).key, 'users/alice/doc.txt');
-    const listed = JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as Array<{ key: string }>;
+    const listed = (
+      JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as { objects: Array<{ key: string }> }
+    ).objects;
     assert.deepEqual(
       listed.map((o) => o.key),
       ['users/alice/doc.txt'],
