@@ -33,7 +33,9 @@ async function startDev(t: TestContext, maxUpload = '4MiB'): Promise<Dev> {
 
 async function signIn(page: Page, dev: Dev, user: 'alice' | 'bob'): Promise<void> {
   await page.goto(dev.web);
-  await page.getByRole('button', { name: `Sign in as ${user}` }).click();
+  // The session lives in sessionStorage: a reload keeps it.
+  if (!(await page.locator('#signed-in', { hasText: user }).isVisible()))
+    await page.getByRole('button', { name: `Sign in as ${user}` }).click();
   await page.locator('#who', { hasText: user }).waitFor();
 }
 
@@ -68,7 +70,7 @@ describe('the demo page in a real browser', () => {
     const row = page.locator('#transfers li', { hasText: 'photo.bin' });
     await row.locator('.detail', { hasText: '100%' }).waitFor();
     assert.equal(await row.locator('progress').evaluate((p) => (p as unknown as { value: number }).value), 1);
-    const listed = page.locator('#objects tr', { hasText: 'photo.bin' });
+    const listed = page.locator('#objects li', { hasText: 'photo.bin' });
     await listed.waitFor();
     await screenshot(page, 'uploaded');
     // The bytes went to storage, not through the issuer: one PUT to the storage origin.
@@ -78,7 +80,7 @@ describe('the demo page in a real browser', () => {
     );
     assert.ok(!requests.some((r) => r.startsWith(`PUT ${new URL(dev.web).origin}`)));
     const pattern = (await page.locator('#pattern').textContent()) ?? '';
-    assert.match(pattern, /To storage\s*3\.1 MB/);
+    assert.match(pattern, /To storage\s*3 MiB/);
     assert.match(pattern, /put users\/alice\/photo\.bin/);
     assert.ok(!pattern.includes('eyJ'), 'the panel never shows a token');
 
@@ -91,7 +93,8 @@ describe('the demo page in a real browser', () => {
 
     // Delete: gone from the list, and from storage.
     await page.getByRole('button', { name: 'Delete photo.bin' }).click();
-    await page.locator('#empty').waitFor({ state: 'visible' });
+    await page.getByRole('button', { name: 'Yes, delete photo.bin' }).click();
+    await page.locator('#objects-state', { hasText: 'No objects yet.' }).waitFor();
     const gone = await fetch(`${dev.storage}/o/users/alice/photo.bin`);
     assert.equal(gone.status, 401, 'storage answers without a key, and the object is gone from the registry');
 
@@ -99,8 +102,8 @@ describe('the demo page in a real browser', () => {
     t.after(() => bob.close());
     const bobPage = await bob.newPage();
     await signIn(bobPage, dev, 'bob');
-    await bobPage.locator('#empty').waitFor({ state: 'visible' });
-    assert.equal(await bobPage.locator('#objects tr').count(), 0);
+    await bobPage.locator('#objects-state', { hasText: 'No objects yet.' }).waitFor();
+    assert.equal(await bobPage.locator('#objects li').count(), 0);
     await screenshot(bobPage, 'bob-sees-nothing');
   });
 
@@ -116,9 +119,9 @@ describe('the demo page in a real browser', () => {
     await page.locator('#who', { hasText: 'alice' }).waitFor();
     const { file } = await fileOf(dev, 'big.bin', 2 * 1024 * 1024);
     await page.locator('#files').setInputFiles(file);
-    await page.locator('#status', { hasText: 'larger than the rules allow' }).waitFor();
+    await page.locator('#toasts', { hasText: 'The file (2 MiB) is larger than the 1 MiB limit.' }).waitFor();
     await screenshot(page, 'refused');
-    assert.equal(await page.locator('#objects tr').count(), 0);
+    assert.equal(await page.locator('#objects li').count(), 0);
     assert.deepEqual(await readdir(path.join(dev.dataDir, 'storage', 'tmp')), []);
   });
 
@@ -166,8 +169,8 @@ describe('the demo page in a real browser', () => {
     }
     assert.deepEqual(uploads, []);
     await page.reload();
-    await page.locator('#empty').waitFor({ state: 'visible' });
-    assert.equal(await page.locator('#objects tr').count(), 0);
+    await page.locator('#objects-state', { hasText: 'No objects yet.' }).waitFor();
+    assert.equal(await page.locator('#objects li').count(), 0);
   });
 
   it('resumes a large upload after the page is reloaded mid-way, from localStorage', async (t) => {
@@ -209,12 +212,12 @@ describe('the demo page in a real browser', () => {
     await signIn(page, dev, 'alice');
     await page.locator('#files').setInputFiles(file);
     await page
-      .locator('#status', { hasText: /Resuming movie\.bin: [1-9][\d.]* [KM]B of [\d.]+ MB already stored/ })
+      .locator('#toasts', { hasText: /Resuming movie\.bin: [1-9][\d.]* [KM]iB of [\d.]+ MiB already stored/ })
       .waitFor();
     const again = page.locator('#transfers li', { hasText: 'movie.bin' });
     await again.locator('.detail', { hasText: '100%' }).waitFor();
     await screenshot(page, 'resumed');
-    await page.locator('#objects tr', { hasText: 'movie.bin' }).waitFor();
+    await page.locator('#objects li', { hasText: 'movie.bin' }).waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download movie.bin' }).click();
     const saved = await (await download).path();
@@ -250,14 +253,14 @@ describe('the demo page in a real browser', () => {
     const file = path.join(dev.dir, 'dot.png');
     await writeFile(file, png);
     await page.locator('#files').setInputFiles(file);
-    await page.locator('#objects tr', { hasText: 'dot.png' }).waitFor();
+    await page.locator('#objects li', { hasText: 'dot.png' }).waitFor();
     // Drag and drop works too (a file dropped on the drop zone).
     await page.evaluate(`(() => {
       const transfer = new DataTransfer();
       transfer.items.add(new File(['dropped text'], 'dropped.txt', { type: 'text/plain' }));
       document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true }));
     })()`);
-    await page.locator('#objects tr', { hasText: 'dropped.txt' }).waitFor();
+    await page.locator('#objects li', { hasText: 'dropped.txt' }).waitFor();
     // A narrow screen still shows everything.
     await page.setViewportSize({ width: 360, height: 800 });
     await screenshot(page, 'narrow');
@@ -270,7 +273,7 @@ describe('the demo page in a real browser', () => {
 
     await page.locator('#ttl').selectOption('3600');
     await page.getByRole('button', { name: 'Share dot.png' }).click();
-    const shareRow = page.locator('#shares tr', { hasText: 'dot.png' });
+    const shareRow = page.locator('#shares li', { hasText: 'dot.png' });
     await shareRow.waitFor();
     const link = ((await shareRow.locator('.link').textContent()) ?? '').trim();
     assert.match(link, /\/s\/[A-Za-z0-9_-]+$/);
@@ -284,7 +287,7 @@ describe('the demo page in a real browser', () => {
     assert.deepEqual(await opened?.body(), png);
 
     await shareRow.getByRole('button', { name: 'Revoke the link to dot.png' }).click();
-    await page.locator('#no-shares').waitFor({ state: 'visible' });
+    await page.locator('#shares-state', { hasText: 'No share links.' }).waitFor();
     const dead = await other.goto(link);
     assert.equal(dead?.status(), 404);
     assert.match((await other.locator('h1').textContent()) ?? '', /Nothing here/);

@@ -1,0 +1,219 @@
+// The user's objects as a grid of thumbnails or a list, with preview, download, share and a
+// delete that asks first; and the refresh that redraws objects, share links and limits.
+import type { Me, ObjectInfo } from '../../client/client.js';
+import { $, button, el, nameLabel, toast } from './dom.js';
+import { renderLimits } from './limits.js';
+import { endedSession, renderAccount } from './session.js';
+import { renderShares } from './shares.js';
+import { baseName, client, formatBytes, links, say, session } from './state.js';
+
+const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/;
+/** Read URLs for thumbnails, by key and version, reused until shortly before they expire. */
+const thumbs = new Map<string, { etag: string; url: string; expiresAt: number }>();
+let loadedOnce = false;
+
+/** Redraws everything from the issuer; `signedOutMessage` replaces the signed-out wording. */
+export async function refresh(signedOutMessage?: string): Promise<ObjectInfo[]> {
+  renderAccount();
+  if (!session.token) {
+    loadedOnce = false;
+    renderLimits(null);
+    showState('objects', signedOutMessage ?? 'Sign in to see your objects.', Boolean(signedOutMessage));
+    showState('shares', 'Sign in to see your share links.');
+    $('objects').replaceChildren();
+    $('shares').replaceChildren();
+    return [];
+  }
+  if (!loadedOnce) showState('objects', 'Loading your objects…');
+  try {
+    const [objects, shares, me] = await Promise.all([client.list(), client.shares(), client.me()]);
+    loadedOnce = true;
+    objects.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    renderObjects(objects);
+    renderShares(shares);
+    renderLimits(me as Me);
+    return objects;
+  } catch (error) {
+    if (!endedSession(error)) showState('objects', `Could not load your objects. ${say(error).text}`, true);
+    return [];
+  }
+}
+
+/** Storage reports a completed upload to the issuer by webhook: poll briefly until it is listed. */
+export async function refreshUntil(key: string, present = true): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    if ((await refresh()).some((o) => o.key === key) === present) return;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+/** The line that stands for a list that is loading, empty, signed out or failed. */
+function showState(list: 'objects' | 'shares', text: string, isError = false): void {
+  const state = $(`${list}-state`);
+  state.textContent = text;
+  state.classList.toggle('error', isError);
+  state.hidden = false;
+}
+
+function renderObjects(objects: ObjectInfo[]): void {
+  $('objects').replaceChildren(...objects.map(objectCard));
+  const state = $('objects-state');
+  if (objects.length === 0) showState('objects', 'No objects yet. Upload a file and it shows here.');
+  else state.hidden = true;
+}
+
+function objectCard(o: ObjectInfo): HTMLLIElement {
+  const name = baseName(o.key);
+  const actions = el('div', { className: 'actions' });
+  const note = el('p', { className: 'note' });
+  const card = el(
+    'li',
+    { className: 'object', dataset: { key: o.key } },
+    thumbnail(o),
+    info(o),
+    actions,
+    note,
+  );
+  if (IMAGE.test(o.contentType) || o.contentType.startsWith('video/'))
+    actions.append(button('Preview', `Preview ${name}`, () => void preview(o)));
+  actions.append(
+    button('Download', `Download ${name}`, () => void download(o)),
+    button('Share', `Share ${name}`, () => void share(o, note)),
+    button('Delete', `Delete ${name}`, () => confirmDelete(o, actions, note)),
+  );
+  return card;
+}
+
+function info(o: ObjectInfo): HTMLDivElement {
+  const field = (label: string, value: string, optional = false, title?: string) => [
+    el('dt', { className: optional ? 'optional' : '' }, label),
+    el('dd', { className: optional ? 'optional' : '', ...(title && { title }) }, value),
+  ];
+  return el(
+    'div',
+    { className: 'info' },
+    nameLabel(baseName(o.key)),
+    el(
+      'dl',
+      { className: 'fields' },
+      ...field('Size', formatBytes(o.size)),
+      ...field('Type', o.contentType || 'unknown'),
+      ...field('Modified', new Date(o.updatedAt).toLocaleString(), true),
+      ...field(
+        'SHA-256',
+        o.sha256 ? `${o.sha256.slice(0, 12)}…` : 'not kept by this store',
+        true,
+        o.sha256 ?? undefined,
+      ),
+    ),
+  );
+}
+
+/** An image's or a video's first frame, through a short-lived read URL; the extension otherwise. */
+function thumbnail(o: ObjectInfo): HTMLDivElement {
+  const box = el('div', { className: 'thumb' });
+  const isImage = IMAGE.test(o.contentType);
+  const isVideo = o.contentType.startsWith('video/');
+  const extension = baseName(o.key).includes('.') ? (baseName(o.key).split('.').pop() ?? '') : '';
+  box.textContent = (extension || 'file').slice(0, 5).toUpperCase();
+  if (!isImage && !isVideo) return box;
+  void readUrlFor(o).then(
+    (url) => {
+      const media = isImage
+        ? el('img', { src: url, alt: '', loading: 'lazy', decoding: 'async' })
+        : el('video', { src: url, muted: true, preload: 'metadata' });
+      if (!isImage) media.setAttribute('aria-hidden', 'true');
+      box.replaceChildren(media);
+    },
+    () => {},
+  );
+  return box;
+}
+
+async function readUrlFor(o: ObjectInfo): Promise<string> {
+  const cached = thumbs.get(o.key);
+  if (cached && cached.etag === o.etag && cached.expiresAt - Date.now() > 60_000) return cached.url;
+  const { url, expiresAt } = await client.readUrl(o.key);
+  thumbs.set(o.key, { etag: o.etag, url, expiresAt: Date.parse(expiresAt) });
+  return url;
+}
+
+async function preview(o: ObjectInfo): Promise<void> {
+  const name = baseName(o.key);
+  try {
+    const { url } = await client.readUrl(o.key);
+    const media = o.contentType.startsWith('video/')
+      ? el('video', { src: url, controls: true })
+      : el('img', { src: url, alt: name });
+    const close = button('Close', `Close the preview of ${name}`, () => $('preview').replaceChildren());
+    $('preview').replaceChildren(el('div', { className: 'section-head' }, el('h3', {}, name), close), media);
+    close.focus();
+  } catch (error) {
+    if (!endedSession(error)) toast(say(error).text, 'error');
+  }
+}
+
+async function download(o: ObjectInfo): Promise<void> {
+  try {
+    const { url } = await client.readUrl(o.key, { disposition: 'attachment', filename: baseName(o.key) });
+    const link = el('a', { href: url, rel: 'noopener' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (error) {
+    if (!endedSession(error)) toast(say(error).text, 'error');
+  }
+}
+
+async function share(o: ObjectInfo, note: HTMLElement): Promise<void> {
+  try {
+    const ttl = Number($<HTMLSelectElement>('ttl').value);
+    const link = await client.share(o.key, { ttl });
+    links.set(link.id, link.url);
+    note.className = 'note';
+    note.textContent = 'Share link created: copy it under "Share links".';
+    toast(`Share link for ${baseName(o.key)} created.`);
+    await refresh();
+  } catch (error) {
+    if (endedSession(error)) return;
+    note.className = 'note error';
+    note.textContent = say(error).text;
+  }
+}
+
+/** Delete asks first, next to the button: "Delete NAME for good?" with Delete and Keep. */
+function confirmDelete(o: ObjectInfo, actions: HTMLElement, note: HTMLElement): void {
+  const name = baseName(o.key);
+  const saved = [...actions.childNodes];
+  const keep = button('Keep', `Keep ${name}`, () => {
+    actions.replaceChildren(...saved);
+    (
+      saved.find((n) => (n as HTMLElement).getAttribute?.('aria-label') === `Delete ${name}`) as HTMLElement
+    )?.focus();
+  });
+  const yes = button('Delete', `Yes, delete ${name}`, () => void remove(o, note), 'danger');
+  const question = el('div', { className: 'confirm', role: 'group' }, `Delete ${name} for good?`, yes, keep);
+  question.setAttribute('aria-label', `Confirm deleting ${name}`);
+  actions.replaceChildren(question);
+  keep.focus();
+}
+
+async function remove(o: ObjectInfo, note: HTMLElement): Promise<void> {
+  try {
+    await client.delete(o.key);
+    toast(`Deleted ${baseName(o.key)}.`);
+    await refreshUntil(o.key, false);
+  } catch (error) {
+    if (endedSession(error)) return;
+    note.className = 'note error';
+    note.textContent = say(error).text;
+  }
+}
+
+/** Grid (thumbnails) or list (one row each, every field); the choice is remembered. */
+export function setView(view: 'grid' | 'list'): void {
+  $('objects').className = `objects ${view}`;
+  $('view-grid').setAttribute('aria-pressed', String(view === 'grid'));
+  $('view-list').setAttribute('aria-pressed', String(view === 'list'));
+  localStorage.setItem('valet-view', view);
+}
