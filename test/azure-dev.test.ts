@@ -83,15 +83,16 @@ describe('valet dev --storage azure, on Azurite', () => {
     });
     await page.goto(ready.web);
     await page.getByRole('button', { name: 'Sign in as alice' }).click();
-    await page.locator('#objects tr', { hasText: 'doc.txt' }).waitFor();
+    await page.locator('#objects li', { hasText: 'doc.txt' }).waitFor();
     const picture = path.join(dir, 'page.png');
     await writeFile(picture, randomBytes(300_000));
     await page.locator('#files').setInputFiles(picture);
     await page.locator('#transfers li .detail', { hasText: '100%' }).waitFor();
-    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor();
+    await page.locator('#objects li', { hasText: 'page.png' }).waitFor();
     await screenshot(page, 'azure-uploaded');
     await page.getByRole('button', { name: 'Delete page.png' }).click();
-    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Yes, delete page.png' }).click();
+    await page.locator('#objects li', { hasText: 'page.png' }).waitFor({ state: 'detached' });
     // A large file goes as blocks from the page (PUT cross-origin to Azurite) and from the CLI.
     const movie = path.join(dir, 'movie.bin');
     const movieData = randomBytes(12 * 2 ** 20 + 7);
@@ -101,7 +102,7 @@ describe('valet dev --storage azure, on Azurite', () => {
       .locator('#transfers li', { hasText: 'movie.bin' })
       .locator('.detail', { hasText: '100%' })
       .waitFor();
-    await page.locator('#objects tr', { hasText: 'movie.bin' }).waitFor();
+    await page.locator('#objects li', { hasText: 'movie.bin' }).waitFor();
     assert.match(
       (await page.locator('#pattern').textContent()) ?? '',
       /resumable=true/,

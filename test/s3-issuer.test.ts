@@ -343,16 +343,17 @@ describe('issuer with the S3 driver, on Ceph', () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto((JSON.parse(dev.url) as { web: string }).web);
     await page.getByRole('button', { name: 'Sign in as alice' }).click();
-    await page.locator('#objects tr', { hasText: 'doc.txt' }).waitFor();
+    await page.locator('#objects li', { hasText: 'doc.txt' }).waitFor();
     const picture = path.join(dir, 'page.png');
     await writeFile(picture, randomBytes(300_000));
     await page.locator('#files').setInputFiles(picture);
     await page.locator('#transfers li .detail', { hasText: '100%' }).waitFor();
-    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor();
+    await page.locator('#objects li', { hasText: 'page.png' }).waitFor();
     await screenshot(page, 's3-uploaded');
     assert.match((await page.locator('#pattern').textContent()) ?? '', /put users\/alice\/page\.png/);
     await page.getByRole('button', { name: 'Delete page.png' }).click();
-    await page.locator('#objects tr', { hasText: 'page.png' }).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Yes, delete page.png' }).click();
+    await page.locator('#objects li', { hasText: 'page.png' }).waitFor({ state: 'detached' });
     // A large file goes as a multipart upload, from the page (parts PUT cross-origin to Ceph)
     // and from the CLI, and lands whole.
     const movie = path.join(dir, 'movie.bin');
@@ -363,7 +364,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
       .locator('#transfers li', { hasText: 'movie.bin' })
       .locator('.detail', { hasText: '100%' })
       .waitFor();
-    await page.locator('#objects tr', { hasText: 'movie.bin' }).waitFor();
+    await page.locator('#objects li', { hasText: 'movie.bin' }).waitFor();
     assert.match(
       (await page.locator('#pattern').textContent()) ?? '',
       /resumable=true/,

@@ -146,6 +146,11 @@ describe('the demo page in a real browser', () => {
     await row.locator('.detail', { hasText: /[1-9]\d*%/ }).waitFor();
     await row.getByRole('button', { name: 'Cancel' }).click();
     await row.locator('.detail', { hasText: 'Cancelled.' }).waitFor();
+    // A cancel is not an error: the row says so without the error style.
+    assert.equal(
+      await row.evaluate((li) => (li as unknown as { className: string }).className),
+      'transfer cancelled',
+    );
     await screenshot(page, 'cancelled');
     await cdp.send('Network.emulateNetworkConditions', {
       offline: false,

@@ -83,6 +83,7 @@ export interface UploadOptions {
   /**
    * When `signal` aborts a resumable upload: keep it, so that uploading the same source again
    * resumes it (`true`, the default: a pause), or cancel it at storage and forget it (`false`).
+   * Read when the abort lands, so one upload can be paused or cancelled (valet/uppy does that).
    */
   keepOnAbort?: boolean;
 }

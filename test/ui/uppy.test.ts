@@ -257,6 +257,26 @@ describe('valet/uppy in Chromium with the Dashboard', () => {
       const client = createClient({ issuer: served.url, getToken: () => 'user:alice' });
       const stored = Buffer.from(await (await (await client.download(run.body.key)).blob()).arrayBuffer());
       assert.equal(createHash('sha256').update(stored).digest('hex'), run.sha256);
+
+      // A small file goes to Ceph in one presigned PUT (no multipart), through the same plugin.
+      const small = randomBytes(200 * 1024);
+      const dir = await mkdtemp(path.join(tmpdir(), 'valet-uppy-'));
+      await writeFile(path.join(dir, 'small.bin'), small);
+      const page = run.page;
+      const puts: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'PUT') puts.push(r.url());
+      });
+      await page.evaluate(`window.uppy.clear()`);
+      await page.locator('.uppy-Dashboard-input').first().setInputFiles(path.join(dir, 'small.bin'));
+      await page.getByRole('button', { name: 'Upload 1 file' }).click();
+      const done = await until(page, 'the small upload done', (f) => f.progress.uploadComplete === true);
+      assert.equal(puts.length, 1);
+      assert.equal(new URL(puts[0] as string).searchParams.get('uploadId'), null, 'a single PUT');
+      const back = Buffer.from(
+        await (await (await client.download(done.response?.body?.key as string)).blob()).arrayBuffer(),
+      );
+      assert.deepEqual(back, small);
     });
   });
 });

@@ -115,7 +115,8 @@ function thumbnail(o: ObjectInfo): HTMLDivElement {
   const isImage = IMAGE.test(o.contentType);
   const isVideo = o.contentType.startsWith('video/');
   const extension = baseName(o.key).includes('.') ? (baseName(o.key).split('.').pop() ?? '') : '';
-  box.textContent = (extension || 'file').slice(0, 5).toUpperCase();
+  box.dataset.label = (extension || 'file').slice(0, 5).toUpperCase();
+  box.textContent = box.dataset.label;
   if (!isImage && !isVideo) return box;
   void readUrlFor(o).then(
     (url) => {
@@ -123,6 +124,8 @@ function thumbnail(o: ObjectInfo): HTMLDivElement {
         ? el('img', { src: url, alt: '', loading: 'lazy', decoding: 'async' })
         : el('video', { src: url, muted: true, preload: 'metadata' });
       if (!isImage) media.setAttribute('aria-hidden', 'true');
+      // A file that is not the picture its type says: the extension, as for any other file.
+      media.addEventListener('error', () => media.replaceWith(box.dataset.label ?? ''));
       box.replaceChildren(media);
     },
     () => {},

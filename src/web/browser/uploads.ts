@@ -74,7 +74,7 @@ async function uploadOne(file: File): Promise<void> {
 function showPattern(result: UploadResult): void {
   const { grant, bytes } = result;
   const limits = Object.entries(grant.constraints).map(([k, v]) =>
-    k === 'max_size' || k === 'size' ? `${k} ${formatBytes(Number(v))}` : `${k} ${JSON.stringify(v)}`,
+    k === 'max_size' || k === 'size' ? `${k}=${formatBytes(Number(v))}` : `${k}=${JSON.stringify(v)}`,
   );
   $('pattern').replaceChildren(
     el('dt', {}, 'To the issuer'),
