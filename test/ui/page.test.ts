@@ -245,6 +245,15 @@ describe('the demo page as a product', () => {
     await card.waitFor();
     await page.getByRole('button', { name: 'Share photo.png' }).click();
     await card.locator('.note', { hasText: 'Share link created' }).waitFor();
+    // Another upload redraws the list: the note stays, and so does the keyboard focus.
+    await writeFile(path.join(dev.dir, 'second.txt'), 'second');
+    await page.locator('#files').setInputFiles(path.join(dev.dir, 'second.txt'));
+    await page.locator('#objects li[data-key="users/alice/second.txt"]').waitFor();
+    await card.locator('.note', { hasText: 'Share link created' }).waitFor();
+    assert.equal(
+      await page.evaluate<string | null>(`document.activeElement.getAttribute('aria-label')`),
+      'Share photo.png',
+    );
     const row = page.locator('#shares li', { hasText: 'photo.png' });
     const link = ((await row.locator('.link').textContent()) ?? '').trim();
     assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/s\//);
@@ -274,7 +283,7 @@ describe('the demo page as a product', () => {
     assert.ok(await page.getByRole('button', { name: 'Delete photo.png' }).isVisible());
     await page.getByRole('button', { name: 'Delete photo.png' }).click();
     await page.getByRole('button', { name: 'Yes, delete photo.png' }).click();
-    await page.locator('#objects-state', { hasText: 'No objects yet.' }).waitFor();
+    await card.waitFor({ state: 'detached' });
     await page.locator('#toasts', { hasText: 'Deleted photo.png.' }).waitFor();
 
     // Sign out: the signed-out page, and nothing of alice's left on it.

@@ -17,6 +17,9 @@ export async function refresh(signedOutMessage?: string): Promise<ObjectInfo[]> 
   renderAccount();
   if (!session.token) {
     loadedOnce = false;
+    shown = '';
+    notes.clear();
+    confirming.clear();
     renderLimits(null);
     showState('objects', signedOutMessage ?? 'Sign in to see your objects.', Boolean(signedOutMessage));
     showState('shares', 'Sign in to see your share links.');
@@ -55,17 +58,54 @@ function showState(list: 'objects' | 'shares', text: string, isError = false): v
   state.hidden = false;
 }
 
+/** What the list shows last; a refresh that finds the same redraws nothing (focus, notes stay). */
+let shown = '';
+/** Feedback shown next to an object's buttons, by key (kept across redraws). */
+const notes = new Map<string, { text: string; error: boolean }>();
+/** Objects whose delete is being confirmed. */
+const confirming = new Set<string>();
+
 function renderObjects(objects: ObjectInfo[]): void {
-  $('objects').replaceChildren(...objects.map(objectCard));
+  const signature = JSON.stringify(objects.map((o) => [o.key, o.etag, o.updatedAt]));
+  if (signature !== shown) {
+    shown = signature;
+    keepingFocus($('objects'), () => $('objects').replaceChildren(...objects.map(objectCard)));
+  }
   const state = $('objects-state');
   if (objects.length === 0) showState('objects', 'No objects yet. Upload a file and it shows here.');
   else state.hidden = true;
+}
+
+/** Redraws `region` and puts the focus back on the control of the same name, if it was inside. */
+export function keepingFocus(region: HTMLElement, redraw: () => void): void {
+  const active = document.activeElement as HTMLElement | null;
+  const label =
+    active && region.contains(active) ? (active.getAttribute('aria-label') ?? active.title) : null;
+  redraw();
+  if (!label) return;
+  const same = [...region.querySelectorAll<HTMLElement>('[aria-label], [title]')].find(
+    (candidate) => (candidate.getAttribute('aria-label') ?? candidate.title) === label,
+  );
+  same?.focus();
+}
+
+function setNote(key: string, text: string, error = false): void {
+  notes.set(key, { text, error });
+  const note = document.querySelector<HTMLElement>(`#objects li[data-key="${CSS.escape(key)}"] .note`);
+  if (note) showNote(note, key);
+}
+
+function showNote(note: HTMLElement, key: string): void {
+  const current = notes.get(key);
+  note.className = `note${current?.error ? ' error' : ''}`;
+  note.textContent = current?.text ?? '';
 }
 
 function objectCard(o: ObjectInfo): HTMLLIElement {
   const name = baseName(o.key);
   const actions = el('div', { className: 'actions' });
   const note = el('p', { className: 'note' });
+  showNote(note, o.key);
   const card = el(
     'li',
     { className: 'object', dataset: { key: o.key } },
@@ -78,9 +118,10 @@ function objectCard(o: ObjectInfo): HTMLLIElement {
     actions.append(button('Preview', `Preview ${name}`, () => void preview(o)));
   actions.append(
     button('Download', `Download ${name}`, () => void download(o)),
-    button('Share', `Share ${name}`, () => void share(o, note)),
-    button('Delete', `Delete ${name}`, () => confirmDelete(o, actions, note)),
+    button('Share', `Share ${name}`, () => void share(o)),
+    button('Delete', `Delete ${name}`, () => confirmDelete(o, actions)),
   );
+  if (confirming.has(o.key)) confirmDelete(o, actions, false);
   return card;
 }
 
@@ -168,48 +209,45 @@ async function download(o: ObjectInfo): Promise<void> {
   }
 }
 
-async function share(o: ObjectInfo, note: HTMLElement): Promise<void> {
+async function share(o: ObjectInfo): Promise<void> {
   try {
     const ttl = Number($<HTMLSelectElement>('ttl').value);
     const link = await client.share(o.key, { ttl });
     links.set(link.id, link.url);
-    note.className = 'note';
-    note.textContent = 'Share link created: copy it under "Share links".';
+    setNote(o.key, 'Share link created: copy it under "Share links".');
     toast(`Share link for ${baseName(o.key)} created.`);
     await refresh();
   } catch (error) {
-    if (endedSession(error)) return;
-    note.className = 'note error';
-    note.textContent = say(error).text;
+    if (!endedSession(error)) setNote(o.key, say(error).text, true);
   }
 }
 
 /** Delete asks first, next to the button: "Delete NAME for good?" with Delete and Keep. */
-function confirmDelete(o: ObjectInfo, actions: HTMLElement, note: HTMLElement): void {
+function confirmDelete(o: ObjectInfo, actions: HTMLElement, focus = true): void {
   const name = baseName(o.key);
   const saved = [...actions.childNodes];
+  confirming.add(o.key);
   const keep = button('Keep', `Keep ${name}`, () => {
+    confirming.delete(o.key);
     actions.replaceChildren(...saved);
-    (
-      saved.find((n) => (n as HTMLElement).getAttribute?.('aria-label') === `Delete ${name}`) as HTMLElement
-    )?.focus();
+    actions.querySelector<HTMLElement>(`[aria-label="Delete ${CSS.escape(name)}"]`)?.focus();
   });
-  const yes = button('Delete', `Yes, delete ${name}`, () => void remove(o, note), 'danger');
+  const yes = button('Delete', `Yes, delete ${name}`, () => void remove(o), 'danger');
   const question = el('div', { className: 'confirm', role: 'group' }, `Delete ${name} for good?`, yes, keep);
   question.setAttribute('aria-label', `Confirm deleting ${name}`);
   actions.replaceChildren(question);
-  keep.focus();
+  if (focus) keep.focus();
 }
 
-async function remove(o: ObjectInfo, note: HTMLElement): Promise<void> {
+async function remove(o: ObjectInfo): Promise<void> {
   try {
     await client.delete(o.key);
+    confirming.delete(o.key);
+    notes.delete(o.key);
     toast(`Deleted ${baseName(o.key)}.`);
     await refreshUntil(o.key, false);
   } catch (error) {
-    if (endedSession(error)) return;
-    note.className = 'note error';
-    note.textContent = say(error).text;
+    if (!endedSession(error)) setNote(o.key, say(error).text, true);
   }
 }
 

@@ -1,13 +1,20 @@
 // The user's share links that still work: copy (for links made in this tab) and revoke.
 import { $, button, el, nameLabel, toast } from './dom.js';
-import { refresh } from './objects.js';
+import { keepingFocus, refresh } from './objects.js';
 import { endedSession } from './session.js';
 import { baseName, client, formatDuration, links, say } from './state.js';
 
 type ShareInfo = { id: string; key: string; expiresAt: string };
 
+/** What the list shows last (with which links this tab can copy); the same redraws nothing. */
+let shown = '';
+
 export function renderShares(shares: ShareInfo[]): void {
-  $('shares').replaceChildren(...shares.map(shareRow));
+  const signature = JSON.stringify([shares, links.all()]);
+  if (signature !== shown) {
+    shown = signature;
+    keepingFocus($('shares'), () => $('shares').replaceChildren(...shares.map(shareRow)));
+  }
   const state = $('shares-state');
   state.classList.remove('error');
   state.textContent = 'No share links. Share an object to make one.';
