@@ -45,6 +45,7 @@ describe('package', () => {
       './issuer/testing',
       './client',
       './uppy',
+      './react',
       './drivers',
       './drivers/s3',
       './drivers/azure',

@@ -199,6 +199,7 @@ describe('the demo page as a product', () => {
     assert.ok(((await name.boundingBox())?.height ?? 0) > before * 2, 'focus shows the whole name');
     await assertNoHorizontalScroll(page);
     await page.locator('#objects-title').click();
+    await page.evaluate(`document.getElementById('toasts').replaceChildren()`);
     await screenshot(page, 'page-1280x800-grid');
     await assertAccessible(page, 'grid');
 
