@@ -273,7 +273,15 @@ describe('the demo page in a real browser', () => {
     await page.getByRole('button', { name: 'Preview dot.png' }).click();
     const img = page.locator('#preview img');
     await img.waitFor();
-    await page.waitForFunction('document.querySelector("#preview img")?.complete === true');
+    // Polled from here: waitForFunction would eval inside the page, which its CSP refuses.
+    for (
+      let i = 0;
+      !(await page.evaluate<boolean>('document.querySelector("#preview img")?.complete === true'));
+      i++
+    ) {
+      assert.ok(i < 600, 'the preview loads');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(await img.evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth), 1);
 
     await page.locator('#ttl').selectOption('3600');

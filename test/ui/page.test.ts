@@ -94,6 +94,18 @@ async function webm(page: Page): Promise<Buffer> {
   return Buffer.from(base64, 'base64');
 }
 
+/**
+ * Waits until `expression` is true in the page, polling from here: Playwright's waitForFunction
+ * polls with an eval inside the page, which the page's CSP (no 'unsafe-eval') refuses.
+ */
+async function until(page: Page, expression: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await page.evaluate<boolean>(`Boolean(${expression})`))) {
+    if (Date.now() > deadline) throw new Error(`not true in time: ${expression}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Runs axe on the page; fails on any violation, naming each. */
 async function assertAccessible(page: Page, label: string): Promise<void> {
   // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays as it is.
@@ -177,10 +189,12 @@ describe('the demo page as a product', () => {
     for (const name of ['photo.png', 'clip.webm', long])
       await page.locator('#objects li', { has: page.locator(`.name[title="${name}"]`) }).waitFor();
     // Thumbnails: the image and the video's first frame, loaded from storage.
-    await page.waitForFunction(
+    await until(
+      page,
       `document.querySelector('#objects li[data-key="users/alice/photo.png"] .thumb img')?.naturalWidth === 320`,
     );
-    await page.waitForFunction(
+    await until(
+      page,
       `(document.querySelector('#objects li[data-key="users/alice/clip.webm"] .thumb video')?.readyState ?? 0) >= 1`,
     );
     assert.equal(
@@ -317,7 +331,8 @@ describe('the demo page as a product', () => {
       .locator('#files')
       .setInputFiles([path.join(dev.dir, 'bob.png'), path.join(dev.dir, long)]);
     await phone.page.locator(`#objects li[data-key="users/bob/${long}"]`).waitFor();
-    await phone.page.waitForFunction(
+    await until(
+      phone.page,
       `document.querySelector('#objects li[data-key="users/bob/bob.png"] .thumb img')?.naturalWidth === 200`,
     );
     await phone.page.getByRole('button', { name: 'List' }).click();
