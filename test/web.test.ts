@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshot } from './helpers/browser.js';
+import { emulateNetwork, launchChromium, screenshot } from './helpers/browser.js';
 import { startValet } from './helpers/storage.js';
 
 interface Dev {
@@ -132,14 +132,8 @@ describe('the demo page in a real browser', () => {
     const page = await context.newPage();
     await signIn(page, dev, 'alice');
     // Slow the upload down so that it can be cancelled half-way (Chromium's network emulation).
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 512 * 1024,
-    });
+    const network = await emulateNetwork(context, page);
+    await network({ uploadThroughput: 512 * 1024 });
     const { file } = await fileOf(dev, 'slow.bin', 8 * 1024 * 1024);
     await page.locator('#files').setInputFiles(file);
     const row = page.locator('#transfers li', { hasText: 'slow.bin' });
@@ -152,12 +146,7 @@ describe('the demo page in a real browser', () => {
       'transfer cancelled',
     );
     await screenshot(page, 'cancelled');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
+    await network({});
     // Storage notices the dropped connection and discards the partial upload.
     const deadline = Date.now() + 10_000;
     let left = await readdir(path.join(dev.dataDir, 'storage', 'tmp'));
@@ -188,14 +177,8 @@ describe('the demo page in a real browser', () => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     await signIn(page, dev, 'alice');
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 1024 * 1024,
-    });
+    const network = await emulateNetwork(context, page);
+    await network({ uploadThroughput: 1024 * 1024 });
     const { file, data } = await fileOf(dev, 'movie.bin', 12 * 1024 * 1024);
     await page.locator('#files').setInputFiles(file);
     const row = page.locator('#transfers li', { hasText: 'movie.bin' });
@@ -208,12 +191,7 @@ describe('the demo page in a real browser', () => {
     assert.equal(remembered.length, 1, 'the upload is remembered in localStorage');
     // The page goes away mid-upload.
     await page.reload();
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
+    await network({});
     await signIn(page, dev, 'alice');
     await page.locator('#files').setInputFiles(file);
     await page

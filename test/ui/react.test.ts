@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { Rule } from '../../src/issuer/rules.js';
-import { launchChromium, screenshot } from '../helpers/browser.js';
+import { emulateNetwork, launchChromium, screenshot } from '../helpers/browser.js';
 import { OWNER_RULES, startSystem, type TestSystem } from '../helpers/system.js';
 import { servePage } from '../helpers/ui-page.js';
 
@@ -32,16 +32,7 @@ async function openPage(browser: Browser, t: TestContext, url: string, uploadRat
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   t.after(() => assert.deepEqual(errors, [], 'no error in the page'));
-  if (uploadRate) {
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: uploadRate,
-    });
-  }
+  if (uploadRate) await (await emulateNetwork(context, page))({ uploadThroughput: uploadRate });
   await page.goto(url);
   return page;
 }

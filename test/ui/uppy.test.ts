@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createClient } from '../../src/client/index.js';
 import { createIssuer } from '../../src/issuer/issuer.js';
 import type { Rule } from '../../src/issuer/rules.js';
-import { launchChromium, screenshot } from '../helpers/browser.js';
+import { emulateNetwork, launchChromium, screenshot } from '../helpers/browser.js';
 import { type Ceph, cephBucket, startCeph } from '../helpers/ceph.js';
 import { testKey } from '../helpers/keys.js';
 import { OWNER_RULES, serveIssuer, startSystem, userAuth } from '../helpers/system.js';
@@ -64,15 +64,8 @@ async function pauseResumeCut(browser: Browser, t: TestContext, url: string, nam
   const context = await browser.newContext();
   t.after(() => context.close());
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  const network = (offline: boolean) =>
-    cdp.send('Network.emulateNetworkConditions', {
-      offline,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: 8 * MiB,
-    });
-  await cdp.send('Network.enable');
+  const emulate = await emulateNetwork(context, page);
+  const network = (offline: boolean) => emulate({ offline, uploadThroughput: 8 * MiB });
   await network(false);
   const sent: Array<{ method: string; url: string; offset?: string }> = [];
   const renewals: string[] = [];
@@ -148,14 +141,7 @@ async function cancelled(browser: Browser, t: TestContext, url: string) {
   const context = await browser.newContext();
   t.after(() => context.close());
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: 8 * MiB,
-  });
+  await (await emulateNetwork(context, page))({ uploadThroughput: 8 * MiB });
   const deletes: string[] = [];
   page.on('request', (r) => {
     if (r.method() === 'DELETE') deletes.push(r.url());

@@ -42,12 +42,17 @@ export async function refresh(signedOutMessage?: string): Promise<ObjectInfo[]> 
   }
 }
 
-/** Storage reports a completed upload to the issuer by webhook: poll briefly until it is listed. */
+/**
+ * Storage reports a completed upload (or a deletion) to the issuer by webhook: poll the listing
+ * briefly until it shows, then redraw once (objects, share links and limits).
+ */
 export async function refreshUntil(key: string, present = true): Promise<void> {
   for (let i = 0; i < 40; i++) {
-    if ((await refresh()).some((o) => o.key === key) === present) return;
+    const listed = await client.list().catch(() => []);
+    if (listed.some((o) => o.key === key) === present) break;
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
+  await refresh();
 }
 
 /** The line that stands for a list that is loading, empty, signed out or failed. */
