@@ -111,6 +111,28 @@ describe('issuer and storage together', () => {
     assert.equal((await fetch(`${sys.served.url}/v1/me`)).status, 401);
   });
 
+  it('refuses a bad page of the listing with 400 bad_request, never a 5xx', async (t) => {
+    const sys = await startSystem(t);
+    for (const query of [
+      'limit=0',
+      'limit=1001',
+      'limit=1.5',
+      'limit=x',
+      `prefix=${'a'.repeat(1025)}`,
+      `after=${'a'.repeat(1025)}`,
+    ]) {
+      const response = await fetch(`${sys.served.url}/v1/objects?${query}`, {
+        headers: { authorization: 'Bearer user:alice' },
+      });
+      assert.equal(response.status, 400, query);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'bad_request', query);
+    }
+    const fine = await fetch(`${sys.served.url}/v1/objects?limit=1000&prefix=users/alice/`, {
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.deepEqual(await fine.json(), { objects: [], next: null });
+  });
+
   it('refuses names that try to leave the caller prefix', async (t) => {
     const sys = await startSystem(t);
     const alice = sys.client('alice');
