@@ -221,6 +221,7 @@ describe('valet CLI for scripts', () => {
     );
     assert.deepEqual([denied.status, denied.code], [1, 'forbidden']);
     const key = await runValet(['revoke', '--key', minted.id, ...as(system, 'root'), '--json']);
+    assert.equal(key.code, 0, key.stderr);
     assert.deepEqual(JSON.parse(key.stdout), { revoked: { kind: 'key', value: minted.id } });
     const subject = await runValet([
       'revoke',
@@ -238,6 +239,7 @@ describe('valet CLI for scripts', () => {
       ...as(system, 'root'),
       '--json',
     ]);
+    assert.equal(signing.code, 0, signing.stderr);
     assert.deepEqual(JSON.parse(signing.stdout), {
       revoked: { kind: 'signing_key', value: system.key.jwk.kid as string },
     });
