@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What the test command needs beyond Node and the clone's npm packages: a C++ toolchain for
 // better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
-// tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate, and
-// PostgreSQL for the record-store and replica tests. Run by `npm test` first, and by `.ci/run`
+// tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate,
+// PostgreSQL for the record-store and replica tests, and prlimit, chattr and strace for storage's
+// descriptor-limit, failing-checkpoint and durable-format tests. Run by `npm test` first, and by `.ci/run`
 // before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
@@ -22,6 +23,10 @@ const NEEDED = {
   radosgw: 'radosgw',
   'ceph-mon': 'ceph-mon',
   'ceph-osd': 'ceph-osd',
+  // Storage's limit tests: a low descriptor limit, an immutable journal folder, system calls.
+  prlimit: 'util-linux',
+  chattr: 'e2fsprogs',
+  strace: 'strace',
 };
 
 /**

@@ -50,15 +50,26 @@ describe('the test command on a fresh machine', () => {
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0] as string,
-        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, postgresql\)/,
+        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, util-linux, e2fsprogs, strace, postgresql\)/,
       );
       assert.match(
         lines[0] as string,
-        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd postgresql$/,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd util-linux e2fsprogs strace postgresql$/,
       );
     }
     const some = run(
-      await pathWith(['python3', 'make', 'g++', 'curl', 'openssl', 'radosgw', 'ceph-mon']),
+      await pathWith([
+        'python3',
+        'make',
+        'g++',
+        'curl',
+        'openssl',
+        'radosgw',
+        'ceph-mon',
+        'prlimit',
+        'chattr',
+        'strace',
+      ]),
       await postgresRoot(true),
       '--no-install',
     );
@@ -76,6 +87,9 @@ describe('the test command on a fresh machine', () => {
       'radosgw',
       'ceph-mon',
       'ceph-osd',
+      'prlimit',
+      'chattr',
+      'strace',
     ]);
     const result = run(all, await postgresRoot(true), '--no-install');
     assert.equal(result.status, 0);

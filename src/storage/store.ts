@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ValetError } from '../token/errors.js';
+import { checkFormat, prepareFolders } from './data-dir.js';
 import { Journal, type JournalTicket } from './journal.js';
 import { replayJournal } from './journal-replay.js';
 import {
@@ -43,7 +44,6 @@ export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
  */
 
 const accessFile = promisify(access);
-const FORMAT = { format: 'valet-storage', version: 1 } as const;
 const TMP_SUFFIX = '.part';
 
 /**
@@ -113,23 +113,10 @@ export class FileStore {
   static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
     const store = new FileStore(path.resolve(dir));
     await fs.mkdir(store.dir, { recursive: true, mode: 0o700 });
-    await store.#checkFormat();
+    await checkFormat(store.dir);
     await store.#lock();
     try {
-      await fs.mkdir(store.#tmp, { recursive: true, mode: 0o700 });
-      await fs.mkdir(store.#objects, { recursive: true, mode: 0o700 });
-      for (const file of await fs.readdir(store.#tmp)) {
-        await fs.rm(path.join(store.#tmp, file), { force: true, recursive: true });
-        options.onSweep?.(file);
-      }
-      for (let i = 0; i < 256; i++) {
-        await fs.mkdir(path.join(store.#objects, i.toString(16).padStart(2, '0')), {
-          recursive: true,
-          mode: 0o700,
-        });
-      }
-      await fsyncDir(store.#objects);
-      await fsyncDir(store.dir);
+      await prepareFolders(store.dir, { tmp: store.#tmp, objects: store.#objects }, options.onSweep);
       if (options.journal !== false) await store.#openJournal(options);
     } catch (error) {
       await store.close();
@@ -156,29 +143,6 @@ export class FileStore {
 
   #tmpName(): string {
     return path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
-  }
-
-  async #checkFormat(): Promise<void> {
-    const file = path.join(this.dir, 'format.json');
-    try {
-      const found = JSON.parse(await fs.readFile(file, 'utf8'));
-      if (found?.format !== FORMAT.format || found?.version !== FORMAT.version) {
-        throw new ValetError(
-          'invalid_options',
-          `${this.dir} holds data of an unknown format: ${JSON.stringify(found)}`,
-        );
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        if (error instanceof ValetError) throw error;
-        throw new ValetError('invalid_options', `cannot read ${file}`, { cause: error });
-      }
-      const entries = (await fs.readdir(this.dir)).filter((e) => !e.startsWith('.'));
-      if (entries.length > 0) {
-        throw new ValetError('invalid_options', `${this.dir} is not empty and is not a Valet data directory`);
-      }
-      await fs.writeFile(file, `${JSON.stringify(FORMAT)}\n`, { mode: 0o600 });
-    }
   }
 
   async #lock(): Promise<void> {
@@ -386,14 +350,5 @@ export class FileStore {
     const owner = await fs.readFile(this.#lockFile, 'utf8').catch(() => '');
     if (Number.parseInt(owner, 10) === process.pid) await fs.rm(this.#lockFile, { force: true });
     openInThisProcess.delete(this.dir);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -22,8 +22,9 @@ export interface RunningStorage {
 
 // Every process a test starts is killed by PID when the test process ends, whatever happened.
 const live = new Set<ChildProcess>();
+const groups = new WeakMap<ChildProcess, (signal: NodeJS.Signals) => void>();
 process.on('exit', () => {
-  for (const proc of live) proc.kill('SIGKILL');
+  for (const proc of live) (groups.get(proc) ?? ((s) => proc.kill(s)))('SIGKILL');
 });
 
 /** A `valet` process started by a test. */
@@ -48,11 +49,25 @@ export async function startValet(
   ready: RegExp,
   t?: TestContext,
   env: Record<string, string> = {},
+  prefix: string[] = [],
 ): Promise<RunningProcess> {
-  const proc = spawn(process.execPath, [VALET_BIN, ...args], {
+  // A prefix runs node under another command (`prlimit --nofile=…`, `strace -f`), in a process
+  // group of its own: signals go to the group, so they reach node whatever the command does with
+  // them (strace blocks them while it traces).
+  const [command, ...rest] = [...prefix, process.execPath, VALET_BIN, ...args] as [string, ...string[]];
+  const proc = spawn(command, rest, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    detached: prefix.length > 0,
   });
+  const signal = (name: NodeJS.Signals) => {
+    if (prefix.length === 0 || proc.pid === undefined) proc.kill(name);
+    else
+      try {
+        process.kill(-proc.pid, name);
+      } catch {}
+  };
+  groups.set(proc, signal);
   let stderr = '';
   let stdout = '';
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -62,11 +77,13 @@ export async function startValet(
   const exited = new Promise<number | null>((resolve) =>
     proc.once('exit', (code) => {
       live.delete(proc);
+      // The group's other processes (node under strace) end with it.
+      if (prefix.length > 0) signal('SIGKILL');
       resolve(code);
     }),
   );
   t?.after(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (proc.exitCode === null && proc.signalCode === null) signal('SIGKILL');
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`valet ${args[0]} did not start:\n${stderr}`)), 20_000);
@@ -88,9 +105,9 @@ export async function startValet(
     proc,
     output: () => stdout,
     logs: () => stderr,
-    async stop(signal = 'SIGTERM') {
+    async stop(name = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
+      signal(name);
       return exited;
     },
   };
@@ -98,7 +115,7 @@ export async function startValet(
 
 /** Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. */
 export async function startStorage(
-  options: { jwksFile: string; dataDir?: string; args?: string[] },
+  options: { jwksFile: string; dataDir?: string; args?: string[]; prefix?: string[] },
   t?: TestContext,
 ): Promise<RunningStorage> {
   const dataDir = options.dataDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'valet-data-')), 'data');
@@ -106,6 +123,8 @@ export async function startStorage(
     ['storage', '--data', dataDir, '--jwks', options.jwksFile, '--port', '0', ...(options.args ?? [])],
     /listening on (http:\/\/\S+)/,
     t,
+    {},
+    options.prefix,
   );
   return { ...running, dataDir };
 }
