@@ -116,6 +116,15 @@ export function many(values: Record<string, unknown>, name: string): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
+/** A whole number of at least `min`. */
+export function parseCount(text: string, flag: string, min = 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${flag}: "${text}" must be a whole number, at least ${min}`);
+  }
+  return n;
+}
+
 /** A TCP port: 0 (any free port) to 65535. */
 export function parsePort(text: string, flag: string): number {
   const port = Number(text);

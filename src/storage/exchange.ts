@@ -65,10 +65,11 @@ export function writeRefusal(req: http.IncomingMessage, res: http.ServerResponse
 }
 
 /** A whole HTTP/1.1 refusal as raw text, for a connection the HTTP parser gave up on. */
-export function rawRefusal(error: ValetError, head = false): string {
+export function rawRefusal(error: ValetError, head = false, extra: Record<string, string> = {}): string {
   const rendered = renderError(error);
   const lines = Object.entries({
     ...rendered.headers,
+    ...extra,
     'content-length': String(Buffer.byteLength(rendered.body)),
     connection: 'close',
   }).map(([name, value]) => `${name}: ${value}\r\n`);

@@ -252,3 +252,91 @@ async function findFd(fds: string[], journalDir: string): Promise<number> {
   }
   throw new Error('no open journal file');
 }
+
+describe('a journal checkpoint that fails', () => {
+  it('never ends the process: it is reported, retried with a growing delay, and recovers', async () => {
+    const dir = await tempDir();
+    let failures = 2;
+    const reported: Array<{ code: string | undefined; retryMs: number }> = [];
+    const { journal } = await Journal.open(dir, {
+      sync: async () => {
+        if (failures-- > 0) throw Object.assign(new Error('no descriptor left'), { code: 'EMFILE' });
+      },
+      checkpointMs: 20,
+      onCheckpointError: (error, retryMs) => reported.push({ code: error.code, retryMs }),
+    });
+    (await journal.put('a', 'id-a', [Buffer.from('x')])).applied();
+    for (let i = 0; i < 200 && reported.length === 0; i++) await sleep(5);
+    assert.equal(journal.failure?.code, 'EMFILE', 'the failure is known while it lasts');
+    assert.ok(journal.has('a'), 'the record stays in the journal until a checkpoint succeeds');
+    for (let i = 0; i < 400 && journal.failure; i++) await sleep(5);
+    await journal.settled();
+    assert.equal(journal.failure, undefined, 'a later try succeeded');
+    assert.deepEqual(
+      reported.map((r) => r.code),
+      ['EMFILE', 'EMFILE'],
+    );
+    assert.ok((reported[1]?.retryMs ?? 0) > (reported[0]?.retryMs ?? 0), 'the delay grows');
+    assert.equal(journal.has('a'), false);
+    assert.equal((await readdir(dir)).length, 1, 'the old file was dropped once the checkpoint succeeded');
+    await journal.close();
+  });
+
+  it('refuses small uploads with 503 while it fails (large ones go on), and takes them again after', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    let failing = true;
+    const store = await FileStore.open(dir, {
+      syncFileSystem: async () => {
+        if (failing) throw Object.assign(new Error('I/O error'), { code: 'EIO' });
+      },
+      journalCheckpointMs: 10,
+      onCheckpointError: () => {},
+    });
+    await put(store, 'first', Buffer.alloc(100, 1), 'id-first-eeeeeeeeeee');
+    for (let i = 0; i < 200 && !store.journalFailure; i++) await sleep(5);
+    assert.equal(store.journalFailure?.code, 'EIO');
+    await assert.rejects(put(store, 'small', Buffer.alloc(100, 2), 'id-small-eeeeeeeeeee'), (error) => {
+      return isValetError(error, 'unavailable') && /cannot write to its disk/.test(error.message);
+    });
+    assert.throws(
+      () => store.refuseIfJournalFailing(100, false),
+      (error) => isValetError(error, 'unavailable'),
+    );
+    assert.doesNotThrow(
+      () => store.refuseIfJournalFailing(1024 * 1024, false),
+      'a large upload is not journaled',
+    );
+    assert.doesNotThrow(() => store.refuseIfJournalFailing(100, true), 'nor is a create-only one');
+    const large = Buffer.alloc(200 * 1024, 3);
+    await put(store, 'large', large, 'id-large-eeeeeeeeeee');
+    assert.deepEqual(await read(store, 'large'), large);
+    failing = false;
+    for (let i = 0; i < 2000 && store.journalFailure; i++) await sleep(5);
+    assert.equal(store.journalFailure, undefined);
+    await put(store, 'small', Buffer.alloc(100, 2), 'id-small-eeeeeeeeeee');
+    assert.deepEqual(await read(store, 'small'), Buffer.alloc(100, 2));
+    await store.close();
+  });
+
+  it('a full disk refuses them with 507', async () => {
+    const dir = path.join(await tempDir(), 'data');
+    const store = await FileStore.open(dir, {
+      syncFileSystem: async () => {
+        throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+      },
+      journalCheckpointMs: 10,
+      onCheckpointError: () => {},
+    });
+    await put(store, 'first', Buffer.alloc(100, 1), 'id-first-fffffffffff');
+    for (let i = 0; i < 200 && !store.journalFailure; i++) await sleep(5);
+    assert.throws(
+      () => store.refuseIfJournalFailing(100, false),
+      (error) => isValetError(error, 'insufficient_storage'),
+    );
+    await store.close();
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -103,6 +103,20 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
+/** Options for {@link Journal.open}. */
+export interface JournalOptions {
+  /** Flushes the file system at a checkpoint. Default `sync -f DIR`. */
+  sync?: () => Promise<void>;
+  /** The longest a record waits for a checkpoint, ms. Default {@link JOURNAL_CHECKPOINT_MS}. */
+  checkpointMs?: number;
+  /** Told when a checkpoint fails, with the delay before it is tried again (ms). */
+  onCheckpointError?: (error: NodeJS.ErrnoException, retryMs: number) => void;
+}
+
+/** The first delay before a failed checkpoint is tried again, ms; it doubles up to the maximum. */
+export const CHECKPOINT_RETRY_MIN_MS = 250;
+const CHECKPOINT_RETRY_MAX_MS = 10_000;
+
 /** A put made durable by the journal: call `applied()` once its rename has finished or failed. */
 export interface JournalTicket {
   applied(): void;
@@ -123,15 +137,21 @@ export class Journal {
   #timer: NodeJS.Timeout | undefined;
   // Keys with a record in a journal file not yet checkpointed, and the newest such file's number.
   readonly #keys = new Map<string, number>();
+  // A file retired by a checkpoint that has not finished yet (it failed and will be retried).
+  #retiring: Generation | undefined;
+  #failure: NodeJS.ErrnoException | undefined;
+  #retryMs = CHECKPOINT_RETRY_MIN_MS;
+  readonly #onError: (error: NodeJS.ErrnoException, retryMs: number) => void;
   #closed = false;
   /** Flushes so far (each one fdatasync), for tests and benchmarks. */
   flushes = 0;
 
-  private constructor(dir: string, current: Generation, sync: () => Promise<void>, checkpointMs: number) {
+  private constructor(dir: string, current: Generation, options: Required<JournalOptions>) {
     this.#dir = dir;
     this.#current = current;
-    this.#sync = sync;
-    this.#checkpointMs = checkpointMs;
+    this.#sync = options.sync;
+    this.#checkpointMs = options.checkpointMs;
+    this.#onError = options.onCheckpointError;
   }
 
   /**
@@ -140,7 +160,7 @@ export class Journal {
    */
   static async open(
     dir: string,
-    options: { sync?: () => Promise<void>; checkpointMs?: number } = {},
+    options: JournalOptions = {},
   ): Promise<{ journal: Journal; records: JournalRecord[]; recovered: () => Promise<void> }> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const sync = options.sync ?? (() => syncFileSystem(dir));
@@ -152,7 +172,11 @@ export class Journal {
     const records: JournalRecord[] = [];
     for (const n of numbers) records.push(...decodeRecords(await fs.readFile(journalFile(dir, n))));
     const current = await newGeneration(dir, (numbers.at(-1) ?? 0) + 1);
-    const journal = new Journal(dir, current, sync, options.checkpointMs ?? JOURNAL_CHECKPOINT_MS);
+    const journal = new Journal(dir, current, {
+      sync,
+      checkpointMs: options.checkpointMs ?? JOURNAL_CHECKPOINT_MS,
+      onCheckpointError: options.onCheckpointError ?? (() => {}),
+    });
     const recovered = async () => {
       if (numbers.length === 0) return;
       await sync();
@@ -223,7 +247,8 @@ export class Journal {
           this.#batch = undefined;
           finished();
         }
-        if (generation.size >= JOURNAL_ROTATE_BYTES) this.#rotate();
+        // While checkpoints fail, the next try waits for its delay (see #checkpointFailed).
+        if (generation.size >= JOURNAL_ROTATE_BYTES && !this.#failure) this.#rotate();
         else this.#timer ??= setTimeout(() => this.#rotate(), this.#checkpointMs).unref();
       }
     } finally {
@@ -255,25 +280,70 @@ export class Journal {
   /** Starts a checkpoint of the current file: new records go to a new one. */
   #rotate(): void {
     if (this.#rotating || this.#closed) return;
-    this.#rotating = this.#checkpoint().finally(() => {
-      this.#rotating = undefined;
-    });
-  }
-
-  async #checkpoint(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const old = this.#current;
-    this.#current = await newGeneration(this.#dir, old.n + 1);
+    this.#rotating = this.#checkpoint()
+      .then(
+        () => {
+          this.#failure = undefined;
+          this.#retryMs = CHECKPOINT_RETRY_MIN_MS;
+        },
+        (error: unknown) => this.#checkpointFailed(error),
+      )
+      .finally(() => {
+        this.#rotating = undefined;
+      });
+  }
+
+  /**
+   * A checkpoint that failed (no descriptor left, EIO, a full disk, the sync command missing)
+   * never ends the process: the journal stays as it is (every record in it is durable, and a
+   * replay would apply it), the failure is reported, and the checkpoint is tried again with a
+   * growing delay. Meanwhile the store refuses new small uploads (see {@link Journal.failure}).
+   */
+  #checkpointFailed(error: unknown): void {
+    this.#failure = error as NodeJS.ErrnoException;
+    this.#onError(this.#failure, this.#retryMs);
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => this.#rotate(), this.#retryMs).unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, CHECKPOINT_RETRY_MAX_MS);
+  }
+
+  /**
+   * Retires the current file (once: a retry after a failure goes on with the same one), waits
+   * for its renames, flushes the file system and drops the file. Each step may fail and be
+   * tried again: none undoes an earlier one.
+   */
+  async #checkpoint(): Promise<void> {
+    if (!this.#retiring) {
+      const old = this.#current;
+      this.#current = await newGeneration(this.#dir, old.n + 1);
+      this.#retiring = old;
+    }
+    const old = this.#retiring;
     // A batch being written to the old file still counts: wait for it, then for its renames.
     if (this.#batch?.generation === old) await this.#batch.done;
     if (old.applying > 0) await new Promise<void>((resolve) => (old.applied = resolve));
     await this.#sync();
-    await closeFd(old.fd);
+    if (old.fd !== -1) {
+      const fd = old.fd;
+      old.fd = -1;
+      // Linux releases the descriptor even when close reports an error: never closed twice.
+      await closeFd(fd).catch(() => {});
+    }
     await fs.rm(old.file, { force: true });
+    this.#retiring = undefined;
     for (const [key, n] of this.#keys) if (n <= old.n) this.#keys.delete(key);
     if (this.#current.size > 0 && !this.#closed)
       this.#timer ??= setTimeout(() => this.#rotate(), this.#checkpointMs).unref();
+  }
+
+  /**
+   * Why the last checkpoint failed, while it keeps failing (undefined once one succeeds). The
+   * store refuses new small uploads meanwhile, and readiness reports it.
+   */
+  get failure(): NodeJS.ErrnoException | undefined {
+    return this.#failure;
   }
 
   /**
@@ -284,10 +354,20 @@ export class Journal {
     if (this.#closed) return;
     while (this.#flushing || this.#rotating) await (this.#flushing ?? this.#rotating);
     clearTimeout(this.#timer);
-    if (options.checkpoint !== false && this.#current.size > 0) await this.#checkpoint();
-    this.#closed = true;
-    await closeFd(this.#current.fd).catch(() => {});
-    if (this.#current.size === 0) await fs.rm(this.#current.file, { force: true });
+    try {
+      if (options.checkpoint !== false && (this.#current.size > 0 || this.#retiring))
+        await this.#checkpoint();
+    } catch (error) {
+      // The files stay for the next start to replay: nothing is lost.
+      this.#onError(error as NodeJS.ErrnoException, 0);
+      this.#failure = error as NodeJS.ErrnoException;
+    } finally {
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      if (this.#retiring && this.#retiring.fd !== -1) await closeFd(this.#retiring.fd).catch(() => {});
+      await closeFd(this.#current.fd).catch(() => {});
+    }
+    if (this.#current.size === 0 && !this.#failure) await fs.rm(this.#current.file, { force: true });
   }
 }
 
@@ -298,8 +378,13 @@ function journalFile(dir: string, n: number): string {
 async function newGeneration(dir: string, n: number): Promise<Generation> {
   const file = journalFile(dir, n);
   const fd = await openFd(file, 'w', 0o600);
-  await truncateFd(fd, 0);
-  await syncDir(dir);
+  try {
+    await truncateFd(fd, 0);
+    await syncDir(dir);
+  } catch (error) {
+    await closeFd(fd).catch(() => {});
+    throw error;
+  }
   return { n, file, fd, size: 0, applying: 0 };
 }
 

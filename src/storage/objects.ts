@@ -76,6 +76,7 @@ export class ObjectRoutes {
       declared,
     );
     await refuseIfExists(this.#store, claims);
+    this.#store.refuseIfJournalFailing(declared, claims.no_overwrite === true);
     if (expectContinue) res.writeContinue();
     const upload = await this.#store.beginUpload();
     try {

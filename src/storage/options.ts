@@ -35,8 +35,24 @@ export interface StorageServerOptions {
    * commit, see journal.ts). Default true; false gives every upload its own fsyncs.
    */
   journal?: boolean;
-  /** Time allowed to receive the request headers (ms). Default 20 000. */
+  /**
+   * Time allowed to receive a request's headers (ms), counted from the connection's start for
+   * its first request: a connection that never sends one is answered 408 and closed. Default
+   * 20 000.
+   */
   headersTimeout?: number;
+  /**
+   * Connections admitted at once; past it a connection is answered `503 unavailable` and closed.
+   * Default: what the process's descriptor limit allows after keeping room for storage itself
+   * (two descriptors a connection; 8,808 at a limit of 20,000, 268 at 1,024).
+   */
+  maxConnections?: number;
+  /**
+   * Connections admitted at once from one client address (an IPv6 /64); past it a connection is
+   * answered `429 too_many_connections`. Default a quarter of `maxConnections`. Behind a reverse
+   * proxy every connection comes from the proxy: set it to `maxConnections`.
+   */
+  maxConnectionsPerAddress?: number;
   /** Largest request header section in bytes (URL included). Default 16 384. */
   maxHeaderSize?: number;
   /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
@@ -79,6 +95,8 @@ const optionsSchema = z.object({
     .optional(),
   journal: z.boolean().optional(),
   headersTimeout: z.number().int().min(100).optional(),
+  maxConnections: z.number().int().min(1).optional(),
+  maxConnectionsPerAddress: z.number().int().min(1).optional(),
   maxHeaderSize: z
     .number()
     .int()

@@ -9,21 +9,21 @@ import { asValetError } from '../wire/errors.js';
 import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
+import { ConnectionGate, connectionLimits } from './connections.js';
 import { answerPreflight, applyCors, storageCors } from './cors.js';
 import { EventOutbox } from './events.js';
-import {
-  type Exchange,
-  logExchange,
-  methodNotAllowed,
-  parserRefusal,
-  sendJson,
-  splitTarget,
-  writeRefusal,
-} from './exchange.js';
+import { type Exchange, logExchange, parserRefusal, splitTarget, writeRefusal } from './exchange.js';
 import { UsedKeyLedger } from './ledger.js';
 import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
+import {
+  answerHealth,
+  describeErrno,
+  isHealthPath,
+  type ReadinessCheck,
+  storageChecks,
+} from './readiness.js';
 import { RevocationFeed } from './revocations.js';
 import { FileStore } from './store.js';
 import { TusBridge } from './tus.js';
@@ -94,6 +94,11 @@ async function openParts(options: StorageServerOptions): Promise<Parts> {
   const store = await FileStore.open(options.dataDir, {
     onSweep: (file) => log.info({ file }, 'removed a temporary file left by an earlier run'),
     onReplay: (objects) => log.warn({ objects }, 'replayed the journal left by a crash'),
+    onCheckpointError: (error, retryMs) =>
+      log.error(
+        { err: error, retryMs },
+        `the journal cannot checkpoint: ${describeErrno(error)}; small uploads are refused until it can (retried)`,
+      ),
     ...(options.journal === false && { journal: false }),
   });
   const now = options.now ?? Date.now;
@@ -136,6 +141,8 @@ class Storage implements StorageServer {
   readonly #active = new Map<Socket, Exchange>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pruneTimer: NodeJS.Timeout;
+  readonly #gate: ConnectionGate;
+  readonly #checks: ReadinessCheck[];
   #closing: Promise<void> | undefined;
 
   constructor(options: StorageServerOptions, parts: Parts) {
@@ -165,6 +172,8 @@ class Storage implements StorageServer {
       lifetime: (options.uploadLifetime ?? DEFAULT_UPLOAD_LIFETIME) * 1000,
     });
     this.httpServer = this.#createHttpServer(options);
+    this.#gate = new ConnectionGate(this.httpServer, connectionLimits(options, parts.log), parts.log);
+    this.#checks = storageChecks(parts.store, this.#gate);
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 60_000);
     this.#pruneTimer.unref();
@@ -286,16 +295,15 @@ class Storage implements StorageServer {
     }
   }
 
-  /** The routes: `/healthz`, `/uploads[/<id>]` (tus), `/o/<object key>`. */
+  /** The routes: `/healthz`, `/readyz`, `/uploads[/<id>]` (tus), `/o/<object key>`. */
   async #route(ex: Exchange, expectContinue: boolean): Promise<void> {
     const { req, res } = ex;
     if (!(req.url ?? '').startsWith('/'))
       throw new ValetError('bad_request', 'the request target must be a path');
     const { path, query } = splitTarget(req);
     const method = req.method ?? '';
-    if (path === '/healthz') {
-      if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(res, 'GET, HEAD');
-      sendJson(res, 200, { status: 'ok' });
+    if (isHealthPath(path)) {
+      await answerHealth(ex, path, this.#checks);
       return;
     }
     if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`)) {

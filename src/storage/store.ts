@@ -19,7 +19,7 @@ import {
   sendFileRange,
 } from './object-file.js';
 import { takeLockFile } from './store-lock.js';
-import { storageError, Upload } from './upload-file.js';
+import { SMALL_BODY, storageError, Upload } from './upload-file.js';
 
 export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
 
@@ -84,6 +84,8 @@ export interface FileStoreOptions {
   syncFileSystem?: () => Promise<void>;
   /** The longest a record waits for a checkpoint, ms (tests). Default 2 s. */
   journalCheckpointMs?: number;
+  /** Told when a journal checkpoint fails, with the delay before it is tried again (ms). */
+  onCheckpointError?: (error: NodeJS.ErrnoException, retryMs: number) => void;
 }
 
 /** The object store of one data directory. Only one process may use a directory at a time. */
@@ -130,6 +132,7 @@ export class FileStore {
     const { journal, records, recovered } = await Journal.open(path.join(this.dir, 'journal'), {
       ...(options.syncFileSystem && { sync: options.syncFileSystem }),
       ...(options.journalCheckpointMs !== undefined && { checkpointMs: options.journalCheckpointMs }),
+      ...(options.onCheckpointError && { onCheckpointError: options.onCheckpointError }),
     });
     this.#journal = journal;
     if (records.length === 0) return;
@@ -189,7 +192,9 @@ export class FileStore {
     try {
       fd = await openFd(this.pathFor(key), 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EMFILE' || code === 'ENFILE') throw storageError(error as NodeJS.ErrnoException);
       throw error;
     }
     try {
@@ -216,12 +221,38 @@ export class FileStore {
     }
   }
 
+  /**
+   * Why the journal cannot checkpoint, while it cannot (see `Journal.failure`): readiness says
+   * so, and small uploads are refused meanwhile.
+   */
+  get journalFailure(): NodeJS.ErrnoException | undefined {
+    return this.#journal?.failure;
+  }
+
+  /**
+   * Refuses an upload that would go through the journal while its checkpoints fail (`503`, or
+   * `507` when the disk is full): taken, it would grow a journal that cannot be emptied.
+   * `declaredSize` undefined: the size is not known yet (checked again at seal).
+   */
+  refuseIfJournalFailing(declaredSize: number | undefined, noOverwrite: boolean): void {
+    const failure = this.#journal?.failure;
+    if (!failure || noOverwrite || (declaredSize !== undefined && declaredSize > SMALL_BODY)) return;
+    const refusal = storageError(failure);
+    throw refusal.code === 'internal_error'
+      ? new ValetError('unavailable', 'storage cannot flush its journal right now; retry later', {
+          cause: failure,
+        })
+      : refusal;
+  }
+
   /** Starts an upload into a new temporary file. */
   async beginUpload(): Promise<Upload> {
     // Unique without a random draw per upload: a per-process random prefix and a counter ('wx'
     // would refuse a clash anyway).
     const file = this.#tmpName();
-    const fd = await openFd(file, 'wx', 0o600);
+    const fd = await openFd(file, 'wx', 0o600).catch((error) => {
+      throw storageError(error);
+    });
     return new Upload(file, fd);
   }
 
@@ -235,6 +266,7 @@ export class FileStore {
       await upload.seal(meta);
       return undefined;
     }
+    this.refuseIfJournalFailing(undefined, noOverwrite);
     const content = await upload.seal(meta, { durable: false });
     return this.#journal.put(meta.key, meta.keyId, content).catch((error) => {
       throw storageError(error);

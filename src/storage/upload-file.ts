@@ -289,10 +289,26 @@ export function bodyTooSmall(minSize: number): ValetError {
   return new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
 }
 
-/** A file system error as the client sees it: `507` when the disk is full. */
+/**
+ * A file system error as the client sees it: `507` when the disk is full, `503` when storage is
+ * out of descriptors or its disk fails (the client may retry), else `500`.
+ */
 export function storageError(error: NodeJS.ErrnoException): ValetError {
+  if (error instanceof ValetError) return error;
   if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
     return new ValetError('insufficient_storage', 'storage is full', { cause: error });
+  }
+  if (error.code === 'EMFILE' || error.code === 'ENFILE') {
+    return new ValetError(
+      'unavailable',
+      'storage has no file descriptor free right now (too many open connections or files); retry shortly',
+      { cause: error },
+    );
+  }
+  if (error.code === 'EIO' || error.code === 'EROFS') {
+    return new ValetError('unavailable', 'storage cannot write to its disk right now; retry later', {
+      cause: error,
+    });
   }
   return new ValetError('internal_error', 'storage failed to write the object', { cause: error });
 }

@@ -74,6 +74,8 @@ export const ERROR_STATUS = {
   headers_too_large: 431,
   /** The client stopped sending (or reading) for longer than the idle timeout. */
   request_timeout: 408,
+  /** One client address holds as many connections to storage as it may (storage's per-address limit). */
+  too_many_connections: 429,
   /** The disk is full. */
   insufficient_storage: 507,
   /** The server is shutting down, or cannot serve safely right now (stale revocation list). */
@@ -107,6 +109,7 @@ const STATUS_CODE: Readonly<Record<number, ErrorCode>> = {
   415: 'unsupported_media_type',
   416: 'invalid_range',
   422: 'upload_rejected',
+  429: 'too_many_connections',
   431: 'headers_too_large',
   460: 'checksum_mismatch',
   499: 'aborted',

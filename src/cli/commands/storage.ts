@@ -5,6 +5,7 @@ import {
   type Command,
   many,
   optional,
+  parseCount,
   parseDuration,
   parseLogLevel,
   parsePort,
@@ -22,6 +23,8 @@ export const storage: Command = {
   help: `Usage: valet storage --data DIR --jwks FILE_OR_URL [--host 127.0.0.1] [--port 9000]
                      [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
                      [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
+                     [--headers-timeout 20s] [--max-connections N]
+                     [--max-connections-per-address N]
                      [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
                      [--upload-lifetime 24h] [--no-journal] [--json]
@@ -44,6 +47,14 @@ Options:
   --min-rate SIZE        the slowest a request body may arrive, bytes per second averaged
                          over each window, else 408 (default 1KiB; 0 turns it off)
   --min-rate-window DURATION  the window that rate is measured over (default 30s)
+  --headers-timeout DURATION  time a connection has to send its request's headers, from its
+                         start: one that sends none is answered 408 and closed (default 20s)
+  --max-connections N    connections admitted at once, past it 503 (default: what the file
+                         descriptor limit allows after room for storage itself, 2 each)
+  --max-connections-per-address N
+                         connections admitted at once from one address (an IPv6 /64), past
+                         it 429 (default a quarter of --max-connections; behind a reverse
+                         proxy set it to --max-connections)
   --log-level LEVEL      fatal, error, warn, info, debug or silent (default info)
   --issuer URL           the issuer: poll its revocation list (URL/v1/revocations, every 1 s)
                          and send it signed completion events (URL/v1/events, retried);
@@ -71,6 +82,9 @@ Options:
     'idle-timeout': { type: 'string' },
     'min-rate': { type: 'string' },
     'min-rate-window': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-connections-per-address': { type: 'string' },
     'log-level': { type: 'string' },
     issuer: { type: 'string', multiple: true },
     'secret-file': { type: 'string' },
@@ -158,7 +172,18 @@ function limitsFrom(values: Record<string, unknown>) {
     ),
   };
   if (minRate.window < 100) throw new UsageError('--min-rate-window must be at least 100ms');
+  const headersSeconds = parseDuration(optional(values, 'headers-timeout') ?? '20s', '--headers-timeout');
+  if (headersSeconds < 0.1) throw new UsageError('--headers-timeout must be at least 100ms');
+  const maxConnections = optional(values, 'max-connections');
+  const perAddress = optional(values, 'max-connections-per-address');
   return {
+    headersTimeout: Math.round(headersSeconds * 1000),
+    ...(maxConnections !== undefined && {
+      maxConnections: parseCount(maxConnections, '--max-connections'),
+    }),
+    ...(perAddress !== undefined && {
+      maxConnectionsPerAddress: parseCount(perAddress, '--max-connections-per-address'),
+    }),
     clockSkew: parseWholeSeconds(optional(values, 'clock-skew') ?? '60s', '--clock-skew', 0),
     maxLifetime: parseWholeSeconds(optional(values, 'max-ttl') ?? '1h', '--max-ttl'),
     idleTimeout: Math.round(idleSeconds * 1000),
