@@ -39,6 +39,30 @@ describe('HTTP hygiene', () => {
     assert.equal(entry.code, 'token_missing');
   });
 
+  it('answers a complete request whose client half-closed after sending it (nc -N, some proxies)', async () => {
+    const body = 'half-closed\n';
+    const token = await key.mint({ op: 'put', object: 'half/once.txt', once: true });
+    const put = await rawExchange(
+      storage.url,
+      `PUT /o/half/once.txt?vk=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      { halfClose: true },
+    );
+    assert.match(put, /^HTTP\/1\.1 201 /, 'the single-use upload is answered, not only carried out');
+    const again = await request(storage.url, { method: 'PUT', path: `/o/half/once.txt?vk=${token}`, body });
+    assert.equal(again.json.error?.code, 'token_replayed');
+    for (let i = 0; i < 20; i++) {
+      const get = await key.mint({ op: 'get', object: 'half/once.txt' });
+      const answer = await rawExchange(
+        storage.url,
+        `GET /o/half/once.txt?vk=${get} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        {
+          halfClose: true,
+        },
+      );
+      assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\nhalf-closed\n$/, `GET ${i}`);
+    }
+  });
+
   it('answers unknown routes and methods with stable codes', async () => {
     const missing = await request(storage.url, { path: '/nothing/here' });
     assert.equal(missing.status, 404);

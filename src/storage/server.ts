@@ -189,6 +189,9 @@ class Storage implements StorageServer {
       connectionsCheckingInterval: 1_000,
       noDelay: true,
     });
+    // A client that half-closes after its request (`nc -N`, some proxies) still gets its answer:
+    // Node's default aborts such a request, after it was carried out (a single-use key spent).
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.setTimeout(options.idleTimeout ?? 30_000);
     server.on('request', (req, res) => this.#track(req, res, false));
     // Expect: 100-continue: refuse a bad upload before the client sends its body.
