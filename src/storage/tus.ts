@@ -1,13 +1,13 @@
 import type http from 'node:http';
 import path from 'node:path';
 import { Server as TusServer } from '@tus/server';
-import { ERRORS, Metadata } from '@tus/utils';
+import { ERRORS } from '@tus/utils';
 import type { Logger } from 'pino';
-import { KEY_ID, mediaTypeEssence, type ValetClaims } from '../token/claims.js';
-import { codeForStatus, ERROR_STATUS, ValetError } from '../token/errors.js';
+import { KEY_ID, type ValetClaims } from '../token/claims.js';
+import { codeForStatus, ValetError } from '../token/errors.js';
 import type { CorsPolicy } from '../wire/cors.js';
-import { asValetError, type ErrorBody, renderError } from '../wire/errors.js';
-import { type StoredObjectBody, type TusVersion, UPLOADS_PATH } from '../wire/storage-api.js';
+import { asValetError } from '../wire/errors.js';
+import { type StoredObjectBody, UPLOADS_PATH } from '../wire/storage-api.js';
 import { extractToken, type KeyAccess } from './access.js';
 import type { Commits } from './commits.js';
 import { answerPreflight } from './cors.js';
@@ -15,17 +15,14 @@ import { type Exchange, header, methodNotAllowed } from './exchange.js';
 import type { ObjectMeta } from './object-file.js';
 import { checkPutStart, refuseIfExists } from './put-checks.js';
 import type { FileStore } from './store.js';
+import { CHECKSUM_ALGORITHMS, checkTusRequest, chunkChecksum, uploadMetadata } from './tus-headers.js';
+import { isTusError, tusRefusal, webRequest } from './tus-request.js';
 import { Upload } from './upload-file.js';
 import { ResumableStore, type UploadInfo, type UploadIntent, type Version } from './uploads.js';
 
 const UPLOAD_METHODS = 'POST, HEAD, PATCH, DELETE';
 const TUS_HEADERS =
   'Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, Upload-Checksum, X-HTTP-Method-Override';
-const TUS_VERSION: TusVersion = '1.0.0';
-/** tus 1.0: the Content-Type of every PATCH. */
-const TUS_CHUNK_TYPE = 'application/offset+octet-stream';
-/** Digests a tus client may send in `Upload-Checksum` (checksum extension). */
-const CHECKSUM_ALGORITHMS = ['sha256', 'sha1', 'md5'];
 
 /** What the bridge needs of storage. */
 export interface TusBridgeOptions {
@@ -281,119 +278,4 @@ export class TusBridge {
       this.#o.log.error({ reqId: ex.id, err: failure.cause ?? error }, 'upload failed');
     return { status_code: failure.status, body: JSON.stringify(failure.toJSON()) };
   }
-}
-
-/**
- * tus 1.0 before @tus/server sees a request: every request but OPTIONS names the version
- * (`Tus-Resumable`; "If the version specified by the Client is not supported by the Server, it
- * MUST respond with the 412 Precondition Failed status and MUST include the Tus-Version header"),
- * and a PATCH sends `application/offset+octet-stream` ("otherwise the server SHOULD return a 415
- * Unsupported Media Type status").
- */
-function checkTusRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (header(req, 'tus-resumable') !== TUS_VERSION) {
-    res.setHeader('Tus-Version', TUS_VERSION);
-    throw new ValetError('precondition_failed', `this server speaks tus ${TUS_VERSION} (Tus-Resumable)`);
-  }
-  if (req.method === 'PATCH' && mediaTypeEssence(header(req, 'content-type') ?? '') !== TUS_CHUNK_TYPE) {
-    throw new ValetError('unsupported_media_type', `a PATCH sends its bytes as ${TUS_CHUNK_TYPE}`);
-  }
-}
-
-/** `Upload-Checksum` of a PATCH (checksum extension), at its `Upload-Offset`. */
-function chunkChecksum(req: http.IncomingMessage): UploadIntent['checksum'] {
-  const checksum = header(req, 'upload-checksum');
-  if (checksum === undefined) return undefined;
-  const match = /^([a-z0-9]+) ([A-Za-z0-9+/]+={0,2})$/.exec(checksum.trim());
-  if (!match || !CHECKSUM_ALGORITHMS.includes(match[1] as string)) {
-    throw new ValetError(
-      'bad_request',
-      `Upload-Checksum must be "<${CHECKSUM_ALGORITHMS.join('|')}> <base64 digest>"`,
-    );
-  }
-  const offset = req.method === 'PATCH' ? Number(header(req, 'upload-offset') ?? 'NaN') : 0;
-  if (!Number.isSafeInteger(offset)) return undefined;
-  return { offset, algorithm: match[1] as string, digest: match[2] as string };
-}
-
-function uploadMetadata(req: http.IncomingMessage): Record<string, string | null> {
-  try {
-    const raw = header(req, 'upload-metadata');
-    return raw === undefined || raw.trim() === '' ? {} : Metadata.parse(raw);
-  } catch {
-    throw new ValetError('bad_request', 'the Upload-Metadata header is malformed');
-  }
-}
-
-/** A refusal @tus/server produced, as Valet's JSON error (its own text becomes the message). */
-function tusRefusal(status: number, body: string) {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    parsed = undefined;
-  }
-  const error = (parsed as Partial<ErrorBody> | undefined)?.error;
-  const code = error && error.code in ERROR_STATUS ? error.code : codeForStatus(status);
-  const message = error?.message ?? (body.trim() || 'the upload request was refused');
-  return renderError(new ValetError(code, message));
-}
-
-/** The web Request tus gets: without the query (it may hold the key; tus reads the id from the path's end). */
-function webRequest(req: http.IncomingMessage, onBytes: (bytes: number) => void): Request {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
-  }
-  const method = req.method ?? 'GET';
-  const hasBody = method === 'PATCH' || method === 'POST';
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
-  return new Request(`http://${req.headers.host ?? 'localhost'}${q === -1 ? target : target.slice(0, q)}`, {
-    method,
-    headers,
-    ...(hasBody && { body: nodeBody(req, onBytes), duplex: 'half' }),
-  } as RequestInit);
-}
-
-/**
- * A Node request body as a web stream of its own buffers (no copy), read only as fast as it is
- * consumed; it errors if the client goes away before the end.
- */
-function nodeBody(req: http.IncomingMessage, onBytes: (bytes: number) => void): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        req.on('data', (chunk: Buffer) => {
-          onBytes(chunk.length);
-          controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 0) <= 0) req.pause();
-        });
-        req.on('end', () => controller.close());
-        const cut = () => {
-          if (!req.complete)
-            controller.error(new ValetError('incomplete_body', 'the connection closed mid-body'));
-        };
-        req.on('error', cut);
-        req.on('close', cut);
-        req.pause();
-      },
-      pull() {
-        req.resume();
-      },
-      cancel() {
-        req.pause();
-      },
-    },
-    { highWaterMark: 4 },
-  );
-}
-
-function isTusError(error: unknown): error is { status_code: number; body: string } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as { status_code?: unknown }).status_code === 'number' &&
-    typeof (error as { body?: unknown }).body === 'string'
-  );
 }
