@@ -3,7 +3,7 @@
 // better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
 // tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate,
 // PostgreSQL for the record-store and replica tests, and prlimit, chattr and strace for storage's
-// descriptor-limit, failing-checkpoint and durable-format tests. Run by `npm test` first, and by `.ci/run`
+// descriptor-limit, failing-checkpoint and durable-format tests, and python3-tuspy (a tus client). Run by `npm test` first, and by `.ci/run`
 // before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
@@ -48,6 +48,12 @@ function onPath(command) {
   return false;
 }
 
+/** Debian's tus client for Python (python3-tuspy), run by the tus conformance test with /usr/bin/python3. */
+function hasTuspy() {
+  const dir = process.env.VALET_TUSPY_DIR ?? '/usr/lib/python3/dist-packages/tusclient';
+  return existsSync(dir);
+}
+
 const missing = () => [
   ...new Set(
     Object.entries(NEEDED)
@@ -55,6 +61,7 @@ const missing = () => [
       .map(([, p]) => p),
   ),
   ...(hasPostgres() ? [] : ['postgresql']),
+  ...(hasTuspy() ? [] : ['python3-tuspy']),
 ];
 const wanted = missing();
 if (wanted.length === 0) process.exit(0);

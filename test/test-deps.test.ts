@@ -21,8 +21,10 @@ async function pathWith(commands: string[]): Promise<string> {
 }
 
 function run(pathDir: string, pgRoot: string, ...args: string[]) {
+  // Debian's tus client counts as installed where its folder is the postgres fixture's (it exists
+  // exactly when that root does).
   return spawnSync(process.execPath, [SCRIPT, ...args], {
-    env: { PATH: pathDir, VALET_POSTGRES_ROOT: pgRoot },
+    env: { PATH: pathDir, VALET_POSTGRES_ROOT: pgRoot, VALET_TUSPY_DIR: pgRoot },
     encoding: 'utf8',
   });
 }
@@ -98,5 +100,11 @@ describe('the test command on a fresh machine', () => {
     const noServer = run(all, await postgresRoot(false), '--no-install');
     assert.equal(noServer.status, 1);
     assert.match(noServer.stderr, /missing \(postgresql\)/);
+    // Debian's tus client for Python is a folder of /usr/lib/python3, not a command.
+    const noTuspy = spawnSync(process.execPath, [SCRIPT, '--no-install'], {
+      env: { PATH: all, VALET_POSTGRES_ROOT: await postgresRoot(true), VALET_TUSPY_DIR: '/nonexistent' },
+      encoding: 'utf8',
+    });
+    assert.match(noTuspy.stderr, /missing \(python3-tuspy\)/);
   });
 });

@@ -1,6 +1,8 @@
 import type http from 'node:http';
+import { mediaTypeEssence } from '../token/claims.js';
 import { codeForStatus, ERROR_STATUS, ValetError } from '../token/errors.js';
 import { type ErrorBody, renderError } from '../wire/errors.js';
+import { TUS_CHUNK_TYPE } from './tus-headers.js';
 
 /** How a Node request becomes the web Request @tus/server takes, and its refusals Valet's. */
 
@@ -18,13 +20,25 @@ export function tusRefusal(status: number, body: string) {
   return renderError(new ValetError(code, message));
 }
 
-/** The web Request tus gets: without the query (it may hold the key; tus reads the id from the path's end). */
-export function webRequest(req: http.IncomingMessage, onBytes: (bytes: number) => void): Request {
+/**
+ * The web Request tus gets, for the method the request stands for (see `tusMethod`): without the
+ * query (it may hold the key; tus reads the id from the path's end), with a chunk's content type
+ * as its essence (tus compares it whole; parameters are allowed), and without an empty
+ * `Upload-Metadata` or the method override (tus would refuse both).
+ */
+export function webRequest(
+  req: http.IncomingMessage,
+  method: string,
+  onBytes: (bytes: number) => void,
+): Request {
   const headers = new Headers();
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+    const name = (req.rawHeaders[i] as string).toLowerCase();
+    const value = req.rawHeaders[i + 1] as string;
+    if (name === 'x-http-method-override' || (name === 'upload-metadata' && value.trim() === '')) continue;
+    const essence = name === 'content-type' ? mediaTypeEssence(value) : '';
+    headers.append(name, essence === TUS_CHUNK_TYPE ? essence : value);
   }
-  const method = req.method ?? 'GET';
   const hasBody = method === 'PATCH' || method === 'POST';
   const target = req.url ?? '/';
   const q = target.indexOf('?');

@@ -15,7 +15,14 @@ import { type Exchange, header, methodNotAllowed } from './exchange.js';
 import type { ObjectMeta } from './object-file.js';
 import { checkPutStart, refuseIfExists } from './put-checks.js';
 import type { FileStore } from './store.js';
-import { CHECKSUM_ALGORITHMS, checkTusRequest, chunkChecksum, uploadMetadata } from './tus-headers.js';
+import {
+  CHECKSUM_ALGORITHMS,
+  checkTusRequest,
+  chunkChecksum,
+  TUS_VERSION,
+  tusMethod,
+  uploadMetadata,
+} from './tus-headers.js';
 import { isTusError, tusRefusal, webRequest } from './tus-request.js';
 import { Upload } from './upload-file.js';
 import { ResumableStore, type UploadInfo, type UploadIntent, type Version } from './uploads.js';
@@ -113,19 +120,22 @@ export class TusBridge {
   /** A request for `/uploads` (`id` empty) or `/uploads/<id>`. */
   async serve(ex: Exchange, id: string, rawQuery: string, expectContinue: boolean): Promise<void> {
     const { req, res } = ex;
-    const method = req.method ?? '';
-    if (method === 'OPTIONS') {
+    if (req.method === 'OPTIONS') {
       if (answerPreflight(this.#o.cors, req, res, { methods: UPLOAD_METHODS, allowHeaders: TUS_HEADERS }))
         return;
       res.setHeader('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
-      return this.#handle(ex, { id: '' });
+      return this.#handle(ex, { id: '' }, 'OPTIONS');
     }
+    // tus 1.0: "The Tus-Resumable header MUST be included in every request and response except for
+    // OPTIONS requests": Valet's own refusals too.
+    res.setHeader('Tus-Resumable', TUS_VERSION);
+    const method = tusMethod(req);
     const creation = id === '';
     if (creation ? method !== 'POST' : !['HEAD', 'PATCH', 'DELETE'].includes(method)) {
       throw methodNotAllowed(res, creation ? 'POST, OPTIONS' : 'HEAD, PATCH, DELETE, OPTIONS');
     }
     if (!creation && !KEY_ID.test(id)) throw new ValetError('not_found', 'no such upload');
-    checkTusRequest(req, res);
+    checkTusRequest(req, res, method);
     const { claims, kid } = await this.#o.access.verify(extractToken(req, rawQuery));
     ex.claims = claims;
     if (res.headersSent || req.destroyed) return;
@@ -134,10 +144,10 @@ export class TusBridge {
     const intent: UploadIntent = creation
       ? { id: claims.jti, creation: await this.#checkCreation(req, claims) }
       : { id: await this.#checkContinuation(claims, kid, id) };
-    const checksum = chunkChecksum(req);
+    const checksum = chunkChecksum(req, method);
     if (checksum) intent.checksum = checksum;
     if (expectContinue) res.writeContinue();
-    await this.#handle(ex, intent);
+    await this.#handle(ex, intent, method);
   }
 
   /** A later request of upload `id`: the key must be bound to it, for its object and subject. */
@@ -162,6 +172,12 @@ export class TusBridge {
     const lengthHeader = header(req, 'upload-length');
     if (lengthHeader === undefined || !/^\d{1,16}$/.test(lengthHeader)) {
       throw new ValetError('bad_request', 'a resumable upload needs its total size in Upload-Length');
+    }
+    if (req.headers['upload-defer-length'] !== undefined) {
+      throw new ValetError(
+        'bad_request',
+        'uploads of a length told later (Upload-Defer-Length) are not supported: send Upload-Length alone',
+      );
     }
     if (req.headers['upload-concat'] !== undefined) {
       throw new ValetError('bad_request', 'concatenated (parallel) uploads are not supported');
@@ -193,17 +209,22 @@ export class TusBridge {
    * request's buffers on as they are (srvx's adapter copies every chunk, which cost a resumable
    * upload about a third more CPU than a PUT), then writes tus's answer.
    */
-  async #handle(ex: Exchange, intent: UploadIntent): Promise<void> {
+  async #handle(ex: Exchange, intent: UploadIntent, method: string): Promise<void> {
     const { req, res } = ex;
-    const request = webRequest(req, (bytes) => {
+    const request = webRequest(req, method, (bytes) => {
       ex.bytesIn += bytes;
     });
     this.#requests.set(request, { exchange: ex, intent });
     const response = await this.#uploads.during(intent, () => this.#tus.handleWeb(request));
     if (res.headersSent || res.destroyed) return;
     res.statusCode = response.status;
-    for (const [name, value] of response.headers) res.setHeader(name, value);
+    for (const [name, value] of response.headers) {
+      // No metadata is no header (tus: "one or more" pairs), never an empty one.
+      if (name === 'upload-metadata' && value === '') continue;
+      res.setHeader(name, value);
+    }
     if (response.headers.get('connection') === 'close') res.shouldKeepAlive = false;
+    if (response.status >= 400 && intent.creation) await this.#sayWhere(ex, intent.id);
     if (response.status >= 400) {
       // Every refusal is Valet's JSON error, also those @tus/server writes as plain text.
       const rendered = tusRefusal(response.status, await response.text());
@@ -213,6 +234,18 @@ export class TusBridge {
       return;
     }
     res.end(response.body ? Buffer.from(await response.arrayBuffer()) : undefined);
+  }
+
+  /**
+   * A creation refused after its upload was made (creation-with-upload whose bytes were refused:
+   * 460, 413, a cut body) still says where the upload is and how much of it storage holds: the key
+   * cannot create it again, and without its address the client would have lost it.
+   */
+  async #sayWhere(ex: Exchange, id: string): Promise<void> {
+    const upload = await this.#uploads.getUpload(id).catch(() => undefined);
+    if (!upload) return;
+    ex.res.setHeader('Location', `${UPLOADS_PATH}/${id}`);
+    ex.res.setHeader('Upload-Offset', String(upload.offset));
   }
 
   #state(request: unknown): TusRequest {
