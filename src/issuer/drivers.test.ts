@@ -85,6 +85,35 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
     assert.deepEqual(await issuer.list('alice'), []);
   });
 
+  it('takes a completion with an empty body, with or without Content-Type: application/json', async () => {
+    const { issuer, memory } = await system();
+    const types: Array<Record<string, string>> = [
+      {},
+      { 'content-type': 'application/json' },
+      { 'content-type': 'application/json; charset=utf-8' },
+    ];
+    for (const headers of types) {
+      const key = await issuer.mint('alice', { op: 'put', name: 'empty-body.txt' });
+      assert.equal((await memory.fetch(new Request(key.url, { method: 'PUT', body: 'hi' }))).status, 200);
+      const done = await issuer.fetch(
+        new Request(`${ISSUER}${key.complete}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer user:alice', ...headers },
+        }),
+      );
+      assert.equal(done.status, 200, JSON.stringify(headers));
+    }
+    const key = await issuer.mint('alice', { op: 'put', name: 'empty-body.txt' });
+    const wrongType = await issuer.fetch(
+      new Request(`${ISSUER}${key.complete}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice', 'content-type': 'text/plain' },
+        body: '{}',
+      }),
+    );
+    assert.equal(wrongType.status, 415, 'a body that is there must still be JSON');
+  });
+
   it('signs a multipart upload part by part and completes it from what the store holds', async () => {
     const { client, memory } = await system();
     const data = randomBytes(9 * 2 ** 20);

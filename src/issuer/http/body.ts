@@ -16,11 +16,19 @@ export function safeJson(text: string): unknown {
 
 /** The request's JSON body (`415` unless `application/json`, `400` if it is not JSON). */
 export async function readJson(incoming: Incoming): Promise<unknown> {
+  checkJsonType(incoming);
+  return parseJson(await incoming.text(MAX_BODY));
+}
+
+function checkJsonType(incoming: Incoming): void {
   const type = incoming.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ValetError('unsupported_media_type', 'send the request body as application/json');
   }
-  const parsed = safeJson(await incoming.text(MAX_BODY));
+}
+
+function parseJson(text: string): unknown {
+  const parsed = safeJson(text);
   if (parsed === undefined) throw new ValetError('bad_request', 'the body is not valid JSON');
   return parsed;
 }
@@ -30,16 +38,19 @@ export async function readBody<T>(incoming: Incoming, schema: z.ZodType<T>, what
   return readBodyFrom(await readJson(incoming), schema, what);
 }
 
-/** Like {@link readBody}, but a request with no body at all is `{}` (older clients send none). */
+/**
+ * Like {@link readBody}, but an empty body is `{}`, whatever its `Content-Type` (older clients send
+ * none; some send `application/json` with nothing after it).
+ */
 export async function readOptionalBody<T>(
   incoming: Incoming,
   schema: z.ZodType<T>,
   what: string,
 ): Promise<T> {
-  if (incoming.header('content-type') === null && (incoming.header('content-length') ?? '0') === '0') {
-    return readBodyFrom({}, schema, what);
-  }
-  return readBody(incoming, schema, what);
+  const text = await incoming.text(MAX_BODY);
+  if (text.trim() === '') return readBodyFrom({}, schema, what);
+  checkJsonType(incoming);
+  return readBodyFrom(parseJson(text), schema, what);
 }
 
 function readBodyFrom<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
