@@ -95,6 +95,24 @@ describe('OIDC bearer tokens', () => {
     await expectUnauthenticated(issuer, await forge(provider, { iss: provider.issuer, aud: AUDIENCE }));
   });
 
+  it('refuses a token issued in the future (iat), beyond the 30 s tolerance', async (t) => {
+    const { provider, issuer } = await setup(t);
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: provider.issuer, aud: AUDIENCE, exp: now + 3600 };
+    assert.equal(
+      (await mintRequest(issuer, await forge(provider, { ...claims, iat: now + 25 }))).status,
+      201,
+    );
+    for (const ahead of [40, 3600, 365 * 86400]) {
+      const response = await mintRequest(issuer, await forge(provider, { ...claims, iat: now + ahead }));
+      assert.equal(response.status, 401, `iat ${ahead} s ahead`);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'unauthenticated');
+      assert.match(error.message, /issued in the future/);
+    }
+    await expectUnauthenticated(issuer, await forge(provider, { ...claims, iat: 'yesterday' as never }));
+  });
+
   it('checks a bearer it verified within the minute by its text and clock only', async (t) => {
     const provider = await startProvider(t, { clients: ['alice'], audiences: [AUDIENCE] });
     const verified = new VerifiedBearers();

@@ -118,6 +118,10 @@ export function oidcHeaderCheck(
       // A valet key is not an identity, even if a provider were to share a signing key.
       if (protectedHeader.typ?.toLowerCase() === VALET_KEY_TYP)
         throw new Error('a valet key is not a bearer token');
+      // jose checks `iat` against the clock only with maxTokenAge; a token from the future is never
+      // taken (RFC 7519 §4.1.6: the time the JWT was issued), whatever the options.
+      if (typeof payload.iat === 'number' && payload.iat > now() / 1000 + tolerance)
+        throw new IssuedInFuture();
       const identity = { subject: payload.sub as string, claims: payload as Record<string, unknown> };
       verified.set(token, identity, now() / 1000);
       return identity;
@@ -126,16 +130,18 @@ export function oidcHeaderCheck(
         throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
       }
       const expired = cause instanceof jose.errors.JWTExpired;
-      throw new ValetError(
-        'unauthenticated',
-        expired ? 'the bearer token has expired' : 'the bearer token is not valid',
-        {
-          cause,
-        },
-      );
+      const message = expired
+        ? 'the bearer token has expired'
+        : cause instanceof IssuedInFuture
+          ? `the bearer token was issued in the future (iat), beyond the ${tolerance} s clock tolerance: check the identity provider's clock`
+          : 'the bearer token is not valid';
+      throw new ValetError('unauthenticated', message, { cause });
     }
   };
 }
+
+/** A token whose `iat` is later than now plus the tolerance. */
+class IssuedInFuture extends Error {}
 
 async function discoverJwks(options: OidcOptions): Promise<ReturnType<typeof jose.createRemoteJWKSet>> {
   let uri = options.jwksUri;
