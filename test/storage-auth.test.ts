@@ -117,6 +117,26 @@ describe('storage authorisation', () => {
     assert.equal(res.json.error?.code, 'token_invalid');
   });
 
+  it('refuses a signed key whose file name holds an unpaired surrogate (never a 500)', async () => {
+    const put = await key.mint({ op: 'put', object: 'docs/surrogate.txt' });
+    assert.equal(
+      (await request(storage.url, { method: 'PUT', path: `/o/docs/surrogate.txt?vk=${put}`, body: 'x' }))
+        .status,
+      201,
+    );
+    const token = await signRaw(
+      { alg: 'EdDSA', typ: VALET_KEY_TYP, kid: key.jwk.kid },
+      { ...claimsFor('get', 'docs/surrogate.txt'), filename: 'r\ud800.pdf' },
+      key.signing.privateKey,
+    );
+    const res = await get(`/o/docs/surrogate.txt?vk=${token}`);
+    assert.equal(res.status, 401);
+    assert.equal(res.json.error?.code, 'token_invalid');
+    await assert.rejects(key.mint({ op: 'get', object: 'docs/surrogate.txt', filename: 'r\ud800.pdf' }), {
+      code: 'invalid_options',
+    });
+  });
+
   it('refuses a JWT of another type signed by the trusted key', async () => {
     const token = await signRaw(
       { alg: 'EdDSA', typ: 'JWT', kid: key.jwk.kid },

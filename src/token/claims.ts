@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCanonicalObjectKey } from './object-key.js';
+import { storableText } from './text.js';
 
 /**
  * The protected-header `typ` of every valet key (RFC 8725 §3.11 explicit typing): a verifier
@@ -30,12 +31,16 @@ const seconds = z
   .min(0)
   .max(2 ** 40);
 
-/** A download file name: 1 to 255 characters, no control characters, no slashes. */
+/**
+ * A download file name: 1 to 255 characters of Unicode text (no unpaired surrogate: it has no
+ * UTF-8 form for `Content-Disposition`), no control characters, no slashes.
+ */
 export const FILENAME = z
   .string()
   .min(1)
   .max(255)
-  .refine((s) => !/[\p{Cc}/\\]/u.test(s), 'filename may not contain control characters or slashes');
+  .refine((s) => !/[\p{Cc}/\\]/u.test(s), 'filename may not contain control characters or slashes')
+  .refine(storableText, 'filename must be Unicode text (it holds an unpaired surrogate)');
 
 /**
  * The claims of a valet key. Names are short because a key often travels in a URL.

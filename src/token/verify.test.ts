@@ -262,6 +262,7 @@ describe('mintValetKey', () => {
       { op: 'put', object: 'a', sha256: 'abc' },
       { op: 'delete', object: 'a', filename: 'x' },
       { op: 'get', object: 'a', filename: '../x' },
+      { op: 'get', object: 'a', filename: 'x\ud800.pdf' },
     ] as const;
     for (const options of bad) {
       await assert.rejects(

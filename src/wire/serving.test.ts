@@ -44,6 +44,11 @@ describe('download headers', () => {
       contentDisposition('attachment', 'a"b\\c%d\'(e)*.txt'),
       `attachment; filename="a_b_c_d'(e)*.txt"; filename*=UTF-8''a%22b%5Cc%25d%27%28e%29%2A.txt`,
     );
+    // Never a URIError, whatever the name holds (keys refuse unpaired surrogates; this still answers).
+    assert.equal(
+      contentDisposition('attachment', 'a\ud800b.pdf'),
+      `attachment; filename="a_b.pdf"; filename*=UTF-8''a%EF%BF%BDb.pdf`,
+    );
     assert.equal(
       contentDisposition('attachment', '😀.png'),
       `attachment; filename="_.png"; filename*=UTF-8''%F0%9F%98%80.png`,

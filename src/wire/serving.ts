@@ -32,7 +32,13 @@ export function isInlineType(contentType: string): boolean {
 // RFC 5987 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
 // encodeURIComponent leaves ' ( ) * unescaped, which attr-char does not allow.
 function encodeRfc5987(value: string): string {
-  return encodeURIComponent(value).replace(
+  // An unpaired surrogate has no UTF-8 form (encodeURIComponent would throw): U+FFFD instead. Keys
+  // refuse such names; this keeps an answer from failing whatever a name holds.
+  const text = value.replace(
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    '\ufffd',
+  );
+  return encodeURIComponent(text).replace(
     /['()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
   );
