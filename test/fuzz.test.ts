@@ -19,6 +19,7 @@ import { publicJwk, TrustedKeys } from '../src/token/keys.js';
 import { normalizeObjectKey } from '../src/token/object-key.js';
 import { verifyValetKey } from '../src/token/verify.js';
 import { type TestKey, testKey } from './helpers/keys.js';
+import { type Postgres, startPostgres } from './helpers/postgres.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 5000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129);
@@ -296,6 +297,124 @@ describe(`fuzz (${RUNS} cases per target, seed ${SEED})`, () => {
         }
       }),
       settings,
+    );
+  });
+});
+
+// The same issuer doors with PostgreSQL records (several replicas' store): PostgreSQL refuses
+// text SQLite takes (NUL, unpaired surrogates), which must be a 4xx, never a 500. The subject,
+// the listing's query, share and upload ids, revocations and the names in key requests.
+describe(`fuzz with PostgreSQL records (${Math.ceil(RUNS / 5)} cases per target, seed ${SEED})`, () => {
+  const runs = { ...settings, numRuns: Math.ceil(RUNS / 5) };
+  let postgres: Postgres;
+  let issuer: Issuer;
+
+  before(async () => {
+    postgres = await startPostgres();
+    const key = await testKey();
+    issuer = await createIssuer({
+      signingKeys: [key.jwk],
+      database: await postgres.freshDatabase(),
+      storageUrl: 'http://127.0.0.1:9',
+      storageSecret: 's'.repeat(43),
+      // The subject as a JSON string, so that a test can send any text as one (NUL, surrogates).
+      authenticate: (request) => JSON.parse(request.headers.get('x-user') ?? 'null'),
+      admins: ['admin'],
+      rules: {
+        upload: { op: 'put', prefix: 'users/{subject}/', maxSize: 2 ** 20 },
+        read: { op: 'get', prefix: 'users/{subject}/' },
+        share: { op: 'share', prefix: 'users/{subject}/' },
+      },
+    });
+  });
+  after(async () => {
+    await issuer?.close();
+    await postgres?.stop();
+  });
+
+  const hostile = fc.oneof(
+    text,
+    fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\ud83d', 'é\u0000', 'users/alice/\u0000'),
+  );
+  const ascii = (json: string) =>
+    json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const call = async (method: string, target: string, user: string, body?: unknown) => {
+    let request: Request;
+    try {
+      request = new Request(`http://issuer.test${target}`, {
+        method,
+        headers: { 'x-user': ascii(JSON.stringify(user)), 'content-type': 'application/json' },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    } catch {
+      return undefined; // not a request a client could send
+    }
+    const response = await issuer.fetch(request);
+    const text = await response.text();
+    assert.ok(
+      response.status < 500,
+      `${method} ${target} ${JSON.stringify(body)} as ${JSON.stringify(user)}: ${response.status} ${text}`,
+    );
+    return response.status;
+  };
+
+  it("issuer (PostgreSQL): the attack run's cases answer 4xx", async () => {
+    const cases: Array<[string, string, string, unknown?]> = [
+      ['GET', '/v1/objects?prefix=%00', 'alice'],
+      ['GET', '/v1/objects?after=a%00', 'alice'],
+      ['DELETE', '/v1/shares/shr_%00', 'alice'],
+      ['GET', '/v1/objects', 'al\u0000ice'],
+      ['POST', '/v1/keys', 'al\u0000ice', { op: 'put', name: 'a.txt', size: 1 }],
+      ['POST', '/v1/revocations', 'admin', { kind: 'subject', value: 'a\u0000' }],
+      ['POST', '/v1/revocations', 'admin', { kind: 'key', value: '\u0000' }],
+      ['POST', '/v1/revocations', 'admin', { kind: 'signing_key', value: 'k\u0000' }],
+      ['POST', '/v1/keys', 'alice', { op: 'put', name: 'x\ud800.txt', size: 1 }],
+      ['POST', '/v1/keys', 'alice', { op: 'get', key: 'users/alice/a.txt', filename: 'x\udc00' }],
+    ];
+    for (const [method, target, user, body] of cases) {
+      const status = await call(method, target, user, body);
+      assert.ok(status !== undefined && status >= 400 && status < 500, `${method} ${target}: ${status}`);
+    }
+  });
+
+  it('issuer (PostgreSQL): subjects, listing queries, ids and names never get a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant('alice'), hostile), hostile, hostile, async (user, a, b) => {
+        await call('GET', `/v1/objects?prefix=${percent(a)}&after=${percent(b)}&limit=10`, user);
+        await call('GET', '/v1/objects', user);
+        await call('GET', '/v1/me', user);
+        await call('GET', '/v1/shares', user);
+        await call('DELETE', `/v1/shares/${percent(a)}`, user);
+        await call('GET', `/s/${percent(a)}`, user);
+        await call('POST', `/v1/keys/${percent(a)}/complete`, user, {});
+        await call('POST', `/v1/uploads/${percent(a)}/parts`, user, { part: 1 });
+        await call('POST', '/v1/keys', user, { op: 'put', name: a, size: 3, content_type: 'text/plain' });
+        await call('POST', '/v1/keys', user, { op: 'get', key: `users/${user}/${a}`, filename: b });
+        await call('POST', '/v1/shares', user, { key: `users/${user}/${a}`, ttl: 60 });
+      }),
+      runs,
+    );
+  });
+
+  it('issuer (PostgreSQL): revocations by key, subject and signing key never get a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('key', 'subject', 'signing_key'),
+        hostile,
+        fc.oneof(
+          fc.constant(undefined),
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          hostile,
+        ),
+        async (kind, value, before) => {
+          await call('POST', '/v1/revocations', 'admin', {
+            kind,
+            value,
+            ...(before !== undefined && { before }),
+          });
+        },
+      ),
+      runs,
     );
   });
 });

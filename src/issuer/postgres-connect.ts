@@ -117,8 +117,32 @@ function isOutage(error: unknown): boolean {
   );
 }
 
+/**
+ * Text PostgreSQL cannot hold: 22021 (character_not_in_repertoire: a NUL in `text`), 22P05
+ * (untranslatable_character: `\u0000` in `jsonb`), and `jsonb`'s refusal of an unpaired
+ * surrogate escape. Input is checked for these where it enters (see token/text.ts); anything that
+ * still reaches the database this way is the caller's input, answered 400 like SQLite does.
+ */
+function isUnstorableText(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (
+    code === '22021' ||
+    code === '22P05' ||
+    (code === '22P02' && typeof message === 'string' && /Unicode|surrogate/i.test(message))
+  );
+}
+
 function outage<T>(promise: Promise<T>): Promise<T> {
   return promise.catch((error: unknown) => {
+    if (isUnstorableText(error)) {
+      throw new ValetError(
+        'bad_request',
+        'the request holds text that cannot be stored (a NUL character or an unpaired surrogate)',
+        {
+          cause: error,
+        },
+      );
+    }
     if (!isOutage(error)) throw error;
     throw new ValetError('unavailable', 'the record store does not answer; retry shortly', { cause: error });
   });
@@ -126,7 +150,8 @@ function outage<T>(promise: Promise<T>): Promise<T> {
 
 /**
  * The pool, with "the database cannot be reached" turned into `503 unavailable` (a client's
- * retry may well succeed once it is back), not a 500: the pool replaces lost connections itself.
+ * retry may well succeed once it is back), not a 500: the pool replaces lost connections itself;
+ * and text it cannot hold into `400 bad_request`.
  */
 export function outageAware(pool: Pool): Pool {
   return {

@@ -3,6 +3,7 @@ import { CONSTRAINTS, type Constraint } from '../drivers/types.js';
 import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
+import { unstorableReason } from '../token/text.js';
 import type { ObjectRecord, ShareRecord } from './records.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */
@@ -135,11 +136,6 @@ export const ruleSchema = z
     }
   });
 
-/** True unless `text` holds a lone surrogate (which no URL, key or JSON consumer can carry). */
-export function wellFormed(text: string): boolean {
-  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
-}
-
 /**
  * A subject as one safe key segment: percent-encoded like a URI component, and never `.` or `..`.
  *
@@ -150,7 +146,8 @@ export function wellFormed(text: string): boolean {
  * ```
  */
 export function subjectSegment(subject: string): string {
-  if (!wellFormed(subject)) throw new ValetError('bad_request', 'the subject is not well-formed Unicode');
+  const reason = unstorableReason(subject);
+  if (reason !== undefined) throw new ValetError('bad_request', `the subject holds ${reason}`);
   const encoded = encodeURIComponent(subject);
   return encoded === '.' ? '%2E' : encoded === '..' ? '%2E%2E' : encoded;
 }

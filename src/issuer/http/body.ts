@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValetError } from '../../token/errors.js';
+import { findUnstorable } from '../../token/text.js';
 import type { Incoming } from './exchange.js';
 
 /** Largest JSON body the issuer reads. */
@@ -54,6 +55,10 @@ export async function readOptionalBody<T>(
 }
 
 function readBodyFrom<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
+  const unstorable = findUnstorable(value);
+  if (unstorable) {
+    throw new ValetError('bad_request', `invalid ${what}: ${unstorable.at} holds ${unstorable.reason}`);
+  }
   const body = schema.safeParse(value);
   if (!body.success) throw new ValetError('bad_request', `invalid ${what}: ${z.prettifyError(body.error)}`);
   return body.data;

@@ -62,4 +62,40 @@ describe('hostile input at the issuer', () => {
     }
     assert.equal(subjectSegment('😀 ok'), encodeURIComponent('😀 ok'), 'a surrogate pair is fine');
   });
+
+  it('refuses NUL and unpaired surrogates in paths, queries, bodies and file names with 400', async (t) => {
+    const service = await issuer();
+    t.after(() => service.close());
+    const call = (method: string, path: string, body?: unknown) =>
+      service.fetch(
+        new Request(`http://issuer.test${path}`, {
+          method,
+          headers: { 'x-user': 'alice', 'content-type': 'application/json' },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        }),
+      );
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['GET', '/v1/objects?prefix=a%00b', undefined, /prefix holds a NUL character/],
+      ['GET', '/v1/objects?after=%00', undefined, /after holds a NUL character/],
+      ['DELETE', '/v1/shares/shr_%00', undefined, /path holds a NUL character/],
+      ['POST', '/v1/keys', { op: 'put', name: 'a\u0000.txt', size: 1 }, /name holds a NUL character/],
+      ['POST', '/v1/keys', { op: 'put', name: 'x\ud800.txt', size: 1 }, /name holds an unpaired surrogate/],
+      [
+        'POST',
+        '/v1/keys',
+        { op: 'get', key: 'users/alice/a.txt', filename: 'r\ud800.pdf' },
+        /filename holds an unpaired surrogate/,
+      ],
+    ];
+    for (const [method, path, body, message] of cases) {
+      const response = await call(method, path, body);
+      const payload = (await response.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([response.status, payload.error.code], [400, 'bad_request'], `${method} ${path}`);
+      assert.match(payload.error.message, message);
+    }
+    // A NUL in the subject: refused at the door, and through the API.
+    await assert.rejects(service.mint('a\u0000b', { op: 'put', name: 'a.txt', size: 1 }), {
+      code: 'bad_request',
+    });
+  });
 });

@@ -1,7 +1,8 @@
 import { ValetError } from '../../token/errors.js';
+import { unstorableReason } from '../../token/text.js';
 import { type OidcOptions, oidcHeaderCheck } from '../auth.js';
 import type { IssuerOptions } from '../options.js';
-import { type Identity, wellFormed } from '../rules.js';
+import type { Identity } from '../rules.js';
 import type { Incoming } from './exchange.js';
 
 /** Establishes who is calling: the caller's identity, `401 unauthenticated` otherwise. */
@@ -33,8 +34,9 @@ export function identifier(options: IssuerOptions, now: () => number): Identify 
     if (typeof identity.subject !== 'string' || identity.subject === '' || identity.subject.length > 256) {
       throw new ValetError('unauthenticated', 'the authenticated subject is empty or too long');
     }
-    if (!wellFormed(identity.subject)) {
-      throw new ValetError('unauthenticated', 'the authenticated subject is not well-formed Unicode');
+    const reason = unstorableReason(identity.subject);
+    if (reason !== undefined) {
+      throw new ValetError('unauthenticated', `the authenticated subject holds ${reason}: it cannot be used`);
     }
     return identity;
   };

@@ -1,4 +1,5 @@
 import { ValetError } from '../../token/errors.js';
+import { unstorableReason } from '../../token/text.js';
 
 /**
  * Routes as data: each route is a method, a path pattern (`/v1/shares/:id`), who may call it, and
@@ -96,9 +97,13 @@ function bind(pattern: string[], segments: string[]): Record<string, string> | u
 }
 
 function decodeSegment(segment: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
     throw new ValetError('bad_request', 'the path has malformed percent-encoding');
   }
+  const reason = unstorableReason(decoded);
+  if (reason !== undefined) throw new ValetError('bad_request', `the path holds ${reason}`);
+  return decoded;
 }

@@ -1,4 +1,5 @@
 import { ValetError } from '../../../token/errors.js';
+import { unstorableReason } from '../../../token/text.js';
 import type { ObjectListBody } from '../../../wire/issuer-api.js';
 import type { Incoming } from '../exchange.js';
 import { json } from '../exchange.js';
@@ -44,6 +45,8 @@ function objectPage(incoming: Incoming): { prefix?: string; after?: string; limi
   const text = (name: string) => {
     const value = query.get(name);
     if (value !== null && value.length > 1024) throw new ValetError('bad_request', `${name} is too long`);
+    const reason = value === null ? undefined : unstorableReason(value);
+    if (reason !== undefined) throw new ValetError('bad_request', `${name} holds ${reason}`);
     return value ?? undefined;
   };
   const limitText = query.get('limit');
