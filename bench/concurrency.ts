@@ -1,13 +1,15 @@
 // Memory under many connections: N concurrent uploads of M MiB each to Valet storage, and to the
 // plain node:http baseline (bench/baseline-server.ts) in the same run; then 2,000 idle
-// connections to each. Reports each server's peak RSS (VmHWM) and its RSS with the idle
-// connections open. Target (issue 14): 1,000 concurrent uploads under 256 MiB.
+// connections to each; then 1,000 slow readers, each asking for one of those objects and reading
+// none of it (issue 24: a slow reader held 559 KiB). Reports each server's peak RSS (VmHWM), its
+// RSS with the idle connections open, and what its RSS grew by with the slow readers.
+// Target (issue 14): 1,000 concurrent uploads under 256 MiB.
 //
-//   npm run bench:concurrency               full run (1,000 × 10 MiB, 2,000 idle); rewrites its section
-//   npm run bench:concurrency -- --quick    smoke run (100 × 1 MiB, 200 idle), prints only
+//   npm run bench:concurrency               full run (1,000 × 10 MiB, 2,000 idle, 1,000 slow); rewrites its section
+//   npm run bench:concurrency -- --quick    smoke run (100 × 1 MiB, 200 idle, 100 slow), prints only
 //
-// Options: --uploads N, --mib N, --idle N, --no-write; --valet-only (for profiling: skips the
-// baseline, prints only)
+// Options: --uploads N, --mib N, --idle N, --slow N, --no-write; --valet-only (for profiling:
+// skips the baseline, prints only)
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     uploads: { type: 'string' },
     mib: { type: 'string' },
     idle: { type: 'string' },
+    slow: { type: 'string' },
     'no-write': { type: 'boolean' },
     'valet-only': { type: 'boolean' },
   },
@@ -34,6 +37,7 @@ const quick = values.quick === true;
 const UPLOADS = Number(values.uploads ?? (quick ? 100 : 1000));
 const SIZE = Number(values.mib ?? (quick ? 1 : 10)) * 2 ** 20;
 const IDLE = Number(values.idle ?? (quick ? 200 : 2000));
+const SLOW = Number(values.slow ?? (quick ? 100 : 1000));
 const VALET_ONLY = values['valet-only'] === true;
 const WRITE = !quick && !VALET_ONLY && values['no-write'] !== true;
 const CHUNK = 64 * 1024;
@@ -97,6 +101,25 @@ async function idleConnections(base: string, count: number): Promise<() => void>
   };
 }
 
+/**
+ * Opens `count` connections that each ask for `target` and read nothing (the kernel's buffers
+ * fill, then the server holds what it has not sent); resolves with a function that closes them.
+ */
+async function slowReaders(base: string, target: string, count: number): Promise<() => void> {
+  const url = new URL(base);
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect(Number(url.port), url.hostname);
+    socket.on('error', () => {});
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+    socket.pause();
+    sockets.push(socket);
+  }
+  return () => {
+    for (const s of sockets) s.destroy();
+  };
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 async function cpuOf(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -107,6 +130,8 @@ async function cpuOf(pid: number): Promise<number> {
 interface Measured {
   peakUploads: number;
   idleRss: number;
+  /** RSS growth with the slow readers, per reader. */
+  slowEach: number;
   seconds: number;
   cpu: number;
 }
@@ -116,6 +141,7 @@ async function measure(
   server: { proc: { pid?: number }; url: string },
   pathFor: (i: number) => Promise<string>,
   expect: number[],
+  readPath: string,
 ): Promise<Measured> {
   const pid = server.proc.pid as number;
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
@@ -132,10 +158,16 @@ async function measure(
   await new Promise((r) => setTimeout(r, 2000));
   const idleRss = (await rssOf(pid)).now;
   close();
+  await new Promise((r) => setTimeout(r, 2000));
+  const beforeSlow = (await rssOf(pid)).now;
+  const closeSlow = await slowReaders(server.url, readPath, SLOW);
+  await new Promise((r) => setTimeout(r, 4000));
+  const slowEach = ((await rssOf(pid)).now - beforeSlow) / SLOW;
+  closeSlow();
   log(
-    `  ${name}: ${UPLOADS} × ${SIZE / 2 ** 20} MiB in ${seconds.toFixed(1)} s (server CPU ${cpu.toFixed(1)} s), peak RSS ${(peakUploads / 2 ** 20).toFixed(0)} MiB; ${IDLE} idle connections: RSS ${(idleRss / 2 ** 20).toFixed(0)} MiB`,
+    `  ${name}: ${UPLOADS} × ${SIZE / 2 ** 20} MiB in ${seconds.toFixed(1)} s (server CPU ${cpu.toFixed(1)} s), peak RSS ${(peakUploads / 2 ** 20).toFixed(0)} MiB; ${IDLE} idle connections: RSS ${(idleRss / 2 ** 20).toFixed(0)} MiB; ${SLOW} slow readers: +${(slowEach / 1024).toFixed(0)} KiB each`,
   );
-  return { peakUploads, idleRss, seconds, cpu };
+  return { peakUploads, idleRss, slowEach, seconds, cpu };
 }
 
 // Both servers run as plain JavaScript, without a TypeScript loader in the process (tsx alone
@@ -179,6 +211,7 @@ const valetResult = await measure(
   async (i) =>
     `/o/c/${i}.bin?vk=${await mintValetKey(signing, { op: 'put', object: `c/${i}.bin`, subject: 'bench', ttl: 3600, size: SIZE })}`,
   [200, 201],
+  `/o/c/0.bin?vk=${await mintValetKey(signing, { op: 'get', object: 'c/0.bin', subject: 'bench', ttl: 3600 })}`,
 );
 await stop(valet.proc as never);
 await rm(path.join(work, 'valet'), { recursive: true, force: true });
@@ -191,7 +224,7 @@ const plain = await startNode(
   ['--import', 'tsx', 'bench/baseline-server.ts', path.join(work, 'plain')],
   path.join(work, 'plain.log'),
 );
-const plainResult = await measure('baseline', plain, async (i) => `/c/${i}.bin`, [200, 201, 204]);
+const plainResult = await measure('baseline', plain, async (i) => `/c/${i}.bin`, [200, 201, 204], '/c/0.bin');
 await stop(plain.proc as never);
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
@@ -201,6 +234,7 @@ const table = [
   '| --- | ---: | ---: | ---: | --- |',
   `| peak RSS, ${UPLOADS} concurrent ${SIZE / 2 ** 20} MiB uploads (MiB) | ${mib(valetResult.peakUploads)} | ${mib(plainResult.peakUploads)} | ${ratio(valetResult.peakUploads, plainResult.peakUploads)} | < 256 MiB ${valetResult.peakUploads < 256 * 2 ** 20 ? '(met)' : '(**not met**)'} |`,
   `| RSS with ${IDLE} idle connections (MiB) | ${mib(valetResult.idleRss)} | ${mib(plainResult.idleRss)} | ${ratio(valetResult.idleRss, plainResult.idleRss)} | |`,
+  `| RSS growth per slow reader, ${SLOW} reading none of a ${SIZE / 2 ** 20} MiB object (KiB) | ${(valetResult.slowEach / 1024).toFixed(0)} | ${(plainResult.slowEach / 1024).toFixed(0)} | ${ratio(valetResult.slowEach, plainResult.slowEach)} | bounded (issue 24) |`,
   `| time for the uploads (s) | ${valetResult.seconds.toFixed(1)} | ${plainResult.seconds.toFixed(1)} | ${ratio(valetResult.seconds, plainResult.seconds)} | |`,
   `| server CPU for the uploads (s) | ${valetResult.cpu.toFixed(1)} | ${plainResult.cpu.toFixed(1)} | ${ratio(valetResult.cpu, plainResult.cpu)} | |`,
 ].join('\n');

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from './helpers/http.js';
 import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
@@ -316,5 +317,57 @@ describe('storage downloads', () => {
     });
     assert.equal(body.length, size);
     assert.ok(body.every((b) => b === 0x61));
+  });
+});
+
+describe('storage downloads to slow clients', () => {
+  it('cuts a download the client takes slower than the minimum rate, and serves one that keeps up', async (t) => {
+    const key = await testKey();
+    const storage = await startStorage(
+      {
+        jwksFile: (await keyFiles([key])).jwksFile,
+        args: ['--min-rate', '64KiB', '--min-rate-window', '1s', '--download-buffers', '0'],
+      },
+      t,
+    );
+    const body = Buffer.alloc(32 * 1024 * 1024, 5);
+    const put = await key.mint({ op: 'put', object: 'slow/big.bin' });
+    assert.equal(
+      (await request(storage.url, { method: 'PUT', path: `/o/slow/big.bin?vk=${put}`, body })).status,
+      201,
+    );
+    const get = await key.mint({ op: 'get', object: 'slow/big.bin', ttl: 600 });
+    const url = new URL(storage.url);
+
+    // 16 KiB every half second: 32 KiB/s, half the minimum.
+    const started = Date.now();
+    const received = await new Promise<number>((resolve) => {
+      const socket = net.connect(Number(url.port), url.hostname, () =>
+        socket.write(`GET /o/slow/big.bin?vk=${get} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+      let total = 0;
+      socket.pause();
+      const timer = setInterval(() => {
+        const chunk = socket.read(16 * 1024) as Buffer | null;
+        total += chunk?.length ?? 0;
+      }, 500);
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve(total);
+      });
+      socket.on('error', () => {});
+    });
+    assert.ok(received < body.length, `cut after ${received} bytes`);
+    assert.ok(Date.now() - started < 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const line = storage
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('"path":"/o/slow/big.bin"') && l.includes('request_timeout'));
+    assert.ok(line, 'the cut is logged with its code');
+
+    const whole = await request(storage.url, { path: `/o/slow/big.bin?vk=${get}` });
+    assert.equal(whole.status, 200);
+    assert.equal(whole.body.length, body.length, 'a client that keeps up gets it all');
   });
 });

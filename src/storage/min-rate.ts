@@ -1,4 +1,5 @@
 import type { Exchange } from './exchange.js';
+import type { SendProgress } from './send-file.js';
 
 /** A minimum transfer rate for request bodies, like Apache's mod_reqtimeout `MinRate`. */
 export interface MinRate {
@@ -79,4 +80,29 @@ export function watchBodyRate(
   }, rate.window / 4);
   timer.unref();
   req.once('close', () => clearInterval(timer));
+}
+
+/**
+ * Watches a download: once, over a window of the time storage spent waiting for the client to
+ * take its bytes (time storage itself spent reading the disk does not count), the client took
+ * fewer bytes than the rate asks, `tooSlow` is called once (storage then resets the connection:
+ * the answer is under way, so there is no status left to send). A chunk the socket holds counts
+ * as taken: it is judged only once it has been held longer than it would take at the minimum
+ * rate. Returns a function that stops watching.
+ */
+export function watchSendRate(progress: SendProgress, rate: MinRate, tooSlow: () => void): () => void {
+  if (rate.bytesPerSecond <= 0) return () => {};
+  let mark = { sent: progress.sent, waited: progress.waiting.total() };
+  const timer = setInterval(() => {
+    const waited = progress.waiting.total() - mark.waited;
+    if (waited < rate.window) return;
+    if (progress.sent - mark.sent + progress.pending < (rate.bytesPerSecond * waited) / 1000) {
+      clearInterval(timer);
+      tooSlow();
+      return;
+    }
+    mark = { sent: progress.sent, waited: progress.waiting.total() };
+  }, rate.window / 4);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { close as fsClose, open as fsOpen, fsync, read, writev } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ValetError } from '../token/errors.js';
 
@@ -66,48 +65,6 @@ export function decodeHeader(header: Buffer): ObjectMeta {
   const length = header.readUInt32BE(8);
   if (length > HEADER_SIZE - 12 || 12 + length > header.length) throw new Error('bad object header length');
   return JSON.parse(header.subarray(12, 12 + length).toString('utf8')) as ObjectMeta;
-}
-
-/** Bytes read from disk per step of a download. */
-export const SEND_CHUNK = 256 * 1024;
-
-/** See {@link OpenObject.send}. */
-export async function sendFileRange(fd: number, first: number, last: number, out: Writable): Promise<void> {
-  const buffers = [Buffer.allocUnsafe(SEND_CHUNK), Buffer.allocUnsafe(SEND_CHUNK)];
-  // The write of each buffer still in flight: a buffer is read into again only once the socket took it.
-  const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
-  let closed = out.destroyed;
-  const onClose = () => {
-    closed = true;
-  };
-  out.on('close', onClose);
-  const written = (chunk: Buffer) =>
-    new Promise<void>((resolve) => {
-      // A destroyed socket may never call back: 'close' settles the wait instead.
-      const settle = () => {
-        out.off('close', settle);
-        resolve();
-      };
-      out.once('close', settle);
-      out.write(chunk, settle);
-    });
-  try {
-    let position = first;
-    for (let slot = 0; position <= last && !closed; slot ^= 1) {
-      await inFlight[slot];
-      if (closed) break;
-      const buffer = buffers[slot] as Buffer;
-      const length = Math.min(SEND_CHUNK, last - position + 1);
-      const { bytesRead } = await readFd(fd, buffer, 0, length, position);
-      if (bytesRead === 0) throw new Error('the object file is shorter than its header says');
-      position += bytesRead;
-      inFlight[slot] = written(buffer.subarray(0, bytesRead));
-    }
-    await Promise.all(inFlight);
-    if (!closed) await new Promise<void>((resolve) => out.end(resolve));
-  } finally {
-    out.off('close', onClose);
-  }
 }
 
 /** Writes every byte of `buffers` at `position` of `fd` (short writes are continued). */

@@ -9,12 +9,15 @@ import { extractToken, type KeyAccess } from './access.js';
 import type { Commits } from './commits.js';
 import { evaluatePreconditions, ifRangeHolds } from './conditions.js';
 import { type Exchange, methodNotAllowed, sendJson } from './exchange.js';
+import { type MinRate, watchSendRate } from './min-rate.js';
 import type { ObjectMeta } from './object-file.js';
 import { checkPutStart, refuseIfExists } from './put-checks.js';
 import { parseRange } from './range.js';
+import { type SendBudget, SendProgress } from './send-file.js';
 import type { FileStore } from './store.js';
 import { bodyTooSmall } from './upload-file.js';
 
+const EMPTY = Buffer.alloc(0);
 const METHOD_OPS = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' } as const;
 /** The methods of `/o/<key>`. */
 export const OBJECT_METHODS = 'GET, HEAD, PUT, DELETE, OPTIONS';
@@ -29,12 +32,19 @@ export class ObjectRoutes {
   readonly #access: KeyAccess;
   readonly #commits: Commits;
   readonly #now: () => number;
+  readonly #sending: { budget: SendBudget; minRate: MinRate };
 
-  constructor(store: FileStore, access: KeyAccess, commits: Commits, now: () => number) {
+  constructor(
+    store: FileStore,
+    access: KeyAccess,
+    commits: Commits,
+    options: { now: () => number; budget: SendBudget; minRate: MinRate },
+  ) {
     this.#store = store;
     this.#access = access;
     this.#commits = commits;
-    this.#now = now;
+    this.#now = options.now;
+    this.#sending = { budget: options.budget, minRate: options.minRate };
   }
 
   async serve(ex: Exchange, rawPath: string, rawQuery: string, expectContinue: boolean): Promise<void> {
@@ -164,8 +174,23 @@ export class ObjectRoutes {
         return;
       }
       streaming = true;
-      // send() owns the fd from here and closes it, also when the client goes away.
-      await object.send(res, start, end);
+      // The read-ahead (up to 64 KiB) is not needed past here: a slow client must not keep it.
+      object.head = EMPTY;
+      const progress = new SendProgress();
+      // A client that takes the bytes slower than the minimum rate is cut, as for bodies.
+      const stop = watchSendRate(progress, this.#sending.minRate, () => {
+        ex.code = 'request_timeout';
+        // A reset, not a close: what the kernel still holds for this client is dropped too (a
+        // close would go on trickling it out for as long as the client likes).
+        if (res.socket) res.socket.resetAndDestroy();
+        else res.destroy();
+      });
+      try {
+        // send() owns the fd from here and closes it, also when the client goes away.
+        await object.send(res, start, end, { budget: this.#sending.budget, progress });
+      } finally {
+        stop();
+      }
     } finally {
       if (!streaming) await object.close();
     }

@@ -25,11 +25,16 @@ export interface StorageServerOptions {
   /** A connection with no bytes moving for this long (ms) is cut. Default 30 000. */
   idleTimeout?: number;
   /**
-   * The slowest a request body may arrive: fewer bytes than `bytesPerSecond` on average over a
-   * `window` (ms) answers `408 request_timeout`. Default 1 KiB/s over 30 s; `bytesPerSecond: 0`
-   * turns it off.
+   * The slowest a request body may arrive, and a download be taken: fewer bytes than
+   * `bytesPerSecond` on average over a `window` (ms) answers a body `408 request_timeout`, and
+   * cuts a download. Default 1 KiB/s over 30 s; `bytesPerSecond: 0` turns it off.
    */
   minRate?: { bytesPerSecond: number; window: number };
+  /**
+   * Bytes of large (256 KiB) download buffers all downloads may hold at once; past it downloads
+   * use 16 KiB buffers, which a slow client keeps anyway. Default 64 MiB.
+   */
+  downloadBuffers?: number;
   /**
    * Small uploads (up to 60 KiB) share fsyncs through the data directory's journal (group
    * commit, see journal.ts). Default true; false gives every upload its own fsyncs.
@@ -94,6 +99,7 @@ const optionsSchema = z.object({
     .strict()
     .optional(),
   journal: z.boolean().optional(),
+  downloadBuffers: z.number().int().min(0).optional(),
   headersTimeout: z.number().int().min(100).optional(),
   maxConnections: z.number().int().min(1).optional(),
   maxConnectionsPerAddress: z.number().int().min(1).optional(),

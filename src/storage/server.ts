@@ -25,6 +25,7 @@ import {
   storageChecks,
 } from './readiness.js';
 import { RevocationFeed } from './revocations.js';
+import { DEFAULT_SEND_BUDGET, SendBudget } from './send-file.js';
 import { FileStore } from './store.js';
 import { TusBridge } from './tus.js';
 
@@ -160,7 +161,11 @@ class Storage implements StorageServer {
       ledger: parts.ledger,
     });
     const commits = new Commits(parts.store, parts.outbox, this.#now);
-    this.#objects = new ObjectRoutes(parts.store, this.#access, commits, this.#now);
+    this.#objects = new ObjectRoutes(parts.store, this.#access, commits, {
+      now: this.#now,
+      budget: new SendBudget(options.downloadBuffers ?? DEFAULT_SEND_BUDGET),
+      minRate: this.#minRate,
+    });
     this.#tus = new TusBridge({
       dataDir: parts.store.dir,
       store: parts.store,

@@ -16,8 +16,8 @@ import {
   openFd,
   READ_AHEAD,
   readFd,
-  sendFileRange,
 } from './object-file.js';
+import { type SendOptions, sendFileRange } from './send-file.js';
 import { takeLockFile } from './store-lock.js';
 import { SMALL_BODY, storageError, Upload } from './upload-file.js';
 
@@ -58,10 +58,11 @@ export interface OpenObject {
   /**
    * Sends body bytes `start` to `end` (inclusive) to `out`, then closes the fd. Two buffers are
    * reused for the whole transfer (read one while the socket drains the other): a download
-   * allocates nothing per chunk, which keeps the garbage collector out of the data path.
-   * Resolves early, without error, if `out` is closed by the client.
+   * allocates nothing per chunk, which keeps the garbage collector out of the data path; they are
+   * small until the client keeps up (see send-file.ts). Resolves early, without error, if `out`
+   * is closed by the client.
    */
-  send(out: Writable, start: number, end: number): Promise<void>;
+  send(out: Writable, start: number, end: number, options?: SendOptions): Promise<void>;
   /** Closes the fd without sending. */
   close(): Promise<void>;
 }
@@ -206,9 +207,9 @@ export class FileStore {
       return {
         meta,
         head,
-        send: async (out, start, end) => {
+        send: async (out, start, end, options) => {
           try {
-            await sendFileRange(fd, HEADER_SIZE + start, HEADER_SIZE + end, out);
+            await sendFileRange(fd, HEADER_SIZE + start, HEADER_SIZE + end, out, options);
           } finally {
             await closeFd(fd);
           }

@@ -24,7 +24,7 @@ export const storage: Command = {
                      [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
                      [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
                      [--headers-timeout 20s] [--max-connections N]
-                     [--max-connections-per-address N]
+                     [--max-connections-per-address N] [--download-buffers 64MiB]
                      [--log-level info]
                      [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
                      [--upload-lifetime 24h] [--no-journal] [--json]
@@ -49,6 +49,9 @@ Options:
   --min-rate-window DURATION  the window that rate is measured over (default 30s)
   --headers-timeout DURATION  time a connection has to send its request's headers, from its
                          start: one that sends none is answered 408 and closed (default 20s)
+  --download-buffers SIZE
+                         memory all downloads may hold in large (256 KiB) buffers at once;
+                         past it, and for slow clients, they use 16 KiB ones (default 64MiB)
   --max-connections N    connections admitted at once, past it 503 (default: what the file
                          descriptor limit allows after room for storage itself, 2 each)
   --max-connections-per-address N
@@ -84,6 +87,7 @@ Options:
     'min-rate-window': { type: 'string' },
     'headers-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
+    'download-buffers': { type: 'string' },
     'max-connections-per-address': { type: 'string' },
     'log-level': { type: 'string' },
     issuer: { type: 'string', multiple: true },
@@ -176,7 +180,11 @@ function limitsFrom(values: Record<string, unknown>) {
   if (headersSeconds < 0.1) throw new UsageError('--headers-timeout must be at least 100ms');
   const maxConnections = optional(values, 'max-connections');
   const perAddress = optional(values, 'max-connections-per-address');
+  const downloadBuffers = optional(values, 'download-buffers');
   return {
+    ...(downloadBuffers !== undefined && {
+      downloadBuffers: parseSize(downloadBuffers, '--download-buffers'),
+    }),
     headersTimeout: Math.round(headersSeconds * 1000),
     ...(maxConnections !== undefined && {
       maxConnections: parseCount(maxConnections, '--max-connections'),
