@@ -180,6 +180,109 @@ describe('issuer with the Azure driver, on Azurite', () => {
     );
   });
 
+  it('looks again at a SAS used after its completion: an overwrite that breaks it is removed', async (t) => {
+    let offset = 0;
+    const { issuer, url } = await issuerFor(t, { now: () => Date.now() + offset });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'after.txt',
+      size: 5,
+      contentType: 'text/plain',
+    });
+    const put = (body: string | Buffer, type: string) =>
+      fetch(minted.url, {
+        method: 'PUT',
+        headers: { 'x-ms-blob-type': 'BlockBlob', 'content-type': type },
+        body,
+      });
+    assert.equal((await put('hello', 'text/plain')).status, 201);
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(complete.status, 200);
+    // The same SAS, used again: 5 MiB of HTML where 5 bytes of text were allowed.
+    assert.equal((await put(Buffer.alloc(5 * 2 ** 20, 0x3c), 'text/html')).status, 201);
+    offset = 400_000;
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.equal(await azure.head('users/alice/after.txt'), undefined, 'the blob is gone');
+    assert.deepEqual(await issuer.list('alice'), [], 'and so is the record of the version it replaced');
+    assert.equal((await issuer.records.usage('alice', Date.now() + offset)).bytes, 0);
+  });
+
+  it("removes a whole blob written with a part's SAS stripped of comp and blockid", async (t) => {
+    let offset = 0;
+    const rules: Record<string, Rule> = {
+      big: { op: 'put', prefix: 'users/{subject}/', maxSize: 64 * 2 ** 20, accept: ['once', 'revocation'] },
+    };
+    const { issuer, url } = await issuerFor(t, { rules, now: () => Date.now() + offset });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'stray.bin',
+      size: 9 * 2 ** 20,
+      resumable: true,
+    });
+    const auth = { authorization: 'Bearer user:alice', 'content-type': 'application/json' };
+    const signed = (await (
+      await fetch(`${url}/v1/uploads/${minted.id}/parts`, {
+        method: 'POST',
+        headers: auth,
+        body: '{"part":1}',
+      })
+    ).json()) as { url: string };
+    // What is left of a part's URL without its block: a blob SAS with write permission.
+    const stripped = new URL(signed.url);
+    stripped.searchParams.delete('comp');
+    stripped.searchParams.delete('blockid');
+    const whole = await fetch(stripped, {
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob' },
+      // The upload's own size: nothing but the part's key could tell it from a real upload.
+      body: randomBytes(9 * 2 ** 20),
+    });
+    assert.equal(whole.status, 201, 'Azure takes it: a SAS cannot tell Put Blob from Put Block');
+    // Cancelled: nothing of this upload may stay.
+    assert.equal(
+      (await fetch(`${url}/v1/uploads/${minted.id}`, { method: 'DELETE', headers: auth })).status,
+      204,
+    );
+    offset = 25 * 3600_000; // every key and the upload's lifetime have lapsed
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.equal(await azure.head('users/alice/stray.bin'), undefined, 'the stray blob is removed');
+    assert.deepEqual(await issuer.list('alice'), []);
+  });
+
+  it("refuses a completion whose blob came from a copy, without telling the other blob's size", async (t) => {
+    const { issuer, url } = await issuerFor(t);
+    // Bob's private blob, and a put SAS of Alice's for another name.
+    await azure.container
+      .getBlockBlobClient('users/bob/private.txt')
+      .upload('bob only: 31 bytes of a secret', 30);
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'copied.txt',
+      size: 5,
+      contentType: 'text/plain',
+    });
+    const source = azure.container.getBlobClient('users/bob/private.txt').url;
+    const copy = await fetch(minted.url, { method: 'PUT', headers: { 'x-ms-copy-source': source } });
+    // Azure requires a public or authorised source; Azurite copies it anyway. Valet must not
+    // depend on the store refusing it.
+    assert.equal(copy.status, 202, 'Azurite copies a private blob with no source SAS');
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(complete.status, 422);
+    const { error } = (await complete.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'upload_rejected');
+    assert.match(error.message, /copied from another object/);
+    assert.doesNotMatch(error.message, /30|31/, "the other blob's size is never told");
+    assert.equal(await azure.head('users/alice/copied.txt'), undefined, 'the copy is removed');
+    assert.deepEqual(await issuer.list('alice'), []);
+    assert.ok((await azure.head('users/bob/private.txt'))?.size === 30, "Bob's blob is untouched");
+  });
+
   it('has Azure refuse a create-only upload over an existing blob, which stays as it was', async (t) => {
     const rules: Record<string, Rule> = {
       ...RULES,

@@ -116,6 +116,66 @@ describe('issuer with the S3 driver, on Ceph', () => {
     assert.equal((await form(Buffer.from('hello'))).status, 204);
   });
 
+  it('refuses a presigned upload turned into a copy of another object (Ceph takes unsigned headers)', async (t) => {
+    const bucket = await cephBucket(ceph, 'valet-copies');
+    await bucket.refuseCopies();
+    await bucket.refuseCopies(); // twice: the statement is replaced, not added again
+    const { issuer, url } = await servedDriverIssuer(t, bucket, { rules: RULES });
+    await bucket.client.send(
+      new PutObjectCommand({ Bucket: 'valet-copies', Key: 'users/bob/private.txt', Body: 'bob only' }),
+    );
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'copy.txt',
+      size: 8,
+      contentType: 'text/plain',
+    });
+    const copy = await fetch(minted.url, {
+      method: 'PUT',
+      headers: { ...minted.headers, 'x-amz-copy-source': '/valet-copies/users/bob/private.txt' },
+      body: 'whatever',
+    });
+    assert.equal(copy.status, 403, 'the bucket refuses the copy');
+    assert.equal(await bucket.head('users/alice/copy.txt'), undefined);
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(complete.status, 404);
+    // The key still uploads what it was made for.
+    assert.equal(
+      (await fetch(minted.url, { method: 'PUT', headers: minted.headers, body: 'the text' })).status,
+      200,
+    );
+  });
+
+  it('looks again at a key used after its completion: the store’s version is the one recorded', async (t) => {
+    let offset = 0;
+    const { issuer, url } = await issuerFor(t, { now: () => Date.now() + offset });
+    const minted = await issuer.mint('alice', { op: 'put', name: 'again.txt', contentType: 'text/plain' });
+    const form = (body: Buffer) => {
+      const f = new FormData();
+      for (const [name, value] of Object.entries(minted.fields ?? {})) f.append(name, value);
+      f.append('file', new Blob([body]));
+      return fetch(minted.url, { method: 'POST', body: f });
+    };
+    assert.equal((await form(Buffer.from('hello'))).status, 204);
+    const complete = await fetch(`${url}${minted.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:alice' },
+    });
+    assert.equal(complete.status, 200);
+    // The same POST policy, used again: 300 KB the issuer never heard of.
+    assert.equal((await form(randomBytes(300_000))).status, 204);
+    offset = 400_000;
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.deepEqual(
+      (await issuer.list('alice')).filter((o) => o.key === 'users/alice/again.txt').map((o) => o.size),
+      [300_000],
+      'listed and counted as the store holds it',
+    );
+  });
+
   it('removes an upload that breaks its key when the client reports it done', async (t) => {
     const { issuer, url } = await issuerFor(t);
     const minted = await issuer.mint('alice', {

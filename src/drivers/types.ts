@@ -51,6 +51,12 @@ export interface HeadResult {
   sha256?: string;
   /** When the object was last written (ms since the epoch, the store's clock), if the store says. */
   modifiedAt?: number;
+  /**
+   * True if the store says the object was made by a server-side copy of another object (Azure's
+   * Copy Blob), not uploaded: no upload key allows that, and its size and type are another
+   * object's, never to be told to the uploader.
+   */
+  copied?: boolean;
 }
 
 /** What the issuer hands a driver with every call. Drivers read time only from here. */

@@ -212,6 +212,100 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
     );
   });
 
+  it('looks again at a key used after its completion: an overwrite that breaks it is removed', async (t) => {
+    const { issuer, memory, put, advance } = await clocked();
+    t.after(() => issuer.close());
+    const complete = (key: { complete?: string }) =>
+      issuer.fetch(
+        new Request(`${ISSUER}${key.complete}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer user:alice' },
+        }),
+      );
+    const key = await put('note.txt', 'hello', { size: 5, contentType: 'text/plain' });
+    assert.equal((await complete(key)).status, 200);
+    // The same key, used again: 5 MiB of HTML where 5 bytes of text were allowed.
+    const html = '<b>x</b>'.repeat(655_360);
+    const again = await memory.fetch(
+      new Request(key.url, {
+        method: 'PUT',
+        headers: { ...key.headers, 'content-type': 'text/html' },
+        body: html,
+      }),
+    );
+    assert.equal(again.status, 200, 'the store took it (it cannot make the key single-use)');
+    advance(361_000);
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.equal(memory.objects.has('users/alice/note.txt'), false, 'the store no longer holds it');
+    assert.deepEqual(await issuer.list('alice'), [], 'the version it replaced is gone too');
+    assert.deepEqual((await issuer.records.usage('alice', Date.parse('2026-11-29T11:00:00Z'))).bytes, 0);
+  });
+
+  it('records an overwrite with a completed key that keeps the key, as the new version', async (t) => {
+    const { issuer, memory, put, advance } = await clocked();
+    t.after(() => issuer.close());
+    const key = await put('v.txt', 'one', { size: 3, contentType: 'text/plain' });
+    await issuer.fetch(
+      new Request(`${ISSUER}${key.complete}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice' },
+      }),
+    );
+    const before = (await issuer.list('alice'))[0]?.etag;
+    await memory.fetch(new Request(key.url, { method: 'PUT', headers: key.headers, body: 'two' }));
+    advance(361_000);
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    const after = await issuer.list('alice');
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0]?.etag, before, 'the store’s version is the recorded one');
+    assert.equal(after[0]?.etag, memory.objects.get('users/alice/v.txt')?.etag);
+    assert.equal(await issuer.checkUnreportedUploads(), 0, 'each key is looked at once');
+  });
+
+  it("removes a whole object written while only a part's key was valid, and never a completed upload", async (t) => {
+    const { issuer, memory, advance, clock, client } = await clocked();
+    t.after(() => issuer.close());
+    // A multipart upload the issuer completed: its version, left alone.
+    const done = new Uint8Array(9 * 2 ** 20);
+    await client('alice').upload(new Blob([done]), { name: 'done.bin', resumable: true });
+    const size = 9 * 2 ** 20;
+    const created = await issuer.mint('alice', { op: 'put', name: 'big.bin', size, resumable: true });
+    const part = await issuer.fetch(
+      new Request(`${ISSUER}/v1/uploads/${created.upload?.id}/parts`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ part: 1 }),
+      }),
+    );
+    assert.equal(part.status, 201);
+    advance(400_000); // the creating key has lapsed; the part's key is the one valid now
+    const parts = await issuer.fetch(
+      new Request(`${ISSUER}/v1/uploads/${created.upload?.id}/parts`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ part: 2 }),
+      }),
+    );
+    assert.equal(parts.status, 201);
+    advance(1_000);
+    // With a part's key, a whole object (what an Azure block SAS stripped of its block id allows).
+    memory.objects.set('users/alice/big.bin', {
+      bytes: new TextEncoder().encode('a whole blob nobody sees'),
+      contentType: 'application/octet-stream',
+      etag: '"stray"',
+      sha256: 'x',
+      modifiedAt: clock(),
+    });
+    advance(24 * 3600_000); // every key lapsed, the upload's life too
+    assert.equal(await issuer.checkUnreportedUploads(), 1);
+    assert.equal(memory.objects.has('users/alice/big.bin'), false, 'the stray object is removed');
+    assert.equal(memory.objects.has('users/alice/done.bin'), true, 'the completed upload stays');
+    assert.deepEqual(
+      (await issuer.list('alice')).map((o) => o.key),
+      ['users/alice/done.bin'],
+    );
+  });
+
   it('leaves an object written after its key expired (not that key’s upload)', async (t) => {
     const { issuer, memory, advance, clock } = await clocked();
     t.after(() => issuer.close());

@@ -402,6 +402,48 @@ describe('issuer handler', () => {
     assert.equal((await issuer.fetch(new Request(share.url))).status, 404);
   });
 
+  it('ends a share link when its object is deleted or replaced: a link is to the version shared', async () => {
+    const { issuer } = await make();
+    const minted = await issuer.mint('alice', { op: 'put', name: 'a.png', size: 10 });
+    await issuer.fetch(await signedEvent(createdEvent('evt_v1', minted.object, minted.id)));
+    const first = await issuer.share('alice', minted.object, 600, BASE);
+    assert.equal((await issuer.fetch(new Request(first.url))).status, 302);
+    // A later upload under the same name: the link shared the earlier version only.
+    const again = await issuer.mint('alice', { op: 'put', name: 'a.png', size: 10 });
+    const replaced = { ...createdEvent('evt_v2', minted.object, again.id), etag: `"${'b'.repeat(64)}"` };
+    await issuer.fetch(await signedEvent(replaced));
+    const opened = await issuer.fetch(new Request(first.url));
+    assert.equal(opened.status, 404);
+    assert.match(
+      ((await opened.json()) as { error: { message: string } }).error.message,
+      /replaced since this link was made/,
+    );
+    const listed = async () =>
+      (
+        (await (await issuer.fetch(call('/v1/shares', { user: 'alice' }))).json()) as {
+          shares: Array<{ id: string }>;
+        }
+      ).shares.map((s) => s.id);
+    assert.deepEqual(await listed(), [], 'a link that no longer works is not listed');
+    const second = await issuer.share('alice', minted.object, 600, BASE);
+    assert.equal(
+      (await issuer.fetch(new Request(second.url))).status,
+      302,
+      'a new link shares the new version',
+    );
+    // Deleted, then uploaded again: the link stays dead.
+    await issuer.fetch(
+      await signedEvent({ ...createdEvent('evt_del', minted.object, again.id), type: 'object.deleted' }),
+    );
+    assert.equal((await issuer.fetch(new Request(second.url))).status, 404);
+    const third = await issuer.mint('alice', { op: 'put', name: 'a.png', size: 10 });
+    await issuer.fetch(
+      await signedEvent({ ...createdEvent('evt_v3', minted.object, third.id), etag: '"c"' }),
+    );
+    assert.equal((await issuer.fetch(new Request(second.url))).status, 404);
+    assert.deepEqual(await listed(), []);
+  });
+
   it('lists active share links, and shows a readable page for a dead link opened in a browser', async () => {
     const { issuer } = await make();
     const minted = await issuer.mint('alice', { op: 'put', name: 'a.png', size: 10 });

@@ -83,7 +83,7 @@ class ValetIssuer implements Issuer {
     this.#every('expire-pending', 60_000, () => core.records.expirePending(core.now()));
     // Uploads whose clients never reported them (stores that send no events): checked at the
     // store once their keys expire, every minute, from the keys of the last upload lifetime on.
-    this.#unreported = { expiresAt: core.now() - core.uploadLifetime * 1000, id: '', deferred: [] };
+    this.#unreported = { expiresAt: core.now() - core.uploadLifetime * 1000, id: '' };
     if (core.driver.completion === 'client')
       this.#every('check-unreported', 60_000, () => this.checkUnreportedUploads());
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,

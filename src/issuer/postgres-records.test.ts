@@ -6,6 +6,7 @@ import { type Postgres, startPostgres } from '../../test/helpers/postgres.js';
 import { signRequest } from '../token/signature.js';
 import { createIssuer } from './issuer.js';
 import { PostgresRecordStore } from './postgres-records.js';
+import { migrations } from './postgres-schema.js';
 import type { GrantRecord, RecordStore } from './records.js';
 import { recordStoreContract } from './testing.js';
 
@@ -67,12 +68,33 @@ describe('PostgreSQL records shared by several issuers', () => {
       const versions = await client.query('SELECT version FROM valet.schema_version');
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1],
-        'one migration ran',
+        [1, 2],
+        'each migration ran once',
       );
     } finally {
       await client.end();
     }
+  });
+
+  it('brings a schema of version 1 up to date: share links bound to the version their object has', async () => {
+    const fresh = await (await serverReady).freshDatabase();
+    const client = new pg.Client({ connectionString: fresh });
+    await client.connect();
+    try {
+      // What version 1 made, with one object and one share link in it.
+      await client.query('CREATE SCHEMA valet');
+      await client.query('CREATE TABLE valet.schema_version (version INTEGER NOT NULL)');
+      await client.query(migrations('"valet"')[1] as string);
+      await client.query('INSERT INTO valet.schema_version (version) VALUES (1)');
+      await client.query(`INSERT INTO valet.objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at)
+        VALUES ('a', 'alice', 'complete', 1, 'text/plain', 'x', '"v1"', 1, 1)`);
+      await client.query(`INSERT INTO valet.shares (id, secret_hash, object, owner, created_at, expires_at)
+        VALUES ('shr_old', 'h', 'a', 'alice', 1, 9999999999999)`);
+    } finally {
+      await client.end();
+    }
+    const store = await openStore(fresh);
+    assert.equal((await store.getShare('shr_old'))?.etag, '"v1"');
   });
 
   it('never grants past a quota when replicas reserve at once', async () => {

@@ -11,9 +11,11 @@ import {
   GRANT_COLUMNS,
   insertGrantSql,
   lapsedSql,
+  liveSharesSql,
   pendingObjectSql,
   quoteSchema,
   reserveWithoutQuotaSql,
+  uploadKeysForSql,
   usageSql,
 } from './postgres-schema.js';
 import {
@@ -172,6 +174,12 @@ export class PostgresRecordStore implements RecordStore {
     return rows.map(toGrant);
   }
 
+  async uploadKeysFor(object: string, from: number, to: number, limit: number): Promise<GrantRecord[]> {
+    const rows = (await this.#pool.query(uploadKeysForSql(this.#s), [object, to, from, limit]))
+      .rows as GrantRow[];
+    return rows.map(toGrant);
+  }
+
   async getGrant(id: string): Promise<GrantRecord | undefined> {
     const rows = (
       await this.#pool.query(`SELECT ${GRANT_COLUMNS} FROM ${this.#s}.grants WHERE id = $1`, [id])
@@ -243,8 +251,8 @@ export class PostgresRecordStore implements RecordStore {
 
   async createShare(share: ShareRecord): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO ${this.#s}.shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO ${this.#s}.shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at, etag)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         share.id,
         share.secretHash,
@@ -253,6 +261,7 @@ export class PostgresRecordStore implements RecordStore {
         share.createdAt,
         share.expiresAt,
         share.revokedAt,
+        share.etag,
       ],
     );
   }
@@ -272,13 +281,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async listShares(owner: string, now: number): Promise<ShareRecord[]> {
-    const rows = (
-      await this.#pool.query(
-        `SELECT * FROM ${this.#s}.shares WHERE owner = $1 AND revoked_at IS NULL AND expires_at > $2
-         ORDER BY created_at DESC, id COLLATE "C"`,
-        [owner, now],
-      )
-    ).rows as ShareRow[];
+    const rows = (await this.#pool.query(liveSharesSql(this.#s), [owner, now])).rows as ShareRow[];
     return rows.map(toShare);
   }
 

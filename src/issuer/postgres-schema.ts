@@ -15,7 +15,7 @@ export function quoteSchema(name: string): string {
 }
 
 /** The version this code writes; stores made by a newer version are refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migrations by the version they bring the schema to (run in order, each in a transaction). */
 export function migrations(s: string): Record<number, string> {
@@ -95,6 +95,14 @@ CREATE TABLE ${s}.leases (
   holder TEXT NOT NULL,
   until BIGINT NOT NULL
 );`,
+    // Every put key is looked at once it has lapsed, reported or not; an object's keys by time;
+    // share links bound to the version they were made for (existing ones: the version now).
+    2: `
+DROP INDEX ${s}.grants_unreported;
+CREATE INDEX grants_lapsed ON ${s}.grants (expires_at, id) WHERE op = 'put';
+CREATE INDEX grants_object ON ${s}.grants (object, issued_at) WHERE op = 'put';
+ALTER TABLE ${s}.shares ADD COLUMN etag TEXT;
+UPDATE ${s}.shares SET etag = o.etag FROM ${s}.objects o WHERE o.key = ${s}.shares.object;`,
   };
 }
 
@@ -119,12 +127,21 @@ export const usageSql = (s: string) => `SELECT
   ) r ON r.object = o.key
   WHERE o.owner = $1 AND o.key IS DISTINCT FROM $3 AND (o.state = 'complete' OR o.pending_until >= $2)`;
 
-/** Upload keys never reported, after a cursor and up to a time: see `lapsedUploads`. */
+/** Upload keys that expired after a cursor and up to a time: see `lapsedUploads`. */
 export const lapsedSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grants
-  WHERE op = 'put' AND completed_at IS NULL
-    AND (expires_at > $1 OR (expires_at = $1 AND id > $2)) AND expires_at <= $3
-    AND NOT (constraints ? 'upload')
+  WHERE op = 'put' AND (expires_at > $1 OR (expires_at = $1 AND id > $2)) AND expires_at <= $3
   ORDER BY expires_at, id LIMIT $4`;
+
+/** An object's upload keys valid at some moment of a span: see `uploadKeysFor`. */
+export const uploadKeysForSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grants
+  WHERE object = $1 AND op = 'put' AND issued_at <= $2 AND expires_at >= $3
+  ORDER BY issued_at DESC, id COLLATE "C" DESC LIMIT $4`;
+
+/** The links that still work: see `listShares`. */
+export const liveSharesSql = (s: string) => `SELECT sh.* FROM ${s}.shares sh
+  JOIN ${s}.objects o ON o.key = sh.object AND o.state = 'complete' AND (sh.etag IS NULL OR o.etag = sh.etag)
+  WHERE sh.owner = $1 AND sh.revoked_at IS NULL AND sh.expires_at > $2
+  ORDER BY sh.created_at DESC, sh.id COLLATE "C"`;
 
 /** Inserts a grant: parameters in the order of `grantValues` (record-rows.ts). */
 export const insertGrantSql = (s: string) => `INSERT INTO ${s}.grants (id, subject, op, object, rule,

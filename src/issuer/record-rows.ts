@@ -41,6 +41,7 @@ export interface ShareRow {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  etag: string | null;
 }
 
 export function toShare(row: ShareRow): ShareRecord {
@@ -52,6 +53,7 @@ export function toShare(row: ShareRow): ShareRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+    etag: row.etag,
   };
 }
 

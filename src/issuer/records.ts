@@ -57,6 +57,11 @@ export interface ShareRecord {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /**
+   * The ETag of the version the link was made for: the link reads that version only (a replaced
+   * or deleted object ends it). Null for a link recorded before versions were (any version).
+   */
+  etag: string | null;
 }
 
 /** A revocation before expiry. */
@@ -161,15 +166,21 @@ export interface RecordStore {
   /** Drops pending registry rows whose reservation lapsed before `now`; returns how many. */
   expirePending(now: number): Promise<number>;
   /**
-   * Upload keys never reported: put grants that would create an object (not a renewal of a
-   * resumable upload), without completion, whose key expired after `after` (and, at the same
-   * instant, whose id sorts after `afterId`) and at or before `upTo`; oldest first, at most `limit`.
+   * Upload keys that can no longer be used: every put grant (reported or not, renewals and parts
+   * of resumable uploads included) whose key expired after `after` (and, at the same instant,
+   * whose id sorts after `afterId`) and at or before `upTo`; oldest first, at most `limit`.
    */
   lapsedUploads(
     after: { expiresAt: number; id: string },
     upTo: number,
     limit: number,
   ): Promise<GrantRecord[]>;
+
+  /**
+   * The put grants for `object` that were valid at some moment from `from` to `to` (issued at or
+   * before `to`, expiring at or after `from`), newest first, at most `limit`.
+   */
+  uploadKeysFor(object: string, from: number, to: number, limit: number): Promise<GrantRecord[]>;
 
   /** Records a storage event once (by id) and applies it to the registry, atomically. */
   recordEvent(event: EventRecord): Promise<EventOutcome>;
@@ -183,7 +194,10 @@ export interface RecordStore {
   getShare(id: string): Promise<ShareRecord | undefined>;
   /** The share whose link secret hashes to `secretHash`. */
   findShareBySecret(secretHash: string): Promise<ShareRecord | undefined>;
-  /** A subject's share links that are neither revoked nor expired at `now`, newest first. */
+  /**
+   * A subject's share links that still work at `now`, newest first: neither revoked nor expired,
+   * and their object still the version they were made for.
+   */
   listShares(owner: string, now: number): Promise<ShareRecord[]>;
   /** Marks a share revoked; false if there is no such share. */
   revokeShare(id: string, now: number): Promise<boolean>;

@@ -49,4 +49,23 @@ describe('SQLite records made by an earlier version', () => {
     assert.equal((await store.getGrant(grant.id))?.reservedUntil, now + 3600_000);
     await store.close();
   });
+
+  it('bind the share links they hold to the version their object has now', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'valet-records-')), 'old.sqlite');
+    await SqliteRecordStore.open(file).close();
+    // The shares table as it was before links were bound to a version, with one link in it.
+    const old = new Database(file);
+    old.exec(`ALTER TABLE shares DROP COLUMN etag;
+      INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at)
+        VALUES ('a', 'alice', 'complete', 1, 'text/plain', 'x', '"v1"', 1, 1);
+      INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
+        VALUES ('shr_old', 'h', 'a', 'alice', 1, 9999999999999, NULL)`);
+    old.close();
+    const store = SqliteRecordStore.open(file);
+    assert.equal((await store.getShare('shr_old'))?.etag, '"v1"');
+    await store.close();
+  });
 });

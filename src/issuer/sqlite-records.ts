@@ -27,7 +27,7 @@ import {
   type Usage,
 } from './records.js';
 import { type EventSql, recordEventRows } from './sqlite-events.js';
-import { LAPSED_UPLOADS, migrate, SCHEMA, USAGE } from './sqlite-schema.js';
+import { LAPSED_UPLOADS, LIVE_SHARES, migrate, SCHEMA, UPLOAD_KEYS_FOR, USAGE } from './sqlite-schema.js';
 
 /** Options for {@link SqliteRecordStore.open}. */
 export interface SqliteRecordStoreOptions {
@@ -218,6 +218,10 @@ export class SqliteRecordStore implements RecordStore {
     return rows.map(toGrant);
   }
 
+  async uploadKeysFor(object: string, from: number, to: number, limit: number): Promise<GrantRecord[]> {
+    return (this.#stmt(UPLOAD_KEYS_FOR).all(object, to, from, limit) as GrantRow[]).map(toGrant);
+  }
+
   async getGrant(id: string): Promise<GrantRecord | undefined> {
     const row = this.#stmt('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
     return row && toGrant(row);
@@ -282,8 +286,8 @@ export class SqliteRecordStore implements RecordStore {
   async createShare(share: ShareRecord): Promise<void> {
     await this.#write(() =>
       this.#stmt(
-        `INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at, etag)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         share.id,
         share.secretHash,
@@ -292,6 +296,7 @@ export class SqliteRecordStore implements RecordStore {
         share.createdAt,
         share.expiresAt,
         share.revokedAt,
+        share.etag,
       ),
     );
   }
@@ -310,9 +315,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async listShares(owner: string, now: number): Promise<ShareRecord[]> {
-    const rows = this.#stmt(
-      'SELECT * FROM shares WHERE owner = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id',
-    ).all(owner, now) as ShareRow[];
+    const rows = this.#stmt(LIVE_SHARES).all(owner, now) as ShareRow[];
     return rows.map(toShare);
   }
 

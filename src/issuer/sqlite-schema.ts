@@ -1,11 +1,20 @@
 /** The SQLite record store's schema and its queries (rows become records in record-rows.ts). */
 
-/** Upload keys never reported, after a cursor (expiry, id) and up to a time: see `lapsedUploads`. */
+/** Upload keys that expired after a cursor (expiry, id) and up to a time: see `lapsedUploads`. */
 export const LAPSED_UPLOADS = `SELECT * FROM grants
-  WHERE op = 'put' AND completed_at IS NULL
-    AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
-    AND json_extract(constraints, '$.upload') IS NULL
+  WHERE op = 'put' AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
   ORDER BY expires_at, id LIMIT ?`;
+
+/** An object's upload keys valid at some moment of a span: see `uploadKeysFor`. */
+export const UPLOAD_KEYS_FOR = `SELECT * FROM grants
+  WHERE object = ? AND op = 'put' AND issued_at <= ? AND expires_at >= ?
+  ORDER BY issued_at DESC, id DESC LIMIT ?`;
+
+/** The links that still work: see `listShares`. */
+export const LIVE_SHARES = `SELECT s.* FROM shares s
+  JOIN objects o ON o.key = s.object AND o.state = 'complete' AND (s.etag IS NULL OR o.etag = s.etag)
+  WHERE s.owner = ? AND s.revoked_at IS NULL AND s.expires_at > ?
+  ORDER BY s.created_at DESC, s.id`;
 
 /**
  * A subject's usage: each object counts once, at the larger of its stored size and its largest
@@ -29,6 +38,15 @@ export function migrate(db: { pragma(sql: string): unknown; exec(sql: string): u
   const columns = db.pragma('table_info(grants)') as Array<{ name: string }>;
   if (!columns.some((c) => c.name === 'reserved_until'))
     db.exec('ALTER TABLE grants ADD COLUMN reserved_until INTEGER');
+  // Links made before versions were recorded are bound to the version their object has now.
+  const shareColumns = db.pragma('table_info(shares)') as Array<{ name: string }>;
+  if (!shareColumns.some((c) => c.name === 'etag')) {
+    db.exec(`ALTER TABLE shares ADD COLUMN etag TEXT;
+      UPDATE shares SET etag = (SELECT etag FROM objects WHERE objects.key = shares.object)`);
+  }
+  // Every put key is looked at once it has lapsed, reported or not (the index that served only
+  // unreported ones goes).
+  db.exec('DROP INDEX IF EXISTS grants_unreported');
 }
 
 /** The tables of the SQLite record store (created if missing). */
@@ -52,8 +70,8 @@ CREATE TABLE IF NOT EXISTS grants (
 );
 CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
 CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS grants_unreported ON grants (expires_at, id)
-  WHERE op = 'put' AND completed_at IS NULL;
+CREATE INDEX IF NOT EXISTS grants_lapsed ON grants (expires_at, id) WHERE op = 'put';
+CREATE INDEX IF NOT EXISTS grants_object ON grants (object, issued_at) WHERE op = 'put';
 CREATE TABLE IF NOT EXISTS objects (
   key TEXT PRIMARY KEY NOT NULL,
   owner TEXT NOT NULL,
@@ -90,7 +108,8 @@ CREATE TABLE IF NOT EXISTS shares (
   owner TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  etag TEXT
 );
 CREATE INDEX IF NOT EXISTS shares_owner ON shares (owner, expires_at);
 CREATE TABLE IF NOT EXISTS leases (

@@ -159,20 +159,44 @@ function grantCases(open: Open): void {
       await store.recordEvent(created(reported, 5));
       const start = { expiresAt: 0, id: '' };
       const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
-      assert.deepEqual(ids(await store.lapsedUploads(start, at(30), 10)), [a.id, b.id, c.id]);
+      // Reported or not, renewals too: every put key is looked at once it can no longer be used.
+      assert.deepEqual(ids(await store.lapsedUploads(start, at(30), 10)), [
+        a.id,
+        renewal.id,
+        reported.id,
+        b.id,
+        c.id,
+      ]);
       // A page ends inside a tie: the next page starts after the last id seen at that instant.
-      const first = await store.lapsedUploads(start, at(30), 2);
-      assert.deepEqual(ids(first), [a.id, b.id]);
-      const last = first[1] as GrantRecord;
+      const first = await store.lapsedUploads(start, at(30), 4);
+      assert.deepEqual(ids(first), [a.id, renewal.id, reported.id, b.id]);
+      const last = first[3] as GrantRecord;
       assert.deepEqual(
-        ids(await store.lapsedUploads({ expiresAt: last.expiresAt, id: last.id }, at(30), 2)),
+        ids(await store.lapsedUploads({ expiresAt: last.expiresAt, id: last.id }, at(30), 4)),
         [c.id],
       );
       assert.deepEqual(
-        ids(await store.lapsedUploads(start, at(15), 10)),
-        [a.id],
+        ids(await store.lapsedUploads(start, at(12), 10)),
+        [a.id, renewal.id],
         'only keys expired by then',
       );
+    });
+
+    it("finds an object's upload keys valid during a span, newest first", async () => {
+      const store = await open();
+      const at = (n: number) => T0 + n * 1000;
+      const early = grant('o', 0, { issuedAt: at(0), expiresAt: at(10) });
+      const mid = grant('o', 0, { issuedAt: at(5), expiresAt: at(20) });
+      const late = grant('o', 0, { issuedAt: at(30), expiresAt: at(40) });
+      const other = grant('p', 0, { issuedAt: at(5), expiresAt: at(20) });
+      const read = grant('o', 0, { op: 'get', issuedAt: at(5), expiresAt: at(20) });
+      for (const g of [early, mid, late, other]) await store.reserveUpload(g, {}, T0);
+      await store.recordGrant(read);
+      const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 10)), [mid.id, early.id]);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(15), at(35), 10)), [late.id, mid.id]);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 1)), [mid.id], 'at most limit');
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(21), at(29), 10)), [], 'none valid then');
     });
   });
 }
@@ -258,20 +282,26 @@ function shareCases(open: Open): void {
         createdAt: T0,
         expiresAt: T0 + 1000,
         revokedAt: null,
+        etag: '"v1"',
       });
       assert.equal((await store.findShareBySecret('h1'))?.id, 'shr_1');
+      assert.equal((await store.findShareBySecret('h1'))?.etag, '"v1"', 'the version it was made for');
       assert.equal(await store.findShareBySecret('h2'), undefined);
       assert.equal(await store.revokeShare('shr_1', T0 + 5), true);
       assert.equal((await store.getShare('shr_1'))?.revokedAt, T0 + 5);
       assert.equal(await store.revokeShare('shr_2', T0 + 5), false);
     });
 
-    it("lists a subject's live share links, newest first", async () => {
+    it("lists a subject's links that still work, newest first: live, and their object's version", async () => {
       const store = await open();
+      const a = grant('a', 5);
+      await store.reserveUpload(a, {}, T0);
+      const event = created(a, 5);
+      await store.recordEvent(event);
       const link = (
         id: string,
         createdAt: number,
-        overrides: Partial<{ owner: string; expiresAt: number }> = {},
+        overrides: Partial<{ owner: string; expiresAt: number; object: string; etag: string | null }> = {},
       ) =>
         store.createShare({
           id,
@@ -281,6 +311,7 @@ function shareCases(open: Open): void {
           createdAt,
           expiresAt: T0 + 10_000,
           revokedAt: null,
+          etag: event.etag,
           ...overrides,
         });
       await link('shr_old', T0);
@@ -288,10 +319,13 @@ function shareCases(open: Open): void {
       await link('shr_revoked', T0 + 2);
       await link('shr_expired', T0 + 3, { expiresAt: T0 + 50 });
       await link('shr_bob', T0 + 4, { owner: 'bob' });
+      await link('shr_older_version', T0 + 5, { etag: '"an earlier version"' });
+      await link('shr_gone', T0 + 6, { object: 'deleted' });
+      await link('shr_unversioned', T0 + 7, { etag: null });
       await store.revokeShare('shr_revoked', T0 + 10);
       assert.deepEqual(
         (await store.listShares('alice', T0 + 100)).map((s) => s.id),
-        ['shr_new', 'shr_old'],
+        ['shr_unversioned', 'shr_new', 'shr_old'],
       );
     });
   });

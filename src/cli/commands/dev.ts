@@ -265,6 +265,7 @@ async function engineFor(
     const driver = new S3Driver(setup.s3);
     await driver.ensureBucket();
     await driver.allowOrigins([base]);
+    await driver.refuseCopies();
     return { driver, url: `${setup.s3.endpoint}/${setup.s3.bucket}` };
   }
   if (setup.azure) {

@@ -32,6 +32,8 @@ const configSchema = z
         region: z.string().optional(),
         forcePathStyle: z.boolean().optional(),
         checksums: z.boolean().optional(),
+        // Add the bucket-policy statement that refuses server-side copies (default true).
+        refuseCopies: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -126,7 +128,9 @@ Options:
       { level: parseLogLevel(config.logLevel), base: { service: 'valet-issuer' } },
       pino.destination({ dest: 2, sync: false }),
     );
-    const service = await createIssuer({ ...(await issuerOptions(config, path.dirname(file))), logger });
+    const options = await issuerOptions(config, path.dirname(file));
+    if (config.s3 && config.s3.refuseCopies !== false) await refuseCopiesOrWarn(options.driver, logger);
+    const service = await createIssuer({ ...options, logger });
     const server = http.createServer(
       { headersTimeout: 20_000, requestTimeout: 60_000 },
       toNodeListener(service),
@@ -231,7 +235,24 @@ async function s3Driver(s3: NonNullable<Config['s3']>): Promise<StorageDriver> {
   }
   // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
   const { S3Driver } = await import('../../drivers/s3/index.js');
-  return new S3Driver({ ...s3, credentials: { accessKeyId, secretAccessKey } });
+  const { refuseCopies: _, ...options } = s3;
+  return new S3Driver({ ...options, credentials: { accessKeyId, secretAccessKey } });
+}
+
+/**
+ * Has the S3 bucket refuse server-side copies (see drivers/s3/bucket-policy.ts). Without the
+ * right to change its policy, the issuer still starts, and says what that leaves open.
+ */
+async function refuseCopiesOrWarn(driver: StorageDriver | undefined, logger: pino.Logger): Promise<void> {
+  const s3 = driver as { refuseCopies?: () => Promise<void> } | undefined;
+  try {
+    await s3?.refuseCopies?.();
+  } catch (error) {
+    logger.warn(
+      { err: error },
+      'could not add the bucket-policy statement that refuses copies (s3:PutBucketPolicy): on an engine that takes unsigned x-amz-* headers on presigned requests (Ceph RGW), an upload key can copy another object of the bucket; AWS S3 refuses such requests itself. Grant the right, or set "refuseCopies": false to stop this warning.',
+    );
+  }
 }
 
 function toBytes(value: number | string, field: string): number {

@@ -197,6 +197,9 @@ export class AzureDriver implements StorageDriver {
         contentType: head.contentType ?? 'application/octet-stream',
         etag: head.etag ?? '',
         ...(head.lastModified !== undefined && { modifiedAt: head.lastModified.getTime() }),
+        // A put SAS also lets its holder Copy Blob into it: Azure requires the source to be public
+        // or authorised, Azurite copied a private blob without either. Valet refuses it either way.
+        ...((head.copyId !== undefined || head.copyStatus !== undefined) && { copied: true }),
       };
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;

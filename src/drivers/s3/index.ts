@@ -19,6 +19,7 @@ import type {
   StorageDriver,
   StoredPart,
 } from '../types.js';
+import { refuseCopies } from './bucket-policy.js';
 import {
   abortMultipart,
   abortStaleMultiparts,
@@ -26,6 +27,7 @@ import {
   createMultipart,
   listParts,
 } from './multipart.js';
+
 import {
   type PresignedRequest,
   presignDelete,
@@ -285,6 +287,16 @@ export class S3Driver implements StorageDriver {
         },
       }),
     );
+  }
+
+  /**
+   * Has the bucket refuse server-side copies into it (a statement added to its bucket policy,
+   * the others kept): on an engine that takes unsigned `x-amz-*` headers on presigned requests
+   * (Ceph RGW), an upload key could otherwise copy any object of the bucket (see
+   * bucket-policy.ts). AWS S3 refuses such requests itself. `valet dev` and `valet issuer` do it.
+   */
+  refuseCopies(): Promise<void> {
+    return refuseCopies(this.client, this.bucket);
   }
 
   /** Creates the bucket if it does not exist. */

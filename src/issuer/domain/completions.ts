@@ -43,8 +43,10 @@ export async function verifyFromStore(
 ): Promise<StoredObjectBody | DeletedObjectBody> {
   const context = core.driverContext(grant.subject, '(completion)');
   const head = await core.driver.head(grant.object, context);
+  // One event per version a key is verified for: a key used again after its completion (a store
+  // that cannot make it single-use) has its new version verified, not taken for the old one.
   const verified = (fields: Partial<EventRecord>): EventRecord => ({
-    id: `verified:${grant.id}`,
+    id: `verified:${grant.id}${head ? `:${head.etag}` : ''}`,
     type: 'object.created',
     object: grant.object,
     keyId: grant.id,
@@ -63,11 +65,17 @@ export async function verifyFromStore(
     return { object: grant.object, deleted: true };
   }
   if (!head) throw new ValetError('not_found', 'the object is not in the store');
-  const problem = constraintBroken(grant.constraints, head);
+  const problem = head.copied
+    ? 'it was copied from another object, not uploaded with this key'
+    : constraintBroken(grant.constraints, head);
   if (problem) {
     core.log?.warn({ object: grant.object, grant: grant.id, problem }, 'upload breaks its key: removed');
     await core.driver.delete(grant.object, context);
     await core.records.dropObject(grant.object, head.etag);
+    // A version recorded before is gone from the store too (this upload replaced it).
+    if ((await core.records.getObject(grant.object))?.state === 'complete') {
+      await recordEvent(core, verified({ id: `removed:${grant.id}:${head.etag}`, type: 'object.deleted' }));
+    }
     throw new ValetError('upload_rejected', `the upload was removed: ${problem}`);
   }
   const record = verified({
@@ -86,7 +94,11 @@ export async function verifyFromStore(
   };
 }
 
-/** Why an object's head breaks its key's constraints, if it does. */
+/**
+ * Why an object's head breaks its key's constraints, if it does: in the key's terms, never with
+ * what the store holds (its size or type may be another object's, if it got there by a copy the
+ * store did not report).
+ */
 function constraintBroken(constraints: Record<string, unknown>, head: HeadResult): string | undefined {
   const c = constraints as {
     size?: number;
@@ -95,13 +107,14 @@ function constraintBroken(constraints: Record<string, unknown>, head: HeadResult
     content_types?: string[];
     sha256?: string;
   };
-  if (c.size !== undefined && head.size !== c.size) return `its size is ${head.size}, not ${c.size}`;
+  if (c.size !== undefined && head.size !== c.size)
+    return `its size differs from the ${formatBytes(c.size)} the key allows`;
   if (c.max_size !== undefined && head.size > c.max_size)
     return `it is larger than the ${formatBytes(c.max_size)} limit`;
   if (c.min_size !== undefined && head.size < c.min_size)
     return `it is smaller than the ${formatBytes(c.min_size)} minimum`;
   if (c.content_types && !contentTypeAllowed(head.contentType, c.content_types)) {
-    return `its type ${head.contentType} is not allowed`;
+    return `its type is not one the key allows (${c.content_types.join(', ')})`;
   }
   if (c.sha256 !== undefined && head.sha256 !== undefined && head.sha256 !== c.sha256) {
     return 'its SHA-256 differs from the one bound in the key';

@@ -22,7 +22,8 @@ async function sha256Hex(text: string): Promise<string> {
 
 /**
  * A share link for an object the caller may share (a `share` rule allows it, the object is
- * complete). Only the hash of its secret is kept: the link is shown once.
+ * complete), bound to the version it is now: a later upload under the same name, or a deletion,
+ * ends it. Only the hash of its secret is kept: the link is shown once.
  */
 export async function share(
   core: IssuerCore,
@@ -48,6 +49,7 @@ export async function share(
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,
     revokedAt: null,
+    etag: record.etag ?? null,
   };
   await core.records.createShare(created);
   const base = (core.options.publicUrl ?? baseUrl ?? '').replace(/\/$/, '');
@@ -71,9 +73,10 @@ export async function unshare(core: IssuerCore, identity: Identity, id: string):
 }
 
 /**
- * Opens a share link: a short read key for its object, if the link lives, the object exists and
- * a get rule still allows the owner to read it (its `authorize` hook sees the share). Returns
- * where to send the reader.
+ * Opens a share link: a short read key for its object, if the link lives, the object is still
+ * the version the link was made for (a link is to what was shared: a replaced or deleted object
+ * ends it) and a get rule still allows the owner to read it (its `authorize` hook sees the share).
+ * Returns where to send the reader.
  */
 export async function openShare(core: IssuerCore, secret: string): Promise<string> {
   if (!/^[A-Za-z0-9_-]{20,100}$/.test(secret)) throw new ValetError('not_found', 'no such share link');
@@ -84,6 +87,12 @@ export async function openShare(core: IssuerCore, secret: string): Promise<strin
   }
   const record = await core.records.getObject(found.object);
   if (record?.state !== 'complete') throw new ValetError('not_found', 'the shared object no longer exists');
+  if (found.etag !== null && record.etag !== found.etag) {
+    throw new ValetError(
+      'not_found',
+      'the shared object was replaced since this link was made: the link shared the earlier version only',
+    );
+  }
   const owner = ruleContext({ subject: found.owner, claims: {} }, undefined);
   const { name } = await pickRule(core, owner, 'get', found.object, undefined, found);
   const ttl = Math.max(1, Math.min(SHARE_KEY_TTL, Math.floor((found.expiresAt - now) / 1000)));
