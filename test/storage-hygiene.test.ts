@@ -59,7 +59,7 @@ describe('HTTP hygiene', () => {
           halfClose: true,
         },
       );
-      assert.match(answer, /^HTTP\/1\.1 200 [^]*\r\n\r\nhalf-closed\n$/, `GET ${i}`);
+      assert.match(answer, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhalf-closed\n$/, `GET ${i}`);
     }
   });
 
