@@ -17,10 +17,8 @@ export function quoteSchema(name: string): string {
 /** The version this code writes; stores made by a newer version are refused. */
 export const SCHEMA_VERSION = 2;
 
-/** Migrations by the version they bring the schema to (run in order, each in a transaction). */
-export function migrations(s: string): Record<number, string> {
-  return {
-    1: `
+/** Version 1: the tables. */
+const SCHEMA_V1 = (s: string) => `
 CREATE TABLE ${s}.grants (
   id TEXT PRIMARY KEY,
   subject TEXT NOT NULL,
@@ -94,16 +92,22 @@ CREATE TABLE ${s}.leases (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
   until BIGINT NOT NULL
-);`,
-    // Every put key is looked at once it has lapsed, reported or not; an object's keys by time;
-    // share links bound to the version they were made for (existing ones: the version now).
-    2: `
+);`;
+
+/**
+ * Version 2: every put key is looked at once it has lapsed, reported or not; an object's keys by
+ * time; share links bound to the version they were made for (existing ones: the version now).
+ */
+const SCHEMA_V2 = (s: string) => `
 DROP INDEX ${s}.grants_unreported;
 CREATE INDEX grants_lapsed ON ${s}.grants (expires_at, id) WHERE op = 'put';
 CREATE INDEX grants_object ON ${s}.grants (object, issued_at) WHERE op = 'put';
 ALTER TABLE ${s}.shares ADD COLUMN etag TEXT;
-UPDATE ${s}.shares SET etag = o.etag FROM ${s}.objects o WHERE o.key = ${s}.shares.object;`,
-  };
+UPDATE ${s}.shares SET etag = o.etag FROM ${s}.objects o WHERE o.key = ${s}.shares.object;`;
+
+/** Migrations by the version they bring the schema to (run in order, each in a transaction). */
+export function migrations(s: string): Record<number, string> {
+  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s) };
 }
 
 /** A grant's columns, with its constraints as JSON text (as the SQLite rows have them). */

@@ -19,6 +19,7 @@ export function recordStoreContract(name: string, open: Open): void {
   describe(`RecordStore contract: ${name}`, () => {
     quotaCases(open);
     grantCases(open);
+    lapsedCases(open);
     eventCases(open);
     listingCases(open);
     shareCases(open);
@@ -143,8 +144,13 @@ function grantCases(open: Open): void {
       assert.deepEqual(await store.getGrant(g.id), g);
       assert.equal(await store.getGrant('grant-missing-000000'), undefined);
     });
+  });
+}
 
-    it('finds upload keys that lapsed unreported, in order, page by page', async () => {
+/** The upload keys the issuer looks at again (every put key, once it lapses). */
+function lapsedCases(open: Open): void {
+  describe('upload keys looked at again', () => {
+    it('finds upload keys that lapsed, in order, page by page', async () => {
       const store = await open();
       const at = (n: number) => T0 + n * 1000;
       const a = grant('a', 0, { expiresAt: at(10) });

@@ -95,17 +95,87 @@ export async function sendFileRange(
   out: Writable,
   options: SendOptions = {},
 ): Promise<void> {
-  const { budget, progress } = options;
-  let size = SMALL_CHUNK;
-  let reserved = 0;
-  let keptUp = 0;
-  let slots: Slot[] = [newSlot(SMALL_CHUNK), newSlot(SMALL_CHUNK)];
-  let closed = out.destroyed;
-  const onClose = () => {
-    closed = true;
+  const buffers = new Buffers(out, options);
+  try {
+    let position = first;
+    for (let i = 0; position <= last && !buffers.closed; i ^= 1) {
+      const slot = await buffers.ready(i, last - position + 1);
+      if (!slot) continue; // the buffers changed size: start again with the first
+      if (buffers.closed) break;
+      const length = Math.min(slot.buffer.length, last - position + 1);
+      const { bytesRead } = await readFd(fd, slot.buffer, 0, length, position);
+      if (bytesRead === 0) throw new Error('the object file is shorter than its header says');
+      position += bytesRead;
+      buffers.write(slot, slot.buffer.subarray(0, bytesRead));
+    }
+    await buffers.finish();
+  } finally {
+    buffers.release();
+  }
+}
+
+/** A download's two buffers: their writes, their size, and their share of the budget. */
+class Buffers {
+  readonly #out: Writable;
+  readonly #budget: SendBudget | undefined;
+  readonly #progress: SendProgress | undefined;
+  #slots: Slot[] = [newSlot(SMALL_CHUNK), newSlot(SMALL_CHUNK)];
+  #reserved = 0;
+  #keptUp = 0;
+  closed: boolean;
+  readonly #onClose = () => {
+    this.closed = true;
   };
-  out.on('close', onClose);
-  const write = (slot: Slot, chunk: Buffer) => {
+
+  constructor(out: Writable, options: SendOptions) {
+    this.#out = out;
+    this.#budget = options.budget;
+    this.#progress = options.progress;
+    this.closed = out.destroyed;
+    out.on('close', this.#onClose);
+  }
+
+  /**
+   * Slot `i`, once the client has taken what it held; undefined when the buffers changed size
+   * instead (a client that keeps up moves to large ones, one that makes storage wait to small).
+   */
+  async ready(i: number, left: number): Promise<Slot | undefined> {
+    const slot = this.#slots[i] as Slot;
+    const large = this.#reserved > 0;
+    if (slot.writing && !slot.done) {
+      // The client has not taken this buffer yet: storage waits for it.
+      this.#keptUp = 0;
+      const started = Date.now();
+      this.#progress?.waiting.set(true);
+      await slot.writing;
+      this.#progress?.waiting.set(false);
+      if (large && Date.now() - started >= SLOW_WAIT_MS) {
+        // A slow client: back to small buffers, and the large ones' share back once sent.
+        await this.#settled();
+        this.#budget?.give(this.#reserved);
+        this.#reserved = 0;
+        this.#slots = [newSlot(SMALL_CHUNK), newSlot(SMALL_CHUNK)];
+        return undefined;
+      }
+    } else if (slot.writing) this.#keptUp++;
+    if (
+      !large &&
+      this.#keptUp >= RAMP_CHUNKS &&
+      left > 2 * SMALL_CHUNK &&
+      this.#budget?.take(2 * LARGE_CHUNK)
+    ) {
+      await this.#settled();
+      this.#reserved = 2 * LARGE_CHUNK;
+      this.#slots = [newSlot(LARGE_CHUNK), newSlot(LARGE_CHUNK)];
+      return undefined;
+    }
+    return slot;
+  }
+
+  /** Hands `chunk` (a view of the slot's buffer) to the socket. */
+  write(slot: Slot, chunk: Buffer): void {
+    const out = this.#out;
+    const progress = this.#progress;
     slot.done = false;
     if (progress) progress.pending += chunk.length;
     slot.writing = new Promise<void>((resolve) => {
@@ -122,55 +192,26 @@ export async function sendFileRange(
       out.once('close', settle);
       out.write(chunk, settle);
     });
-  };
-  const settleAll = () => Promise.all(slots.map((s) => s.writing));
-  try {
-    let position = first;
-    for (let i = 0; position <= last && !closed; i ^= 1) {
-      const slot = slots[i] as Slot;
-      if (slot.writing && !slot.done) {
-        // The client has not taken this buffer yet: storage waits for it.
-        keptUp = 0;
-        const started = Date.now();
-        progress?.waiting.set(true);
-        await slot.writing;
-        progress?.waiting.set(false);
-        if (size === LARGE_CHUNK && Date.now() - started >= SLOW_WAIT_MS) {
-          // A slow client: back to small buffers, and the large ones' share back once sent.
-          await settleAll();
-          budget?.give(reserved);
-          reserved = 0;
-          size = SMALL_CHUNK;
-          slots = [newSlot(SMALL_CHUNK), newSlot(SMALL_CHUNK)];
-          continue;
-        }
-      } else if (slot.writing) keptUp++;
-      if (closed) break;
-      if (size === SMALL_CHUNK && keptUp >= RAMP_CHUNKS && last - position + 1 > 2 * SMALL_CHUNK) {
-        if (budget?.take(2 * LARGE_CHUNK)) {
-          await settleAll();
-          reserved = 2 * LARGE_CHUNK;
-          size = LARGE_CHUNK;
-          slots = [newSlot(LARGE_CHUNK), newSlot(LARGE_CHUNK)];
-          i = 1; // so that the loop's toggle starts again at the first slot
-          continue;
-        }
-      }
-      const length = Math.min(size, last - position + 1);
-      const { bytesRead } = await readFd(fd, slot.buffer, 0, length, position);
-      if (bytesRead === 0) throw new Error('the object file is shorter than its header says');
-      position += bytesRead;
-      write(slot, slot.buffer.subarray(0, bytesRead));
-    }
-    progress?.waiting.set(true);
-    await settleAll();
-    if (!closed) await new Promise<void>((resolve) => out.end(resolve));
-    progress?.waiting.set(false);
-  } finally {
-    out.off('close', onClose);
-    progress?.waiting.set(false);
-    // A buffer's share goes back only once no write holds it (a cut socket settles them all).
-    if (reserved > 0) void settleAll().then(() => budget?.give(reserved));
+  }
+
+  /** Every byte is handed over: waits until the client has taken it, then ends the answer. */
+  async finish(): Promise<void> {
+    this.#progress?.waiting.set(true);
+    await this.#settled();
+    if (!this.closed) await new Promise<void>((resolve) => this.#out.end(resolve));
+    this.#progress?.waiting.set(false);
+  }
+
+  /** Stops listening; the budget's share goes back once no write holds a buffer. */
+  release(): void {
+    this.#out.off('close', this.#onClose);
+    this.#progress?.waiting.set(false);
+    const reserved = this.#reserved;
+    if (reserved > 0) void this.#settled().then(() => this.#budget?.give(reserved));
+  }
+
+  #settled(): Promise<unknown> {
+    return Promise.all(this.#slots.map((s) => s.writing));
   }
 }
 

@@ -1,32 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
-import type { CorsPolicy } from '../wire/cors.js';
 import { asValetError } from '../wire/errors.js';
 import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
 import { ConnectionGate, connectionLimits } from './connections.js';
-import { answerPreflight, applyCors, storageCors } from './cors.js';
-import { EventOutbox } from './events.js';
+import { answerPreflight, applyCors } from './cors.js';
 import { type Exchange, logExchange, parserRefusal, splitTarget, writeRefusal } from './exchange.js';
-import { UsedKeyLedger } from './ledger.js';
 import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
-import {
-  answerHealth,
-  describeErrno,
-  isHealthPath,
-  type ReadinessCheck,
-  storageChecks,
-} from './readiness.js';
-import { RevocationFeed } from './revocations.js';
+import { openParts, type Parts } from './parts.js';
+import { answerHealth, isHealthPath, type ReadinessCheck, storageChecks } from './readiness.js';
 import { DEFAULT_SEND_BUDGET, SendBudget } from './send-file.js';
-import { FileStore } from './store.js';
 import { TusBridge } from './tus.js';
 
 export type { StorageServerOptions } from './options.js';
@@ -47,16 +37,6 @@ export interface StorageServer {
    * directory.
    */
   close(): Promise<void>;
-}
-
-/** The parts of a storage server, opened before it serves. */
-interface Parts {
-  cors: CorsPolicy;
-  log: Logger;
-  store: FileStore;
-  ledger: UsedKeyLedger;
-  outbox: EventOutbox | undefined;
-  feed: RevocationFeed | undefined;
 }
 
 /**
@@ -86,46 +66,6 @@ export async function createStorageServer(options: StorageServerOptions): Promis
     throw error;
   }
   return storage;
-}
-
-/** Opens the data directory, the single-use ledger and the event outbox (recovering its events). */
-async function openParts(options: StorageServerOptions): Promise<Parts> {
-  const cors = storageCors(options.corsOrigins ?? []);
-  const log = options.logger ?? pino({ base: { service: 'valet-storage' } }, pino.destination(2));
-  const store = await FileStore.open(options.dataDir, {
-    onSweep: (file) => log.info({ file }, 'removed a temporary file left by an earlier run'),
-    onReplay: (objects) => log.warn({ objects }, 'replayed the journal left by a crash'),
-    onCheckpointError: (error, retryMs) =>
-      log.error(
-        { err: error, retryMs },
-        `the journal cannot checkpoint: ${describeErrno(error)}; small uploads are refused until it can (retried)`,
-      ),
-    ...(options.journal === false && { journal: false }),
-  });
-  const now = options.now ?? Date.now;
-  let ledger: UsedKeyLedger | undefined;
-  let outbox: EventOutbox | undefined;
-  const feed = options.revocations && new RevocationFeed(options.revocations, log, now);
-  try {
-    ledger = UsedKeyLedger.open(store.dir);
-    if (options.events) {
-      outbox = EventOutbox.open(store.dir, options.events, log);
-      await outbox.recover(async ({ type, object, key_id }) => {
-        const found = await store.open(object);
-        const keyId = found?.meta.keyId;
-        await found?.close();
-        return type === 'object.created' ? keyId === key_id : keyId !== key_id;
-      });
-      outbox.start();
-    }
-  } catch (error) {
-    feed?.stop();
-    await outbox?.close();
-    ledger?.close();
-    await store.close();
-    throw error;
-  }
-  return { cors, log, store, ledger, outbox, feed };
 }
 
 class Storage implements StorageServer {
