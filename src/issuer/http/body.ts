@@ -34,9 +34,18 @@ function parseJson(text: string): unknown {
   return parsed;
 }
 
-/** The request's JSON body, checked against a wire schema (`400` naming what is wrong). */
-export async function readBody<T>(incoming: Incoming, schema: z.ZodType<T>, what: string): Promise<T> {
-  return readBodyFrom(await readJson(incoming), schema, what);
+/**
+ * The request's JSON body, checked against a wire schema (`400` naming what is wrong). Every
+ * string must be text a record store can hold (see token/text.ts), but those of `objectKeys`: the
+ * naming rules check object keys and names, and refuse such text as `invalid_object_key`.
+ */
+export async function readBody<T>(
+  incoming: Incoming,
+  schema: z.ZodType<T>,
+  what: string,
+  objectKeys: readonly string[] = [],
+): Promise<T> {
+  return readBodyFrom(await readJson(incoming), schema, what, objectKeys);
 }
 
 /**
@@ -54,8 +63,17 @@ export async function readOptionalBody<T>(
   return readBodyFrom(parseJson(text), schema, what);
 }
 
-function readBodyFrom<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
-  const unstorable = findUnstorable(value);
+function readBodyFrom<T>(
+  value: unknown,
+  schema: z.ZodType<T>,
+  what: string,
+  objectKeys: readonly string[] = [],
+): T {
+  const checked =
+    objectKeys.length > 0 && typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).filter(([name]) => !objectKeys.includes(name)))
+      : value;
+  const unstorable = findUnstorable(checked);
   if (unstorable) {
     throw new ValetError('bad_request', `invalid ${what}: ${unstorable.at} holds ${unstorable.reason}`);
   }

@@ -78,8 +78,18 @@ describe('hostile input at the issuer', () => {
       ['GET', '/v1/objects?prefix=a%00b', undefined, /prefix holds a NUL character/],
       ['GET', '/v1/objects?after=%00', undefined, /after holds a NUL character/],
       ['DELETE', '/v1/shares/shr_%00', undefined, /path holds a NUL character/],
-      ['POST', '/v1/keys', { op: 'put', name: 'a\u0000.txt', size: 1 }, /name holds a NUL character/],
-      ['POST', '/v1/keys', { op: 'put', name: 'x\ud800.txt', size: 1 }, /name holds an unpaired surrogate/],
+      [
+        'POST',
+        '/v1/keys',
+        { op: 'put', name: 'a.txt', size: 1, content_type: 'text/\u0000' },
+        /content_type holds a NUL/,
+      ],
+      [
+        'POST',
+        '/v1/keys',
+        { op: 'put', name: 'a.txt', size: 1, rule: 'x\ud800' },
+        /rule holds an unpaired surrogate/,
+      ],
       [
         'POST',
         '/v1/keys',
@@ -92,6 +102,11 @@ describe('hostile input at the issuer', () => {
       const payload = (await response.json()) as { error: { code: string; message: string } };
       assert.deepEqual([response.status, payload.error.code], [400, 'bad_request'], `${method} ${path}`);
       assert.match(payload.error.message, message);
+    }
+    // In a name or key the naming rules answer, with their own code.
+    for (const name of ['a\u0000.txt', 'x\ud800.txt']) {
+      const response = await call('POST', '/v1/keys', { op: 'put', name, size: 1 });
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'invalid_object_key');
     }
     // A NUL in the subject: refused at the door, and through the API.
     await assert.rejects(service.mint('a\u0000b', { op: 'put', name: 'a.txt', size: 1 }), {

@@ -14,7 +14,10 @@ export const keyRoutes: IssuerRoute[] = [
     path: '/v1/keys',
     access: 'caller',
     handler: async ({ core, incoming, identity, caller }) => {
-      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'key request');
+      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'key request', [
+        'name',
+        'key',
+      ]);
       const request: KeyRequest = {
         ...rest,
         ...(content_type !== undefined && { contentType: content_type }),

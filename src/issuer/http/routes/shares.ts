@@ -28,7 +28,7 @@ export const shareRoutes: IssuerRoute[] = [
     path: '/v1/shares',
     access: 'caller',
     handler: async ({ core, incoming, identity }) => {
-      const { key, ttl } = await readBody(incoming, shareRequestBodySchema, 'share request');
+      const { key, ttl } = await readBody(incoming, shareRequestBodySchema, 'share request', ['key']);
       const link = await share(core, identity, key, ttl, incoming.url.origin);
       const body: ShareBody = { id: link.id, url: link.url, object: link.object, expires_at: link.expiresAt };
       return json(201, body);
