@@ -119,6 +119,62 @@ describe('storage under a flood of connections without a key', () => {
   });
 });
 
+describe('storage under keyed uploads that trickle their bodies', () => {
+  it('admits them only up to its limit (two descriptors each), and checkpoints and serves beside them', async (t) => {
+    const key = await testKey();
+    const storage = await startStorage(
+      { jwksFile: (await keyFiles([key])).jwksFile, prefix: ['prlimit', '--nofile=600:600', '--'] },
+      t,
+    );
+    const limit = 78; // what 600 descriptors allow (see the flood test above)
+    const { port, hostname } = new URL(storage.url);
+    // Each declares 10 MiB (a file of its own, not memory: two descriptors) and sends a byte at a
+    // time: slower than the minimum rate, which cuts them after its 30 s window; until then (and
+    // for ever for bodies just above it) the connection limit is what keeps descriptors free.
+    const trickles: net.Socket[] = [];
+    t.after(() => {
+      for (const s of trickles) s.destroy();
+    });
+    for (let i = 0; i < limit - 2; i++) {
+      const token = await key.mint({ op: 'put', object: `trickle/${i}.bin` });
+      const socket = net.connect({
+        port: Number(port),
+        host: hostname,
+        localAddress: `127.0.4.${1 + (i % 200)}`,
+      });
+      socket.on('error', () => {});
+      socket.write(
+        `PUT /o/trickle/${i}.bin?vk=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 2 ** 20}\r\n\r\nx`,
+      );
+      trickles.push(socket);
+    }
+    const drip = setInterval(() => {
+      for (const s of trickles) s.write('x');
+    }, 500);
+    t.after(() => clearInterval(drip));
+    await sleep(500);
+    const token = await key.mint({ op: 'put', object: 'trickle/small.txt' });
+    const small = await request(storage.url, {
+      method: 'PUT',
+      path: `/o/trickle/small.txt?vk=${token}`,
+      body: 'hi',
+    });
+    assert.equal(small.status, 201, 'a keyed upload is served beside them');
+    // Two more fill the limit; the next is refused.
+    const last = [await connect(storage.url, '127.0.5.1'), await connect(storage.url, '127.0.5.2')];
+    const past = await connect(storage.url, '127.0.5.3');
+    await past.closed;
+    assert.match(past.received(), /^HTTP\/1\.1 503 /, 'past the limit: 503');
+    for (const c of last) c.socket.destroy();
+    await sleep(100);
+    await sleep(2_500); // the small upload's checkpoint
+    const ready = await request(storage.url, { path: '/readyz' });
+    assert.equal((ready.json.checks as { journal: { ok: boolean } }).journal.ok, true, ready.body.toString());
+    assert.equal(storage.proc.exitCode, null);
+    assert.doesNotMatch(storage.logs(), /EMFILE|cannot checkpoint/);
+  });
+});
+
 describe('storage connections that never send a request', () => {
   it('answers them 408 after the header timeout and closes them, freeing their place', async (t) => {
     const key = await testKey();
