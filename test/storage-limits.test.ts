@@ -34,6 +34,12 @@ function connect(url: string, localAddress: string): Promise<Conn> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An upload of `size` bytes with a fresh put key for `object`. */
+async function keyedUpload(url: string, key: TestKey, object: string, size: number) {
+  const token = await key.mint({ op: 'put', object });
+  return request(url, { method: 'PUT', path: `/o/${object}?vk=${token}`, body: Buffer.alloc(size, 7) });
+}
+
 describe('storage under a flood of connections without a key', () => {
   let key: TestKey;
   let storage: RunningStorage;
@@ -52,14 +58,7 @@ describe('storage under a flood of connections without a key', () => {
     await storage.stop();
   });
 
-  const upload = async (object: string, size: number) => {
-    const token = await key.mint({ op: 'put', object });
-    return request(storage.url, {
-      method: 'PUT',
-      path: `/o/${object}?vk=${token}`,
-      body: Buffer.alloc(size, 7),
-    });
-  };
+  const upload = (object: string, size: number) => keyedUpload(storage.url, key, object, size);
   const ready = async () => request(storage.url, { path: '/readyz' });
 
   it('refuses connections past its limits, in words, and keeps serving keyed uploads', async () => {
@@ -222,14 +221,7 @@ describe('storage whose journal cannot checkpoint', () => {
     await storage.stop();
   });
 
-  const upload = async (object: string, size: number) => {
-    const token = await key.mint({ op: 'put', object });
-    return request(storage.url, {
-      method: 'PUT',
-      path: `/o/${object}?vk=${token}`,
-      body: Buffer.alloc(size, 3),
-    });
-  };
+  const upload = (object: string, size: number) => keyedUpload(storage.url, key, object, size);
   const ready = () => request(storage.url, { path: '/readyz' });
 
   it('keeps running, says so in readiness, refuses small uploads with 503, and recovers', async () => {

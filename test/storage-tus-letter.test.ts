@@ -15,6 +15,7 @@ import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
 import { type RunningStorage, startStorage } from './helpers/storage.js';
 
 const TUS = { 'tus-resumable': '1.0.0' };
+const CHUNK = 'application/offset+octet-stream';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('tus 1.0, to the letter', () => {
@@ -39,6 +40,9 @@ describe('tus 1.0, to the letter', () => {
     });
   const creatingKey = (object: string, extra = {}) =>
     key.mint({ op: 'put', object, resumable: true, ...extra });
+  /** A PATCH of `body` at `offset`, as tus sends it (or with another chunk type). */
+  const patch = (target: string, token: string, offset: number, body: Buffer, type = CHUNK) =>
+    tus('PATCH', target, token, { 'upload-offset': String(offset), 'content-type': type }, body);
   const create = async (object: string, size: number, headers = {}) => {
     const token = await creatingKey(object);
     const res = await tus('POST', '/uploads', token, { 'upload-length': String(size), ...headers });
@@ -55,13 +59,7 @@ describe('tus 1.0, to the letter', () => {
     const head = await tus('HEAD', target, token);
     assert.equal(head.status, 200);
     assert.equal(head.headers['upload-metadata'], undefined, 'no metadata: no header');
-    const done = await tus(
-      'PATCH',
-      target,
-      token,
-      { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
-      Buffer.from('hello'),
-    );
+    const done = await patch(target, token, 0, Buffer.from('hello'));
     assert.equal(done.status, 200, done.body.toString());
     assert.equal((await read('letter/empty-meta.bin')).body.toString(), 'hello');
   });
@@ -192,13 +190,7 @@ print(u.url)
     );
     assert.equal(missing.status, 400);
     assert.match(missing.json.error?.message ?? '', /Upload-Offset/);
-    const withParameter = await tus(
-      'PATCH',
-      target,
-      token,
-      { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream; charset=binary' },
-      Buffer.from('abcd'),
-    );
+    const withParameter = await patch(target, token, 0, Buffer.from('abcd'), `${CHUNK}; charset=binary`);
     assert.equal(withParameter.status, 200, withParameter.body.toString());
     assert.equal((await read('letter/offset.bin')).body.toString(), 'abcd');
   });
@@ -225,13 +217,7 @@ print(u.url)
     // The creating key cannot create again, but it continues the upload at that address.
     const again = await tus('POST', '/uploads', token, { 'upload-length': '10' });
     assert.equal(again.status, 403);
-    const resumed = await tus(
-      'PATCH',
-      location,
-      token,
-      { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
-      bytes,
-    );
+    const resumed = await patch(location, token, 0, bytes);
     assert.equal(resumed.status, 200, resumed.body.toString());
     assert.equal((await read('letter/checksum.bin')).body.toString(), '0123456789');
   });

@@ -146,7 +146,16 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
       assert.equal(res.status, 200);
       return key;
     };
-    return { ...parts, put, advance: (ms: number) => (now += ms), clock };
+    /** Writes an object with the store's own authority (no key), dated by the clock. */
+    const writeDirect = (name: string, text: string, etag: string, contentType = 'text/plain') =>
+      memory.objects.set(`users/alice/${name}`, {
+        bytes: new TextEncoder().encode(text),
+        contentType,
+        etag,
+        sha256: 'x',
+        modifiedAt: clock(),
+      });
+    return { ...parts, put, writeDirect, advance: (ms: number) => (now += ms), clock };
   }
 
   it('records an unreported upload that keeps its key, once its key has expired', async (t) => {
@@ -263,39 +272,27 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
   });
 
   it("removes a whole object written while only a part's key was valid, and never a completed upload", async (t) => {
-    const { issuer, memory, advance, clock, client } = await clocked();
+    const { issuer, memory, advance, writeDirect, client } = await clocked();
     t.after(() => issuer.close());
     // A multipart upload the issuer completed: its version, left alone.
     const done = new Uint8Array(9 * 2 ** 20);
     await client('alice').upload(new Blob([done]), { name: 'done.bin', resumable: true });
     const size = 9 * 2 ** 20;
     const created = await issuer.mint('alice', { op: 'put', name: 'big.bin', size, resumable: true });
-    const part = await issuer.fetch(
-      new Request(`${ISSUER}/v1/uploads/${created.upload?.id}/parts`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
-        body: JSON.stringify({ part: 1 }),
-      }),
-    );
-    assert.equal(part.status, 201);
+    const signPart = (part: number) =>
+      issuer.fetch(
+        new Request(`${ISSUER}/v1/uploads/${created.upload?.id}/parts`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+          body: JSON.stringify({ part }),
+        }),
+      );
+    assert.equal((await signPart(1)).status, 201);
     advance(400_000); // the creating key has lapsed; the part's key is the one valid now
-    const parts = await issuer.fetch(
-      new Request(`${ISSUER}/v1/uploads/${created.upload?.id}/parts`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
-        body: JSON.stringify({ part: 2 }),
-      }),
-    );
-    assert.equal(parts.status, 201);
+    assert.equal((await signPart(2)).status, 201);
     advance(1_000);
     // With a part's key, a whole object (what an Azure block SAS stripped of its block id allows).
-    memory.objects.set('users/alice/big.bin', {
-      bytes: new TextEncoder().encode('a whole blob nobody sees'),
-      contentType: 'application/octet-stream',
-      etag: '"stray"',
-      sha256: 'x',
-      modifiedAt: clock(),
-    });
+    writeDirect('big.bin', 'a whole blob nobody sees', '"stray"', 'application/octet-stream');
     advance(24 * 3600_000); // every key lapsed, the upload's life too
     assert.equal(await issuer.checkUnreportedUploads(), 1);
     assert.equal(memory.objects.has('users/alice/big.bin'), false, 'the stray object is removed');
@@ -307,18 +304,12 @@ describe('uploads nobody reported (in-memory driver, injected clock)', () => {
   });
 
   it('leaves an object written after its key expired (not that key’s upload)', async (t) => {
-    const { issuer, memory, advance, clock } = await clocked();
+    const { issuer, memory, advance, writeDirect } = await clocked();
     t.after(() => issuer.close());
     await issuer.mint('alice', { op: 'put', name: 'later.txt', size: 5 });
     advance(400_000);
     // Someone with the store's own authority writes it afterwards.
-    memory.objects.set('users/alice/later.txt', {
-      bytes: new TextEncoder().encode('other bytes'),
-      contentType: 'text/plain',
-      etag: '"x"',
-      sha256: 'x',
-      modifiedAt: clock(),
-    });
+    writeDirect('later.txt', 'other bytes', '"x"');
     assert.equal(await issuer.checkUnreportedUploads(), 0);
     assert.equal(memory.objects.has('users/alice/later.txt'), true);
   });

@@ -8,7 +8,7 @@ import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { IssuerCore } from '../core.js';
 import type { EventRecord, GrantRecord } from '../records.js';
 import type { Identity } from '../rules.js';
-import { recordEvent } from './events.js';
+import { issuerEvent, recordEvent } from './events.js';
 import { confirmFromEvent, overQuota } from './receipts.js';
 
 /**
@@ -45,20 +45,18 @@ export async function verifyFromStore(
   const head = await core.driver.head(grant.object, context);
   // One event per version a key is verified for: a key used again after its completion (a store
   // that cannot make it single-use) has its new version verified, not taken for the old one.
-  const verified = (fields: Partial<EventRecord>): EventRecord => ({
-    id: `verified:${grant.id}${head ? `:${head.etag}` : ''}`,
-    type: 'object.created',
-    object: grant.object,
-    keyId: grant.id,
-    subject: grant.subject,
-    size: 0,
-    contentType: '',
-    sha256: '',
-    etag: '',
-    time: new Date(context.now).toISOString(),
-    receivedAt: context.now,
-    ...fields,
-  });
+  const verified = (fields: Partial<EventRecord>): EventRecord =>
+    issuerEvent(
+      {
+        id: `verified:${grant.id}${head ? `:${head.etag}` : ''}`,
+        type: 'object.created',
+        object: grant.object,
+        keyId: grant.id,
+        subject: grant.subject,
+        ...fields,
+      },
+      context.now,
+    );
   if (grant.op === 'delete') {
     if (head) throw new ValetError('precondition_failed', 'the object is still in the store');
     await recordEvent(core, verified({ type: 'object.deleted' }));

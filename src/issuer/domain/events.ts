@@ -25,6 +25,25 @@ export function eventRecord(core: IssuerCore, e: StorageEvent): EventRecord {
 }
 
 /**
+ * An event the issuer itself records (an upload it verified from the store, a deletion it made):
+ * the fields the store did not give are empty, its time the issuer's.
+ */
+export function issuerEvent(
+  fields: Pick<EventRecord, 'id' | 'type' | 'object' | 'keyId' | 'subject'> & Partial<EventRecord>,
+  now: number,
+): EventRecord {
+  return {
+    size: 0,
+    contentType: '',
+    sha256: '',
+    etag: '',
+    time: new Date(now).toISOString(),
+    receivedAt: now,
+    ...fields,
+  };
+}
+
+/**
  * Records an event once; for an upload, re-checks the quota (an upload over it is removed) and
  * calls the app's hook. The same event arriving twice at once (the webhook, and the receipt the
  * client passes on) is completed once: the second waits for the first.

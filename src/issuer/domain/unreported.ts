@@ -2,7 +2,7 @@ import { isValetError } from '../../token/errors.js';
 import type { IssuerCore } from '../core.js';
 import type { GrantRecord } from '../records.js';
 import { verifyFromStore } from './completions.js';
-import { recordEvent } from './events.js';
+import { issuerEvent, recordEvent } from './events.js';
 
 /**
  * Every upload key, looked at again once it can no longer be used. On a store that sends no
@@ -109,18 +109,7 @@ async function removeStray(core: IssuerCore, object: string, etag: string, part:
   await core.driver.delete(object, context);
   await core.records.dropObject(object, etag);
   if (await core.records.getObject(object)) {
-    await recordEvent(core, {
-      id: `stray:${part.id}:${etag}`,
-      type: 'object.deleted',
-      object,
-      keyId: part.id,
-      subject: part.subject,
-      size: 0,
-      contentType: '',
-      sha256: '',
-      etag: '',
-      time: new Date(context.now).toISOString(),
-      receivedAt: context.now,
-    });
+    const deleted = { id: `stray:${part.id}:${etag}`, type: 'object.deleted' as const, object };
+    await recordEvent(core, issuerEvent({ ...deleted, keyId: part.id, subject: part.subject }, context.now));
   }
 }
