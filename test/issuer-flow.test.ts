@@ -252,7 +252,7 @@ describe('issuer and storage together', () => {
       assert.equal(grant.op, event.type === 'object.created' ? 'put' : 'delete');
     }
     const put = await sys.issuer.records.getGrant((events[0] as { keyId: string }).keyId);
-    assert.deepEqual(put?.constraints, { size: 8, content_types: ['text/plain'], once: true });
+    assert.deepEqual(put?.constraints, { size: 8, content_types: ['text/plain'], once: true, rev: 600 });
     assert.deepEqual(await alice.list(), []);
   });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createIssuer } from '../src/issuer/issuer.js';
 import { keyFiles, testKey } from './helpers/keys.js';
-import { startStorage } from './helpers/storage.js';
+import { startStorage, startValet } from './helpers/storage.js';
 import {
   eventually,
   OWNER_RULES,
@@ -13,6 +13,12 @@ import {
   storageReady,
   userAuth,
 } from './helpers/system.js';
+
+/** The claims of the valet key in a storage URL. */
+function keyClaims(url: string): { rev?: number; exp: number; iat: number } {
+  const token = new URL(url).searchParams.get('vk') ?? '';
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+}
 
 async function codeOf(response: Response): Promise<string | undefined> {
   const body = (await response.json().catch(() => ({}))) as { error?: { code?: string } };
@@ -101,10 +107,16 @@ describe('revocation at storage', () => {
     assert.equal((await fetch(fresh.url)).status, 200);
   });
 
-  it('fails closed: with no fresh revocation list every key is refused with 503, until the feed is back', async (t) => {
-    const sys = await startSystem(t, { storageArgs: ['--revocation-max-staleness', '1s'] });
+  it('fails closed for a strict rule: with no fresh revocation list its keys get 503, until the feed is back', async (t) => {
+    const sys = await startSystem(t, {
+      storageArgs: ['--revocation-max-staleness', '1s'],
+      issuer: {
+        rules: { ...OWNER_RULES, read: { op: 'get', prefix: 'users/{subject}/', revocation: 'strict' } },
+      },
+    });
     const { key } = await sys.client('alice').upload(new Blob(['x']), { name: 'f.txt' });
     const minted = await sys.issuer.mint('alice', { op: 'get', key });
+    assert.equal(keyClaims(minted.url).rev, undefined, 'a strict key carries no bound of its own');
     const port = (sys.served.server.address() as AddressInfo).port;
     await sys.served.close();
     await waitFor(minted.url, 503);
@@ -112,6 +124,59 @@ describe('revocation at storage', () => {
     const back = await serveIssuer(t, port);
     back.mount(sys.issuer);
     await waitFor(minted.url, 200);
+  });
+});
+
+describe('keys that outlive the issuer', () => {
+  it('serve through an issuer outage as far as each rule allows, and never a revoked key, across a storage restart', async (t) => {
+    const rules = {
+      ...OWNER_RULES,
+      // A 10-minute default, a 2-second bound for long keys, and today's strict behaviour.
+      read: { op: 'get', prefix: 'users/{subject}/' },
+      long: { op: 'get', prefix: 'users/{subject}/', ttl: 3600, revocation: 2 },
+      strict: { op: 'get', prefix: 'users/{subject}/', revocation: 'strict' },
+    } as const;
+    const sys = await startSystem(t, {
+      storageArgs: ['--revocation-max-staleness', '1s', '--max-ttl', '2h'],
+      issuer: { rules, maxTtl: 3600 },
+    });
+    const { key } = await sys.client('alice').upload(new Blob(['outage']), { name: 'o.txt' });
+    const ordinary = await sys.issuer.mint('alice', { op: 'get', key, rule: 'read' });
+    const long = await sys.issuer.mint('alice', { op: 'get', key, rule: 'long' });
+    const strict = await sys.issuer.mint('alice', { op: 'get', key, rule: 'strict' });
+    const revoked = await sys.issuer.mint('alice', { op: 'get', key, rule: 'read' });
+    assert.equal(keyClaims(ordinary.url).rev, 600, 'the default bound is signed into the key');
+    assert.equal(keyClaims(long.url).rev, 2);
+    await sys.issuer.revokeKey(revoked.id);
+    await waitFor(revoked.url, 403);
+    for (const minted of [ordinary, long, strict]) await waitFor(minted.url, 200);
+
+    // The app goes away (its server stops answering).
+    await sys.served.close();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.equal(
+      (await fetch(ordinary.url)).status,
+      200,
+      'a key no longer than its bound needs no fresh list',
+    );
+    assert.equal(await codeOf(await fetch(long.url)), 'unavailable', 'a long key, past its 2 s bound');
+    assert.equal(await codeOf(await fetch(strict.url)), 'unavailable', "a strict key, past storage's 1 s");
+    assert.equal(await codeOf(await fetch(revoked.url)), 'token_revoked');
+
+    // Storage restarts while the issuer is still away: it kept the list.
+    const dataDir = sys.storage.dataDir;
+    const args = sys.storage.proc.spawnargs.slice(sys.storage.proc.spawnargs.indexOf('storage'));
+    assert.equal(await sys.storage.stop(), 0);
+    const again = await startValet(
+      args.map((a, i) => (args[i - 1] === '--port' ? String(new URL(sys.storage.url).port) : a)),
+      /listening on (http:\/\/\S+)/,
+      t,
+    );
+    assert.equal(new URL(again.url).port, new URL(sys.storage.url).port);
+    assert.equal(await codeOf(await fetch(revoked.url)), 'token_revoked', 'what was revoked stays refused');
+    assert.equal((await fetch(ordinary.url)).status, 200, 'what is valid is honoured');
+    assert.equal(await codeOf(await fetch(strict.url)), 'unavailable');
+    assert.ok(dataDir);
   });
 });
 

@@ -16,7 +16,7 @@ import type { CallerInfo, MintedKey } from './api.js';
 import type { Recorded } from './domain/events.js';
 import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records.js';
-import { DEFAULT_KEY_TTL, type Rule } from './rules.js';
+import { DEFAULT_KEY_TTL, DEFAULT_REVOCATION_STALENESS, type Rule } from './rules.js';
 import type { SigningKeys } from './signer.js';
 
 /** Claims as {@link buildClaims} makes them. */
@@ -75,6 +75,12 @@ export class IssuerCore {
   /** The lifetime of a key minted under `rule`, seconds. */
   ttlOf(rule: Rule): number {
     return Math.min(rule.ttl ?? DEFAULT_KEY_TTL, this.maxTtl);
+  }
+
+  /** The revocation bound the rule's keys carry (`rev`), or nothing for a strict rule (see Rule). */
+  revocationOf(rule: Rule): { revocationStaleness?: number } {
+    if (rule.revocation === 'strict') return {};
+    return { revocationStaleness: rule.revocation ?? DEFAULT_REVOCATION_STALENESS };
   }
 
   async quotaFor(subject: string): Promise<Quota> {

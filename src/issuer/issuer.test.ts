@@ -174,6 +174,7 @@ describe('issuer handler', () => {
       content_types: ['image/png'],
       no_overwrite: true,
       once: true,
+      rev: 600,
     });
     assert.deepEqual(minted.headers, { 'content-type': 'image/png' });
     const ttl = (Date.parse(minted.expires_at) - Date.now()) / 1000;
@@ -481,6 +482,7 @@ describe('issuer handler', () => {
     assert.deepEqual(((await res.json()) as { constraints: unknown }).constraints, {
       filename: 'a.png',
       inline: false,
+      rev: 600,
     });
     const wrong = await issuer.fetch(
       call('/v1/keys', {

@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { testKey } from '../../test/helpers/keys.js';
 import { isValetError } from '../token/errors.js';
-import { keyInPrefix, rulePrefix, subjectSegment, uploadKey } from './rules.js';
+import { createIssuer, type Issuer } from './issuer.js';
+import {
+  DEFAULT_REVOCATION_STALENESS,
+  keyInPrefix,
+  type Rule,
+  rulePrefix,
+  subjectSegment,
+  uploadKey,
+} from './rules.js';
 
 const ctx = (subject: string) => ({ identity: { subject, claims: {} }, request: undefined });
 
@@ -62,5 +71,45 @@ describe('rules: object keys', () => {
       () => keyInPrefix('users/alice/', 'users/alice/../bob/a'),
       (e) => isValetError(e, 'invalid_object_key'),
     );
+  });
+});
+
+describe('rules: how long a revocation may take', () => {
+  const issuerWith = async (rules: Record<string, Rule>) =>
+    createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      storageUrl: 'http://127.0.0.1:9',
+      storageSecret: 's'.repeat(43),
+      authenticate: () => 'alice',
+      rules,
+    });
+  const rev = async (issuer: Issuer, rule: string) => {
+    const { url } = await issuer.mint('alice', { op: 'get', key: 'a.txt', rule });
+    const token = new URL(url).searchParams.get('vk') ?? '';
+    return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).rev;
+  };
+
+  it('signs each rule’s bound into its keys: 10 minutes by default, its own, or none when strict', async (t) => {
+    const issuer = await issuerWith({
+      plain: { op: 'get' },
+      own: { op: 'get', revocation: 30 },
+      strict: { op: 'get', revocation: 'strict' },
+    });
+    t.after(() => issuer.close());
+    assert.equal(await rev(issuer, 'plain'), DEFAULT_REVOCATION_STALENESS);
+    assert.equal(DEFAULT_REVOCATION_STALENESS, 600);
+    assert.equal(await rev(issuer, 'own'), 30);
+    assert.equal(await rev(issuer, 'strict'), undefined);
+  });
+
+  it('refuses a bound that is not strict or a whole number of seconds', async () => {
+    for (const revocation of [0, -1, 1.5, 'lax', 8 * 86400]) {
+      await assert.rejects(
+        issuerWith({ r: { op: 'get', revocation } as unknown as Rule }),
+        (e) => isValetError(e, 'invalid_options') && /revocation/.test(e.message),
+        String(revocation),
+      );
+    }
   });
 });

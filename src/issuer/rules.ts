@@ -77,6 +77,14 @@ export interface Rule {
   ttl?: number;
   /** Keys are single use. Default true for put and delete, false for get. */
   once?: boolean;
+  /**
+   * How old Valet storage's revocation list may be when one of this rule's keys is used, seconds
+   * (the key carries it, signed). A revocation takes effect within it, and storage keeps serving
+   * the rule's keys through an outage of the issuer that long, for the whole life of a key that
+   * lives no longer. `'strict'`: storage's own bound (`--revocation-max-staleness`, 5 s), and
+   * every key is refused (503) once the list is older. Default 600 (10 minutes).
+   */
+  revocation?: 'strict' | number;
   /** Extra check (for example ownership, or a group claim). Default: allowed. */
   authorize?: (ctx: AuthorizeContext) => boolean | Promise<boolean>;
   /**
@@ -91,6 +99,11 @@ export interface Rule {
 export const DEFAULT_KEY_TTL = 300;
 /** Default longest share link lifetime, seconds. */
 export const DEFAULT_SHARE_TTL = 7 * 24 * 3600;
+/**
+ * Default revocation bound of a rule's keys, seconds: keys of the default lifetime (300 s) need no
+ * fresh revocation list at all, and any key survives an issuer outage of 10 minutes.
+ */
+export const DEFAULT_REVOCATION_STALENESS = 600;
 
 const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -110,6 +123,16 @@ export const ruleSchema = z
     createOnly: z.boolean().optional(),
     ttl: z.number().int().min(1).optional(),
     once: z.boolean().optional(),
+    revocation: z
+      .union([
+        z.literal('strict'),
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 3600),
+      ])
+      .optional(),
     authorize: z.function().optional(),
     accept: z.array(z.enum(CONSTRAINTS)).optional(),
   })

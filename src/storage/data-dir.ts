@@ -23,6 +23,8 @@ const OWN_ENTRIES = new Set([
   'tmp',
   'journal',
   'uploads',
+  'revocations.json',
+  'revocations.json.tmp',
 ]);
 
 /**

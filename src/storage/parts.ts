@@ -1,3 +1,4 @@
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { CorsPolicy } from '../wire/cors.js';
 import { storageCors } from './cors.js';
@@ -35,8 +36,12 @@ export async function openParts(options: StorageServerOptions): Promise<Parts> {
   const now = options.now ?? Date.now;
   let ledger: UsedKeyLedger | undefined;
   let outbox: EventOutbox | undefined;
-  const feed = options.revocations && new RevocationFeed(options.revocations, log, now);
+  // The list is kept in the data directory: a restart while the issuer is away still knows it.
+  const feed =
+    options.revocations &&
+    new RevocationFeed({ file: path.join(store.dir, 'revocations.json'), ...options.revocations }, log, now);
   try {
+    await feed?.restore();
     ledger = UsedKeyLedger.open(store.dir);
     if (options.events) {
       outbox = EventOutbox.open(store.dir, options.events, log);

@@ -1,8 +1,12 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
-import { RevocationIndex, revocationListSchema } from '../token/revocations.js';
+import { RevocationIndex, type RevocationList, revocationListSchema } from '../token/revocations.js';
 import { signRequest } from '../token/signature.js';
+import { formatDuration } from '../token/units.js';
 import { Endpoints } from '../wire/endpoints.js';
 import { failureReason, LinkHealth } from '../wire/link-health.js';
 
@@ -18,10 +22,16 @@ export interface RevocationFeedOptions {
   /** Poll interval, ms. Default 1 000. */
   interval?: number;
   /**
-   * Fail closed: when no poll has succeeded for this long (ms), every key is refused with
-   * `503 unavailable`, so a revocation is never honoured later than this. Default 5 000.
+   * Fail closed: when no poll has succeeded for this long (ms), a key that carries no bound of its
+   * own (`rev`) is refused with `503 unavailable`, so its revocation is never honoured later than
+   * this. Default 5 000.
    */
   maxStaleness?: number;
+  /**
+   * Where the last list is kept (with when the issuer last confirmed it), so that a storage
+   * restarted while the issuer is unreachable still refuses what was revoked. Default none.
+   */
+  file?: string;
 }
 
 /**
@@ -38,6 +48,8 @@ export class RevocationFeed {
   #index = new RevocationIndex();
   #etag: string | undefined;
   #lastSuccess = Number.NEGATIVE_INFINITY;
+  #list: RevocationList = { keys: [], subjects: [], signing_keys: [] };
+  #saved = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #stopped = false;
@@ -47,8 +59,11 @@ export class RevocationFeed {
   readonly #feeds: Endpoints;
   readonly #health: LinkHealth;
 
+  readonly #log: Logger;
+
   constructor(options: RevocationFeedOptions, log: Logger, now: () => number) {
-    this.#options = { interval: 1_000, maxStaleness: 5_000, ...options };
+    this.#log = log;
+    this.#options = { interval: 1_000, maxStaleness: 5_000, file: '', ...options };
     this.#feeds = new Endpoints(options.url);
     this.#now = now;
     this.#health = new LinkHealth(
@@ -112,27 +127,117 @@ export class RevocationFeed {
       if (response.status === 304) return;
       if (!response.ok) throw new FeedRefused(await failureReason(response));
       const list = revocationListSchema.parse(await response.json());
+      this.#list = list;
       this.#index = new RevocationIndex(list);
       this.#etag = response.headers.get('etag') ?? undefined;
+      this.#saved = Number.NEGATIVE_INFINITY; // a new list is kept at once
     });
     this.#lastSuccess = started;
+    if (started - this.#saved >= SAVE_EVERY_MS) await this.#save(started);
   }
 
-  /** Throws `token_revoked` for a revoked key, `unavailable` when the list is too stale to trust. */
+  /**
+   * Takes back the list kept by an earlier run, and when the issuer last confirmed it: a storage
+   * restarted while the issuer is unreachable refuses what was revoked, and judges the list's age
+   * from that confirmation. Nothing kept (a first start): no list, as before.
+   */
+  async restore(): Promise<void> {
+    if (!this.#options.file) return;
+    let kept: Kept;
+    try {
+      kept = keptSchema.parse(JSON.parse(await readFile(this.#options.file, 'utf8')));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // A damaged file is no list: fail closed, as on a first start.
+      this.#health.failed(`the kept revocation list ${this.#options.file} cannot be read`, {});
+      return;
+    }
+    this.#list = kept.list;
+    this.#index = new RevocationIndex(kept.list);
+    this.#etag = kept.etag;
+    this.#lastSuccess = kept.confirmedAt;
+    this.#saved = kept.confirmedAt;
+  }
+
+  /**
+   * Keeps the list and its confirmation time on disk (a new list at once, a confirmation at most
+   * every {@link SAVE_EVERY_MS}: a restart judges the list a little older than it is, never
+   * younger). Written to a temporary file, fsynced, renamed. A failure is logged, never fatal:
+   * the list in memory still holds.
+   */
+  async #save(confirmedAt: number): Promise<void> {
+    const file = this.#options.file;
+    if (!file) return;
+    this.#saved = confirmedAt;
+    const kept: Kept = {
+      confirmedAt,
+      ...(this.#etag !== undefined && { etag: this.#etag }),
+      list: this.#list,
+    };
+    try {
+      await writeDurably(file, `${JSON.stringify(kept)}\n`);
+    } catch (error) {
+      this.#log.warn({ err: error, file }, 'could not keep the revocation list on disk');
+    }
+  }
+
+  /**
+   * Throws `token_revoked` for a revoked key, `unavailable` when the list is older than the key
+   * allows. A key's bound is its `rev` claim (set by the issuer's rule, signed), else storage's
+   * `maxStaleness`; a key that lives no longer than its bound needs no fresh list at all (its
+   * revocation cannot be late by more than the bound: the key has expired by then).
+   */
   check(claims: ValetClaims, kid: string): void {
-    if (this.#now() - this.#lastSuccess > this.#options.maxStaleness) {
+    const bound = claims.rev !== undefined ? claims.rev * 1000 : this.#options.maxStaleness;
+    const lifetime = (claims.exp - claims.nbf) * 1000;
+    if (lifetime > bound && this.#now() - this.#lastSuccess > bound) {
       void this.poll().catch(() => {}); // try to recover now rather than at the next tick
       throw new ValetError(
         'unavailable',
-        'storage cannot confirm that the key is not revoked; retry shortly',
+        `storage cannot confirm that the key is not revoked: its revocation list is older than the ${formatDuration(bound / 1000)} the key allows; retry shortly`,
       );
     }
     if (this.#index.reason(claims, kid)) throw new ValetError('token_revoked', 'the valet key was revoked');
   }
 
+  /** Milliseconds since the issuer last confirmed the list (Infinity if it never has). */
+  get age(): number {
+    return this.#now() - this.#lastSuccess;
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+  }
+}
+
+/** How often a confirmation of an unchanged list is written to disk, ms. */
+const SAVE_EVERY_MS = 30_000;
+
+/** The revocation list as kept on disk. */
+const keptSchema = z.object({
+  confirmedAt: z.number(),
+  etag: z.string().optional(),
+  list: revocationListSchema,
+});
+type Kept = z.infer<typeof keptSchema>;
+
+/** Writes `text` to `file` so that a crash leaves the old file or the new one, whole. */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  const dir = await open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

@@ -36,6 +36,7 @@ export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
  * DIR/journal/<n>.log      small uploads not yet checkpointed (replayed at start-up; see journal.ts)
  * DIR/uploads/<id>.json    a resumable (tus) upload: its scope and limits (see uploads.ts)
  * DIR/uploads/<id>.part    its bytes so far, after a 4 KiB header space (kept across restarts)
+ * DIR/revocations.json     the issuer's last revocation list and when it confirmed it (revocations.ts)
  * ```
  *
  * An object's file name is the SHA-256 of its key, so no key, however encoded, can name a path

@@ -64,6 +64,9 @@ export const FILENAME = z
  * | `upload`        | put: continues the resumable upload with this id (a renewed key)           |
  * | `filename`      | get/head: download file name for `Content-Disposition`                     |
  * | `inline`        | get/head: `true` serve inline, `false` force a download, absent: by type   |
+ * | `rev`           | any op: the oldest (seconds) storage's revocation list may be when the key |
+ * |                 | is used; a key that lives no longer needs no fresh list. Absent: storage's |
+ * |                 | own bound (`--revocation-max-staleness`, 5 s)                              |
  *
  * Unknown claims make a key invalid: a verifier must never ignore a constraint it does not know.
  */
@@ -88,6 +91,12 @@ export const valetClaimsSchema = z
     upload: z.string().regex(KEY_ID).optional(),
     filename: FILENAME.optional(),
     inline: z.boolean().optional(),
+    rev: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const problem = constraintProblem(c);

@@ -53,6 +53,12 @@ export interface MintOptions {
   filename?: string;
   /** get/head: serve inline (`true`) or as a download (`false`); absent: by content type. */
   inline?: boolean;
+  /**
+   * The oldest, in seconds, storage's revocation list may be when the key is used (claim `rev`):
+   * a revocation takes effect within it, and storage serves the key through an issuer outage that
+   * long (for its whole life if it lives no longer). Absent: storage's own bound (5 s by default).
+   */
+  revocationStaleness?: number;
   /** The clock, in milliseconds since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -139,6 +145,7 @@ export function buildClaims(options: MintOptions): ValetClaims {
     ...(options.upload !== undefined && { upload: options.upload }),
     ...(options.filename !== undefined && { filename: options.filename }),
     ...(options.inline !== undefined && { inline: options.inline }),
+    ...(options.revocationStaleness !== undefined && { rev: options.revocationStaleness }),
     iat,
     nbf,
     exp: nbf + options.ttl,

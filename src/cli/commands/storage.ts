@@ -65,8 +65,9 @@ Options:
                          any that answers will do
   --secret-file FILE     the secret shared with the issuer (required with --issuer)
   --revocation-max-staleness DURATION
-                         refuse every key (503) when the revocation list is older than
-                         this: a revocation always takes effect within it (default 5s)
+                         for a key that carries no bound of its own (rules sign one in:
+                         10 minutes by default), refuse it (503) when the revocation list
+                         is older than this (default 5s); the list is kept in DIR
   --upload-lifetime DURATION
                          how long an unfinished resumable upload is kept (default 24h)
   --no-journal           commit every upload with its own fsyncs, instead of small uploads

@@ -136,6 +136,7 @@ function putClaims(
     ...(rule.createOnly && { noOverwrite: true }),
     // A resumable key sends many requests; it creates one upload, once, by construction.
     ...(req.resumable ? { resumable: true } : { once: rule.once ?? true }),
+    ...core.revocationOf(rule),
     now: core.now,
   };
 }
@@ -158,6 +159,7 @@ async function mintRead(
     once: rule.once ?? op === 'delete',
     ...(req.disposition === 'attachment' && { inline: false }),
     ...(req.filename !== undefined && { filename: req.filename }),
+    ...core.revocationOf(rule),
     now: core.now,
   });
   await core.records.recordGrant(core.grant(claims, name, caller));

@@ -94,13 +94,14 @@ export async function openShare(core: IssuerCore, secret: string): Promise<strin
     );
   }
   const owner = ruleContext({ subject: found.owner, claims: {} }, undefined);
-  const { name } = await pickRule(core, owner, 'get', found.object, undefined, found);
+  const { name, rule } = await pickRule(core, owner, 'get', found.object, undefined, found);
   const ttl = Math.max(1, Math.min(SHARE_KEY_TTL, Math.floor((found.expiresAt - now) / 1000)));
   const claims = buildClaims({
     op: 'get',
     object: found.object,
     subject: shareSubject(found.id),
     ttl,
+    ...core.revocationOf(rule),
     now: core.now,
   });
   await core.records.recordGrant(core.grant(claims, name, {}, found.id));

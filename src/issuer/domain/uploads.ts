@@ -69,6 +69,7 @@ export async function renewUpload(
     ...(c.sha256 !== undefined && { sha256: c.sha256 }),
     ...(c.no_overwrite && { noOverwrite: true }),
     upload: id,
+    ...core.revocationOf(rule),
     now: core.now,
   });
   const renewals = await recordRenewal(core, created, claims, caller);
