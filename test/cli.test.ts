@@ -54,7 +54,11 @@ describe('valet CLI', () => {
     assertFailure(results[3], 2, /--op must be one of/);
     assertFailure(results[4], 2, /--ttl: "soon" is not a duration/);
     assertFailure(results[5], 2, /--max-size/);
-    assertFailure(results[6], 2, /--jwks is required/);
+    assertFailure(
+      results[6],
+      2,
+      /storage needs the issuer \(--issuer URL --secret-file FILE\) or a JWK set \(--jwks\)/,
+    );
     assertFailure(results[7], 2, /--port/);
   });
 

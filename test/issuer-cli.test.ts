@@ -8,25 +8,22 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider } from './helpers/oidc.js';
-import { freePort, runValet, startStorage, startValet } from './helpers/storage.js';
+import { freePort, runValet, startValet } from './helpers/storage.js';
 import { eventually } from './helpers/system.js';
 
 describe('valet issuer --config', () => {
   it('runs the issuer alone against a separate storage', async (t) => {
     const provider = await startProvider(t, { clients: ['alice'], audiences: ['urn:valet'] });
     const key = await testKey();
-    const { dir, jwksFile, keyFile } = await keyFiles([key]);
+    const { dir, keyFile } = await keyFiles([key]);
     await writeFile(path.join(dir, 'storage.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
-    // The issuer's port is chosen first so that storage can be told where it is.
+    // Storage's port is chosen first, so that the issuer can be told where it will be.
     const port = await freePort();
+    const storagePort = await freePort();
     const issuerUrl = `http://127.0.0.1:${port}`;
-    const storage = await startStorage(
-      { jwksFile, args: ['--issuer', issuerUrl, '--secret-file', path.join(dir, 'storage.secret')] },
-      t,
-    );
     const config = {
       port,
-      storageUrl: storage.url,
+      storageUrl: `http://127.0.0.1:${storagePort}`,
       signingKeys: [path.basename(keyFile(key))],
       storageSecretFile: 'storage.secret',
       database: 'issuer.sqlite',
@@ -42,6 +39,22 @@ describe('valet issuer --config', () => {
     await writeFile(configFile, JSON.stringify(config));
     const issuer = await startValet(['issuer', '--config', configFile], /listening on (http:\/\/\S+)/, t);
     assert.equal(issuer.url, issuerUrl);
+    // It says how to run storage for it; the command runs as it is (but for `npx`: this package's bin).
+    const said = await eventually(
+      async () => /run Valet storage for it with:\n {2}(.+)\n/.exec(issuer.output())?.[1],
+    );
+    assert.equal(
+      said,
+      `npx valet storage --data ./objects --issuer ${issuerUrl} --secret-file ${path.join(dir, 'storage.secret')} --port ${storagePort}`,
+    );
+    const storage = await startValet(
+      said.replace(/^npx valet /, '').split(' '),
+      /listening on (http:\/\/\S+)/,
+      t,
+      {},
+      ['sh', '-c', `cd '${dir}' && exec "$0" "$@"`],
+    );
+    assert.equal(storage.url, `http://127.0.0.1:${storagePort}`);
 
     const token = await provider.token('alice');
     const file = path.join(dir, 'note.txt');

@@ -1,10 +1,12 @@
 // End-to-end: storage learns revocations from the issuer's feed and reports changes by webhook.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createIssuer } from '../src/issuer/issuer.js';
-import { keyFiles, testKey } from './helpers/keys.js';
-import { startStorage, startValet } from './helpers/storage.js';
+import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
+import { freePort, startStorage, startValet } from './helpers/storage.js';
 import {
   eventually,
   OWNER_RULES,
@@ -177,6 +179,54 @@ describe('keys that outlive the issuer', () => {
     assert.equal((await fetch(ordinary.url)).status, 200, 'what is valid is honoured');
     assert.equal(await codeOf(await fetch(strict.url)), 'unavailable');
     assert.ok(dataDir);
+  });
+});
+
+describe('storage run with one line: data, issuer, secret', () => {
+  it('trusts the keys the issuer publishes, follows a new one, and keeps them for a restart while it is away', async (t) => {
+    const first = await testKey();
+    const secret = 's'.repeat(43);
+    const { dir } = await keyFiles([first]);
+    const secretFile = path.join(dir, 'storage.secret');
+    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+    const port = await freePort();
+    const make = async (key: TestKey) =>
+      createIssuer({
+        signingKeys: [key.jwk],
+        database: ':memory:',
+        storageUrl: `http://127.0.0.1:${port}`,
+        storageSecret: secret,
+        authenticate: userAuth,
+        rules: OWNER_RULES,
+      });
+    let issuer = await make(first);
+    const served = await serveIssuer(t);
+    served.mount(issuer);
+    const args = ['--issuer', served.url, '--secret-file', secretFile];
+    let storage = await startStorage({ port, args }, t);
+    const put = await issuer.mint('alice', { op: 'put', name: 'one.txt', size: 3 });
+    assert.equal(
+      (await fetch(put.url, { method: 'PUT', body: 'one' })).status,
+      201,
+      'no --jwks: the issuer’s keys',
+    );
+
+    // The app is redeployed with a new signing key: storage fetches the set again for it.
+    await issuer.close();
+    issuer = await make(await testKey());
+    served.mount(issuer);
+    const next = await issuer.mint('alice', { op: 'put', name: 'two.txt', size: 3 });
+    await waitFor(next.url.replace('two.txt', 'none.txt'), 403); // a key for another object: scope, once trusted
+    assert.equal((await fetch(next.url, { method: 'PUT', body: 'two' })).status, 201);
+
+    // Storage restarts while the app is away: it starts from the keys it kept.
+    await served.close();
+    assert.equal(await storage.stop(), 0);
+    storage = await startStorage({ port, dataDir: storage.dataDir, args }, t);
+    const get = await issuer.mint('alice', { op: 'get', key: 'users/alice/two.txt' });
+    assert.equal(await (await fetch(get.url)).text(), 'two');
+    assert.match(storage.logs(), /using the copy kept on disk/);
+    await issuer.close();
   });
 });
 

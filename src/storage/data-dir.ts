@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { ValetError } from '../token/errors.js';
+import { fsyncDir, writeDurably } from './durable-file.js';
 
 /**
  * A data directory's own files, before any object is served: its format marker, written
@@ -25,6 +26,8 @@ const OWN_ENTRIES = new Set([
   'uploads',
   'revocations.json',
   'revocations.json.tmp',
+  'trusted-keys.json',
+  'trusted-keys.json.tmp',
 ]);
 
 /**
@@ -79,17 +82,7 @@ export async function checkFormat(dir: string): Promise<void> {
 
 /** Writes `format.json` durably (see {@link checkFormat}). */
 async function writeFormat(dir: string): Promise<void> {
-  const file = path.join(dir, FORMAT_FILE);
-  const tmp = `${file}.tmp`;
-  const handle = await fs.open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(FORMAT)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
-  await fsyncDir(dir);
+  await writeDurably(path.join(dir, FORMAT_FILE), `${JSON.stringify(FORMAT)}\n`);
   // A directory made just now is an entry of its parent: that entry must reach the disk too.
   await fsyncDir(path.dirname(dir));
 }
@@ -117,14 +110,4 @@ export async function prepareFolders(
   }
   await fsyncDir(folders.objects);
   await fsyncDir(dir);
-}
-
-/** fsync(2) of a directory: its entries (a rename, a new file) reach the disk. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

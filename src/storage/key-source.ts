@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import path from 'node:path';
 import type * as jose from 'jose';
 import type { Logger } from 'pino';
 import { ValetError } from '../token/errors.js';
 import { type KeyResolver, TrustedKeys } from '../token/keys.js';
+import { writeDurably } from './durable-file.js';
 
 /** Options for {@link JwksSource.open}. */
 export interface JwksSourceOptions {
@@ -14,6 +17,18 @@ export interface JwksSourceOptions {
   logger?: Pick<Logger, 'info' | 'warn'>;
   /** The clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /**
+   * A URL set's copy on disk: written each time the set is fetched, and read when it cannot be
+   * at start (the issuer unreachable), so that a storage restarted during an outage still trusts
+   * the keys it trusted. Default none.
+   */
+  cacheFile?: string;
+  /**
+   * Start even when the set cannot be loaded (nor a kept copy read): every key is then answered
+   * `503 unavailable` until it is, and it is tried again every second. For storage that trusts
+   * its issuer's keys and may start before the issuer. Default false: `open` fails.
+   */
+  waitForKeys?: boolean;
 }
 
 /**
@@ -31,18 +46,24 @@ export interface JwksSourceOptions {
  */
 export class JwksSource implements KeyResolver {
   readonly spec: string;
-  #keys: TrustedKeys;
+  /** The sources tried in turn (replicas of one issuer publish the same set). */
+  readonly #specs: readonly string[];
+  #keys: TrustedKeys | undefined;
+  #warnedWaiting = false;
   #version: string;
+  #text: string;
   #lastRefresh: number;
   #refreshing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #options: Required<Pick<JwksSourceOptions, 'unknownKidCooldown' | 'now'>> & JwksSourceOptions;
 
-  private constructor(spec: string, keys: TrustedKeys, version: string, options: JwksSourceOptions) {
-    this.spec = spec;
-    this.#keys = keys;
-    this.#version = version;
-    const remote = isUrl(spec);
+  private constructor(specs: readonly string[], loaded: Loaded | undefined, options: JwksSourceOptions) {
+    this.#specs = specs;
+    this.spec = specs.map(displaySpec).join(', ');
+    this.#keys = loaded?.keys;
+    this.#version = loaded?.version ?? '';
+    this.#text = loaded?.text ?? '';
+    const remote = specs.some(isUrl);
     this.#options = {
       ...options,
       unknownKidCooldown: options.unknownKidCooldown ?? (remote ? 10_000 : 1_000),
@@ -54,25 +75,82 @@ export class JwksSource implements KeyResolver {
       this.#timer = setInterval(() => void this.reload(), interval);
       this.#timer.unref();
     }
+    if (!loaded) this.#awaitKeys();
   }
 
-  /** Loads a JWK set from a file path or an `http(s)://` URL; fails if it cannot be loaded. */
-  static async open(spec: string, options: JwksSourceOptions = {}): Promise<JwksSource> {
-    const loaded = await load(spec, undefined);
-    if (!loaded) throw new ValetError('invalid_options', `cannot load the JWK set ${spec}`);
-    return new JwksSource(spec, loaded.keys, loaded.version, options);
+  /** Tries every second until a first set is loaded (see `waitForKeys`). */
+  #awaitKeys(): void {
+    const retry = setInterval(() => {
+      if (this.#keys) clearInterval(retry);
+      else void this.reload();
+    }, 1_000);
+    retry.unref();
+  }
+
+  /**
+   * Loads a JWK set from a file path or an `http(s)://` URL (or the first of several URLs that
+   * answers: an issuer's replicas); fails if it cannot be loaded, unless `cacheFile` holds a copy.
+   */
+  static async open(spec: string | readonly string[], options: JwksSourceOptions = {}): Promise<JwksSource> {
+    const specs = typeof spec === 'string' ? [spec] : [...spec];
+    if (specs.length === 0) throw new ValetError('invalid_options', 'no JWK set to load');
+    let loaded: Loaded | undefined;
+    try {
+      loaded = await loadFirst(specs, undefined);
+    } catch (error) {
+      loaded = options.cacheFile ? await loadKept(options.cacheFile) : undefined;
+      if (loaded) {
+        options.logger?.warn(
+          { jwks: specs.map(displaySpec), kept: options.cacheFile, err: error },
+          'the trusted keys cannot be fetched now: using the copy kept on disk (fetched again every minute)',
+        );
+      } else if (options.waitForKeys) {
+        options.logger?.warn(
+          { jwks: specs.map(displaySpec), err: error },
+          'the trusted keys cannot be fetched yet: every key is answered 503 until they are (tried every second)',
+        );
+      } else throw error;
+    }
+    return new JwksSource(specs, loaded, options);
+  }
+
+  /**
+   * Writes the current set to `cacheFile` now (a server calls it once its data directory
+   * exists; later fetches keep it current). Never throws: a failure is logged.
+   */
+  async keep(): Promise<void> {
+    const file = this.#options.cacheFile;
+    if (!file || !this.#keys) return;
+    try {
+      await writeDurably(file, this.#text);
+    } catch (error) {
+      this.#options.logger?.warn({ err: error, file }, 'could not keep the trusted keys on disk');
+    }
   }
 
   /** The ids of the keys currently trusted. */
   get kids(): string[] {
-    return this.#keys.kids;
+    return this.#keys?.kids ?? [];
+  }
+
+  /** True once a set is loaded (see `waitForKeys`). */
+  get ready(): boolean {
+    return this.#keys !== undefined;
   }
 
   get(kid: string): jose.CryptoKey | undefined | Promise<jose.CryptoKey | undefined> {
+    if (!this.#keys) return this.reload().then(() => this.#keys?.get(kid) ?? this.#noKeysYet());
     const key = this.#keys.get(kid);
     if (key) return key;
     if (this.#options.now() - this.#lastRefresh < this.#options.unknownKidCooldown) return undefined;
-    return this.reload().then(() => this.#keys.get(kid));
+    return this.reload().then(() => this.#keys?.get(kid));
+  }
+
+  #noKeysYet(): never {
+    throw new ValetError(
+      'unavailable',
+      `storage does not have the issuer's public keys yet (${this.spec} does not answer); retry shortly`,
+    );
   }
 
   /** Re-reads the set now (coalesced with a refresh already running). Never throws. */
@@ -86,18 +164,22 @@ export class JwksSource implements KeyResolver {
   async #refresh(): Promise<void> {
     this.#lastRefresh = this.#options.now();
     try {
-      const loaded = await load(this.spec, this.#version);
+      const loaded = await loadFirst(this.#specs, this.#version);
       if (!loaded) return;
       this.#keys = loaded.keys;
       this.#version = loaded.version;
-      this.#options.logger?.info(
-        { jwks: displaySpec(this.spec), kids: loaded.keys.kids },
-        'trusted keys reloaded',
-      );
+      this.#text = loaded.text;
+      if (this.#options.cacheFile && existsSync(path.dirname(this.#options.cacheFile))) await this.keep();
+      this.#options.logger?.info({ jwks: this.spec, kids: loaded.keys.kids }, 'trusted keys reloaded');
     } catch (error) {
+      // While storage waits for a first set it tries every second: said once, not every time.
+      if (!this.#keys && this.#warnedWaiting) return;
+      this.#warnedWaiting = !this.#keys;
       this.#options.logger?.warn(
-        { jwks: displaySpec(this.spec), err: error },
-        'could not reload trusted keys; keeping the previous set',
+        { jwks: this.spec, err: error },
+        this.#keys
+          ? 'could not reload trusted keys; keeping the previous set'
+          : 'still no trusted keys: every key is answered 503 until they can be fetched',
       );
     }
   }
@@ -119,14 +201,41 @@ function displaySpec(spec: string): string {
   return `${url.origin}${url.pathname}`;
 }
 
+/** A set as loaded: its keys, its version (file identity, ETag, or its text), and its text. */
+interface Loaded {
+  keys: TrustedKeys;
+  version: string;
+  text: string;
+}
+
+/** The set from the first source that answers (see {@link load}); the last failure if none does. */
+async function loadFirst(specs: readonly string[], known: string | undefined): Promise<Loaded | undefined> {
+  let failure: unknown;
+  for (const spec of specs) {
+    try {
+      return await load(spec, known);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+/** The copy an earlier run kept on disk, or undefined if there is none (or it is damaged). */
+async function loadKept(file: string): Promise<Loaded | undefined> {
+  try {
+    const text = await fs.readFile(file, 'utf8');
+    return { keys: await TrustedKeys.fromJwks(JSON.parse(text)), version: `kept:${text}`, text };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Loads the set unless its version (file identity and mtime, or HTTP ETag) is `known`.
  * Returns undefined when unchanged.
  */
-async function load(
-  spec: string,
-  known: string | undefined,
-): Promise<{ keys: TrustedKeys; version: string } | undefined> {
+async function load(spec: string, known: string | undefined): Promise<Loaded | undefined> {
   let text: string;
   let version: string;
   if (isUrl(spec)) {
@@ -153,5 +262,5 @@ async function load(
   } catch (cause) {
     throw new ValetError('invalid_options', `${displaySpec(spec)} is not JSON`, { cause });
   }
-  return { keys: await TrustedKeys.fromJwks(json), version };
+  return { keys: await TrustedKeys.fromJwks(json), version, text };
 }

@@ -1,5 +1,4 @@
-import { open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ValetClaims } from '../token/claims.js';
@@ -9,6 +8,7 @@ import { signRequest } from '../token/signature.js';
 import { formatDuration } from '../token/units.js';
 import { Endpoints } from '../wire/endpoints.js';
 import { failureReason, LinkHealth } from '../wire/link-health.js';
+import { writeDurably } from './durable-file.js';
 
 /** Where and how storage learns revocations. */
 export interface RevocationFeedOptions {
@@ -221,25 +221,6 @@ const keptSchema = z.object({
   list: revocationListSchema,
 });
 type Kept = z.infer<typeof keptSchema>;
-
-/** Writes `text` to `file` so that a crash leaves the old file or the new one, whole. */
-async function writeDurably(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
 
 /** The issuer answered the poll with a refusal. */
 class FeedRefused extends Error {

@@ -18,19 +18,21 @@ export function installed(): string {
 
 /**
  * A fresh copy of `examples/<name>` (or an empty folder, `from: null`) inside the install, with
- * its keys and storage secret made by the CLI as the README says.
+ * its signing key and storage secret made by the CLI as the README says.
  */
 export async function exampleApp(
   name: string,
   from: string | null = path.join(ROOT, 'examples', name),
+  options: { keys?: boolean } = {},
 ): Promise<string> {
   const dir = path.join(installed(), name);
   await rm(dir, { recursive: true, force: true });
   if (from === null) await mkdir(dir, { recursive: true });
   else await cp(from, dir, { recursive: true });
-  valet(dir, 'keygen', '--out', 'signing.jwk');
-  execFileSync('sh', ['-c', `"${valetBin()}" jwks signing.jwk > jwks.json`], { cwd: dir });
-  valet(dir, 'secret', '--out', 'storage.secret');
+  if (options.keys !== false) {
+    valet(dir, 'keygen', '--out', 'signing.jwk');
+    valet(dir, 'secret', '--out', 'storage.secret');
+  }
   return dir;
 }
 
@@ -113,8 +115,6 @@ export async function storageFor(
       'storage',
       '--data',
       path.join(dir, 'objects'),
-      '--jwks',
-      'jwks.json',
       '--port',
       String(storagePort),
       '--issuer',

@@ -6,24 +6,43 @@ import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from '../helpers/storage.js';
-import { exampleApp, started, storageFor } from './helpers.js';
+import { freePort, ROOT } from '../helpers/storage.js';
+import { exampleApp, started } from './helpers.js';
 
-/** The code block that follows `<!-- readme-test: NAME -->` in the README. */
-async function snippet(name: string): Promise<string> {
+/** The code block (`js` or `sh`) that follows `<!-- readme-test: NAME -->` in the README. */
+async function snippet(name: string, language = 'js'): Promise<string> {
   const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
-  const match = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`js\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  assert.ok(match?.[1], `README has a js block marked readme-test: ${name}`);
+  const match = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`${language}\\n([\\s\\S]*?)\\n\`\`\``).exec(
+    readme,
+  );
+  assert.ok(match?.[1], `README has a ${language} block marked readme-test: ${name}`);
   return match[1];
+}
+
+/** A shell block's commands, one a line (`\\` continuations joined). */
+function commands(block: string): string[] {
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
 }
 
 describe("the README's integration snippets", () => {
   it('run as they are: the issuer in a Node server, storage beside it, the client through it', async (t) => {
-    const dir = await exampleApp('readme', null);
+    const dir = await exampleApp('readme', null, { keys: false });
     await writeFile(path.join(dir, 'issuer.mjs'), await snippet('issuer'));
     await writeFile(path.join(dir, 'client.mjs'), await snippet('client'));
     await writeFile(path.join(dir, 'hello.txt'), 'hello, valet');
-    const { appPort, storageUrl } = await storageFor(t, dir, { basePath: '/api/valet' });
+    // The shell block as written, but for its two ports (tests take free ones), storage first.
+    const [appPort, storagePort] = [await freePort(), await freePort()];
+    const shell = commands(await snippet('storage', 'sh')).map((line) =>
+      line.replaceAll('8080', String(appPort)).replaceAll('9000', String(storagePort)),
+    );
+    assert.equal(shell.length, 3, 'keygen, secret, storage: one line each');
+    for (const line of shell.slice(0, -1)) execFileSync('sh', ['-c', line], { cwd: dir, stdio: 'ignore' });
+    await started(t, 'sh', ['-c', `exec ${shell.at(-1)}`], { cwd: dir, ready: /valet storage listening on/ });
+    const storageUrl = `http://127.0.0.1:${storagePort}`;
     const env = { PORT: String(appPort), STORAGE_URL: storageUrl };
     const issuer = await started(t, process.execPath, ['issuer.mjs'], { cwd: dir, env });
     // The snippet prints nothing: ready once it answers (and storage's first poll reached it).

@@ -113,14 +113,25 @@ export async function startValet(
   };
 }
 
-/** Starts `valet storage` on 127.0.0.1:0 and waits for its "listening on URL" line. */
+/**
+ * Starts `valet storage` on 127.0.0.1 (port 0 unless given) and waits for its "listening on URL"
+ * line. Without `jwksFile`, storage trusts the keys its `--issuer` publishes.
+ */
 export async function startStorage(
-  options: { jwksFile: string; dataDir?: string; args?: string[]; prefix?: string[] },
+  options: { jwksFile?: string; dataDir?: string; args?: string[]; prefix?: string[]; port?: number },
   t?: TestContext,
 ): Promise<RunningStorage> {
   const dataDir = options.dataDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'valet-data-')), 'data');
   const running = await startValet(
-    ['storage', '--data', dataDir, '--jwks', options.jwksFile, '--port', '0', ...(options.args ?? [])],
+    [
+      'storage',
+      '--data',
+      dataDir,
+      ...(options.jwksFile !== undefined ? ['--jwks', options.jwksFile] : []),
+      '--port',
+      String(options.port ?? 0),
+      ...(options.args ?? []),
+    ],
     /listening on (http:\/\/\S+)/,
     t,
     {},

@@ -96,10 +96,10 @@ export const issuer: Command = {
   help: `Usage: valet issuer --config FILE [--json]
 
 Runs the issuer described by a JSON config file (format in docs/issuer.md; paths in it are
-relative to the file). Prints "valet issuer listening on URL" on stdout once ready (with
---json: {"url"}); JSON logs
-go to stderr. Run storage with "valet storage --issuer URL --secret-file FILE" and the same
-secret so that it sends completion events and polls revocations. SIGTERM or SIGINT stops it.
+relative to the file). Prints "valet issuer listening on URL" on stdout once ready, then the
+one command that runs Valet storage for it (with --json: {"url", "storage_command"}); JSON logs
+go to stderr. Storage trusts the keys this issuer publishes, sends it completion events and polls
+its revocations, with the shared secret. SIGTERM or SIGINT stops it.
 
 Example config:
   {
@@ -145,8 +145,13 @@ Options:
       throw error;
     }
     const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+    const command = storageCommand(config, file, url);
     logger.info({ url }, 'issuer listening');
-    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `valet issuer listening on ${url}\n`);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ url, ...(command && { storage_command: command }) })}\n`
+        : `valet issuer listening on ${url}\n${command ? `run Valet storage for it with:\n  ${command}\n` : ''}`,
+    );
     return untilSignal(
       async () => {
         await closeHttpServer(server);
@@ -160,6 +165,27 @@ Options:
 };
 
 type Config = z.infer<typeof configSchema>;
+
+/**
+ * The command that runs Valet storage for this issuer, as it stands (its public URL, or the one
+ * it listens on, with its base path; the secret file next to the config; storage's port from
+ * `storageUrl`); none when the issuer signs for S3 or Azure.
+ */
+function storageCommand(config: Config, file: string, url: string): string | undefined {
+  if (config.s3 || config.azure) return undefined;
+  const issuer = `${(config.publicUrl ?? url).replace(/\/$/, '')}${config.basePath ?? ''}`;
+  const secret = path.resolve(path.dirname(file), config.storageSecretFile);
+  const storage = config.storageUrl ? new URL(config.storageUrl) : undefined;
+  const quote = (text: string) =>
+    /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+  return [
+    'npx valet storage --data ./objects',
+    `--issuer ${quote(issuer)}`,
+    `--secret-file ${quote(secret)}`,
+    ...(storage?.port ? [`--port ${storage.port}`] : []),
+    ...(config.corsOrigins ?? []).map((origin) => `--cors-origin ${quote(origin)}`),
+  ].join(' ');
+}
 
 async function readConfig(file: string): Promise<Config> {
   let raw: unknown;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import pino from 'pino';
 import { JwksSource } from '../../storage/key-source.js';
 import { createStorageServer } from '../../storage/server.js';
@@ -20,16 +21,18 @@ import { readSecretFile } from '../secrets.js';
 export const storage: Command = {
   name: 'storage',
   summary: 'run the storage server, which honours valet keys',
-  help: `Usage: valet storage --data DIR --jwks FILE_OR_URL [--host 127.0.0.1] [--port 9000]
-                     [--cors-origin ORIGIN]… [--clock-skew 60s] [--max-ttl 1h]
-                     [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
-                     [--headers-timeout 20s] [--max-connections N]
-                     [--max-connections-per-address N] [--download-buffers 64MiB]
-                     [--log-level info]
-                     [--issuer URL --secret-file FILE] [--revocation-max-staleness 5s]
-                     [--upload-lifetime 24h] [--no-journal] [--json]
+  help: `Usage: valet storage --data DIR --issuer URL --secret-file FILE [options]
+       valet storage --data DIR --jwks FILE_OR_URL [--issuer URL --secret-file FILE] [options]
+Options: [--host 127.0.0.1] [--port 9000] [--cors-origin ORIGIN]… [--clock-skew 60s]
+         [--max-ttl 1h] [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
+         [--headers-timeout 20s] [--max-connections N] [--max-connections-per-address N]
+         [--download-buffers 64MiB] [--log-level info] [--revocation-max-staleness 5s]
+         [--upload-lifetime 24h] [--no-journal] [--json]
 
-Serves objects under DIR to requests that carry a valet key signed by a key in the JWK set.
+Serves objects under DIR to requests that carry a valet key signed by a key the issuer publishes
+(URL/.well-known/jwks.json, fetched again every minute and when a key names one it does not know,
+and kept in DIR for a restart while the issuer is away; until a first set is fetched, every key
+is answered 503), or by a key in the --jwks set.
 Prints "valet storage listening on URL" on stdout once ready (with --json: {"url"}); JSON
 logs go to stderr.
 SIGTERM or SIGINT: graceful shutdown. SIGHUP: reload the JWK set now (it is also re-read
@@ -37,7 +40,8 @@ every 5 s from a file, every 60 s from a URL, and when a token names an unknown 
 
 Options:
   --data DIR             data directory, created if missing (required)
-  --jwks FILE_OR_URL     trusted public keys: a JWK set file or http(s) URL (required)
+  --jwks FILE_OR_URL     trusted public keys: a JWK set file or http(s) URL (default: the
+                         issuer's, from --issuer)
   --host HOST            address to bind (default 127.0.0.1)
   --port PORT            port, 0 for any free port (default 9000)
   --cors-origin ORIGIN   browser origin allowed to call storage, or * (repeatable)
@@ -99,31 +103,29 @@ Options:
   },
   async run(values) {
     const dataDir = required(values, 'data');
-    const jwksSpec = required(values, 'jwks');
+    const jwksSpec = optional(values, 'jwks');
     const host = optional(values, 'host') ?? '127.0.0.1';
     const port = parsePort(optional(values, 'port') ?? '9000', '--port');
     const limits = limitsFrom(values);
     const level = parseLogLevel(optional(values, 'log-level') ?? 'info');
 
-    const issuers = many(values, 'issuer').flatMap((v) => v.split(',').filter((u) => u !== ''));
-    const secretFile = optional(values, 'secret-file');
-    if ((issuers.length === 0) !== (secretFile === undefined)) {
-      throw new UsageError('--issuer and --secret-file go together');
-    }
-    if (issuers.some((u) => !/^https?:\/\//.test(u))) throw new UsageError('--issuer must be an http(s) URL');
-    const staleness = parseDuration(
-      optional(values, 'revocation-max-staleness') ?? '5s',
-      '--revocation-max-staleness',
-    );
-    if (staleness < 0.1) throw new UsageError('--revocation-max-staleness must be at least 100ms');
-    const secret = secretFile === undefined ? undefined : await readSecretFile(secretFile);
-    const issuerBases = issuers.map((u) => u.replace(/\/+$/, ''));
-
+    const link = await issuerLink(values, jwksSpec);
     const logger = pino(
       { level, base: { service: 'valet-storage' } },
       pino.destination({ dest: 2, sync: false }),
     );
-    const keys = await JwksSource.open(jwksSpec, { logger });
+    // Without --jwks: the keys the issuer publishes (any replica), kept in DIR for a restart
+    // while it is away.
+    const keys = await JwksSource.open(
+      jwksSpec ?? link.bases.map((base) => `${base}/.well-known/jwks.json`),
+      {
+        logger,
+        ...(jwksSpec === undefined && {
+          cacheFile: path.join(dataDir, 'trusted-keys.json'),
+          waitForKeys: true,
+        }),
+      },
+    );
     const server = await createStorageServer({
       dataDir,
       keys,
@@ -131,15 +133,14 @@ Options:
       ...limits,
       ...(values['no-journal'] === true && { journal: false }),
       logger,
-      ...(issuerBases.length > 0 &&
-        secret !== undefined && {
-          revocations: {
-            url: issuerBases.map((base) => `${base}/v1/revocations`),
-            secret,
-            maxStaleness: Math.round(staleness * 1000),
-          },
-          events: { url: issuerBases.map((base) => `${base}/v1/events`), secret },
-        }),
+      ...(link.secret !== undefined && {
+        revocations: {
+          url: link.bases.map((base) => `${base}/v1/revocations`),
+          secret: link.secret,
+          maxStaleness: link.maxStaleness,
+        },
+        events: { url: link.bases.map((base) => `${base}/v1/events`), secret: link.secret },
+      }),
     });
     let url: string;
     try {
@@ -149,6 +150,8 @@ Options:
       keys.close();
       throw error;
     }
+    // The data directory exists now: the trusted keys are kept in it from here on.
+    await keys.keep();
     logger.info({ url, kids: keys.kids }, 'storage listening');
     process.stdout.write(
       values.json ? `${JSON.stringify({ url })}\n` : `valet storage listening on ${url}\n`,
@@ -165,6 +168,35 @@ Options:
     );
   },
 };
+
+/**
+ * The issuer storage works for, from `--issuer` (repeatable, or commas: replicas) and
+ * `--secret-file`: its base URLs, the shared secret, and the revocation bound of keys without one.
+ */
+async function issuerLink(
+  values: Record<string, unknown>,
+  jwksSpec: string | undefined,
+): Promise<{ bases: string[]; secret?: string; maxStaleness: number }> {
+  const issuers = many(values, 'issuer').flatMap((v) => v.split(',').filter((u) => u !== ''));
+  const secretFile = optional(values, 'secret-file');
+  if ((issuers.length === 0) !== (secretFile === undefined)) {
+    throw new UsageError('--issuer and --secret-file go together');
+  }
+  if (issuers.some((u) => !/^https?:\/\//.test(u))) throw new UsageError('--issuer must be an http(s) URL');
+  if (jwksSpec === undefined && issuers.length === 0) {
+    throw new UsageError('storage needs the issuer (--issuer URL --secret-file FILE) or a JWK set (--jwks)');
+  }
+  const staleness = parseDuration(
+    optional(values, 'revocation-max-staleness') ?? '5s',
+    '--revocation-max-staleness',
+  );
+  if (staleness < 0.1) throw new UsageError('--revocation-max-staleness must be at least 100ms');
+  return {
+    bases: issuers.map((u) => u.replace(/\/+$/, '')),
+    ...(secretFile !== undefined && { secret: await readSecretFile(secretFile) }),
+    maxStaleness: Math.round(staleness * 1000),
+  };
+}
 
 /** The time and rate limits of `valet storage`, from its options. */
 function limitsFrom(values: Record<string, unknown>) {
