@@ -33,7 +33,12 @@ describe('an issuer whose PostgreSQL goes away', () => {
     const down = await mint();
     assert.equal(down.status, 503);
     assert.equal(((await down.json()) as { error: { code: string } }).error.code, 'unavailable');
-    assert.equal((await issuer.fetch(new Request('http://issuer.test/healthz'))).status, 503);
+    const ready = await issuer.fetch(new Request('http://issuer.test/readyz'));
+    assert.equal(ready.status, 503);
+    assert.ok(
+      ((await ready.json()) as { failing: string[] }).failing.includes('records'),
+      'the check is named',
+    );
     // Back (after crash recovery): the pool replaces the lost connections, nothing to restart here.
     await postgres.restart();
     let status = 0;
@@ -44,6 +49,9 @@ describe('an issuer whose PostgreSQL goes away', () => {
       if (status !== 201) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 201, 'minting again');
-    assert.equal((await issuer.fetch(new Request('http://issuer.test/healthz'))).status, 200);
+    const back = (await (await issuer.fetch(new Request('http://issuer.test/readyz'))).json()) as {
+      checks: { records: { status: string } };
+    };
+    assert.equal(back.checks.records.status, 'ok');
   });
 });

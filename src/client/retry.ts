@@ -26,14 +26,17 @@ export async function withRetry<T>(
   }
 }
 
-/** True for failures worth another attempt: network, expired or not-yet-valid key, 5xx. */
+/**
+ * True for failures worth another attempt: network, expired or not-yet-valid key, 5xx (but a
+ * server set up wrongly: retrying cannot fix that).
+ */
 export function retryable(error: unknown): boolean {
   if (!(error instanceof ValetError)) return false;
   return (
     error.code === 'network_error' ||
     error.code === 'token_expired' ||
     error.code === 'token_not_yet_valid' ||
-    (error.status >= 500 && error.code !== 'invalid_options')
+    (error.status >= 500 && error.code !== 'invalid_options' && error.code !== 'misconfigured')
   );
 }
 

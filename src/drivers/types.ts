@@ -1,4 +1,5 @@
 import type { ValetClaims } from '../token/claims.js';
+import type { CheckResult } from '../wire/readiness.js';
 
 /**
  * The storage driver interface: how the issuer signs for a store. Valet's own storage is a driver
@@ -183,4 +184,9 @@ export interface StorageDriver {
   delete(object: string, context: DriverContext): Promise<void>;
   /** Resumable uploads, if the store has them. */
   readonly resumable?: ResumableUploads;
+  /**
+   * Whether the store answers, for the issuer's readiness (`/readyz`, check `storage`): its
+   * status and the problem in words. Without it, the store is taken to be ready.
+   */
+  ready?(): Promise<CheckResult>;
 }

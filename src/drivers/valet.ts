@@ -1,6 +1,7 @@
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { keyUrl } from '../token/mint.js';
+import { type CheckResult, notOk, ok, type ReadinessBody } from '../wire/readiness.js';
 import { UPLOADS_PATH } from '../wire/storage-api.js';
 import {
   CONSTRAINTS,
@@ -108,6 +109,35 @@ export class ValetStorageDriver implements StorageDriver {
   async delete(object: string, context: DriverContext): Promise<void> {
     const response = await this.#send('DELETE', object, await context.issuerKey('delete', object));
     if (!response.ok && response.status !== 404) throw refused('remove', response.status);
+  }
+
+  /**
+   * Storage's own readiness (`GET /readyz`): failing when it does not answer or says it is not
+   * ready (its failing checks named), degraded when it says so, else ok.
+   */
+  async ready(): Promise<CheckResult> {
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.url}/readyz`, {
+        signal: AbortSignal.timeout(Math.min(this.#timeout, 5_000)),
+      });
+    } catch {
+      return notOk('failing', `Valet storage at ${this.url} does not answer`);
+    }
+    const body = (await response.json().catch(() => undefined)) as Partial<ReadinessBody> | undefined;
+    if (!body?.status || !body.checks) {
+      return notOk(
+        'failing',
+        `${this.url}/readyz answered ${response.status}, not storage's readiness: is it Valet storage?`,
+      );
+    }
+    const problems = (names: string[] | undefined) =>
+      (names ?? []).map((name) => `${name}: ${body.checks?.[name]?.problem ?? 'not ok'}`).join('; ');
+    if (body.status === 'unready')
+      return notOk('failing', `Valet storage is not ready (${problems(body.failing)})`);
+    if (body.status === 'degraded')
+      return notOk('degraded', `Valet storage is degraded (${problems(body.degraded)})`);
+    return ok();
   }
 
   async #send(method: 'HEAD' | 'DELETE', object: string, token: string): Promise<Response> {

@@ -2,6 +2,7 @@ import * as jose from 'jose';
 import { z } from 'zod';
 import { VALET_KEY_TYP } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
+import { type CheckResult, notOk, ok } from '../wire/readiness.js';
 import type { Identity } from './rules.js';
 import { VerifiedBearers } from './verified-bearers.js';
 
@@ -80,7 +81,7 @@ export function oidcHeaderCheck(
   options: OidcOptions,
   now: () => number = Date.now,
   verified: VerifiedBearers = new VerifiedBearers(),
-): (authorization: string | null) => Promise<Identity | null> {
+): ((authorization: string | null) => Promise<Identity | null>) & { ready: () => Promise<CheckResult> } {
   let keySet: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
   const keys = () => {
     keySet ??= discoverJwks(options).catch((error) => {
@@ -94,7 +95,8 @@ export function oidcHeaderCheck(
 
   const tolerance = options.clockTolerance ?? 30;
   const clock = { tolerance, ...(options.maxTokenAge !== undefined && { maxTokenAge: options.maxTokenAge }) };
-  return async (authorization) => {
+  const ready = providerReadiness(options, now, keys, () => keySet !== undefined);
+  const check = async (authorization: string | null): Promise<Identity | null> => {
     const token = bearerFromHeader(authorization);
     if (token === undefined) return null;
     const remembered = verified.get(token, now() / 1000, clock);
@@ -138,6 +140,48 @@ export function oidcHeaderCheck(
       throw new ValetError('unauthenticated', message, { cause });
     }
   };
+  return Object.assign(check, { ready });
+}
+
+/**
+ * Whether the provider answers now (its discovery, or the key set configured), at most one look
+ * every 10 s: failing while the issuer has no key set from it, degraded while it verifies with
+ * the keys it has (a token signed with a new key would be refused).
+ */
+function providerReadiness(
+  options: OidcOptions,
+  now: () => number,
+  keys: () => Promise<ReturnType<typeof jose.createRemoteJWKSet>>,
+  hasKeys: () => boolean,
+): () => Promise<CheckResult> {
+  let looked: { at: number; result: CheckResult } | undefined;
+  return async () => {
+    if (looked && now() - looked.at < 10_000) return looked.result;
+    let result: CheckResult;
+    try {
+      const resolver = await keys();
+      const answered = await fetch(options.jwksUri ?? discoveryUrl(options.issuer), {
+        signal: AbortSignal.timeout(5_000),
+        redirect: 'error',
+      });
+      await answered.body?.cancel();
+      if (!answered.ok) throw new Error(`it answered ${answered.status}`);
+      if (!resolver.fresh) await resolver.reload();
+      result = ok();
+    } catch (error) {
+      const problem = `the identity provider ${options.issuer} cannot be reached (${(error as Error).message})`;
+      result = hasKeys()
+        ? notOk('degraded', `${problem}: bearer tokens are verified with the keys fetched before`)
+        : notOk('failing', `${problem}: bearer tokens are refused`);
+    }
+    looked = { at: now(), result };
+    return result;
+  };
+}
+
+/** OpenID Connect Discovery 1.0 §4: the provider's configuration document. */
+function discoveryUrl(issuer: string): URL {
+  return new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
 }
 
 /** A token whose `iat` is later than now plus the tolerance. */
@@ -146,8 +190,7 @@ class IssuedInFuture extends Error {}
 async function discoverJwks(options: OidcOptions): Promise<ReturnType<typeof jose.createRemoteJWKSet>> {
   let uri = options.jwksUri;
   if (uri === undefined) {
-    const base = options.issuer.endsWith('/') ? options.issuer : `${options.issuer}/`;
-    const response = await fetch(new URL('.well-known/openid-configuration', base), {
+    const response = await fetch(discoveryUrl(options.issuer), {
       signal: AbortSignal.timeout(5_000),
       redirect: 'error',
     });

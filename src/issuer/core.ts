@@ -11,6 +11,7 @@ import { ValetError } from '../token/errors.js';
 import { buildClaims, signClaims } from '../token/mint.js';
 import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { LinkHealth } from '../wire/link-health.js';
+import type { CheckResult } from '../wire/readiness.js';
 import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
 import type { Recorded } from './domain/events.js';
@@ -44,6 +45,8 @@ export class IssuerCore {
   readonly completing = new Map<string, Promise<Recorded>>();
   /** Storage's signed requests (feed, events): refusals logged once per reason. */
   readonly storageLink: LinkHealth | undefined;
+  /** Whether the identity provider answers (OIDC), for readiness; none with an `authenticate` hook. */
+  identityReady: (() => Promise<CheckResult>) | undefined;
 
   constructor(options: IssuerOptions, records: RecordStore, driver: StorageDriver, signing: SigningKeys) {
     this.options = options;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { testKey } from '../../test/helpers/keys.js';
+import { MemoryDriver } from '../drivers/memory.js';
 import { isValetError } from '../token/errors.js';
 import { signRequest } from '../token/signature.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
@@ -95,16 +96,36 @@ describe('issuer handler', () => {
     );
   });
 
-  it('answers its health check with 503 when the record store does not answer', async () => {
+  it('says it is alive at /healthz, and not ready at /readyz when the record store does not answer', async () => {
     const records = SqliteRecordStore.open(':memory:');
-    const { issuer } = await make({ records, database: undefined });
-    assert.equal((await issuer.fetch(call('/healthz'))).status, 200);
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      records,
+      driver: new MemoryDriver(),
+      storageSecret: SECRET,
+      authenticate: () => 'alice',
+      rules: { read: { op: 'get', accept: ['revocation'] } },
+    });
+    const ready = await issuer.fetch(call('/readyz'));
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), {
+      status: 'ready',
+      checks: { records: { status: 'ok' }, storage: { status: 'ok' } },
+    });
     await records.close();
-    const down = await issuer.fetch(call('/healthz'));
+    assert.equal((await issuer.fetch(call('/healthz'))).status, 200, 'alive');
+    const down = await issuer.fetch(call('/readyz'));
     assert.equal(down.status, 503);
     assert.deepEqual(await down.json(), {
-      status: 'unavailable',
-      reason: 'the record store does not answer',
+      status: 'unready',
+      failing: ['records'],
+      checks: {
+        records: {
+          status: 'failing',
+          problem: 'the record store does not answer: keys cannot be minted or recorded',
+        },
+        storage: { status: 'ok' },
+      },
     });
   });
 

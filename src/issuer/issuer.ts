@@ -78,7 +78,9 @@ class ValetIssuer implements Issuer {
     this.#core = core;
     this.records = core.records;
     this.#ownsRecords = ownsRecords;
-    this.#handle = requestHandler(core, issuerRoutes(), identifier(core.options, core.now));
+    const identify = identifier(core.options, core.now);
+    core.identityReady = identify.ready;
+    this.#handle = requestHandler(core, issuerRoutes(), identify);
     // Uploads that never complete: their pending rows lapse (reservations lapse with their keys).
     this.#every('expire-pending', 60_000, () => core.records.expirePending(core.now()));
     // Uploads whose clients never reported them (stores that send no events): checked at the

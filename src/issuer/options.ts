@@ -121,8 +121,8 @@ const issuerOptionsSchema = z
       .string()
       .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'basePath is "" or /segment[/segment…], with no trailing slash')
       .refine(
-        (p) => !/^\/(v1|s|\.well-known|healthz)(\/|$)/.test(p),
-        "basePath may not start with a segment of the issuer's own routes (v1, s, .well-known, healthz)",
+        (p) => !/^\/(v1|s|\.well-known|healthz|readyz)(\/|$)/.test(p),
+        "basePath may not start with a segment of the issuer's own routes (v1, s, .well-known, healthz, readyz)",
       )
       .optional(),
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),

@@ -60,6 +60,11 @@ export interface StorageServerOptions {
   maxConnectionsPerAddress?: number;
   /** Largest request header section in bytes (URL included). Default 16 384. */
   maxHeaderSize?: number;
+  /**
+   * The least free space the data directory's file system must have for storage to say it is
+   * ready (`/readyz` check `disk`), bytes. Default 5 % of the file system, at most 1 GiB.
+   */
+  minFreeSpace?: number;
   /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
   shutdownGrace?: number;
   /**
@@ -110,6 +115,7 @@ const optionsSchema = z.object({
     .max(1024 * 1024)
     .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
+  minFreeSpace: z.number().int().min(0).optional(),
   uploadLifetime: uploadLifetimeSchema.optional(),
   revocations: z
     .object({

@@ -50,6 +50,8 @@ export class RevocationFeed {
   #lastSuccess = Number.NEGATIVE_INFINITY;
   #list: RevocationList = { keys: [], subjects: [], signing_keys: [] };
   #saved = Number.NEGATIVE_INFINITY;
+  /** Why the last poll failed, while polls fail; `refused`: the issuer answered, with a refusal. */
+  #failure: { reason: string; refused: boolean; status?: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #stopped = false;
@@ -98,10 +100,17 @@ export class RevocationFeed {
   poll(): Promise<void> {
     this.#polling ??= this.#fetch()
       .then(
-        () => this.#health.succeeded(),
+        () => {
+          this.#failure = undefined;
+          this.#health.succeeded();
+        },
         async (error: unknown) => {
-          const reason = error instanceof FeedRefused ? error.reason : await failureReason(error);
-          this.#health.failed(reason, { replicas: this.#feeds.size });
+          const refused = error instanceof FeedRefused;
+          const reason = refused ? error.reason : await failureReason(error);
+          this.#failure = { reason, refused, ...(refused && { status: error.status }) };
+          this.#health.failed(refused && error.status === 401 ? `${reason} (${SECRET_MISMATCH})` : reason, {
+            replicas: this.#feeds.size,
+          });
           throw error;
         },
       )
@@ -125,7 +134,7 @@ export class RevocationFeed {
         signal: AbortSignal.timeout(Math.max(1_000, this.#options.maxStaleness / 2 / this.#feeds.size)),
       });
       if (response.status === 304) return;
-      if (!response.ok) throw new FeedRefused(await failureReason(response));
+      if (!response.ok) throw new FeedRefused(response.status, await failureReason(response));
       const list = revocationListSchema.parse(await response.json());
       this.#list = list;
       this.#index = new RevocationIndex(list);
@@ -192,6 +201,9 @@ export class RevocationFeed {
     const lifetime = (claims.exp - claims.nbf) * 1000;
     if (lifetime > bound && this.#now() - this.#lastSuccess > bound) {
       void this.poll().catch(() => {}); // try to recover now rather than at the next tick
+      // The issuer refuses storage's signature: retrying will not help, an operator must.
+      if (this.#failure?.status === 401)
+        throw new ValetError('misconfigured', `storage is misconfigured: ${SECRET_MISMATCH}`);
       throw new ValetError(
         'unavailable',
         `storage cannot confirm that the key is not revoked: its revocation list is older than the ${formatDuration(bound / 1000)} the key allows; retry shortly`,
@@ -203,6 +215,19 @@ export class RevocationFeed {
   /** Milliseconds since the issuer last confirmed the list (Infinity if it never has). */
   get age(): number {
     return this.#now() - this.#lastSuccess;
+  }
+
+  /** Storage's own bound, for keys without one, ms. */
+  get maxStaleness(): number {
+    return this.#options.maxStaleness;
+  }
+
+  /**
+   * Why the last poll failed while polls fail (undefined when the last one worked): the reason,
+   * whether the issuer answered with a refusal, and its status (401: the secrets differ).
+   */
+  get failure(): { reason: string; refused: boolean; status?: number } | undefined {
+    return this.#failure;
   }
 
   stop(): void {
@@ -222,12 +247,18 @@ const keptSchema = z.object({
 });
 type Kept = z.infer<typeof keptSchema>;
 
+/** What a 401 from the issuer means: the one thing an operator must fix. */
+export const SECRET_MISMATCH =
+  "the issuer refuses storage's signature: the secret in storage's --secret-file and the issuer's storageSecret differ";
+
 /** The issuer answered the poll with a refusal. */
 class FeedRefused extends Error {
+  readonly status: number;
   readonly reason: string;
 
-  constructor(reason: string) {
+  constructor(status: number, reason: string) {
     super(`the revocation feed refused the poll: ${reason}`);
+    this.status = status;
     this.reason = reason;
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { asValetError } from '../wire/errors.js';
+import type { ReadinessCheck } from '../wire/readiness.js';
 import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
@@ -15,7 +16,7 @@ import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
 import { openParts, type Parts } from './parts.js';
-import { answerHealth, isHealthPath, type ReadinessCheck, storageChecks } from './readiness.js';
+import { answerHealth, isHealthPath, storageChecks } from './readiness.js';
 import { DEFAULT_SEND_BUDGET, SendBudget } from './send-file.js';
 import { TusBridge } from './tus.js';
 
@@ -118,7 +119,13 @@ class Storage implements StorageServer {
     });
     this.httpServer = this.#createHttpServer(options);
     this.#gate = new ConnectionGate(this.httpServer, connectionLimits(options, parts.log), parts.log);
-    this.#checks = storageChecks(parts.store, this.#gate);
+    this.#checks = storageChecks({
+      store: parts.store,
+      gate: this.#gate,
+      keys: options.keys,
+      feed: parts.feed,
+      minFreeSpace: options.minFreeSpace,
+    });
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 60_000);
     this.#pruneTimer.unref();

@@ -84,6 +84,11 @@ export const ERROR_STATUS = {
   internal_error: 500,
   /** Invalid options or configuration passed to a Valet factory or command. */
   invalid_options: 500,
+  /**
+   * A server is set up wrongly (storage and the issuer hold different shared secrets): retrying
+   * does not help, an operator must fix it.
+   */
+  misconfigured: 500,
 } as const satisfies Record<string, number>;
 
 /** A stable, documented error code. */

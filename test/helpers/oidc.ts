@@ -12,6 +12,8 @@ export interface TestProvider {
   kid: string;
   /** An access token (JWT, `typ: at+jwt`) for a client (the client id is the subject). */
   token(client: string, resource?: string): Promise<string>;
+  /** Stops the provider's server (as an outage would). */
+  stop(): Promise<void>;
 }
 
 const SECRET = 'a-client-secret-that-is-long-enough-for-hs256';
@@ -62,17 +64,18 @@ export async function startProvider(
     ttl: { ClientCredentials: 600 },
   });
   server.on('request', provider.callback());
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+  t.after(stop);
   return {
     issuer,
     privateKey,
     kid,
+    stop,
     async token(client, resource = options.audiences[0]) {
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',

@@ -26,7 +26,8 @@ export const storage: Command = {
 Options: [--host 127.0.0.1] [--port 9000] [--cors-origin ORIGIN]… [--clock-skew 60s]
          [--max-ttl 1h] [--idle-timeout 30s] [--min-rate 1KiB] [--min-rate-window 30s]
          [--headers-timeout 20s] [--max-connections N] [--max-connections-per-address N]
-         [--download-buffers 64MiB] [--log-level info] [--revocation-max-staleness 5s]
+         [--download-buffers 64MiB] [--min-free-space SIZE] [--log-level info]
+         [--revocation-max-staleness 5s]
          [--upload-lifetime 24h] [--no-journal] [--json]
 
 Serves objects under DIR to requests that carry a valet key signed by a key the issuer publishes
@@ -56,6 +57,8 @@ Options:
   --download-buffers SIZE
                          memory all downloads may hold in large (256 KiB) buffers at once;
                          past it, and for slow clients, they use 16 KiB ones (default 64MiB)
+  --min-free-space SIZE  free space the data directory's disk must keep for /readyz to say
+                         ready (default 5% of the disk, at most 1GiB)
   --max-connections N    connections admitted at once, past it 503 (default: what the file
                          descriptor limit allows after room for storage itself, 2 each)
   --max-connections-per-address N
@@ -93,6 +96,7 @@ Options:
     'headers-timeout': { type: 'string' },
     'max-connections': { type: 'string' },
     'download-buffers': { type: 'string' },
+    'min-free-space': { type: 'string' },
     'max-connections-per-address': { type: 'string' },
     'log-level': { type: 'string' },
     issuer: { type: 'string', multiple: true },
@@ -214,7 +218,9 @@ function limitsFrom(values: Record<string, unknown>) {
   const maxConnections = optional(values, 'max-connections');
   const perAddress = optional(values, 'max-connections-per-address');
   const downloadBuffers = optional(values, 'download-buffers');
+  const minFreeSpace = optional(values, 'min-free-space');
   return {
+    ...(minFreeSpace !== undefined && { minFreeSpace: parseSize(minFreeSpace, '--min-free-space') }),
     ...(downloadBuffers !== undefined && {
       downloadBuffers: parseSize(downloadBuffers, '--download-buffers'),
     }),

@@ -2,6 +2,7 @@ import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } f
 import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
+import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
 import { contentDisposition, defaultFilename, safeResponseType } from '../../wire/serving.js';
 import type {
   EnforcementTable,
@@ -228,6 +229,21 @@ export class AzureDriver implements StorageDriver {
         },
       ],
     });
+  }
+
+  /** The container answers and exists, for the issuer's readiness. */
+  async ready(): Promise<CheckResult> {
+    try {
+      return (await this.container.exists())
+        ? ok()
+        : notOk('failing', `the Azure container ${this.container.containerName} does not exist`);
+    } catch (error) {
+      const status = (error as { statusCode?: number }).statusCode;
+      return notOk(
+        'failing',
+        `the Azure container ${this.container.containerName} ${status ? `answers ${status}` : 'cannot be reached'}`,
+      );
+    }
   }
 
   /** Creates the container if it does not exist (private: no anonymous access). */

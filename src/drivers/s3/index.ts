@@ -9,6 +9,7 @@ import {
 import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
+import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
 import { safeResponseType } from '../../wire/serving.js';
 import type {
   EnforcementTable,
@@ -297,6 +298,20 @@ export class S3Driver implements StorageDriver {
    */
   refuseCopies(): Promise<void> {
     return refuseCopies(this.client, this.bucket);
+  }
+
+  /** The bucket answers (`HeadBucket`), for the issuer's readiness. */
+  async ready(): Promise<CheckResult> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return ok();
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      return notOk(
+        'failing',
+        `the S3 bucket ${this.bucket} ${status ? `answers ${status} (${(error as Error).name})` : 'cannot be reached'}`,
+      );
+    }
   }
 
   /** Creates the bucket if it does not exist. */

@@ -1,17 +1,22 @@
 import { ValetError } from '../../token/errors.js';
 import { unstorableReason } from '../../token/text.js';
+import type { CheckResult } from '../../wire/readiness.js';
 import { type OidcOptions, oidcHeaderCheck } from '../auth.js';
 import type { IssuerOptions } from '../options.js';
 import type { Identity } from '../rules.js';
 import type { Incoming } from './exchange.js';
 
-/** Establishes who is calling: the caller's identity, `401 unauthenticated` otherwise. */
-export type Identify = (incoming: Incoming) => Promise<Identity>;
+/**
+ * Establishes who is calling: the caller's identity, `401 unauthenticated` otherwise; with OIDC,
+ * `ready` says whether the identity provider answers (for `/readyz`).
+ */
+export type Identify = ((incoming: Incoming) => Promise<Identity>) & { ready?: () => Promise<CheckResult> };
 
 /** The issuer's authentication: the app's `authenticate` hook, or the built-in OIDC check. */
 export function identifier(options: IssuerOptions, now: () => number): Identify {
   const { authenticate, oidc } = options;
   let check: (incoming: Incoming) => Promise<Identity | null>;
+  let ready: (() => Promise<CheckResult>) | undefined;
   if (authenticate) {
     check = async (incoming) => {
       const result = await authenticate(incoming.request());
@@ -21,8 +26,9 @@ export function identifier(options: IssuerOptions, now: () => number): Identify 
   } else {
     const oidcCheck = oidcHeaderCheck(oidc as OidcOptions, now);
     check = (incoming) => oidcCheck(incoming.header('authorization'));
+    ready = oidcCheck.ready;
   }
-  return async (incoming) => {
+  const identify: Identify = async (incoming) => {
     let identity: Identity | null;
     try {
       identity = await check(incoming);
@@ -40,4 +46,6 @@ export function identifier(options: IssuerOptions, now: () => number): Identify 
     }
     return identity;
   };
+  if (ready) identify.ready = ready;
+  return identify;
 }

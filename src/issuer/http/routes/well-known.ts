@@ -1,9 +1,13 @@
+import { notOk, ok, type ReadinessCheck, readiness } from '../../../wire/readiness.js';
+import type { IssuerCore } from '../../core.js';
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
 /**
- * `GET /.well-known/jwks.json`: the public keys storage trusts. `GET /healthz`: 200 when the
- * record store answers, else 503 (a load balancer then sends callers to another replica).
+ * `GET /.well-known/jwks.json`: the public keys storage trusts. `GET /healthz`: the process is
+ * alive. `GET /readyz`: the record store answers, the store answers and is ready, and the
+ * identity provider answers (OIDC); `503` naming what fails (a load balancer then sends callers
+ * to another replica). The shape: wire/readiness.ts.
  */
 export const wellKnownRoutes: IssuerRoute[] = [
   {
@@ -16,14 +20,36 @@ export const wellKnownRoutes: IssuerRoute[] = [
     method: 'GET',
     path: '/healthz',
     access: 'public',
+    handler: async () => json(200, { status: 'ok' }, { 'cache-control': 'no-store' }),
+  },
+  {
+    method: 'GET',
+    path: '/readyz',
+    access: 'public',
     handler: async ({ core }) => {
-      try {
-        await core.records.getGrant('healthz');
-        return json(200, { status: 'ok' });
-      } catch (error) {
-        core.log?.warn({ err: error }, 'health check: the record store does not answer');
-        return json(503, { status: 'unavailable', reason: 'the record store does not answer' });
-      }
+      const { httpStatus, body } = await readiness(issuerChecks(core));
+      if (httpStatus !== 200) core.log?.warn({ failing: body.failing }, 'readiness: not ready');
+      return json(httpStatus, body, { 'cache-control': 'no-store' });
     },
   },
 ];
+
+/** The checks of the issuer's `/readyz`. */
+function issuerChecks(core: IssuerCore): ReadinessCheck[] {
+  const { driver } = core;
+  return [
+    {
+      name: 'records',
+      check: async () => {
+        try {
+          await core.records.getGrant('readyz');
+          return ok();
+        } catch {
+          return notOk('failing', 'the record store does not answer: keys cannot be minted or recorded');
+        }
+      },
+    },
+    { name: 'storage', check: () => (driver.ready ? driver.ready() : ok()) },
+    ...(core.identityReady ? [{ name: 'identity', check: core.identityReady }] : []),
+  ];
+}
