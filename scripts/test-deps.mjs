@@ -27,6 +27,10 @@ const NEEDED = {
   prlimit: 'util-linux',
   chattr: 'e2fsprogs',
   strace: 'strace',
+  // Operations: a real Prometheus scrapes the metrics, HAProxy balances issuer replicas.
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  haproxy: 'haproxy',
 };
 
 /**

@@ -52,11 +52,11 @@ describe('the test command on a fresh machine', () => {
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0] as string,
-        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, util-linux, e2fsprogs, strace, postgresql\)/,
+        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, util-linux, e2fsprogs, strace, prometheus, haproxy, postgresql\)/,
       );
       assert.match(
         lines[0] as string,
-        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd util-linux e2fsprogs strace postgresql$/,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd util-linux e2fsprogs strace prometheus haproxy postgresql$/,
       );
     }
     const some = run(
@@ -71,6 +71,9 @@ describe('the test command on a fresh machine', () => {
         'prlimit',
         'chattr',
         'strace',
+        'prometheus',
+        'promtool',
+        'haproxy',
       ]),
       await postgresRoot(true),
       '--no-install',
@@ -92,6 +95,9 @@ describe('the test command on a fresh machine', () => {
       'prlimit',
       'chattr',
       'strace',
+      'prometheus',
+      'promtool',
+      'haproxy',
     ]);
     const result = run(all, await postgresRoot(true), '--no-install');
     assert.equal(result.status, 0);

@@ -123,6 +123,11 @@ export interface Issuer {
    * clients had reported them (done every minute anyway); returns how many it settled.
    */
   checkUnreportedUploads(): Promise<number>;
+  /**
+   * The issuer's metrics in Prometheus' text format, and its content type (also served at
+   * `GET /metrics` with the option `metrics: true`).
+   */
+  metrics(): Promise<{ contentType: string; text: string }>;
   /** Revokes every key issued to `subject` at or before `before` (ms; default now). */
   revokeSubject(subject: string, before?: number): Promise<void>;
   /** Revokes a signing key: every key it signed, and it signs no more. */

@@ -15,6 +15,7 @@ import type { CheckResult } from '../wire/readiness.js';
 import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
 import type { Recorded } from './domain/events.js';
+import { IssuerMetrics } from './metrics.js';
 import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records.js';
 import { DEFAULT_KEY_TTL, DEFAULT_REVOCATION_STALENESS, type Rule } from './rules.js';
@@ -45,12 +46,21 @@ export class IssuerCore {
   readonly completing = new Map<string, Promise<Recorded>>();
   /** Storage's signed requests (feed, events): refusals logged once per reason. */
   readonly storageLink: LinkHealth | undefined;
+  /** The issuer's metrics (requests, refusals, keys minted, record-store latency). */
+  readonly metrics: IssuerMetrics;
   /** Whether the identity provider answers (OIDC), for readiness; none with an `authenticate` hook. */
   identityReady: (() => Promise<CheckResult>) | undefined;
 
-  constructor(options: IssuerOptions, records: RecordStore, driver: StorageDriver, signing: SigningKeys) {
+  constructor(
+    options: IssuerOptions,
+    records: RecordStore,
+    driver: StorageDriver,
+    signing: SigningKeys,
+    metrics: IssuerMetrics = new IssuerMetrics(),
+  ) {
     this.options = options;
     this.records = records;
+    this.metrics = metrics;
     this.driver = driver;
     this.signing = signing;
     this.now = options.now ?? Date.now;
@@ -101,6 +111,7 @@ export class IssuerCore {
   /** The audit record of a key. */
   grant(claims: Claims, rule: string, caller: CallerInfo, shareId: string | null = null): GrantRecord {
     const { op, obj, sub, jti, iat, nbf: _nbf, exp, ...constraints } = claims;
+    this.metrics.minted(rule, op);
     return {
       id: jti,
       subject: sub,

@@ -14,6 +14,7 @@ import { fromRequest, HANDLE, type Incoming, type Outgoing, toResponse } from '.
 import { requestHandler } from './http/handler.js';
 import { identifier } from './http/identify.js';
 import { issuerRoutes } from './http/routes/index.js';
+import { IssuerMetrics } from './metrics.js';
 import { checkEnforcement, type IssuerOptions, validateIssuerOptions } from './options.js';
 import { PostgresRecordStore } from './postgres-records.js';
 import type { ObjectRecord, RecordStore } from './records.js';
@@ -57,10 +58,12 @@ export async function createIssuer(options: IssuerOptions): Promise<Issuer> {
   const keys: SigningKey[] = [];
   for (const jwk of options.signingKeys) keys.push(await importSigningKey(jwk));
   const ownsRecords = options.records === undefined;
-  const records = options.records ?? (await openDatabase(options.database as string));
+  const metrics = new IssuerMetrics();
+  const records = metrics.timed(options.records ?? (await openDatabase(options.database as string)));
   const { revocations } = await records.activeRevocations((options.now ?? Date.now)());
   const revoked = revocations.filter((r) => r.kind === 'signing_key').map((r) => r.value);
-  const core = new IssuerCore(options, records, driver, new SigningKeys(keys, options.signingKeys, revoked));
+  const signing = new SigningKeys(keys, options.signingKeys, revoked);
+  const core = new IssuerCore(options, records, driver, signing, metrics);
   return new ValetIssuer(core, ownsRecords);
 }
 
@@ -166,6 +169,10 @@ class ValetIssuer implements Issuer {
   }
 
   #aborting: Promise<number> = Promise.resolve(0);
+
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.#core.metrics.contentType, text: await this.#core.metrics.text() };
+  }
 
   checkUnreportedUploads(): Promise<number> {
     // One check at a time: they share the cursor.

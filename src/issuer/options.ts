@@ -69,6 +69,11 @@ export interface IssuerOptions {
   /** Use the first `X-Forwarded-For` address as the caller's address (behind a trusted proxy). */
   trustProxy?: boolean;
   /**
+   * Serve Prometheus metrics at `GET /metrics` (no authentication: mount the issuer so that only
+   * your monitoring reaches it, or read `issuer.metrics()` yourself). Default false.
+   */
+  metrics?: boolean;
+  /**
    * How long a resumable upload may be continued (its key renewed) after it was created, seconds.
    * Default 86 400, storage's default upload lifetime.
    */
@@ -121,13 +126,14 @@ const issuerOptionsSchema = z
       .string()
       .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'basePath is "" or /segment[/segment…], with no trailing slash')
       .refine(
-        (p) => !/^\/(v1|s|\.well-known|healthz|readyz)(\/|$)/.test(p),
-        "basePath may not start with a segment of the issuer's own routes (v1, s, .well-known, healthz, readyz)",
+        (p) => !/^\/(v1|s|\.well-known|healthz|readyz|metrics)(\/|$)/.test(p),
+        "basePath may not start with a segment of the issuer's own routes (v1, s, .well-known, healthz, readyz, metrics)",
       )
       .optional(),
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),
+    metrics: z.boolean().optional(),
     uploadLifetime: uploadLifetimeSchema.optional(),
     now: z.function().optional(),
     logger: z.custom<Logger>().optional(),

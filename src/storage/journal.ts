@@ -93,6 +93,8 @@ export class Journal {
   #closed = false;
   /** Flushes so far (each one fdatasync), for tests and benchmarks. */
   flushes = 0;
+  /** Told of each flush: its seconds and how many records it made durable (metrics). */
+  onFlush: ((seconds: number, records: number) => void) | undefined;
 
   private constructor(dir: string, current: Generation, options: Required<JournalOptions>) {
     this.#dir = dir;
@@ -208,9 +210,11 @@ export class Journal {
   async #write(batch: Waiting[], generation: Generation): Promise<void> {
     const bytes = batch.flatMap((w) => w.bytes);
     const total = bytes.reduce((n, b) => n + b.length, 0);
+    const started = performance.now();
     try {
       await writeAll(generation.fd, bytes, generation.size);
       await datasyncFd(generation.fd);
+      this.onFlush?.((performance.now() - started) / 1000, batch.length);
     } catch (error) {
       // Whatever landed past `size` is overwritten by the next batch (or is a torn tail).
       for (const w of batch) w.reject(error);

@@ -65,6 +65,11 @@ export interface StorageServerOptions {
    * ready (`/readyz` check `disk`), bytes. Default 5 % of the file system, at most 1 GiB.
    */
   minFreeSpace?: number;
+  /**
+   * Serve Prometheus metrics at `GET /metrics` on storage's port. Default false: they are read
+   * with `StorageServer.metrics()` (the CLI's `--metrics-port` serves them on a port of their own).
+   */
+  metrics?: boolean;
   /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
   shutdownGrace?: number;
   /**
@@ -116,6 +121,7 @@ const optionsSchema = z.object({
     .optional(),
   shutdownGrace: z.number().int().min(0).optional(),
   minFreeSpace: z.number().int().min(0).optional(),
+  metrics: z.boolean().optional(),
   uploadLifetime: uploadLifetimeSchema.optional(),
   revocations: z
     .object({

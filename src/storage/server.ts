@@ -11,7 +11,15 @@ import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
 import { ConnectionGate, connectionLimits } from './connections.js';
 import { answerPreflight, applyCors } from './cors.js';
-import { type Exchange, logExchange, parserRefusal, splitTarget, writeRefusal } from './exchange.js';
+import {
+  type Exchange,
+  logExchange,
+  methodNotAllowed,
+  parserRefusal,
+  splitTarget,
+  writeRefusal,
+} from './exchange.js';
+import { StorageMetrics } from './metrics.js';
 import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
 import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
@@ -30,6 +38,8 @@ export interface StorageServer {
   readonly url: string;
   /** Polls the revocation feed now (no-op without one); rejects if the issuer cannot be reached. */
   refreshRevocations(): Promise<void>;
+  /** The metrics, in Prometheus' text format, and its content type. */
+  metrics(): Promise<{ contentType: string; text: string }>;
   /** Starts listening; resolves with the base URL. Port 0 picks a free port. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -85,6 +95,8 @@ class Storage implements StorageServer {
   readonly #pruneTimer: NodeJS.Timeout;
   readonly #gate: ConnectionGate;
   readonly #checks: ReadinessCheck[];
+  readonly #metrics: StorageMetrics;
+  readonly #serveMetrics: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(options: StorageServerOptions, parts: Parts) {
@@ -126,6 +138,13 @@ class Storage implements StorageServer {
       feed: parts.feed,
       minFreeSpace: options.minFreeSpace,
     });
+    this.#serveMetrics = options.metrics === true;
+    this.#metrics = new StorageMetrics({
+      revocationAge: () => (parts.feed ? parts.feed.age / 1000 : undefined),
+      eventsWaiting: () => parts.outbox?.pending,
+      connections: () => this.#gate.open,
+    });
+    parts.store.observeJournal((seconds, records) => this.#metrics.flushed(seconds, records));
     this.#prune();
     this.#pruneTimer = setInterval(() => this.#prune(), 60_000);
     this.#pruneTimer.unref();
@@ -166,6 +185,10 @@ class Storage implements StorageServer {
 
   refreshRevocations(): Promise<void> {
     return this.#parts.feed?.poll() ?? Promise.resolve();
+  }
+
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.#metrics.contentType, text: await this.#metrics.text() };
   }
 
   listen(port = 9000, host = '127.0.0.1'): Promise<string> {
@@ -218,9 +241,11 @@ class Storage implements StorageServer {
   #track(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
     const ex: Exchange = { id: randomUUID(), req, res, started: performance.now(), bytesIn: 0, bytesOut: 0 };
     this.#active.set(req.socket, ex);
+    const counted = this.#metrics.started(ex, splitTarget(req).path);
     res.on('close', () => {
       if (this.#active.get(req.socket) === ex) this.#active.delete(req.socket);
       logExchange(this.#log, ex);
+      counted();
     });
     watchBodyRate(ex, this.#minRate, () =>
       this.#answerAndClose(
@@ -259,6 +284,14 @@ class Storage implements StorageServer {
     const method = req.method ?? '';
     if (isHealthPath(path)) {
       await answerHealth(ex, path, this.#checks);
+      return;
+    }
+    if (path === '/metrics' && this.#serveMetrics) {
+      if (method !== 'GET') throw methodNotAllowed(res, 'GET');
+      const { contentType, text } = await this.metrics();
+      res.setHeader('Content-Type', contentType);
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(text);
       return;
     }
     if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`)) {

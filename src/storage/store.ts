@@ -231,6 +231,11 @@ export class FileStore {
     return this.#journal?.failure;
   }
 
+  /** Tells `observe` of each journal flush: its seconds and its records (metrics). */
+  observeJournal(observe: (seconds: number, records: number) => void): void {
+    if (this.#journal) this.#journal.onFlush = observe;
+  }
+
   /**
    * Refuses an upload that would go through the journal while its checkpoints fail (`503`, or
    * `507` when the disk is full): taken, it would grow a journal that cannot be emptied.

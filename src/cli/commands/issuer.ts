@@ -12,6 +12,7 @@ import type { PrivateSigningJwk } from '../../token/keys.js';
 import { type Command, parseDuration, parseLogLevel, parseSize, required, UsageError } from '../args.js';
 import { azureDriver } from '../azure.js';
 import { closeHttpServer, untilSignal } from '../lifecycle.js';
+import { serveMetrics } from '../metrics-server.js';
 import { readSecretFile } from '../secrets.js';
 
 const size = z.union([z.number().int().min(0), z.string()]);
@@ -83,6 +84,9 @@ const configSchema = z
     admins: z.array(z.string()).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),
+    // Prometheus metrics: at /metrics on the issuer's port, or on a port of their own.
+    metrics: z.boolean().optional(),
+    metricsPort: z.number().int().min(0).max(65535).optional(),
     logLevel: z.string().default('info'),
   })
   .strict()
@@ -145,6 +149,11 @@ Options:
       throw error;
     }
     const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+    const metrics =
+      config.metricsPort === undefined
+        ? undefined
+        : await serveMetrics(() => service.metrics(), config.metricsPort, config.host);
+    if (metrics) logger.info({ metrics: metrics.url }, 'metrics served');
     const command = storageCommand(config, file, url);
     logger.info({ url }, 'issuer listening');
     process.stdout.write(
@@ -154,6 +163,7 @@ Options:
     );
     return untilSignal(
       async () => {
+        await metrics?.close();
         await closeHttpServer(server);
         await service.close();
         logger.flush();
@@ -234,6 +244,7 @@ async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions
     ...(config.admins && { admins: config.admins }),
     ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
     ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
+    ...(config.metrics !== undefined && { metrics: config.metrics }),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from '../args.js';
 import { untilSignal } from '../lifecycle.js';
+import { serveMetrics } from '../metrics-server.js';
 import { readSecretFile } from '../secrets.js';
 
 export const storage: Command = {
@@ -28,7 +29,7 @@ Options: [--host 127.0.0.1] [--port 9000] [--cors-origin ORIGIN]… [--clock-ske
          [--headers-timeout 20s] [--max-connections N] [--max-connections-per-address N]
          [--download-buffers 64MiB] [--min-free-space SIZE] [--log-level info]
          [--revocation-max-staleness 5s]
-         [--upload-lifetime 24h] [--no-journal] [--json]
+         [--upload-lifetime 24h] [--no-journal] [--metrics | --metrics-port PORT] [--json]
 
 Serves objects under DIR to requests that carry a valet key signed by a key the issuer publishes
 (URL/.well-known/jwks.json, fetched again every minute and when a key names one it does not know,
@@ -77,6 +78,9 @@ Options:
                          is older than this (default 5s); the list is kept in DIR
   --upload-lifetime DURATION
                          how long an unfinished resumable upload is kept (default 24h)
+  --metrics              serve Prometheus metrics at /metrics on storage's port
+  --metrics-port PORT    serve them on a port of their own instead (same host), e.g. for a
+                         monitoring network only
   --no-journal           commit every upload with its own fsyncs, instead of small uploads
                          sharing one fsync through DIR/journal (group commit)
   --json                 print the ready line as JSON
@@ -104,6 +108,8 @@ Options:
     'revocation-max-staleness': { type: 'string' },
     'upload-lifetime': { type: 'string' },
     'no-journal': { type: 'boolean' },
+    metrics: { type: 'boolean' },
+    'metrics-port': { type: 'string' },
   },
   async run(values) {
     const dataDir = required(values, 'data');
@@ -136,6 +142,7 @@ Options:
       corsOrigins: many(values, 'cors-origin'),
       ...limits,
       ...(values['no-journal'] === true && { journal: false }),
+      ...(values.metrics === true && { metrics: true }),
       logger,
       ...(link.secret !== undefined && {
         revocations: {
@@ -156,6 +163,12 @@ Options:
     }
     // The data directory exists now: the trusted keys are kept in it from here on.
     await keys.keep();
+    const metricsPort = optional(values, 'metrics-port');
+    const metrics =
+      metricsPort === undefined
+        ? undefined
+        : await serveMetrics(() => server.metrics(), parsePort(metricsPort, '--metrics-port'), host);
+    if (metrics) logger.info({ metrics: metrics.url }, 'metrics served');
     logger.info({ url, kids: keys.kids }, 'storage listening');
     process.stdout.write(
       values.json ? `${JSON.stringify({ url })}\n` : `valet storage listening on ${url}\n`,
@@ -165,6 +178,7 @@ Options:
       async (signal) => {
         logger.info({ signal }, 'shutting down');
         keys.close();
+        await metrics?.close();
         await server.close();
       },
       () => void keys.reload(),

@@ -59,10 +59,11 @@ export function requestHandler(
   identify: Identify,
 ): (incoming: Incoming) => Promise<Outgoing> {
   const cors = issuerCors(core.options.corsOrigins ?? []);
-  const dispatch = async (incoming: Incoming): Promise<Outgoing> => {
+  const dispatch = async (incoming: Incoming, matched: { route: string }): Promise<Outgoing> => {
     const path = core.routePath(incoming.url.pathname);
     if (incoming.method === 'OPTIONS') return preflight(router, cors, incoming, path);
     const { route, params } = router.match(incoming.method, path);
+    matched.route = route.path;
     const base: RouteContext = { core, incoming, params, caller: callerInfo(core, incoming) };
     switch (route.access) {
       case 'public':
@@ -81,13 +82,23 @@ export function requestHandler(
   };
   return async (incoming) => {
     const started = performance.now();
+    const matched = { route: 'unmatched' };
     let out: Outgoing;
+    let code: string | undefined;
     try {
-      out = await dispatch(incoming);
+      out = await dispatch(incoming, matched);
     } catch (error) {
       out = failure(core, error);
+      code = error instanceof ValetError ? error.code : 'internal_error';
     }
     if (incoming.method !== 'OPTIONS') withCors(cors, incoming, out);
+    core.metrics.answered(
+      matched.route,
+      incoming.method,
+      out.status,
+      (performance.now() - started) / 1000,
+      code,
+    );
     core.log?.info(
       {
         method: incoming.method,

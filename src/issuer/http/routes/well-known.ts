@@ -1,3 +1,4 @@
+import { ValetError } from '../../../token/errors.js';
 import { notOk, ok, type ReadinessCheck, readiness } from '../../../wire/readiness.js';
 import type { IssuerCore } from '../../core.js';
 import { json } from '../exchange.js';
@@ -21,6 +22,21 @@ export const wellKnownRoutes: IssuerRoute[] = [
     path: '/healthz',
     access: 'public',
     handler: async () => json(200, { status: 'ok' }, { 'cache-control': 'no-store' }),
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    access: 'public',
+    handler: async ({ core }) => {
+      if (core.options.metrics !== true)
+        throw new ValetError('not_found', 'metrics are not served here (option metrics)');
+      const text = await core.metrics.text();
+      return {
+        status: 200,
+        headers: { 'content-type': core.metrics.contentType, 'cache-control': 'no-store' },
+        body: text,
+      };
+    },
   },
   {
     method: 'GET',
