@@ -1,6 +1,8 @@
 // End-to-end: timeouts, limits, health, routing and graceful shutdown.
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chunks, rawExchange, request } from './helpers/http.js';
 import { keyFiles, type TestKey, testKey } from './helpers/keys.js';
@@ -209,6 +211,58 @@ describe('HTTP hygiene', () => {
     await assert.rejects(request(own.url, { path: '/healthz' }), /ECONNREFUSED/);
     assert.deepEqual(await tmpFiles(own.dataDir), []);
     assert.match(own.logs(), /storage stopped/);
+  });
+});
+
+describe('draining on SIGTERM', () => {
+  it('cuts what is still in flight after --drain; a cut resumable upload resumes after the restart', async (t) => {
+    const key = await testKey();
+    const jwksFile = (await keyFiles([key])).jwksFile;
+    const storage = await startStorage({ jwksFile, args: ['--drain', '1s'] }, t);
+    const token = await key.mint({ op: 'put', object: 'drain/big.bin', resumable: true, maxSize: 2 ** 20 });
+    const tus = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
+    const created = await request(storage.url, {
+      method: 'POST',
+      path: '/uploads',
+      headers: { ...tus, 'upload-length': String(64 * 1000) },
+    });
+    assert.equal(created.status, 201);
+    const target = new URL(String(created.headers.location), storage.url).pathname;
+    // 64 chunks of 1,000 bytes, one every 100 ms: 6.4 s, far past the 1 s drain.
+    const patch = request(storage.url, {
+      method: 'PATCH',
+      path: target,
+      headers: {
+        ...tus,
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'content-length': '64000',
+      },
+      body: chunks(64, 1000, 100),
+    }).catch((error: Error) => error);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const started = Date.now();
+    assert.equal(await storage.stop('SIGTERM'), 0, 'it exits cleanly');
+    assert.ok(Date.now() - started < 5_000, `drained in ${Date.now() - started} ms`);
+    await patch;
+    assert.deepEqual(
+      await readdir(path.join(storage.dataDir, 'journal')).catch(() => []),
+      [],
+      'journal checkpointed',
+    );
+
+    const again = await startStorage({ jwksFile, dataDir: storage.dataDir }, t);
+    const head = await request(again.url, { method: 'HEAD', path: target, headers: tus });
+    const offset = Number(head.headers['upload-offset']);
+    assert.ok(offset > 0 && offset < 64000, `resumes from ${offset}`);
+    const rest = await request(again.url, {
+      method: 'PATCH',
+      path: target,
+      headers: { ...tus, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+      body: Buffer.alloc(64000 - offset, 0x61),
+    });
+    assert.equal(rest.status, 200, rest.body.toString());
+    assert.equal(rest.json.size, 64000);
   });
 });
 

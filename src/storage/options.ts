@@ -70,7 +70,10 @@ export interface StorageServerOptions {
    * with `StorageServer.metrics()` (the CLI's `--metrics-port` serves them on a port of their own).
    */
   metrics?: boolean;
-  /** On close, how long in-flight requests may take to finish (ms). Default 10 000. */
+  /**
+   * On close, how long in-flight requests may take to finish (ms); the rest are cut (a resumable
+   * upload resumes from what arrived). Default 30 000.
+   */
   shutdownGrace?: number;
   /**
    * The issuer's revocation feed. When set, storage polls it and refuses revoked keys with

@@ -103,7 +103,7 @@ class Storage implements StorageServer {
     this.#now = options.now ?? Date.now;
     this.#parts = parts;
     this.#log = parts.log;
-    this.#shutdownGrace = options.shutdownGrace ?? 10_000;
+    this.#shutdownGrace = options.shutdownGrace ?? 30_000;
     this.#minRate = options.minRate ?? DEFAULT_MIN_RATE;
     this.#access = new KeyAccess({
       keys: options.keys,

@@ -76,6 +76,11 @@ export interface ResumableHooks {
 }
 
 const truncateFd = promisify(ftruncate);
+
+/** A body cut short (the connection lost, or cut by a shutdown), as against a refusal. */
+function isCut(error: unknown): boolean {
+  return !(error instanceof ValetError) || error.code === 'incomplete_body';
+}
 /** Bytes gathered before one write call. */
 const WRITE_BATCH = 1024 * 1024;
 
@@ -259,8 +264,9 @@ export class ResumableStore extends DataStore {
           );
         }
       } catch (error) {
-        // What arrived before a cut or a refusal is kept: the client resumes from there.
-        if (batchBytes > 0 && !(error instanceof ValetError)) await flush().catch(() => {});
+        // What arrived before a cut (the connection lost, or cut by a shutdown) is kept: the client
+        // resumes from there. A refusal's bytes are not.
+        if (batchBytes > 0 && isCut(error)) await flush().catch(() => {});
         throw error;
       }
     } catch (error) {

@@ -87,6 +87,8 @@ const configSchema = z
     // Prometheus metrics: at /metrics on the issuer's port, or on a port of their own.
     metrics: z.boolean().optional(),
     metricsPort: z.number().int().min(0).max(65535).optional(),
+    // On SIGTERM, how long requests in flight may take (seconds or "30s"). Default 30 s.
+    drain: z.union([z.number().int().min(0), z.string()]).optional(),
     logLevel: z.string().default('info'),
   })
   .strict()
@@ -164,7 +166,10 @@ Options:
     return untilSignal(
       async () => {
         await metrics?.close();
-        await closeHttpServer(server);
+        await closeHttpServer(
+          server,
+          config.drain === undefined ? 30_000 : toSeconds(config.drain, 'drain') * 1000,
+        );
         await service.close();
         logger.flush();
       },

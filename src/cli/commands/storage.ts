@@ -29,7 +29,8 @@ Options: [--host 127.0.0.1] [--port 9000] [--cors-origin ORIGIN]… [--clock-ske
          [--headers-timeout 20s] [--max-connections N] [--max-connections-per-address N]
          [--download-buffers 64MiB] [--min-free-space SIZE] [--log-level info]
          [--revocation-max-staleness 5s]
-         [--upload-lifetime 24h] [--no-journal] [--metrics | --metrics-port PORT] [--json]
+         [--upload-lifetime 24h] [--no-journal] [--metrics | --metrics-port PORT]
+         [--drain 30s] [--json]
 
 Serves objects under DIR to requests that carry a valet key signed by a key the issuer publishes
 (URL/.well-known/jwks.json, fetched again every minute and when a key names one it does not know,
@@ -37,7 +38,8 @@ and kept in DIR for a restart while the issuer is away; until a first set is fet
 is answered 503), or by a key in the --jwks set.
 Prints "valet storage listening on URL" on stdout once ready (with --json: {"url"}); JSON
 logs go to stderr.
-SIGTERM or SIGINT: graceful shutdown. SIGHUP: reload the JWK set now (it is also re-read
+SIGTERM or SIGINT: graceful shutdown (stop accepting, let requests in flight finish for up to
+--drain, cut the rest: resumable uploads resume from what arrived; checkpoint the journal). SIGHUP: reload the JWK set now (it is also re-read
 every 5 s from a file, every 60 s from a URL, and when a token names an unknown key).
 
 Options:
@@ -78,6 +80,8 @@ Options:
                          is older than this (default 5s); the list is kept in DIR
   --upload-lifetime DURATION
                          how long an unfinished resumable upload is kept (default 24h)
+  --drain DURATION       on SIGTERM, how long requests in flight may take to finish before
+                         they are cut (default 30s)
   --metrics              serve Prometheus metrics at /metrics on storage's port
   --metrics-port PORT    serve them on a port of their own instead (same host), e.g. for a
                          monitoring network only
@@ -109,6 +113,7 @@ Options:
     'upload-lifetime': { type: 'string' },
     'no-journal': { type: 'boolean' },
     metrics: { type: 'boolean' },
+    drain: { type: 'string' },
     'metrics-port': { type: 'string' },
   },
   async run(values) {
@@ -233,7 +238,9 @@ function limitsFrom(values: Record<string, unknown>) {
   const perAddress = optional(values, 'max-connections-per-address');
   const downloadBuffers = optional(values, 'download-buffers');
   const minFreeSpace = optional(values, 'min-free-space');
+  const drain = parseDuration(optional(values, 'drain') ?? '30s', '--drain');
   return {
+    shutdownGrace: Math.round(drain * 1000),
     ...(minFreeSpace !== undefined && { minFreeSpace: parseSize(minFreeSpace, '--min-free-space') }),
     ...(downloadBuffers !== undefined && {
       downloadBuffers: parseSize(downloadBuffers, '--download-buffers'),
