@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createClient } from '../src/client/client.js';
@@ -134,7 +136,12 @@ describe('readiness', () => {
     );
 
     const plain = await startStorage({ jwksFile: (await keyFiles([key])).jwksFile }, t);
-    assert.equal((await readyz(plain.url)).status, 200);
+    // Probes run side by side (a balancer's checks, Prometheus, an operator): each its own file.
+    const many = await Promise.all(Array.from({ length: 20 }, () => readyz(plain.url)));
+    assert.deepEqual(
+      many.map((r) => r.body.checks.disk?.status),
+      Array(20).fill('ok'),
+    );
     const tmp = path.join(plain.dataDir, 'tmp');
     t.after(() => void spawnSync('chattr', ['-i', tmp]));
     assert.equal(spawnSync('chattr', ['+i', tmp]).status, 0, 'chattr +i (root on ext4)');
@@ -195,5 +202,55 @@ describe('readiness', () => {
     const down = (await (await request()).json()) as ReadinessBody;
     assert.equal(down.checks.identity?.status, 'degraded');
     assert.match(down.checks.identity?.problem ?? '', /verified with the keys fetched before/);
+  });
+
+  it('keeps the issuer in a balancer while storage waits for its keys (no deadlock)', async (t) => {
+    // What a balancer with no replica up answers (HAProxy: 503): storage has no keys yet.
+    const balancer = http.createServer((_req, res) => res.writeHead(503).end('no server is available'));
+    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
+    t.after(() => balancer.close());
+    const { dir } = await keyFiles([await testKey()]);
+    const secret = randomBytes(32).toString('base64url');
+    await writeFile(path.join(dir, 'storage.secret'), secret, { mode: 0o600 });
+    const storage = await startStorage(
+      {
+        args: [
+          '--issuer',
+          `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`,
+          '--secret-file',
+          path.join(dir, 'storage.secret'),
+        ],
+      },
+      t,
+    );
+    const waiting = await eventually(async () => {
+      const now = await readyz(storage.url);
+      return now.body.degraded?.includes('issuer') ? now : undefined;
+    });
+    assert.equal(waiting.status, 503);
+    assert.deepEqual(waiting.body.failing, ['keys'], 'a 503 from the issuer is no refusal');
+    assert.match(
+      waiting.body.checks.issuer?.problem ?? '',
+      /does not answer or is unavailable \(answered 503/,
+    );
+
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      storageUrl: storage.url,
+      storageSecret: secret,
+      authenticate: userAuth,
+      rules: OWNER_RULES,
+    });
+    t.after(() => issuer.close());
+    const response = await issuer.fetch(new Request('http://issuer.test/readyz'));
+    const body = (await response.json()) as ReadinessBody;
+    assert.equal(response.status, 200, 'ready: the balancer may send storage its keys');
+    assert.equal(body.status, 'degraded');
+    assert.equal(body.checks.storage?.status, 'degraded');
+    assert.match(
+      body.checks.storage?.problem ?? '',
+      /Valet storage is not ready \(keys: storage has no trusted keys/,
+    );
   });
 });

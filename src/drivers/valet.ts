@@ -112,8 +112,11 @@ export class ValetStorageDriver implements StorageDriver {
   }
 
   /**
-   * Storage's own readiness (`GET /readyz`): failing when it does not answer or says it is not
-   * ready (its failing checks named), degraded when it says so, else ok.
+   * Storage's own readiness (`GET /readyz`): failing when it does not answer, or when what fails
+   * there is its link to this issuer (the secrets differ, a wrong URL): the pair is misconfigured.
+   * Storage not ready for another reason (no trusted keys yet, its disk) is degraded here: storage
+   * gets its keys and revocations from the issuer, so a balancer that took the issuer out for it
+   * would keep storage waiting for good (both would stay out).
    */
   async ready(): Promise<CheckResult> {
     let response: Response;
@@ -133,8 +136,10 @@ export class ValetStorageDriver implements StorageDriver {
     }
     const problems = (names: string[] | undefined) =>
       (names ?? []).map((name) => `${name}: ${body.checks?.[name]?.problem ?? 'not ok'}`).join('; ');
-    if (body.status === 'unready')
-      return notOk('failing', `Valet storage is not ready (${problems(body.failing)})`);
+    if (body.status === 'unready') {
+      const link = (body.failing ?? []).includes('issuer');
+      return notOk(link ? 'failing' : 'degraded', `Valet storage is not ready (${problems(body.failing)})`);
+    }
     if (body.status === 'degraded')
       return notOk('degraded', `Valet storage is degraded (${problems(body.degraded)})`);
     return ok();

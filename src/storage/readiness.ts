@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { statfs, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyResolver } from '../token/keys.js';
@@ -130,7 +131,8 @@ function issuerChecks(feed: RevocationFeed): ReadinessCheck[] {
         const failure = feed.failure;
         if (!failure) return ok();
         if (failure.status === 401) return notOk('failing', `storage is misconfigured: ${SECRET_MISMATCH}`);
-        if (failure.refused) {
+        // A 5xx is the issuer (or the balancer in front of it) unavailable, not a refusal.
+        if (failure.refused && (failure.status ?? 0) < 500) {
           return notOk(
             'failing',
             `the issuer refuses storage's revocation polls (${failure.reason}): is --issuer the issuer's URL with its mount path?`,
@@ -138,7 +140,7 @@ function issuerChecks(feed: RevocationFeed): ReadinessCheck[] {
         }
         return notOk(
           'degraded',
-          `the issuer does not answer (${failure.reason}): keys are served within their own revocation bounds, events wait for it`,
+          `the issuer does not answer or is unavailable (${failure.reason}): keys are served within their own revocation bounds, events wait for it`,
         );
       },
     },
@@ -152,7 +154,8 @@ function defaultFloor(total: number): number {
 
 /** The data directory takes a write, and its file system has free space above the floor. */
 async function diskCheck(store: FileStore, minFreeSpace: number | undefined): Promise<CheckResult> {
-  const probe = path.join(store.tmpDir, `readyz-${process.pid}.probe`);
+  // A name of its own per probe: checks run concurrently (one per caller of /readyz).
+  const probe = path.join(store.tmpDir, `readyz-${process.pid}-${randomUUID()}.probe`);
   try {
     await writeFile(probe, 'ready');
     await unlink(probe);
