@@ -30,7 +30,8 @@ describe('valet issuer --config', () => {
       oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
       rules: {
         upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '1MiB', ttl: '2m' },
-        read: { op: 'get', prefix: 'users/{subject}/' },
+        read: { op: 'get', prefix: 'users/{subject}/', revocation: '2m' },
+        strict: { op: 'get', prefix: 'users/{subject}/', revocation: 'strict' },
       },
       quota: { maxBytes: '2MiB' },
       logLevel: 'warn',
@@ -74,6 +75,19 @@ describe('valet issuer --config', () => {
       const ls = await runValet(['ls', ...auth, '--json']);
       return (JSON.parse(ls.stdout) as { objects: unknown[] }).objects.length === 1 ? true : undefined;
     });
+    // Each rule's revocation bound is signed into its keys: 2 minutes; strict, none (storage's own).
+    const rev = async (rule: string) => {
+      const response = await fetch(`${issuerUrl}/v1/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ op: 'get', key: 'users/alice/note.txt', rule }),
+      });
+      const { url } = (await response.json()) as { url: string };
+      const payload = /\.([\w-]+)\.[\w-]+$/.exec(new URL(url).searchParams.values().next().value ?? '')?.[1];
+      return (JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as { rev?: number }).rev;
+    };
+    assert.equal(await rev('read'), 120);
+    assert.equal(await rev('strict'), undefined);
     const out = path.join(dir, 'back.txt');
     assert.equal((await runValet(['download', 'users/alice/note.txt', ...auth, '--out', out])).code, 0);
     assert.equal(await readFile(out, 'utf8'), 'from the config-file issuer');

@@ -61,6 +61,36 @@ describe('resumable uploads through the issuer', () => {
     assert.equal(empty.sha256, sha256(Buffer.alloc(0)));
   });
 
+  it('goes on with the key in hand while the issuer cannot renew it (an app outage)', async (t) => {
+    const system = await startSystem(t, {
+      issuer: { rules: { ...OWNER_RULES, upload: { ...OWNER_RULES.upload, ttl: 60 } } },
+    });
+    const data = randomBytes(1024 * 1024);
+    let renewals = 0;
+    const client = createClient({
+      issuer: system.served.url,
+      getToken: () => 'user:alice',
+      resumableThreshold: 0,
+      chunkSize: 64 * 1024,
+      resumeStore: null,
+      retries: 2,
+      retryDelay: 10,
+      // 45 s on: each 60 s key is inside its renewal margin, still valid at storage.
+      now: () => Date.now() + 45_000,
+      fetch: async (input, init) => {
+        if (init?.method === 'POST' && String(init.body).includes('"upload"')) {
+          renewals++;
+          throw new TypeError('fetch failed'); // the issuer does not answer
+        }
+        return fetch(input, init);
+      },
+    });
+    const result = await client.upload(new Blob([data]), { name: 'outage.bin' });
+    assert.equal(result.sha256, sha256(data));
+    assert.ok(renewals >= 16, `renewal tried before each chunk (${renewals})`);
+    assert.equal(result.grant.constraints.upload, undefined, 'done with the key it started with');
+  });
+
   it('renews a key that expires mid-upload; renewals are counted; only the owner may renew', async (t) => {
     const system = await startSystem(t, {
       issuer: { rules: { ...OWNER_RULES, upload: { ...OWNER_RULES.upload, ttl: 1 } } },

@@ -72,6 +72,8 @@ const configSchema = z
           createOnly: z.boolean().optional(),
           ttl: seconds.optional(),
           once: z.boolean().optional(),
+          // How old storage's revocation list may be for the rule's keys: 'strict' or a duration.
+          revocation: z.union([z.literal('strict'), seconds]).optional(),
           accept: z.array(z.enum(CONSTRAINTS)).optional(),
         })
         .strict(),
@@ -256,12 +258,15 @@ async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions
 function rulesFrom(config: Config['rules']): Record<string, Rule> {
   const rules: Record<string, Rule> = {};
   for (const [name, r] of Object.entries(config)) {
-    const { maxSize, minSize, ttl, ...rest } = r;
+    const { maxSize, minSize, ttl, revocation, ...rest } = r;
     rules[name] = {
       ...rest,
       ...(maxSize !== undefined && { maxSize: toBytes(maxSize, `rules.${name}.maxSize`) }),
       ...(minSize !== undefined && { minSize: toBytes(minSize, `rules.${name}.minSize`) }),
       ...(ttl !== undefined && { ttl: toSeconds(ttl, `rules.${name}.ttl`) }),
+      ...(revocation !== undefined && {
+        revocation: revocation === 'strict' ? 'strict' : toSeconds(revocation, `rules.${name}.revocation`),
+      }),
     };
   }
   return rules;

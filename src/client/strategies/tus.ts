@@ -81,8 +81,13 @@ export async function sendTusChunks(
   for (;;) {
     if (options.signal?.aborted) throw aborted();
     try {
-      if (Date.parse(session.key.expires_at) - ctx.now() < RENEW_MARGIN_MS)
-        session.key = await renew(session.id);
+      if (Date.parse(session.key.expires_at) - ctx.now() < RENEW_MARGIN_MS) {
+        session.key = await renew(session.id).catch((error: unknown) => {
+          // The issuer away (an app deploy, a crash): the key in hand works until it expires.
+          if (retryable(error) && Date.parse(session.key.expires_at) > ctx.now()) return session.key;
+          throw error;
+        });
+      }
       const state = await nextChunk(job, session, offset);
       offset = state.offset;
       failures = 0;
