@@ -12,9 +12,11 @@ function find(dir) {
     const full = path.join(dir, entry.name);
     // The examples' tests need the packed package installed: npm run test:examples. The browser
     // tests of valet/uppy, valet/react and the demo page's design are a step of their own too
-    // (npm run test:ui): Chromium and Ceph make them slow.
+    // (npm run test:ui): Chromium and Ceph make them slow. So are the operations tests (npm run
+    // test:ops): an app outage of two minutes, a rolling restart behind HAProxy.
     if (entry.isDirectory() && full === path.join('test', 'examples')) continue;
     if (entry.isDirectory() && full === path.join('test', 'ui')) continue;
+    if (entry.isDirectory() && full === path.join('test', 'ops')) continue;
     if (entry.isDirectory()) out.push(...find(full));
     else if (entry.name.endsWith('.test.ts')) out.push(full);
   }
@@ -34,7 +36,7 @@ const child = spawn(
     ...(flags.some((f) => f.startsWith('--test-reporter')) ? [] : ['--test-reporter=spec']),
     '--test-concurrency=2',
     // Per test file (each runs as one test): the Ceph and browser files take a minute or two,
-    // more on a loaded machine.
+    // more on a loaded machine; the operations tests set their own, longer, timeouts.
     '--test-timeout=300000',
     ...flags,
     ...list,
