@@ -20,6 +20,7 @@ describe('the installed package', () => {
       'better-sqlite3',
       'jose',
       'pino',
+      'prom-client',
       'zod',
     ]);
     assert.ok(existsSync(path.join(pkgDir, 'dist', 'build.json')), 'the build is in the package');
