@@ -10,14 +10,28 @@ import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { createClient } from '../src/client/client.js';
-import { createIssuer } from '../src/issuer/issuer.js';
+import { createIssuer, type Issuer, type IssuerOptions } from '../src/issuer/issuer.js';
 import type { ReadinessBody } from '../src/wire/readiness.js';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider } from './helpers/oidc.js';
 import { freePort, startStorage } from './helpers/storage.js';
 import { eventually, OWNER_RULES, serveIssuer, startSystem, userAuth } from './helpers/system.js';
+
+/** An issuer in memory for a storage at `storageUrl`, closed when the test ends. */
+async function memoryIssuer(
+  t: TestContext,
+  options: Omit<IssuerOptions, 'signingKeys' | 'database'>,
+): Promise<Issuer> {
+  const issuer = await createIssuer({
+    signingKeys: [(await testKey()).jwk],
+    database: ':memory:',
+    ...options,
+  });
+  t.after(() => issuer.close());
+  return issuer;
+}
 
 async function readyz(base: string): Promise<{ status: number; body: ReadinessBody }> {
   const response = await fetch(`${base}/readyz`);
@@ -166,30 +180,19 @@ describe('readiness', () => {
 
     const provider = await startProvider(t, { clients: ['alice'], audiences: ['urn:valet'] });
     let offset = 0;
-    const oidc = await createIssuer({
-      now: () => Date.now() + offset,
-      signingKeys: [(await testKey()).jwk],
-      database: ':memory:',
+    const oidcOptions = {
       storageUrl: sys.storage.url,
       storageSecret: sys.secret,
       oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
       rules: OWNER_RULES,
-    });
-    t.after(() => oidc.close());
+    };
+    const oidc = await memoryIssuer(t, { ...oidcOptions, now: () => Date.now() + offset });
     const request = () => oidc.fetch(new Request('http://issuer.test/readyz'));
     const up = (await (await request()).json()) as ReadinessBody;
     assert.equal(up.checks.identity?.status, 'ok');
     await provider.stop();
     // Its keys fetched before still verify tokens: degraded; an issuer that never had them: failing.
-    const fresh = await createIssuer({
-      signingKeys: [(await testKey()).jwk],
-      database: ':memory:',
-      storageUrl: sys.storage.url,
-      storageSecret: sys.secret,
-      oidc: { issuer: provider.issuer, audience: 'urn:valet', algorithms: ['ES256'] },
-      rules: OWNER_RULES,
-    });
-    t.after(() => fresh.close());
+    const fresh = await memoryIssuer(t, oidcOptions);
     const never = (await (
       await fresh.fetch(new Request('http://issuer.test/readyz'))
     ).json()) as ReadinessBody;
@@ -234,15 +237,12 @@ describe('readiness', () => {
       /does not answer or is unavailable \(answered 503/,
     );
 
-    const issuer = await createIssuer({
-      signingKeys: [(await testKey()).jwk],
-      database: ':memory:',
+    const issuer = await memoryIssuer(t, {
       storageUrl: storage.url,
       storageSecret: secret,
       authenticate: userAuth,
       rules: OWNER_RULES,
     });
-    t.after(() => issuer.close());
     const response = await issuer.fetch(new Request('http://issuer.test/readyz'));
     const body = (await response.json()) as ReadinessBody;
     assert.equal(response.status, 200, 'ready: the balancer may send storage its keys');
