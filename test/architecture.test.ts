@@ -1,5 +1,6 @@
 // The layout shows the roles, and stays that way: small files and functions, and imports that
 // only point down the list of docs/architecture.md (token ← wire ← drivers, storage, issuer;
+// sqlite ← storage, issuer;
 // client takes token and wire types only; cli takes everything).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,14 +33,18 @@ function role(file: string): string {
 const MAY_IMPORT: Record<string, { runtime: string[]; types: string[] }> = {
   token: { runtime: ['token'], types: ['token'] },
   wire: { runtime: ['token', 'wire'], types: ['token', 'wire'] },
+  sqlite: { runtime: ['sqlite'], types: ['sqlite'] },
   drivers: {
     runtime: ['token', 'wire', 'drivers', 'storage'],
     types: ['token', 'wire', 'drivers', 'storage'],
   },
-  storage: { runtime: ['token', 'wire', 'storage'], types: ['token', 'wire', 'storage'] },
+  storage: {
+    runtime: ['token', 'wire', 'sqlite', 'storage'],
+    types: ['token', 'wire', 'sqlite', 'storage'],
+  },
   issuer: {
-    runtime: ['token', 'wire', 'drivers', 'issuer'],
-    types: ['token', 'wire', 'drivers', 'issuer', 'client'],
+    runtime: ['token', 'wire', 'sqlite', 'drivers', 'issuer'],
+    types: ['token', 'wire', 'sqlite', 'drivers', 'issuer', 'client'],
   },
   client: { runtime: ['token', 'client'], types: ['token', 'wire', 'client'] },
   uppy: { runtime: ['token', 'client', 'uppy'], types: ['token', 'wire', 'client', 'uppy'] },

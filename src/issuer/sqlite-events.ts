@@ -1,10 +1,10 @@
-import type Database from 'better-sqlite3';
+import type { Statement } from '../sqlite/database.js';
 import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
 
 /** What recording an event needs of the SQLite store. */
 export interface EventSql {
-  stmt(sql: string): Database.Statement;
+  stmt(sql: string): Statement;
   transaction<T>(fn: () => T): T;
   usage(subject: string, now: number): Usage;
 }

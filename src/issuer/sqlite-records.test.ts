@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite/database.js';
 import { SqliteRecordStore } from './sqlite-records.js';
 import { recordStoreContract } from './testing.js';
 
@@ -20,7 +20,7 @@ describe('SQLite records made by an earlier version', () => {
     const path = await import('node:path');
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'valet-records-')), 'old.sqlite');
     // The grants table as it was before reserved_until.
-    const old = new Database(file);
+    const old = openDatabase(file);
     old.exec(`CREATE TABLE grants (id TEXT PRIMARY KEY NOT NULL, subject TEXT NOT NULL, op TEXT NOT NULL,
       object TEXT NOT NULL, rule TEXT NOT NULL, constraints TEXT NOT NULL, issued_at INTEGER NOT NULL,
       expires_at INTEGER NOT NULL, kid TEXT NOT NULL, client_address TEXT, user_agent TEXT, share_id TEXT,
@@ -57,7 +57,7 @@ describe('SQLite records made by an earlier version', () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'valet-records-')), 'old.sqlite');
     await SqliteRecordStore.open(file).close();
     // The shares table as it was before links were bound to a version, with one link in it.
-    const old = new Database(file);
+    const old = openDatabase(file);
     old.exec(`ALTER TABLE shares DROP COLUMN etag;
       INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at)
         VALUES ('a', 'alice', 'complete', 1, 'text/plain', 'x', '"v1"', 1, 1);

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { openDatabase, type SqliteDatabase, type Statement } from '../sqlite/database.js';
 import {
   type GrantRow,
   grantValues,
@@ -42,7 +42,7 @@ export interface SqliteRecordStoreOptions {
 }
 
 /**
- * The default {@link RecordStore}: one SQLite file (better-sqlite3, WAL).
+ * The default {@link RecordStore}: one SQLite file (WAL; `node:sqlite`, or better-sqlite3 on Node 20).
  * Every method runs synchronously inside one process, so check-and-write methods are atomic
  * transactions; the async signatures match stores that talk to a server.
  *
@@ -53,11 +53,11 @@ export interface SqliteRecordStoreOptions {
  * ```
  */
 export class SqliteRecordStore implements RecordStore {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
 
   readonly #synchronous: 'NORMAL' | 'FULL';
 
-  private constructor(db: Database.Database, options: SqliteRecordStoreOptions) {
+  private constructor(db: SqliteDatabase, options: SqliteRecordStoreOptions) {
     this.#db = db;
     this.#synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     db.pragma('journal_mode = WAL');
@@ -68,12 +68,12 @@ export class SqliteRecordStore implements RecordStore {
     migrate(db);
   }
 
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, Statement>();
   #lastSweep = Number.NEGATIVE_INFINITY;
   #batch: Promise<void> | undefined;
 
   /** A prepared statement, compiled once per SQL text. */
-  #stmt(sql: string): Database.Statement {
+  #stmt(sql: string): Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);
@@ -85,13 +85,13 @@ export class SqliteRecordStore implements RecordStore {
   /** What the event rows need of this store. */
   readonly #sql: EventSql = {
     stmt: (sql) => this.#stmt(sql),
-    transaction: (fn) => this.#db.transaction(fn)(),
+    transaction: (fn) => this.#db.transaction(fn),
     usage: (subject, now) => this.#usage(subject, now),
   };
 
   /** Opens (creating if needed) a database file; `:memory:` for a throw-away one. */
   static open(file: string, options: SqliteRecordStoreOptions = {}): SqliteRecordStore {
-    return new SqliteRecordStore(new Database(file), options);
+    return new SqliteRecordStore(openDatabase(file), options);
   }
 
   #insertGrant(g: GrantRecord): void {
@@ -106,7 +106,8 @@ export class SqliteRecordStore implements RecordStore {
     // Each object counts once, at the larger of its stored size and its largest live reservation:
     // an overwrite in flight replaces the old bytes, and a client's retries (each with a new key)
     // end up as one object.
-    return this.#stmt(USAGE).get(subject, now, subject, except ?? null, now) as Usage;
+    const row = this.#stmt(USAGE).get(subject, now, subject, except ?? null, now) as Usage;
+    return { bytes: row.bytes, objects: row.objects }; // a plain object whatever the engine's rows
   }
 
   /**
@@ -138,7 +139,7 @@ export class SqliteRecordStore implements RecordStore {
     let result: T;
     try {
       // A savepoint inside the shared transaction: a write that throws undoes only itself.
-      result = this.#db.transaction(fn)();
+      result = this.#db.transaction(fn);
     } catch (error) {
       return Promise.reject(error);
     }

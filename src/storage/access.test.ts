@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite/database.js';
 import { generateSigningJwk, publicJwk, TrustedKeys } from '../token/keys.js';
 import { KeyAccess } from './access.js';
 import type { UsedKeyLedger } from './ledger.js';
@@ -16,7 +16,7 @@ describe('single-use keys when the disk is full', () => {
     t.after(() => rm(dir, { recursive: true, force: true }));
     // A real SQLite database that is full: SQLite reports a page limit reached exactly as a full
     // disk (SQLITE_FULL, "database or disk is full").
-    const db = new Database(path.join(dir, 'full.sqlite'));
+    const db = openDatabase(path.join(dir, 'full.sqlite'));
     db.exec('CREATE TABLE used_keys (jti TEXT PRIMARY KEY NOT NULL, exp INTEGER NOT NULL) WITHOUT ROWID');
     db.pragma('max_page_count = 3');
     const insert = db.prepare('INSERT INTO used_keys (jti, exp) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING');

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { isDiskFull } from '../sqlite/database.js';
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
@@ -84,7 +85,7 @@ export class KeyAccess {
       fresh = this.#options.ledger.consume(jti, exp + this.#options.skew);
     } catch (error) {
       // A full disk: the use cannot be recorded, so it is refused (fail closed), as 507.
-      if ((error as { code?: string }).code === 'SQLITE_FULL') {
+      if (isDiskFull(error)) {
         throw new ValetError(
           'insufficient_storage',
           'storage is out of space: this single-use key cannot be used now',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { openDatabase, type SqliteDatabase, type Statement } from '../sqlite/database.js';
 import { signRequest } from '../token/signature.js';
 import { Endpoints } from '../wire/endpoints.js';
 import type { Receipt, StorageEvent } from '../wire/events.js';
@@ -46,21 +46,21 @@ interface Row {
  * issuer answers 2xx; the issuer de-duplicates by event id.
  */
 export class EventOutbox {
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #options: Required<EventWebhookOptions>;
   readonly #endpoints: Endpoints;
   readonly #health: LinkHealth;
-  readonly #insert: Database.Statement<[string, string, string, string]>;
-  readonly #ready: Database.Statement<[number]>;
-  readonly #delete: Database.Statement<[number]>;
-  readonly #next: Database.Statement<[], Row>;
+  readonly #insert: Statement<[string, string, string, string]>;
+  readonly #ready: Statement<[number]>;
+  readonly #delete: Statement<[number]>;
+  readonly #next: Statement<[], Row>;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
   #delay: number;
   readonly #abort = new AbortController();
 
-  private constructor(db: Database.Database, options: EventWebhookOptions, log: Logger) {
+  private constructor(db: SqliteDatabase, options: EventWebhookOptions, log: Logger) {
     this.#db = db;
     this.#options = { retryDelay: 250, maxRetryDelay: 30_000, timeout: 10_000, ...options };
     this.#delay = this.#options.retryDelay;
@@ -90,7 +90,7 @@ export class EventOutbox {
 
   /** Opens the outbox in a data directory. */
   static open(dir: string, options: EventWebhookOptions, log: Logger): EventOutbox {
-    return new EventOutbox(new Database(path.join(dir, 'outbox.sqlite')), options, log);
+    return new EventOutbox(openDatabase(path.join(dir, 'outbox.sqlite')), options, log);
   }
 
   /**

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase, type SqliteDatabase, type Statement } from '../sqlite/database.js';
 
 /**
  * The persistent ledger of used single-use key ids. A row is kept until the key would have
@@ -10,12 +10,12 @@ import Database from 'better-sqlite3';
  * used the key is answered, so a replay is refused after a crash or restart too.
  */
 export class UsedKeyLedger {
-  readonly #db: Database.Database;
-  readonly #insert: Database.Statement<[string, number]>;
-  readonly #has: Database.Statement<[string], { one: number }>;
-  readonly #prune: Database.Statement<[number]>;
+  readonly #db: SqliteDatabase;
+  readonly #insert: Statement<[string, number]>;
+  readonly #has: Statement<[string], { one: number }>;
+  readonly #prune: Statement<[number]>;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: SqliteDatabase) {
     this.#db = db;
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -32,7 +32,7 @@ export class UsedKeyLedger {
 
   /** Opens (creating if needed) the ledger in a data directory. */
   static open(dir: string): UsedKeyLedger {
-    return new UsedKeyLedger(new Database(path.join(dir, 'ledger.sqlite')));
+    return new UsedKeyLedger(openDatabase(path.join(dir, 'ledger.sqlite')));
   }
 
   /** Records a key id as used; false if it was already used. Durable when it returns. */

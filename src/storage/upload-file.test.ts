@@ -41,6 +41,9 @@ describe('Upload.receive', () => {
       result.then(
         (r) => res.end(r.sha256),
         (e: Error) => {
+          // Closed after the answer, as storage does with a body it stopped reading: whether a
+          // kept-alive connection would be closed by itself differs between Node versions.
+          res.shouldKeepAlive = false;
           res.statusCode = 400;
           res.end(e.message);
         },
@@ -77,6 +80,9 @@ describe('Upload.receive', () => {
     return { socket, head, answer };
   }
 
+  /** What one socket read takes at most (libuv reads 64 KiB at a time). */
+  const SOCKET_READ = 64 * 1024;
+
   it('reads nothing ahead while its upload waits for the write budget', async () => {
     // Spend the whole budget, as a thousand uploads writing at once would: the upload writes its
     // first socket read, then waits for its turn.
@@ -95,7 +101,13 @@ describe('Upload.receive', () => {
     assert.equal(uploadWriteBudget.waiting, 1, 'the upload waits for its turn');
     assert.ok(written > 0 && written < body.length);
     const readAhead = req.socket.bytesRead - Buffer.byteLength(client.head) - written;
-    assert.equal(readAhead, 0, `a waiting upload holds no unwritten body bytes (it read ${readAhead} ahead)`);
+    // Node 26 starts one more socket read when a read() empties a request's buffer, whatever its
+    // high-water mark (20 to 24 do not): a waiting upload holds at most that one read there.
+    const allowed = Number(process.versions.node.split('.')[0]) >= 26 ? SOCKET_READ : 0;
+    assert.ok(
+      readAhead <= allowed,
+      `a waiting upload holds no more unwritten body bytes than ${allowed} (it read ${readAhead} ahead)`,
+    );
     // Its turn comes: it finishes, whole.
     uploadWriteBudget.give(uploadWriteBudget.limit);
     const received = await result;

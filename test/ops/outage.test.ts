@@ -9,9 +9,9 @@ import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { createClient } from '../../src/client/client.js';
 import { openFile } from '../../src/client/node.js';
+import { openDatabase } from '../../src/sqlite/database.js';
 import { keyFiles, testKey } from '../helpers/keys.js';
 import { startProvider } from '../helpers/oidc.js';
 import { freePort, type RunningProcess, startStorage, startValet } from '../helpers/storage.js';
@@ -184,7 +184,7 @@ describe('an outage of the app', () => {
 
     // Its event reached the app once (storage's outbox delivered it when the app came back).
     await eventually(async () => {
-      const db = new Database(path.join(dir, 'issuer.sqlite'), { readonly: true });
+      const db = openDatabase(path.join(dir, 'issuer.sqlite'));
       try {
         const row = db
           .prepare("SELECT count(*) AS n FROM events WHERE object = ? AND type = 'object.created'")
