@@ -38,6 +38,12 @@ export async function defaultDigest(blob: BlobLike): Promise<string> {
   return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** A file's own name (a browser `File`, `openFile`), or undefined for other data. */
+export function fileName(blob: BlobLike): string | undefined {
+  const name = (blob as { name?: unknown }).name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
 /** A browser File's identity (name, size, type, modification time); undefined for other data. */
 export function fileFingerprint(blob: BlobLike): string | undefined {
   const file = blob as BlobLike & { name?: unknown; lastModified?: unknown };

@@ -7,7 +7,7 @@ import type {
   ShareBody,
   ShareListBody,
 } from '../wire/issuer-api.js';
-import { defaultDigest, toBlob } from './blob.js';
+import { defaultDigest, fileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
 import { freshKey, issuerCall } from './issuer-api.js';
 import type { ResumeStore } from './resume.js';
@@ -82,10 +82,12 @@ export class ValetClient {
       : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
     const sha256 = await this.#digest(blob, options.sha256);
     const contentType = options.contentType ?? (blob?.type ? blob.type : undefined);
+    // A file keeps its name unless the caller gives another, as the drop zone, Uppy and the CLI do.
+    const name = options.name ?? (blob && fileName(blob));
     const request: KeyRequestBody = {
       op: 'put',
       ...(options.rule !== undefined && { rule: options.rule }),
-      ...(options.name !== undefined && { name: options.name }),
+      ...(name !== undefined && { name }),
       ...(blob && { size: blob.size }),
       ...(contentType !== undefined && { content_type: contentType }),
       ...(sha256 !== undefined && { sha256 }),

@@ -8,11 +8,13 @@
  * ```ts
  * import { createClient } from 'valet/client'
  * import { openFile } from 'valet/client/node'
- * await createClient({ issuer, getToken }).upload(await openFile('video.mp4', { type: 'video/mp4' }), { name: 'video.mp4' })
+ * // Stored as video.mp4 (the file's name) under the rule's prefix.
+ * await createClient({ issuer, getToken }).upload(await openFile('video.mp4', { type: 'video/mp4' }))
  * ```
  */
 import { close, open, read } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import type { BlobLike } from './client.js';
 
@@ -26,7 +28,7 @@ const READ_SIZE = 1024 * 1024;
 export async function openFile(path: string, options: { type?: string } = {}): Promise<BlobLike> {
   const info = await stat(path);
   if (!info.isFile()) throw new Error(`${path} is not a regular file`);
-  return fileSlice(path, 0, info.size, options.type ?? '');
+  return { ...fileSlice(path, 0, info.size, options.type ?? ''), name: basename(path) };
 }
 
 function fileSlice(path: string, start: number, end: number, type: string): BlobLike {

@@ -45,6 +45,8 @@ export interface Progress {
 export interface BlobLike {
   readonly size: number;
   readonly type: string;
+  /** A file's name (a browser `File`, `openFile` from `valet/client/node`): the default object name. */
+  readonly name?: string;
   slice(start?: number, end?: number, contentType?: string): BlobLike;
   stream(): ReadableStream<Uint8Array>;
 }
@@ -62,7 +64,10 @@ export type UploadData =
 export interface UploadOptions {
   /** The issuer rule to use; default: the first upload rule that allows it. */
   rule?: string;
-  /** The proposed object name (the rule confines it, e.g. under `users/<you>/`). */
+  /**
+   * The proposed object name (the rule confines it, e.g. under `users/<you>/`). Default: the
+   * file's own name (a browser `File`, `openFile`); for other data, a name the issuer makes up.
+   */
   name?: string;
   /** The content type; default: the Blob's type, if any. */
   contentType?: string;
