@@ -54,6 +54,48 @@ describe('read-your-writes on Valet storage', () => {
     assert.equal(new Set(hooked).size, 102);
   });
 
+  it('drops a deleted object from the listing as soon as delete() resolves, 50 times in a row', async (t) => {
+    const system = await startSystem(t);
+    const alice = system.client('alice');
+    for (let i = 0; i < 50; i++) {
+      const { key } = await alice.upload(new Blob([`file ${i}`]), { name: `d${i}.txt` });
+      await alice.delete(key);
+      assert.ok(!(await alice.list()).some((o) => o.key === key), `not listed after delete(): ${key}`);
+    }
+    // The webhook's own delivery of the same events changes nothing: one deletion each.
+    await eventually(async () =>
+      (await system.issuer.records.listEvents()).filter((e) => e.type === 'object.deleted').length >= 50
+        ? true
+        : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await system.issuer.records.listEvents();
+    assert.equal(events.filter((e) => e.type === 'object.deleted').length, 50);
+    // A deletion's receipt is no upload's, and the other way round.
+    const put = await system.issuer.mint('alice', { op: 'put', name: 'x.txt', size: 1 });
+    const stored = (await (await fetch(put.url, { method: 'PUT', body: 'x' })).json()) as {
+      receipt: unknown;
+    };
+    const del = await system.issuer.mint('alice', { op: 'delete', key: 'users/alice/x.txt' });
+    const deleted = (await (await fetch(del.url, { method: 'DELETE' })).json()) as { receipt: unknown };
+    const complete = async (id: string, receipt: unknown) => {
+      const response = await fetch(`${system.served.url}/v1/keys/${id}/complete`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+        body: JSON.stringify({ receipt }),
+      });
+      return { status: response.status, body: (await response.json()) as { error: { message: string } } };
+    };
+    const unusedPut = await system.issuer.mint('alice', { op: 'put', name: 'y.txt', size: 1 });
+    const asUpload = await complete(unusedPut.id, deleted.receipt);
+    assert.equal(asUpload.status, 400);
+    assert.match(asUpload.body.error.message, /another upload/);
+    const unusedDelete = await system.issuer.mint('alice', { op: 'delete', key: 'users/alice/x.txt' });
+    const asDeletion = await complete(unusedDelete.id, stored.receipt);
+    assert.equal(asDeletion.status, 400);
+    assert.match(asDeletion.body.error.message, /another deletion/);
+  });
+
   it('refuses a forged receipt, and one for another upload', async (t) => {
     const system = await startSystem(t);
     const alice = system.client('alice');

@@ -7,6 +7,7 @@ import type {
   ShareBody,
   ShareListBody,
 } from '../wire/issuer-api.js';
+import type { DeletedStorageBody } from '../wire/storage-api.js';
 import { defaultDigest, fileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
 import { freshKey, issuerCall } from './issuer-api.js';
@@ -14,7 +15,7 @@ import type { ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import type { ByteCount, Sent, UploadJob } from './strategies/job.js';
 import { type ResumeMemory, uploadResumable } from './strategies/resumable.js';
-import { uploadInOne } from './strategies/single.js';
+import { storedAnswer, uploadInOne } from './strategies/single.js';
 import { storageFetch } from './transports/send.js';
 import type {
   BlobLike,
@@ -212,9 +213,13 @@ export class ValetClient {
         method: 'DELETE',
         signal: options.signal,
       });
-      await response.body?.cancel();
-      // Another store (S3…) sends the issuer no event: report the deletion, the issuer checks it.
-      if (minted.complete) await issuerCall(this.#ctx, 'POST', minted.complete, {}, options.signal, 1);
+      // Valet storage answers with the receipt of its deletion event: passed on, the issuer's
+      // listing drops the object before this returns. Another store (S3…) sends the issuer no
+      // event: report the deletion, the issuer checks it. Valet storage with no issuer: nothing.
+      const answer = await storedAnswer<DeletedStorageBody>(response);
+      if (!minted.complete || (answer !== undefined && answer.receipt === undefined)) return;
+      const body = answer ? { receipt: answer.receipt } : {};
+      await issuerCall(this.#ctx, 'POST', minted.complete, body, options.signal, this.#ctx.retries + 1);
     });
   }
 

@@ -153,7 +153,7 @@ export class IssuerCore {
     };
     const signed = await this.driver.sign(claims, options);
     return mintedKey(claims, signed, {
-      ...(completes(this.driver, claims) && { complete: `/v1/keys/${claims.upload ?? claims.jti}/complete` }),
+      ...(completes(claims) && { complete: `/v1/keys/${claims.upload ?? claims.jti}/complete` }),
       ...(this.driver.resumable &&
         (claims.resumable || claims.upload !== undefined) && {
           upload: { id: claims.upload ?? claims.jti, protocol: this.driver.resumable.protocol, renewals: 0 },
@@ -168,8 +168,10 @@ export class IssuerCore {
  * sends no events (the issuer verifies it there), and every upload on one that does (with the
  * receipt storage answered with, so that the upload is recorded before the client goes on).
  */
-function completes(driver: StorageDriver, claims: Claims): boolean {
-  return claims.op === 'put' || (claims.op === 'delete' && driver.completion === 'client');
+function completes(claims: Claims): boolean {
+  // Every upload and deletion: a store that sends events answers with a receipt to pass on (so
+  // the listing has the change at once), any other store is checked by the issuer.
+  return claims.op === 'put' || claims.op === 'delete';
 }
 
 /** The one place a {@link MintedKey} is made: the claims, and the request that carries them. */

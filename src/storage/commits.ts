@@ -63,8 +63,11 @@ export class Commits {
     return { created, receipt: await this.#outbox.receipt(event.body, this.#now()) };
   }
 
-  /** Deletes the current version of the key's object (`consume` first, as for any single-use key). */
-  async deleteVersion(claims: ValetClaims, consume: () => void): Promise<void> {
+  /**
+   * Deletes the current version of the key's object (`consume` first, as for any single-use key).
+   * Returns (with a webhook) the receipt of its event for the client to hand to the issuer.
+   */
+  async deleteVersion(claims: ValetClaims, consume: () => void): Promise<Receipt | undefined> {
     const meta = await this.metaOf(claims.obj);
     if (!meta) throw new ValetError('not_found', 'no such object');
     consume();
@@ -80,6 +83,8 @@ export class Commits {
       this.#settle(event, deleted);
     }
     if (!deleted) throw new ValetError('not_found', 'no such object');
+    if (!event || !this.#outbox) return undefined;
+    return this.#outbox.receipt(event.body, this.#now());
   }
 
   /** The metadata of an object's current version, if any. */

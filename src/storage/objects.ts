@@ -4,7 +4,7 @@ import { ValetError } from '../token/errors.js';
 import { objectPath } from '../token/mint.js';
 import { decodeObjectKeyPath } from '../token/object-key.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from '../wire/serving.js';
-import { type StoredObjectBody, UPLOADS_PATH } from '../wire/storage-api.js';
+import { type DeletedStorageBody, type StoredObjectBody, UPLOADS_PATH } from '../wire/storage-api.js';
 import { extractToken, type KeyAccess } from './access.js';
 import type { Commits } from './commits.js';
 import { evaluatePreconditions, ifRangeHolds } from './conditions.js';
@@ -127,8 +127,13 @@ export class ObjectRoutes {
   }
 
   async #delete(ex: Exchange, claims: ValetClaims): Promise<void> {
-    await this.#commits.deleteVersion(claims, () => this.#access.consume(claims));
-    ex.res.writeHead(204).end();
+    const receipt = await this.#commits.deleteVersion(claims, () => this.#access.consume(claims));
+    if (!receipt) {
+      ex.res.writeHead(204).end();
+      return;
+    }
+    const body: DeletedStorageBody = { object: claims.obj, deleted: true, receipt };
+    sendJson(ex.res, 200, body);
   }
 
   async #read(ex: Exchange, claims: ValetClaims, headOnly: boolean): Promise<void> {

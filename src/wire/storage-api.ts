@@ -27,6 +27,17 @@ export interface StoredObjectBody {
   receipt?: Receipt;
 }
 
+/**
+ * Valet storage's `200` to a `DELETE` when it reports to an issuer: the deletion's signed event,
+ * for the client to pass on so that the issuer's listing drops the object at once. Without an
+ * issuer the answer is a bare `204`.
+ */
+export interface DeletedStorageBody {
+  object: string;
+  deleted: true;
+  receipt: Receipt;
+}
+
 /** Where resumable (tus 1.0) uploads live: `POST /uploads` creates one, `/uploads/<id>` continues it. */
 export const UPLOADS_PATH = '/uploads';
 

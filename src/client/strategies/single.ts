@@ -82,12 +82,12 @@ export async function confirm(
   );
 }
 
-/** Valet storage's JSON answer to an upload; undefined for another store's (S3 answers no JSON). */
-export async function storedAnswer(response: Response): Promise<StoredObjectBody | undefined> {
+/** Valet storage's JSON answer to an upload or deletion; undefined for another store's (S3 answers no JSON). */
+export async function storedAnswer<T = StoredObjectBody>(response: Response): Promise<T | undefined> {
   const text = await response.text();
   if (!response.headers.get('content-type')?.includes('json') || text === '') return undefined;
   try {
-    return JSON.parse(text) as StoredObjectBody;
+    return JSON.parse(text) as T;
   } catch {
     return undefined;
   }

@@ -9,7 +9,7 @@ import type { IssuerCore } from '../core.js';
 import type { EventRecord, GrantRecord } from '../records.js';
 import type { Identity } from '../rules.js';
 import { issuerEvent, recordEvent } from './events.js';
-import { confirmFromEvent, overQuota } from './receipts.js';
+import { confirmDeletionFromEvent, confirmFromEvent, overQuota } from './receipts.js';
 
 /**
  * The client reports its upload or deletion done (`POST /v1/keys/:id/complete`); when this
@@ -28,7 +28,7 @@ export async function completeKey(
     throw new ValetError('not_found', 'no such upload or deletion');
   }
   if (core.driver.completion === 'client') return verifyFromStore(core, grant);
-  if (grant.op !== 'put') throw new ValetError('not_found', 'storage reports its deletions itself');
+  if (grant.op === 'delete') return confirmDeletionFromEvent(core, grant, receipt);
   return confirmFromEvent(core, grant, receipt);
 }
 

@@ -1,6 +1,7 @@
 import { ValetError } from '../../token/errors.js';
 import { verifyRequestSignature } from '../../token/signature.js';
 import { type Receipt, storageEventSchema } from '../../wire/events.js';
+import type { DeletedObjectBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { IssuerCore } from '../core.js';
 import type { GrantRecord } from '../records.js';
@@ -25,13 +26,7 @@ export async function confirmFromEvent(
   grant: GrantRecord,
   receipt: Receipt | undefined,
 ): Promise<StoredObjectBody> {
-  if (receipt && grant.completedAt === null) {
-    const event = await verifiedReceipt(core, receipt);
-    if (event && (event.key_id !== grant.id || event.type !== 'object.created')) {
-      throw new ValetError('bad_request', 'the receipt is for another upload');
-    }
-    if (event && !(await recordEvent(core, eventRecord(core, event))).kept) throw overQuota();
-  }
+  if (!(await recordReceipt(core, grant, receipt, 'object.created'))) throw overQuota();
   if (!(await completed(core, grant.id))) {
     throw new ValetError('unavailable', 'storage has not reported this upload yet; ask again');
   }
@@ -44,6 +39,44 @@ export async function confirmFromEvent(
     sha256: object.sha256 ?? '',
     etag: object.etag ?? '',
   };
+}
+
+/**
+ * Confirms a deletion from a store that sends events, as {@link confirmFromEvent} an upload: when
+ * this resolves, the object is no longer listed (read-your-writes for deletes too).
+ */
+export async function confirmDeletionFromEvent(
+  core: IssuerCore,
+  grant: GrantRecord,
+  receipt: Receipt | undefined,
+): Promise<DeletedObjectBody> {
+  await recordReceipt(core, grant, receipt, 'object.deleted');
+  if (!(await completed(core, grant.id))) {
+    throw new ValetError('unavailable', 'storage has not reported this deletion yet; ask again');
+  }
+  return { object: grant.object, deleted: true };
+}
+
+/**
+ * Records the event a receipt carries, if it holds and is this key's `type` of event; false if
+ * the event was refused (an upload over the quota).
+ */
+async function recordReceipt(
+  core: IssuerCore,
+  grant: GrantRecord,
+  receipt: Receipt | undefined,
+  type: 'object.created' | 'object.deleted',
+): Promise<boolean> {
+  if (!receipt || grant.completedAt !== null) return true;
+  const event = await verifiedReceipt(core, receipt);
+  if (!event) return true;
+  if (event.key_id !== grant.id || event.type !== type) {
+    throw new ValetError(
+      'bad_request',
+      `the receipt is for another ${type === 'object.created' ? 'upload' : 'deletion'}`,
+    );
+  }
+  return (await recordEvent(core, eventRecord(core, event))).kept;
 }
 
 /** The receipt's event if its signature holds (over the events path, in the replay window), else undefined. */
@@ -65,7 +98,7 @@ async function verifiedReceipt(core: IssuerCore, receipt: Receipt) {
   return parsed.data;
 }
 
-/** True once the key's upload is recorded; waits for storage's event at most {@link EVENT_WAIT_MS}. */
+/** True once the key's upload or deletion is recorded; waits for storage's event at most {@link EVENT_WAIT_MS}. */
 async function completed(core: IssuerCore, grantId: string): Promise<boolean> {
   const deadline = Date.now() + EVENT_WAIT_MS;
   for (;;) {
