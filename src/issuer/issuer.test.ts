@@ -293,10 +293,22 @@ describe('issuer handler', () => {
       ),
       'entity_too_large',
     );
-    assert.equal(
-      await errorCode(await issuer.fetch(call('/v1/keys', { body: { op: 'put', name: 'a' } }))),
-      'unauthenticated',
+    const unsigned = await issuer.fetch(call('/v1/keys', { body: { op: 'put', name: 'a' } }));
+    assert.deepEqual(((await unsigned.json()) as { error: unknown }).error, {
+      code: 'unauthenticated',
+      message:
+        "this request is not signed in: send the app's token (Authorization: Bearer …) or its session cookie",
+    });
+    // A token that was sent and refused is named as such, not as missing.
+    const refused = await issuer.fetch(
+      call('/v1/keys', { body: { op: 'put', name: 'a' }, headers: { authorization: 'Bearer wrong' } }),
     );
+    assert.equal(refused.status, 401);
+    assert.deepEqual(((await refused.json()) as { error: unknown }).error, {
+      code: 'unauthenticated',
+      message:
+        "the app refused this request's token (Authorization header): it is wrong or has expired; sign in again",
+    });
   });
 
   it('accepts storage events only when signed, records each once and calls the hook once', async () => {

@@ -36,7 +36,7 @@ export function identifier(options: IssuerOptions, now: () => number): Identify 
       if (error instanceof ValetError) throw error;
       throw new ValetError('unauthenticated', 'authentication failed', { cause: error });
     }
-    if (!identity) throw new ValetError('unauthenticated', 'this request needs a bearer token');
+    if (!identity) throw notSignedIn(incoming);
     if (typeof identity.subject !== 'string' || identity.subject === '' || identity.subject.length > 256) {
       throw new ValetError('unauthenticated', 'the authenticated subject is empty or too long');
     }
@@ -48,4 +48,21 @@ export function identifier(options: IssuerOptions, now: () => number): Identify 
   };
   if (ready) identify.ready = ready;
   return identify;
+}
+
+/**
+ * The refusal of a request no one is signed in for: a token that was sent and refused is named as
+ * such (saying one is needed would send the user looking for the wrong problem).
+ */
+function notSignedIn(incoming: Incoming): ValetError {
+  if (incoming.header('authorization')) {
+    return new ValetError(
+      'unauthenticated',
+      "the app refused this request's token (Authorization header): it is wrong or has expired; sign in again",
+    );
+  }
+  return new ValetError(
+    'unauthenticated',
+    "this request is not signed in: send the app's token (Authorization: Bearer …) or its session cookie",
+  );
 }
