@@ -112,11 +112,18 @@ function describeFailure(
     return {
       code: 'port_in_use',
       message: `${where} is already in use`,
-      hint: ' (is another valet or server running there? choose another port with --port)',
+      hint: ` (is another valet or server running there? ${portAdvice(command)})`,
       status: 1,
     };
   }
   return { code: 'error', message, hint: hintOf(error), status: 1 };
+}
+
+/** How to choose another port for this command: its --port flag, or the config file's `port`. */
+function portAdvice(command: Command | undefined): string {
+  if (command && 'port' in command.options) return 'choose another port with --port';
+  if (command?.name === 'issuer') return 'choose another port with "port" in the config file';
+  return 'choose another port';
 }
 
 /** Every failure is one line on stderr: multi-line messages (validation reports) are joined. */
