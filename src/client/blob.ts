@@ -44,6 +44,17 @@ export function fileName(blob: BlobLike): string | undefined {
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
+/**
+ * A file name the issuer keeps with an object (1 to 255 characters, no control characters or
+ * slashes, Unicode text), or undefined: a name it would refuse is not sent, so it never fails an
+ * upload (the object name is checked on its own).
+ */
+export function keptFileName(name: string | undefined): string | undefined {
+  if (name === undefined || name.length > 255 || /[\p{Cc}/\\]/u.test(name)) return undefined;
+  // An unpaired surrogate (String.prototype.isWellFormed is newer than some browsers Valet serves).
+  return /\p{Cs}/u.test(name) ? undefined : name;
+}
+
 /** A browser File's identity (name, size, type, modification time); undefined for other data. */
 export function fileFingerprint(blob: BlobLike): string | undefined {
   const file = blob as BlobLike & { name?: unknown; lastModified?: unknown };

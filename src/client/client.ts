@@ -8,7 +8,7 @@ import type {
   ShareListBody,
 } from '../wire/issuer-api.js';
 import type { DeletedStorageBody } from '../wire/storage-api.js';
-import { defaultDigest, fileName, toBlob } from './blob.js';
+import { defaultDigest, fileName, keptFileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
 import { freshKey, issuerCall } from './issuer-api.js';
 import type { ResumeStore } from './resume.js';
@@ -83,12 +83,16 @@ export class ValetClient {
       : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
     const sha256 = await this.#digest(blob, options.sha256);
     const contentType = options.contentType ?? (blob?.type ? blob.type : undefined);
-    // A file keeps its name unless the caller gives another, as the drop zone, Uppy and the CLI do.
-    const name = options.name ?? (blob && fileName(blob));
+    // A file keeps its name unless the caller gives another, as the drop zone, Uppy and the CLI
+    // do; its own name is kept with the object either way (listed, the default download name).
+    const filename = blob && keptFileName(fileName(blob));
+    const name = options.name ?? filename;
     const request: KeyRequestBody = {
       op: 'put',
       ...(options.rule !== undefined && { rule: options.rule }),
       ...(name !== undefined && { name }),
+      ...(filename !== undefined && { filename }),
+      ...(options.metadata !== undefined && { metadata: options.metadata }),
       ...(blob && { size: blob.size }),
       ...(contentType !== undefined && { content_type: contentType }),
       ...(sha256 !== undefined && { sha256 }),
@@ -258,6 +262,8 @@ export class ValetClient {
         etag: o.etag,
         createdAt: o.created_at,
         updatedAt: o.updated_at,
+        ...(o.filename !== undefined && { filename: o.filename }),
+        ...(o.metadata !== undefined && { metadata: o.metadata }),
       })),
       next: body.next ?? null,
     };

@@ -71,6 +71,11 @@ export interface UploadOptions {
   name?: string;
   /** The content type; default: the Blob's type, if any. */
   contentType?: string;
+  /**
+   * The app's own fields, kept with the object and listed with it: names of `a-z`, `0-9`, `_`
+   * and `-` (at most 64), values of at most 1,024 characters; at most 32 fields, 8 KiB in all.
+   */
+  metadata?: Record<string, string>;
   /** Bind the body's SHA-256 into the key (`true`: computed here; a hex string: already known). */
   sha256?: boolean | string;
   onProgress?: (progress: Progress) => void;
@@ -146,6 +151,10 @@ export interface ObjectInfo {
   etag: string;
   createdAt: string;
   updatedAt: string;
+  /** The file's own name, as its upload gave it (a file's name is sent whatever `name` says). */
+  filename?: string;
+  /** The app's own fields, as its upload gave them (`metadata` of {@link UploadOptions}). */
+  metadata?: Record<string, string>;
 }
 
 /** A share link. */

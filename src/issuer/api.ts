@@ -15,6 +15,10 @@ export interface CompletedUpload {
   contentType: string;
   sha256: string;
   etag: string;
+  /** The file's own name, as the upload gave it. */
+  filename?: string;
+  /** The app's own fields, as the upload gave them. */
+  metadata?: Record<string, string>;
   /** The key that uploaded it, if this issuer minted it. */
   grant: GrantRecord | undefined;
 }
@@ -40,8 +44,14 @@ export interface KeyRequest {
    * `inline`: what users upload never renders as a page because a client said so.
    */
   disposition?: 'attachment';
-  /** get: the download file name. */
+  /**
+   * get: the download file name (default: the name the object's upload gave, else the key's last
+   * segment). put: the file's own name, kept with the object (listed, the default download name);
+   * the client sends a file's name here whatever object name it proposes.
+   */
   filename?: string;
+  /** put: the app's own fields, kept with the object and listed (see `METADATA` in the wire). */
+  metadata?: Record<string, string>;
   /**
    * put: a key for a resumable upload (tus on Valet storage, multipart on S3), which may send the
    * body in many requests over a longer time, renewing its key with `upload`.

@@ -65,6 +65,14 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
     await alice.delete(result.key);
     assert.equal(memory.objects.size, 0);
     assert.deepEqual(await alice.list(), [], 'the deletion was verified and recorded');
+    // What the upload said of its object is kept on a store the issuer checks too.
+    const file = new File(['hi'], 'Notes 1.txt', { type: 'text/plain' });
+    await alice.upload(file, { metadata: { topic: 'drivers' } });
+    const [listed] = await alice.list();
+    assert.deepEqual(
+      [listed?.key, listed?.filename, listed?.metadata],
+      ['users/alice/Notes 1.txt', 'Notes 1.txt', { topic: 'drivers' }],
+    );
   });
 
   it('removes an upload that breaks its key where the store did not check it', async () => {

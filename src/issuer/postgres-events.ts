@@ -1,6 +1,13 @@
 import type { Queryable } from './postgres-connect.js';
 import { GRANT_COLUMNS } from './postgres-schema.js';
-import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
+import {
+  descriptionJson,
+  eventValues,
+  type GrantRow,
+  type ObjectRow,
+  toGrant,
+  toObject,
+} from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
 
 /**
@@ -55,13 +62,24 @@ export async function recordEventTx(
   );
   const object = (
     await q.query(
-      `INSERT INTO ${s}.objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
-       VALUES ($1, $2, 'complete', $3, $4, $5, $6, $7, $7, NULL)
+      `INSERT INTO ${s}.objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
+         pending_until, description)
+       VALUES ($1, $2, 'complete', $3, $4, $5, $6, $7, $7, NULL, $8::jsonb)
        ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, state = 'complete', size = EXCLUDED.size,
          content_type = EXCLUDED.content_type, sha256 = EXCLUDED.sha256, etag = EXCLUDED.etag,
-         updated_at = EXCLUDED.updated_at, pending_until = NULL
+         updated_at = EXCLUDED.updated_at, pending_until = NULL, description = EXCLUDED.description
        RETURNING *`,
-      [event.object, owner, event.size, event.contentType, event.sha256, event.etag, event.receivedAt],
+      [
+        event.object,
+        owner,
+        event.size,
+        event.contentType,
+        event.sha256,
+        event.etag,
+        event.receivedAt,
+        // The version is what the key that made it said it is.
+        descriptionJson(grant?.description),
+      ],
     )
   ).rows[0] as ObjectRow;
   return {

@@ -68,7 +68,7 @@ describe('PostgreSQL records shared by several issuers', () => {
       const versions = await client.query('SELECT version FROM valet.schema_version');
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1, 2],
+        [1, 2, 3],
         'each migration ran once',
       );
     } finally {
@@ -76,7 +76,7 @@ describe('PostgreSQL records shared by several issuers', () => {
     }
   });
 
-  it('brings a schema of version 1 up to date: share links bound to the version their object has', async () => {
+  it('brings a schema of version 1 up to date: links bound to their version, descriptions', async () => {
     const fresh = await (await serverReady).freshDatabase();
     const client = new pg.Client({ connectionString: fresh });
     await client.connect();
@@ -95,6 +95,11 @@ describe('PostgreSQL records shared by several issuers', () => {
     }
     const store = await openStore(fresh);
     assert.equal((await store.getShare('shr_old'))?.etag, '"v1"');
+    // Version 3: objects and keys say what their upload said of them; old ones say nothing.
+    assert.equal((await store.getObject('a'))?.description, undefined);
+    const g = { ...putGrant('alice', 'b', 1), description: { filename: 'B.txt' } };
+    await store.reserveUpload(g, {}, T0);
+    assert.deepEqual((await store.getGrant(g.id))?.description, { filename: 'B.txt' });
   });
 
   it('never grants past a quota when replicas reserve at once', async () => {

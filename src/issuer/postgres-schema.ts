@@ -15,7 +15,7 @@ export function quoteSchema(name: string): string {
 }
 
 /** The version this code writes; stores made by a newer version are refused. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1: the tables. */
 const SCHEMA_V1 = (s: string) => `
@@ -105,14 +105,20 @@ CREATE INDEX grants_object ON ${s}.grants (object, issued_at) WHERE op = 'put';
 ALTER TABLE ${s}.shares ADD COLUMN etag TEXT;
 UPDATE ${s}.shares SET etag = o.etag FROM ${s}.objects o WHERE o.key = ${s}.shares.object;`;
 
+/** Version 3: what an upload says of its object (its file's name, the app's fields). */
+const SCHEMA_V3 = (s: string) => `
+ALTER TABLE ${s}.grants ADD COLUMN description JSONB;
+ALTER TABLE ${s}.objects ADD COLUMN description JSONB;`;
+
 /** Migrations by the version they bring the schema to (run in order, each in a transaction). */
 export function migrations(s: string): Record<number, string> {
-  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s) };
+  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s), 3: SCHEMA_V3(s) };
 }
 
 /** A grant's columns, with its constraints as JSON text (as the SQLite rows have them). */
 export const GRANT_COLUMNS = `id, subject, op, object, rule, constraints::text AS constraints, issued_at,
-  expires_at, kid, client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until`;
+  expires_at, kid, client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until,
+  description::text AS description`;
 
 /**
  * A subject's usage, as in SQLite (see `USAGE` there): each object once, at the larger of its
@@ -150,8 +156,8 @@ export const liveSharesSql = (s: string) => `SELECT sh.* FROM ${s}.shares sh
 /** Inserts a grant: parameters in the order of `grantValues` (record-rows.ts). */
 export const insertGrantSql = (s: string) => `INSERT INTO ${s}.grants (id, subject, op, object, rule,
     constraints, issued_at, expires_at, kid, client_address, user_agent, share_id, reserved_bytes,
-    completed_at, reserved_until)
-  VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
+    completed_at, reserved_until, description)
+  VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb)`;
 
 /**
  * A pending registry row for an object being uploaded, or a longer life for one already pending
@@ -166,10 +172,10 @@ export const pendingObjectSql = (s: string) => `INSERT INTO ${s}.objects
 /**
  * A reservation with no quota to check: the grant and its pending registry row (as
  * {@link pendingObjectSql}) in one statement, so one round trip and one commit. Parameters: the
- * grant's ({@link insertGrantSql}), then now ($16) and pending until ($17).
+ * grant's ({@link insertGrantSql}), then now ($17) and pending until ($18).
  */
 export const reserveWithoutQuotaSql = (s: string) => `WITH g AS (${insertGrantSql(s)} RETURNING 1)
   INSERT INTO ${s}.objects (key, owner, state, created_at, updated_at, pending_until)
-  SELECT $4, $2, 'pending', $16, $16, $17 FROM g
+  SELECT $4, $2, 'pending', $17, $17, $18 FROM g
   ON CONFLICT (key) DO UPDATE SET pending_until = GREATEST(${s}.objects.pending_until, EXCLUDED.pending_until)
     WHERE ${s}.objects.state = 'pending'`;

@@ -1,4 +1,11 @@
-import type { EventRecord, GrantRecord, ObjectRecord, RevocationRecord, ShareRecord } from './records.js';
+import type {
+  EventRecord,
+  GrantRecord,
+  ObjectDescription,
+  ObjectRecord,
+  RevocationRecord,
+  ShareRecord,
+} from './records.js';
 
 /** Rows of the SQL record stores (SQLite and PostgreSQL share the column names) as records. */
 
@@ -18,6 +25,8 @@ export interface GrantRow {
   reserved_bytes: number;
   completed_at: number | null;
   reserved_until: number | null;
+  /** JSON text (SQLite, and PostgreSQL's `::text`), or null. */
+  description?: string | null;
 }
 
 export interface ObjectRow {
@@ -31,6 +40,8 @@ export interface ObjectRow {
   created_at: number;
   updated_at: number;
   pending_until: number | null;
+  /** JSON: text from SQLite, parsed already by `pg` from a jsonb column; or null. */
+  description?: string | ObjectDescription | null;
 }
 
 export interface ShareRow {
@@ -75,7 +86,22 @@ export function toGrant(row: GrantRow): GrantRecord {
     completedAt: row.completed_at,
     ...(row.reserved_until !== null &&
       row.reserved_until !== undefined && { reservedUntil: row.reserved_until }),
+    ...describedBy(row.description),
   };
+}
+
+/** `{ description }` from a row's column, or nothing when there is none. */
+function describedBy(value: string | ObjectDescription | null | undefined): {
+  description?: ObjectDescription;
+} {
+  if (value === null || value === undefined) return {};
+  return { description: typeof value === 'string' ? (JSON.parse(value) as ObjectDescription) : value };
+}
+
+/** A description as stored: JSON text, or null when it says nothing. */
+export function descriptionJson(description: ObjectDescription | undefined): string | null {
+  if (!description || (description.filename === undefined && description.metadata === undefined)) return null;
+  return JSON.stringify(description);
 }
 
 export function toObject(row: ObjectRow): ObjectRecord {
@@ -90,6 +116,7 @@ export function toObject(row: ObjectRow): ObjectRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     pendingUntil: row.pending_until,
+    ...describedBy(row.description),
   };
 }
 
@@ -151,6 +178,7 @@ export function grantValues(g: GrantRecord): Array<string | number | null> {
     g.reservedBytes,
     g.completedAt,
     g.reservedUntil ?? null,
+    descriptionJson(g.description),
   ];
 }
 

@@ -1,5 +1,16 @@
 import type { Operation } from '../token/claims.js';
 
+/**
+ * What an upload says of its object beyond its bytes, kept with the object from the upload's
+ * completion until it is replaced or deleted.
+ */
+export interface ObjectDescription {
+  /** The file's own name as the client had it: listed, and the default download name. */
+  filename?: string;
+  /** The app's own fields (names of lowercase letters, digits, `_` and `-`). */
+  metadata?: Record<string, string>;
+}
+
 /** One valet key the issuer minted (the audit row). */
 export interface GrantRecord {
   /** The key id (`jti`). */
@@ -28,6 +39,8 @@ export interface GrantRecord {
   reservedUntil?: number;
   /** When storage reported the key's upload or deletion. */
   completedAt: number | null;
+  /** put: what the upload says of its object; the object has it once the upload completes. */
+  description?: ObjectDescription;
 }
 
 /** An object in the registry. */
@@ -44,6 +57,8 @@ export interface ObjectRecord {
   updatedAt: number;
   /** pending: when the reservation lapses if the upload never completes. */
   pendingUntil: number | null;
+  /** complete: what the upload that made this version said of it (absent: nothing). */
+  description?: ObjectDescription;
 }
 
 /** A share link. */

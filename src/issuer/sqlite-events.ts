@@ -61,11 +61,12 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
       .run(event.receivedAt, owner, event.object, event.keyId);
     sql
       .stmt(
-        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at, pending_until)
-         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL)
+        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
+           pending_until, description)
+         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL, ?)
          ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
            content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
-           updated_at = excluded.updated_at, pending_until = NULL`,
+           updated_at = excluded.updated_at, pending_until = NULL, description = excluded.description`,
       )
       .run(
         event.object,
@@ -76,6 +77,8 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
         event.etag,
         event.receivedAt,
         event.receivedAt,
+        // The version is what the key that made it said it is.
+        grantRow?.description ?? null,
       );
     const object = toObject(sql.stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow);
     return { recorded: true, handled: false, grant, object, usage: sql.usage(owner, event.receivedAt) };

@@ -44,13 +44,15 @@ describe('SQLite records made by an earlier version', () => {
       reservedBytes: 10,
       completedAt: null,
       reservedUntil: now + 3600_000,
+      description: { filename: 'A.txt' },
     };
     assert.equal((await store.reserveUpload(grant, {}, now)).ok, true);
     assert.equal((await store.getGrant(grant.id))?.reservedUntil, now + 3600_000);
+    assert.deepEqual((await store.getGrant(grant.id))?.description, { filename: 'A.txt' });
     await store.close();
   });
 
-  it('bind the share links they hold to the version their object has now', async () => {
+  it('bind the share links they hold to the version their object has now; objects gain descriptions', async () => {
     const { mkdtemp } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const path = await import('node:path');
@@ -59,6 +61,7 @@ describe('SQLite records made by an earlier version', () => {
     // The shares table as it was before links were bound to a version, with one link in it.
     const old = openDatabase(file);
     old.exec(`ALTER TABLE shares DROP COLUMN etag;
+      ALTER TABLE objects DROP COLUMN description;
       INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at)
         VALUES ('a', 'alice', 'complete', 1, 'text/plain', 'x', '"v1"', 1, 1);
       INSERT INTO shares (id, secret_hash, object, owner, created_at, expires_at, revoked_at)
@@ -66,6 +69,7 @@ describe('SQLite records made by an earlier version', () => {
     old.close();
     const store = SqliteRecordStore.open(file);
     assert.equal((await store.getShare('shr_old'))?.etag, '"v1"');
+    assert.equal((await store.getObject('a'))?.description, undefined, 'an old object says nothing');
     await store.close();
   });
 });

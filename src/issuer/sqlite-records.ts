@@ -97,8 +97,8 @@ export class SqliteRecordStore implements RecordStore {
   #insertGrant(g: GrantRecord): void {
     this.#stmt(
       `INSERT INTO grants (id, subject, op, object, rule, constraints, issued_at, expires_at, kid,
-          client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          client_address, user_agent, share_id, reserved_bytes, completed_at, reserved_until, description)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(...grantValues(g));
   }
 

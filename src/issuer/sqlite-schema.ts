@@ -38,6 +38,13 @@ export function migrate(db: { pragma(sql: string): unknown; exec(sql: string): u
   const columns = db.pragma('table_info(grants)') as Array<{ name: string }>;
   if (!columns.some((c) => c.name === 'reserved_until'))
     db.exec('ALTER TABLE grants ADD COLUMN reserved_until INTEGER');
+  // What an upload says of its object (its file's name, the app's fields): on its key, then on
+  // the object it made.
+  if (!columns.some((c) => c.name === 'description'))
+    db.exec('ALTER TABLE grants ADD COLUMN description TEXT');
+  const objectColumns = db.pragma('table_info(objects)') as Array<{ name: string }>;
+  if (!objectColumns.some((c) => c.name === 'description'))
+    db.exec('ALTER TABLE objects ADD COLUMN description TEXT');
   // Links made before versions were recorded are bound to the version their object has now.
   const shareColumns = db.pragma('table_info(shares)') as Array<{ name: string }>;
   if (!shareColumns.some((c) => c.name === 'etag')) {
@@ -66,7 +73,8 @@ CREATE TABLE IF NOT EXISTS grants (
   share_id TEXT,
   reserved_bytes INTEGER NOT NULL DEFAULT 0,
   completed_at INTEGER,
-  reserved_until INTEGER
+  reserved_until INTEGER,
+  description TEXT
 );
 CREATE INDEX IF NOT EXISTS grants_subject ON grants (subject, expires_at);
 CREATE INDEX IF NOT EXISTS grants_share ON grants (share_id) WHERE share_id IS NOT NULL;
@@ -82,7 +90,8 @@ CREATE TABLE IF NOT EXISTS objects (
   etag TEXT,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  pending_until INTEGER
+  pending_until INTEGER,
+  description TEXT
 );
 CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
 CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending_until) WHERE state = 'pending';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILENAME, KEY_ID } from '../token/claims.js';
+import { storableText } from '../token/text.js';
 import { receiptSchema } from './events.js';
 import type { StoredObjectBody } from './storage-api.js';
 
@@ -14,6 +15,47 @@ export type UploadProtocol = 'tus' | 's3-multipart' | 'azure-blocks';
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
+const utf8 = new TextEncoder();
+const METADATA_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Limits of an upload's `metadata`: how many fields, and their size in all (UTF-8, names included). */
+export const METADATA_LIMITS = { fields: 32, bytes: 8192, value: 1024 } as const;
+
+/**
+ * The app's own fields of an upload, kept with its object: names of lowercase letters, digits,
+ * `_` and `-` (at most 64, starting with a letter or digit), values of Unicode text of at most
+ * 1,024 characters; at most 32 fields and 8 KiB in all.
+ */
+export const METADATA = z
+  .record(
+    z.string(),
+    z
+      .string()
+      .max(METADATA_LIMITS.value)
+      .refine(storableText, 'a metadata value must be text without a NUL character or an unpaired surrogate'),
+  )
+  .superRefine((m, ctx) => {
+    // Checked here rather than as the record's key schema, whose failure would not say why.
+    for (const name of Object.keys(m)) {
+      if (!METADATA_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `the metadata name ${JSON.stringify(name.slice(0, 80))} is not 1 to 64 of a-z, 0-9, _ and -`,
+        });
+      }
+    }
+  })
+  .refine((m) => Object.keys(m).length <= METADATA_LIMITS.fields, {
+    message: `at most ${METADATA_LIMITS.fields} metadata fields`,
+  })
+  .refine(
+    (m) =>
+      Object.entries(m).reduce((n, [k, v]) => n + utf8.encode(k).length + utf8.encode(v).length, 0) <=
+      METADATA_LIMITS.bytes,
+    { message: `metadata of at most ${METADATA_LIMITS.bytes} bytes in all` },
+  );
+
 /** Fields of a key request, shared by the wire body and the issuer's own API. */
 export const keyRequestFields = {
   op: z.enum(['put', 'get', 'delete']),
@@ -26,6 +68,7 @@ export const keyRequestFields = {
   resumable: z.boolean().optional(),
   upload: z.string().regex(KEY_ID).optional(),
   filename: FILENAME.optional(),
+  metadata: METADATA.optional(),
 };
 
 /** A media type a client proposes for an upload. */
@@ -93,6 +136,10 @@ export interface ObjectBody {
   etag: string;
   created_at: string;
   updated_at: string;
+  /** The file's own name, as its upload gave it. */
+  filename?: string;
+  /** The app's own fields, as its upload gave them. */
+  metadata?: Record<string, string>;
 }
 
 /** `GET /v1/objects`: a page of the caller's objects. */

@@ -82,6 +82,7 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
       contentType: record.contentType,
       sha256: record.sha256,
       etag: record.etag,
+      ...outcome.object?.description,
       grant: outcome.grant,
     });
   }

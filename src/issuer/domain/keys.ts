@@ -8,6 +8,7 @@ import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { IssuerCore } from '../core.js';
 import type { Incoming } from '../http/exchange.js';
 import { bindsDigest, pickPutRule, pickRule, ruleContext } from '../policy.js';
+import type { ObjectDescription } from '../records.js';
 import type { Identity, Rule } from '../rules.js';
 import { renewUpload, startMultipart } from './uploads.js';
 
@@ -29,8 +30,14 @@ export async function mintKey(
   const parsed = keyRequestSchema.safeParse(req);
   if (!parsed.success)
     throw new ValetError('bad_request', `invalid key request: ${z.prettifyError(parsed.error)}`);
-  if (req.op !== 'get' && (req.disposition !== undefined || req.filename !== undefined)) {
-    throw new ValetError('bad_request', 'disposition and filename apply to get keys only');
+  if (req.op !== 'get' && req.disposition !== undefined) {
+    throw new ValetError('bad_request', 'disposition applies to get keys only');
+  }
+  if (req.op === 'delete' && req.filename !== undefined) {
+    throw new ValetError('bad_request', 'filename applies to get and put keys only');
+  }
+  if (req.op !== 'put' && req.metadata !== undefined) {
+    throw new ValetError('bad_request', 'metadata applies to put keys only');
   }
   if (req.op !== 'put' && (req.resumable !== undefined || req.upload !== undefined)) {
     throw new ValetError('bad_request', 'resumable and upload apply to put keys only');
@@ -62,6 +69,8 @@ async function mintPut(
   const claims = buildClaims(putClaims(core, identity, req, rule, object, maxSize));
   const grant = core.grant(claims, ruleName, caller);
   grant.reservedBytes = req.size ?? maxSize ?? 0;
+  const description = describes(req);
+  if (description) grant.description = description;
   // An unfinished resumable upload stays at the store for the upload lifetime, whether or not its
   // keys are renewed: its reservation lasts as long (completion or a new upload of it ends it).
   if (req.resumable) grant.reservedUntil = grant.issuedAt + core.uploadLifetime * 1000;
@@ -151,6 +160,11 @@ async function mintRead(
   const op = req.op as 'get' | 'delete';
   if (req.key === undefined) throw new ValetError('bad_request', `a ${op} request needs the object key`);
   const { name, rule, object } = await pickRule(core, ruleContext(identity, incoming), op, req.key, req.rule);
+  // A download is saved under the name the file had when it was uploaded, unless asked otherwise.
+  const filename =
+    op === 'get'
+      ? (req.filename ?? (await core.records.getObject(object))?.description?.filename)
+      : undefined;
   const claims = buildClaims({
     op,
     object,
@@ -158,12 +172,21 @@ async function mintRead(
     ttl: core.ttlOf(rule),
     once: rule.once ?? op === 'delete',
     ...(req.disposition === 'attachment' && { inline: false }),
-    ...(req.filename !== undefined && { filename: req.filename }),
+    ...(filename !== undefined && { filename }),
     ...core.revocationOf(rule),
     now: core.now,
   });
   await core.records.recordGrant(core.grant(claims, name, caller));
   return core.sign(claims);
+}
+
+/** What a put request says of its object, if anything. */
+function describes(req: KeyRequest): ObjectDescription | undefined {
+  if (req.filename === undefined && req.metadata === undefined) return undefined;
+  return {
+    ...(req.filename !== undefined && { filename: req.filename }),
+    ...(req.metadata !== undefined && Object.keys(req.metadata).length > 0 && { metadata: req.metadata }),
+  };
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -101,6 +101,8 @@ export async function openShare(core: IssuerCore, secret: string): Promise<strin
     object: found.object,
     subject: shareSubject(found.id),
     ttl,
+    // Saved under the name the file had when it was uploaded.
+    ...(record.description?.filename !== undefined && { filename: record.description.filename }),
     ...core.revocationOf(rule),
     now: core.now,
   });

@@ -86,6 +86,7 @@ function recordRenewal(
 ): Promise<number> {
   const grant = core.grant(claims, created.rule, caller);
   grant.reservedBytes = created.reservedBytes;
+  if (created.description) grant.description = created.description;
   return core.records.renewUpload(grant, created.id, core.now());
 }
 

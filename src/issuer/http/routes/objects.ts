@@ -32,6 +32,8 @@ export const objectRoutes: IssuerRoute[] = [
           etag: o.etag ?? '',
           created_at: new Date(o.createdAt).toISOString(),
           updated_at: new Date(o.updatedAt).toISOString(),
+          ...(o.description?.filename !== undefined && { filename: o.description.filename }),
+          ...(o.description?.metadata !== undefined && { metadata: o.description.metadata }),
         })),
         next: found.length > page.limit ? (objects.at(-1)?.key ?? null) : null,
       };
