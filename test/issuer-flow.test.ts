@@ -168,7 +168,11 @@ describe('issuer and storage together', () => {
     await eventually(async () => (completed.includes('users/alice/a') ? true : undefined));
     await alice.upload(new Blob([Buffer.alloc(700)]), { name: 'a' });
     await alice.upload(new Blob([Buffer.alloc(100)]), { name: 'b' });
-    assert.equal(await refusal(alice.upload(new Blob(['x']), { name: 'c' })), 'quota_exceeded');
+    await assert.rejects(alice.upload(new Blob(['x']), { name: 'c' }), {
+      code: 'quota_exceeded',
+      message:
+        'this upload would exceed your storage quota: you have 2 of your 2 objects; delete objects to make room',
+    });
     await eventually(async () => ((await alice.list()).length === 2 ? true : undefined));
 
     // The quota shrinks between minting and completion: the upload is removed when storage reports it.
@@ -177,6 +181,19 @@ describe('issuer and storage together', () => {
     maxBytes = 500;
     const put = await fetch(key.url, { method: 'PUT', body: Buffer.alloc(800) });
     assert.equal(put.status, 201);
+    // The client that passes its receipt on is told why, in numbers.
+    const { receipt } = (await put.json()) as { receipt: unknown };
+    const complete = await fetch(`${sys.served.url}${key.complete}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
+      body: JSON.stringify({ receipt }),
+    });
+    assert.deepEqual(((await complete.json()) as { error: unknown }).error, {
+      code: 'quota_exceeded',
+      message:
+        'the upload was removed: it would exceed your storage quota: it needs 800 bytes and you use ' +
+        '0 bytes of your 500 bytes (500 bytes left)',
+    });
     await eventually(async () =>
       (await sys.issuer.records.listEvents('users/bob/late.bin')).some((e) => e.type === 'object.deleted')
         ? true

@@ -7,7 +7,6 @@ import type {
   StorageDriver,
 } from '../drivers/types.js';
 import type { ValetClaims } from '../token/claims.js';
-import { ValetError } from '../token/errors.js';
 import { buildClaims, signClaims } from '../token/mint.js';
 import { DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { LinkHealth } from '../wire/link-health.js';
@@ -15,6 +14,7 @@ import type { CheckResult } from '../wire/readiness.js';
 import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import type { CallerInfo, MintedKey } from './api.js';
 import type { Recorded } from './domain/events.js';
+import { quotaRefusal } from './domain/quota-words.js';
 import { IssuerMetrics } from './metrics.js';
 import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records.js';
@@ -105,7 +105,7 @@ export class IssuerCore {
   /** Reserves the quota for an upload and records its grant, atomically; `quota_exceeded` if full. */
   async reserve(grant: GrantRecord, quota: Quota, now: number): Promise<void> {
     const reserved = await this.records.reserveUpload(grant, quota, now);
-    if (!reserved.ok) throw new ValetError('quota_exceeded', 'this upload would exceed your storage quota');
+    if (!reserved.ok) throw quotaRefusal(quota, reserved.usage, { bytes: grant.reservedBytes, objects: 1 });
   }
 
   /** The audit record of a key. */

@@ -32,8 +32,12 @@ describe('quota and unfinished resumable uploads', () => {
       issuer.mint('alice', { op: 'put', name: 'b.bin', size: 900 * KIB, resumable: true }),
       { code: 'quota_exceeded' },
     );
+    // The refusal says it in numbers: what the upload needs, what is used, what is left.
     await assert.rejects(issuer.mint('alice', { op: 'put', name: 'c.bin', size: 200 * KIB }), {
       code: 'quota_exceeded',
+      message:
+        'this upload would exceed your storage quota: it needs 200 KiB and you use 900 KiB of your ' +
+        '1 MiB (124 KiB left); delete objects to make room',
     });
     // Continuing the same object is no second object: its own retry fits.
     await issuer.mint('alice', { op: 'put', name: 'a.bin', size: 900 * KIB, resumable: true });

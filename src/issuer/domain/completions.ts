@@ -9,7 +9,8 @@ import type { IssuerCore } from '../core.js';
 import type { EventRecord, GrantRecord } from '../records.js';
 import type { Identity } from '../rules.js';
 import { issuerEvent, recordEvent } from './events.js';
-import { confirmDeletionFromEvent, confirmFromEvent, overQuota } from './receipts.js';
+import { overQuota } from './quota-words.js';
+import { confirmDeletionFromEvent, confirmFromEvent } from './receipts.js';
 
 /**
  * The client reports its upload or deletion done (`POST /v1/keys/:id/complete`); when this
@@ -82,7 +83,8 @@ export async function verifyFromStore(
     sha256: head.sha256 ?? '',
     etag: head.etag,
   });
-  if (!(await recordEvent(core, record)).kept) throw overQuota();
+  const recorded = await recordEvent(core, record);
+  if (!recorded.kept) throw overQuota(recorded.over);
   return {
     object: record.object,
     size: record.size,

@@ -1,10 +1,12 @@
 import type { EventReceipt, StorageEvent } from '../../wire/events.js';
 import type { IssuerCore } from '../core.js';
-import { type EventRecord, exceeds } from '../records.js';
+import { type EventRecord, exceeds, type Quota, type Usage } from '../records.js';
 
 /** What recording an event did: the receipt, and whether the upload was kept (not removed for quota). */
 export interface Recorded extends EventReceipt {
   kept: boolean;
+  /** An upload removed over the quota: the quota and the usage with the upload counted in. */
+  over?: { quota: Quota; usage: Usage; size: number };
 }
 
 /** A storage event (already authenticated) as a record. */
@@ -87,5 +89,5 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
     });
   }
   await core.records.markEventHandled(record.id, now);
-  return { ...receipt, kept };
+  return { ...receipt, kept, ...(!kept && { over: { quota, usage, size: record.size } }) };
 }

@@ -5,15 +5,11 @@ import type { DeletedObjectBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { IssuerCore } from '../core.js';
 import type { GrantRecord } from '../records.js';
-import { eventRecord, recordEvent } from './events.js';
+import { eventRecord, type Recorded, recordEvent } from './events.js';
+import { overQuota } from './quota-words.js';
 
 /** How long a confirmation without a usable receipt waits for storage's own event, ms. */
 const EVENT_WAIT_MS = 5_000;
-
-/** The refusal for an upload removed at completion because it went over the quota. */
-export function overQuota(): ValetError {
-  return new ValetError('quota_exceeded', 'the upload was removed: it would exceed your storage quota');
-}
 
 /**
  * Confirms an upload to a store that sends events: with the receipt storage answered with (its
@@ -26,7 +22,8 @@ export async function confirmFromEvent(
   grant: GrantRecord,
   receipt: Receipt | undefined,
 ): Promise<StoredObjectBody> {
-  if (!(await recordReceipt(core, grant, receipt, 'object.created'))) throw overQuota();
+  const recorded = await recordReceipt(core, grant, receipt, 'object.created');
+  if (recorded && !recorded.kept) throw overQuota(recorded.over);
   if (!(await completed(core, grant.id))) {
     throw new ValetError('unavailable', 'storage has not reported this upload yet; ask again');
   }
@@ -58,25 +55,25 @@ export async function confirmDeletionFromEvent(
 }
 
 /**
- * Records the event a receipt carries, if it holds and is this key's `type` of event; false if
- * the event was refused (an upload over the quota).
+ * Records the event a receipt carries, if it holds and is this key's `type` of event: how it was
+ * recorded (`kept` false: an upload over the quota, removed), or undefined if nothing was.
  */
 async function recordReceipt(
   core: IssuerCore,
   grant: GrantRecord,
   receipt: Receipt | undefined,
   type: 'object.created' | 'object.deleted',
-): Promise<boolean> {
-  if (!receipt || grant.completedAt !== null) return true;
+): Promise<Recorded | undefined> {
+  if (!receipt || grant.completedAt !== null) return undefined;
   const event = await verifiedReceipt(core, receipt);
-  if (!event) return true;
+  if (!event) return undefined;
   if (event.key_id !== grant.id || event.type !== type) {
     throw new ValetError(
       'bad_request',
       `the receipt is for another ${type === 'object.created' ? 'upload' : 'deletion'}`,
     );
   }
-  return (await recordEvent(core, eventRecord(core, event))).kept;
+  return recordEvent(core, eventRecord(core, event));
 }
 
 /** The receipt's event if its signature holds (over the events path, in the replay window), else undefined. */
