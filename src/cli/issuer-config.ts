@@ -1,0 +1,191 @@
+// The `valet issuer --config` file: its schema, how it is read, and the issuer options it makes.
+import * as fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { CONSTRAINTS, type StorageDriver } from '../drivers/types.js';
+import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
+import type { Rule } from '../issuer/rules.js';
+import type { PrivateSigningJwk } from '../token/keys.js';
+import { parseDuration, parseSize, UsageError } from './args.js';
+import { azureDriver } from './azure.js';
+import { readSecretFile } from './secrets.js';
+
+const size = z.union([z.number().int().min(0), z.string()]);
+const seconds = z.union([z.number().int().min(1), z.string()]);
+
+/** The `valet issuer --config` file. Paths are relative to the file. */
+const configSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    publicUrl: z.string().optional(),
+    basePath: z.string().optional(),
+    storageUrl: z.string().optional(),
+    s3: z
+      .object({
+        bucket: z.string(),
+        endpoint: z.string().optional(),
+        region: z.string().optional(),
+        forcePathStyle: z.boolean().optional(),
+        checksums: z.boolean().optional(),
+        // Add the bucket-policy statement that refuses server-side copies (default true).
+        refuseCopies: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    azure: z
+      .object({
+        container: z.string(),
+        endpoint: z.string().optional(),
+        accountName: z.string().optional(),
+        clockSkew: z.number().int().min(0).optional(),
+        sasVersion: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    signingKeys: z.array(z.string()).min(1),
+    storageSecretFile: z.string(),
+    database: z.string().default('issuer.sqlite'),
+    oidc: z.object({
+      issuer: z.string(),
+      audience: z.union([z.string(), z.array(z.string())]),
+      jwksUri: z.string().optional(),
+      algorithms: z.array(z.string()).optional(),
+      clockTolerance: z.number().int().optional(),
+    }),
+    rules: z.record(
+      z.string(),
+      z
+        .object({
+          op: z.enum(['put', 'get', 'delete', 'share']),
+          prefix: z.string().optional(),
+          naming: z.enum(['client', 'random']).optional(),
+          maxSize: size.optional(),
+          minSize: size.optional(),
+          contentTypes: z.array(z.string()).optional(),
+          requireSha256: z.boolean().optional(),
+          createOnly: z.boolean().optional(),
+          ttl: seconds.optional(),
+          once: z.boolean().optional(),
+          // How old storage's revocation list may be for the rule's keys: 'strict' or a duration.
+          revocation: z.union([z.literal('strict'), seconds]).optional(),
+          accept: z.array(z.enum(CONSTRAINTS)).optional(),
+        })
+        .strict(),
+    ),
+    quota: z
+      .object({ maxBytes: size.optional(), maxObjects: z.number().int().min(0).optional() })
+      .strict()
+      .optional(),
+    maxTtl: seconds.optional(),
+    admins: z.array(z.string()).optional(),
+    corsOrigins: z.array(z.string()).optional(),
+    trustProxy: z.boolean().optional(),
+    // Prometheus metrics: at /metrics on the issuer's port, or on a port of their own.
+    metrics: z.boolean().optional(),
+    metricsPort: z.number().int().min(0).max(65535).optional(),
+    // On SIGTERM, how long requests in flight may take (seconds or "30s"). Default 30 s.
+    drain: z.union([z.number().int().min(0), z.string()]).optional(),
+    logLevel: z.string().default('info'),
+  })
+  .strict()
+  .refine((c) => [c.storageUrl, c.s3, c.azure].filter((s) => s !== undefined).length <= 1, {
+    message: 'one store: storageUrl, s3 or azure',
+  });
+
+/** A `valet issuer --config` file, as read. */
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads and checks a config file: a refusal names what is wrong and where. */
+export async function readConfig(file: string): Promise<Config> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read the config ${file}: ${(error as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid config ${file}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The issuer's options from a config file (paths relative to its directory). */
+export async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions> {
+  const at = (p: string) => path.resolve(dir, p);
+  const signingKeys: PrivateSigningJwk[] = [];
+  for (const keyFile of config.signingKeys) {
+    signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
+  }
+  const driver = config.s3
+    ? await s3Driver(config.s3)
+    : config.azure
+      ? await azureDriver(config.azure, 'an "azure" config')
+      : undefined;
+  return {
+    signingKeys,
+    ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
+    ...(driver && { driver }),
+    storageSecret: await readSecretFile(at(config.storageSecretFile)),
+    // A file is relative to the config's folder; a postgres:// URL is used as it is.
+    database: isPostgresUrl(config.database) ? config.database : at(config.database),
+    oidc: config.oidc,
+    rules: rulesFrom(config.rules),
+    ...(config.quota && {
+      quota: {
+        ...(config.quota.maxBytes !== undefined && {
+          maxBytes: toBytes(config.quota.maxBytes, 'quota.maxBytes'),
+        }),
+        ...(config.quota.maxObjects !== undefined && { maxObjects: config.quota.maxObjects }),
+      },
+    }),
+    ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
+    ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
+    ...(config.basePath !== undefined && { basePath: config.basePath }),
+    ...(config.admins && { admins: config.admins }),
+    ...(config.corsOrigins && { corsOrigins: config.corsOrigins }),
+    ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
+    ...(config.metrics !== undefined && { metrics: config.metrics }),
+  };
+}
+
+function rulesFrom(config: Config['rules']): Record<string, Rule> {
+  const rules: Record<string, Rule> = {};
+  for (const [name, r] of Object.entries(config)) {
+    const { maxSize, minSize, ttl, revocation, ...rest } = r;
+    rules[name] = {
+      ...rest,
+      ...(maxSize !== undefined && { maxSize: toBytes(maxSize, `rules.${name}.maxSize`) }),
+      ...(minSize !== undefined && { minSize: toBytes(minSize, `rules.${name}.minSize`) }),
+      ...(ttl !== undefined && { ttl: toSeconds(ttl, `rules.${name}.ttl`) }),
+      ...(revocation !== undefined && {
+        revocation: revocation === 'strict' ? 'strict' : toSeconds(revocation, `rules.${name}.revocation`),
+      }),
+    };
+  }
+  return rules;
+}
+
+async function s3Driver(s3: NonNullable<Config['s3']>): Promise<StorageDriver> {
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new UsageError(
+      'an "s3" config needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment',
+    );
+  }
+  // The AWS SDK is an optional peer dependency, loaded only for an S3 config.
+  const { S3Driver } = await import('../drivers/s3/index.js');
+  const { refuseCopies: _, ...options } = s3;
+  return new S3Driver({ ...options, credentials: { accessKeyId, secretAccessKey } });
+}
+
+function toBytes(value: number | string, field: string): number {
+  return typeof value === 'number' ? value : parseSize(value, field);
+}
+
+/** A duration in whole seconds from a number or a string ("30s", "5m"); `field` names it. */
+export function toSeconds(value: number | string, field: string): number {
+  const s = typeof value === 'number' ? value : parseDuration(value, field);
+  if (!Number.isInteger(s) || s < 1) throw new UsageError(`${field} must be a whole number of seconds`);
+  return s;
+}
