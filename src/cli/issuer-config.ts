@@ -8,6 +8,7 @@ import type { Rule } from '../issuer/rules.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
 import { parseDuration, parseSize, UsageError } from './args.js';
 import { azureDriver } from './azure.js';
+import { configIssues, jsonSyntaxError } from './config-words.js';
 import { readSecretFile } from './secrets.js';
 
 const size = z.union([z.number().int().min(0), z.string()]);
@@ -46,13 +47,17 @@ const configSchema = z
     signingKeys: z.array(z.string()).min(1),
     storageSecretFile: z.string(),
     database: z.string().default('issuer.sqlite'),
-    oidc: z.object({
-      issuer: z.string(),
-      audience: z.union([z.string(), z.array(z.string())]),
-      jwksUri: z.string().optional(),
-      algorithms: z.array(z.string()).optional(),
-      clockTolerance: z.number().int().optional(),
-    }),
+    // Required, but checked after the rest so that its absence gets its own explanation.
+    oidc: z
+      .object({
+        issuer: z.string(),
+        audience: z.union([z.string(), z.array(z.string())]),
+        jwksUri: z.string().optional(),
+        algorithms: z.array(z.string()).optional(),
+        clockTolerance: z.number().int().optional(),
+      })
+      .strict()
+      .optional(),
     rules: z.record(
       z.string(),
       z
@@ -98,23 +103,37 @@ export type Config = z.infer<typeof configSchema>;
 
 /** Reads and checks a config file: a refusal names what is wrong and where. */
 export async function readConfig(file: string): Promise<Config> {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+    text = await fs.readFile(file, 'utf8');
   } catch (error) {
     throw new UsageError(`cannot read the config ${file}: ${(error as Error).message}`);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw jsonSyntaxError(file, text, error as Error);
+  }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`invalid config ${file}: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  if (!parsed.success)
+    throw new UsageError(`invalid config ${file}: ${configIssues(configSchema, parsed.error)}`);
+  if (!parsed.data.oidc) {
+    throw new UsageError(
+      `invalid config ${file}: no "oidc" block. A config-file issuer authenticates callers with ` +
+        'OpenID Connect: add "oidc": { "issuer": "https://id.example.com", "audience": "my-app" }. ' +
+        'To authenticate with your app\'s own code, mount createIssuer in your app instead (README, "In your app")',
+    );
+  }
+  return parsed.data as Config & { oidc: NonNullable<Config['oidc']> };
 }
 
 /** The issuer's options from a config file (paths relative to its directory). */
 export async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions> {
   const at = (p: string) => path.resolve(dir, p);
   const signingKeys: PrivateSigningJwk[] = [];
-  for (const keyFile of config.signingKeys) {
-    signingKeys.push(JSON.parse(await fs.readFile(at(keyFile), 'utf8')) as PrivateSigningJwk);
+  for (const [i, keyFile] of config.signingKeys.entries()) {
+    signingKeys.push(await readKeyFile(at(keyFile), `signingKeys[${i}]`));
   }
   const driver = config.s3
     ? await s3Driver(config.s3)
@@ -125,7 +144,9 @@ export async function issuerOptions(config: Config, dir: string): Promise<Issuer
     signingKeys,
     ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
     ...(driver && { driver }),
-    storageSecret: await readSecretFile(at(config.storageSecretFile)),
+    storageSecret: await readSecretFile(at(config.storageSecretFile)).catch((error: Error) => {
+      throw new UsageError(`storageSecretFile: ${error.message} ("npx valet secret --out FILE" makes one)`);
+    }),
     // A file is relative to the config's folder; a postgres:// URL is used as it is.
     database: isPostgresUrl(config.database) ? config.database : at(config.database),
     oidc: config.oidc,
@@ -146,6 +167,25 @@ export async function issuerOptions(config: Config, dir: string): Promise<Issuer
     ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
     ...(config.metrics !== undefined && { metrics: config.metrics }),
   };
+}
+
+/** A signing key file named by `field` of the config; a refusal names the field and the fix. */
+async function readKeyFile(file: string, field: string): Promise<PrivateSigningJwk> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new UsageError(
+      `${field}: cannot read the signing key file ${file} (${code}); paths are relative to the config ` +
+        'file, and "npx valet keygen --out FILE" makes a key',
+    );
+  }
+  try {
+    return JSON.parse(text) as PrivateSigningJwk;
+  } catch {
+    throw new UsageError(`${field}: ${file} is not a JSON key (make one with "npx valet keygen --out FILE")`);
+  }
 }
 
 function rulesFrom(config: Config['rules']): Record<string, Rule> {
