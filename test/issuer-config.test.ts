@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { keyFiles, testKey } from './helpers/keys.js';
-import { runValet } from './helpers/storage.js';
+import { runValet, startValet } from './helpers/storage.js';
 
 /** A valid config in a folder of its own, with its key and secret files; `change` edits it. */
 async function configFile(change: (config: Record<string, unknown>) => void = () => {}): Promise<string> {
@@ -106,5 +106,20 @@ describe('valet issuer --config file mistakes', () => {
       await refusal(noSecret),
       /storageSecretFile: cannot read the secret file .*nowhere\.secret: ENOENT \("npx valet secret --out FILE" makes one\)/,
     );
+  });
+});
+
+describe('valet issuer --config oidc', () => {
+  it('takes every OIDC option createIssuer takes, maxTokenAge as a duration', async (t) => {
+    const file = await configFile((c) => {
+      c.oidc = {
+        issuer: 'https://id.example',
+        audience: 'urn:valet',
+        algorithms: ['ES256'],
+        maxTokenAge: '10m',
+      };
+    });
+    const issuer = await startValet(['issuer', '--config', file], /listening on (http:\/\/\S+)/, t);
+    assert.match(issuer.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });

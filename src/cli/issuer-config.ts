@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { CONSTRAINTS, type StorageDriver } from '../drivers/types.js';
+import type { OidcOptions } from '../issuer/auth.js';
 import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
 import type { Rule } from '../issuer/rules.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
@@ -55,6 +56,7 @@ const configSchema = z
         jwksUri: z.string().optional(),
         algorithms: z.array(z.string()).optional(),
         clockTolerance: z.number().int().optional(),
+        maxTokenAge: seconds.optional(),
       })
       .strict()
       .optional(),
@@ -149,7 +151,7 @@ export async function issuerOptions(config: Config, dir: string): Promise<Issuer
     }),
     // A file is relative to the config's folder; a postgres:// URL is used as it is.
     database: isPostgresUrl(config.database) ? config.database : at(config.database),
-    oidc: config.oidc,
+    ...(config.oidc && { oidc: oidcFrom(config.oidc) }),
     rules: rulesFrom(config.rules),
     ...(config.quota && {
       quota: {
@@ -186,6 +188,14 @@ async function readKeyFile(file: string, field: string): Promise<PrivateSigningJ
   } catch {
     throw new UsageError(`${field}: ${file} is not a JSON key (make one with "npx valet keygen --out FILE")`);
   }
+}
+
+function oidcFrom(config: NonNullable<Config['oidc']>): OidcOptions {
+  const { maxTokenAge, ...rest } = config;
+  return {
+    ...rest,
+    ...(maxTokenAge !== undefined && { maxTokenAge: toSeconds(maxTokenAge, 'oidc.maxTokenAge') }),
+  };
 }
 
 function rulesFrom(config: Config['rules']): Record<string, Rule> {
