@@ -1,5 +1,7 @@
 // The issuer's OIDC bearer check against a real OpenID provider (oidc-provider), over HTTP.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import * as jose from 'jose';
 import { oidcHeaderCheck } from '../src/issuer/auth.js';
@@ -160,5 +162,70 @@ describe('OIDC bearer tokens', () => {
       assert.equal(response.status, 401, String(authorization));
       assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
     }
+  });
+});
+
+describe('OIDC discovery that fails', () => {
+  it('says what differs when the provider names another issuer (a trailing slash)', async (t) => {
+    const provider = await startProvider(t, { clients: ['alice'], audiences: [AUDIENCE] });
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      storageUrl: 'http://127.0.0.1:9',
+      storageSecret: 'a'.repeat(43),
+      oidc: { issuer: `${provider.issuer}/`, audience: AUDIENCE, algorithms: ['ES256'] },
+      rules: OWNER_RULES,
+    });
+    t.after(() => issuer.close());
+    const response = await mintRequest(issuer, await provider.token('alice', AUDIENCE));
+    assert.equal(response.status, 500, 'a configuration mistake: no use retrying');
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'misconfigured');
+    assert.equal(
+      error.message,
+      `the identity provider's discovery document (${provider.issuer}/.well-known/openid-configuration) ` +
+        `names the issuer "${provider.issuer}", not "${provider.issuer}/": set the issuer option to exactly ` +
+        'what the provider names (a trailing slash included)',
+    );
+  });
+
+  it('asks a provider that is down again only after a growing wait, not on every request', async (t) => {
+    let asked = 0;
+    const down = http.createServer((_req, res) => {
+      asked++;
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    t.after(() => down.close());
+    const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+    let now = Date.now();
+    const issuer = await createIssuer({
+      signingKeys: [(await testKey()).jwk],
+      database: ':memory:',
+      storageUrl: 'http://127.0.0.1:9',
+      storageSecret: 'a'.repeat(43),
+      oidc: { issuer: url, audience: AUDIENCE },
+      rules: OWNER_RULES,
+      now: () => now,
+    });
+    t.after(() => issuer.close());
+    for (let i = 0; i < 20; i++) {
+      const response = await mintRequest(issuer, 'a.b.c');
+      assert.equal(response.status, 503);
+      assert.match(
+        ((await response.json()) as { error: { message: string } }).error.message,
+        new RegExp(`^the identity provider ${url} cannot be reached \\(OIDC discovery answered 503\\)$`),
+      );
+    }
+    assert.equal(asked, 1, 'one try for twenty requests');
+    now += 1_100; // past the first wait (1 s)
+    await mintRequest(issuer, 'a.b.c');
+    assert.equal(asked, 2);
+    now += 1_100; // the next wait is 2 s: not yet
+    await mintRequest(issuer, 'a.b.c');
+    assert.equal(asked, 2);
+    now += 1_000;
+    await mintRequest(issuer, 'a.b.c');
+    assert.equal(asked, 3);
   });
 });

@@ -83,11 +83,23 @@ export function oidcHeaderCheck(
   verified: VerifiedBearers = new VerifiedBearers(),
 ): ((authorization: string | null) => Promise<Identity | null>) & { ready: () => Promise<CheckResult> } {
   let keySet: Promise<ReturnType<typeof jose.createRemoteJWKSet>> | undefined;
+  // After a failed discovery, the next try waits (1 s, doubling to a minute): requests meanwhile
+  // get the same answer at once instead of each asking a provider that is down or misnamed.
+  let failed: { error: unknown; until: number; wait: number } | undefined;
   const keys = () => {
-    keySet ??= discoverJwks(options).catch((error) => {
-      keySet = undefined; // try discovery again on the next request
-      throw error;
-    });
+    if (!keySet && failed && now() < failed.until) return Promise.reject(failed.error);
+    keySet ??= discoverJwks(options).then(
+      (resolver) => {
+        failed = undefined;
+        return resolver;
+      },
+      (error) => {
+        keySet = undefined;
+        const wait = failed ? Math.min(DISCOVERY_BACKOFF_MAX_MS, failed.wait * 2) : 1_000;
+        failed = { error, until: now() + wait, wait };
+        throw error;
+      },
+    );
     return keySet;
   };
   const algorithms = [...(options.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
@@ -105,7 +117,7 @@ export function oidcHeaderCheck(
     try {
       resolver = await keys();
     } catch (cause) {
-      throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
+      throw providerError(options, cause);
     }
     try {
       const { payload, protectedHeader } = await jose.jwtVerify(token, resolver, {
@@ -128,9 +140,7 @@ export function oidcHeaderCheck(
       verified.set(token, identity, now() / 1000);
       return identity;
     } catch (cause) {
-      if (cause instanceof jose.errors.JWKSTimeout) {
-        throw new ValetError('unavailable', 'the identity provider cannot be reached', { cause });
-      }
+      if (cause instanceof jose.errors.JWKSTimeout) throw providerError(options, cause);
       const expired = cause instanceof jose.errors.JWTExpired;
       const message = expired
         ? 'the bearer token has expired'
@@ -169,7 +179,10 @@ function providerReadiness(
       if (!resolver.fresh) await resolver.reload();
       result = ok();
     } catch (error) {
-      const problem = `the identity provider ${options.issuer} cannot be reached (${(error as Error).message})`;
+      const problem =
+        error instanceof IssuerMismatch
+          ? error.message
+          : `the identity provider ${options.issuer} cannot be reached (${(error as Error).message})`;
       result = hasKeys()
         ? notOk('degraded', `${problem}: bearer tokens are verified with the keys fetched before`)
         : notOk('failing', `${problem}: bearer tokens are refused`);
@@ -187,6 +200,23 @@ function discoveryUrl(issuer: string): URL {
 /** A token whose `iat` is later than now plus the tolerance. */
 class IssuedInFuture extends Error {}
 
+/** The longest wait between two tries of a failed discovery, ms. */
+const DISCOVERY_BACKOFF_MAX_MS = 60_000;
+
+/** A discovery document that names another issuer: the configuration is wrong, retrying cannot help. */
+class IssuerMismatch extends Error {}
+
+/** Why bearer tokens cannot be checked now, for the caller: what differs, or what did not answer. */
+function providerError(options: OidcOptions, cause: unknown): ValetError {
+  if (cause instanceof IssuerMismatch) return new ValetError('misconfigured', cause.message, { cause });
+  const reason = (cause as Error).cause instanceof Error ? ((cause as Error).cause as Error).message : '';
+  return new ValetError(
+    'unavailable',
+    `the identity provider ${options.issuer} cannot be reached (${(cause as Error).message}${reason ? `: ${reason}` : ''})`,
+    { cause },
+  );
+}
+
 async function discoverJwks(options: OidcOptions): Promise<ReturnType<typeof jose.createRemoteJWKSet>> {
   let uri = options.jwksUri;
   if (uri === undefined) {
@@ -199,7 +229,13 @@ async function discoverJwks(options: OidcOptions): Promise<ReturnType<typeof jos
       .object({ issuer: z.string(), jwks_uri: z.url({ protocol: /^https?$/ }) })
       .parse(await response.json());
     // OpenID Connect Discovery 1.0 §4.3: the issuer in the document MUST match the one used.
-    if (config.issuer !== options.issuer) throw new Error('the discovery document names another issuer');
+    if (config.issuer !== options.issuer) {
+      throw new IssuerMismatch(
+        `the identity provider's discovery document (${discoveryUrl(options.issuer)}) names the issuer ` +
+          `${JSON.stringify(config.issuer)}, not ${JSON.stringify(options.issuer)}: set the issuer option ` +
+          'to exactly what the provider names (a trailing slash included)',
+      );
+    }
     uri = config.jwks_uri;
   }
   return jose.createRemoteJWKSet(new URL(uri), { cooldownDuration: 10_000, timeoutDuration: 5_000 });
