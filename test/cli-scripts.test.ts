@@ -87,13 +87,13 @@ describe('valet CLI for scripts', () => {
     const nobody = `http://127.0.0.1:${await freePort()}`;
     const down = jsonFailure(await runValet(['ls', '--issuer', nobody, '--token', 't', '--json']));
     assert.deepEqual([down.status, down.code], [1, 'network_error']);
-    assert.equal(down.message, `could not reach ${nobody} (connection refused)`);
+    assert.equal(down.message, `could not reach the issuer at ${nobody} (connection refused)`);
     // The same failure for people: one line, the URL and the likely fix.
     const person = await runValet(['ls', '--issuer', nobody, '--token', 't']);
     assert.equal(person.code, 1);
     assert.equal(
       person.stderr,
-      `valet ls: could not reach ${nobody} (connection refused) (is it running? --issuer or $VALET_ISSUER names the issuer)\n`,
+      `valet ls: could not reach the issuer at ${nobody} (connection refused) (is it running? --issuer or $VALET_ISSUER names the issuer)\n`,
     );
 
     const removed = await runValet(['rm', 'users/alice/a.txt', ...as(system, 'alice'), '--json']);
@@ -296,6 +296,20 @@ describe('valet CLI for scripts', () => {
     } finally {
       await storage.stop();
     }
+  });
+
+  it('names storage, not the issuer, when storage is the one that does not answer', async (t) => {
+    const system = await startSystem(t);
+    await system.storage.stop();
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-cli-'));
+    await writeFile(path.join(dir, 'a.txt'), 'a');
+    const result = await runValet(['upload', path.join(dir, 'a.txt'), ...as(system, 'alice')]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `valet upload: could not reach storage at ${system.storage.url} (connection refused) (is storage ` +
+        "running there? The issuer's keys point at the storage URL it was given: storageUrl, or valet dev's)\n",
+    );
   });
 
   it('names a busy port in words', async (t) => {

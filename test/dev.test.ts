@@ -129,7 +129,7 @@ describe('valet dev', () => {
     await writeFile(file, 'a');
     const down = await runValet(['upload', file, '--issuer', 'http://127.0.0.1:9', '--token', 't']);
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /could not reach http:\/\/127\.0\.0\.1:9\b/);
+    assert.match(down.stderr, /could not reach the issuer at http:\/\/127\.0\.0\.1:9\b/);
     assert.equal(down.stderr.trim().split('\n').length, 1);
     const noToken = await runValet(['ls', '--issuer', 'http://127.0.0.1:9']);
     assert.equal(noToken.code, 2);

@@ -55,6 +55,28 @@ describe('CORS', () => {
     }
   });
 
+  it('warns once per refused origin, by name, with the flag that would allow it', async () => {
+    const origin = 'https://other-app.example';
+    for (let i = 0; i < 3; i++) await preflight(origin);
+    await request(storage.url, { method: 'GET', path: '/o/any/object', headers: { origin } });
+    await request(storage.url, { method: 'GET', path: '/o/any/object', headers: { origin: APP } });
+    const warnings = storage
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"level":40') && line.includes(origin));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(
+      warnings[0] as string,
+      /a page at https:\/\/other-app\.example called storage from a browser, and that origin is not in --cors-origin: browsers refuse the page the answer\. If the page is yours, add --cors-origin https:\/\/other-app\.example/,
+    );
+    assert.ok(
+      !storage
+        .logs()
+        .split('\n')
+        .some((l) => l.includes('"level":40') && l.includes(`a page at ${APP} `)),
+    );
+  });
+
   it('exposes ETag to a configured origin on real responses, errors included', async () => {
     const put = await key.mint({ op: 'put', object: 'cors/a' });
     const res = await request(storage.url, {

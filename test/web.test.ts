@@ -125,6 +125,28 @@ describe('the demo page in a real browser', () => {
     assert.deepEqual(await readdir(path.join(dev.dataDir, 'storage', 'tmp')), []);
   });
 
+  it('says that storage refusing the page by CORS is the likely cause, and the flag that fixes it', async (t) => {
+    const dev = await startDev(t);
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    // The same page under another name for the host: an origin storage's --cors-origin lacks.
+    const web = new URL(dev.web);
+    const origin = `http://localhost:${web.port}`;
+    await page.goto(`${origin}${web.pathname}`);
+    await page.getByRole('button', { name: 'Sign in as alice' }).click();
+    await page.locator('#who', { hasText: 'alice' }).waitFor();
+    const { file } = await fileOf(dev, 'cors.txt', 10);
+    await page.locator('#files').setInputFiles(file);
+    await page
+      .locator('#toasts', {
+        hasText:
+          `Could not reach storage at ${dev.storage}. If it is running, it refuses this page's origin ` +
+          `(${origin}) by CORS: start storage with --cors-origin ${origin}.`,
+      })
+      .waitFor();
+  });
+
   it('cancels an upload in flight and leaves nothing behind', async (t) => {
     const dev = await startDev(t, '64MiB');
     const context = await browser.newContext();

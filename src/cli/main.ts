@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isValetError } from '../token/errors.js';
+import { NetworkError } from '../client/errors.js';
+import { isValetError, type ValetError } from '../token/errors.js';
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { dev } from './commands/dev.js';
 import { issuer } from './commands/issuer.js';
@@ -97,9 +98,7 @@ function describeFailure(
   }
   const message = oneLine(error instanceof Error ? error.message : String(error));
   if (isValetError(error)) {
-    const hint =
-      hintOf(error) ||
-      (error.code === 'network_error' ? ' (is it running? --issuer or $VALET_ISSUER names the issuer)' : '');
+    const hint = hintOf(error) || networkHint(error);
     return { code: error.code, message, hint, status: 1 };
   }
   if (error instanceof CliError) return { code: error.code, message, hint: hintOf(error), status: 1 };
@@ -117,6 +116,15 @@ function describeFailure(
     };
   }
   return { code: 'error', message, hint: hintOf(error), status: 1 };
+}
+
+/** What to check when a server did not answer: the issuer the CLI was pointed at, or storage. */
+function networkHint(error: ValetError): string {
+  if (error.code !== 'network_error') return '';
+  if (error instanceof NetworkError && error.target === 'storage') {
+    return " (is storage running there? The issuer's keys point at the storage URL it was given: storageUrl, or valet dev's)";
+  }
+  return ' (is it running? --issuer or $VALET_ISSUER names the issuer)';
 }
 
 /** How to choose another port for this command: its --port flag, or the config file's `port`. */

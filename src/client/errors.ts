@@ -31,22 +31,57 @@ const NETWORK_REASONS: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
 };
 
+/** A request that got no answer, from the issuer or from storage (the CLI's advice follows it). */
+export class NetworkError extends ValetError {
+  readonly target: 'issuer' | 'storage';
+
+  constructor(target: 'issuer' | 'storage', message: string, options?: { cause?: unknown }) {
+    super('network_error', message, options);
+    this.target = target;
+  }
+}
+
 /**
  * A request that never got an answer: `aborted` if the caller aborted, else `network_error`
- * naming where it went (`where`: the issuer's base URL, or a store's origin; never a query
- * string, which may hold a key) and why, when the system said.
+ * naming what it called (`target`) and where (`where`: the issuer's base URL, or a store's
+ * origin; never a query string, which may hold a key) and why, when the system said. In a
+ * browser, a store's CORS refusal looks exactly like a store that is down: both are named.
  */
 export function networkError(
   error: unknown,
   signal: AbortSignal | null | undefined,
-  where?: string,
+  where: string,
+  target: 'issuer' | 'storage',
 ): ValetError {
   if (signal?.aborted) return new ValetError('aborted', 'the operation was aborted', { cause: error });
   const reason = NETWORK_REASONS[systemCode(error) ?? ''];
-  const target = where ? describe(where) : 'the server';
-  return new ValetError('network_error', `could not reach ${target}${reason ? ` (${reason})` : ''}`, {
+  const place = `${target === 'issuer' ? 'the issuer' : 'storage'} at ${describe(where)}`;
+  const page = pageOrigin();
+  if (target === 'storage' && reason === undefined && page !== undefined && page !== originOf(where)) {
+    return new NetworkError(
+      target,
+      `could not reach ${place}. If it is running, it refuses this page's origin (${page}) by CORS: ` +
+        `start storage with --cors-origin ${page}`,
+      { cause: error },
+    );
+  }
+  return new NetworkError(target, `could not reach ${place}${reason ? ` (${reason})` : ''}`, {
     cause: error,
   });
+}
+
+/** The origin of the page this runs in (a browser), or undefined (Node, a worker without one). */
+function pageOrigin(): string | undefined {
+  const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin;
+  return typeof origin === 'string' && origin !== 'null' ? origin : undefined;
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error's system code, also where fetch wraps it (`TypeError: fetch failed`, cause…). */

@@ -34,3 +34,4 @@ export {
   type UploadResult,
   ValetClient,
 } from './client.js';
+export { NetworkError } from './errors.js';

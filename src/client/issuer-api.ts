@@ -32,7 +32,7 @@ export async function issuerCall<T>(
         signal,
       });
     } catch (error) {
-      throw networkError(error, signal, ctx.issuer);
+      throw networkError(error, signal, ctx.issuer, 'issuer');
     }
     if (!response.ok) throw await errorFrom(response);
     if (response.status === 204) return undefined as T;

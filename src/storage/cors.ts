@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { CorsPolicy, type CorsRules } from '../wire/cors.js';
 
 /** What storage lets a browser page do on `/o/…` (tus routes allow more, see `tus.ts`). */
@@ -14,8 +15,48 @@ export function storageCors(origins: readonly string[]): CorsPolicy {
   return new CorsPolicy(origins, STORAGE_CORS);
 }
 
-/** Adds the CORS headers of an actual (non-preflight) response. */
-export function applyCors(policy: CorsPolicy, req: IncomingMessage, res: ServerResponse): void {
+/** How many refused origins are warned about by name; past that, once that there are more. */
+const NAMED_ORIGINS = 100;
+
+/**
+ * Warns once per origin that a browser page called storage from an origin `--cors-origin` does
+ * not list: the browser then refuses the page the answer, and the page's user sees only a network
+ * error, so the operator must hear it here (at warn, not in the request's info line).
+ */
+export class RefusedOrigins {
+  readonly #seen = new Set<string>();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  refused(origin: string): void {
+    if (this.#seen.has(origin) || this.#seen.size > NAMED_ORIGINS) return;
+    this.#seen.add(origin);
+    if (this.#seen.size > NAMED_ORIGINS) {
+      this.#log.warn(
+        `more than ${NAMED_ORIGINS} origins not in --cors-origin called storage; no more are named`,
+      );
+      return;
+    }
+    this.#log.warn(
+      { origin },
+      `a page at ${origin} called storage from a browser, and that origin is not in --cors-origin: ` +
+        `browsers refuse the page the answer. If the page is yours, add --cors-origin ${origin}`,
+    );
+  }
+}
+
+/** Adds the CORS headers of an actual (non-preflight) response; a refused origin is warned about. */
+export function applyCors(
+  policy: CorsPolicy,
+  req: IncomingMessage,
+  res: ServerResponse,
+  refused?: RefusedOrigins,
+): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined && refused && !policy.allows(origin)) refused.refused(origin);
   for (const [name, value] of Object.entries(policy.responseHeaders(req.headers.origin))) {
     if (name === 'vary') res.appendHeader('Vary', value);
     else res.setHeader(name, value);

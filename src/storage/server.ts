@@ -10,7 +10,7 @@ import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/sto
 import { KeyAccess } from './access.js';
 import { Commits } from './commits.js';
 import { ConnectionGate, connectionLimits } from './connections.js';
-import { answerPreflight, applyCors } from './cors.js';
+import { answerPreflight, applyCors, RefusedOrigins } from './cors.js';
 import {
   type Exchange,
   logExchange,
@@ -85,6 +85,7 @@ class Storage implements StorageServer {
   readonly #now: () => number;
   readonly #parts: Parts;
   readonly #log: Logger;
+  readonly #refusedOrigins: RefusedOrigins;
   readonly #access: KeyAccess;
   readonly #objects: ObjectRoutes;
   readonly #tus: TusBridge;
@@ -103,6 +104,7 @@ class Storage implements StorageServer {
     this.#now = options.now ?? Date.now;
     this.#parts = parts;
     this.#log = parts.log;
+    this.#refusedOrigins = new RefusedOrigins(parts.log);
     this.#shutdownGrace = options.shutdownGrace ?? 30_000;
     this.#minRate = options.minRate ?? DEFAULT_MIN_RATE;
     this.#access = new KeyAccess({
@@ -268,7 +270,7 @@ class Storage implements StorageServer {
         res.shouldKeepAlive = false;
         throw new ValetError('unavailable', 'storage is shutting down');
       }
-      applyCors(this.#parts.cors, req, res);
+      applyCors(this.#parts.cors, req, res, this.#refusedOrigins);
       await this.#route(ex, expectContinue);
     } catch (error) {
       this.#fail(ex, error);

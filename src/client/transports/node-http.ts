@@ -46,7 +46,7 @@ export async function nodeSend(
       if (settled) return;
       settled = true;
       reader.cancel().catch(() => {});
-      reject(networkError(error, signal, new URL(url).origin));
+      reject(networkError(error, signal, new URL(url).origin, 'storage'));
     };
     let req: NodeRequest;
     try {

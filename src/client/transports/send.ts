@@ -18,7 +18,7 @@ export async function storageFetch(ctx: ClientContext, url: string, init: Reques
   try {
     response = await ctx.fetch(url, init);
   } catch (error) {
-    throw networkError(error, init.signal, new URL(url).origin);
+    throw networkError(error, init.signal, new URL(url).origin, 'storage');
   }
   if (!response.ok) throw await errorFrom(response);
   return response;

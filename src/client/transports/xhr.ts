@@ -93,7 +93,7 @@ export function sendWithXhr(
       if (response.ok) resolve(response);
       else void errorFrom(response).then(reject);
     };
-    xhr.onerror = () => reject(networkError(undefined, signal, key.url));
+    xhr.onerror = () => reject(networkError(undefined, signal, key.url, 'storage'));
     xhr.onabort = () => reject(aborted());
     xhr.send(key.fields ? formOf(key, blob) : blob);
   });
