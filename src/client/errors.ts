@@ -3,13 +3,37 @@ import type { ErrorBody } from '../wire/errors.js';
 
 /** A refusal as a {@link ValetError} with the server's stable code (or the one its status implies). */
 export async function errorFrom(response: Response): Promise<ValetError> {
+  return refusal(response, await response.text().catch(() => '')).error;
+}
+
+/**
+ * A refusal from what was called as the issuer. An answer that is not a Valet server's (an app's
+ * own 404 page: the issuer URL lacks the path the app mounts Valet under) says so, and what to fix.
+ */
+export async function issuerErrorFrom(response: Response, issuer: string, path: string): Promise<ValetError> {
+  const { error, valet } = refusal(response, await response.text().catch(() => ''));
+  if (valet || response.status !== 404) return error;
+  return notAnIssuer(issuer, path, "answered 404 with a page that is not a Valet issuer's");
+}
+
+/** The error for an answer from something that is not a Valet issuer, with the likely fix. */
+export function notAnIssuer(issuer: string, path: string, what: string): ValetError {
+  return new ValetError(
+    'not_found',
+    `${issuer}${path} ${what}: is ${issuer} your issuer's URL? If your app mounts Valet under a path ` +
+      '(such as /api/valet), the issuer URL must end with it',
+  );
+}
+
+function refusal(response: Response, text: string): { error: ValetError; valet: boolean } {
   let code: ErrorCode | undefined;
   let message = `the server answered ${response.status}`;
-  const text = await response.text().catch(() => '');
+  let valet = false;
   try {
     const body = JSON.parse(text) as Partial<ErrorBody>;
     if (body.error?.code && body.error.code in ERROR_STATUS) code = body.error.code;
     if (typeof body.error?.message === 'string') message = body.error.message;
+    valet = code !== undefined;
   } catch {
     // Not a Valet error body: an object store's own code (Azure's x-ms-error-code, the <Code> of
     // an S3 or Azure XML error) says why; a proxy's page says nothing, and the status stays.
@@ -17,7 +41,7 @@ export async function errorFrom(response: Response): Promise<ValetError> {
       response.headers.get('x-ms-error-code') ?? /<Code>([A-Za-z0-9.]{1,64})<\/Code>/.exec(text)?.[1];
     if (storeCode) message = `the store answered ${response.status} (${storeCode})`;
   }
-  return new ValetError(code ?? codeForStatus(response.status), message);
+  return { error: new ValetError(code ?? codeForStatus(response.status), message), valet };
 }
 
 /** Why a connection failed, from the system's error code, in words. */

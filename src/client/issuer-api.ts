@@ -1,6 +1,6 @@
 import type { KeyBody, KeyRequestBody } from '../wire/issuer-api.js';
 import type { ClientContext } from './context.js';
-import { errorFrom, networkError } from './errors.js';
+import { issuerErrorFrom, networkError, notAnIssuer } from './errors.js';
 import { withRetry } from './retry.js';
 
 /** Keys this close to expiry are not used to start a transfer: a fresh one is asked for. */
@@ -34,8 +34,17 @@ export async function issuerCall<T>(
     } catch (error) {
       throw networkError(error, signal, ctx.issuer, 'issuer');
     }
-    if (!response.ok) throw await errorFrom(response);
+    if (!response.ok) throw await issuerErrorFrom(response, ctx.issuer, path);
     if (response.status === 204) return undefined as T;
+    // An app's page (a single-page app answers every path with its HTML) is no issuer's answer.
+    if (!response.headers.get('content-type')?.includes('json')) {
+      await response.body?.cancel();
+      throw notAnIssuer(
+        ctx.issuer,
+        path,
+        `answered ${response.status} with ${response.headers.get('content-type') ?? 'no content type'}, not JSON`,
+      );
+    }
     return (await response.json()) as T;
   });
 }

@@ -300,7 +300,15 @@ class Storage implements StorageServer {
       await this.#tus.serve(ex, path.slice(UPLOADS_PATH.length + 1), query, expectContinue);
       return;
     }
-    if (!path.startsWith(OBJECTS_PATH)) throw new ValetError('not_found', 'no such route');
+    if (!path.startsWith(OBJECTS_PATH)) {
+      // A client pointed at storage as if it were the issuer hears which is which.
+      throw new ValetError(
+        'not_found',
+        path.startsWith('/v1/')
+          ? 'this is Valet storage, not the issuer: the issuer (/v1/…) is served by your app; point the client at it'
+          : 'no such route on Valet storage (objects are under /o/, resumable uploads under /uploads)',
+      );
+    }
     if (method === 'OPTIONS') {
       if (!answerPreflight(this.#parts.cors, req, res)) {
         res.setHeader('Allow', OBJECT_METHODS);

@@ -1,4 +1,4 @@
-import { ValetError } from '../../token/errors.js';
+import { isValetError, ValetError } from '../../token/errors.js';
 import { verifyRequestSignature } from '../../token/signature.js';
 import { CorsPolicy } from '../../wire/cors.js';
 import { asValetError, renderError } from '../../wire/errors.js';
@@ -62,7 +62,7 @@ export function requestHandler(
   const dispatch = async (incoming: Incoming, matched: { route: string }): Promise<Outgoing> => {
     const path = core.routePath(incoming.url.pathname);
     if (incoming.method === 'OPTIONS') return preflight(router, cors, incoming, path);
-    const { route, params } = router.match(incoming.method, path);
+    const { route, params } = matchRoute(router, incoming.method, path, core.basePath);
     matched.route = route.path;
     const base: RouteContext = { core, incoming, params, caller: callerInfo(core, incoming) };
     switch (route.access) {
@@ -123,6 +123,16 @@ export function failure(core: IssuerCore, error: unknown, html = false): Outgoin
     ...(failed instanceof MethodNotAllowed && { allow: failed.allow.join(', ') }),
   };
   return { status: rendered.status, headers, body: rendered.body };
+}
+
+/** The route for a request; an unknown path says where this issuer's API is. */
+function matchRoute(router: Router<IssuerRoute>, method: string, path: string, basePath: string) {
+  try {
+    return router.match(method, path);
+  } catch (error) {
+    if (!isValetError(error, 'not_found')) throw error;
+    throw new ValetError('not_found', `no such route on this Valet issuer: its API is under ${basePath}/v1/`);
+  }
 }
 
 /** A preflight for a configured origin; any other `OPTIONS` learns the path's methods. */
