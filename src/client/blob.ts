@@ -1,8 +1,11 @@
-import { ValetError } from '../token/errors.js';
+import { Sha256 } from './sha256.js';
 import type { BlobLike, UploadData } from './types.js';
 
-/** Largest Blob hashed in memory by the default digest. */
-const MAX_DEFAULT_DIGEST = 512 * 1024 * 1024;
+/**
+ * Largest Blob hashed whole by WebCrypto (native, fast, but only on a buffer in memory); a larger
+ * one streams through {@link Sha256} in constant memory, whatever its size.
+ */
+const WHOLE_DIGEST_MAX = 64 * 1024 * 1024;
 
 /** The data of an upload as a Blob-like source (strings as UTF-8 text, buffers copied if shared). */
 export function toBlob(data: Exclude<UploadData, ReadableStream<Uint8Array>>): BlobLike {
@@ -26,11 +29,14 @@ export function isBlobLike(data: unknown): data is BlobLike {
 }
 
 export async function defaultDigest(blob: BlobLike): Promise<string> {
-  if (blob.size > MAX_DEFAULT_DIGEST) {
-    throw new ValetError(
-      'invalid_options',
-      'this Blob is too large to hash in memory; pass a digest function',
-    );
+  if (blob.size > WHOLE_DIGEST_MAX || !globalThis.crypto?.subtle) {
+    const hash = new Sha256();
+    const reader = blob.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return hash.hex();
+      hash.update(value);
+    }
   }
   const bytes =
     blob instanceof Blob ? await blob.arrayBuffer() : await new Response(blob.stream()).arrayBuffer();

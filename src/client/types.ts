@@ -12,7 +12,7 @@ export interface ClientOptions {
   retries?: number;
   /** First retry delay, ms; doubles each time, with jitter. Default 500. */
   retryDelay?: number;
-  /** Computes the SHA-256 (hex) of a Blob. Default: WebCrypto over the whole Blob (up to 512 MiB). */
+  /** Computes the SHA-256 (hex) of a Blob. Default: WebCrypto up to 64 MiB, then in chunks (any size, constant memory). */
   digest?: (data: BlobLike) => Promise<string>;
   /** Clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
