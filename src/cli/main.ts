@@ -83,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       process.stderr.write(`valet${command ? ` ${command.name}` : ''}: ${failure.message}${failure.hint}\n`);
     }
+    // Interrupted (Ctrl-C): exit now, whatever the aborted step left running (a file being read).
+    if (failure.code === 'interrupted') process.exit(failure.status);
     return failure.status;
   }
 }
@@ -101,7 +103,8 @@ function describeFailure(
     const hint = hintOf(error) || networkHint(error);
     return { code: error.code, message, hint, status: 1 };
   }
-  if (error instanceof CliError) return { code: error.code, message, hint: hintOf(error), status: 1 };
+  if (error instanceof CliError)
+    return { code: error.code, message, hint: hintOf(error), status: error.status };
   const errno = error as NodeJS.ErrnoException & { port?: number; address?: string };
   if (errno.code === 'EADDRINUSE') {
     const where =

@@ -11,6 +11,8 @@ export class CliError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The exit status (1; 130 for an interruption, as shells report Ctrl-C). */
+    readonly status = 1,
   ) {
     super(message);
   }

@@ -6,6 +6,7 @@ import type {
   ObjectListBody,
   ShareBody,
   ShareListBody,
+  UploadCheckBody,
 } from '../wire/issuer-api.js';
 import type { DeletedStorageBody } from '../wire/storage-api.js';
 import { defaultDigest, fileName, keptFileName, toBlob } from './blob.js';
@@ -123,6 +124,38 @@ export class ValetClient {
       ...(key.upload && { upload: key.upload.id }),
       bytes,
     };
+  }
+
+  /**
+   * Asks the issuer whether uploading `data` with these options would be allowed (the rule, size,
+   * type and quota as they stand), without a key: refused as {@link upload} would be, before any
+   * time goes into the file (hashing it, say). Resolves with the object it would be stored as.
+   *
+   * @example
+   * ```ts
+   * await valet.checkUpload(file) // throws quota_exceeded, entity_too_large… with the reason
+   * ```
+   */
+  async checkUpload(
+    data: { size: number; type?: string; name?: string },
+    options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'signal'> = {},
+  ): Promise<{ key: string; rule: string }> {
+    const name = options.name ?? (data.name ? data.name : undefined);
+    const contentType = options.contentType ?? (data.type ? data.type : undefined);
+    const body = await issuerCall<UploadCheckBody>(
+      this.#ctx,
+      'POST',
+      '/v1/keys/check',
+      {
+        op: 'put',
+        size: data.size,
+        ...(name !== undefined && { name }),
+        ...(options.rule !== undefined && { rule: options.rule }),
+        ...(contentType !== undefined && { content_type: contentType }),
+      },
+      options.signal,
+    );
+    return { key: body.object, rule: body.rule };
   }
 
   /** The SHA-256 to bind: given (hex), computed here (`true`), or none. */

@@ -71,6 +71,12 @@ export const keyRequestFields = {
   metadata: METADATA.optional(),
 };
 
+/** `200` to `POST /v1/keys/check`: the upload would be allowed, as this object under this rule. */
+export interface UploadCheckBody {
+  object: string;
+  rule: string;
+}
+
 /** A media type a client proposes for an upload. */
 export const contentTypeField = z.string().min(1).max(255).optional();
 

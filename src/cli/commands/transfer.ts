@@ -42,8 +42,10 @@ export const upload: Command = {
                     [--rule RULE] [--chunk-size 64MiB] [--json]
 
 Asks the issuer for an upload key, then streams FILE straight to storage (never through the
-issuer). The file's SHA-256 is computed first ("hashing") and bound into the key, so storage
-refuses a body that was changed on the way. Prints the object's full key (NAME under your
+issuer). The issuer is asked first whether the upload is allowed (rule, size, type, quota), so a
+refusal comes before the file is read; then its SHA-256 is computed ("hashing") and bound into
+the key, so storage refuses a body that was changed on the way. Ctrl-C says how much was sent
+and exits with 130; running the same command again resumes. Prints the object's full key (NAME under your
 prefix, e.g. users/alice/NAME); with --json one line {"key","size","sha256","etag",
 "content_type"}. On a terminal a progress bar shows each phase with its speed and time left.
 
@@ -84,15 +86,24 @@ ${REMOTE_HELP}
     }
     if (!stat.isFile()) throw new UsageError(`${file} is not a regular file`);
     const contentType = optional(values, 'content-type') ?? TYPES[path.extname(file).toLowerCase()];
-    const sha256 = await fileSha256(file, stat.size);
+    const name = optional(values, 'name') ?? path.basename(file);
+    const rule = optional(values, 'rule');
+    const asked = {
+      name,
+      ...(contentType !== undefined && { contentType }),
+      ...(rule !== undefined && { rule }),
+    };
+    // The issuer is asked first (rule, size, type, quota): a refusal comes before the file is read.
+    await client.checkUpload({ size: stat.size }, asked);
+    const interrupt = interruption();
+    const sha256 = await interrupt.during(fileSha256(file, stat.size), () => 'nothing was sent yet');
     const blob = await openFile(file, contentType ? { type: contentType } : {});
     const bar = progressBar('upload');
-    const rule = optional(values, 'rule');
-    const result = await client
+    let sent = 0;
+    const uploading = client
       .upload(blob, {
-        name: optional(values, 'name') ?? path.basename(file),
-        ...(contentType !== undefined && { contentType }),
-        ...(rule !== undefined && { rule }),
+        ...asked,
+        signal: interrupt.signal,
         sha256,
         // The same file (path, size, modification time, content) resumes its earlier upload.
         fingerprint: `file:${path.resolve(file)}:${stat.size}:${stat.mtimeMs}:${sha256}`,
@@ -100,9 +111,18 @@ ${REMOTE_HELP}
           process.stderr.write(
             `resuming an earlier upload: ${formatBytes(offset)} of ${formatBytes(total)} already stored\n`,
           ),
-        onProgress: (p) => bar.update(p.loaded, p.total),
+        onProgress: (p) => {
+          sent = p.loaded;
+          bar.update(p.loaded, p.total);
+        },
       })
       .finally(() => bar.done());
+    const resumable = stat.size >= RESUMABLE_FROM;
+    const result = await interrupt.during(uploading, () =>
+      resumable
+        ? `${formatBytes(sent)} of ${formatBytes(stat.size)} sent; run the same command again to resume`
+        : 'nothing was stored; run the same command again to upload it',
+    );
     if (values.json)
       printJson({
         key: result.key,
@@ -228,6 +248,41 @@ function onePositional(positionals: string[], name: string): string {
 }
 
 /** The file's SHA-256, with a "hashing" bar on a terminal (a large file takes a while). */
+/** Files from this size go as resumable uploads (the client's default threshold). */
+const RESUMABLE_FROM = 8 * 1024 * 1024;
+
+/**
+ * Ctrl-C during a command's long steps: the step is aborted (an upload under way stays resumable)
+ * and the command fails with 130, saying what happened and how to go on.
+ */
+function interruption() {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  return {
+    signal: controller.signal,
+    async during<T>(step: Promise<T>, whatNow: () => string): Promise<T> {
+      process.once('SIGINT', onSigint);
+      try {
+        return await Promise.race([
+          step,
+          new Promise<never>((_, reject) =>
+            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+              once: true,
+            }),
+          ),
+        ]);
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
+        // The step stops on the abort (an upload keeps what storage has): a moment to settle.
+        await Promise.race([step.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+        throw new CliError('interrupted', `interrupted: ${whatNow()}`, 130);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    },
+  };
+}
+
 async function fileSha256(file: string, size: number): Promise<string> {
   const hash = createHash('sha256');
   const bar = progressBar('hashing');

@@ -8,8 +8,9 @@ import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { IssuerCore } from '../core.js';
 import type { Incoming } from '../http/exchange.js';
 import { bindsDigest, pickPutRule, pickRule, ruleContext } from '../policy.js';
-import type { ObjectDescription } from '../records.js';
+import { exceeds, hasLimits, type ObjectDescription } from '../records.js';
 import type { Identity, Rule } from '../rules.js';
+import { quotaRefusal } from './quota-words.js';
 import { renewUpload, startMultipart } from './uploads.js';
 
 /** A key request in the issuer's own (camelCase) API: the wire's fields, `contentType` for `content_type`. */
@@ -84,9 +85,41 @@ async function mintPut(
   return core.sign(claims, req.contentType);
 }
 
+/**
+ * Whether an upload would be allowed, without minting a key (`POST /v1/keys/check`): the rule,
+ * the size and type, and the quota as they stand now, refused as minting would refuse them. A
+ * client asks before it spends time on the file (hashing it, say); the digest a rule requires is
+ * not asked for here, since the client computes it next.
+ */
+export async function checkUpload(
+  core: IssuerCore,
+  identity: Identity,
+  req: KeyRequest,
+  incoming?: Incoming,
+): Promise<{ object: string; rule: string }> {
+  const parsed = keyRequestSchema.safeParse(req);
+  if (!parsed.success)
+    throw new ValetError('bad_request', `invalid upload check: ${z.prettifyError(parsed.error)}`);
+  if (req.op !== 'put') throw new ValetError('bad_request', 'only uploads are checked ahead');
+  const { name, rule, object } = await pickPutRule(core, ruleContext(identity, incoming), req);
+  checkPutRequest(rule, req, { digestLater: true });
+  const quota = await core.quotaFor(identity.subject);
+  if (req.size !== undefined && hasLimits(quota)) {
+    const now = core.now();
+    const usage = await core.records.usage(identity.subject, now);
+    // An upload over an object of the caller's replaces its bytes (as a reservation counts it).
+    const existing = await core.records.getObject(object);
+    const replaced = existing?.state === 'complete' && existing.owner === identity.subject;
+    const base = replaced ? { bytes: usage.bytes - (existing.size ?? 0), objects: usage.objects - 1 } : usage;
+    const extra = { bytes: req.size, objects: 1 };
+    if (exceeds(quota, base, extra)) throw quotaRefusal(quota, base, extra);
+  }
+  return { object, rule: name };
+}
+
 /** What a put request may ask for at all under `rule`, checked before anything is reserved. */
-function checkPutRequest(rule: Rule, req: KeyRequest): void {
-  if (rule.requireSha256 && req.sha256 === undefined) {
+function checkPutRequest(rule: Rule, req: KeyRequest, options: { digestLater?: boolean } = {}): void {
+  if (rule.requireSha256 && req.sha256 === undefined && !options.digestLater) {
     throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
   }
   if (req.contentType !== undefined) {

@@ -1,13 +1,16 @@
-import type { KeyBody } from '../../../wire/issuer-api.js';
+import type { KeyBody, UploadCheckBody } from '../../../wire/issuer-api.js';
 import { completeRequestBodySchema, keyRequestBodySchema } from '../../../wire/issuer-api.js';
 import type { KeyRequest, MintedKey } from '../../api.js';
 import { completeKey } from '../../domain/completions.js';
-import { mintKey } from '../../domain/keys.js';
+import { checkUpload, mintKey } from '../../domain/keys.js';
 import { readBody, readOptionalBody } from '../body.js';
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
-/** `POST /v1/keys`: mint a key. `POST /v1/keys/:id/complete`: the client's upload or deletion is done. */
+/**
+ * `POST /v1/keys`: mint a key. `POST /v1/keys/check`: would an upload be allowed (no key, nothing
+ * recorded). `POST /v1/keys/:id/complete`: the client's upload or deletion is done.
+ */
 export const keyRoutes: IssuerRoute[] = [
   {
     method: 'POST',
@@ -23,6 +26,24 @@ export const keyRoutes: IssuerRoute[] = [
         ...(content_type !== undefined && { contentType: content_type }),
       };
       return json(201, keyBody(await mintKey(core, identity, request, caller, incoming)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/keys/check',
+    access: 'caller',
+    handler: async ({ core, incoming, identity }) => {
+      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'upload check', [
+        'name',
+        'key',
+      ]);
+      const request: KeyRequest = {
+        ...rest,
+        ...(content_type !== undefined && { contentType: content_type }),
+      };
+      const checked = await checkUpload(core, identity, request, incoming);
+      const body: UploadCheckBody = { object: checked.object, rule: checked.rule };
+      return json(200, body);
     },
   },
   {
