@@ -364,5 +364,6 @@ function toGrant(key: KeyBody): Grant {
     object: key.object,
     expiresAt: key.expires_at,
     constraints: key.constraints ?? {},
+    ...(key.unenforced && { unenforced: key.unenforced }),
   };
 }

@@ -120,7 +120,10 @@ export interface Grant {
   op: string;
   object: string;
   expiresAt: string;
+  /** What the key limited, as the store (or the issuer, after the upload) enforced it. */
   constraints: Record<string, unknown>;
+  /** What its rule set but the store could not enforce (`once`, `revocation` on S3 and Azure). */
+  unenforced?: string[];
 }
 
 /** A URL that reads one object for a short time (for `<img>`, `<video>` or a download link). */

@@ -79,7 +79,13 @@ export interface MintedKey {
   /** Headers the client must send (the content type bound into a put key). */
   headers: Record<string, string>;
   expiresAt: string;
+  /** What the key limits, as the store (or the issuer, after an upload) enforces it. */
   constraints: Record<string, unknown>;
+  /**
+   * What the key's rule set but the store cannot enforce, accepted by the rule (`once`, and
+   * `revocation` on S3 and Azure, whose URLs cannot be revoked); absent when it enforces all.
+   */
+  unenforced?: string[];
   /**
    * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` or
    * `azure-blocks` on a store that takes parts the issuer signs, whose parts have `partSize` bytes but the last), and how many keys

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type {
+  Constraint,
   DriverContext,
+  EnforcementTable,
   MultipartUploads,
   SignedRequest,
   SignOptions,
@@ -152,7 +154,7 @@ export class IssuerCore {
       valetKey: () => signClaims(this.signing.active(), claims),
     };
     const signed = await this.driver.sign(claims, options);
-    return mintedKey(claims, signed, {
+    const minted = mintedKey(claims, signed, {
       ...(completes(claims) && { complete: `/v1/keys/${claims.upload ?? claims.jti}/complete` }),
       ...(this.driver.resumable &&
         (claims.resumable || claims.upload !== undefined) && {
@@ -160,7 +162,24 @@ export class IssuerCore {
         }),
       ...extra,
     });
+    return withEnforcement(minted, this.driver.enforcement());
   }
+}
+
+/**
+ * A key's constraints as the store enforces them: what it cannot (a rule accepted that: `once` and
+ * revocation on S3 and Azure) moves from `constraints` to `unenforced`, so a client is never told
+ * a key is single-use when nothing makes it so.
+ */
+export function withEnforcement(key: MintedKey, table: EnforcementTable): MintedKey {
+  const constraints: Record<string, unknown> = {};
+  const unenforced: string[] = [];
+  for (const [name, value] of Object.entries(key.constraints)) {
+    if (table[name as Constraint] === 'none') unenforced.push(name);
+    else if (!(name === 'rev' && table.revocation === 'none')) constraints[name] = value;
+  }
+  if (table.revocation === 'none') unenforced.push('revocation');
+  return { ...key, constraints, ...(unenforced.length > 0 && { unenforced }) };
 }
 
 /**

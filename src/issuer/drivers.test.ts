@@ -75,6 +75,27 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
     );
   });
 
+  it('refuses every rule the store cannot enforce in one error, with the exact accept to add', async () => {
+    const memory = new MemoryDriver({ unchecked: ['once'] });
+    await assert.rejects(
+      system(memory, {
+        rules: {
+          upload: { op: 'put', prefix: 'users/{subject}/', accept: ['revocation'] },
+          read: { op: 'get', prefix: 'users/{subject}/' },
+          fine: { op: 'get', prefix: 'public/', accept: ['revocation'] },
+        },
+      }),
+      {
+        code: 'invalid_options',
+        message:
+          'the memory driver cannot enforce what these rules set: rule "upload" sets once; rule "read" ' +
+          "sets revocation. Add to each: upload: { accept: ['revocation', 'once'] }, read: { accept: " +
+          "['revocation'] } (revocation is on every key and the memory driver's URLs cannot be revoked, so " +
+          'a rule accepts that; once can be accepted, or turned off with once: false)',
+      },
+    );
+  });
+
   it('removes an upload that breaks its key where the store did not check it', async () => {
     const memory = new MemoryDriver({ unchecked: ['size'] });
     const { issuer } = await system(memory);
@@ -136,9 +157,25 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
       system(memory, { rules: { upload: { op: 'put', prefix: 'u/', once: true, accept: ['revocation'] } } }),
       (e) => isValetError(e, 'invalid_options') && /cannot enforce/.test(e.message),
     );
-    await system(memory, {
-      rules: { upload: { op: 'put', prefix: 'u/', once: true, accept: ['revocation', 'once'] } },
+    const { issuer } = await system(memory, {
+      rules: { upload: { op: 'put', prefix: 'u/', once: true, maxSize: 10, accept: ['revocation', 'once'] } },
     });
+    // The key says what is enforced, and what its rule accepted that nothing enforces.
+    const key = await issuer.mint('alice', { op: 'put', name: 'a.txt' });
+    assert.equal(key.constraints.once, undefined, 'not reported as single-use: nothing makes it so');
+    assert.equal(key.constraints.max_size, 10);
+    assert.deepEqual(key.unenforced, ['once', 'revocation']);
+    const wire = (await (
+      await issuer.fetch(
+        new Request(`${ISSUER}/v1/keys`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer user:alice', 'content-type': 'application/json' },
+          body: JSON.stringify({ op: 'put', name: 'b.txt' }),
+        }),
+      )
+    ).json()) as { constraints: Record<string, unknown>; unenforced: string[] };
+    assert.deepEqual(wire.unenforced, ['once', 'revocation']);
+    assert.equal(wire.constraints.once, undefined);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { StorageDriver } from '../drivers/types.js';
+import type { Constraint, StorageDriver } from '../drivers/types.js';
 import { ValetError } from '../token/errors.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
 import { uploadLifetimeSchema } from '../wire/storage-api.js';
@@ -159,18 +159,36 @@ export function validateIssuerOptions(options: IssuerOptions): void {
   }
 }
 
-/** Refuses, at configuration time, a rule whose constraints the store cannot enforce. */
+/**
+ * Refuses, at configuration time, rules whose constraints the store cannot enforce: every such
+ * rule in one error, with the exact `accept` each needs (what it accepts already kept).
+ */
 export function checkEnforcement(driver: StorageDriver, rules: Readonly<Record<string, Rule>>): void {
   const table = driver.enforcement();
+  const problems: Array<{ name: string; missing: Constraint[]; accept: Constraint[] }> = [];
   for (const [name, rule] of Object.entries(rules)) {
-    for (const constraint of ruleConstraints(rule)) {
-      if (table[constraint] === 'none' && !rule.accept?.includes(constraint)) {
-        throw new ValetError(
-          'invalid_options',
-          `rule "${name}" sets ${constraint}, which the ${driver.name} driver cannot enforce; ` +
-            `drop it from the rule or list it in the rule's accept`,
-        );
-      }
-    }
+    const missing = ruleConstraints(rule).filter((c) => table[c] === 'none' && !rule.accept?.includes(c));
+    if (missing.length > 0) problems.push({ name, missing, accept: [...(rule.accept ?? []), ...missing] });
   }
+  if (problems.length === 0) return;
+  const missing = new Set(problems.flatMap((p) => p.missing));
+  const why = [
+    ...(missing.has('revocation')
+      ? [
+          `revocation is on every key and the ${driver.name} driver's URLs cannot be revoked, so a rule accepts that`,
+        ]
+      : []),
+    ...(missing.has('once') ? ['once can be accepted, or turned off with once: false'] : []),
+    ...([...missing].some((c) => c !== 'revocation' && c !== 'once')
+      ? ['a limit can be accepted (checked only after the upload) or removed']
+      : []),
+  ];
+  throw new ValetError(
+    'invalid_options',
+    `the ${driver.name} driver cannot enforce what ${problems.length === 1 ? 'this rule sets' : 'these rules set'}: ` +
+      problems.map((p) => `rule "${p.name}" sets ${p.missing.join(', ')}`).join('; ') +
+      '. Add to each: ' +
+      problems.map((p) => `${p.name}: { accept: [${p.accept.map((c) => `'${c}'`).join(', ')}] }`).join(', ') +
+      ` (${why.join('; ')})`,
+  );
 }

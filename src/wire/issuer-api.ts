@@ -112,7 +112,10 @@ export interface KeyBody {
   /** Where the client reports the upload or deletion done (stores that send no events). */
   complete?: string;
   expires_at: string;
+  /** What the key limits, as the store (or the issuer, after an upload) enforces it. */
   constraints: Record<string, unknown>;
+  /** What the key's rule set but the store cannot enforce (accepted by the rule). */
+  unenforced?: string[];
   upload?: UploadBody;
 }
 

@@ -4,7 +4,7 @@ import { ValetError } from '../../token/errors.js';
 import { buildClaims } from '../../token/mint.js';
 import { RevocationIndex } from '../../token/revocations.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
-import { type Claims, type IssuerCore, mintedKey } from '../core.js';
+import { type Claims, type IssuerCore, mintedKey, withEnforcement } from '../core.js';
 import type { GrantRecord, Quota } from '../records.js';
 import type { Identity, Rule } from '../rules.js';
 import { revocationFeed } from './revocations.js';
@@ -162,12 +162,21 @@ export async function startMultipart(
     throw error;
   }
   const parts = partCount(request.size, state.part_size);
-  return mintedKey(
-    claims,
-    { method: 'POST', url: `/v1/uploads/${claims.jti}`, headers: {} },
-    {
-      upload: { id: claims.jti, protocol: multipart.protocol, renewals: 0, partSize: state.part_size, parts },
-    },
+  return withEnforcement(
+    mintedKey(
+      claims,
+      { method: 'POST', url: `/v1/uploads/${claims.jti}`, headers: {} },
+      {
+        upload: {
+          id: claims.jti,
+          protocol: multipart.protocol,
+          renewals: 0,
+          partSize: state.part_size,
+          parts,
+        },
+      },
+    ),
+    core.driver.enforcement(),
   );
 }
 

@@ -71,6 +71,7 @@ export function keyBody(key: MintedKey): KeyBody {
     ...(key.complete && { complete: key.complete }),
     expires_at: key.expiresAt,
     constraints: key.constraints,
+    ...(key.unenforced && { unenforced: key.unenforced }),
     ...(upload && {
       upload: {
         id: upload.id,
