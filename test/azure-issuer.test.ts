@@ -99,7 +99,12 @@ describe('issuer with the Azure driver, on Azurite', () => {
     assert.equal(preview.status, 302, 'a link preview (HEAD) gets the redirect too');
     const shared = await fetch(link.url);
     assert.equal(shared.status, 200);
+    // Shown inline, as Valet storage shows an image; a download when asked for one.
+    assert.equal(shared.headers.get('content-disposition'), 'inline; filename="p.png"');
     assert.deepEqual(Buffer.from(await shared.arrayBuffer()), data);
+    const asked = await fetch((await alice.readUrl(result.key, { disposition: 'attachment' })).url);
+    await asked.body?.cancel();
+    assert.equal(asked.headers.get('content-disposition'), 'attachment; filename="p.png"');
     const bob = createClient({ issuer: url, getToken: () => 'user:bob', retryDelay: 50 });
     assert.equal(await refusal(bob.download(result.key)), 'forbidden');
     assert.equal(

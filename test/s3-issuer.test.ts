@@ -88,6 +88,32 @@ describe('issuer with the S3 driver, on Ceph', () => {
     assert.deepEqual(await alice.list(), [], 'the deletion is recorded');
   });
 
+  it('shows an image inline from a share link or a read URL, as Valet storage does; text downloads', async (t) => {
+    const { url } = await issuerFor(t, {
+      rules: { ...RULES, share: { op: 'share', prefix: 'users/{subject}/', accept: ['revocation'] } },
+    });
+    const alice = createClient({ issuer: url, getToken: () => 'user:alice', retryDelay: 50 });
+    const photo = new File([randomBytes(1000)], 'Cat photo.png', { type: 'image/png' });
+    const { key } = await alice.upload(photo);
+    const headers = async (link: string) => {
+      const response = await fetch(link);
+      await response.body?.cancel();
+      return [response.headers.get('content-type'), response.headers.get('content-disposition')];
+    };
+    const inline = ['image/png', "inline; filename*=UTF-8''Cat%20photo.png"];
+    assert.deepEqual(await headers((await alice.share(key, { ttl: 60 })).url), inline);
+    assert.deepEqual(await headers((await alice.readUrl(key)).url), inline);
+    assert.deepEqual(await headers((await alice.readUrl(key, { disposition: 'attachment' })).url), [
+      'image/png',
+      "attachment; filename*=UTF-8''Cat%20photo.png",
+    ]);
+    const text = await alice.upload(new Blob(['hello'], { type: 'text/plain' }), { name: 'note.txt' });
+    assert.deepEqual(await headers((await alice.readUrl(text.key)).url), [
+      'text/plain',
+      "attachment; filename*=UTF-8''note.txt",
+    ]);
+  });
+
   it('lists and shares an upload as soon as upload() resolves, 100 times in a row', async (t) => {
     const { url } = await issuerFor(t, {
       rules: { ...RULES, share: { op: 'share', prefix: 'users/{subject}/', accept: ['revocation'] } },

@@ -3,7 +3,7 @@ import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
 import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
-import { contentDisposition, defaultFilename, safeResponseType } from '../../wire/serving.js';
+import { contentDisposition, defaultFilename, isInlineType, safeResponseType } from '../../wire/serving.js';
 import type {
   EnforcementTable,
   HeadResult,
@@ -157,12 +157,18 @@ export class AzureDriver implements StorageDriver {
       const sas = await this.#signer.sign({ ...grant, permissions: 'd' });
       return { method: 'DELETE', url: `${blob.url}?${sas}`, headers: {} };
     }
+    // The blob is served with the type signed here: the recorded one if safe to show (shown
+    // inline, as Valet storage does, unless the key asks for a download), else a download.
+    const contentType = safeResponseType(await options.objectType());
+    const inline = claims.inline ?? isInlineType(contentType);
     const sas = await this.#signer.sign({
       ...grant,
       permissions: 'r',
-      // Always a download when navigated to: the blob's origin is shared by every object.
-      contentDisposition: contentDisposition('attachment', claims.filename ?? defaultFilename(object)),
-      contentType: safeResponseType(await options.objectType()),
+      contentDisposition: contentDisposition(
+        inline ? 'inline' : 'attachment',
+        claims.filename ?? defaultFilename(object),
+      ),
+      contentType,
     });
     return { method: 'GET', url: `${blob.url}?${sas}`, headers: {} };
   }

@@ -10,7 +10,7 @@ import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
 import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
-import { safeResponseType } from '../../wire/serving.js';
+import { isInlineType, safeResponseType } from '../../wire/serving.js';
 import type {
   EnforcementTable,
   HeadResult,
@@ -154,14 +154,16 @@ export class S3Driver implements StorageDriver {
     const ttl = Math.max(1, claims.exp - Math.floor(now / 1000));
     if (claims.op === 'put') return this.#signPut(claims, options.contentType, ttl, now);
     if (claims.op === 'delete') return this.presignDelete({ object: claims.obj, ttl, now });
+    // The engine answers with the type signed here, never the uploader's own: the recorded type
+    // if it is safe to show (raster images, audio, video, PDF: shown inline, as Valet storage
+    // does, unless the key asks for a download), else a download of application/octet-stream.
+    const contentType = safeResponseType(await options.objectType());
     return this.presignGet({
       object: claims.obj,
       ttl,
       now,
-      // Always a download when navigated to (an <img> or <video> still shows it): the engine
-      // serves whatever type the uploader declared, from an origin shared by every object.
-      disposition: 'attachment',
-      contentType: safeResponseType(await options.objectType()),
+      disposition: (claims.inline ?? isInlineType(contentType)) ? 'inline' : 'attachment',
+      contentType,
       ...(claims.filename !== undefined && { filename: claims.filename }),
     });
   }
