@@ -12,6 +12,8 @@ export function valet(): Promise<Issuer> {
       storageUrl: process.env.STORAGE_URL ?? 'http://127.0.0.1:9000',
       database: 'issuer.sqlite',
       basePath: '/api/valet',
+      // Share links' origin; default: the origin the request was addressed to (see the route file).
+      ...(process.env.PUBLIC_URL && { publicUrl: process.env.PUBLIC_URL }),
       // Your session check (a cookie, NextAuth…). Here, for the example only: "Bearer <user name>".
       authenticate: (request) =>
         /^Bearer (\w+)$/.exec(request.headers.get('authorization') ?? '')?.[1] ?? null,
