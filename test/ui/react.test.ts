@@ -1,6 +1,6 @@
 // valet/react in Chromium: a small React page (test/ui/pages/react.tsx, bundled with esbuild)
 // uses the DropZone and the useUpload hook against Valet storage: choose and drop a file,
-// progress and cancel, a refusal in words, and the hook's states in order.
+// progress and cancel, a refusal in words, and the hook's states in order; and useUploads' queue.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -137,6 +137,46 @@ describe('valet/react in Chromium', () => {
     assert.ok(deletes[0]?.startsWith(system.storage.url));
     const listed = await system.client('alice').list();
     assert.ok(!listed.some((o) => o.key === 'users/alice/big.bin'));
+  });
+
+  it('queues many files with useUploads: two at a time, each with its state, one cancelled', async (t) => {
+    const { system, url } = await serve(t);
+    const page = await openPage(browser, t, url, 8 * MiB);
+    const files: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const file = path.join(dir, `q${i}.bin`);
+      await writeFile(file, randomBytes(3 * MiB));
+      files.push(file);
+    }
+    await page.getByLabel('Queue files').setInputFiles(files);
+    const queue = page.getByRole('region', { name: 'queue' });
+    // Two at a time: the fifth waits, and is cancelled before it starts.
+    await queue.locator('li[data-status="uploading"]').nth(1).waitFor();
+    assert.equal(await queue.locator('li', { hasText: 'q5.bin: queued' }).count(), 1);
+    await page.getByRole('button', { name: 'Cancel q5.bin' }).click();
+    await queue.locator('li', { hasText: 'q5.bin: cancelled' }).waitFor();
+    for (const n of [1, 2, 3, 4]) {
+      await queue
+        .locator('li', { hasText: `q${n}.bin: done as users/alice/q${n}.bin` })
+        .waitFor({ timeout: 60_000 });
+    }
+    await screenshot(page, 'react-queue');
+    assert.equal(
+      await page.evaluate(
+        () => (globalThis as unknown as { queue: { mostRunning: number } }).queue.mostRunning,
+      ),
+      2,
+    );
+    await page.getByRole('status', { name: 'queue progress' }).filter({ hasText: 'idle' }).waitFor();
+    const listed = (await system.client('alice').list())
+      .map((o) => o.key)
+      .filter((k) => /\/q\d\.bin$/.test(k));
+    assert.deepEqual(listed.sort(), [
+      'users/alice/q1.bin',
+      'users/alice/q2.bin',
+      'users/alice/q3.bin',
+      'users/alice/q4.bin',
+    ]);
   });
 
   it('says a refusal in words, as an alert', async (t) => {

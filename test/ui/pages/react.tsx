@@ -3,7 +3,7 @@
 import { useEffect } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createClient } from '../../../src/client/index.js';
-import { DropZone, type UploadState, useUpload } from '../../../src/react/index.js';
+import { DropZone, type UploadState, useUpload, useUploads } from '../../../src/react/index.js';
 
 const params = new URLSearchParams(location.search);
 const client = createClient({
@@ -42,11 +42,44 @@ function HookProbe() {
   );
 }
 
+/** The most files the queue had under way at once (window.mostRunning). */
+const queue = { mostRunning: 0 };
+Object.assign(globalThis, { queue });
+
+function QueueProbe() {
+  const { add, items, cancel, busy, progress } = useUploads(client, { concurrency: 2 });
+  const running = items.filter((i) => i.status === 'uploading').length;
+  queue.mostRunning = Math.max(queue.mostRunning, running);
+  return (
+    <section aria-label="queue">
+      <input
+        type="file"
+        multiple
+        aria-label="Queue files"
+        onChange={(e) => add(e.currentTarget.files as FileList)}
+      />
+      <output aria-label="queue progress">{busy ? `${progress.loaded} of ${progress.total}` : 'idle'}</output>
+      <ul>
+        {items.map((item) => (
+          <li key={item.id} data-status={item.status}>
+            {item.name}: {item.status}
+            {item.result && ` as ${item.result.key}`}
+            {(item.status === 'queued' || item.status === 'uploading') && (
+              <button type="button" onClick={() => cancel(item.id)}>{`Cancel ${item.name}`}</button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 createRoot(document.getElementById('app') as HTMLElement).render(
   <>
     <DropZone client={client} {...(rule && { rule })} onUploaded={(result) => uploaded.push(result.key)}>
       Your file
     </DropZone>
     <HookProbe />
+    <QueueProbe />
   </>,
 );
