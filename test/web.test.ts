@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { createClient } from '../src/client/client.js';
 import { emulateNetwork, launchChromium, screenshot } from './helpers/browser.js';
 import { startValet } from './helpers/storage.js';
+import { eventually } from './helpers/system.js';
 
 interface Dev {
   web: string;
@@ -290,6 +292,10 @@ describe('the demo page in a real browser', () => {
     await shareRow.waitFor();
     const link = ((await shareRow.locator('.link').textContent()) ?? '').trim();
     assert.match(link, /\/s\/[A-Za-z0-9_-]+$/);
+    // The same link shows right under the object it shares, ready to copy.
+    const card = page.locator('#objects li', { hasText: 'dot.png' });
+    assert.equal(await card.getByRole('textbox', { name: 'Share link to dot.png' }).inputValue(), link);
+    await card.getByRole('button', { name: 'Copy the share link to dot.png' }).waitFor();
     await screenshot(page, 'shared');
 
     const stranger = await browser.newContext();
@@ -306,5 +312,68 @@ describe('the demo page in a real browser', () => {
     assert.match((await other.locator('h1').textContent()) ?? '', /Nothing here/);
     assert.ok(!(await other.content()).includes('{"error"'), 'a readable page, not JSON');
     await screenshot(other, 'revoked-link');
+  });
+
+  it('asks before a name is overwritten, keeps both when asked, and lets toasts never block a click', async (t) => {
+    const dev = await startDev(t);
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await signIn(page, dev, 'alice');
+    const first = path.join(dev.dir, 'report.txt');
+    await writeFile(first, 'first version');
+    await page.locator('#files').setInputFiles(first);
+    await page.locator('#objects li', { hasText: 'report.txt' }).waitFor();
+    // The same name again: asked first; Skip stores nothing, Keep both stores a second name.
+    await writeFile(first, 'second version');
+    await page.locator('#files').setInputFiles(first);
+    await page.getByRole('group', { name: 'report.txt exists already' }).waitFor();
+    await screenshot(page, 'overwrite-question');
+    await page.getByRole('button', { name: 'Skip report.txt' }).click();
+    await page.locator('#files').setInputFiles(first);
+    await page.getByRole('button', { name: 'Keep both copies of report.txt' }).click();
+    await page.locator('#objects li', { hasText: 'report (2).txt' }).waitFor();
+    const texts = async () => {
+      const client = createClient({ issuer: dev.issuer, getToken: () => session });
+      const read = async (key: string) => (await (await client.download(key)).blob()).text();
+      return [await read('users/alice/report.txt'), await read('users/alice/report (2).txt')];
+    };
+    const session = await page.evaluate<string>("sessionStorage.getItem('valet-token')");
+    assert.deepEqual(await texts(), ['first version', 'second version']);
+    // Replace, when asked for, replaces.
+    await writeFile(first, 'third version');
+    await page.locator('#files').setInputFiles(first);
+    await page.getByRole('button', { name: 'Replace report.txt' }).click();
+    await eventually(async () => ((await texts())[0] === 'third version' ? true : undefined));
+    assert.deepEqual(await texts(), ['third version', 'second version']);
+
+    // Grid cards: every button on one line, two by two, inside the card.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const fits =
+      await page.evaluate(`[...document.querySelectorAll('#objects.grid li .actions button')].every((b) =>
+      b.scrollWidth <= b.clientWidth + 1 && b.getBoundingClientRect().height < 40 &&
+      b.closest('li').getBoundingClientRect().right >= b.getBoundingClientRect().right)`);
+    assert.equal(fits, true, 'no button wraps or overflows its card');
+
+    // A toast over the Delete button does not take its click.
+    const remove = page.getByRole('button', { name: 'Delete report (2).txt' });
+    await remove.scrollIntoViewIfNeeded();
+    const box = await remove.boundingBox();
+    assert.ok(box);
+    await page.evaluate(`(() => {
+      const region = document.getElementById('toasts');
+      region.style.left = '${box.x - 10}px'; region.style.top = '${box.y - 10}px';
+      region.style.right = 'auto'; region.style.bottom = 'auto';
+    })()`);
+    await page.locator('#toasts .toast').first().waitFor();
+    assert.equal(
+      await page.evaluate(
+        `document.elementFromPoint(${box.x + box.width / 2}, ${box.y + box.height / 2})?.getAttribute('aria-label')`,
+      ),
+      'Delete report (2).txt',
+    );
+    await remove.click();
+    await page.getByRole('button', { name: 'Yes, delete report (2).txt' }).click();
+    await page.locator('#objects li', { hasText: 'report (2).txt' }).waitFor({ state: 'detached' });
   });
 });

@@ -83,7 +83,14 @@ button[aria-pressed="true"] { background: var(--accent-soft); border-color: var(
 .fields dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .objects.grid .fields .optional { display: none; }
 .actions { display: flex; flex-wrap: wrap; gap: var(--s1); }
-.actions button { min-height: 32px; padding: 0 var(--s2); font-size: 13px; }
+.actions button { min-height: 32px; padding: 0 var(--s2); font-size: 13px; white-space: nowrap; }
+/* A grid card is narrow: its buttons sit two by two, each on one line, never a ragged wrap. */
+.objects.grid .actions { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.objects.grid .actions button { padding: 0 var(--s1); overflow: hidden; text-overflow: ellipsis; }
+.objects.grid .actions .confirm { grid-column: 1 / -1; }
+.note .link-field { display: block; width: 100%; margin: var(--s1) 0; font: 12px ui-monospace, monospace; padding: 4px 6px;
+  border: 1px solid var(--line); border-radius: 6px; color: var(--text); background: var(--card); box-sizing: border-box; }
+.transfer.question .confirm { display: flex; flex-wrap: wrap; gap: var(--s1); align-items: center; }
 .confirm { display: flex; flex-wrap: wrap; gap: var(--s1); align-items: center; font-size: 13px; }
 .note { font-size: 13px; color: var(--ok); margin: 0; }
 .note.error { color: var(--danger); }
@@ -101,7 +108,10 @@ button[aria-pressed="true"] { background: var(--accent-soft); border-color: var(
 .pairs dt { font-weight: 600; }
 .pairs dd { margin: 0; overflow-wrap: anywhere; }
 
-.toasts { position: fixed; right: var(--s3); bottom: var(--s3); display: grid; gap: var(--s2); z-index: 10; max-width: min(28rem, calc(100vw - 32px)); }
+/* Toasts never take a click meant for the page under them (a Delete button, say): they hold no
+   control, and pointers pass through them. */
+.toasts { position: fixed; right: var(--s3); bottom: var(--s3); display: grid; gap: var(--s2); z-index: 10; max-width: min(28rem, calc(100vw - 32px));
+  pointer-events: none; }
 .toast { display: flex; gap: var(--s2); align-items: center; padding: var(--s2) var(--s3); border-radius: 8px; background: #1b1f24;
   color: #fff; box-shadow: var(--shadow); font-size: 14px; }
 .toast.error { background: var(--danger); }

@@ -4,7 +4,7 @@ import type { Me, ObjectInfo } from '../../client/client.js';
 import { $, button, el, nameLabel, toast } from './dom.js';
 import { renderLimits } from './limits.js';
 import { endedSession, renderAccount } from './session.js';
-import { renderShares } from './shares.js';
+import { copy, renderShares } from './shares.js';
 import { baseName, client, formatBytes, links, say, session } from './state.js';
 
 const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/;
@@ -65,12 +65,20 @@ function showState(list: 'objects' | 'shares', text: string, isError = false): v
 
 /** What the list shows last; a refresh that finds the same redraws nothing (focus, notes stay). */
 let shown = '';
-/** Feedback shown next to an object's buttons, by key (kept across redraws). */
-const notes = new Map<string, { text: string; error: boolean }>();
+/** Feedback shown next to an object's buttons, by key (kept across redraws): a share link too. */
+const notes = new Map<string, { text: string; error: boolean; link?: string }>();
+/** The objects listed last: an upload under a name already taken asks first. */
+let listed: ObjectInfo[] = [];
+
+/** The listed object with this file name, if any. */
+export function objectNamed(name: string): ObjectInfo | undefined {
+  return listed.find((o) => baseName(o.key) === name);
+}
 /** Objects whose delete is being confirmed. */
 const confirming = new Set<string>();
 
 function renderObjects(objects: ObjectInfo[]): void {
+  listed = objects;
   const signature = JSON.stringify(objects.map((o) => [o.key, o.etag, o.updatedAt]));
   if (signature !== shown) {
     shown = signature;
@@ -94,8 +102,8 @@ export function keepingFocus(region: HTMLElement, redraw: () => void): void {
   same?.focus();
 }
 
-function setNote(key: string, text: string, error = false): void {
-  notes.set(key, { text, error });
+function setNote(key: string, text: string, error = false, link?: string): void {
+  notes.set(key, { text, error, ...(link && { link }) });
   const note = document.querySelector<HTMLElement>(`#objects li[data-key="${CSS.escape(key)}"] .note`);
   if (note) showNote(note, key);
 }
@@ -103,7 +111,18 @@ function setNote(key: string, text: string, error = false): void {
 function showNote(note: HTMLElement, key: string): void {
   const current = notes.get(key);
   note.className = `note${current?.error ? ' error' : ''}`;
-  note.textContent = current?.text ?? '';
+  note.replaceChildren(current?.text ?? '');
+  const link = current?.link;
+  if (!link) return;
+  // The link right under the object it shares, ready to copy (it is also under "Share links").
+  const name = baseName(key);
+  const field = el('input', { type: 'text', readOnly: true, value: link, className: 'link-field' });
+  field.setAttribute('aria-label', `Share link to ${name}`);
+  field.addEventListener('focus', () => field.select());
+  note.append(
+    field,
+    button('Copy', `Copy the share link to ${name}`, () => void copy(link, name)),
+  );
 }
 
 function objectCard(o: ObjectInfo): HTMLLIElement {
@@ -219,7 +238,7 @@ async function share(o: ObjectInfo): Promise<void> {
     const ttl = Number($<HTMLSelectElement>('ttl').value);
     const link = await client.share(o.key, { ttl });
     links.set(link.id, link.url);
-    setNote(o.key, 'Share link created: copy it under "Share links".');
+    setNote(o.key, 'Share link:', false, link.url);
     toast(`Share link for ${baseName(o.key)} created.`);
     await refresh();
   } catch (error) {

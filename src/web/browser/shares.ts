@@ -53,7 +53,8 @@ function shareRow(s: ShareInfo): HTMLLIElement {
   );
 }
 
-async function copy(url: string, name: string): Promise<void> {
+/** Copies a link, or says to copy it by hand where the clipboard is refused. */
+export async function copy(url: string, name: string): Promise<void> {
   try {
     await navigator.clipboard.writeText(url);
     toast(`Link to ${name} copied.`);

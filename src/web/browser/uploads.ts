@@ -2,7 +2,7 @@
 // left and a Cancel button next to it; the last one explained in "The last transfer".
 import type { UploadResult } from '../../client/client.js';
 import { $, button, el, nameLabel, toast } from './dom.js';
-import { refreshUntil } from './objects.js';
+import { objectNamed, refreshUntil } from './objects.js';
 import { endedSession } from './session.js';
 import { client, formatBytes, formatDuration, say, session } from './state.js';
 
@@ -11,30 +11,66 @@ export function uploadFiles(files: Iterable<File>): void {
     toast('Sign in first.', 'error');
     return;
   }
-  for (const file of files) void uploadOne(file);
+  for (const file of files) void uploadUnlessKept(file);
 }
 
-async function uploadOne(file: File): Promise<void> {
+/** A file whose name is taken asks first: replace the object, keep both, or skip this file. */
+async function uploadUnlessKept(file: File): Promise<void> {
+  if (!objectNamed(file.name)) return uploadOne(file, file.name);
+  const choice = await ask(file.name);
+  if (choice === 'replace') return uploadOne(file, file.name);
+  if (choice === 'both') return uploadOne(file, freeName(file.name));
+}
+
+/** "NAME exists already": Replace, Keep both or Skip, in the transfers list, next to the file. */
+function ask(name: string): Promise<'replace' | 'both' | 'skip'> {
+  return new Promise((resolve) => {
+    const answer = (choice: 'replace' | 'both' | 'skip') => () => {
+      row.remove();
+      resolve(choice);
+    };
+    const row = el(
+      'li',
+      { className: 'transfer question', dataset: { name } },
+      el(
+        'div',
+        { className: 'confirm', role: 'group' },
+        `${name} exists already.`,
+        button('Replace', `Replace ${name}`, answer('replace'), 'danger'),
+        button('Keep both', `Keep both copies of ${name}`, answer('both')),
+        button('Skip', `Skip ${name}`, answer('skip')),
+      ),
+    );
+    row.firstElementChild?.setAttribute('aria-label', `${name} exists already`);
+    $('transfers').prepend(row);
+    row.querySelector<HTMLElement>('button:last-child')?.focus();
+  });
+}
+
+/** "photo (2).png": the first such name not listed yet. */
+function freeName(name: string): string {
+  const dot = name.lastIndexOf('.');
+  const [stem, extension] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  for (let n = 2; ; n++) {
+    const candidate = `${stem} (${n})${extension}`;
+    if (!objectNamed(candidate)) return candidate;
+  }
+}
+
+async function uploadOne(file: File, name: string): Promise<void> {
   const controller = new AbortController();
   const bar = el('progress', { max: 1, value: 0 });
-  bar.setAttribute('aria-label', `Upload progress of ${file.name}`);
+  bar.setAttribute('aria-label', `Upload progress of ${name}`);
   const detail = el('span', { className: 'detail' }, `Waiting for a key · ${formatBytes(file.size)}`);
-  const cancel = button('Cancel', `Cancel the upload of ${file.name}`, () => controller.abort());
-  const row = el(
-    'li',
-    { className: 'transfer', dataset: { name: file.name } },
-    nameLabel(file.name),
-    cancel,
-    bar,
-    detail,
-  );
+  const cancel = button('Cancel', `Cancel the upload of ${name}`, () => controller.abort());
+  const row = el('li', { className: 'transfer', dataset: { name } }, nameLabel(name), cancel, bar, detail);
   $('transfers').prepend(row);
   const started = performance.now();
   // Bytes storage already had when the upload resumed: not part of this transfer's speed.
   let resumedAt = 0;
   try {
     const result = await client.upload(file, {
-      name: file.name,
+      name,
       ...(file.type && { contentType: file.type }),
       signal: controller.signal,
       // Cancel means cancel: the upload is removed from storage. Closing the page instead keeps
@@ -42,7 +78,7 @@ async function uploadOne(file: File): Promise<void> {
       keepOnAbort: false,
       onResume: ({ offset, total }) => {
         resumedAt = offset;
-        toast(`Resuming ${file.name}: ${formatBytes(offset)} of ${formatBytes(total)} already stored.`);
+        toast(`Resuming ${name}: ${formatBytes(offset)} of ${formatBytes(total)} already stored.`);
         row.classList.add('resumed');
       },
       onProgress: ({ loaded, total }) => {
@@ -59,13 +95,13 @@ async function uploadOne(file: File): Promise<void> {
     detail.textContent = `${formatBytes(result.size)} · 100% · done, stored as ${result.key}`;
     row.classList.add('done');
     showPattern(result);
-    toast(`Uploaded ${file.name}.`);
+    toast(`Uploaded ${name}.`);
     await refreshUntil(result.key);
   } catch (error) {
     const said = say(error);
     row.classList.add(said.kind === 'error' ? 'failed' : 'cancelled');
     detail.textContent = said.text;
-    if (!endedSession(error)) toast(`${file.name}: ${said.text}`, said.kind);
+    if (!endedSession(error)) toast(`${name}: ${said.text}`, said.kind);
   } finally {
     cancel.remove();
   }
