@@ -1,4 +1,4 @@
-import { openDatabase, type SqliteDatabase, type Statement } from '../sqlite/database.js';
+import { openDatabase, type SqliteDatabase, type SqliteEngine, type Statement } from '../sqlite/database.js';
 import {
   type GrantRow,
   grantValues,
@@ -39,6 +39,11 @@ export interface SqliteRecordStoreOptions {
    * fsynced before they are acknowledged, whatever this says, so storage never drops one.
    */
   synchronous?: 'normal' | 'full';
+  /**
+   * The SQLite binding: `node:sqlite` (default where Node has it, 22.13 and later: nothing native)
+   * or `better-sqlite3` (Node 20; installed as an optional dependency). Both run the same SQLite.
+   */
+  engine?: SqliteEngine;
 }
 
 /**
@@ -91,7 +96,7 @@ export class SqliteRecordStore implements RecordStore {
 
   /** Opens (creating if needed) a database file; `:memory:` for a throw-away one. */
   static open(file: string, options: SqliteRecordStoreOptions = {}): SqliteRecordStore {
-    return new SqliteRecordStore(openDatabase(file), options);
+    return new SqliteRecordStore(openDatabase(file, options.engine), options);
   }
 
   #insertGrant(g: GrantRecord): void {
