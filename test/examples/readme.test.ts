@@ -3,7 +3,8 @@
 // sharing through it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, ROOT } from '../helpers/storage.js';
@@ -62,5 +63,29 @@ describe("the README's integration snippets", () => {
     assert.match(sha256 ?? '', /^[0-9a-f]{64}$/);
     assert.equal(await (await fetch(url as string)).text(), 'hello, valet');
     assert.match(issuer.output(), /stored users\/alice\/hello\.txt 12/, 'onUploadComplete ran');
+  });
+});
+
+describe("the README's install commands", () => {
+  it('pack the clone and install the tarball into an app beside it, as written', async () => {
+    const [pack, install] = commands(await snippet('install', 'sh'));
+    assert.ok(pack && install, 'two lines');
+    // The clone's parent is a temporary folder here: `..` in the pack line names it.
+    const parent = await mkdtemp(path.join(tmpdir(), 'valet-readme-install-'));
+    const version = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version as string;
+    execFileSync('sh', ['-c', pack.replace('--pack-destination ..', `--pack-destination ${parent}`)], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    assert.ok(install.includes(`valet-${version}.tgz`), 'the README names the tarball npm pack makes');
+    await mkdir(path.join(parent, 'my-app'));
+    await writeFile(path.join(parent, 'my-app', 'package.json'), '{ "name": "my-app", "private": true }\n');
+    // `cd ../my-app` from a folder beside it: the clone's place in that parent.
+    await mkdir(path.join(parent, 'clone'));
+    execFileSync('sh', ['-c', install], { cwd: path.join(parent, 'clone'), stdio: 'ignore' });
+    const installed = JSON.parse(
+      await readFile(path.join(parent, 'my-app', 'node_modules', 'valet', 'package.json'), 'utf8'),
+    );
+    assert.equal(installed.version, version);
   });
 });
