@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { configFile } from './helpers/issuer-config.js';
 import { keyFiles, testKey } from './helpers/keys.js';
 import { startProvider } from './helpers/oidc.js';
 import { freePort, runValet, startValet } from './helpers/storage.js';
@@ -95,22 +96,10 @@ describe('valet issuer --config', () => {
   });
 
   it('stops on SIGTERM while a client keeps polling it on a kept-alive connection', async (t) => {
-    const key = await testKey();
-    const { dir, keyFile } = await keyFiles([key]);
-    await writeFile(path.join(dir, 'storage.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
-    const config = {
-      port: 0,
-      storageUrl: 'http://127.0.0.1:9',
-      signingKeys: [path.basename(keyFile(key))],
-      storageSecretFile: 'storage.secret',
-      database: 'issuer.sqlite',
-      oidc: { issuer: 'https://id.example', audience: 'urn:valet', algorithms: ['ES256'] },
-      rules: { read: { op: 'get', prefix: 'users/{subject}/' } },
-      logLevel: 'warn',
-    };
-    const configFile = path.join(dir, 'issuer.json');
-    await writeFile(configFile, JSON.stringify(config));
-    const issuer = await startValet(['issuer', '--config', configFile], /listening on (http:\/\/\S+)/, t);
+    const file = await configFile((c) => {
+      c.database = 'issuer.sqlite';
+    });
+    const issuer = await startValet(['issuer', '--config', file], /listening on (http:\/\/\S+)/, t);
     // A client on one kept-alive connection that always has a request in flight (each body takes
     // 300 ms to arrive), then sends the next on the same connection: Node's close() alone would
     // wait for that connection forever.

@@ -1,34 +1,11 @@
 // `valet issuer --config`: the mistakes people make in a config file, each answered with what is
 // wrong, where, and the fix (one line, status 2; a port in use, status 1).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { keyFiles, testKey } from './helpers/keys.js';
+import { configFile } from './helpers/issuer-config.js';
 import { runValet, startValet } from './helpers/storage.js';
-
-/** A valid config in a folder of its own, with its key and secret files; `change` edits it. */
-async function configFile(change: (config: Record<string, unknown>) => void = () => {}): Promise<string> {
-  const key = await testKey();
-  const { dir, keyFile } = await keyFiles([key]);
-  await writeFile(path.join(dir, 'storage.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
-  const config: Record<string, unknown> = {
-    port: 0,
-    storageUrl: 'http://127.0.0.1:9',
-    signingKeys: [path.basename(keyFile(key))],
-    storageSecretFile: 'storage.secret',
-    database: ':memory:',
-    oidc: { issuer: 'https://id.example', audience: 'urn:valet', algorithms: ['ES256'] },
-    rules: { read: { op: 'get', prefix: 'users/{subject}/' } },
-    logLevel: 'warn',
-  };
-  change(config);
-  const file = path.join(dir, 'issuer.json');
-  await writeFile(file, JSON.stringify(config, null, 2));
-  return file;
-}
 
 async function busyPort(t: TestContext): Promise<number> {
   const server = net.createServer();

@@ -4,7 +4,7 @@ import type { KeyRequest, MintedKey } from '../../api.js';
 import { completeKey } from '../../domain/completions.js';
 import { checkUpload, mintKey } from '../../domain/keys.js';
 import { readBody, readOptionalBody } from '../body.js';
-import { json } from '../exchange.js';
+import { type Incoming, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
 
 /**
@@ -17,14 +17,7 @@ export const keyRoutes: IssuerRoute[] = [
     path: '/v1/keys',
     access: 'caller',
     handler: async ({ core, incoming, identity, caller }) => {
-      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'key request', [
-        'name',
-        'key',
-      ]);
-      const request: KeyRequest = {
-        ...rest,
-        ...(content_type !== undefined && { contentType: content_type }),
-      };
+      const request = await readKeyRequest(incoming, 'key request');
       return json(201, keyBody(await mintKey(core, identity, request, caller, incoming)));
     },
   },
@@ -33,14 +26,7 @@ export const keyRoutes: IssuerRoute[] = [
     path: '/v1/keys/check',
     access: 'caller',
     handler: async ({ core, incoming, identity }) => {
-      const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, 'upload check', [
-        'name',
-        'key',
-      ]);
-      const request: KeyRequest = {
-        ...rest,
-        ...(content_type !== undefined && { contentType: content_type }),
-      };
+      const request = await readKeyRequest(incoming, 'upload check');
       const checked = await checkUpload(core, identity, request, incoming);
       const body: UploadCheckBody = { object: checked.object, rule: checked.rule };
       return json(200, body);
@@ -56,6 +42,12 @@ export const keyRoutes: IssuerRoute[] = [
     },
   },
 ];
+
+/** A key request from the wire (snake_case) in the issuer's own API (camelCase). */
+async function readKeyRequest(incoming: Incoming, what: string): Promise<KeyRequest> {
+  const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, what, ['name', 'key']);
+  return { ...rest, ...(content_type !== undefined && { contentType: content_type }) };
+}
 
 /** A minted key on the wire. */
 export function keyBody(key: MintedKey): KeyBody {
