@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Progress, UploadData, UploadOptions, UploadResult, ValetClient } from '../client/client.js';
+import { UploadQueue } from './upload-queue.js';
 import type { UploadStatus } from './use-upload.js';
 
 /** One file of a {@link useUploads} queue. */
@@ -43,8 +44,6 @@ export interface UseUploads {
   progress: { loaded: number; total: number };
 }
 
-let counter = 0;
-
 /**
  * A queue of uploads through a Valet client, as React state: each file with its status, progress,
  * result or error; `concurrency` at once (default 3), the rest waiting in order; cancel one or
@@ -61,104 +60,29 @@ export function useUploads(client: ValetClient, options: UseUploadsOptions = {})
   const [items, setItems] = useState<UploadItem[]>([]);
   const latest = useRef(options);
   latest.current = options;
-  // The queue lives in refs: what waits, what runs and how to stop it, whatever React renders.
-  const waiting = useRef<Array<{ id: string; data: UploadData }>>([]);
-  const running = useRef(new Map<string, AbortController>());
-  const mounted = useRef(true);
+  const queue = useRef<UploadQueue | null>(null);
+  queue.current ??= new UploadQueue(
+    client,
+    () => latest.current,
+    (id, change) => setItems((all) => all.map((item) => (item.id === id ? { ...item, ...change } : item))),
+  );
   useEffect(() => {
-    mounted.current = true;
-    return () => {
-      mounted.current = false;
-      waiting.current = [];
-      for (const controller of running.current.values()) controller.abort();
-    };
+    const current = queue.current;
+    current?.open();
+    return () => current?.close();
   }, []);
 
-  const update = useCallback((id: string, change: Partial<UploadItem>) => {
-    if (mounted.current)
-      setItems((all) => all.map((item) => (item.id === id ? { ...item, ...change } : item)));
+  const add = useCallback((files: Iterable<UploadData> | ArrayLike<UploadData>): string[] => {
+    const added = (queue.current as UploadQueue).add(Array.from(files as ArrayLike<UploadData>));
+    setItems((all) => [...all, ...added]);
+    return added.map((item) => item.id);
   }, []);
-
-  const pump = useCallback(() => {
-    const limit = Math.max(1, latest.current.concurrency ?? 3);
-    while (running.current.size < limit && waiting.current.length > 0) {
-      const next = waiting.current.shift() as { id: string; data: UploadData };
-      void start(next.id, next.data);
-    }
-    async function start(id: string, data: UploadData): Promise<void> {
-      const controller = new AbortController();
-      running.current.set(id, controller);
-      const { concurrency: _, name, ...defaults } = latest.current;
-      const proposed = name?.(data);
-      update(id, { status: 'uploading', progress: { loaded: 0, ...sized(data) } });
-      try {
-        const result = await client.upload(data, {
-          keepOnAbort: false,
-          ...defaults,
-          ...(proposed !== undefined && { name: proposed }),
-          signal: controller.signal,
-          onProgress: (progress) => update(id, { progress }),
-        });
-        update(id, { status: 'done', result });
-      } catch (error) {
-        const cancelled = controller.signal.aborted;
-        update(id, {
-          status: cancelled ? 'cancelled' : 'error',
-          error: cancelled ? null : error instanceof Error ? error : new Error(String(error)),
-        });
-      } finally {
-        running.current.delete(id);
-        if (mounted.current) pump();
-      }
-    }
-  }, [client, update]);
-
-  const add = useCallback(
-    (files: Iterable<UploadData> | ArrayLike<UploadData>): string[] => {
-      const list = Array.from(files as ArrayLike<UploadData>);
-      const added = list.map((data) => ({ id: `upload-${++counter}`, data }));
-      setItems((all) => [
-        ...all,
-        ...added.map(
-          ({ id, data }): UploadItem => ({
-            id,
-            name: latest.current.name?.(data) ?? fileName(data),
-            status: 'queued',
-            progress: null,
-            result: null,
-            error: null,
-          }),
-        ),
-      ]);
-      waiting.current.push(...added);
-      pump();
-      return added.map((a) => a.id);
-    },
-    [pump],
-  );
-
-  const cancel = useCallback(
-    (id: string) => {
-      const queued = waiting.current.findIndex((w) => w.id === id);
-      if (queued >= 0) {
-        waiting.current.splice(queued, 1);
-        update(id, { status: 'cancelled' });
-      }
-      running.current.get(id)?.abort();
-    },
-    [update],
-  );
-  const cancelAll = useCallback(() => {
-    for (const { id } of [...waiting.current]) cancel(id);
-    for (const controller of running.current.values()) controller.abort();
-  }, [cancel]);
-  const remove = useCallback(
-    (id: string) => {
-      cancel(id);
-      setItems((all) => all.filter((item) => item.id !== id));
-    },
-    [cancel],
-  );
+  const cancel = useCallback((id: string) => queue.current?.cancel(id), []);
+  const cancelAll = useCallback(() => queue.current?.cancelAll(), []);
+  const remove = useCallback((id: string) => {
+    queue.current?.cancel(id);
+    setItems((all) => all.filter((item) => item.id !== id));
+  }, []);
   const clear = useCallback(
     () => setItems((all) => all.filter((item) => item.status === 'queued' || item.status === 'uploading')),
     [],
@@ -172,14 +96,4 @@ export function useUploads(client: ValetClient, options: UseUploadsOptions = {})
   }
   const busy = items.some((item) => item.status === 'queued' || item.status === 'uploading');
   return { items, add, cancel, cancelAll, remove, clear, busy, progress: { loaded, total } };
-}
-
-function fileName(data: UploadData): string {
-  const name = (data as { name?: unknown }).name;
-  return typeof name === 'string' ? name : '';
-}
-
-function sized(data: UploadData): { total?: number } {
-  const size = (data as { size?: unknown }).size;
-  return typeof size === 'number' ? { total: size } : {};
 }
