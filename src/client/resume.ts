@@ -159,6 +159,9 @@ export function fileResumeStore(file?: string): ResumeStore {
 
 /** The default store: `localStorage` in browsers, a file in Node, memory elsewhere. */
 export function defaultResumeStore(): ResumeStore {
+  // Node first: from Node 25 on, merely reading globalThis.localStorage without
+  // --localstorage-file prints an ExperimentalWarning, and a file suits Node better anyway.
+  if (isNode()) return fileResumeStore();
   const web = (globalThis as { localStorage?: WebStorage }).localStorage;
   if (web) {
     try {
@@ -168,7 +171,7 @@ export function defaultResumeStore(): ResumeStore {
       // Storage disabled (private mode, sandboxed frame): fall through.
     }
   }
-  return isNode() ? fileResumeStore() : memoryResumeStore();
+  return memoryResumeStore();
 }
 
 /** True when running in Node (where the client uses node:http and the file store). */

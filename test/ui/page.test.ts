@@ -259,12 +259,13 @@ describe('the demo page as a product', () => {
     const card = page.locator('#objects li[data-key="users/alice/photo.png"]');
     await card.waitFor();
     await page.getByRole('button', { name: 'Share photo.png' }).click();
-    await card.locator('.note', { hasText: 'Share link created' }).waitFor();
+    await card.locator('.note', { hasText: 'Share link:' }).waitFor();
+    await card.getByRole('textbox', { name: 'Share link to photo.png' }).waitFor();
     // Another upload redraws the list: the note stays, and so does the keyboard focus.
     await writeFile(path.join(dev.dir, 'second.txt'), 'second');
     await page.locator('#files').setInputFiles(path.join(dev.dir, 'second.txt'));
     await page.locator('#objects li[data-key="users/alice/second.txt"]').waitFor();
-    await card.locator('.note', { hasText: 'Share link created' }).waitFor();
+    await card.getByRole('textbox', { name: 'Share link to photo.png' }).waitFor();
     assert.equal(
       await page.evaluate<string | null>(`document.activeElement.getAttribute('aria-label')`),
       'Share photo.png',
