@@ -64,7 +64,15 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
   const receipt = { received: record.id, duplicate: !outcome.recorded };
   if (outcome.handled || record.type !== 'object.created') {
     if (outcome.recorded) await core.records.markEventHandled(record.id, now);
-    return { ...receipt, kept: (await core.records.getObject(record.object))?.etag === record.etag };
+    const current = await core.records.getObject(record.object);
+    const kept = current?.etag === record.etag;
+    if (kept || current || record.type !== 'object.created') return { ...receipt, kept };
+    // Handled before and gone since: if it did not fit the quota, say so in numbers again.
+    const owner = outcome.grant?.subject ?? record.subject;
+    const quota = await core.quotaFor(owner);
+    const left = await core.records.usage(owner, now);
+    const usage = { bytes: left.bytes + record.size, objects: left.objects + 1 };
+    return { ...receipt, kept, ...(exceeds(quota, usage) && { over: { quota, usage, size: record.size } }) };
   }
   const owner = outcome.grant?.subject ?? record.subject;
   const quota = await core.quotaFor(owner);

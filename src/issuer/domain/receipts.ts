@@ -23,7 +23,8 @@ export async function confirmFromEvent(
   receipt: Receipt | undefined,
 ): Promise<StoredObjectBody> {
   const recorded = await recordReceipt(core, grant, receipt, 'object.created');
-  if (recorded && !recorded.kept) throw overQuota(recorded.over);
+  // Removed over the quota (now, or by the same event's completion before): say why in numbers.
+  if (recorded?.over) throw overQuota(recorded.over);
   if (!(await completed(core, grant.id))) {
     throw new ValetError('unavailable', 'storage has not reported this upload yet; ask again');
   }
@@ -64,15 +65,20 @@ async function recordReceipt(
   receipt: Receipt | undefined,
   type: 'object.created' | 'object.deleted',
 ): Promise<Recorded | undefined> {
-  if (!receipt || grant.completedAt !== null) return undefined;
+  if (!receipt) return undefined;
   const event = await verifiedReceipt(core, receipt);
   if (!event) return undefined;
   if (event.key_id !== grant.id || event.type !== type) {
+    // A key already completed: a stray receipt changes nothing, and is no one's business.
+    if (grant.completedAt !== null) return undefined;
     throw new ValetError(
       'bad_request',
       `the receipt is for another ${type === 'object.created' ? 'upload' : 'deletion'}`,
     );
   }
+  // Recorded even when storage's webhook came first: recording is idempotent, and it waits for a
+  // completion of the same event still under way (one about to remove an upload over the quota
+  // must not be answered as kept).
   return recordEvent(core, eventRecord(core, event));
 }
 
