@@ -129,46 +129,62 @@ export function defaultEngine(): SqliteEngine {
  */
 export function openDatabase(file: string, engine: SqliteEngine = defaultEngine()): SqliteDatabase {
   if (engine === 'node:sqlite') {
-    const module = nodeSqlite ?? loadNodeSqlite();
-    if (!module) throw new Error(`node:sqlite is not available on Node.js ${process.version}`);
-    return new NodeSqliteDatabase(new module.DatabaseSync(file));
+    if (nodeSqlite === null) nodeSqlite = loadNodeSqlite();
+    if (!nodeSqlite) throw new Error(`node:sqlite is not available on Node.js ${process.version}`);
+    return new NodeSqliteDatabase(new nodeSqlite.DatabaseSync(file));
   }
   return new BetterSqliteDatabase(new (loadBetterSqlite3())(file));
 }
 
-class NodeSqliteDatabase implements SqliteDatabase {
-  readonly engine = 'node:sqlite';
-  readonly #db: InstanceType<NodeSqliteModule['DatabaseSync']>;
-  #savepoints = 0;
+/** What both bindings do alike: statements, SQL text, closing. */
+abstract class Database<D extends { prepare(sql: string): Statement; exec(sql: string): void; close(): void }>
+  implements SqliteDatabase
+{
+  abstract readonly engine: SqliteEngine;
+  protected readonly db: D;
 
-  constructor(db: InstanceType<NodeSqliteModule['DatabaseSync']>) {
-    this.#db = db;
+  constructor(db: D) {
+    this.db = db;
   }
 
   prepare<P extends unknown[], R>(sql: string): Statement<P, R> {
-    return this.#db.prepare(sql) as unknown as Statement<P, R>;
+    return this.db.prepare(sql) as unknown as Statement<P, R>;
   }
 
   exec(sql: string): void {
-    this.#db.exec(sql);
+    this.db.exec(sql);
   }
 
+  close(): void {
+    this.db.close();
+  }
+
+  abstract pragma(setting: string): unknown[];
+  abstract transaction<T>(fn: () => T): T;
+  abstract get inTransaction(): boolean;
+  abstract get open(): boolean;
+}
+
+class NodeSqliteDatabase extends Database<InstanceType<NodeSqliteModule['DatabaseSync']>> {
+  readonly engine = 'node:sqlite';
+  #savepoints = 0;
+
   pragma(setting: string): unknown[] {
-    return this.#db.prepare(`PRAGMA ${setting}`).all();
+    return this.db.prepare(`PRAGMA ${setting}`).all();
   }
 
   transaction<T>(fn: () => T): T {
     // As better-sqlite3's transaction(): BEGIN at the outside, a savepoint inside.
-    const nested = this.#db.isTransaction;
+    const nested = this.db.isTransaction;
     const name = `valet_${++this.#savepoints}`;
-    this.#db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN');
+    this.db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN');
     try {
       const result = fn();
-      this.#db.exec(nested ? `RELEASE ${name}` : 'COMMIT');
+      this.db.exec(nested ? `RELEASE ${name}` : 'COMMIT');
       return result;
     } catch (error) {
-      if (this.#db.isTransaction) {
-        this.#db.exec(nested ? `ROLLBACK TO ${name}; RELEASE ${name}` : 'ROLLBACK');
+      if (this.db.isTransaction) {
+        this.db.exec(nested ? `ROLLBACK TO ${name}; RELEASE ${name}` : 'ROLLBACK');
       }
       throw error;
     } finally {
@@ -177,51 +193,30 @@ class NodeSqliteDatabase implements SqliteDatabase {
   }
 
   get inTransaction(): boolean {
-    return this.#db.isTransaction;
+    return this.db.isTransaction;
   }
 
   get open(): boolean {
-    return this.#db.isOpen;
-  }
-
-  close(): void {
-    this.#db.close();
+    return this.db.isOpen;
   }
 }
 
-class BetterSqliteDatabase implements SqliteDatabase {
+class BetterSqliteDatabase extends Database<InstanceType<BetterSqlite3>> {
   readonly engine = 'better-sqlite3';
-  readonly #db: InstanceType<BetterSqlite3>;
-
-  constructor(db: InstanceType<BetterSqlite3>) {
-    this.#db = db;
-  }
-
-  prepare<P extends unknown[], R>(sql: string): Statement<P, R> {
-    return this.#db.prepare(sql) as unknown as Statement<P, R>;
-  }
-
-  exec(sql: string): void {
-    this.#db.exec(sql);
-  }
 
   pragma(setting: string): unknown[] {
-    return this.#db.pragma(setting) as unknown[];
+    return this.db.pragma(setting) as unknown[];
   }
 
   transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+    return this.db.transaction(fn)();
   }
 
   get inTransaction(): boolean {
-    return this.#db.inTransaction;
+    return this.db.inTransaction;
   }
 
   get open(): boolean {
-    return this.#db.open;
-  }
-
-  close(): void {
-    this.#db.close();
+    return this.db.open;
   }
 }
