@@ -45,8 +45,8 @@ export async function defaultDigest(blob: BlobLike): Promise<string> {
 }
 
 /** A file's own name (a browser `File`, `openFile`), or undefined for other data. */
-export function fileName(blob: BlobLike): string | undefined {
-  const name = (blob as { name?: unknown }).name;
+export function fileName(source: object): string | undefined {
+  const name = (source as { name?: unknown }).name;
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
 

@@ -83,21 +83,7 @@ export class ValetClient {
       ? undefined
       : toBlob(data as Exclude<UploadData, ReadableStream<Uint8Array>>);
     const sha256 = await this.#digest(blob, options.sha256);
-    const contentType = options.contentType ?? (blob?.type ? blob.type : undefined);
-    // A file keeps its name unless the caller gives another, as the drop zone, Uppy and the CLI
-    // do; its own name is kept with the object either way (listed, the default download name).
-    const filename = blob && keptFileName(fileName(blob));
-    const name = options.name ?? filename;
-    const request: KeyRequestBody = {
-      op: 'put',
-      ...(options.rule !== undefined && { rule: options.rule }),
-      ...(name !== undefined && { name }),
-      ...(filename !== undefined && { filename }),
-      ...(options.metadata !== undefined && { metadata: options.metadata }),
-      ...(blob && { size: blob.size }),
-      ...(contentType !== undefined && { content_type: contentType }),
-      ...(sha256 !== undefined && { sha256 }),
-    };
+    const request: KeyRequestBody = { ...putRequest(blob, options), ...(sha256 !== undefined && { sha256 }) };
     const bytes: ByteCount = { toIssuer: 0, toStorage: 0 };
     const job: UploadJob = { ctx: this.#ctx, request, options, bytes };
     let sent: Sent | undefined;
@@ -138,21 +124,13 @@ export class ValetClient {
    */
   async checkUpload(
     data: { size: number; type?: string; name?: string },
-    options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'signal'> = {},
+    options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'metadata' | 'signal'> = {},
   ): Promise<{ key: string; rule: string }> {
-    const name = options.name ?? (data.name ? data.name : undefined);
-    const contentType = options.contentType ?? (data.type ? data.type : undefined);
     const body = await issuerCall<UploadCheckBody>(
       this.#ctx,
       'POST',
       '/v1/keys/check',
-      {
-        op: 'put',
-        size: data.size,
-        ...(name !== undefined && { name }),
-        ...(options.rule !== undefined && { rule: options.rule }),
-        ...(contentType !== undefined && { content_type: contentType }),
-      },
+      putRequest(data, options),
       options.signal,
     );
     return { key: body.object, rule: body.rule };
@@ -355,6 +333,29 @@ export class ValetClient {
   async unshare(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await issuerCall(this.#ctx, 'DELETE', `/v1/shares/${encodeURIComponent(id)}`, undefined, options.signal);
   }
+}
+
+/**
+ * The key request of an upload of `source` (no SHA-256: that comes later, if at all). A file keeps
+ * its name unless the caller gives another, as the drop zone, Uppy and the CLI do; its own name is
+ * kept with the object either way (listed, the default download name).
+ */
+function putRequest(
+  source: { size: number; type?: string; name?: string } | undefined,
+  options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'metadata'>,
+): KeyRequestBody {
+  const contentType = options.contentType ?? (source?.type ? source.type : undefined);
+  const filename = source && keptFileName(fileName(source));
+  const name = options.name ?? filename;
+  return {
+    op: 'put',
+    ...(options.rule !== undefined && { rule: options.rule }),
+    ...(name !== undefined && { name }),
+    ...(filename !== undefined && { filename }),
+    ...(options.metadata !== undefined && { metadata: options.metadata }),
+    ...(source && { size: source.size }),
+    ...(contentType !== undefined && { content_type: contentType }),
+  };
 }
 
 function toGrant(key: KeyBody): Grant {
