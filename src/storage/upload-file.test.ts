@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { HEADER_SIZE, openFd } from './object-file.js';
 import { type Received, Upload } from './upload-file.js';
@@ -114,6 +115,42 @@ describe('Upload.receive', () => {
     assert.equal(received.size, body.length);
     assert.equal(received.sha256, createHash('sha256').update(body).digest('hex'));
     client.socket.destroy();
+  });
+
+  it('fails, never hangs, when its request is destroyed with the whole body parsed but unread', async () => {
+    // What Node does when a client leaves (or half-closes) while the last bytes of a body it sent
+    // whole wait in the request's buffer for an upload that waits its turn: the request is
+    // complete, then destroyed, and never emits 'end'. A stand-in request puts it in that state
+    // at once (a real socket gets there only when the reads happen to line up).
+    const dir2 = await mkdtemp(path.join(tmpdir(), 'valet-upload-'));
+    const file = path.join(dir2, 'u');
+    const upload = new Upload(file, await openFd(file, 'wx', 0o600));
+    const request = Object.assign(new Readable({ read() {} }), { complete: false });
+    uploadWriteBudget.take(uploadWriteBudget.limit);
+    try {
+      const result = upload.receive(request as unknown as http.IncomingMessage, { declaredSize: 2 * MiB });
+      request.push(Buffer.alloc(64 * 1024, 1));
+      for (let i = 0; i < 100 && uploadWriteBudget.waiting === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(uploadWriteBudget.waiting, 1, 'the upload waits for its turn');
+      for (let i = 1; i < 32; i++) request.push(Buffer.alloc(64 * 1024, 1));
+      request.complete = true;
+      request.push(null);
+      request.destroy();
+      const outcome = await Promise.race([
+        result.then(
+          () => 'stored',
+          (e: Error & { code?: string }) => e.code,
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000)),
+      ]);
+      assert.equal(outcome, 'incomplete_body');
+    } finally {
+      uploadWriteBudget.give(uploadWriteBudget.limit);
+      await upload.discard();
+    }
+    for (let i = 0; i < 50 && uploadWriteBudget.used !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(uploadWriteBudget.used, 0, 'every byte taken from the budget came back');
   });
 
   it('gives back all of the budget it took when uploads fail part-way', async () => {

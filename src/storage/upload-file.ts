@@ -212,9 +212,18 @@ export class Upload {
           (error: NodeJS.ErrnoException) => fail(storageError(error)),
         );
       };
+      // Closed before 'end': the body was cut short, or the client went away (or half-closed,
+      // which Node's server treats alike) while its last bytes waited unread for the sink. A
+      // destroyed request never emits 'end', so either way this upload can no longer finish.
       const onClose = () => {
-        if (!source.complete)
-          fail(new ValetError('incomplete_body', 'the body ended before its declared length'));
+        fail(
+          new ValetError(
+            'incomplete_body',
+            source.complete
+              ? 'the connection closed before the body was stored'
+              : 'the body ended before its declared length',
+          ),
+        );
       };
       if (source.destroyed) {
         // The connection went away before the upload started: its 'close' has already fired.
