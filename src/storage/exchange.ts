@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ValetClaims } from '../token/claims.js';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import { renderError, wantsHtml } from '../wire/errors.js';
-import type { HoldClock } from './min-rate.js';
+import type { HoldClock } from './hold-clock.js';
 
 /** One request being served, and what its log line will say. */
 export interface Exchange {

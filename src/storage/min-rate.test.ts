@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import { describe, it, mock } from 'node:test';
 import type { Exchange } from './exchange.js';
-import { HoldClock, watchBodyRate } from './min-rate.js';
+import { HoldClock } from './hold-clock.js';
+import { watchBodyRate } from './min-rate.js';
 
 /** A request with a body whose socket has read `bytesRead` bytes, and a clock the test moves. */
 function fakeExchange() {

@@ -1,4 +1,5 @@
 import type { Exchange } from './exchange.js';
+import { HoldClock } from './hold-clock.js';
 import type { SendProgress } from './send-file.js';
 
 /** A minimum transfer rate for request bodies, like Apache's mod_reqtimeout `MinRate`. */
@@ -11,35 +12,6 @@ export interface MinRate {
 
 /** On by default: 1 KiB/s over 30 s windows, so a valid key cannot hold a connection by trickling. */
 export const DEFAULT_MIN_RATE: MinRate = { bytesPerSecond: 1024, window: 30_000 };
-
-/**
- * How long storage itself has held a request's body, not reading it (an upload waiting for its
- * turn to write, see `WriteBudget`): the client cannot send then, so that time is not its rate's.
- */
-export class HoldClock {
-  readonly #now: () => number;
-  #since: number | undefined;
-  #total = 0;
-
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
-  }
-
-  /** Storage starts (true) or stops (false) holding the body. */
-  set(held: boolean): void {
-    const now = this.#now();
-    if (held && this.#since === undefined) this.#since = now;
-    if (!held && this.#since !== undefined) {
-      this.#total += now - this.#since;
-      this.#since = undefined;
-    }
-  }
-
-  /** Milliseconds held so far, including a hold still going on. */
-  total(): number {
-    return this.#total + (this.#since === undefined ? 0 : this.#now() - this.#since);
-  }
-}
 
 /**
  * Watches a request's body: once, over a window of the time storage was reading it (time it held

@@ -1,7 +1,7 @@
 import { read } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { HoldClock } from './min-rate.js';
+import { HoldClock } from './hold-clock.js';
 
 /**
  * Sending an object's bytes to a client, in bounded memory however slowly the client reads.
