@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from './http/exchange.js';
 
 /**
  * Storage's metrics, in Prometheus' text format (`prom-client`, a registry of its own per server).

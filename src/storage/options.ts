@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
 import { uploadLifetimeSchema } from '../wire/storage-api.js';
-import type { EventWebhookOptions } from './events.js';
-import type { RevocationFeedOptions } from './revocations.js';
+import type { RevocationFeedOptions } from './access/revocations.js';
+import type { EventWebhookOptions } from './events/events.js';
 
 /** Options for {@link createStorageServer}. */
 export interface StorageServerOptions {

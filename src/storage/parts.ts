@@ -1,13 +1,13 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { CorsPolicy } from '../wire/cors.js';
-import { storageCors } from './cors.js';
-import { EventOutbox } from './events.js';
-import { UsedKeyLedger } from './ledger.js';
+import { UsedKeyLedger } from './access/ledger.js';
+import { RevocationFeed } from './access/revocations.js';
+import { FileStore } from './disk/store.js';
+import { EventOutbox } from './events/events.js';
+import { storageCors } from './http/cors.js';
 import type { StorageServerOptions } from './options.js';
 import { describeErrno } from './readiness.js';
-import { RevocationFeed } from './revocations.js';
-import { FileStore } from './store.js';
 
 /** The parts of a storage server, opened before it serves. */
 export interface Parts {

@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { KeyResolver } from '../token/keys.js';
 import { formatBytes } from '../token/units.js';
 import { type CheckResult, notOk, ok, type ReadinessCheck, readiness } from '../wire/readiness.js';
-import type { ConnectionGate } from './connections.js';
-import { type Exchange, methodNotAllowed, sendJson } from './exchange.js';
-import { type RevocationFeed, SECRET_MISMATCH } from './revocations.js';
-import type { FileStore } from './store.js';
+import { type RevocationFeed, SECRET_MISMATCH } from './access/revocations.js';
+import type { FileStore } from './disk/store.js';
+import type { ConnectionGate } from './http/connections.js';
+import { type Exchange, methodNotAllowed, sendJson } from './http/exchange.js';
 
 /**
  * Storage's health and readiness (the answer's shape: wire/readiness.ts). `/healthz`: the process

@@ -7,10 +7,11 @@ import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
 import { asValetError } from '../wire/errors.js';
 import type { ReadinessCheck } from '../wire/readiness.js';
 import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
-import { KeyAccess } from './access.js';
-import { Commits } from './commits.js';
-import { ConnectionGate, connectionLimits } from './connections.js';
-import { answerPreflight, applyCors, RefusedOrigins } from './cors.js';
+import { KeyAccess } from './access/access.js';
+import { DEFAULT_SEND_BUDGET, SendBudget } from './disk/send-file.js';
+import { Commits } from './events/commits.js';
+import { ConnectionGate, connectionLimits } from './http/connections.js';
+import { answerPreflight, applyCors, RefusedOrigins } from './http/cors.js';
 import {
   type Exchange,
   logExchange,
@@ -18,15 +19,14 @@ import {
   parserRefusal,
   splitTarget,
   writeRefusal,
-} from './exchange.js';
+} from './http/exchange.js';
+import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './http/min-rate.js';
+import { OBJECT_METHODS, ObjectRoutes } from './http/objects.js';
+import { TusBridge } from './http/tus.js';
 import { StorageMetrics } from './metrics.js';
-import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './min-rate.js';
-import { OBJECT_METHODS, ObjectRoutes } from './objects.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
 import { openParts, type Parts } from './parts.js';
 import { answerHealth, isHealthPath, storageChecks } from './readiness.js';
-import { DEFAULT_SEND_BUDGET, SendBudget } from './send-file.js';
-import { TusBridge } from './tus.js';
 
 export type { StorageServerOptions } from './options.js';
 

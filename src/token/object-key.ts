@@ -33,7 +33,7 @@ export function utf8Length(s: string): number {
  * character and no backslash. Throws `invalid_object_key` otherwise.
  *
  * The rules make a key safe to show and to use as a download name; they are not what keeps
- * storage inside its data directory (storage never uses a key as a path, see `storage/store.ts`).
+ * storage inside its data directory (storage never uses a key as a path, see `storage/disk/store.ts`).
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import pino from 'pino';
-import { JwksSource } from '../../storage/key-source.js';
+import { JwksSource } from '../../storage/access/key-source.js';
 import { createStorageServer } from '../../storage/server.js';
 import {
   type Command,
