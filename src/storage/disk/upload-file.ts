@@ -212,19 +212,7 @@ export class Upload {
           (error: NodeJS.ErrnoException) => fail(storageError(error)),
         );
       };
-      // Closed before 'end': the body was cut short, or the client went away (or half-closed,
-      // which Node's server treats alike) while its last bytes waited unread for the sink. A
-      // destroyed request never emits 'end', so either way this upload can no longer finish.
-      const onClose = () => {
-        fail(
-          new ValetError(
-            'incomplete_body',
-            source.complete
-              ? 'the connection closed before the body was stored'
-              : 'the body ended before its declared length',
-          ),
-        );
-      };
+      const onClose = () => fail(bodyCut(source));
       if (source.destroyed) {
         // The connection went away before the upload started: its 'close' has already fired.
         fail(new ValetError('incomplete_body', 'the connection closed before the body was received'));
@@ -286,6 +274,20 @@ export class Upload {
 function noReadAhead(source: IncomingMessage): void {
   const state = (source as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
   if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 0;
+}
+
+/**
+ * The refusal for a body whose request closed before its 'end': the body was cut short, or the
+ * client went away (or half-closed, which Node's server treats alike) while its last bytes waited
+ * unread for the sink. A destroyed request never emits 'end', so either way the upload cannot finish.
+ */
+function bodyCut(source: IncomingMessage): ValetError {
+  return new ValetError(
+    'incomplete_body',
+    source.complete
+      ? 'the connection closed before the body was stored'
+      : 'the body ended before its declared length',
+  );
 }
 
 /** The refusal for a body over the key's maximum. */
