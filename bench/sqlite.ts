@@ -14,8 +14,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteRecordStore } from '../src/issuer/sqlite-records.js';
-import { created, grant, T0 } from '../src/issuer/testing-fixtures.js';
+import { created, grant, T0 } from '../src/issuer/records/contract-fixtures.js';
+import { SqliteRecordStore } from '../src/issuer/records/sqlite-records.js';
 import type { SqliteEngine } from '../src/sqlite/database.js';
 import { log, median, writeSection } from './common.js';
 

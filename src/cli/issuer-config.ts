@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { CONSTRAINTS, type StorageDriver } from '../drivers/types.js';
-import type { OidcOptions } from '../issuer/auth.js';
+import type { OidcOptions } from '../issuer/auth/oidc.js';
 import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
 import type { Rule } from '../issuer/rules.js';
 import type { PrivateSigningJwk } from '../token/keys.js';

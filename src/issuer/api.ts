@@ -2,8 +2,8 @@ import type { Operation } from '../token/claims.js';
 import type { JwkSet } from '../token/keys.js';
 import type { RevocationList } from '../token/revocations.js';
 import type { UploadProtocol } from '../wire/issuer-api.js';
-import type { GrantRecord, ObjectRecord, RecordStore } from './records.js';
-import type { Identity } from './rules.js';
+import type { Identity } from './auth/identity.js';
+import type { GrantRecord, ObjectRecord, RecordStore } from './records/records.js';
 
 /** What an upload looked like when storage reported it, handed to `onUploadComplete`. */
 export interface CompletedUpload {

@@ -19,7 +19,7 @@ import type { Recorded } from './domain/events.js';
 import { quotaRefusal } from './domain/quota-words.js';
 import { IssuerMetrics } from './metrics.js';
 import type { IssuerOptions } from './options.js';
-import type { GrantRecord, Quota, RecordStore } from './records.js';
+import type { GrantRecord, Quota, RecordStore } from './records/records.js';
 import { DEFAULT_KEY_TTL, DEFAULT_REVOCATION_STALENESS, type Rule } from './rules.js';
 import type { SigningKeys } from './signer.js';
 

@@ -15,7 +15,8 @@
  * http.createServer(toNodeListener(issuer)).listen(8080, '127.0.0.1')
  * ```
  */
-export { bearerToken, type OidcOptions, oidcAuthenticator } from './auth.js';
+export type { Identity } from './auth/identity.js';
+export { bearerToken, type OidcOptions, oidcAuthenticator } from './auth/oidc.js';
 export { toNodeListener } from './http/node.js';
 export {
   type CallerInfo,
@@ -27,8 +28,8 @@ export {
   type MintedKey,
   type ShareLink,
 } from './issuer.js';
-export type { PostgresConnection } from './postgres-connect.js';
-export { PostgresRecordStore, type PostgresRecordStoreOptions } from './postgres-records.js';
+export type { PostgresConnection } from './records/postgres-connect.js';
+export { PostgresRecordStore, type PostgresRecordStoreOptions } from './records/postgres-records.js';
 export type {
   EventOutcome,
   EventRecord,
@@ -40,15 +41,14 @@ export type {
   RevocationRecord,
   ShareRecord,
   Usage,
-} from './records.js';
+} from './records/records.js';
+export { SqliteRecordStore, type SqliteRecordStoreOptions } from './records/sqlite-records.js';
 export {
   type AuthorizeContext,
   DEFAULT_KEY_TTL,
   DEFAULT_SHARE_TTL,
-  type Identity,
   type Rule,
   type RuleContext,
   type RuleOperation,
   subjectSegment,
 } from './rules.js';
-export { SqliteRecordStore, type SqliteRecordStoreOptions } from './sqlite-records.js';

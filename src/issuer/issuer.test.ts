@@ -6,8 +6,8 @@ import { MemoryDriver } from '../drivers/memory.js';
 import { isValetError } from '../token/errors.js';
 import { signRequest } from '../token/signature.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
+import { SqliteRecordStore } from './records/sqlite-records.js';
 import type { Rule } from './rules.js';
-import { SqliteRecordStore } from './sqlite-records.js';
 
 const SECRET = 's'.repeat(43);
 const BASE = 'http://issuer.test';

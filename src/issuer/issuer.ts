@@ -4,6 +4,7 @@ import { ValetStorageDriver } from '../drivers/valet.js';
 import { importSigningKey, type JwkSet, type SigningKey } from '../token/keys.js';
 import type { RevocationList } from '../token/revocations.js';
 import type { CallerInfo, Issuer, KeyRequest, MintedKey, ShareLink } from './api.js';
+import type { Identity } from './auth/identity.js';
 import { IssuerCore } from './core.js';
 import { mintKey } from './domain/keys.js';
 import { revocationFeed, revokeKey, revokeSigningKey, revokeSubject } from './domain/revocations.js';
@@ -16,11 +17,10 @@ import { identifier } from './http/identify.js';
 import { issuerRoutes } from './http/routes/index.js';
 import { IssuerMetrics } from './metrics.js';
 import { checkEnforcement, type IssuerOptions, validateIssuerOptions } from './options.js';
-import { PostgresRecordStore } from './postgres-records.js';
-import type { ObjectRecord, RecordStore } from './records.js';
-import type { Identity } from './rules.js';
+import { PostgresRecordStore } from './records/postgres-records.js';
+import type { ObjectRecord, RecordStore } from './records/records.js';
+import { SqliteRecordStore } from './records/sqlite-records.js';
 import { SigningKeys } from './signer.js';
-import { SqliteRecordStore } from './sqlite-records.js';
 
 /** Whether a `database` option names PostgreSQL (`postgres://` or `postgresql://`) rather than a file. */
 export function isPostgresUrl(database: string): boolean {

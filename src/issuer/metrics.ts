@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { RecordStore } from './records.js';
+import type { RecordStore } from './records/records.js';
 
 /**
  * The issuer's metrics, in Prometheus' text format (`prom-client`, a registry of its own per

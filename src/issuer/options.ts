@@ -5,9 +5,10 @@ import { ValetError } from '../token/errors.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
 import { uploadLifetimeSchema } from '../wire/storage-api.js';
 import type { CompletedUpload } from './api.js';
-import { type OidcOptions, oidcOptionsSchema } from './auth.js';
-import type { Quota, RecordStore } from './records.js';
-import { type Identity, type Rule, ruleConstraints, ruleSchema } from './rules.js';
+import type { Identity } from './auth/identity.js';
+import { type OidcOptions, oidcOptionsSchema } from './auth/oidc.js';
+import type { Quota, RecordStore } from './records/records.js';
+import { type Rule, ruleConstraints, ruleSchema } from './rules.js';
 
 /** Options for {@link createIssuer}. */
 export interface IssuerOptions {

@@ -2,10 +2,11 @@ import { ValetError } from '../token/errors.js';
 import { randomKeyId } from '../token/mint.js';
 import { normalizeObjectKey } from '../token/object-key.js';
 import type { KeyRequest } from './api.js';
+import type { Identity } from './auth/identity.js';
 import type { IssuerCore } from './core.js';
 import type { Incoming } from './http/exchange.js';
-import type { ShareRecord } from './records.js';
-import { type Identity, keyInPrefix, type Rule, type RuleContext, rulePrefix, uploadKey } from './rules.js';
+import type { ShareRecord } from './records/records.js';
+import { keyInPrefix, type Rule, type RuleContext, rulePrefix, uploadKey } from './rules.js';
 
 /** A rule that allows a request, and the object it allows it for. */
 export interface Allowed {

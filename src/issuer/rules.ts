@@ -4,18 +4,11 @@ import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
 import { unstorableReason } from '../token/text.js';
-import type { ObjectRecord, ShareRecord } from './records.js';
+import type { Identity } from './auth/identity.js';
+import type { ObjectRecord, ShareRecord } from './records/records.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */
 export type RuleOperation = 'put' | 'get' | 'delete' | 'share';
-
-/** Who is asking, as authentication established it. */
-export interface Identity {
-  /** The stable subject (the OIDC `sub`, or what the app's hook returned). */
-  subject: string;
-  /** The verified token's claims (OIDC), or what the app's hook returned; `{}` otherwise. */
-  claims: Record<string, unknown>;
-}
 
 /** What a rule's `prefix` function and `authorize` hook see. */
 export interface RuleContext {

@@ -1,6 +1,6 @@
 import type { EventReceipt, StorageEvent } from '../../wire/events.js';
 import type { IssuerCore } from '../core.js';
-import { type EventRecord, exceeds, type Quota, type Usage } from '../records.js';
+import { type EventRecord, exceeds, type Quota, type Usage } from '../records/records.js';
 
 /** What recording an event did: the receipt, and whether the upload was kept (not removed for quota). */
 export interface Recorded extends EventReceipt {

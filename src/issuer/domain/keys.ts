@@ -5,11 +5,12 @@ import { buildClaims, type MintOptions } from '../../token/mint.js';
 import { formatBytes } from '../../token/units.js';
 import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
+import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
 import type { Incoming } from '../http/exchange.js';
 import { bindsDigest, pickPutRule, pickRule, ruleContext } from '../policy.js';
-import { exceeds, hasLimits, type ObjectDescription } from '../records.js';
-import type { Identity, Rule } from '../rules.js';
+import { exceeds, hasLimits, type ObjectDescription } from '../records/records.js';
+import type { Rule } from '../rules.js';
 import { quotaRefusal } from './quota-words.js';
 import { renewUpload, startMultipart } from './uploads.js';
 

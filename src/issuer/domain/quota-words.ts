@@ -1,6 +1,6 @@
 import { ValetError } from '../../token/errors.js';
 import { formatBytes } from '../../token/units.js';
-import type { Quota, Usage } from '../records.js';
+import type { Quota, Usage } from '../records/records.js';
 
 /**
  * What goes past the quota, in numbers: the room an upload needs against what is used and what

@@ -4,7 +4,7 @@ import { type Receipt, storageEventSchema } from '../../wire/events.js';
 import type { DeletedObjectBody } from '../../wire/issuer-api.js';
 import type { StoredObjectBody } from '../../wire/storage-api.js';
 import type { IssuerCore } from '../core.js';
-import type { GrantRecord } from '../records.js';
+import type { GrantRecord } from '../records/records.js';
 import { eventRecord, type Recorded, recordEvent } from './events.js';
 import { overQuota } from './quota-words.js';
 

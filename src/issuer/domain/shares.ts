@@ -1,10 +1,11 @@
 import { ValetError } from '../../token/errors.js';
 import { buildClaims, randomKeyId } from '../../token/mint.js';
 import type { ShareLink } from '../api.js';
+import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
 import { pickRule, ruleContext } from '../policy.js';
-import type { ShareRecord } from '../records.js';
-import { DEFAULT_SHARE_TTL, type Identity } from '../rules.js';
+import type { ShareRecord } from '../records/records.js';
+import { DEFAULT_SHARE_TTL } from '../rules.js';
 import { revokeSubject } from './revocations.js';
 
 /** Lifetime of a key minted when a share link is opened, seconds. */

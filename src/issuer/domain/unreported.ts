@@ -1,6 +1,6 @@
 import { isValetError } from '../../token/errors.js';
 import type { IssuerCore } from '../core.js';
-import type { GrantRecord } from '../records.js';
+import type { GrantRecord } from '../records/records.js';
 import { verifyFromStore } from './completions.js';
 import { issuerEvent, recordEvent } from './events.js';
 

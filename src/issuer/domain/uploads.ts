@@ -4,9 +4,10 @@ import { ValetError } from '../../token/errors.js';
 import { buildClaims } from '../../token/mint.js';
 import { RevocationIndex } from '../../token/revocations.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
+import type { Identity } from '../auth/identity.js';
 import { type Claims, type IssuerCore, mintedKey, withEnforcement } from '../core.js';
-import type { GrantRecord, Quota } from '../records.js';
-import type { Identity, Rule } from '../rules.js';
+import type { GrantRecord, Quota } from '../records/records.js';
+import type { Rule } from '../rules.js';
 import { revocationFeed } from './revocations.js';
 
 /** A store's multipart upload, as recorded with its creating grant. */

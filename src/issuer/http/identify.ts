@@ -1,9 +1,9 @@
 import { ValetError } from '../../token/errors.js';
 import { unstorableReason } from '../../token/text.js';
 import type { CheckResult } from '../../wire/readiness.js';
-import { type OidcOptions, oidcHeaderCheck } from '../auth.js';
+import type { Identity } from '../auth/identity.js';
+import { type OidcOptions, oidcHeaderCheck } from '../auth/oidc.js';
 import type { IssuerOptions } from '../options.js';
-import type { Identity } from '../rules.js';
 import type { Incoming } from './exchange.js';
 
 /**

@@ -1,6 +1,7 @@
 import { KEY_ID } from '../../../token/claims.js';
 import { ValetError } from '../../../token/errors.js';
 import { type MultipartStateBody, type PartBody, partRequestBodySchema } from '../../../wire/issuer-api.js';
+import type { Identity } from '../../auth/identity.js';
 import type { IssuerCore } from '../../core.js';
 import { verifyFromStore } from '../../domain/completions.js';
 import { revokeKey } from '../../domain/revocations.js';
@@ -12,7 +13,6 @@ import {
   ownMultipart,
   signPart,
 } from '../../domain/uploads.js';
-import type { Identity } from '../../rules.js';
 import { readBody } from '../body.js';
 import { empty, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';

@@ -1,4 +1,4 @@
-import type { Operation } from '../token/claims.js';
+import type { Operation } from '../../token/claims.js';
 
 /**
  * What an upload says of its object beyond its bytes, kept with the object from the upload's

@@ -1,4 +1,4 @@
-import { ValetError } from '../token/errors.js';
+import { ValetError } from '../../token/errors.js';
 import { migrations, quoteSchema, SCHEMA_VERSION } from './postgres-schema.js';
 
 /** A query's result, as `pg` gives it. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { descriptionCases } from './contract-descriptions.js';
+import { created, grant, type Open, T0 } from './contract-fixtures.js';
+import { listingCases } from './contract-listing.js';
 import type { GrantRecord, RecordStore } from './records.js';
-import { descriptionCases } from './testing-descriptions.js';
-import { created, grant, type Open, T0 } from './testing-fixtures.js';
-import { listingCases } from './testing-listing.js';
 
 /**
  * The contract every {@link RecordStore} must keep (`valet/issuer/testing`). Each implementation

@@ -1,4 +1,4 @@
-import type { Identity } from './rules.js';
+import type { Identity } from '../auth/identity.js';
 
 interface Entry {
   identity: Identity;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { created, grant, type Open, T0 } from './testing-fixtures.js';
+import { created, grant, type Open, T0 } from './contract-fixtures.js';
 
 /** Listing a subject's objects. */
 export function listingCases(open: Open): void {

@@ -1,4 +1,9 @@
-import { openDatabase, type SqliteDatabase, type SqliteEngine, type Statement } from '../sqlite/database.js';
+import {
+  openDatabase,
+  type SqliteDatabase,
+  type SqliteEngine,
+  type Statement,
+} from '../../sqlite/database.js';
 import {
   type GrantRow,
   grantValues,

@@ -1,4 +1,4 @@
-import type { Statement } from '../sqlite/database.js';
+import type { Statement } from '../../sqlite/database.js';
 import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
 import type { EventOutcome, EventRecord, Usage } from './records.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { created, grant, type Open, T0 } from './testing-fixtures.js';
+import { created, grant, type Open, T0 } from './contract-fixtures.js';
 
 /** What an upload says of its object (its file's name, the app's fields), for the record-store contract. */
 export function descriptionCases(open: Open): void {

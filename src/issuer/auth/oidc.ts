@@ -1,9 +1,9 @@
 import * as jose from 'jose';
 import { z } from 'zod';
-import { VALET_KEY_TYP } from '../token/claims.js';
-import { ValetError } from '../token/errors.js';
-import { type CheckResult, notOk, ok } from '../wire/readiness.js';
-import type { Identity } from './rules.js';
+import { VALET_KEY_TYP } from '../../token/claims.js';
+import { ValetError } from '../../token/errors.js';
+import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
+import type { Identity } from '../auth/identity.js';
 import { VerifiedBearers } from './verified-bearers.js';
 
 /** The built-in bearer check: OpenID Connect ID tokens or JWT access tokens from one provider. */

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { testKey } from '../../test/helpers/keys.js';
-import { type Postgres, startPostgres } from '../../test/helpers/postgres.js';
-import { signRequest } from '../token/signature.js';
-import { createIssuer } from './issuer.js';
+import { testKey } from '../../../test/helpers/keys.js';
+import { type Postgres, startPostgres } from '../../../test/helpers/postgres.js';
+import { signRequest } from '../../token/signature.js';
+import { createIssuer } from '../issuer.js';
+import { recordStoreContract } from './contract.js';
 import { PostgresRecordStore } from './postgres-records.js';
 import { migrations } from './postgres-schema.js';
 import type { GrantRecord, RecordStore } from './records.js';
-import { recordStoreContract } from './testing.js';
 
 // A real PostgreSQL (Debian's package), started for this file and stopped by PID at its end.
 let server: Postgres;

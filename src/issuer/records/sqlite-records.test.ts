@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { openDatabase } from '../sqlite/database.js';
+import { openDatabase } from '../../sqlite/database.js';
+import { recordStoreContract } from './contract.js';
 import { SqliteRecordStore } from './sqlite-records.js';
-import { recordStoreContract } from './testing.js';
 
 recordStoreContract('SQLite (in memory)', () => SqliteRecordStore.open(':memory:'));
 recordStoreContract('SQLite (file, synchronous=full)', async () => {
