@@ -4,7 +4,6 @@ import { normalizeObjectKey } from '../token/object-key.js';
 import type { KeyRequest } from './api.js';
 import type { Identity } from './auth/identity.js';
 import type { IssuerCore } from './core.js';
-import type { Incoming } from './http/exchange.js';
 import type { ShareRecord } from './records/records.js';
 import { keyInPrefix, type Rule, type RuleContext, rulePrefix, uploadKey } from './rules.js';
 
@@ -15,12 +14,20 @@ export interface Allowed {
   object: string;
 }
 
+/**
+ * Where the HTTP request a rule may read comes from: the issuer's HTTP layer builds the web
+ * `Request` only on first use (an exchange on the Node adapter has none until then).
+ */
+export interface RequestSource {
+  request(): Request;
+}
+
 /** The context rules see; `request` is built only if a rule reads it. */
-export function ruleContext(identity: Identity, incoming: Incoming | undefined): RuleContext {
+export function ruleContext(identity: Identity, source: RequestSource | undefined): RuleContext {
   return {
     identity,
     get request() {
-      return incoming?.request();
+      return source?.request();
     },
   };
 }

@@ -7,8 +7,7 @@ import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
-import type { Incoming } from '../http/exchange.js';
-import { bindsDigest, pickPutRule, pickRule, ruleContext } from '../policy.js';
+import { bindsDigest, pickPutRule, pickRule, type RequestSource, ruleContext } from '../policy.js';
 import { exceeds, hasLimits, type ObjectDescription } from '../records/records.js';
 import type { Rule } from '../rules.js';
 import { quotaRefusal } from './quota-words.js';
@@ -27,7 +26,7 @@ export async function mintKey(
   identity: Identity,
   req: KeyRequest,
   caller: CallerInfo,
-  incoming?: Incoming,
+  source?: RequestSource,
 ): Promise<MintedKey> {
   const parsed = keyRequestSchema.safeParse(req);
   if (!parsed.success)
@@ -46,9 +45,9 @@ export async function mintKey(
   }
   core.signing.active();
   if (req.upload !== undefined) return renewUpload(core, identity, req, caller);
-  const ctx = ruleContext(identity, incoming);
+  const ctx = ruleContext(identity, source);
   if (req.op === 'put') return mintPut(core, identity, req, caller, await pickPutRule(core, ctx, req));
-  return mintRead(core, identity, req, caller, incoming);
+  return mintRead(core, identity, req, caller, source);
 }
 
 async function mintPut(
@@ -96,13 +95,13 @@ export async function checkUpload(
   core: IssuerCore,
   identity: Identity,
   req: KeyRequest,
-  incoming?: Incoming,
+  source?: RequestSource,
 ): Promise<{ object: string; rule: string }> {
   const parsed = keyRequestSchema.safeParse(req);
   if (!parsed.success)
     throw new ValetError('bad_request', `invalid upload check: ${z.prettifyError(parsed.error)}`);
   if (req.op !== 'put') throw new ValetError('bad_request', 'only uploads are checked ahead');
-  const { name, rule, object } = await pickPutRule(core, ruleContext(identity, incoming), req);
+  const { name, rule, object } = await pickPutRule(core, ruleContext(identity, source), req);
   checkPutRequest(rule, req, { digestLater: true });
   const quota = await core.quotaFor(identity.subject);
   if (req.size !== undefined && hasLimits(quota)) {
@@ -189,11 +188,11 @@ async function mintRead(
   identity: Identity,
   req: KeyRequest,
   caller: CallerInfo,
-  incoming: Incoming | undefined,
+  source: RequestSource | undefined,
 ): Promise<MintedKey> {
   const op = req.op as 'get' | 'delete';
   if (req.key === undefined) throw new ValetError('bad_request', `a ${op} request needs the object key`);
-  const { name, rule, object } = await pickRule(core, ruleContext(identity, incoming), op, req.key, req.rule);
+  const { name, rule, object } = await pickRule(core, ruleContext(identity, source), op, req.key, req.rule);
   // A download is saved under the name the file had when it was uploaded, unless asked otherwise.
   const filename =
     op === 'get'
