@@ -1,7 +1,7 @@
 // The layout shows the roles, and stays that way: small files and functions, and imports that
 // only point down the list of docs/architecture.md (token ← wire ← drivers, storage, issuer;
-// sqlite ← storage, issuer;
-// client takes token and wire types only; cli takes everything).
+// sqlite ← storage, issuer; client takes token and wire types only; cli takes everything), and
+// inside storage and the issuer, only between the areas the doc allows.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,22 +34,45 @@ const MAY_IMPORT: Record<string, { runtime: string[]; types: string[] }> = {
   token: { runtime: ['token'], types: ['token'] },
   wire: { runtime: ['token', 'wire'], types: ['token', 'wire'] },
   sqlite: { runtime: ['sqlite'], types: ['sqlite'] },
-  drivers: {
-    runtime: ['token', 'wire', 'drivers', 'storage'],
-    types: ['token', 'wire', 'drivers', 'storage'],
-  },
+  drivers: { runtime: ['token', 'wire', 'drivers'], types: ['token', 'wire', 'drivers'] },
   storage: {
     runtime: ['token', 'wire', 'sqlite', 'storage'],
     types: ['token', 'wire', 'sqlite', 'storage'],
   },
   issuer: {
     runtime: ['token', 'wire', 'sqlite', 'drivers', 'issuer'],
-    types: ['token', 'wire', 'sqlite', 'drivers', 'issuer', 'client'],
+    types: ['token', 'wire', 'sqlite', 'drivers', 'issuer'],
   },
   client: { runtime: ['token', 'client'], types: ['token', 'wire', 'client'] },
   uppy: { runtime: ['token', 'client', 'uppy'], types: ['token', 'wire', 'client', 'uppy'] },
   react: { runtime: ['token', 'client', 'react'], types: ['token', 'wire', 'client', 'react'] },
 };
+
+/**
+ * Areas inside a role (its sub-folders), and which areas of the same role each may import (as
+ * values or types). A role's root files wire the areas and may import any of them. Every
+ * sub-folder of a role listed here must be declared, so that a new one states its place.
+ */
+const AREAS: Record<string, Record<string, string[]>> = {
+  storage: {
+    disk: ['disk'],
+    access: ['access', 'disk'],
+    events: ['events', 'disk'],
+    http: ['http', 'access', 'events', 'disk'],
+  },
+  issuer: {
+    records: ['records'],
+    auth: ['auth'],
+    domain: ['domain', 'auth', 'records', ''],
+    http: ['http', 'domain', 'auth', 'records', ''],
+  },
+};
+
+/** A file's area inside its role: its first sub-folder there, or '' for the role's root. */
+function area(file: string): string {
+  const parts = path.relative(SRC, file).split(path.sep);
+  return parts.length > 2 ? (parts[1] as string) : '';
+}
 
 describe('architecture', () => {
   it(`keeps every source file under ${MAX_FILE_LINES} lines`, () => {
@@ -93,6 +116,33 @@ describe('architecture', () => {
         if (!(typeOnly ? allowed.types : allowed.runtime).includes(target)) {
           wrong.push(`${path.relative(SRC, file)} imports ${typeOnly ? 'types of ' : ''}${spec.text}`);
         }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('imports only what each area of storage and the issuer may use', () => {
+    const wrong: string[] = [];
+    for (const [roleName, areas] of Object.entries(AREAS)) {
+      const folders = readdirSync(path.join(SRC, roleName), { withFileTypes: true }).filter((e) =>
+        e.isDirectory(),
+      );
+      for (const folder of folders) {
+        if (!(folder.name in areas)) wrong.push(`${roleName}/${folder.name}/ is not declared in AREAS`);
+      }
+    }
+    for (const file of sources()) {
+      const areas = AREAS[role(file)];
+      const from = area(file);
+      if (!areas || from === '') continue;
+      for (const statement of parse(file).statements) {
+        if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+        const spec = statement.moduleSpecifier;
+        if (!spec || !ts.isStringLiteral(spec) || !spec.text.startsWith('.')) continue;
+        const target = path.resolve(path.dirname(file), spec.text);
+        if (role(target) !== role(file)) continue;
+        if (!(areas[from] ?? []).includes(area(target)))
+          wrong.push(`${path.relative(SRC, file)} imports ${spec.text} (${area(target) || 'the root'})`);
       }
     }
     assert.deepEqual(wrong, []);
