@@ -1,0 +1,102 @@
+// `valet issuer --config`: the mistakes people make in a config file, each answered with what is
+// wrong, where, and the fix (one line, status 2; a port in use, status 1).
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { configFile } from '../helpers/issuer-config.js';
+import { runValet, startValet } from '../helpers/storage.js';
+
+async function busyPort(t: TestContext): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  return (server.address() as net.AddressInfo).port;
+}
+
+describe('valet issuer --config mistakes', () => {
+  it('names the config file\'s own "port" when the port is in use (it has no --port flag)', async (t) => {
+    const port = await busyPort(t);
+    const file = await configFile((c) => {
+      c.port = port;
+      c.host = '127.0.0.1';
+    });
+    const result = await runValet(['issuer', '--config', file]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      `valet issuer: port ${port} on 127.0.0.1 is already in use (is another valet or server running there? ` +
+        'choose another port with "port" in the config file)',
+    );
+  });
+});
+
+describe('valet issuer --config file mistakes', () => {
+  const refusal = async (file: string) => {
+    const result = await runValet(['issuer', '--config', file]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+    return result.stderr.trim();
+  };
+
+  it('places a JSON syntax error by line and column, not by byte position', async () => {
+    const file = await configFile();
+    const text = (await readFile(file, 'utf8')).replace('"port": 0,', '"port": 0,,');
+    await writeFile(file, text);
+    const line = text.split('\n').findIndex((l) => l.includes('"port": 0,,')) + 1;
+    assert.match(await refusal(file), new RegExp(`is not valid JSON: line ${line}, column 13: `));
+  });
+
+  it('says which key an unknown one most likely meant, and where', async () => {
+    const file = await configFile((c) => {
+      c.storageSecret = c.storageSecretFile;
+      delete c.storageSecretFile;
+      c.rules = { read: { op: 'get', prefix: 'users/{subject}/', maxsize: '1MiB' } };
+    });
+    const said = await refusal(file);
+    assert.match(said, /unknown key "storageSecret" in the top level \(did you mean "storageSecretFile"\?\)/);
+    assert.match(said, /unknown key "maxsize" in rules\.read \(did you mean "maxSize"\?\)/);
+  });
+
+  it('says a config-file issuer needs an "oidc" block, and what to do instead', async () => {
+    const file = await configFile((c) => {
+      delete c.oidc;
+    });
+    assert.match(
+      await refusal(file),
+      /no "oidc" block\. A config-file issuer authenticates callers with OpenID Connect: add "oidc": \{ "issuer": .*mount createIssuer in your app instead/,
+    );
+  });
+
+  it('names the field of a key or secret file it cannot read, and how to make one', async () => {
+    const noKey = await configFile((c) => {
+      c.signingKeys = ['missing.jwk'];
+    });
+    assert.match(
+      await refusal(noKey),
+      /signingKeys\[0\]: cannot read the signing key file .*missing\.jwk \(ENOENT\); paths are relative to the config file, and "npx valet keygen --out FILE" makes a key/,
+    );
+    const noSecret = await configFile((c) => {
+      c.storageSecretFile = 'nowhere.secret';
+    });
+    assert.match(
+      await refusal(noSecret),
+      /storageSecretFile: cannot read the secret file .*nowhere\.secret: ENOENT \("npx valet secret --out FILE" makes one\)/,
+    );
+  });
+});
+
+describe('valet issuer --config oidc', () => {
+  it('takes every OIDC option createIssuer takes, maxTokenAge as a duration', async (t) => {
+    const file = await configFile((c) => {
+      c.oidc = {
+        issuer: 'https://id.example',
+        audience: 'urn:valet',
+        algorithms: ['ES256'],
+        maxTokenAge: '10m',
+      };
+    });
+    const issuer = await startValet(['issuer', '--config', file], /listening on (http:\/\/\S+)/, t);
+    assert.match(issuer.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
