@@ -8,9 +8,203 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { ROOT, runValet } from '../helpers/storage.js';
 
 const run = promisify(execFile);
+
+/**
+ * Every name each entry point publishes (values and types), pinned: a name added or removed is a
+ * decision, made here. Internals (the file store, the used-key ledger, range parsing, row types
+ * outside the record-store contract) are not part of it.
+ */
+const PUBLIC_NAMES: Record<string, string[]> = {
+  './token': [
+    'DEFAULT_CLOCK_SKEW',
+    'DEFAULT_MAX_LIFETIME',
+    'ERROR_STATUS',
+    'ErrorCode',
+    'JwkSet',
+    'KEY_QUERY_PARAM',
+    'KeyResolver',
+    'MAX_MINT_TTL_SECONDS',
+    'MAX_OBJECT_KEY_BYTES',
+    'MAX_SEGMENT_BYTES',
+    'MAX_TOKEN_LENGTH',
+    'MintOptions',
+    'OPERATIONS',
+    'Operation',
+    'PrivateSigningJwk',
+    'PublicSigningJwk',
+    'SigningKey',
+    'TrustedKeys',
+    'VALET_KEY_ALG',
+    'VALET_KEY_TYP',
+    'ValetClaims',
+    'ValetError',
+    'VerifiedKey',
+    'VerifyOptions',
+    'buildClaims',
+    'codeForStatus',
+    'contentTypeAllowed',
+    'decodeObjectKeyPath',
+    'encodeObjectKeyPath',
+    'generateSigningJwk',
+    'httpStatus',
+    'importSigningKey',
+    'isCanonicalObjectKey',
+    'isMediaRange',
+    'isValetError',
+    'keyUrl',
+    'mediaTypeEssence',
+    'mintValetKey',
+    'normalizeObjectKey',
+    'objectPath',
+    'publicJwk',
+    'randomKeyId',
+    'signClaims',
+    'utf8Length',
+    'valetClaimsSchema',
+    'verifyValetKey',
+    'verifyValetKeyWithKey',
+  ],
+  './storage': [
+    'JwksSource',
+    'JwksSourceOptions',
+    'StorageServer',
+    'StorageServerOptions',
+    'createStorageServer',
+  ],
+  './issuer': [
+    'AuthorizeContext',
+    'CallerInfo',
+    'CompletedUpload',
+    'DEFAULT_KEY_TTL',
+    'DEFAULT_SHARE_TTL',
+    'EventOutcome',
+    'EventRecord',
+    'GrantRecord',
+    'Identity',
+    'Issuer',
+    'IssuerOptions',
+    'KeyRequest',
+    'MintedKey',
+    'ObjectRecord',
+    'OidcOptions',
+    'PostgresConnection',
+    'PostgresRecordStore',
+    'PostgresRecordStoreOptions',
+    'Quota',
+    'RecordStore',
+    'ReserveResult',
+    'RevocationRecord',
+    'Rule',
+    'RuleContext',
+    'RuleOperation',
+    'ShareLink',
+    'ShareRecord',
+    'SqliteRecordStore',
+    'SqliteRecordStoreOptions',
+    'Usage',
+    'bearerToken',
+    'createIssuer',
+    'oidcAuthenticator',
+    'subjectSegment',
+    'toNodeListener',
+  ],
+  './issuer/testing': ['recordStoreContract'],
+  './client': [
+    'BlobLike',
+    'ClientOptions',
+    'Download',
+    'ErrorCode',
+    'Grant',
+    'Me',
+    'NetworkError',
+    'ObjectInfo',
+    'Progress',
+    'ReadUrl',
+    'ResumeStore',
+    'SavedUpload',
+    'Share',
+    'UploadData',
+    'UploadOptions',
+    'UploadResult',
+    'ValetClient',
+    'ValetError',
+    'createClient',
+    'fileResumeStore',
+    'isValetError',
+    'localStorageResumeStore',
+    'memoryResumeStore',
+  ],
+  './client/node': ['openFile'],
+  './uppy': ['ValetUploadBody', 'ValetUploader', 'ValetUploaderOptions'],
+  './react': [
+    'DropZone',
+    'DropZoneProps',
+    'UploadItem',
+    'UploadState',
+    'UploadStatus',
+    'UseUpload',
+    'UseUploads',
+    'UseUploadsOptions',
+    'useUpload',
+    'useUploads',
+  ],
+  './drivers': [
+    'CONSTRAINTS',
+    'Constraint',
+    'DriverContext',
+    'Enforcement',
+    'EnforcementTable',
+    'HeadResult',
+    'MultipartUploads',
+    'ResumableUploads',
+    'SignOptions',
+    'SignedRequest',
+    'StorageDriver',
+    'StoredPart',
+    'TusUploads',
+    'ValetStorageDriver',
+    'ValetStorageDriverOptions',
+  ],
+  './drivers/s3': ['PresignedRequest', 'S3Driver', 'S3DriverOptions', 'safeResponseType'],
+  './drivers/azure': ['AzureDriver', 'AzureDriverOptions', 'AzureTokenCredential'],
+  './drivers/memory': ['MemoryDriver', 'MemoryDriverOptions', 'MemoryObject'],
+  './drivers/testing': ['DriverUnderTest', 'driverContract'],
+};
+
+/** The names each entry point's type declarations export, as TypeScript sees them. */
+function publishedNames(
+  pkgDir: string,
+  exportsMap: Record<string, { types: string }>,
+): Record<string, string[]> {
+  const entries = Object.keys(PUBLIC_NAMES);
+  const files = entries.map((entry) => path.join(pkgDir, exportsMap[entry]?.types ?? `missing ${entry}`));
+  const program = ts.createProgram(files, {
+    noEmit: true,
+    skipLibCheck: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  });
+  const checker = program.getTypeChecker();
+  return Object.fromEntries(
+    entries.map((entry, i) => {
+      const source = program.getSourceFile(files[i] as string);
+      const symbol = source && checker.getSymbolAtLocation(source);
+      return [
+        entry,
+        symbol
+          ? checker
+              .getExportsOfModule(symbol)
+              .map((s) => s.name)
+              .sort()
+          : [],
+      ];
+    }),
+  );
+}
 
 describe('package', () => {
   let pkgDir: string;
@@ -123,6 +317,17 @@ describe('package', () => {
       ['token/errors.js'],
       'the client loads its own modules and token/errors only (wire types are erased)',
     );
+  });
+
+  it('publishes exactly the pinned names from each entry point', async () => {
+    const pkg = JSON.parse(await readFile(path.join(pkgDir, 'package.json'), 'utf8'));
+    const entries = Object.keys(pkg.exports).filter((entry) => entry !== './package.json');
+    assert.deepEqual(
+      entries.sort(),
+      Object.keys(PUBLIC_NAMES).sort(),
+      'every entry point has its names pinned',
+    );
+    assert.deepEqual(publishedNames(pkgDir, pkg.exports), PUBLIC_NAMES);
   });
 
   it('runs the build made from these very sources, whatever the file times, and the sources otherwise', async () => {
