@@ -1,13 +1,14 @@
 import { ValetError } from '../token/errors.js';
+import { fromWire } from '../wire/case.js';
 import type {
   KeyBody,
   KeyRequestBody,
-  MeBody,
   ObjectListBody,
   ShareBody,
   ShareListBody,
   UploadCheckBody,
 } from '../wire/issuer-api.js';
+import type { Me, MeBody } from '../wire/me.js';
 import type { DeletedStorageBody } from '../wire/storage-api.js';
 import { defaultDigest, fileName, keptFileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
@@ -23,7 +24,6 @@ import type {
   ClientOptions,
   Download,
   Grant,
-  Me,
   ObjectInfo,
   Progress,
   ReadUrl,
@@ -282,25 +282,7 @@ export class ValetClient {
 
   /** Who the caller is, the issuer's rules with their limits (as they apply to the caller), and the caller's quota and usage. */
   async me(options: { signal?: AbortSignal } = {}): Promise<Me> {
-    const body = await issuerCall<MeBody>(this.#ctx, 'GET', '/v1/me', undefined, options.signal);
-    return {
-      subject: body.subject,
-      rules: body.rules.map((r) => ({
-        name: r.name,
-        op: r.op,
-        prefix: r.prefix,
-        ...(r.max_size !== undefined && { maxSize: r.max_size }),
-        ...(r.min_size !== undefined && { minSize: r.min_size }),
-        ...(r.content_types && { contentTypes: r.content_types }),
-        ...(r.ttl !== undefined && { ttl: r.ttl }),
-      })),
-      quota: {
-        maxBytes: body.quota.max_bytes,
-        maxObjects: body.quota.max_objects,
-        usedBytes: body.quota.used_bytes,
-        usedObjects: body.quota.used_objects,
-      },
-    };
+    return fromWire<Me>(await issuerCall<MeBody>(this.#ctx, 'GET', '/v1/me', undefined, options.signal));
   }
 
   /**

@@ -1,3 +1,5 @@
+export type { Me } from '../wire/me.js';
+
 import type { ResumeStore } from './resume.js';
 
 /** Options for {@link createClient}. */
@@ -166,22 +168,4 @@ export interface Share {
   url: string;
   key: string;
   expiresAt: string;
-}
-
-/** What `me()` says of the caller: who, the rules as they apply to them, quota and usage. */
-export interface Me {
-  subject: string;
-  rules: Array<{
-    name: string;
-    op: 'put' | 'get' | 'delete' | 'share';
-    /** The namespace the rule covers for the caller (an upload's key is this plus its name). */
-    prefix: string;
-    maxSize?: number;
-    minSize?: number;
-    contentTypes?: string[];
-    /** Key lifetime, seconds. */
-    ttl?: number;
-  }>;
-  /** `null`: no limit. */
-  quota: { maxBytes: number | null; maxObjects: number | null; usedBytes: number; usedObjects: number };
 }

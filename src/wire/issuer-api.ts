@@ -215,21 +215,3 @@ export interface PartBody {
   expires_at: string;
   renewals: number;
 }
-
-/** `GET /v1/me`: the caller, the rules (with their limits) and the caller's quota and usage. */
-export interface MeBody {
-  subject: string;
-  rules: Array<{
-    name: string;
-    op: 'put' | 'get' | 'delete' | 'share';
-    /** The namespace the rule covers for this caller (a put's object key is this plus the name). */
-    prefix: string;
-    max_size?: number;
-    min_size?: number;
-    content_types?: string[];
-    /** Key lifetime, seconds (put, get, delete). */
-    ttl?: number;
-  }>;
-  /** `null` limits: none. Usage counts complete objects and uploads under way. */
-  quota: { max_bytes: number | null; max_objects: number | null; used_bytes: number; used_objects: number };
-}

@@ -43,9 +43,9 @@ const MAY_IMPORT: Record<string, { runtime: string[]; types: string[] }> = {
     runtime: ['token', 'wire', 'sqlite', 'drivers', 'issuer'],
     types: ['token', 'wire', 'sqlite', 'drivers', 'issuer'],
   },
-  client: { runtime: ['token', 'client'], types: ['token', 'wire', 'client'] },
-  uppy: { runtime: ['token', 'client', 'uppy'], types: ['token', 'wire', 'client', 'uppy'] },
-  react: { runtime: ['token', 'client', 'react'], types: ['token', 'wire', 'client', 'react'] },
+  client: { runtime: ['token', 'wire', 'client'], types: ['token', 'wire', 'client'] },
+  uppy: { runtime: ['token', 'wire', 'client', 'uppy'], types: ['token', 'wire', 'client', 'uppy'] },
+  react: { runtime: ['token', 'wire', 'client', 'react'], types: ['token', 'wire', 'client', 'react'] },
 };
 
 /**
@@ -116,6 +116,44 @@ describe('architecture', () => {
         if (!(typeOnly ? allowed.types : allowed.runtime).includes(target)) {
           wrong.push(`${path.relative(SRC, file)} imports ${typeOnly ? 'types of ' : ''}${spec.text}`);
         }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('lets the browser roles load only wire and token modules that import no package', () => {
+    // valet/client has no runtime dependencies: what it loads of wire/ and token/ must not bring
+    // one in (zod, pino…), directly or through another module.
+    const seen = new Map<string, string | undefined>();
+    const packageReached = (file: string): string | undefined => {
+      if (seen.has(file)) return seen.get(file);
+      seen.set(file, undefined);
+      let found: string | undefined;
+      for (const statement of parse(file).statements) {
+        if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+        const typeOnly = ts.isImportDeclaration(statement)
+          ? statement.importClause?.isTypeOnly === true
+          : statement.isTypeOnly;
+        const spec = statement.moduleSpecifier;
+        if (typeOnly || !spec || !ts.isStringLiteral(spec)) continue;
+        found ??= spec.text.startsWith('.')
+          ? packageReached(path.resolve(path.dirname(file), spec.text).replace(/\.js$/, '.ts'))
+          : `${path.relative(SRC, file)} imports ${spec.text}`;
+      }
+      seen.set(file, found);
+      return found;
+    };
+    const wrong: string[] = [];
+    for (const file of sources()) {
+      if (!['client', 'uppy', 'react'].includes(role(file))) continue;
+      for (const statement of parse(file).statements) {
+        if (!ts.isImportDeclaration(statement) || statement.importClause?.isTypeOnly) continue;
+        const spec = statement.moduleSpecifier;
+        if (!ts.isStringLiteral(spec) || !spec.text.startsWith('.')) continue;
+        const target = path.resolve(path.dirname(file), spec.text).replace(/\.js$/, '.ts');
+        if (!['wire', 'token'].includes(role(target))) continue;
+        const reached = packageReached(target);
+        if (reached) wrong.push(`${path.relative(SRC, file)} loads ${spec.text}, and ${reached}`);
       }
     }
     assert.deepEqual(wrong, []);

@@ -1,4 +1,5 @@
-import type { MeBody } from '../../../wire/issuer-api.js';
+import { toWire } from '../../../wire/case.js';
+import type { Me } from '../../../wire/me.js';
 import { ruleContext } from '../../policy.js';
 import { rulePrefix } from '../../rules.js';
 import { json } from '../exchange.js';
@@ -20,25 +21,25 @@ export const meRoutes: IssuerRoute[] = [
         core.quotaFor(identity.subject),
         core.records.usage(identity.subject, core.now()),
       ]);
-      const body: MeBody = {
+      const me: Me = {
         subject: identity.subject,
         rules: Object.entries(core.options.rules).map(([name, rule]) => ({
           name,
           op: rule.op,
           prefix: rulePrefix(rule, ctx),
-          ...(rule.maxSize !== undefined && { max_size: rule.maxSize }),
-          ...(rule.minSize !== undefined && { min_size: rule.minSize }),
-          ...(rule.contentTypes && { content_types: [...rule.contentTypes] }),
+          ...(rule.maxSize !== undefined && { maxSize: rule.maxSize }),
+          ...(rule.minSize !== undefined && { minSize: rule.minSize }),
+          ...(rule.contentTypes && { contentTypes: [...rule.contentTypes] }),
           ...(rule.op !== 'share' && { ttl: core.ttlOf(rule) }),
         })),
         quota: {
-          max_bytes: quota.maxBytes ?? null,
-          max_objects: quota.maxObjects ?? null,
-          used_bytes: usage.bytes,
-          used_objects: usage.objects,
+          maxBytes: quota.maxBytes ?? null,
+          maxObjects: quota.maxObjects ?? null,
+          usedBytes: usage.bytes,
+          usedObjects: usage.objects,
         },
       };
-      return json(200, body);
+      return json(200, toWire(me));
     },
   },
 ];
