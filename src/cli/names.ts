@@ -20,7 +20,7 @@ export async function onObject<T>(
     return { key: given, value: await op(given) };
   } catch (error) {
     if (!isValetError(error) || !['forbidden', 'not_found', 'invalid_key'].includes(error.code)) throw error;
-    const candidates = (await client.list()).map((o) => o.key).filter((key) => key.endsWith(`/${given}`));
+    const candidates = (await client.list()).map((o) => o.object).filter((key) => key.endsWith(`/${given}`));
     if (candidates.length === 1) {
       const key = candidates[0] as string;
       process.stderr.write(`(${given} is ${key})\n`);

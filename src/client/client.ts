@@ -1,15 +1,9 @@
 import { ValetError } from '../token/errors.js';
 import { fromWire } from '../wire/case.js';
-import type {
-  KeyBody,
-  KeyRequestBody,
-  ObjectListBody,
-  ShareBody,
-  ShareListBody,
-  UploadCheckBody,
-} from '../wire/issuer-api.js';
+import type { KeyBody, KeyRequestBody, UploadCheckBody } from '../wire/issuer-api.js';
 import type { Me, MeBody } from '../wire/me.js';
-import type { DeletedStorageBody } from '../wire/storage-api.js';
+import type { DeletedObjectBody, ObjectListBody, ObjectPage } from '../wire/objects.js';
+import type { ShareBody, ShareLink, ShareList, ShareListBody } from '../wire/shares.js';
 import { defaultDigest, fileName, keptFileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
 import { freshKey, issuerCall } from './issuer-api.js';
@@ -101,6 +95,7 @@ export class ValetClient {
       throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
     }
     return {
+      object: result.object,
       key: result.object,
       size: result.size,
       sha256: result.sha256 || null,
@@ -125,7 +120,7 @@ export class ValetClient {
   async checkUpload(
     data: { size: number; type?: string; name?: string },
     options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'metadata' | 'signal'> = {},
-  ): Promise<{ key: string; rule: string }> {
+  ): Promise<{ object: string /** @deprecated `object`, for one release. */; key: string; rule: string }> {
     const body = await issuerCall<UploadCheckBody>(
       this.#ctx,
       'POST',
@@ -133,7 +128,7 @@ export class ValetClient {
       putRequest(data, options),
       options.signal,
     );
-    return { key: body.object, rule: body.rule };
+    return { object: body.object, key: body.object, rule: body.rule };
   }
 
   /** The SHA-256 to bind: given (hex), computed here (`true`), or none. */
@@ -163,7 +158,7 @@ export class ValetClient {
       '/v1/keys',
       {
         op: 'get',
-        key,
+        object: key,
         ...(options.disposition !== undefined && { disposition: options.disposition }),
         ...(options.filename !== undefined && { filename: options.filename }),
       },
@@ -177,12 +172,7 @@ export class ValetClient {
     options: { signal?: AbortSignal } = {},
   ): Promise<Array<Omit<Share, 'url'> & { createdAt: string }>> {
     const body = await issuerCall<ShareListBody>(this.#ctx, 'GET', '/v1/shares', undefined, options.signal);
-    return body.shares.map((s) => ({
-      id: s.id,
-      key: s.object,
-      createdAt: s.created_at,
-      expiresAt: s.expires_at,
-    }));
+    return fromWire<ShareList>(body).shares.map((s) => ({ ...s, key: s.object }));
   }
 
   /** Downloads an object straight from storage. */
@@ -192,7 +182,7 @@ export class ValetClient {
   ): Promise<Download> {
     const { signal, onProgress } = options;
     const response = await withRetry(this.#ctx, this.#ctx.retries + 1, signal, async () => {
-      const minted = await freshKey(this.#ctx, { op: 'get', key }, signal);
+      const minted = await freshKey(this.#ctx, { op: 'get', object: key }, signal);
       return storageFetch(this.#ctx, minted.url, { method: 'GET', signal });
     });
     const size = Number(response.headers.get('content-length') ?? '0');
@@ -211,6 +201,7 @@ export class ValetClient {
     }
     const stream = body;
     return {
+      object: key,
       key,
       body: stream,
       size,
@@ -223,7 +214,7 @@ export class ValetClient {
   /** Deletes an object (with a single-use delete key). */
   async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await withRetry(this.#ctx, this.#ctx.retries + 1, options.signal, async () => {
-      const minted = await freshKey(this.#ctx, { op: 'delete', key }, options.signal);
+      const minted = await freshKey(this.#ctx, { op: 'delete', object: key }, options.signal);
       const response = await storageFetch(this.#ctx, minted.url, {
         method: 'DELETE',
         signal: options.signal,
@@ -231,7 +222,7 @@ export class ValetClient {
       // Valet storage answers with the receipt of its deletion event: passed on, the issuer's
       // listing drops the object before this returns. Another store (S3…) sends the issuer no
       // event: report the deletion, the issuer checks it. Valet storage with no issuer: nothing.
-      const answer = await storedAnswer<DeletedStorageBody>(response);
+      const answer = await storedAnswer<DeletedObjectBody>(response);
       if (!minted.complete || (answer !== undefined && answer.receipt === undefined)) return;
       const body = answer ? { receipt: answer.receipt } : {};
       await issuerCall(this.#ctx, 'POST', minted.complete, body, options.signal, this.#ctx.retries + 1);
@@ -263,21 +254,9 @@ export class ValetClient {
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const search = query.toString();
     const path = `/v1/objects${search ? `?${search}` : ''}`;
-    const body = await issuerCall<ObjectListBody>(this.#ctx, 'GET', path, undefined, options.signal);
-    return {
-      objects: body.objects.map((o) => ({
-        key: o.key,
-        size: o.size,
-        contentType: o.content_type,
-        sha256: o.sha256 || null,
-        etag: o.etag,
-        createdAt: o.created_at,
-        updatedAt: o.updated_at,
-        ...(o.filename !== undefined && { filename: o.filename }),
-        ...(o.metadata !== undefined && { metadata: o.metadata }),
-      })),
-      next: body.next ?? null,
-    };
+    return fromWire<ObjectPage>(
+      await issuerCall<ObjectListBody>(this.#ctx, 'GET', path, undefined, options.signal),
+    );
   }
 
   /** Who the caller is, the issuer's rules with their limits (as they apply to the caller), and the caller's quota and usage. */
@@ -305,10 +284,11 @@ export class ValetClient {
       this.#ctx,
       'POST',
       '/v1/shares',
-      { key, ttl: options.ttl },
+      { object: key, ttl: options.ttl },
       options.signal,
     );
-    return { id: body.id, url: body.url, key: body.object, expiresAt: body.expires_at };
+    const link = fromWire<ShareLink>(body);
+    return { ...link, key: link.object };
   }
 
   /** Revokes a share link: it stops working at once, and keys it handed out soon after. */

@@ -1,4 +1,7 @@
+import type { ShareLink } from '../wire/shares.js';
+
 export type { Me } from '../wire/me.js';
+export type { ObjectInfo } from '../wire/objects.js';
 
 import type { ResumeStore } from './resume.js';
 
@@ -102,6 +105,9 @@ export interface UploadOptions {
 
 /** An upload, as committed by storage. */
 export interface UploadResult {
+  /** The object it was stored as. */
+  object: string;
+  /** @deprecated The same as `object`, for one release: removed in 1.0. */
   key: string;
   size: number;
   /** Hex SHA-256; `null` from a store that keeps none (S3 engines without checksums, Azure). */
@@ -136,6 +142,8 @@ export interface ReadUrl {
 
 /** A download under way. */
 export interface Download {
+  object: string;
+  /** @deprecated The same as `object`, for one release: removed in 1.0. */
   key: string;
   /** The bytes; read it once. */
   body: ReadableStream<Uint8Array>;
@@ -146,26 +154,8 @@ export interface Download {
   blob(): Promise<Blob>;
 }
 
-/** An object in the caller's listing. */
-export interface ObjectInfo {
+/** A share link (`object` is what it links to). */
+export interface Share extends ShareLink {
+  /** @deprecated The same as `object`, for one release: removed in 1.0. */
   key: string;
-  size: number;
-  contentType: string;
-  /** Hex SHA-256; `null` when the store kept none. */
-  sha256: string | null;
-  etag: string;
-  createdAt: string;
-  updatedAt: string;
-  /** The file's own name, as its upload gave it (a file's name is sent whatever `name` says). */
-  filename?: string;
-  /** The app's own fields, as its upload gave them (`metadata` of {@link UploadOptions}). */
-  metadata?: Record<string, string>;
-}
-
-/** A share link. */
-export interface Share {
-  id: string;
-  url: string;
-  key: string;
-  expiresAt: string;
 }

@@ -2,6 +2,7 @@ import type { Operation } from '../token/claims.js';
 import type { JwkSet } from '../token/keys.js';
 import type { RevocationList } from '../token/revocations.js';
 import type { UploadProtocol } from '../wire/issuer-api.js';
+import type { ShareLink } from '../wire/shares.js';
 import type { Identity } from './auth/identity.js';
 import type { GrantRecord, ObjectRecord, RecordStore } from './records/records.js';
 
@@ -30,7 +31,9 @@ export interface KeyRequest {
   rule?: string;
   /** put: the proposed name (inside the rule's prefix). */
   name?: string;
-  /** get/delete: the object key. */
+  /** get/delete: the object. */
+  object?: string;
+  /** @deprecated get/delete: the same as `object`, for one release: removed in 1.0. */
   key?: string;
   /** put: the exact size the client will send. */
   size?: number;
@@ -100,13 +103,7 @@ export interface MintedKey {
   };
 }
 
-/** A share link. */
-export interface ShareLink {
-  id: string;
-  url: string;
-  object: string;
-  expiresAt: string;
-}
+export type { ShareLink };
 
 /** Caller details recorded with each key. */
 export interface CallerInfo {

@@ -95,7 +95,8 @@ function statusText(
 ): string {
   const name = file?.name ?? 'the file';
   if (status === 'uploading') return `Uploading ${name}: ${formatBytes(loaded)} of ${formatBytes(total)}`;
-  if (status === 'done' && result) return `Uploaded ${name} (${formatBytes(result.size)}) as ${result.key}`;
+  if (status === 'done' && result)
+    return `Uploaded ${name} (${formatBytes(result.size)}) as ${result.object}`;
   if (status === 'cancelled') return `Cancelled ${name}; nothing was kept.`;
   if (status === 'error') return `Could not upload ${name}.`;
   return '';

@@ -10,7 +10,7 @@
  * import { createClient } from 'valet/client'
  * import { DropZone } from 'valet/react'
  * const valet = createClient({ issuer: 'https://app.example.com/api/valet', getToken: () => session.token })
- * <DropZone client={valet} accept="image/*" onUploaded={(r) => console.log(r.key)} />
+ * <DropZone client={valet} accept="image/*" onUploaded={(r) => console.log(r.object)} />
  * ```
  */
 export { DropZone, type DropZoneProps } from './drop-zone.js';

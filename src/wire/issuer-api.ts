@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { FILENAME, KEY_ID } from '../token/claims.js';
+import { ValetError } from '../token/errors.js';
 import { storableText } from '../token/text.js';
 import { receiptSchema } from './events.js';
-import type { StoredObjectBody } from './storage-api.js';
 
 /**
  * The issuer's HTTP API as it crosses the wire: every request and response body, in one place.
@@ -61,6 +61,9 @@ export const keyRequestFields = {
   op: z.enum(['put', 'get', 'delete']),
   rule: z.string().max(64).optional(),
   name: z.string().min(1).max(4096).optional(),
+  /** The object a get or delete key is for. */
+  object: z.string().min(1).max(4096).optional(),
+  /** The same as `object`, accepted for one release (removed in 1.0). */
   key: z.string().min(1).max(4096).optional(),
   size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   sha256: z.string().regex(SHA256_HEX).optional(),
@@ -119,9 +122,6 @@ export interface KeyBody {
   upload?: UploadBody;
 }
 
-/** `200` to `POST /v1/keys/:id/complete` or `POST /v1/uploads/:id/complete` for an upload. */
-export type CompletedUploadBody = StoredObjectBody;
-
 /**
  * `POST /v1/keys/:id/complete`: the client says its upload or deletion is done. With Valet
  * storage it passes the receipt storage answered with; other stores need none (the issuer checks).
@@ -129,53 +129,15 @@ export type CompletedUploadBody = StoredObjectBody;
 export const completeRequestBodySchema = z.object({ receipt: receiptSchema.optional() }).strict();
 export type CompleteRequestBody = z.infer<typeof completeRequestBodySchema>;
 
-/** `200` to `POST /v1/keys/:id/complete` for a deletion. */
-export interface DeletedObjectBody {
-  object: string;
-  deleted: true;
-}
-
-/** One object of `GET /v1/objects`. */
-export interface ObjectBody {
-  key: string;
-  size: number;
-  content_type: string;
-  /** Hex SHA-256; `null` when the store kept none. */
-  sha256: string | null;
-  etag: string;
-  created_at: string;
-  updated_at: string;
-  /** The file's own name, as its upload gave it. */
-  filename?: string;
-  /** The app's own fields, as its upload gave them. */
-  metadata?: Record<string, string>;
-}
-
-/** `GET /v1/objects`: a page of the caller's objects. */
-export interface ObjectListBody {
-  objects: ObjectBody[];
-  /** The `after` of the next page; `null` on the last. */
-  next: string | null;
-}
-
-/** `POST /v1/shares`. */
+/** `POST /v1/shares`: `object`, or `key` (the same, accepted for one release). */
 export const shareRequestBodySchema = z
-  .object({ key: z.string().min(1).max(4096), ttl: z.number().int().min(1) })
+  .object({
+    object: z.string().min(1).max(4096).optional(),
+    key: z.string().min(1).max(4096).optional(),
+    ttl: z.number().int().min(1),
+  })
   .strict();
 export type ShareRequestBody = z.infer<typeof shareRequestBodySchema>;
-
-/** `201` to `POST /v1/shares`: the link (shown once: only its hash is kept). */
-export interface ShareBody {
-  id: string;
-  url: string;
-  object: string;
-  expires_at: string;
-}
-
-/** `GET /v1/shares`: the caller's live links (their URLs are not kept, so not listed). */
-export interface ShareListBody {
-  shares: Array<{ id: string; object: string; created_at: string; expires_at: string }>;
-}
 
 /** `POST /v1/revocations` (admins). */
 export const revocationRequestBodySchema = z
@@ -214,4 +176,17 @@ export interface PartBody {
   headers: Record<string, string>;
   expires_at: string;
   renewals: number;
+}
+
+/**
+ * The object a request names: `object`, or the older `key` (accepted for one release). Both, and
+ * different, is a mistake said in words.
+ */
+export function requestedObject(body: { object?: string; key?: string }): string | undefined {
+  if (body.object !== undefined && body.key !== undefined && body.object !== body.key)
+    throw new ValetError(
+      'bad_request',
+      '`object` and `key` name the same thing (key is its old name); send object only',
+    );
+  return body.object ?? body.key;
 }

@@ -44,6 +44,7 @@ describe('valet CLI for scripts', () => {
     const up = await runValet(['upload', path.join(dir, 'a.txt'), ...as(system, 'alice'), '--json']);
     assert.equal(up.code, 0, up.stderr);
     assert.deepEqual(JSON.parse(up.stdout), {
+      object: 'users/alice/a.txt',
       key: 'users/alice/a.txt',
       size: 5,
       sha256: sha('hello'),
@@ -56,7 +57,9 @@ describe('valet CLI for scripts', () => {
       'content_type',
       'created_at',
       'etag',
+      'filename',
       'key',
+      'object',
       'sha256',
       'size',
       'updated_at',
@@ -205,6 +208,7 @@ describe('valet CLI for scripts', () => {
     });
     assert.equal(forced.code, 0, forced.stderr);
     assert.deepEqual(JSON.parse(forced.stdout), {
+      object: 'users/alice/photo.bin',
       key: 'users/alice/photo.bin',
       size: data.length,
       sha256: sha(data),

@@ -11,12 +11,12 @@ export default function Page() {
       getToken: () => 'alice', // your user's session token
     });
     setStatus('uploading…');
-    const { key } = await valet.upload(file, {
+    const { object } = await valet.upload(file, {
       name: file.name,
       onProgress: ({ loaded, total }) => setStatus(`uploading ${loaded} of ${total}`),
     });
-    const link = await valet.share(key, { ttl: 600 });
-    setStatus(`stored ${key}, shared at ${link.url}`);
+    const link = await valet.share(object, { ttl: 600 });
+    setStatus(`stored ${object}, shared at ${link.url}`);
   }
   return (
     <main>

@@ -1,6 +1,7 @@
 import type { ObjectInfo } from '../../client/client.js';
 import { formatBytes } from '../../token/units.js';
-import type { ObjectBody } from '../../wire/issuer-api.js';
+import { toWire } from '../../wire/case.js';
+import type { ObjectBody } from '../../wire/objects.js';
 import { type Command, optional, UsageError } from '../args.js';
 import { KEY_HELP, onObject } from '../names.js';
 import { printJson, printLines } from '../output.js';
@@ -52,7 +53,9 @@ ${REMOTE_HELP}
       printJson({ objects: page.objects.map(objectBody), next: page.next });
       return 0;
     }
-    printLines(...page.objects.map((o) => `${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.key}`));
+    printLines(
+      ...page.objects.map((o) => `${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.object}`),
+    );
     if (page.next !== null) {
       const words = ['valet ls', ...(prefix ? [shellWord(prefix)] : []), '--after', shellWord(page.next)];
       process.stderr.write(`more: ${words.join(' ')}\n`);
@@ -60,7 +63,7 @@ ${REMOTE_HELP}
       const first = (await client.listPage({ limit: 1 })).objects[0];
       if (first)
         process.stderr.write(
-          `nothing starts with "${prefix}"; prefixes are of full keys, like ${first.key}\n`,
+          `nothing starts with "${prefix}"; prefixes are of full keys, like ${first.object}\n`,
         );
     }
     return 0;
@@ -92,17 +95,9 @@ ${REMOTE_HELP}
   },
 };
 
-/** An object as the API names its fields. */
+/** An object as the API names its fields (the listing's wire shape). */
 export function objectBody(o: ObjectInfo): ObjectBody {
-  return {
-    key: o.key,
-    size: o.size,
-    content_type: o.contentType,
-    sha256: o.sha256,
-    etag: o.etag,
-    created_at: o.createdAt,
-    updated_at: o.updatedAt,
-  };
+  return toWire(o);
 }
 
 /** A word a shell reads back as it is (quoted when it needs to be). */

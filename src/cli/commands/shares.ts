@@ -57,7 +57,7 @@ ${REMOTE_HELP}
       printJson({
         shares: links.map((l) => ({
           id: l.id,
-          object: l.key,
+          object: l.object,
           created_at: l.createdAt,
           expires_at: l.expiresAt,
         })),
@@ -68,7 +68,7 @@ ${REMOTE_HELP}
     printLines(
       ...links.map((l) => {
         const left = `${formatDuration((Date.parse(l.expiresAt) - now) / 1000)} left`;
-        return `${l.id}  ${left.padStart(16)}  ${l.key}`;
+        return `${l.id}  ${left.padStart(16)}  ${l.object}`;
       }),
     );
     if (links.length === 0) process.stderr.write('no share links that still work\n');

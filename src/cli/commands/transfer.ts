@@ -125,14 +125,16 @@ ${REMOTE_HELP}
     );
     if (values.json)
       printJson({
-        key: result.key,
+        object: result.object,
+        // The same as object, for one release (docs/cli.md).
+        key: result.object,
         size: result.size,
         // A store that keeps no checksum reports none: the file's own digest, computed above.
         sha256: result.sha256 || sha256,
         etag: result.etag,
         content_type: result.contentType,
       });
-    else printLines(result.key);
+    else printLines(result.object);
     return 0;
   },
 };
@@ -176,7 +178,7 @@ ${REMOTE_HELP}
         throw error;
       });
     const sha256 = await saveAs(object, out, force);
-    if (values.json) printJson({ key, size: object.size, sha256, file: out });
+    if (values.json) printJson({ object: key, key, size: object.size, sha256, file: out });
     else process.stderr.write(`saved ${key} (${formatBytes(object.size)}) as ${out}\n`);
     return 0;
   },

@@ -1,5 +1,5 @@
 import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/storage-api.js';
+import type { StoredObjectBody } from '../../wire/objects.js';
 import type { ClientContext } from '../context.js';
 import type { BlobLike, UploadOptions } from '../types.js';
 

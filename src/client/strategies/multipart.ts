@@ -1,6 +1,6 @@
 import { ValetError } from '../../token/errors.js';
 import type { KeyBody, MultipartStateBody, PartBody, UploadProtocol } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/storage-api.js';
+import type { StoredObjectBody } from '../../wire/objects.js';
 import { issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob } from '../transports/send.js';

@@ -1,6 +1,6 @@
 import { ValetError } from '../../token/errors.js';
 import type { KeyBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/storage-api.js';
+import type { StoredObjectBody } from '../../wire/objects.js';
 import { freshKey, issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob, sendForm, sendStream } from '../transports/send.js';

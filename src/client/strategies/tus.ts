@@ -1,7 +1,8 @@
 import { ValetError } from '../../token/errors.js';
 import type { Receipt } from '../../wire/events.js';
 import type { KeyBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody, TusVersion } from '../../wire/storage-api.js';
+import type { StoredObjectBody } from '../../wire/objects.js';
+import type { TusVersion } from '../../wire/storage-api.js';
 import { base64 } from '../blob.js';
 import type { ClientContext } from '../context.js';
 import { aborted } from '../errors.js';

@@ -3,8 +3,7 @@ import { contentTypeAllowed } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { formatBytes } from '../../token/units.js';
 import type { Receipt } from '../../wire/events.js';
-import type { DeletedObjectBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/storage-api.js';
+import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
 import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
 import type { EventRecord, GrantRecord } from '../records/records.js';
@@ -85,13 +84,13 @@ export async function verifyFromStore(
   });
   const recorded = await recordEvent(core, record);
   if (!recorded.kept) throw overQuota(recorded.over);
-  return {
+  return storedObjectBody({
     object: record.object,
     size: record.size,
-    content_type: record.contentType,
-    sha256: record.sha256 || null,
+    contentType: record.contentType,
+    sha256: record.sha256,
     etag: record.etag,
-  };
+  });
 }
 
 /**

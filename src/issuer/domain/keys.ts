@@ -3,7 +3,7 @@ import { contentTypeAllowed, isMediaRange, mediaTypeEssence } from '../../token/
 import { ValetError } from '../../token/errors.js';
 import { buildClaims, type MintOptions } from '../../token/mint.js';
 import { formatBytes } from '../../token/units.js';
-import { contentTypeField, keyRequestFields } from '../../wire/issuer-api.js';
+import { contentTypeField, keyRequestFields, requestedObject } from '../../wire/issuer-api.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
@@ -191,8 +191,9 @@ async function mintRead(
   source: RequestSource | undefined,
 ): Promise<MintedKey> {
   const op = req.op as 'get' | 'delete';
-  if (req.key === undefined) throw new ValetError('bad_request', `a ${op} request needs the object key`);
-  const { name, rule, object } = await pickRule(core, ruleContext(identity, source), op, req.key, req.rule);
+  const wanted = requestedObject(req);
+  if (wanted === undefined) throw new ValetError('bad_request', `a ${op} request needs the object`);
+  const { name, rule, object } = await pickRule(core, ruleContext(identity, source), op, wanted, req.rule);
   // A download is saved under the name the file had when it was uploaded, unless asked otherwise.
   const filename =
     op === 'get'

@@ -1,8 +1,7 @@
 import { ValetError } from '../../token/errors.js';
 import { verifyRequestSignature } from '../../token/signature.js';
 import { type Receipt, storageEventSchema } from '../../wire/events.js';
-import type { DeletedObjectBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/storage-api.js';
+import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
 import type { IssuerCore } from '../core.js';
 import type { GrantRecord } from '../records/records.js';
 import { eventRecord, type Recorded, recordEvent } from './events.js';
@@ -30,13 +29,13 @@ export async function confirmFromEvent(
   }
   const object = await core.records.getObject(grant.object);
   if (object?.state !== 'complete') throw overQuota();
-  return {
+  return storedObjectBody({
     object: object.key,
     size: object.size ?? 0,
-    content_type: object.contentType ?? '',
-    sha256: object.sha256 ?? '',
+    contentType: object.contentType ?? '',
+    sha256: object.sha256,
     etag: object.etag ?? '',
-  };
+  });
 }
 
 /**

@@ -3,8 +3,9 @@ import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { objectPath } from '../../token/mint.js';
 import { decodeObjectKeyPath } from '../../token/object-key.js';
+import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
 import { contentDisposition, DOWNLOAD_CSP, defaultFilename, isInlineType } from '../../wire/serving.js';
-import { type DeletedStorageBody, type StoredObjectBody, UPLOADS_PATH } from '../../wire/storage-api.js';
+import { UPLOADS_PATH } from '../../wire/storage-api.js';
 import { extractToken, type KeyAccess } from '../access/access.js';
 import type { ObjectMeta } from '../disk/object-file.js';
 import { type SendBudget, SendProgress } from '../disk/send-file.js';
@@ -132,7 +133,7 @@ export class ObjectRoutes {
       ex.res.writeHead(204).end();
       return;
     }
-    const body: DeletedStorageBody = { object: claims.obj, deleted: true, receipt };
+    const body: DeletedObjectBody = { object: claims.obj, deleted: true, receipt };
     sendJson(ex.res, 200, body);
   }
 
@@ -225,12 +226,12 @@ function setBodyHeaders(
 
 /** A stored version, as a PUT answers it. */
 function storedObject(meta: ObjectMeta): StoredObjectBody {
-  return {
+  return storedObjectBody({
     object: meta.key,
     size: meta.size,
-    content_type: meta.contentType,
+    contentType: meta.contentType,
     sha256: meta.sha256,
     etag: meta.etag,
-    last_modified: new Date(meta.created).toISOString(),
-  };
+    lastModified: new Date(meta.created).toISOString(),
+  });
 }

@@ -7,7 +7,8 @@ import { KEY_ID, type ValetClaims } from '../../token/claims.js';
 import { codeForStatus, ValetError } from '../../token/errors.js';
 import type { CorsPolicy } from '../../wire/cors.js';
 import { asValetError } from '../../wire/errors.js';
-import { type StoredObjectBody, UPLOADS_PATH } from '../../wire/storage-api.js';
+import { storedObjectBody } from '../../wire/objects.js';
+import { UPLOADS_PATH } from '../../wire/storage-api.js';
 import { extractToken, type KeyAccess } from '../access/access.js';
 import type { ObjectMeta } from '../disk/object-file.js';
 import type { FileStore } from '../disk/store.js';
@@ -260,15 +261,15 @@ export class TusBridge {
     await this.#uploads.getUpload(id);
     const info = await this.#uploads.info(id);
     if (!info?.done) throw new ValetError('internal_error', 'the upload finished but was not stored');
-    const body: StoredObjectBody = {
+    const body = storedObjectBody({
       object: info.object,
       size: info.size,
-      content_type: info.contentType,
+      contentType: info.contentType,
       sha256: info.done.sha256,
       etag: info.done.etag,
       upload: info.id,
-      ...(info.done.receipt && { receipt: info.done.receipt }),
-    };
+      receipt: info.done.receipt,
+    });
     return {
       ...(req.method !== 'POST' && { status_code: 200 }),
       headers: { 'Content-Type': 'application/json; charset=utf-8', ETag: info.done.etag },

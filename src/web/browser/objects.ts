@@ -49,7 +49,7 @@ export async function refresh(signedOutMessage?: string): Promise<ObjectInfo[]> 
 export async function refreshUntil(key: string, present = true): Promise<void> {
   for (let i = 0; i < 40; i++) {
     const listed = await client.list().catch(() => []);
-    if (listed.some((o) => o.key === key) === present) break;
+    if (listed.some((o) => o.object === key) === present) break;
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
   await refresh();
@@ -72,14 +72,14 @@ let listed: ObjectInfo[] = [];
 
 /** The listed object with this file name, if any. */
 export function objectNamed(name: string): ObjectInfo | undefined {
-  return listed.find((o) => baseName(o.key) === name);
+  return listed.find((o) => baseName(o.object) === name);
 }
 /** Objects whose delete is being confirmed. */
 const confirming = new Set<string>();
 
 function renderObjects(objects: ObjectInfo[]): void {
   listed = objects;
-  const signature = JSON.stringify(objects.map((o) => [o.key, o.etag, o.updatedAt]));
+  const signature = JSON.stringify(objects.map((o) => [o.object, o.etag, o.updatedAt]));
   if (signature !== shown) {
     shown = signature;
     keepingFocus($('objects'), () => $('objects').replaceChildren(...objects.map(objectCard)));
@@ -126,13 +126,13 @@ function showNote(note: HTMLElement, key: string): void {
 }
 
 function objectCard(o: ObjectInfo): HTMLLIElement {
-  const name = baseName(o.key);
+  const name = baseName(o.object);
   const actions = el('div', { className: 'actions' });
   const note = el('p', { className: 'note' });
-  showNote(note, o.key);
+  showNote(note, o.object);
   const card = el(
     'li',
-    { className: 'object', dataset: { key: o.key } },
+    { className: 'object', dataset: { key: o.object } },
     thumbnail(o),
     info(o),
     actions,
@@ -145,7 +145,7 @@ function objectCard(o: ObjectInfo): HTMLLIElement {
     button('Share', `Share ${name}`, () => void share(o)),
     button('Delete', `Delete ${name}`, () => confirmDelete(o, actions)),
   );
-  if (confirming.has(o.key)) confirmDelete(o, actions, false);
+  if (confirming.has(o.object)) confirmDelete(o, actions, false);
   return card;
 }
 
@@ -157,7 +157,7 @@ function info(o: ObjectInfo): HTMLDivElement {
   return el(
     'div',
     { className: 'info' },
-    nameLabel(baseName(o.key)),
+    nameLabel(baseName(o.object)),
     el(
       'dl',
       { className: 'fields' },
@@ -179,7 +179,7 @@ function thumbnail(o: ObjectInfo): HTMLDivElement {
   const box = el('div', { className: 'thumb' });
   const isImage = IMAGE.test(o.contentType);
   const isVideo = o.contentType.startsWith('video/');
-  const extension = baseName(o.key).includes('.') ? (baseName(o.key).split('.').pop() ?? '') : '';
+  const extension = baseName(o.object).includes('.') ? (baseName(o.object).split('.').pop() ?? '') : '';
   box.dataset.label = (extension || 'file').slice(0, 5).toUpperCase();
   box.textContent = box.dataset.label;
   if (!isImage && !isVideo) return box;
@@ -199,17 +199,17 @@ function thumbnail(o: ObjectInfo): HTMLDivElement {
 }
 
 async function readUrlFor(o: ObjectInfo): Promise<string> {
-  const cached = thumbs.get(o.key);
+  const cached = thumbs.get(o.object);
   if (cached && cached.etag === o.etag && cached.expiresAt - Date.now() > 60_000) return cached.url;
-  const { url, expiresAt } = await client.readUrl(o.key);
-  thumbs.set(o.key, { etag: o.etag, url, expiresAt: Date.parse(expiresAt) });
+  const { url, expiresAt } = await client.readUrl(o.object);
+  thumbs.set(o.object, { etag: o.etag, url, expiresAt: Date.parse(expiresAt) });
   return url;
 }
 
 async function preview(o: ObjectInfo): Promise<void> {
-  const name = baseName(o.key);
+  const name = baseName(o.object);
   try {
-    const { url } = await client.readUrl(o.key);
+    const { url } = await client.readUrl(o.object);
     const media = o.contentType.startsWith('video/')
       ? el('video', { src: url, controls: true })
       : el('img', { src: url, alt: name });
@@ -223,7 +223,10 @@ async function preview(o: ObjectInfo): Promise<void> {
 
 async function download(o: ObjectInfo): Promise<void> {
   try {
-    const { url } = await client.readUrl(o.key, { disposition: 'attachment', filename: baseName(o.key) });
+    const { url } = await client.readUrl(o.object, {
+      disposition: 'attachment',
+      filename: baseName(o.object),
+    });
     const link = el('a', { href: url, rel: 'noopener' });
     document.body.append(link);
     link.click();
@@ -236,23 +239,23 @@ async function download(o: ObjectInfo): Promise<void> {
 async function share(o: ObjectInfo): Promise<void> {
   try {
     const ttl = Number($<HTMLSelectElement>('ttl').value);
-    const link = await client.share(o.key, { ttl });
+    const link = await client.share(o.object, { ttl });
     links.set(link.id, link.url);
-    setNote(o.key, 'Share link:', false, link.url);
-    toast(`Share link for ${baseName(o.key)} created.`);
+    setNote(o.object, 'Share link:', false, link.url);
+    toast(`Share link for ${baseName(o.object)} created.`);
     await refresh();
   } catch (error) {
-    if (!endedSession(error)) setNote(o.key, say(error).text, true);
+    if (!endedSession(error)) setNote(o.object, say(error).text, true);
   }
 }
 
 /** Delete asks first, next to the button: "Delete NAME for good?" with Delete and Keep. */
 function confirmDelete(o: ObjectInfo, actions: HTMLElement, focus = true): void {
-  const name = baseName(o.key);
+  const name = baseName(o.object);
   const saved = [...actions.childNodes];
-  confirming.add(o.key);
+  confirming.add(o.object);
   const keep = button('Keep', `Keep ${name}`, () => {
-    confirming.delete(o.key);
+    confirming.delete(o.object);
     actions.replaceChildren(...saved);
     actions.querySelector<HTMLElement>(`[aria-label="Delete ${CSS.escape(name)}"]`)?.focus();
   });
@@ -265,13 +268,13 @@ function confirmDelete(o: ObjectInfo, actions: HTMLElement, focus = true): void 
 
 async function remove(o: ObjectInfo): Promise<void> {
   try {
-    await client.delete(o.key);
-    confirming.delete(o.key);
-    notes.delete(o.key);
-    toast(`Deleted ${baseName(o.key)}.`);
-    await refreshUntil(o.key, false);
+    await client.delete(o.object);
+    confirming.delete(o.object);
+    notes.delete(o.object);
+    toast(`Deleted ${baseName(o.object)}.`);
+    await refreshUntil(o.object, false);
   } catch (error) {
-    if (!endedSession(error)) setNote(o.key, say(error).text, true);
+    if (!endedSession(error)) setNote(o.object, say(error).text, true);
   }
 }
 

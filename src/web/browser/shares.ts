@@ -4,7 +4,7 @@ import { keepingFocus, refresh } from './objects.js';
 import { endedSession } from './session.js';
 import { baseName, client, formatDuration, links, say } from './state.js';
 
-type ShareInfo = { id: string; key: string; expiresAt: string };
+type ShareInfo = { id: string; object: string; expiresAt: string };
 
 /** What the list shows last (with which links this tab can copy); the same redraws nothing. */
 let shown = '';
@@ -22,7 +22,7 @@ export function renderShares(shares: ShareInfo[]): void {
 }
 
 function shareRow(s: ShareInfo): HTMLLIElement {
-  const name = baseName(s.key);
+  const name = baseName(s.object);
   const url = links.get(s.id);
   const left = formatDuration((Date.parse(s.expiresAt) - Date.now()) / 1000);
   const actions = el('div', { className: 'actions' });
@@ -67,7 +67,7 @@ async function revoke(s: ShareInfo): Promise<void> {
   try {
     await client.unshare(s.id);
     links.delete(s.id);
-    toast(`Link to ${baseName(s.key)} revoked: it no longer works.`);
+    toast(`Link to ${baseName(s.object)} revoked: it no longer works.`);
     await refresh();
   } catch (error) {
     if (!endedSession(error)) toast(say(error).text, 'error');

@@ -92,11 +92,11 @@ async function uploadOne(file: File, name: string): Promise<void> {
       },
     });
     bar.value = 1;
-    detail.textContent = `${formatBytes(result.size)} · 100% · done, stored as ${result.key}`;
+    detail.textContent = `${formatBytes(result.size)} · 100% · done, stored as ${result.object}`;
     row.classList.add('done');
     showPattern(result);
     toast(`Uploaded ${name}.`);
-    await refreshUntil(result.key);
+    await refreshUntil(result.object);
   } catch (error) {
     const said = say(error);
     row.classList.add(said.kind === 'error' ? 'failed' : 'cancelled');

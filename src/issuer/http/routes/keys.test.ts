@@ -43,6 +43,38 @@ describe('POST /v1/keys', () => {
   });
 });
 
+describe('an object named object, or key for one release', () => {
+  it('takes object in key and share requests, the old key too, and refuses the two apart', async () => {
+    const { json, upload } = await routeIssuer();
+    await upload('alice', 'n.txt', 'name');
+    for (const field of ['object', 'key']) {
+      const minted = await json<{ object: string }>('/v1/keys', {
+        user: 'alice',
+        body: { op: 'get', [field]: 'users/alice/n.txt' },
+      });
+      assert.equal(minted.status, 201, field);
+      assert.equal(minted.body.object, 'users/alice/n.txt');
+      const shared = await json<{ object: string }>('/v1/shares', {
+        user: 'alice',
+        body: { [field]: 'users/alice/n.txt', ttl: 60 },
+      });
+      assert.equal(shared.status, 201, field);
+      assert.equal(shared.body.object, 'users/alice/n.txt');
+    }
+    const bodies = { '/v1/keys': { op: 'get' }, '/v1/shares': { ttl: 60 } };
+    for (const [path, body] of Object.entries(bodies)) {
+      const both = await json(path, {
+        user: 'alice',
+        body: { ...body, object: 'users/alice/n.txt', key: 'users/alice/other.txt' },
+      });
+      assert.equal(both.status, 400, path);
+      assert.match(JSON.stringify(both.body), /`object` and `key` name the same thing/);
+    }
+    const none = await json('/v1/keys', { user: 'alice', body: { op: 'get' } });
+    assert.match(JSON.stringify(none.body), /a get request needs the object/);
+  });
+});
+
 describe('POST /v1/keys/check', () => {
   it('says which object and rule an upload would get, mints nothing, and refuses as minting would', async () => {
     const { json } = await routeIssuer();

@@ -45,7 +45,11 @@ export const keyRoutes: IssuerRoute[] = [
 
 /** A key request from the wire (snake_case) in the issuer's own API (camelCase). */
 async function readKeyRequest(incoming: Incoming, what: string): Promise<KeyRequest> {
-  const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, what, ['name', 'key']);
+  const { content_type, ...rest } = await readBody(incoming, keyRequestBodySchema, what, [
+    'name',
+    'object',
+    'key',
+  ]);
   return { ...rest, ...(content_type !== undefined && { contentType: content_type }) };
 }
 

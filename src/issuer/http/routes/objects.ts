@@ -1,6 +1,7 @@
 import { ValetError } from '../../../token/errors.js';
 import { unstorableReason } from '../../../token/text.js';
-import type { ObjectListBody } from '../../../wire/issuer-api.js';
+import { toWire } from '../../../wire/case.js';
+import type { ObjectPage } from '../../../wire/objects.js';
 import type { Incoming } from '../exchange.js';
 import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
@@ -23,21 +24,22 @@ export const objectRoutes: IssuerRoute[] = [
       // One more than asked tells whether there is a next page.
       const found = await core.records.listObjects(identity.subject, { ...page, limit: page.limit + 1 });
       const objects = found.slice(0, page.limit);
-      const body: ObjectListBody = {
+      const listing: ObjectPage = {
         objects: objects.map((o) => ({
+          object: o.key,
           key: o.key,
           size: o.size ?? 0,
-          content_type: o.contentType ?? '',
+          contentType: o.contentType ?? '',
           sha256: o.sha256 || null,
           etag: o.etag ?? '',
-          created_at: new Date(o.createdAt).toISOString(),
-          updated_at: new Date(o.updatedAt).toISOString(),
+          createdAt: new Date(o.createdAt).toISOString(),
+          updatedAt: new Date(o.updatedAt).toISOString(),
           ...(o.description?.filename !== undefined && { filename: o.description.filename }),
           ...(o.description?.metadata !== undefined && { metadata: o.description.metadata }),
         })),
         next: found.length > page.limit ? (objects.at(-1)?.key ?? null) : null,
       };
-      return json(200, body);
+      return json(200, toWire(listing));
     },
   },
 ];

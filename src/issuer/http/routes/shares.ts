@@ -1,4 +1,7 @@
-import { type ShareBody, type ShareListBody, shareRequestBodySchema } from '../../../wire/issuer-api.js';
+import { ValetError } from '../../../token/errors.js';
+import { toWire } from '../../../wire/case.js';
+import { requestedObject, shareRequestBodySchema } from '../../../wire/issuer-api.js';
+import type { ShareList } from '../../../wire/shares.js';
 import { share, unshare } from '../../domain/shares.js';
 import { readBody } from '../body.js';
 import { empty, json } from '../exchange.js';
@@ -12,15 +15,15 @@ export const shareRoutes: IssuerRoute[] = [
     access: 'caller',
     handler: async ({ core, identity }) => {
       const shares = await core.records.listShares(identity.subject, core.now());
-      const body: ShareListBody = {
+      const list: ShareList = {
         shares: shares.map((s) => ({
           id: s.id,
           object: s.object,
-          created_at: new Date(s.createdAt).toISOString(),
-          expires_at: new Date(s.expiresAt).toISOString(),
+          createdAt: new Date(s.createdAt).toISOString(),
+          expiresAt: new Date(s.expiresAt).toISOString(),
         })),
       };
-      return json(200, body);
+      return json(200, toWire(list));
     },
   },
   {
@@ -28,10 +31,11 @@ export const shareRoutes: IssuerRoute[] = [
     path: '/v1/shares',
     access: 'caller',
     handler: async ({ core, incoming, identity }) => {
-      const { key, ttl } = await readBody(incoming, shareRequestBodySchema, 'share request', ['key']);
-      const link = await share(core, identity, key, ttl, incoming.url.origin);
-      const body: ShareBody = { id: link.id, url: link.url, object: link.object, expires_at: link.expiresAt };
-      return json(201, body);
+      const request = await readBody(incoming, shareRequestBodySchema, 'share request', ['object', 'key']);
+      const object = requestedObject(request);
+      if (object === undefined) throw new ValetError('bad_request', 'a share request needs the object');
+      const link = await share(core, identity, object, request.ttl, incoming.url.origin);
+      return json(201, toWire(link));
     },
   },
   {
