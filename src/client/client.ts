@@ -1,6 +1,7 @@
 import { ValetError } from '../token/errors.js';
 import { fromWire } from '../wire/case.js';
-import type { KeyBody, KeyRequestBody, UploadCheckBody } from '../wire/issuer-api.js';
+import type { KeyRequestBody } from '../wire/issuer-api.js';
+import { grantOf, type KeyBody, type UploadCheck } from '../wire/keys.js';
 import type { Me, MeBody } from '../wire/me.js';
 import type { DeletedObjectBody, ObjectListBody, ObjectPage } from '../wire/objects.js';
 import type { ShareBody, ShareLink, ShareList, ShareListBody } from '../wire/shares.js';
@@ -17,7 +18,6 @@ import type {
   BlobLike,
   ClientOptions,
   Download,
-  Grant,
   ObjectInfo,
   Progress,
   ReadUrl,
@@ -98,10 +98,10 @@ export class ValetClient {
       object: result.object,
       key: result.object,
       size: result.size,
-      sha256: result.sha256 || null,
+      sha256: result.sha256,
       etag: result.etag,
-      contentType: result.content_type,
-      grant: toGrant(key),
+      contentType: result.contentType,
+      grant: grantOf(key),
       ...(key.upload && { upload: key.upload.id }),
       bytes,
     };
@@ -121,7 +121,7 @@ export class ValetClient {
     data: { size: number; type?: string; name?: string },
     options: Pick<UploadOptions, 'name' | 'rule' | 'contentType' | 'metadata' | 'signal'> = {},
   ): Promise<{ object: string /** @deprecated `object`, for one release. */; key: string; rule: string }> {
-    const body = await issuerCall<UploadCheckBody>(
+    const body = await issuerCall<UploadCheck>(
       this.#ctx,
       'POST',
       '/v1/keys/check',
@@ -317,16 +317,5 @@ function putRequest(
     ...(options.metadata !== undefined && { metadata: options.metadata }),
     ...(source && { size: source.size }),
     ...(contentType !== undefined && { content_type: contentType }),
-  };
-}
-
-function toGrant(key: KeyBody): Grant {
-  return {
-    id: key.id,
-    op: key.op,
-    object: key.object,
-    expiresAt: key.expires_at,
-    constraints: key.constraints ?? {},
-    ...(key.unenforced && { unenforced: key.unenforced }),
   };
 }

@@ -1,4 +1,6 @@
-import type { KeyBody, KeyRequestBody } from '../wire/issuer-api.js';
+import { fromWire } from '../wire/case.js';
+import type { KeyRequestBody } from '../wire/issuer-api.js';
+import type { KeyBody, MintedKey } from '../wire/keys.js';
 import type { ClientContext } from './context.js';
 import { issuerErrorFrom, networkError, notAnIssuer } from './errors.js';
 import { withRetry } from './retry.js';
@@ -55,10 +57,10 @@ export async function freshKey(
   request: KeyRequestBody,
   signal: AbortSignal | undefined,
   onRequest?: () => void,
-): Promise<KeyBody> {
+): Promise<MintedKey> {
   for (let i = 0; ; i++) {
     onRequest?.();
-    const key = await issuerCall<KeyBody>(ctx, 'POST', '/v1/keys', request, signal, 1);
-    if (Date.parse(key.expires_at) - ctx.now() > EXPIRY_MARGIN_MS || i >= 1) return key;
+    const key = fromWire<MintedKey>(await issuerCall<KeyBody>(ctx, 'POST', '/v1/keys', request, signal, 1));
+    if (Date.parse(key.expiresAt) - ctx.now() > EXPIRY_MARGIN_MS || i >= 1) return key;
   }
 }

@@ -1,4 +1,4 @@
-import type { UploadProtocol } from '../wire/issuer-api.js';
+import type { UploadProtocol } from '../wire/keys.js';
 
 /** True for an upload in parts the issuer signs (S3 multipart, Azure blocks); false for tus. */
 export function inParts(protocol: UploadProtocol | undefined): protocol is 's3-multipart' | 'azure-blocks' {

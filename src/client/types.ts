@@ -1,9 +1,11 @@
+import type { Grant } from '../wire/keys.js';
 import type { ShareLink } from '../wire/shares.js';
+import type { ResumeStore } from './resume.js';
 
+// The answers the SDK returns as the wire declares them (wire/): one declaration each.
 export type { Me } from '../wire/me.js';
 export type { ObjectInfo } from '../wire/objects.js';
-
-import type { ResumeStore } from './resume.js';
+export type { Grant };
 
 /** Options for {@link createClient}. */
 export interface ClientOptions {
@@ -120,18 +122,6 @@ export interface UploadResult {
   bytes: { toIssuer: number; toStorage: number };
   /** The resumable upload's id, when the body went as one. */
   upload?: string;
-}
-
-/** What a valet key allowed, without the key itself. */
-export interface Grant {
-  id: string;
-  op: string;
-  object: string;
-  expiresAt: string;
-  /** What the key limited, as the store (or the issuer, after the upload) enforced it. */
-  constraints: Record<string, unknown>;
-  /** What its rule set but the store could not enforce (`once`, `revocation` on S3 and Azure). */
-  unenforced?: string[];
 }
 
 /** A URL that reads one object for a short time (for `<img>`, `<video>` or a download link). */

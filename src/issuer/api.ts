@@ -1,7 +1,6 @@
-import type { Operation } from '../token/claims.js';
 import type { JwkSet } from '../token/keys.js';
 import type { RevocationList } from '../token/revocations.js';
-import type { UploadProtocol } from '../wire/issuer-api.js';
+import type { MintedKey } from '../wire/keys.js';
 import type { ShareLink } from '../wire/shares.js';
 import type { Identity } from './auth/identity.js';
 import type { GrantRecord, ObjectRecord, RecordStore } from './records/records.js';
@@ -67,43 +66,7 @@ export interface KeyRequest {
   upload?: string;
 }
 
-/** A minted key, as returned to the client. */
-export interface MintedKey {
-  id: string;
-  op: Operation;
-  object: string;
-  /** Where to send the request, key included. */
-  url: string;
-  method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE' | 'PATCH';
-  /** POST (S3 policy): form fields to send before the file. */
-  fields?: Record<string, string>;
-  /** A store that sends no events: where the client reports the upload done, so the issuer verifies it. */
-  complete?: string;
-  /** Headers the client must send (the content type bound into a put key). */
-  headers: Record<string, string>;
-  expiresAt: string;
-  /** What the key limits, as the store (or the issuer, after an upload) enforces it. */
-  constraints: Record<string, unknown>;
-  /**
-   * What the key's rule set but the store cannot enforce, accepted by the rule (`once`, and
-   * `revocation` on S3 and Azure, whose URLs cannot be revoked); absent when it enforces all.
-   */
-  unenforced?: string[];
-  /**
-   * A resumable upload: its id, its protocol (`tus` on Valet storage, `s3-multipart` or
-   * `azure-blocks` on a store that takes parts the issuer signs, whose parts have `partSize` bytes but the last), and how many keys
-   * renewed it.
-   */
-  upload?: {
-    id: string;
-    protocol: UploadProtocol;
-    renewals: number;
-    partSize?: number;
-    parts?: number;
-  };
-}
-
-export type { ShareLink };
+export type { MintedKey, ShareLink };
 
 /** Caller details recorded with each key. */
 export interface CallerInfo {

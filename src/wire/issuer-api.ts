@@ -5,13 +5,11 @@ import { storableText } from '../token/text.js';
 import { receiptSchema } from './events.js';
 
 /**
- * The issuer's HTTP API as it crosses the wire: every request and response body, in one place.
- * One casing: snake_case field names (as in the valet key's own claims), in both directions.
- * The issuer parses requests with the schemas here; the client imports the types only.
+ * What clients send the issuer: each request body's schema, which the issuer parses with (in
+ * snake_case, as the valet key's own claims). Answers are declared with their resource (keys.ts,
+ * objects.ts, shares.ts, me.ts) and cross through the one casing of case.ts. The client imports
+ * the types here only: zod stays on the server.
  */
-
-/** The protocol of a resumable upload: tus on Valet storage, S3 multipart through the issuer. */
-export type UploadProtocol = 'tus' | 's3-multipart' | 'azure-blocks';
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
@@ -74,12 +72,6 @@ export const keyRequestFields = {
   metadata: METADATA.optional(),
 };
 
-/** `200` to `POST /v1/keys/check`: the upload would be allowed, as this object under this rule. */
-export interface UploadCheckBody {
-  object: string;
-  rule: string;
-}
-
 /** A media type a client proposes for an upload. */
 export const contentTypeField = z.string().min(1).max(255).optional();
 
@@ -88,39 +80,6 @@ export const keyRequestBodySchema = z
   .object({ ...keyRequestFields, content_type: contentTypeField })
   .strict();
 export type KeyRequestBody = z.infer<typeof keyRequestBodySchema>;
-
-/** A resumable upload, as a minted key describes it. */
-export interface UploadBody {
-  id: string;
-  protocol: UploadProtocol;
-  /** How many keys renewed this upload. */
-  renewals: number;
-  /** s3-multipart, azure-blocks: bytes per part (the last part holds the rest), and how many parts. */
-  part_size?: number;
-  parts?: number;
-}
-
-/** `201` to `POST /v1/keys`: a minted key. */
-export interface KeyBody {
-  id: string;
-  op: 'get' | 'head' | 'put' | 'delete';
-  object: string;
-  /** Where to send the request, key included. */
-  url: string;
-  method: 'PUT' | 'POST' | 'GET' | 'DELETE' | 'PATCH';
-  /** Headers the client must send as they are. */
-  headers: Record<string, string>;
-  /** POST policy (S3): form fields to send before the file. */
-  fields?: Record<string, string>;
-  /** Where the client reports the upload or deletion done (stores that send no events). */
-  complete?: string;
-  expires_at: string;
-  /** What the key limits, as the store (or the issuer, after an upload) enforces it. */
-  constraints: Record<string, unknown>;
-  /** What the key's rule set but the store cannot enforce (accepted by the rule). */
-  unenforced?: string[];
-  upload?: UploadBody;
-}
 
 /**
  * `POST /v1/keys/:id/complete`: the client says its upload or deletion is done. With Valet
@@ -154,29 +113,9 @@ export interface RevokedBody {
   revoked: { kind: RevocationRequestBody['kind']; value: string };
 }
 
-/** `GET /v1/uploads/:id`: a multipart upload and the parts the store holds. */
-export interface MultipartStateBody {
-  id: string;
-  object: string;
-  size: number;
-  part_size: number;
-  parts: Array<{ part: number; size: number }>;
-}
-
 /** `POST /v1/uploads/:id/parts`. */
 export const partRequestBodySchema = z.object({ part: z.number().int().min(1) }).strict();
 export type PartRequestBody = z.infer<typeof partRequestBodySchema>;
-
-/** `201` to `POST /v1/uploads/:id/parts`: the signed request for one part. */
-export interface PartBody {
-  part: number;
-  size: number;
-  url: string;
-  method: 'PUT' | 'POST' | 'GET' | 'DELETE' | 'PATCH';
-  headers: Record<string, string>;
-  expires_at: string;
-  renewals: number;
-}
 
 /**
  * The object a request names: `object`, or the older `key` (accepted for one release). Both, and

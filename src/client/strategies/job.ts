@@ -1,5 +1,6 @@
-import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/objects.js';
+import type { KeyRequestBody } from '../../wire/issuer-api.js';
+import type { MintedKey } from '../../wire/keys.js';
+import type { StoredObject } from '../../wire/objects.js';
 import type { ClientContext } from '../context.js';
 import type { BlobLike, UploadOptions } from '../types.js';
 
@@ -7,8 +8,8 @@ export { inParts } from '../resume.js';
 
 /** What an upload strategy ends with: what storage stored, and the key that did it. */
 export interface Sent {
-  result: StoredObjectBody;
-  key: KeyBody;
+  result: StoredObject;
+  key: MintedKey;
 }
 
 /** Request-body bytes sent so far, to the issuer and to storage (all attempts included). */

@@ -1,6 +1,14 @@
 import { ValetError } from '../../token/errors.js';
-import type { KeyBody, MultipartStateBody, PartBody, UploadProtocol } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/objects.js';
+import { fromWire } from '../../wire/case.js';
+import type {
+  MintedKey,
+  MultipartState,
+  MultipartStateBody,
+  PartBody,
+  SignedPart,
+  UploadProtocol,
+} from '../../wire/keys.js';
+import type { StoredObject, StoredObjectBody } from '../../wire/objects.js';
 import { issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob } from '../transports/send.js';
@@ -45,24 +53,19 @@ async function partsFrom(
     await withRetry(ctx, ctx.retries + 1, options.signal, () => sendPart(job, id, n, start, end, before));
     done += end - start;
   }
-  const result = await issuerCall<StoredObjectBody>(
-    ctx,
-    'POST',
-    `/v1/uploads/${id}/complete`,
-    {},
-    options.signal,
-    1,
+  const result = fromWire<StoredObject>(
+    await issuerCall<StoredObjectBody>(ctx, 'POST', `/v1/uploads/${id}/complete`, {}, options.signal, 1),
   );
   await forget();
   options.onProgress?.({ loaded: blob.size, total: blob.size });
-  const key: KeyBody = {
+  const key: MintedKey = {
     id,
     op: 'put',
     object: result.object,
     url: `/v1/uploads/${id}`,
     method: 'POST',
     headers: {},
-    expires_at: new Date(ctx.now()).toISOString(),
+    expiresAt: new Date(ctx.now()).toISOString(),
     constraints: {},
     upload: { id, protocol, renewals: 0 },
   };
@@ -76,12 +79,8 @@ async function heldParts(
   count: number,
   bounds: (n: number) => readonly [number, number],
 ): Promise<Set<number>> {
-  const state = await issuerCall<MultipartStateBody>(
-    job.ctx,
-    'GET',
-    `/v1/uploads/${id}`,
-    undefined,
-    job.options.signal,
+  const state = fromWire<MultipartState>(
+    await issuerCall<MultipartStateBody>(job.ctx, 'GET', `/v1/uploads/${id}`, undefined, job.options.signal),
   );
   const held = new Set<number>();
   for (const { part, size } of state.parts) {
@@ -95,13 +94,8 @@ async function heldParts(
 async function sendPart(job: ResumableJob, id: string, n: number, start: number, end: number, done: number) {
   const { ctx, blob, options, bytes } = job;
   bytes.toIssuer += jsonBytes({ part: n });
-  const part = await issuerCall<PartBody>(
-    ctx,
-    'POST',
-    `/v1/uploads/${id}/parts`,
-    { part: n },
-    options.signal,
-    1,
+  const part = fromWire<SignedPart>(
+    await issuerCall<PartBody>(ctx, 'POST', `/v1/uploads/${id}/parts`, { part: n }, options.signal, 1),
   );
   let sent = 0;
   const progress = (p: Progress) => {

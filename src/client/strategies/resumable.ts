@@ -1,5 +1,7 @@
 import { ValetError } from '../../token/errors.js';
-import type { KeyBody, KeyRequestBody } from '../../wire/issuer-api.js';
+import { fromWire } from '../../wire/case.js';
+import type { KeyRequestBody } from '../../wire/issuer-api.js';
+import type { KeyBody, MintedKey } from '../../wire/keys.js';
 import { fileFingerprint } from '../blob.js';
 import { issuerCall } from '../issuer-api.js';
 import { defaultResumeStore, type ResumeStore, type SavedUpload } from '../resume.js';
@@ -53,7 +55,7 @@ export async function uploadResumable(job: UploadJob, blob: BlobLike, memory: Re
   }
   const started = await start(resumable);
   if (store && fingerprint !== undefined) await store.set(fingerprint, remembered(resumable, started));
-  const partSize = started.key.upload?.part_size;
+  const partSize = started.key.upload?.partSize;
   if (inParts(started.key.upload?.protocol)) {
     // The key that started it is the upload's key (the parts' own are not kept).
     const { result } = await sendParts(
@@ -132,19 +134,21 @@ async function confirmed(job: ResumableJob, sent: Sent): Promise<Sent> {
 }
 
 /** A fresh key for the upload `id` (same object and limits). */
-function renew(job: ResumableJob, id: string): Promise<KeyBody> {
+function renew(job: ResumableJob, id: string): Promise<MintedKey> {
   return keyFor(job, { op: 'put', upload: id });
 }
 
-function keyFor(job: ResumableJob, body: KeyRequestBody): Promise<KeyBody> {
+async function keyFor(job: ResumableJob, body: KeyRequestBody): Promise<MintedKey> {
   job.bytes.toIssuer += jsonBytes(body);
-  return issuerCall<KeyBody>(job.ctx, 'POST', '/v1/keys', body, job.options.signal);
+  return fromWire<MintedKey>(
+    await issuerCall<KeyBody>(job.ctx, 'POST', '/v1/keys', body, job.options.signal),
+  );
 }
 
 /** What is remembered of an upload: never its key. */
 function remembered(job: ResumableJob, session: TusSession): SavedUpload {
   const upload = session.key.upload;
-  const partSize = inParts(upload?.protocol) ? upload?.part_size : undefined;
+  const partSize = inParts(upload?.protocol) ? upload?.partSize : undefined;
   return {
     url: session.url,
     id: session.id,

@@ -1,6 +1,7 @@
 import { ValetError } from '../../token/errors.js';
-import type { KeyBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/objects.js';
+import { fromWire } from '../../wire/case.js';
+import type { MintedKey } from '../../wire/keys.js';
+import type { StoredObject, StoredObjectBody } from '../../wire/objects.js';
 import { freshKey, issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob, sendForm, sendStream } from '../transports/send.js';
@@ -19,7 +20,7 @@ export async function uploadInOne(
   const { ctx, request, options, bytes } = job;
   const { signal } = options;
   const blob = source instanceof ReadableStream ? undefined : source;
-  let used: KeyBody | undefined;
+  let used: MintedKey | undefined;
   const result = await withRetry(ctx, blob ? ctx.retries + 1 : 1, signal, async () => {
     const key = await freshKey(ctx, request, signal, () => {
       bytes.toIssuer += jsonBytes(request);
@@ -34,14 +35,14 @@ export async function uploadInOne(
     const response = await send(job, key, source, progress).finally(() => {
       bytes.toStorage += sent;
     });
-    return confirm(job, key, await storedAnswer(response));
+    return confirm(job, key, await storedObject(response));
   });
-  return { result, key: used as KeyBody };
+  return { result, key: used as MintedKey };
 }
 
 function send(
   job: UploadJob,
-  key: KeyBody,
+  key: MintedKey,
   source: BlobLike | ReadableStream<Uint8Array>,
   progress: (p: Progress) => void,
 ): Promise<Response> {
@@ -64,15 +65,15 @@ function send(
  */
 export async function confirm(
   job: UploadJob,
-  key: KeyBody,
-  stored: StoredObjectBody | undefined,
-): Promise<StoredObjectBody> {
+  key: MintedKey,
+  stored: StoredObject | undefined,
+): Promise<StoredObject> {
   if (!key.complete || (stored !== undefined && stored.receipt === undefined)) {
     if (!stored) throw new ValetError('internal_error', 'the store answered the upload without its result');
     return stored;
   }
   const body = stored?.receipt ? { receipt: stored.receipt } : {};
-  return issuerCall<StoredObjectBody>(
+  const recorded = await issuerCall<StoredObjectBody>(
     job.ctx,
     'POST',
     key.complete,
@@ -80,10 +81,17 @@ export async function confirm(
     job.options.signal,
     job.ctx.retries + 1,
   );
+  return fromWire<StoredObject>(recorded);
 }
 
-/** Valet storage's JSON answer to an upload or deletion; undefined for another store's (S3 answers no JSON). */
-export async function storedAnswer<T = StoredObjectBody>(response: Response): Promise<T | undefined> {
+/** Valet storage's answer to an upload; undefined for another store's (S3 answers no JSON). */
+async function storedObject(response: Response): Promise<StoredObject | undefined> {
+  const body = await storedAnswer<StoredObjectBody>(response);
+  return body && fromWire<StoredObject>(body);
+}
+
+/** Valet storage's JSON answer to an upload or deletion, as on the wire; undefined for another store's. */
+export async function storedAnswer<T>(response: Response): Promise<T | undefined> {
   const text = await response.text();
   if (!response.headers.get('content-type')?.includes('json') || text === '') return undefined;
   try {

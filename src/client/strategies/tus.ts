@@ -1,7 +1,8 @@
 import { ValetError } from '../../token/errors.js';
+import { fromWire } from '../../wire/case.js';
 import type { Receipt } from '../../wire/events.js';
-import type { KeyBody } from '../../wire/issuer-api.js';
-import type { StoredObjectBody } from '../../wire/objects.js';
+import type { MintedKey } from '../../wire/keys.js';
+import type { StoredObject, StoredObjectBody } from '../../wire/objects.js';
 import type { TusVersion } from '../../wire/storage-api.js';
 import { base64 } from '../blob.js';
 import type { ClientContext } from '../context.js';
@@ -25,17 +26,17 @@ export const UPLOAD_LOST: ReadonlySet<string> = new Set([
 export interface TusSession {
   url: string;
   id: string;
-  key: KeyBody;
+  key: MintedKey;
 }
 
 /** Where storage is with an upload: its offset, and what it stored once it is finished. */
 interface TusState {
   offset: number;
-  result?: StoredObjectBody;
+  result?: StoredObject;
 }
 
 /** Creates the tus upload a resumable key allows (`POST …/uploads`), named and typed by its metadata. */
-export async function createTusUpload(job: ResumableJob, key: KeyBody): Promise<TusSession> {
+export async function createTusUpload(job: ResumableJob, key: MintedKey): Promise<TusSession> {
   const { ctx, request, blob, options } = job;
   const metadata = [`filename ${base64(String(request.name ?? 'upload'))}`];
   if (request.content_type !== undefined) metadata.push(`filetype ${base64(request.content_type)}`);
@@ -73,7 +74,7 @@ export async function sendTusChunks(
   job: ResumableJob,
   session: TusSession,
   start: number,
-  renew: (id: string) => Promise<KeyBody>,
+  renew: (id: string) => Promise<MintedKey>,
 ): Promise<Sent> {
   const { ctx, options, forget } = job;
   let offset = start;
@@ -82,10 +83,10 @@ export async function sendTusChunks(
   for (;;) {
     if (options.signal?.aborted) throw aborted();
     try {
-      if (Date.parse(session.key.expires_at) - ctx.now() < RENEW_MARGIN_MS) {
+      if (Date.parse(session.key.expiresAt) - ctx.now() < RENEW_MARGIN_MS) {
         session.key = await renew(session.id).catch((error: unknown) => {
           // The issuer away (an app deploy, a crash): the key in hand works until it expires.
-          if (retryable(error) && Date.parse(session.key.expires_at) > ctx.now()) return session.key;
+          if (retryable(error) && Date.parse(session.key.expiresAt) > ctx.now()) return session.key;
           throw error;
         });
       }
@@ -177,7 +178,7 @@ async function sendChunk(
   );
   const offset = uploadOffset(response);
   if (response.status === 200 && response.headers.get('content-type')?.includes('json')) {
-    return { offset, result: (await response.json()) as StoredObjectBody };
+    return { offset, result: fromWire<StoredObject>((await response.json()) as StoredObjectBody) };
   }
   await response.body?.cancel();
   return { offset };
@@ -187,7 +188,7 @@ async function sendChunk(
 export async function tusState(
   ctx: ClientContext,
   url: string,
-  key: KeyBody,
+  key: MintedKey,
   signal: AbortSignal | undefined,
 ): Promise<TusState> {
   const response = await storageFetch(ctx, url, {
@@ -208,7 +209,7 @@ export async function tusState(
       size: length,
       sha256,
       etag: metadata['valet-etag'] ?? `"${sha256}"`,
-      content_type: metadata.filetype ?? 'application/octet-stream',
+      contentType: metadata.filetype ?? 'application/octet-stream',
       ...(receipt && { receipt }),
     },
   };

@@ -1,6 +1,7 @@
-import type { KeyBody, UploadCheckBody } from '../../../wire/issuer-api.js';
+import { toWire } from '../../../wire/case.js';
 import { completeRequestBodySchema, keyRequestBodySchema } from '../../../wire/issuer-api.js';
-import type { KeyRequest, MintedKey } from '../../api.js';
+import type { UploadCheck } from '../../../wire/keys.js';
+import type { KeyRequest } from '../../api.js';
 import { completeKey } from '../../domain/completions.js';
 import { checkUpload, mintKey } from '../../domain/keys.js';
 import { readBody, readOptionalBody } from '../body.js';
@@ -18,7 +19,7 @@ export const keyRoutes: IssuerRoute[] = [
     access: 'caller',
     handler: async ({ core, incoming, identity, caller }) => {
       const request = await readKeyRequest(incoming, 'key request');
-      return json(201, keyBody(await mintKey(core, identity, request, caller, incoming)));
+      return json(201, toWire(await mintKey(core, identity, request, caller, incoming)));
     },
   },
   {
@@ -28,8 +29,8 @@ export const keyRoutes: IssuerRoute[] = [
     handler: async ({ core, incoming, identity }) => {
       const request = await readKeyRequest(incoming, 'upload check');
       const checked = await checkUpload(core, identity, request, incoming);
-      const body: UploadCheckBody = { object: checked.object, rule: checked.rule };
-      return json(200, body);
+      const body: UploadCheck = { object: checked.object, rule: checked.rule };
+      return json(200, toWire(body));
     },
   },
   {
@@ -51,31 +52,4 @@ async function readKeyRequest(incoming: Incoming, what: string): Promise<KeyRequ
     'key',
   ]);
   return { ...rest, ...(content_type !== undefined && { contentType: content_type }) };
-}
-
-/** A minted key on the wire. */
-export function keyBody(key: MintedKey): KeyBody {
-  const { upload } = key;
-  return {
-    id: key.id,
-    op: key.op,
-    object: key.object,
-    url: key.url,
-    method: key.method as KeyBody['method'],
-    headers: key.headers,
-    ...(key.fields && { fields: key.fields }),
-    ...(key.complete && { complete: key.complete }),
-    expires_at: key.expiresAt,
-    constraints: key.constraints,
-    ...(key.unenforced && { unenforced: key.unenforced }),
-    ...(upload && {
-      upload: {
-        id: upload.id,
-        protocol: upload.protocol,
-        renewals: upload.renewals,
-        ...(upload.partSize !== undefined && { part_size: upload.partSize }),
-        ...(upload.parts !== undefined && { parts: upload.parts }),
-      },
-    }),
-  };
 }

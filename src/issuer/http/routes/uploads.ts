@@ -1,6 +1,8 @@
 import { KEY_ID } from '../../../token/claims.js';
 import { ValetError } from '../../../token/errors.js';
-import { type MultipartStateBody, type PartBody, partRequestBodySchema } from '../../../wire/issuer-api.js';
+import { toWire } from '../../../wire/case.js';
+import { partRequestBodySchema } from '../../../wire/issuer-api.js';
+import type { MultipartState, SignedPart } from '../../../wire/keys.js';
 import type { Identity } from '../../auth/identity.js';
 import type { IssuerCore } from '../../core.js';
 import { verifyFromStore } from '../../domain/completions.js';
@@ -35,14 +37,14 @@ export const uploadRoutes: IssuerRoute[] = [
     access: 'caller',
     handler: async ({ core, identity, params }) => {
       const own = await upload(core, identity, params.id);
-      const body: MultipartStateBody = {
+      const state: MultipartState = {
         id: own.id,
         object: own.created.object,
         size: own.size,
-        part_size: own.state.part_size,
+        partSize: own.state.part_size,
         parts: await heldParts(core, own),
       };
-      return json(200, body);
+      return json(200, toWire(state));
     },
   },
   {
@@ -62,16 +64,16 @@ export const uploadRoutes: IssuerRoute[] = [
       const own = await upload(core, identity, params.id);
       const { part } = await readBody(incoming, partRequestBodySchema, 'part request');
       const signed = await signPart(core, own, part, caller);
-      const body: PartBody = {
+      const body: SignedPart = {
         part: signed.part,
         size: signed.size,
         url: signed.signed.url,
-        method: signed.signed.method as PartBody['method'],
+        method: signed.signed.method,
         headers: signed.signed.headers,
-        expires_at: signed.expiresAt,
+        expiresAt: signed.expiresAt,
         renewals: signed.renewals,
       };
-      return json(201, body);
+      return json(201, toWire(body));
     },
   },
   {
