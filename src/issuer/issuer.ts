@@ -11,9 +11,9 @@ import { revocationFeed, revokeKey, revokeSigningKey, revokeSubject } from './do
 import { share, unshare } from './domain/shares.js';
 import { checkUnreported, type UnreportedCursor } from './domain/unreported.js';
 import { abortStaleUploads } from './domain/uploads.js';
-import { fromRequest, HANDLE, type Incoming, type Outgoing, toResponse } from './http/exchange.js';
 import { requestHandler } from './http/handler.js';
 import { identifier } from './http/identify.js';
+import { fromRequest, HANDLE, type Incoming, type Outgoing, toResponse } from './http/messages.js';
 import { issuerRoutes } from './http/routes/index.js';
 import { IssuerMetrics } from './metrics.js';
 import { checkEnforcement, type IssuerOptions, validateIssuerOptions } from './options.js';

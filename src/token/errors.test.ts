@@ -16,6 +16,7 @@ describe('the error contract', () => {
     assert.equal(codeForStatus(500), 'internal_error');
     assert.equal(codeForStatus(503), 'unavailable');
     assert.equal(codeForStatus(504), 'unavailable');
+    assert.equal(codeForStatus(502), 'network_error');
     assert.equal(codeForStatus(418), 'bad_request');
   });
 

@@ -131,7 +131,8 @@ const STATUS_CODE: Readonly<Record<number, ErrorCode>> = {
  * @example
  * ```ts
  * codeForStatus(413) // 'entity_too_large'
- * codeForStatus(502) // 'unavailable'
+ * codeForStatus(502) // 'network_error' (a gateway that could not reach its server)
+ * codeForStatus(504) // 'unavailable' (no code of its own: its class's)
  * ```
  */
 export function codeForStatus(status: number): ErrorCode {

@@ -29,7 +29,7 @@ export const storageEventSchema = z.object({
 export type StorageEvent = z.infer<typeof storageEventSchema>;
 
 /** The issuer's answer to a storage event. */
-export interface EventReceipt {
+export interface EventAck {
   received: string;
   /** True when the event id was seen before (a redelivery): nothing changed. */
   duplicate: boolean;

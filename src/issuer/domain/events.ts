@@ -1,9 +1,9 @@
-import type { EventReceipt, StorageEvent } from '../../wire/events.js';
+import type { EventAck, StorageEvent } from '../../wire/events.js';
 import type { IssuerCore } from '../core.js';
 import { type EventRecord, exceeds, type Quota, type Usage } from '../records/records.js';
 
 /** What recording an event did: the receipt, and whether the upload was kept (not removed for quota). */
-export interface Recorded extends EventReceipt {
+export interface Recorded extends EventAck {
   kept: boolean;
   /** An upload removed over the quota: the quota and the usage with the upload counted in. */
   over?: { quota: Quota; usage: Usage; size: number };

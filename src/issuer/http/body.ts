@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValetError } from '../../token/errors.js';
 import { findUnstorable } from '../../token/text.js';
-import type { Incoming } from './exchange.js';
+import type { Incoming } from './messages.js';
 
 /** Largest JSON body the issuer reads. */
 export const MAX_BODY = 64 * 1024;

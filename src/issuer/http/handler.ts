@@ -6,8 +6,8 @@ import type { CallerInfo } from '../api.js';
 import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
 import { MAX_BODY } from './body.js';
-import { empty, type Incoming, type Outgoing } from './exchange.js';
 import type { Identify } from './identify.js';
+import { empty, type Incoming, type Outgoing } from './messages.js';
 import { MethodNotAllowed, type Router } from './router.js';
 
 /** What every route's handler gets. */

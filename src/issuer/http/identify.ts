@@ -4,7 +4,7 @@ import type { CheckResult } from '../../wire/readiness.js';
 import type { Identity } from '../auth/identity.js';
 import { type OidcOptions, oidcHeaderCheck } from '../auth/oidc.js';
 import type { IssuerOptions } from '../options.js';
-import type { Incoming } from './exchange.js';
+import type { Incoming } from './messages.js';
 
 /**
  * Establishes who is calling: the caller's identity, `401 unauthenticated` otherwise; with OIDC,

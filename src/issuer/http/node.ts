@@ -2,13 +2,13 @@ import type http from 'node:http';
 import { ValetError } from '../../token/errors.js';
 import { renderError } from '../../wire/errors.js';
 import type { Issuer } from '../api.js';
-import { HANDLE, type Incoming, type Outgoing, tooLarge } from './exchange.js';
+import { HANDLE, type Incoming, type Outgoing, tooLarge } from './messages.js';
 
 /** Largest request body the adapter gathers, bytes; a larger one is answered 413. */
 export const DEFAULT_MAX_BODY = 1024 * 1024;
 
 /** Reads a request body of at most `max` bytes; `null` if it is larger (the rest is not read). */
-function readBody(req: http.IncomingMessage, max: number): Promise<Uint8Array | null> {
+function readRequestBytes(req: http.IncomingMessage, max: number): Promise<Uint8Array | null> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > max) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
@@ -65,7 +65,7 @@ async function serve(
   const hasBody = method !== 'GET' && method !== 'HEAD';
   // The issuer's requests are small JSON: the body is gathered here (bounded) and handed over as
   // bytes, which costs far less per request than adapting the Node stream to a web stream.
-  const body = hasBody ? await readBody(req, maxBody) : undefined;
+  const body = hasBody ? await readRequestBytes(req, maxBody) : undefined;
   if (body === null) {
     const refused = renderError(tooLarge(maxBody));
     res.writeHead(refused.status, { ...refused.headers, connection: 'close' }).end(refused.body);

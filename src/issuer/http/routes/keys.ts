@@ -5,8 +5,8 @@ import type { KeyRequest } from '../../api.js';
 import { completeKey } from '../../domain/completions.js';
 import { checkUpload, mintKey } from '../../domain/keys.js';
 import { readBody, readOptionalBody } from '../body.js';
-import { type Incoming, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { type Incoming, json } from '../messages.js';
 
 /**
  * `POST /v1/keys`: mint a key. `POST /v1/keys/check`: would an upload be allowed (no key, nothing

@@ -2,8 +2,8 @@ import { toWire } from '../../../wire/case.js';
 import type { Me } from '../../../wire/me.js';
 import { ruleContext } from '../../policy.js';
 import { rulePrefix } from '../../rules.js';
-import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { json } from '../messages.js';
 
 /**
  * `GET /v1/me`: who the caller is and what they may do, for a user interface to show before a

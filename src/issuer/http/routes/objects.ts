@@ -2,9 +2,9 @@ import { ValetError } from '../../../token/errors.js';
 import { unstorableReason } from '../../../token/text.js';
 import { toWire } from '../../../wire/case.js';
 import type { ObjectPage } from '../../../wire/objects.js';
-import type { Incoming } from '../exchange.js';
-import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import type { Incoming } from '../messages.js';
+import { json } from '../messages.js';
 
 /** Objects per page of `GET /v1/objects`, at most and by default. */
 export const OBJECT_PAGE_LIMIT = 1000;

@@ -1,8 +1,8 @@
 import { type RevokedBody, revocationRequestBodySchema } from '../../../wire/issuer-api.js';
 import { revokeKey, revokeSigningKey, revokeSubject } from '../../domain/revocations.js';
 import { readBody } from '../body.js';
-import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { json } from '../messages.js';
 
 /** `POST /v1/revocations` (admins): revoke a key, a subject's keys, or a signing key. */
 export const revocationRoutes: IssuerRoute[] = [

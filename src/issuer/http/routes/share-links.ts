@@ -1,8 +1,8 @@
 import { ValetError } from '../../../token/errors.js';
 import { wantsHtml } from '../../../wire/errors.js';
 import { openShare } from '../../domain/shares.js';
-import { empty } from '../exchange.js';
 import { failure, type IssuerRoute } from '../handler.js';
+import { empty } from '../messages.js';
 
 /** `GET /s/:secret`: a share link redirects to storage with a short read key. */
 export const shareLinkRoutes: IssuerRoute[] = [

@@ -4,8 +4,8 @@ import { requestedObject, shareRequestBodySchema } from '../../../wire/issuer-ap
 import type { ShareList } from '../../../wire/shares.js';
 import { share, unshare } from '../../domain/shares.js';
 import { readBody } from '../body.js';
-import { empty, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { empty, json } from '../messages.js';
 
 /** `/v1/shares`: the caller's share links (list, create, revoke). */
 export const shareRoutes: IssuerRoute[] = [

@@ -3,8 +3,8 @@ import { storageEventSchema } from '../../../wire/events.js';
 import { eventRecord, recordEvent } from '../../domain/events.js';
 import { revocationFeed } from '../../domain/revocations.js';
 import { safeJson } from '../body.js';
-import { empty, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { empty, json } from '../messages.js';
 
 /**
  * What storage asks of the issuer, signed with the shared secret: the revocation list it polls

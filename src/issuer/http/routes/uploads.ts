@@ -16,8 +16,8 @@ import {
   signPart,
 } from '../../domain/uploads.js';
 import { readBody } from '../body.js';
-import { empty, json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { empty, json } from '../messages.js';
 
 /** The caller's multipart upload named in the path. */
 function upload(core: IssuerCore, identity: Identity, id: string | undefined): Promise<OwnMultipart> {

@@ -1,8 +1,8 @@
 import { ValetError } from '../../../token/errors.js';
 import { notOk, ok, type ReadinessCheck, readiness } from '../../../wire/readiness.js';
 import type { IssuerCore } from '../../core.js';
-import { json } from '../exchange.js';
 import type { IssuerRoute } from '../handler.js';
+import { json } from '../messages.js';
 
 /**
  * `GET /.well-known/jwks.json`: the public keys storage trusts. `GET /healthz`: the process is
