@@ -185,4 +185,24 @@ describe('architecture', () => {
     }
     assert.deepEqual(wrong, []);
   });
+
+  it('states in docs/architecture.md the same area rules it checks', () => {
+    const doc = readFileSync(path.resolve(SRC, '../docs/architecture.md'), 'utf8');
+    const documented: Record<string, Record<string, string[]>> = {};
+    for (const [, roleName, areaName, list] of doc.matchAll(/^\| (storage|issuer)\/(\w+) \| ([^|]+) \|$/gm)) {
+      const allowed = (list as string)
+        .split(',')
+        .map((word) => word.trim())
+        .map((word) => (word.startsWith('the ') ? '' : word));
+      documented[roleName as string] = { ...documented[roleName as string], [areaName as string]: allowed };
+    }
+    const sorted = (table: Record<string, Record<string, string[]>>) =>
+      Object.fromEntries(
+        Object.entries(table).map(([r, areas]) => [
+          r,
+          Object.fromEntries(Object.entries(areas).map(([a, list]) => [a, [...list].sort()])),
+        ]),
+      );
+    assert.deepEqual(sorted(documented), sorted(AREAS));
+  });
 });
