@@ -33,13 +33,16 @@ export { PostgresRecordStore, type PostgresRecordStoreOptions } from './records/
 export type {
   EventOutcome,
   EventRecord,
+  GrantConstraints,
   GrantRecord,
+  KeyConstraints,
   ObjectRecord,
   Quota,
   RecordStore,
   ReserveResult,
   RevocationRecord,
   ShareRecord,
+  StoreMultipart,
   Usage,
 } from './records/records.js';
 export { SqliteRecordStore, type SqliteRecordStoreOptions } from './records/sqlite-records.js';

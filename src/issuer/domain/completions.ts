@@ -6,7 +6,7 @@ import type { Receipt } from '../../wire/events.js';
 import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
 import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
-import type { EventRecord, GrantRecord } from '../records/records.js';
+import type { EventRecord, GrantConstraints, GrantRecord } from '../records/records.js';
 import { issuerEvent, recordEvent } from './events.js';
 import { overQuota } from './quota-words.js';
 import { confirmDeletionFromEvent, confirmFromEvent } from './receipts.js';
@@ -98,14 +98,7 @@ export async function verifyFromStore(
  * what the store holds (its size or type may be another object's, if it got there by a copy the
  * store did not report).
  */
-function constraintBroken(constraints: Record<string, unknown>, head: HeadResult): string | undefined {
-  const c = constraints as {
-    size?: number;
-    max_size?: number;
-    min_size?: number;
-    content_types?: string[];
-    sha256?: string;
-  };
+function constraintBroken(c: GrantConstraints, head: HeadResult): string | undefined {
   if (c.size !== undefined && head.size !== c.size)
     return `its size differs from the ${formatBytes(c.size)} the key allows`;
   if (c.max_size !== undefined && head.size > c.max_size)

@@ -1,22 +1,13 @@
 import type { MultipartUploads } from '../../drivers/types.js';
-import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { buildClaims } from '../../token/mint.js';
 import { RevocationIndex } from '../../token/revocations.js';
 import type { CallerInfo, KeyRequest, MintedKey } from '../api.js';
 import type { Identity } from '../auth/identity.js';
 import { type Claims, type IssuerCore, mintedKey, withEnforcement } from '../core.js';
-import type { GrantRecord, Quota } from '../records/records.js';
+import type { GrantRecord, Quota, StoreMultipart } from '../records/records.js';
 import type { Rule } from '../rules.js';
 import { revocationFeed } from './revocations.js';
-
-/** A store's multipart upload, as recorded with its creating grant. */
-interface Multipart {
-  upload_id: string;
-  part_size: number;
-  /** The type the upload declared, for a store that sets it at completion (Azure). */
-  content_type?: string;
-}
 
 const MIB = 1024 * 1024;
 
@@ -57,7 +48,7 @@ export async function renewUpload(
   if (created.constraints.multipart !== undefined) {
     throw new ValetError('bad_request', `this upload's parts are signed at /v1/uploads/${id}/parts`);
   }
-  const c = created.constraints as Partial<ValetClaims>;
+  const c = created.constraints;
   const claims = buildClaims({
     op: 'put',
     object: created.object,
@@ -147,7 +138,7 @@ export async function startMultipart(
     throw new ValetError('bad_request', 'a resumable upload to this store needs its size');
   }
   const context = core.driverContext(claims.sub, '(multipart)');
-  const state: Multipart = {
+  const state: StoreMultipart = {
     upload_id: await multipart.create(
       { object: claims.obj, ...(request.contentType !== undefined && { contentType: request.contentType }) },
       context,
@@ -186,7 +177,7 @@ export interface OwnMultipart {
   id: string;
   created: GrantRecord;
   rule: Rule;
-  state: Multipart;
+  state: StoreMultipart;
   store: MultipartUploads;
   size: number;
   count: number;
@@ -195,10 +186,10 @@ export interface OwnMultipart {
 /** The caller's multipart upload `id`, if it may still be continued (see {@link ownUpload}). */
 export async function ownMultipart(core: IssuerCore, identity: Identity, id: string): Promise<OwnMultipart> {
   const { created, rule } = await ownUpload(core, identity, id);
-  const state = created.constraints.multipart as Multipart | undefined;
+  const { multipart: state, size } = created.constraints;
   const store = core.multipart();
-  if (!state || !store) throw new ValetError('not_found', 'no such multipart upload');
-  const size = created.constraints.size as number;
+  // A multipart upload's grant has its state and its exact size (see startMultipart).
+  if (!state || !store || size === undefined) throw new ValetError('not_found', 'no such multipart upload');
   return { id, created, rule, state, store, size, count: partCount(size, state.part_size) };
 }
 

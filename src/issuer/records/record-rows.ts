@@ -1,5 +1,6 @@
 import type {
   EventRecord,
+  GrantConstraints,
   GrantRecord,
   ObjectDescription,
   ObjectRecord,
@@ -75,7 +76,8 @@ export function toGrant(row: GrantRow): GrantRecord {
     op: row.op,
     object: row.object,
     rule: row.rule,
-    constraints: JSON.parse(row.constraints) as Record<string, unknown>,
+    // Written by recordGrant from a GrantRecord's own constraints (JSON text).
+    constraints: JSON.parse(row.constraints) as GrantConstraints,
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
     kid: row.kid,

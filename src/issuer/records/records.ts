@@ -1,4 +1,4 @@
-import type { Operation } from '../../token/claims.js';
+import type { Operation, ValetClaims } from '../../token/claims.js';
 
 /**
  * What an upload says of its object beyond its bytes, kept with the object from the upload's
@@ -11,6 +11,21 @@ export interface ObjectDescription {
   metadata?: Record<string, string>;
 }
 
+/** A key's constraints as minted: its claims but who, what and when (see token/claims.ts). */
+export type KeyConstraints = Omit<ValetClaims, 'op' | 'obj' | 'sub' | 'jti' | 'iat' | 'nbf' | 'exp'>;
+
+/** The store's side of a multipart upload, kept with the grant that started it. */
+export interface StoreMultipart {
+  /** The store's own id of the upload. */
+  upload_id: string;
+  part_size: number;
+  /** The type the upload declared, for a store that sets it at completion (Azure). */
+  content_type?: string;
+}
+
+/** A grant's constraints: its key's, and the store's multipart upload it started, if any. */
+export type GrantConstraints = KeyConstraints & { multipart?: StoreMultipart };
+
 /** One valet key the issuer minted (the audit row). */
 export interface GrantRecord {
   /** The key id (`jti`). */
@@ -21,7 +36,7 @@ export interface GrantRecord {
   /** The rule that allowed it. */
   rule: string;
   /** The key's constraints, as minted (max_size, content_types, once, …). */
-  constraints: Record<string, unknown>;
+  constraints: GrantConstraints;
   issuedAt: number;
   expiresAt: number;
   /** The signing key's id. */
