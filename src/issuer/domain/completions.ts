@@ -1,7 +1,6 @@
 import type { HeadResult } from '../../drivers/types.js';
-import { contentTypeAllowed } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
-import { formatBytes } from '../../token/units.js';
+import { limitsOfClaims, sizeRefusal, typeRefusal } from '../../token/limits.js';
 import type { Receipt } from '../../wire/events.js';
 import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
 import type { Identity } from '../auth/identity.js';
@@ -99,15 +98,9 @@ export async function verifyFromStore(
  * store did not report).
  */
 function constraintBroken(c: GrantConstraints, head: HeadResult): string | undefined {
-  if (c.size !== undefined && head.size !== c.size)
-    return `its size differs from the ${formatBytes(c.size)} the key allows`;
-  if (c.max_size !== undefined && head.size > c.max_size)
-    return `it is larger than the ${formatBytes(c.max_size)} limit`;
-  if (c.min_size !== undefined && head.size < c.min_size)
-    return `it is smaller than the ${formatBytes(c.min_size)} minimum`;
-  if (c.content_types && !contentTypeAllowed(head.contentType, c.content_types)) {
-    return `its type is not one the key allows (${c.content_types.join(', ')})`;
-  }
+  const limits = limitsOfClaims(c);
+  const broken = sizeRefusal(limits, head.size, 'it') ?? typeRefusal(limits, head.contentType, 'its type');
+  if (broken) return broken.message;
   if (c.sha256 !== undefined && head.sha256 !== undefined && head.sha256 !== c.sha256) {
     return 'its SHA-256 differs from the one bound in the key';
   }

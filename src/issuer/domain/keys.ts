@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { contentTypeAllowed, isMediaRange, mediaTypeEssence } from '../../token/claims.js';
+import { isMediaRange, mediaTypeEssence } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
+import { type Limits, sizeRefusal, typeRefusal } from '../../token/limits.js';
 import { buildClaims, type MintOptions } from '../../token/mint.js';
 import { formatBytes } from '../../token/units.js';
 import { contentTypeField, keyRequestFields, requestedObject } from '../../wire/issuer-api.js';
@@ -127,33 +128,23 @@ function checkPutRequest(rule: Rule, req: KeyRequest, options: { digestLater?: b
     if (!isMediaRange(essence) || essence.endsWith('/*')) {
       throw new ValetError('bad_request', 'contentType is not a media type');
     }
-    if (
-      rule.contentTypes &&
-      !contentTypeAllowed(
-        req.contentType,
-        rule.contentTypes.map((t) => t.toLowerCase()),
-      )
-    ) {
-      throw new ValetError(
-        'unsupported_media_type',
-        `${req.contentType ?? 'a file without a type'} is not allowed here; allowed: ${rule.contentTypes.join(', ')}`,
-      );
-    }
+    const badType = typeRefusal(ruleLimits(rule), req.contentType);
+    if (badType) throw badType;
   }
-  if (req.size !== undefined) {
-    if (rule.maxSize !== undefined && req.size > rule.maxSize) {
-      throw new ValetError(
-        'entity_too_large',
-        `the file (${formatBytes(req.size)}) is larger than the ${formatBytes(rule.maxSize)} limit`,
-      );
-    }
-    if (rule.minSize !== undefined && req.size < rule.minSize) {
-      throw new ValetError(
-        'entity_too_small',
-        `the file (${formatBytes(req.size)}) is smaller than the ${formatBytes(rule.minSize)} minimum`,
-      );
-    }
-  }
+  const badSize =
+    req.size === undefined
+      ? undefined
+      : sizeRefusal(ruleLimits(rule), req.size, `the file (${formatBytes(req.size)})`);
+  if (badSize) throw badSize;
+}
+
+/** A rule's size and type limits. */
+function ruleLimits(rule: Rule): Limits {
+  return {
+    ...(rule.maxSize !== undefined && { maxSize: rule.maxSize }),
+    ...(rule.minSize !== undefined && { minSize: rule.minSize }),
+    ...(rule.contentTypes && { contentTypes: rule.contentTypes }),
+  };
 }
 
 function putClaims(

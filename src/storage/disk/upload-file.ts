@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ValetError } from '../../token/errors.js';
+import { tooLarge } from '../../token/limits.js';
 import {
   closeFd,
   encodeHeader,
@@ -188,7 +189,7 @@ export class Upload {
           if (chunk === null) return;
           size += chunk.length;
           if (limits.maxSize !== undefined && size > limits.maxSize)
-            return fail(bodyTooLarge(limits.maxSize));
+            return fail(tooLarge('the body', limits.maxSize));
           hash.update(chunk);
           waiting = !sink.write(chunk);
           if (waiting) limits.onHold?.(true);
@@ -288,16 +289,6 @@ function bodyCut(source: IncomingMessage): ValetError {
       ? 'the connection closed before the body was stored'
       : 'the body ended before its declared length',
   );
-}
-
-/** The refusal for a body over the key's maximum. */
-export function bodyTooLarge(maxSize: number): ValetError {
-  return new ValetError('entity_too_large', `the body is larger than the ${maxSize} bytes the key allows`);
-}
-
-/** The refusal for a body under the key's minimum. */
-export function bodyTooSmall(minSize: number): ValetError {
-  return new ValetError('entity_too_small', `the body is smaller than the ${minSize} bytes the key requires`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
+import { tooSmall } from '../../token/limits.js';
 import { objectPath } from '../../token/mint.js';
 import { decodeObjectKeyPath } from '../../token/object-key.js';
 import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from '../../wire/objects.js';
@@ -10,7 +11,6 @@ import { extractToken, type KeyAccess } from '../access/access.js';
 import type { ObjectMeta } from '../disk/object-file.js';
 import { type SendBudget, SendProgress } from '../disk/send-file.js';
 import type { FileStore } from '../disk/store.js';
-import { bodyTooSmall } from '../disk/upload-file.js';
 import type { Commits } from '../events/commits.js';
 import { evaluatePreconditions, ifRangeHolds } from './conditions.js';
 import { type Exchange, methodNotAllowed, sendJson } from './exchange.js';
@@ -97,7 +97,7 @@ export class ObjectRoutes {
         onHold: (held) => ex.held?.set(held),
       });
       ex.bytesIn = received.size;
-      if (minSize !== undefined && received.size < minSize) throw bodyTooSmall(minSize);
+      if (minSize !== undefined && received.size < minSize) throw tooSmall('the body', minSize);
       if (claims.sha256 !== undefined && claims.sha256 !== received.sha256) {
         throw new ValetError('bad_digest', 'the body does not match the SHA-256 bound in the key');
       }

@@ -1,8 +1,8 @@
-import { contentTypeAllowed, isMediaRange, mediaTypeEssence, type ValetClaims } from '../../token/claims.js';
+import { isMediaRange, mediaTypeEssence, type ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
+import { limitsOfClaims, sizeRange, sizeRefusal, typeRefusal } from '../../token/limits.js';
 import { metaFits } from '../disk/object-file.js';
 import type { FileStore } from '../disk/store.js';
-import { bodyTooLarge, bodyTooSmall } from '../disk/upload-file.js';
 
 // A Content-Type value: type/subtype, then optional parameters of printable ASCII.
 const CONTENT_TYPE_PARAMS =
@@ -22,16 +22,12 @@ export function checkPutStart(
   if (contentType !== undefined && !validContentType(contentType)) {
     throw new ValetError('bad_request', malformedType);
   }
-  if (
-    claims.content_types &&
-    (contentType === undefined || !contentTypeAllowed(contentType, claims.content_types))
-  ) {
-    throw new ValetError('unsupported_media_type', `the key allows only ${claims.content_types.join(', ')}`);
-  }
-  const maxSize = minDefined(claims.max_size, claims.size);
-  const minSize = maxDefined(claims.min_size, claims.size);
-  if (declared !== undefined && maxSize !== undefined && declared > maxSize) throw bodyTooLarge(maxSize);
-  if (declared !== undefined && minSize !== undefined && declared < minSize) throw bodyTooSmall(minSize);
+  const limits = limitsOfClaims(claims);
+  const badType = typeRefusal(limits, contentType);
+  if (badType) throw badType;
+  const badSize = declared === undefined ? undefined : sizeRefusal(limits, declared, 'the body');
+  if (badSize) throw badSize;
+  const { max: maxSize, min: minSize } = sizeRange(limits);
   // What the object will keep must fit its 4 KiB header: checked now, not after the whole body.
   const worstCase = {
     key: claims.obj,
@@ -65,12 +61,4 @@ function validContentType(value: string): boolean {
   const essence = mediaTypeEssence(value);
   const params = semi === -1 ? '' : value.slice(semi).trim();
   return isMediaRange(essence) && !essence.endsWith('/*') && CONTENT_TYPE_PARAMS.test(params);
-}
-
-function minDefined(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
-}
-
-function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
