@@ -4,29 +4,21 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ValetError } from '../token/errors.js';
 import { DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME } from '../token/verify.js';
-import { asValetError } from '../wire/errors.js';
-import type { ReadinessCheck } from '../wire/readiness.js';
-import { DEFAULT_UPLOAD_LIFETIME, OBJECTS_PATH, UPLOADS_PATH } from '../wire/storage-api.js';
+import { DEFAULT_UPLOAD_LIFETIME } from '../wire/storage-api.js';
 import { KeyAccess } from './access/access.js';
 import { DEFAULT_SEND_BUDGET, SendBudget } from './disk/send-file.js';
 import { Commits } from './events/commits.js';
 import { ConnectionGate, connectionLimits } from './http/connections.js';
-import { answerPreflight, applyCors, RefusedOrigins } from './http/cors.js';
-import {
-  type Exchange,
-  logExchange,
-  methodNotAllowed,
-  parserRefusal,
-  splitTarget,
-  writeRefusal,
-} from './http/exchange.js';
+import { applyCors, RefusedOrigins } from './http/cors.js';
+import { type Exchange, failExchange, logExchange, parserRefusal, splitTarget } from './http/exchange.js';
 import { DEFAULT_MIN_RATE, type MinRate, watchBodyRate } from './http/min-rate.js';
-import { OBJECT_METHODS, ObjectRoutes } from './http/objects.js';
+import { ObjectRoutes } from './http/objects.js';
 import { TusBridge } from './http/tus.js';
 import { StorageMetrics } from './metrics.js';
 import { type StorageServerOptions, validateStorageOptions } from './options.js';
 import { openParts, type Parts } from './parts.js';
-import { answerHealth, isHealthPath, storageChecks } from './readiness.js';
+import { storageChecks } from './readiness.js';
+import { routeRequest, type StorageRoutes } from './routes.js';
 
 export type { StorageServerOptions } from './options.js';
 
@@ -87,17 +79,14 @@ class Storage implements StorageServer {
   readonly #log: Logger;
   readonly #refusedOrigins: RefusedOrigins;
   readonly #access: KeyAccess;
-  readonly #objects: ObjectRoutes;
-  readonly #tus: TusBridge;
+  readonly #routes: StorageRoutes;
   readonly #shutdownGrace: number;
   readonly #minRate: MinRate;
   readonly #active = new Map<Socket, Exchange>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #pruneTimer: NodeJS.Timeout;
   readonly #gate: ConnectionGate;
-  readonly #checks: ReadinessCheck[];
   readonly #metrics: StorageMetrics;
-  readonly #serveMetrics: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(options: StorageServerOptions, parts: Parts) {
@@ -116,12 +105,12 @@ class Storage implements StorageServer {
       ledger: parts.ledger,
     });
     const commits = new Commits(parts.store, parts.outbox, this.#now);
-    this.#objects = new ObjectRoutes(parts.store, this.#access, commits, {
+    const objects = new ObjectRoutes(parts.store, this.#access, commits, {
       now: this.#now,
       budget: new SendBudget(options.downloadBuffers ?? DEFAULT_SEND_BUDGET),
       minRate: this.#minRate,
     });
-    this.#tus = new TusBridge({
+    const tus = new TusBridge({
       dataDir: parts.store.dir,
       store: parts.store,
       access: this.#access,
@@ -133,14 +122,15 @@ class Storage implements StorageServer {
     });
     this.httpServer = this.#createHttpServer(options);
     this.#gate = new ConnectionGate(this.httpServer, connectionLimits(options, parts.log), parts.log);
-    this.#checks = storageChecks({
+    const checks = storageChecks({
       store: parts.store,
       gate: this.#gate,
       keys: options.keys,
       feed: parts.feed,
       minFreeSpace: options.minFreeSpace,
     });
-    this.#serveMetrics = options.metrics === true;
+    const metrics = options.metrics === true ? () => this.metrics() : undefined;
+    this.#routes = { checks, metrics, tus, objects, cors: parts.cors };
     this.#metrics = new StorageMetrics({
       revocationAge: () => (parts.feed ? parts.feed.age / 1000 : undefined),
       eventsWaiting: () => parts.outbox?.pending,
@@ -178,7 +168,7 @@ class Storage implements StorageServer {
 
   /** Prepares the resumable upload store and starts removing expired uploads. */
   start(): Promise<void> {
-    return this.#tus.start();
+    return this.#routes.tus.start();
   }
 
   get url(): string {
@@ -222,7 +212,7 @@ class Storage implements StorageServer {
     await closed;
     await Promise.allSettled([...this.#handlers]);
     clearInterval(this.#pruneTimer);
-    this.#tus.stop();
+    this.#routes.tus.stop();
     const { feed, outbox, ledger, store } = this.#parts;
     feed?.stop();
     await outbox?.close();
@@ -271,71 +261,15 @@ class Storage implements StorageServer {
         throw new ValetError('unavailable', 'storage is shutting down');
       }
       applyCors(this.#parts.cors, req, res, this.#refusedOrigins);
-      await this.#route(ex, expectContinue);
+      await routeRequest(ex, expectContinue, this.#routes);
     } catch (error) {
       this.#fail(ex, error);
     }
   }
 
-  /** The routes: `/healthz`, `/readyz`, `/uploads[/<id>]` (tus), `/o/<object key>`. */
-  async #route(ex: Exchange, expectContinue: boolean): Promise<void> {
-    const { req, res } = ex;
-    if (!(req.url ?? '').startsWith('/'))
-      throw new ValetError('bad_request', 'the request target must be a path');
-    const { path, query } = splitTarget(req);
-    const method = req.method ?? '';
-    if (isHealthPath(path)) {
-      await answerHealth(ex, path, this.#checks);
-      return;
-    }
-    if (path === '/metrics' && this.#serveMetrics) {
-      if (method !== 'GET') throw methodNotAllowed(res, 'GET');
-      const { contentType, text } = await this.metrics();
-      res.setHeader('Content-Type', contentType);
-      res.setHeader('Cache-Control', 'no-store');
-      res.end(text);
-      return;
-    }
-    if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`)) {
-      await this.#tus.serve(ex, path.slice(UPLOADS_PATH.length + 1), query, expectContinue);
-      return;
-    }
-    if (!path.startsWith(OBJECTS_PATH)) {
-      // A client pointed at storage as if it were the issuer hears which is which.
-      throw new ValetError(
-        'not_found',
-        path.startsWith('/v1/')
-          ? 'this is Valet storage, not the issuer: the issuer (/v1/…) is served by your app; point the client at it'
-          : 'no such route on Valet storage (objects are under /o/, resumable uploads under /uploads)',
-      );
-    }
-    if (method === 'OPTIONS') {
-      if (!answerPreflight(this.#parts.cors, req, res)) {
-        res.setHeader('Allow', OBJECT_METHODS);
-        res.writeHead(204).end();
-      }
-      return;
-    }
-    await this.#objects.serve(ex, path, query, expectContinue);
-  }
-
   /** Answers with the error body, or cuts the connection if a response was already under way. */
   #fail(ex: Exchange, error: unknown): void {
-    const { req, res } = ex;
-    const valetError = asValetError(error, 'storage failed to handle the request');
-    ex.code ??= valetError.code;
-    if (valetError.code === 'internal_error') {
-      this.#log.error({ reqId: ex.id, err: valetError.cause ?? valetError }, 'request failed');
-    } else if (valetError.code === 'insufficient_storage') {
-      this.#log.warn({ reqId: ex.id, code: valetError.code }, 'out of disk space: refused with 507');
-    } else if (valetError.cause !== undefined) {
-      this.#log.debug({ reqId: ex.id, code: valetError.code, err: valetError.cause }, 'request refused');
-    }
-    if (res.headersSent) {
-      if (!res.writableEnded) res.destroy();
-      return;
-    }
-    writeRefusal(req, res, valetError);
+    failExchange(this.#log, ex, error);
   }
 
   /**

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { ValetClaims } from '../../token/claims.js';
 import { type ErrorCode, ValetError } from '../../token/errors.js';
-import { renderError, wantsHtml } from '../../wire/errors.js';
+import { asValetError, renderError, wantsHtml } from '../../wire/errors.js';
 import type { HoldClock } from '../disk/hold-clock.js';
 
 /** One request being served, and what its log line will say. */
@@ -151,4 +151,27 @@ export function logExchange(log: Logger, ex: Exchange): void {
     },
     'request',
   );
+}
+
+/**
+ * Answers a failed exchange with its error body (logged by what it means: a bug at error, a full
+ * disk at warn, a refusal with a cause at debug), or cuts the connection if a response was
+ * already under way.
+ */
+export function failExchange(log: Logger, ex: Exchange, error: unknown): void {
+  const { req, res } = ex;
+  const valetError = asValetError(error, 'storage failed to handle the request');
+  ex.code ??= valetError.code;
+  if (valetError.code === 'internal_error') {
+    log.error({ reqId: ex.id, err: valetError.cause ?? valetError }, 'request failed');
+  } else if (valetError.code === 'insufficient_storage') {
+    log.warn({ reqId: ex.id, code: valetError.code }, 'out of disk space: refused with 507');
+  } else if (valetError.cause !== undefined) {
+    log.debug({ reqId: ex.id, code: valetError.code, err: valetError.cause }, 'request refused');
+  }
+  if (res.headersSent) {
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
+  writeRefusal(req, res, valetError);
 }
