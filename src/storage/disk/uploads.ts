@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ftruncate } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +8,8 @@ import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
 import { KEY_ID } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import type { Receipt } from '../../wire/events.js';
-import { closeFd, fsyncFd, HEADER_SIZE, hashBody, openFd, writeAll } from './object-file.js';
+import { closeFd, fsyncFd, HEADER_SIZE, hashBody, openFd } from './object-file.js';
+import { type RunningHash, writeChunk } from './upload-chunk.js';
 
 /**
  * Resumable uploads (tus 1.0) kept by Valet storage, as a `@tus/server` data store.
@@ -77,13 +78,6 @@ export interface ResumableHooks {
 
 const truncateFd = promisify(ftruncate);
 
-/** A body cut short (the connection lost, or cut by a shutdown), as against a refusal. */
-function isCut(error: unknown): boolean {
-  return !(error instanceof ValetError) || error.code === 'incomplete_body';
-}
-/** Bytes gathered before one write call. */
-const WRITE_BATCH = 1024 * 1024;
-
 /** The tus data store of Valet storage. Extensions: creation, creation-with-upload, termination, expiration. */
 export class ResumableStore extends DataStore {
   readonly dir: string;
@@ -92,7 +86,7 @@ export class ResumableStore extends DataStore {
   readonly #hooks: ResumableHooks;
   readonly #infos = new Map<string, UploadInfo>();
   // The running SHA-256 of an upload's bytes, while they arrive in order in this process.
-  readonly #hashes = new Map<string, { hash: Hash; offset: number }>();
+  readonly #hashes = new Map<string, RunningHash>();
   // The intents of the requests running now, by upload id (several may run for one upload).
   readonly #intents = new Map<string, Set<UploadIntent>>();
 
@@ -211,66 +205,20 @@ export class ResumableStore extends DataStore {
     const info = await this.info(id);
     if (!info) throw ERRORS.FILE_NOT_FOUND;
     if (info.done) throw new ValetError('upload_gone', 'this upload is already finished');
-    const file = this.#part(id);
-    const fd = await openFd(file, 'r+');
-    let state = this.#hashes.get(id);
-    if (state?.offset !== offset) {
-      state = offset === 0 ? { hash: createHash('sha256'), offset: 0 } : undefined;
-      if (state) this.#hashes.set(id, state);
+    const fd = await openFd(this.#part(id), 'r+');
+    let running = this.#hashes.get(id);
+    if (running?.offset !== offset) {
+      running = offset === 0 ? { hash: createHash('sha256'), offset: 0 } : undefined;
+      if (running) this.#hashes.set(id, running);
       else this.#hashes.delete(id);
     }
-    let position = offset;
     const expected = this.#intent(id, (i) => i.checksum?.offset === offset)?.checksum;
-    const chunkHash = expected ? createHash(expected.algorithm) : undefined;
+    let position: number;
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      const flush = async () => {
-        const buffers = batch;
-        batch = [];
-        batchBytes = 0;
-        const length = buffers.reduce((sum, b) => sum + b.length, 0);
-        // writeAll consumes its array: it gets a copy, the hash gets the chunks once they landed.
-        await writeAll(fd, buffers.slice(), HEADER_SIZE + position);
-        position += length;
-        if (state) {
-          for (const b of buffers) state.hash.update(b);
-          state.offset = position;
-        }
-        if (chunkHash) for (const b of buffers) chunkHash.update(b);
-      };
-      try {
-        for await (const chunk of stream) {
-          const buffer = chunk as Buffer;
-          if (position + batchBytes + buffer.length > info.size) {
-            throw new ValetError(
-              'entity_too_large',
-              `the upload is larger than its declared ${info.size} bytes`,
-            );
-          }
-          batch.push(buffer);
-          batchBytes += buffer.length;
-          if (batchBytes >= WRITE_BATCH) await flush();
-        }
-        if (batchBytes > 0) await flush();
-        if (expected && chunkHash?.digest('base64') !== expected.digest) {
-          // The chunk is not what the client meant to send: it is cut off again, as if never sent.
-          await truncateFd(fd, HEADER_SIZE + offset);
-          this.#hashes.delete(id);
-          position = offset;
-          throw new ValetError(
-            'checksum_mismatch',
-            'the chunk does not match its Upload-Checksum; it was discarded',
-          );
-        }
-      } catch (error) {
-        // What arrived before a cut (the connection lost, or cut by a shutdown) is kept: the client
-        // resumes from there. A refusal's bytes are not.
-        if (batchBytes > 0 && isCut(error)) await flush().catch(() => {});
-        throw error;
-      }
+      position = await writeChunk(fd, stream, { offset, size: info.size, running, expected });
     } catch (error) {
-      if (!(error instanceof ValetError)) this.#hashes.delete(id);
+      // The running hash no longer matches the file: it is computed from the file at the end.
+      if (!(error instanceof ValetError) || error.code === 'checksum_mismatch') this.#hashes.delete(id);
       throw error;
     } finally {
       await closeFd(fd);
