@@ -4,6 +4,7 @@ import {
   type SqliteEngine,
   type Statement,
 } from '../../sqlite/database.js';
+import { GroupCommit } from '../../sqlite/group-commit.js';
 import {
   type GrantRow,
   grantValues,
@@ -66,9 +67,11 @@ export class SqliteRecordStore implements RecordStore {
   readonly #db: SqliteDatabase;
 
   readonly #synchronous: 'NORMAL' | 'FULL';
+  readonly #commits: GroupCommit;
 
   private constructor(db: SqliteDatabase, options: SqliteRecordStoreOptions) {
     this.#db = db;
+    this.#commits = new GroupCommit(db);
     this.#synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${this.#synchronous}`);
@@ -80,7 +83,6 @@ export class SqliteRecordStore implements RecordStore {
 
   readonly #statements = new Map<string, Statement>();
   #lastSweep = Number.NEGATIVE_INFINITY;
-  #batch: Promise<void> | undefined;
 
   /** A prepared statement, compiled once per SQL text. */
   #stmt(sql: string): Statement {
@@ -120,45 +122,14 @@ export class SqliteRecordStore implements RecordStore {
     return { bytes: row.bytes, objects: row.objects }; // a plain object whatever the engine's rows
   }
 
-  /**
-   * Group commit: a write runs at once, inside a transaction shared by every write of the same
-   * event-loop turn (so checks that read and then write stay atomic), and resolves when that
-   * transaction has committed. Under load one commit carries many mints instead of one each.
-   */
+  /** Group commit of this store's writes (see {@link GroupCommit}). */
   #write<T>(fn: () => T): Promise<T> {
-    if (!this.#batch) {
-      this.#db.exec('BEGIN IMMEDIATE');
-      let settle!: (error?: unknown) => void;
-      const done = new Promise<void>((resolve, reject) => {
-        settle = (error) => (error === undefined ? resolve() : reject(error));
-      });
-      done.catch(() => {}); // each writer gets the failure through its own promise
-      this.#batch = done;
-      setImmediate(() => {
-        this.#batch = undefined;
-        try {
-          this.#db.exec('COMMIT');
-          settle();
-        } catch (error) {
-          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-          settle(error);
-        }
-      });
-    }
-    const batch = this.#batch;
-    let result: T;
-    try {
-      // A savepoint inside the shared transaction: a write that throws undoes only itself.
-      result = this.#db.transaction(fn);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return batch.then(() => result);
+    return this.#commits.write(fn);
   }
 
-  /** Waits for the open group commit, if any. */
-  async #flush(): Promise<void> {
-    await this.#batch?.catch(() => {});
+  /** Waits until no group commit is open. */
+  #flush(): Promise<void> {
+    return this.#commits.flush();
   }
 
   async recordGrant(grant: GrantRecord): Promise<void> {
@@ -268,7 +239,6 @@ export class SqliteRecordStore implements RecordStore {
     // Storage forgets an event once the issuer acknowledges it: the record is fsynced first, in a
     // transaction of its own (after any group commit in progress).
     await this.#flush();
-    while (this.#batch) await this.#flush();
     this.#db.pragma('synchronous = FULL');
     try {
       return recordEventRows(this.#sql, event);
