@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { fdatasync, ftruncate } from 'node:fs';
+import { fdatasync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import path from 'node:path';
 import { promisify } from 'node:util';
+import { type Generation, journalFile, newGeneration, syncDir, syncFileSystem } from './journal-files.js';
 import { decodeRecords, encodeRecord, type JournalRecord } from './journal-records.js';
-import { closeFd, openFd, writeAll } from './object-file.js';
+import { closeFd, writeAll } from './object-file.js';
 
 export { decodeRecords, encodeRecord, type JournalRecord } from './journal-records.js';
 
@@ -26,22 +25,11 @@ export { decodeRecords, encodeRecord, type JournalRecord } from './journal-recor
  */
 
 const datasyncFd = promisify(fdatasync);
-const truncateFd = promisify(ftruncate);
 
 /** A journal file grows to about this size before a checkpoint rotates it. */
 export const JOURNAL_ROTATE_BYTES = 32 * 1024 * 1024;
 /** The longest a record waits in a journal file before a checkpoint, milliseconds. */
 export const JOURNAL_CHECKPOINT_MS = 2_000;
-
-interface Generation {
-  n: number;
-  file: string;
-  fd: number;
-  size: number;
-  /** Puts appended to this file whose renames have not finished. */
-  applying: number;
-  applied?: () => void;
-}
 
 interface Waiting {
   key: string;
@@ -321,46 +309,4 @@ export class Journal {
     }
     if (this.#current.size === 0 && !this.#failure) await fs.rm(this.#current.file, { force: true });
   }
-}
-
-function journalFile(dir: string, n: number): string {
-  return path.join(dir, `${String(n).padStart(12, '0')}.log`);
-}
-
-async function newGeneration(dir: string, n: number): Promise<Generation> {
-  const file = journalFile(dir, n);
-  const fd = await openFd(file, 'w', 0o600);
-  try {
-    await truncateFd(fd, 0);
-    await syncDir(dir);
-  } catch (error) {
-    await closeFd(fd).catch(() => {});
-    throw error;
-  }
-  return { n, file, fd, size: 0, applying: 0 };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Flushes the file system that holds `dir` (syncfs(2) through `sync -f`; plain `sync`, every
- * file system, where `-f` is not known). Node has no binding for either.
- */
-export async function syncFileSystem(dir: string): Promise<void> {
-  const run = (args: string[]) =>
-    new Promise<boolean>((resolve) => {
-      const child = spawn('sync', args, { stdio: 'ignore' });
-      child.on('error', () => resolve(false));
-      child.on('exit', (code) => resolve(code === 0));
-    });
-  if (await run(['-f', dir])) return;
-  if (await run([])) return;
-  throw new Error('cannot flush the file system: the sync command failed');
 }
