@@ -2,10 +2,10 @@
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { CONSTRAINTS, type StorageDriver } from '../drivers/types.js';
-import type { OidcOptions } from '../issuer/auth/oidc.js';
+import type { StorageDriver } from '../drivers/types.js';
+import { type OidcOptions, oidcOptionsSchema } from '../issuer/auth/oidc.js';
 import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
-import type { Rule } from '../issuer/rules.js';
+import { type Rule, ruleFields } from '../issuer/rules.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
 import { parseDuration, parseSize, UsageError } from './args.js';
 import { azureDriver } from './azure.js';
@@ -14,6 +14,23 @@ import { readSecretFile } from './secrets.js';
 
 const size = z.union([z.number().int().min(0), z.string()]);
 const seconds = z.union([z.number().int().min(1), z.string()]);
+
+/**
+ * A rule in the file: the issuer's own rule fields (see `ruleFields`), checked the same way, but
+ * for what JSON cannot hold (a prefix function, an authorize hook) and with sizes and durations as
+ * text too ("10MiB", "5m"). The issuer checks the rule as a whole when it starts.
+ */
+const configRule = ruleFields
+  .omit({ prefix: true, authorize: true })
+  .extend({
+    prefix: z.string().optional(),
+    maxSize: size.optional(),
+    minSize: size.optional(),
+    ttl: seconds.optional(),
+    // How old storage's revocation list may be for the rule's keys: 'strict' or a duration.
+    revocation: z.union([z.literal('strict'), seconds]).optional(),
+  })
+  .strict();
 
 /** The `valet issuer --config` file. Paths are relative to the file. */
 const configSchema = z
@@ -49,37 +66,9 @@ const configSchema = z
     storageSecretFile: z.string(),
     database: z.string().default('issuer.sqlite'),
     // Required, but checked after the rest so that its absence gets its own explanation.
-    oidc: z
-      .object({
-        issuer: z.string(),
-        audience: z.union([z.string(), z.array(z.string())]),
-        jwksUri: z.string().optional(),
-        algorithms: z.array(z.string()).optional(),
-        clockTolerance: z.number().int().optional(),
-        maxTokenAge: seconds.optional(),
-      })
-      .strict()
-      .optional(),
-    rules: z.record(
-      z.string(),
-      z
-        .object({
-          op: z.enum(['put', 'get', 'delete', 'share']),
-          prefix: z.string().optional(),
-          naming: z.enum(['client', 'random']).optional(),
-          maxSize: size.optional(),
-          minSize: size.optional(),
-          contentTypes: z.array(z.string()).optional(),
-          requireSha256: z.boolean().optional(),
-          createOnly: z.boolean().optional(),
-          ttl: seconds.optional(),
-          once: z.boolean().optional(),
-          // How old storage's revocation list may be for the rule's keys: 'strict' or a duration.
-          revocation: z.union([z.literal('strict'), seconds]).optional(),
-          accept: z.array(z.enum(CONSTRAINTS)).optional(),
-        })
-        .strict(),
-    ),
+    // The issuer's own OIDC options, with the token age as a duration too ("1h").
+    oidc: oidcOptionsSchema.extend({ maxTokenAge: seconds.optional() }).strict().optional(),
+    rules: z.record(z.string(), configRule),
     quota: z
       .object({ maxBytes: size.optional(), maxObjects: z.number().int().min(0).optional() })
       .strict()
@@ -104,7 +93,7 @@ const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 
 /** Reads and checks a config file: a refusal names what is wrong and where. */
-export async function readConfig(file: string): Promise<Config> {
+export async function readConfig(file: string): Promise<CheckedConfig> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -127,31 +116,35 @@ export async function readConfig(file: string): Promise<Config> {
         'To authenticate with your app\'s own code, mount createIssuer in your app instead (README, "In your app")',
     );
   }
-  return parsed.data as Config & { oidc: NonNullable<Config['oidc']> };
+  return parsed.data as CheckedConfig;
 }
 
+/** A config file as {@link readConfig} returns it: with its `oidc` block. */
+export type CheckedConfig = Config & { oidc: NonNullable<Config['oidc']> };
+
 /** The issuer's options from a config file (paths relative to its directory). */
-export async function issuerOptions(config: Config, dir: string): Promise<IssuerOptions> {
+export async function issuerOptions(config: CheckedConfig, dir: string): Promise<IssuerOptions> {
   const at = (p: string) => path.resolve(dir, p);
   const signingKeys: PrivateSigningJwk[] = [];
   for (const [i, keyFile] of config.signingKeys.entries()) {
     signingKeys.push(await readKeyFile(at(keyFile), `signingKeys[${i}]`));
   }
-  const driver = config.s3
-    ? await s3Driver(config.s3)
+  const store: { storageUrl: string } | { driver: StorageDriver } = config.s3
+    ? { driver: await s3Driver(config.s3) }
     : config.azure
-      ? await azureDriver(config.azure, 'an "azure" config')
-      : undefined;
+      ? { driver: await azureDriver(config.azure, 'an "azure" config') }
+      : config.storageUrl !== undefined
+        ? { storageUrl: config.storageUrl }
+        : noStore();
   return {
     signingKeys,
-    ...(config.storageUrl !== undefined && { storageUrl: config.storageUrl }),
-    ...(driver && { driver }),
+    ...store,
     storageSecret: await readSecretFile(at(config.storageSecretFile)).catch((error: Error) => {
       throw new UsageError(`storageSecretFile: ${error.message} ("npx valet secret --out FILE" makes one)`);
     }),
     // A file is relative to the config's folder; a postgres:// URL is used as it is.
     database: isPostgresUrl(config.database) ? config.database : at(config.database),
-    ...(config.oidc && { oidc: oidcFrom(config.oidc) }),
+    oidc: oidcFrom(config.oidc),
     rules: rulesFrom(config.rules),
     ...(config.quota && {
       quota: {
@@ -169,6 +162,12 @@ export async function issuerOptions(config: Config, dir: string): Promise<Issuer
     ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
     ...(config.metrics !== undefined && { metrics: config.metrics }),
   };
+}
+
+function noStore(): never {
+  throw new UsageError(
+    'the config names no store: add "storageUrl" (Valet storage, e.g. "http://127.0.0.1:9000"), an "s3" block or an "azure" block',
+  );
 }
 
 /** A signing key file named by `field` of the config; a refusal names the field and the fix. */

@@ -10,10 +10,11 @@ import { createClient } from '../client/client.js';
 import { MemoryDriver } from '../drivers/memory.js';
 import { isValetError } from '../token/errors.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
+import type { AnyIssuerOptions } from './options.js';
 
 const ISSUER = 'http://issuer.test';
 
-async function system(memory = new MemoryDriver(), overrides: Partial<IssuerOptions> = {}) {
+async function system(memory = new MemoryDriver(), overrides: Partial<AnyIssuerOptions> = {}) {
   const issuer = await createIssuer({
     signingKeys: [(await testKey()).jwk],
     database: ':memory:',
@@ -33,7 +34,7 @@ async function system(memory = new MemoryDriver(), overrides: Partial<IssuerOpti
       remove: { op: 'delete', prefix: 'users/{subject}/', accept: ['revocation'] },
     },
     ...overrides,
-  });
+  } as IssuerOptions);
   const fetch = async (input: string | URL | Request, init?: RequestInit) => {
     const request = new Request(new URL(String(input instanceof Request ? input.url : input), ISSUER), init);
     return request.url.startsWith(memory.origin) ? memory.fetch(request) : issuer.fetch(request);
@@ -180,7 +181,7 @@ describe('issuer with a store that sends no events (in-memory driver)', () => {
 });
 
 describe('uploads nobody reported (in-memory driver, injected clock)', () => {
-  async function clocked(overrides: Partial<IssuerOptions> = {}) {
+  async function clocked(overrides: Partial<AnyIssuerOptions> = {}) {
     let now = Date.parse('2026-11-29T10:00:00Z');
     const clock = () => now;
     const memory = new MemoryDriver({ unchecked: ['size', 'max_size', 'content_types'], now: clock });

@@ -6,13 +6,14 @@ import { MemoryDriver } from '../drivers/memory.js';
 import { isValetError } from '../token/errors.js';
 import { signRequest } from '../token/signature.js';
 import { createIssuer, type IssuerOptions } from './issuer.js';
+import type { AnyIssuerOptions } from './options.js';
 import { SqliteRecordStore } from './records/sqlite-records.js';
 import type { Rule } from './rules.js';
 
 const SECRET = 's'.repeat(43);
 const BASE = 'http://issuer.test';
 
-async function make(overrides: Partial<IssuerOptions> = {}, rules: Record<string, Rule> = {}) {
+async function make(overrides: Partial<AnyIssuerOptions> = {}, rules: Record<string, Rule> = {}) {
   const key = await testKey();
   const issuer = await createIssuer({
     signingKeys: [key.jwk],
@@ -28,7 +29,7 @@ async function make(overrides: Partial<IssuerOptions> = {}, rules: Record<string
       ...rules,
     },
     ...overrides,
-  });
+  } as IssuerOptions);
   return { issuer, key };
 }
 
@@ -582,7 +583,7 @@ describe('issuer handler', () => {
       authenticate: () => 'a',
       rules: {},
     };
-    const bad: Array<Partial<IssuerOptions>> = [
+    const bad: Array<Partial<AnyIssuerOptions>> = [
       { storageSecret: 'short' },
       { oidc: { issuer: 'https://id.example', audience: 'x' } },
       { rules: { r: { op: 'get', maxSize: 1 } } },
@@ -592,7 +593,7 @@ describe('issuer handler', () => {
     ];
     for (const overrides of bad) {
       await assert.rejects(
-        createIssuer({ ...base, ...overrides }),
+        createIssuer({ ...base, ...overrides } as IssuerOptions),
         (e) => isValetError(e, 'invalid_options'),
         JSON.stringify(overrides),
       );
@@ -605,7 +606,7 @@ describe('issuer handler', () => {
     );
     await createIssuer({ ...nowhere, database: ':memory:' }).then((issuer) => issuer.close());
     const { authenticate: _a, ...noAuth } = base;
-    await assert.rejects(createIssuer(noAuth), (e) => isValetError(e, 'invalid_options'));
+    await assert.rejects(createIssuer(noAuth as IssuerOptions), (e) => isValetError(e, 'invalid_options'));
     await assert.rejects(
       createIssuer({
         ...noAuth,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Constraint, StorageDriver } from '../drivers/types.js';
 import { ValetError } from '../token/errors.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
+import type { SameKeys } from '../token/same-keys.js';
 import { uploadLifetimeSchema } from '../wire/storage-api.js';
 import type { CompletedUpload } from './api.js';
 import type { Identity } from './auth/identity.js';
@@ -10,29 +11,12 @@ import { type OidcOptions, oidcOptionsSchema } from './auth/oidc.js';
 import type { Quota, RecordStore } from './records/records.js';
 import { type Rule, ruleConstraints, ruleSchema } from './rules.js';
 
-/** Options for {@link createIssuer}. */
-export interface IssuerOptions {
+/** Options for {@link createIssuer} that every issuer has (see {@link IssuerOptions}). */
+export interface IssuerBaseOptions {
   /** Private signing keys (Ed25519 JWKs). The first one not revoked signs; all are published. */
   signingKeys: readonly PrivateSigningJwk[];
-  /**
-   * Valet storage's base URL clients use, e.g. `http://127.0.0.1:9000`: a shorthand for
-   * `driver: new ValetStorageDriver({ url })`. Exactly one of `storageUrl` and `driver`.
-   */
-  storageUrl?: string;
-  /**
-   * The store keys are signed for (`valet/drivers`): Valet storage, `S3Driver` from
-   * `valet/drivers/s3`, or your own. Its enforcement table is checked against the rules here.
-   */
-  driver?: StorageDriver;
   /** Named rules: what callers may do. A request no rule allows is refused with `forbidden`. */
   rules: Readonly<Record<string, Rule>>;
-  /**
-   * The app's own authentication: returns the caller's subject (or an {@link Identity}), or
-   * `null` for an anonymous request. Exactly one of `authenticate` and `oidc` is required.
-   */
-  authenticate?: (request: Request) => string | Identity | null | Promise<string | Identity | null>;
-  /** The built-in OIDC/JWT bearer check. */
-  oidc?: OidcOptions;
   /** The secret shared with storage (completion webhooks, revocation feed), at least 32 bytes. */
   storageSecret: string;
   /** Per-subject quota: fixed, or chosen per subject. Default: unlimited. */
@@ -84,6 +68,57 @@ export interface IssuerOptions {
   /** A pino logger. Default: none. */
   logger?: Logger;
 }
+
+/**
+ * Options for {@link createIssuer}: the common ones, exactly one store (`storageUrl` or
+ * `driver`) and exactly one way to authenticate (`authenticate` or `oidc`), which the type holds
+ * to as the options check does at run time.
+ */
+export type IssuerOptions = IssuerBaseOptions &
+  (
+    | {
+        /**
+         * Valet storage's base URL clients use, e.g. `http://127.0.0.1:9000`: a shorthand for
+         * `driver: new ValetStorageDriver({ url })`. Exactly one of `storageUrl` and `driver`.
+         */
+        storageUrl: string;
+        driver?: never;
+      }
+    | {
+        /**
+         * The store keys are signed for (`valet/drivers`): Valet storage, `S3Driver` from
+         * `valet/drivers/s3`, or your own. Its enforcement table is checked against the rules here.
+         */
+        driver: StorageDriver;
+        storageUrl?: never;
+      }
+  ) &
+  (
+    | {
+        /**
+         * The app's own authentication: returns the caller's subject (or an {@link Identity}), or
+         * `null` for an anonymous request. Exactly one of `authenticate` and `oidc` is required.
+         */
+        authenticate: (request: Request) => string | Identity | null | Promise<string | Identity | null>;
+        oidc?: never;
+      }
+    | {
+        /** The built-in OIDC/JWT bearer check. */
+        oidc: OidcOptions;
+        authenticate?: never;
+      }
+  );
+
+/**
+ * Every option in one object type, each alternative optional: what the run-time check takes
+ * (tests build options from defaults and overrides with it).
+ */
+export type AnyIssuerOptions = IssuerBaseOptions & {
+  storageUrl?: string;
+  driver?: StorageDriver;
+  authenticate?: (request: Request) => string | Identity | null | Promise<string | Identity | null>;
+  oidc?: OidcOptions;
+};
 
 const issuerOptionsSchema = z
   .object({
@@ -152,8 +187,12 @@ const issuerOptionsSchema = z
       "or database: ':memory:' to keep them in memory and lose them at exit",
   });
 
+// The options' types and the schema that checks them name the same fields.
+const optionKeysMatch: SameKeys<AnyIssuerOptions, z.input<typeof issuerOptionsSchema>> = true;
+void optionKeysMatch;
+
 /** Validates the options at construction: `invalid_options` with every problem named. */
-export function validateIssuerOptions(options: IssuerOptions): void {
+export function validateIssuerOptions(options: AnyIssuerOptions): void {
   const parsed = issuerOptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new ValetError('invalid_options', `invalid issuer options: ${z.prettifyError(parsed.error)}`);

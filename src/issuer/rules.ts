@@ -3,6 +3,7 @@ import { CONSTRAINTS, type Constraint } from '../drivers/types.js';
 import { isMediaRange } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { normalizeObjectKey } from '../token/object-key.js';
+import type { SameKeys } from '../token/same-keys.js';
 import { unstorableReason } from '../token/text.js';
 import type { Identity } from './auth/identity.js';
 import type { ObjectRecord, ShareRecord } from './records/records.js';
@@ -100,57 +101,67 @@ export const DEFAULT_REVOCATION_STALENESS = 600;
 
 const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * The fields of a rule and how each is checked: the issuer's {@link ruleSchema}, and the
+ * `valet issuer --config` file's rules (which take sizes and durations as text too).
+ */
+export const ruleFields = z.object({
+  op: z.enum(['put', 'get', 'delete', 'share']),
+  prefix: z.union([z.string(), z.function()]).optional(),
+  naming: z.enum(['client', 'random']).optional(),
+  maxSize: size.optional(),
+  minSize: size.optional(),
+  contentTypes: z
+    .array(z.string().refine((t) => isMediaRange(t.toLowerCase()), 'not a media type or type/*'))
+    .min(1)
+    .optional(),
+  requireSha256: z.boolean().optional(),
+  createOnly: z.boolean().optional(),
+  ttl: z.number().int().min(1).optional(),
+  once: z.boolean().optional(),
+  revocation: z
+    .union([
+      z.literal('strict'),
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 3600),
+    ])
+    .optional(),
+  authorize: z.function().optional(),
+  accept: z.array(z.enum(CONSTRAINTS)).optional(),
+});
+
+// The Rule interface (its docs are the API's) and the schema name the same fields.
+const ruleKeysMatch: SameKeys<Rule, z.input<typeof ruleFields>> = true;
+void ruleKeysMatch;
+
+/** How a rule's fields fit together. */
+function checkRule(rule: z.output<typeof ruleFields>, ctx: z.RefinementCtx): void {
+  if (rule.op !== 'put') {
+    for (const name of [
+      'naming',
+      'maxSize',
+      'minSize',
+      'contentTypes',
+      'requireSha256',
+      'createOnly',
+    ] as const) {
+      if (rule[name] !== undefined)
+        ctx.addIssue({ code: 'custom', message: `${name} applies to put rules only` });
+    }
+  }
+  if (rule.minSize !== undefined && rule.maxSize !== undefined && rule.minSize > rule.maxSize) {
+    ctx.addIssue({ code: 'custom', message: 'minSize is larger than maxSize' });
+  }
+  if (typeof rule.prefix === 'string' && rule.prefix !== '' && !rule.prefix.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: 'a prefix must be empty or end with "/"' });
+  }
+}
+
 /** The shape of a rule, checked when the issuer is created. */
-export const ruleSchema = z
-  .object({
-    op: z.enum(['put', 'get', 'delete', 'share']),
-    prefix: z.union([z.string(), z.function()]).optional(),
-    naming: z.enum(['client', 'random']).optional(),
-    maxSize: size.optional(),
-    minSize: size.optional(),
-    contentTypes: z
-      .array(z.string().refine((t) => isMediaRange(t.toLowerCase()), 'not a media type or type/*'))
-      .min(1)
-      .optional(),
-    requireSha256: z.boolean().optional(),
-    createOnly: z.boolean().optional(),
-    ttl: z.number().int().min(1).optional(),
-    once: z.boolean().optional(),
-    revocation: z
-      .union([
-        z.literal('strict'),
-        z
-          .number()
-          .int()
-          .min(1)
-          .max(7 * 24 * 3600),
-      ])
-      .optional(),
-    authorize: z.function().optional(),
-    accept: z.array(z.enum(CONSTRAINTS)).optional(),
-  })
-  .strict()
-  .superRefine((rule, ctx) => {
-    if (rule.op !== 'put') {
-      for (const name of [
-        'naming',
-        'maxSize',
-        'minSize',
-        'contentTypes',
-        'requireSha256',
-        'createOnly',
-      ] as const) {
-        if (rule[name] !== undefined)
-          ctx.addIssue({ code: 'custom', message: `${name} applies to put rules only` });
-      }
-    }
-    if (rule.minSize !== undefined && rule.maxSize !== undefined && rule.minSize > rule.maxSize) {
-      ctx.addIssue({ code: 'custom', message: 'minSize is larger than maxSize' });
-    }
-    if (typeof rule.prefix === 'string' && rule.prefix !== '' && !rule.prefix.endsWith('/')) {
-      ctx.addIssue({ code: 'custom', message: 'a prefix must be empty or end with "/"' });
-    }
-  });
+export const ruleSchema = ruleFields.strict().superRefine(checkRule);
 
 /**
  * A subject as one safe key segment: percent-encoded like a URI component, and never `.` or `..`.

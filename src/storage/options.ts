@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ValetError } from '../token/errors.js';
 import type { KeyResolver } from '../token/keys.js';
+import type { SameKeys } from '../token/same-keys.js';
 import { uploadLifetimeSchema } from '../wire/storage-api.js';
 import type { RevocationFeedOptions } from './access/revocations.js';
 import type { EventWebhookOptions } from './events/events.js';
@@ -144,6 +145,10 @@ const optionsSchema = z.object({
     })
     .optional(),
 });
+
+// The options' type (its docs are the API's) and the schema that checks them name the same fields.
+const optionKeysMatch: SameKeys<StorageServerOptions, z.input<typeof optionsSchema>> = true;
+void optionKeysMatch;
 
 /** Validates the options at construction: `invalid_options` with every problem named. */
 export function validateStorageOptions(options: StorageServerOptions): void {

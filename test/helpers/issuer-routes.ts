@@ -4,6 +4,7 @@
 // cannot revoke its URLs.
 import { MemoryDriver } from '../../src/drivers/memory.js';
 import { createIssuer, type Issuer, type IssuerOptions } from '../../src/issuer/issuer.js';
+import type { AnyIssuerOptions } from '../../src/issuer/options.js';
 import type { Rule } from '../../src/issuer/rules.js';
 import { testKey } from './keys.js';
 
@@ -41,7 +42,7 @@ export interface RouteIssuer {
 }
 
 export async function routeIssuer(
-  overrides: Partial<IssuerOptions> = {},
+  overrides: Partial<AnyIssuerOptions> = {},
   rules: Record<string, Rule> = ROUTE_RULES,
 ): Promise<RouteIssuer> {
   const memory = new MemoryDriver();
@@ -58,7 +59,7 @@ export async function routeIssuer(
       Object.entries(rules).map(([name, rule]) => [name, { accept: ['revocation'], ...rule }]),
     ),
     ...overrides,
-  });
+  } as IssuerOptions);
   const call = (path: string, init: CallInit = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     if (init.user) headers.authorization = `Bearer user:${init.user}`;

@@ -9,6 +9,7 @@ import { createClient, type ValetClient } from '../../src/client/client.js';
 import type { StorageDriver } from '../../src/drivers/types.js';
 import { toNodeListener } from '../../src/issuer/http/node.js';
 import { createIssuer, type Issuer, type IssuerOptions } from '../../src/issuer/issuer.js';
+import type { AnyIssuerOptions } from '../../src/issuer/options.js';
 import type { Rule } from '../../src/issuer/rules.js';
 import { ValetError } from '../../src/token/errors.js';
 import { keyFiles, type TestKey, testKey } from './keys.js';
@@ -96,7 +97,7 @@ export function userAuth(request: Request): string | null {
 export async function startSystem(
   t: TestContext,
   options: {
-    issuer?: Partial<IssuerOptions>;
+    issuer?: Partial<AnyIssuerOptions>;
     storageArgs?: string[];
     /** Called once storage runs, before the issuer is created. */
     onStorage?: (storage: RunningStorage) => void;
@@ -138,7 +139,7 @@ export async function startSystem(
     rules: OWNER_RULES,
     ...(basePath !== '' && { basePath }),
     ...options.issuer,
-  });
+  } as IssuerOptions);
   t.after(() => issuer.close());
   served.mount(
     options.stripBasePath
@@ -202,7 +203,7 @@ export async function refusal(promise: Promise<unknown>): Promise<string> {
 export async function servedDriverIssuer(
   t: TestContext,
   driver: StorageDriver,
-  options: Partial<IssuerOptions> & Pick<IssuerOptions, 'rules'>,
+  options: Partial<AnyIssuerOptions> & Pick<AnyIssuerOptions, 'rules'>,
 ): Promise<{ issuer: Issuer; url: string }> {
   const served = await serveIssuer(t);
   const issuer = await createIssuer({
@@ -212,7 +213,7 @@ export async function servedDriverIssuer(
     storageSecret: 's'.repeat(43),
     authenticate: userAuth,
     ...options,
-  });
+  } as IssuerOptions);
   t.after(() => issuer.close());
   served.mount(issuer);
   return { issuer, url: served.url };

@@ -47,6 +47,17 @@ describe('valet issuer --config file mistakes', () => {
     assert.match(await refusal(file), new RegExp(`is not valid JSON: line ${line}, column 13: `));
   });
 
+  it("checks a rule's and the OIDC block's fields as the issuer does, naming where", async () => {
+    const file = await configFile((c) => {
+      c.rules = { upload: { op: 'put', prefix: 'in/', contentTypes: ['pictures'] } };
+      (c.oidc as Record<string, unknown>).algorithms = ['HS256'];
+    });
+    const said = await refusal(file);
+    assert.match(said, /not a media type or type\/\*/);
+    assert.match(said, /rules\.upload\.contentTypes/);
+    assert.match(said, /only asymmetric algorithms/);
+  });
+
   it('says which key an unknown one most likely meant, and where', async () => {
     const file = await configFile((c) => {
       c.storageSecret = c.storageSecretFile;

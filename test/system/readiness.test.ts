@@ -28,7 +28,7 @@ async function memoryIssuer(
     signingKeys: [(await testKey()).jwk],
     database: ':memory:',
     ...options,
-  });
+  } as IssuerOptions);
   t.after(() => issuer.close());
   return issuer;
 }
