@@ -83,32 +83,48 @@ async function serve(
   const own = (handler as { [HANDLE]?: (incoming: Incoming) => Promise<Outgoing> })[HANDLE];
   if (typeof own === 'function') {
     // Valet's issuer: no undici Request or Response unless a hook asks for the Request.
-    let request: Request | undefined;
-    const incoming: Incoming = {
-      method,
-      url,
-      header: (name) => {
-        const value = req.headers[name.toLowerCase()];
-        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-      },
-      text: async (limit) => {
-        if (body !== undefined && body.byteLength > limit) throw tooLarge(limit);
-        return body === undefined
-          ? ''
-          : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-      },
-      request: () => {
-        request ??= liteRequest(method, url, req.rawHeaders, makeRequest);
-        return request;
-      },
-      clientAddress,
-    };
+    const incoming = nodeIncoming(req, method, url, body, makeRequest);
     const out = await own.call(handler, incoming);
     res.writeHead(out.status, out.headers);
     res.end(method === 'HEAD' ? undefined : (out.body ?? undefined));
     return;
   }
   const response = await handler.fetch(makeRequest(), { ...(clientAddress && { clientAddress }) });
+  await writeResponse(res, response, method);
+}
+
+/** A Node request as the issuer's {@link Incoming}; the web Request is built only if asked for. */
+function nodeIncoming(
+  req: http.IncomingMessage,
+  method: string,
+  url: URL,
+  body: Uint8Array | undefined,
+  makeRequest: () => Request,
+): Incoming {
+  let request: Request | undefined;
+  return {
+    method,
+    url,
+    header: (name) => {
+      const value = req.headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+    text: async (limit) => {
+      if (body !== undefined && body.byteLength > limit) throw tooLarge(limit);
+      return body === undefined
+        ? ''
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    },
+    request: () => {
+      request ??= liteRequest(method, url, req.rawHeaders, makeRequest);
+      return request;
+    },
+    clientAddress: req.socket.remoteAddress,
+  };
+}
+
+/** Writes a web Response to a Node response, streaming its body with backpressure. */
+async function writeResponse(res: http.ServerResponse, response: Response, method: string): Promise<void> {
   const outHeaders: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     const existing = outHeaders[name];
