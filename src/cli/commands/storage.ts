@@ -1,5 +1,5 @@
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { JwksSource } from '../../storage/access/key-source.js';
 import { createStorageServer } from '../../storage/server.js';
 import {
@@ -129,18 +129,7 @@ Options:
       { level, base: { service: 'valet-storage' } },
       pino.destination({ dest: 2, sync: false }),
     );
-    // Without --jwks: the keys the issuer publishes (any replica), kept in DIR for a restart
-    // while it is away.
-    const keys = await JwksSource.open(
-      jwksSpec ?? link.bases.map((base) => `${base}/.well-known/jwks.json`),
-      {
-        logger,
-        ...(jwksSpec === undefined && {
-          cacheFile: path.join(dataDir, 'trusted-keys.json'),
-          waitForKeys: true,
-        }),
-      },
-    );
+    const keys = await trustedKeys(jwksSpec, link.bases, dataDir, logger);
     const server = await createStorageServer({
       dataDir,
       keys,
@@ -149,14 +138,7 @@ Options:
       ...(values['no-journal'] === true && { journal: false }),
       ...(values.metrics === true && { metrics: true }),
       logger,
-      ...(link.secret !== undefined && {
-        revocations: {
-          url: link.bases.map((base) => `${base}/v1/revocations`),
-          secret: link.secret,
-          maxStaleness: link.maxStaleness,
-        },
-        events: { url: link.bases.map((base) => `${base}/v1/events`), secret: link.secret },
-      }),
+      ...(link.secret !== undefined && issuerFeeds(link.bases, link.secret, link.maxStaleness)),
     });
     let url: string;
     try {
@@ -257,5 +239,33 @@ function limitsFrom(values: Record<string, unknown>) {
     idleTimeout: Math.round(idleSeconds * 1000),
     minRate,
     uploadLifetime: parseWholeSeconds(optional(values, 'upload-lifetime') ?? '24h', '--upload-lifetime'),
+  };
+}
+
+/**
+ * The keys storage trusts: a JWK set file or URL (`--jwks`), or else the keys the issuer
+ * publishes (any replica), kept in DIR for a restart while it is away.
+ */
+function trustedKeys(
+  jwksSpec: string | undefined,
+  bases: string[],
+  dataDir: string,
+  logger: Logger,
+): Promise<JwksSource> {
+  return JwksSource.open(jwksSpec ?? bases.map((base) => `${base}/.well-known/jwks.json`), {
+    logger,
+    ...(jwksSpec === undefined && { cacheFile: path.join(dataDir, 'trusted-keys.json'), waitForKeys: true }),
+  });
+}
+
+/** Storage's two links to the issuer (any replica): the revocation feed it polls, the events it sends. */
+function issuerFeeds(bases: string[], secret: string, maxStaleness: number) {
+  return {
+    revocations: {
+      url: bases.map((base) => `${base}/v1/revocations`),
+      secret,
+      maxStaleness,
+    },
+    events: { url: bases.map((base) => `${base}/v1/events`), secret },
   };
 }
