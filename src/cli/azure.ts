@@ -1,15 +1,9 @@
 import type { AzureDriver, AzureDriverOptions } from '../drivers/azure/index.js';
+import type { AzureSettings } from '../drivers/azure/settings.js';
 import { UsageError } from './args.js';
 
 /** The `azure` block of `valet issuer --config`, and what `valet dev --storage azure` takes. */
-export interface AzureCliOptions {
-  container: string;
-  /** The blob endpoint, with an account key from `AZURE_STORAGE_KEY` (instead of a connection string). */
-  endpoint?: string;
-  accountName?: string;
-  clockSkew?: number;
-  sasVersion?: string;
-}
+export type AzureCliOptions = AzureSettings;
 
 /**
  * The Azure driver for the CLI. Credentials come from the environment, never from a file the CLI

@@ -2,6 +2,8 @@
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { azureSettingsSchema } from '../drivers/azure/settings.js';
+import { s3SettingsSchema } from '../drivers/s3/settings.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { type OidcOptions, oidcOptionsSchema } from '../issuer/auth/oidc.js';
 import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
@@ -40,28 +42,10 @@ const configSchema = z
     publicUrl: z.string().optional(),
     basePath: z.string().optional(),
     storageUrl: z.string().optional(),
-    s3: z
-      .object({
-        bucket: z.string(),
-        endpoint: z.string().optional(),
-        region: z.string().optional(),
-        forcePathStyle: z.boolean().optional(),
-        checksums: z.boolean().optional(),
-        // Add the bucket-policy statement that refuses server-side copies (default true).
-        refuseCopies: z.boolean().optional(),
-      })
-      .strict()
-      .optional(),
-    azure: z
-      .object({
-        container: z.string(),
-        endpoint: z.string().optional(),
-        accountName: z.string().optional(),
-        clockSkew: z.number().int().min(0).optional(),
-        sasVersion: z.string().optional(),
-      })
-      .strict()
-      .optional(),
+    // The S3 driver's own settings, and whether to add the bucket-policy statement that refuses
+    // server-side copies (default true).
+    s3: s3SettingsSchema.extend({ refuseCopies: z.boolean().optional() }).strict().optional(),
+    azure: azureSettingsSchema.optional(),
     signingKeys: z.array(z.string()).min(1),
     storageSecretFile: z.string(),
     database: z.string().default('issuer.sqlite'),

@@ -58,6 +58,19 @@ describe('valet issuer --config file mistakes', () => {
     assert.match(said, /only asymmetric algorithms/);
   });
 
+  it("checks an s3 or azure block with the driver's own settings, naming where", async () => {
+    const s3 = await configFile((c) => {
+      delete c.storageUrl;
+      c.s3 = { bucket: 'photos', endpoint: 'ceph.local:7480' };
+    });
+    assert.match(await refusal(s3), /s3\.endpoint/);
+    const azure = await configFile((c) => {
+      delete c.storageUrl;
+      c.azure = { container: 'Photos_2026' };
+    });
+    assert.match(await refusal(azure), /azure\.container.*3 to 63 of a-z, 0-9 and -/);
+  });
+
   it('says which key an unknown one most likely meant, and where', async () => {
     const file = await configFile((c) => {
       c.storageSecret = c.storageSecretFile;
