@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FieldsOf } from '../../token/same-keys.js';
 import type { AzureDriverOptions } from './index.js';
 
 /**
@@ -20,9 +21,5 @@ export const azureSettingsSchema = z
 export type AzureSettings = z.infer<typeof azureSettingsSchema>;
 
 // Every setting is an option of the driver, of the same type.
-const settingsAreOptions: [Exclude<keyof AzureSettings, keyof AzureDriverOptions>] extends [never]
-  ? AzureSettings extends Partial<AzureDriverOptions>
-    ? true
-    : never
-  : never = true;
+const settingsAreOptions: FieldsOf<AzureSettings, AzureDriverOptions> = true;
 void settingsAreOptions;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FieldsOf } from '../../token/same-keys.js';
 import type { S3DriverOptions } from './index.js';
 
 /**
@@ -20,9 +21,5 @@ export const s3SettingsSchema = z
 export type S3Settings = z.infer<typeof s3SettingsSchema>;
 
 // Every setting is an option of the driver, of the same type.
-const settingsAreOptions: [Exclude<keyof S3Settings, keyof S3DriverOptions>] extends [never]
-  ? S3Settings extends Partial<S3DriverOptions>
-    ? true
-    : never
-  : never = true;
+const settingsAreOptions: FieldsOf<S3Settings, S3DriverOptions> = true;
 void settingsAreOptions;
