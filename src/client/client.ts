@@ -43,8 +43,8 @@ export type * from './types.js';
  * @example
  * ```ts
  * const valet = createClient({ issuer: 'http://127.0.0.1:8080', getToken: () => session.token })
- * const { key } = await valet.upload(file, { name: file.name, onProgress: (p) => bar(p.loaded / p.total!) })
- * const link = await valet.share(key, { ttl: 600 })
+ * const { object } = await valet.upload(file, { name: file.name, onProgress: (p) => bar(p.loaded / p.total!) })
+ * const link = await valet.share(object, { ttl: 600 })
  * ```
  */
 export function createClient(options: ClientOptions): ValetClient {
@@ -144,12 +144,12 @@ export class ValetClient {
   }
 
   /**
-   * A URL that reads `key` straight from storage for a short time: for `<img>`, `<video>`, or a
+   * A URL that reads `object` straight from storage for a short time: for `<img>`, `<video>`, or a
    * download link (`disposition: 'attachment'`, with an optional file name). Storage decides what
    * shows inline (raster images, audio, video, PDF); everything else downloads.
    */
   async readUrl(
-    key: string,
+    object: string,
     options: { disposition?: 'attachment'; filename?: string; signal?: AbortSignal } = {},
   ): Promise<ReadUrl> {
     const minted = await issuerCall<KeyBody>(
@@ -158,7 +158,7 @@ export class ValetClient {
       '/v1/keys',
       {
         op: 'get',
-        object: key,
+        object,
         ...(options.disposition !== undefined && { disposition: options.disposition }),
         ...(options.filename !== undefined && { filename: options.filename }),
       },
@@ -177,12 +177,12 @@ export class ValetClient {
 
   /** Downloads an object straight from storage. */
   async download(
-    key: string,
+    object: string,
     options: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {},
   ): Promise<Download> {
     const { signal, onProgress } = options;
     const response = await withRetry(this.#ctx, this.#ctx.retries + 1, signal, async () => {
-      const minted = await freshKey(this.#ctx, { op: 'get', object: key }, signal);
+      const minted = await freshKey(this.#ctx, { op: 'get', object }, signal);
       return storageFetch(this.#ctx, minted.url, { method: 'GET', signal });
     });
     const size = Number(response.headers.get('content-length') ?? '0');
@@ -201,8 +201,8 @@ export class ValetClient {
     }
     const stream = body;
     return {
-      object: key,
-      key,
+      object,
+      key: object,
       body: stream,
       size,
       contentType: response.headers.get('content-type') ?? 'application/octet-stream',
@@ -212,9 +212,9 @@ export class ValetClient {
   }
 
   /** Deletes an object (with a single-use delete key). */
-  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async delete(object: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await withRetry(this.#ctx, this.#ctx.retries + 1, options.signal, async () => {
-      const minted = await freshKey(this.#ctx, { op: 'delete', object: key }, options.signal);
+      const minted = await freshKey(this.#ctx, { op: 'delete', object }, options.signal);
       const response = await storageFetch(this.#ctx, minted.url, {
         method: 'DELETE',
         signal: options.signal,
@@ -279,12 +279,12 @@ export class ValetClient {
   }
 
   /** Creates a download link for one of the caller's objects, valid for `ttl` seconds. */
-  async share(key: string, options: { ttl: number; signal?: AbortSignal }): Promise<Share> {
+  async share(object: string, options: { ttl: number; signal?: AbortSignal }): Promise<Share> {
     const body = await issuerCall<ShareBody>(
       this.#ctx,
       'POST',
       '/v1/shares',
-      { object: key, ttl: options.ttl },
+      { object, ttl: options.ttl },
       options.signal,
     );
     const link = fromWire<ShareLink>(body);
