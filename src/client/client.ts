@@ -1,13 +1,12 @@
 import { ValetError } from '../token/errors.js';
-import { fromWire } from '../wire/case.js';
 import type { KeyRequestBody } from '../wire/issuer-api.js';
 import { grantOf, type KeyBody, type UploadCheck } from '../wire/keys.js';
-import type { Me, MeBody } from '../wire/me.js';
-import type { DeletedObjectBody, ObjectListBody, ObjectPage } from '../wire/objects.js';
-import type { ShareBody, ShareLink, ShareList, ShareListBody } from '../wire/shares.js';
+import type { Me } from '../wire/me.js';
+import type { DeletedObjectBody, ObjectPage } from '../wire/objects.js';
+import type { ShareLink, ShareList } from '../wire/shares.js';
 import { defaultDigest, fileName, keptFileName, toBlob } from './blob.js';
 import { type ClientContext, clientContext } from './context.js';
-import { freshKey, issuerCall } from './issuer-api.js';
+import { freshKey, issuerAnswer, issuerCall } from './issuer-api.js';
 import type { ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import type { ByteCount, Sent, UploadJob } from './strategies/job.js';
@@ -171,8 +170,8 @@ export class ValetClient {
   async shares(
     options: { signal?: AbortSignal } = {},
   ): Promise<Array<Omit<Share, 'url'> & { createdAt: string }>> {
-    const body = await issuerCall<ShareListBody>(this.#ctx, 'GET', '/v1/shares', undefined, options.signal);
-    return fromWire<ShareList>(body).shares.map((s) => ({ ...s, key: s.object }));
+    const list = await issuerAnswer<ShareList>(this.#ctx, 'GET', '/v1/shares', undefined, options.signal);
+    return list.shares.map((s) => ({ ...s, key: s.object }));
   }
 
   /** Downloads an object straight from storage. */
@@ -254,14 +253,12 @@ export class ValetClient {
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const search = query.toString();
     const path = `/v1/objects${search ? `?${search}` : ''}`;
-    return fromWire<ObjectPage>(
-      await issuerCall<ObjectListBody>(this.#ctx, 'GET', path, undefined, options.signal),
-    );
+    return issuerAnswer<ObjectPage>(this.#ctx, 'GET', path, undefined, options.signal);
   }
 
   /** Who the caller is, the issuer's rules with their limits (as they apply to the caller), and the caller's quota and usage. */
   async me(options: { signal?: AbortSignal } = {}): Promise<Me> {
-    return fromWire<Me>(await issuerCall<MeBody>(this.#ctx, 'GET', '/v1/me', undefined, options.signal));
+    return issuerAnswer<Me>(this.#ctx, 'GET', '/v1/me', undefined, options.signal);
   }
 
   /**
@@ -280,14 +277,13 @@ export class ValetClient {
 
   /** Creates a download link for one of the caller's objects, valid for `ttl` seconds. */
   async share(object: string, options: { ttl: number; signal?: AbortSignal }): Promise<Share> {
-    const body = await issuerCall<ShareBody>(
+    const link = await issuerAnswer<ShareLink>(
       this.#ctx,
       'POST',
       '/v1/shares',
       { object, ttl: options.ttl },
       options.signal,
     );
-    const link = fromWire<ShareLink>(body);
     return { ...link, key: link.object };
   }
 

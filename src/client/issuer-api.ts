@@ -1,6 +1,6 @@
-import { fromWire } from '../wire/case.js';
+import { fromWire, type Wire } from '../wire/case.js';
 import type { KeyRequestBody } from '../wire/issuer-api.js';
-import type { KeyBody, MintedKey } from '../wire/keys.js';
+import type { MintedKey } from '../wire/keys.js';
 import type { ClientContext } from './context.js';
 import { issuerErrorFrom, networkError, notAnIssuer } from './errors.js';
 import { withRetry } from './retry.js';
@@ -51,6 +51,18 @@ export async function issuerCall<T>(
   });
 }
 
+/** An issuer call whose answer is a body declared in wire/: read once, in the code's casing. */
+export async function issuerAnswer<T>(
+  ctx: ClientContext,
+  method: string,
+  path: string,
+  body: unknown,
+  signal: AbortSignal | undefined,
+  attempts = ctx.retries + 1,
+): Promise<T> {
+  return fromWire<T>(await issuerCall<Wire<T>>(ctx, method, path, body, signal, attempts));
+}
+
 /** Asks for a key (once: the transfer's loop retries the whole attempt), again if it would expire before use. */
 export async function freshKey(
   ctx: ClientContext,
@@ -60,7 +72,7 @@ export async function freshKey(
 ): Promise<MintedKey> {
   for (let i = 0; ; i++) {
     onRequest?.();
-    const key = fromWire<MintedKey>(await issuerCall<KeyBody>(ctx, 'POST', '/v1/keys', request, signal, 1));
+    const key = await issuerAnswer<MintedKey>(ctx, 'POST', '/v1/keys', request, signal, 1);
     if (Date.parse(key.expiresAt) - ctx.now() > EXPIRY_MARGIN_MS || i >= 1) return key;
   }
 }

@@ -1,4 +1,5 @@
 import type { ValetClaims } from '../token/claims.js';
+import type { HttpMethod } from '../wire/keys.js';
 import type { CheckResult } from '../wire/readiness.js';
 
 /**
@@ -35,7 +36,7 @@ export type EnforcementTable = Readonly<Record<Constraint, Enforcement>>;
 
 /** A request a client sends to the store with a key (a URL with the key in it, headers, POST fields). */
 export interface SignedRequest {
-  method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE' | 'PATCH';
+  method: HttpMethod;
   url: string;
   /** Headers the client must send as they are (the store checks them). */
   headers: Record<string, string>;

@@ -126,7 +126,7 @@ ${REMOTE_HELP}
     if (values.json)
       printJson({
         object: result.object,
-        // The same as object, for one release (docs/cli.md).
+        // The same as object, for one release (docs/issuer.md).
         key: result.object,
         size: result.size,
         // A store that keeps no checksum reports none: the file's own digest, computed above.

@@ -1,15 +1,7 @@
 import { ValetError } from '../../token/errors.js';
-import { fromWire } from '../../wire/case.js';
-import type {
-  MintedKey,
-  MultipartState,
-  MultipartStateBody,
-  PartBody,
-  SignedPart,
-  UploadProtocol,
-} from '../../wire/keys.js';
-import type { StoredObject, StoredObjectBody } from '../../wire/objects.js';
-import { issuerCall } from '../issuer-api.js';
+import type { MintedKey, MultipartState, SignedPart, UploadProtocol } from '../../wire/keys.js';
+import type { StoredObject } from '../../wire/objects.js';
+import { issuerAnswer, issuerCall } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob } from '../transports/send.js';
 import type { Progress } from '../types.js';
@@ -53,8 +45,13 @@ async function partsFrom(
     await withRetry(ctx, ctx.retries + 1, options.signal, () => sendPart(job, id, n, start, end, before));
     done += end - start;
   }
-  const result = fromWire<StoredObject>(
-    await issuerCall<StoredObjectBody>(ctx, 'POST', `/v1/uploads/${id}/complete`, {}, options.signal, 1),
+  const result = await issuerAnswer<StoredObject>(
+    ctx,
+    'POST',
+    `/v1/uploads/${id}/complete`,
+    {},
+    options.signal,
+    1,
   );
   await forget();
   options.onProgress?.({ loaded: blob.size, total: blob.size });
@@ -79,8 +76,12 @@ async function heldParts(
   count: number,
   bounds: (n: number) => readonly [number, number],
 ): Promise<Set<number>> {
-  const state = fromWire<MultipartState>(
-    await issuerCall<MultipartStateBody>(job.ctx, 'GET', `/v1/uploads/${id}`, undefined, job.options.signal),
+  const state = await issuerAnswer<MultipartState>(
+    job.ctx,
+    'GET',
+    `/v1/uploads/${id}`,
+    undefined,
+    job.options.signal,
   );
   const held = new Set<number>();
   for (const { part, size } of state.parts) {
@@ -94,8 +95,13 @@ async function heldParts(
 async function sendPart(job: ResumableJob, id: string, n: number, start: number, end: number, done: number) {
   const { ctx, blob, options, bytes } = job;
   bytes.toIssuer += jsonBytes({ part: n });
-  const part = fromWire<SignedPart>(
-    await issuerCall<PartBody>(ctx, 'POST', `/v1/uploads/${id}/parts`, { part: n }, options.signal, 1),
+  const part = await issuerAnswer<SignedPart>(
+    ctx,
+    'POST',
+    `/v1/uploads/${id}/parts`,
+    { part: n },
+    options.signal,
+    1,
   );
   let sent = 0;
   const progress = (p: Progress) => {

@@ -1,9 +1,8 @@
 import { ValetError } from '../../token/errors.js';
-import { fromWire } from '../../wire/case.js';
 import type { KeyRequestBody } from '../../wire/issuer-api.js';
-import type { KeyBody, MintedKey } from '../../wire/keys.js';
+import type { MintedKey } from '../../wire/keys.js';
 import { fileFingerprint } from '../blob.js';
-import { issuerCall } from '../issuer-api.js';
+import { issuerAnswer } from '../issuer-api.js';
 import { defaultResumeStore, type ResumeStore, type SavedUpload } from '../resume.js';
 import { withRetry } from '../retry.js';
 import type { BlobLike } from '../types.js';
@@ -140,9 +139,7 @@ function renew(job: ResumableJob, id: string): Promise<MintedKey> {
 
 async function keyFor(job: ResumableJob, body: KeyRequestBody): Promise<MintedKey> {
   job.bytes.toIssuer += jsonBytes(body);
-  return fromWire<MintedKey>(
-    await issuerCall<KeyBody>(job.ctx, 'POST', '/v1/keys', body, job.options.signal),
-  );
+  return issuerAnswer<MintedKey>(job.ctx, 'POST', '/v1/keys', body, job.options.signal);
 }
 
 /** What is remembered of an upload: never its key. */

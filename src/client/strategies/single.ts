@@ -2,7 +2,7 @@ import { ValetError } from '../../token/errors.js';
 import { fromWire } from '../../wire/case.js';
 import type { MintedKey } from '../../wire/keys.js';
 import type { StoredObject, StoredObjectBody } from '../../wire/objects.js';
-import { freshKey, issuerCall } from '../issuer-api.js';
+import { freshKey, issuerAnswer } from '../issuer-api.js';
 import { withRetry } from '../retry.js';
 import { sendBlob, sendForm, sendStream } from '../transports/send.js';
 import type { BlobLike, Progress } from '../types.js';
@@ -73,7 +73,7 @@ export async function confirm(
     return stored;
   }
   const body = stored?.receipt ? { receipt: stored.receipt } : {};
-  const recorded = await issuerCall<StoredObjectBody>(
+  return issuerAnswer<StoredObject>(
     job.ctx,
     'POST',
     key.complete,
@@ -81,7 +81,6 @@ export async function confirm(
     job.options.signal,
     job.ctx.retries + 1,
   );
-  return fromWire<StoredObject>(recorded);
 }
 
 /** Valet storage's answer to an upload; undefined for another store's (S3 answers no JSON). */

@@ -120,6 +120,7 @@ export async function checkUpload(
 
 /** What a put request may ask for at all under `rule`, checked before anything is reserved. */
 function checkPutRequest(rule: Rule, req: KeyRequest, options: { digestLater?: boolean } = {}): void {
+  const limits = ruleLimits(rule);
   if (rule.requireSha256 && req.sha256 === undefined && !options.digestLater) {
     throw new ValetError('bad_request', 'this rule requires the SHA-256 of the body');
   }
@@ -128,13 +129,11 @@ function checkPutRequest(rule: Rule, req: KeyRequest, options: { digestLater?: b
     if (!isMediaRange(essence) || essence.endsWith('/*')) {
       throw new ValetError('bad_request', 'contentType is not a media type');
     }
-    const badType = typeRefusal(ruleLimits(rule), req.contentType);
+    const badType = typeRefusal(limits, req.contentType);
     if (badType) throw badType;
   }
   const badSize =
-    req.size === undefined
-      ? undefined
-      : sizeRefusal(ruleLimits(rule), req.size, `the file (${formatBytes(req.size)})`);
+    req.size === undefined ? undefined : sizeRefusal(limits, req.size, `the file (${formatBytes(req.size)})`);
   if (badSize) throw badSize;
 }
 
