@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration, parseSize, parseWholeSeconds, UsageError } from './args.js';
+import { parseCommandArgs, parseDuration, parseSize, parseWholeSeconds, UsageError } from './args.js';
 
 describe('CLI values', () => {
+  it('says how to pass a value that starts with a dash (a key id can)', () => {
+    const command = { options: { 'signing-key': { type: 'string' as const } }, run: async () => 0 };
+    assert.throws(
+      () => parseCommandArgs(command as never, ['--signing-key', '-Ab3']),
+      (e) =>
+        e instanceof UsageError &&
+        e.message ===
+          'the value after --signing-key starts with "-", so it reads as an option: write --signing-key=VALUE',
+    );
+    assert.equal(parseCommandArgs(command as never, ['--signing-key=-Ab3']).values['signing-key'], '-Ab3');
+  });
+
   it('reads durations', () => {
     assert.equal(parseDuration('90s', '--ttl'), 90);
     assert.equal(parseDuration('5m', '--ttl'), 300);

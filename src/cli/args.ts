@@ -34,8 +34,16 @@ export function parseCommandArgs(
     });
     return { values: values as Record<string, unknown>, positionals };
   } catch (error) {
-    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
-    throw new UsageError(message.split('\n')[0] as string);
+    const message = (error as Error).message;
+    // A value that starts with '-' (a key id can) reads as a flag: say how to pass it.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous)
+      throw new UsageError(
+        `the value after ${ambiguous[1]} starts with "-", so it reads as an option: write ${ambiguous[1]}=VALUE`,
+      );
+    throw new UsageError(
+      message.replace(/\. To specify a positional argument.*$/s, '.').split('\n')[0] as string,
+    );
   }
 }
 

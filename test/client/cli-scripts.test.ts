@@ -75,7 +75,7 @@ describe('valet CLI for scripts', () => {
       [[shared.id, 'users/alice/a.txt']],
     );
     assert.deepEqual(Object.keys(links.shares[0]).sort(), ['created_at', 'expires_at', 'id', 'object']);
-    const unshared = await runValet(['unshare', shared.id, ...as(system, 'alice'), '--json']);
+    const unshared = await runValet(['unshare', ...as(system, 'alice'), '--json', '--', shared.id]);
     assert.deepEqual(JSON.parse(unshared.stdout), { id: shared.id, revoked: true });
     assert.deepEqual(JSON.parse((await runValet(['shares', ...as(system, 'alice'), '--json'])).stdout), {
       shares: [],
@@ -221,10 +221,10 @@ describe('valet CLI for scripts', () => {
     const system = await startSystem(t, { issuer: { admins: ['root'] } });
     const minted = await system.issuer.mint('alice', { op: 'get', key: 'users/alice/x' });
     const denied = jsonFailure(
-      await runValet(['revoke', '--key', minted.id, ...as(system, 'alice'), '--json']),
+      await runValet(['revoke', `--key=${minted.id}`, ...as(system, 'alice'), '--json']),
     );
     assert.deepEqual([denied.status, denied.code], [1, 'forbidden']);
-    const key = await runValet(['revoke', '--key', minted.id, ...as(system, 'root'), '--json']);
+    const key = await runValet(['revoke', `--key=${minted.id}`, ...as(system, 'root'), '--json']);
     assert.equal(key.code, 0, key.stderr);
     assert.deepEqual(JSON.parse(key.stdout), { revoked: { kind: 'key', value: minted.id } });
     const subject = await runValet([
@@ -238,8 +238,8 @@ describe('valet CLI for scripts', () => {
     assert.equal(subject.stdout, 'revoked subject bob\n');
     const signing = await runValet([
       'revoke',
-      '--signing-key',
-      system.key.jwk.kid as string,
+      // The = form: a key id may start with "-".
+      `--signing-key=${system.key.jwk.kid as string}`,
       ...as(system, 'root'),
       '--json',
     ]);
