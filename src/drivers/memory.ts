@@ -149,7 +149,9 @@ export class MemoryDriver implements StorageDriver {
 
   async sign(claims: ValetClaims, options: SignOptions): Promise<SignedRequest> {
     const { op, obj, exp, jti } = claims;
-    if (op === 'head') throw new ValetError('invalid_options', 'the memory store signs no head requests');
+    if (op === 'head' || op === 'publish') {
+      throw new ValetError('invalid_options', `the memory store signs no ${op} requests`);
+    }
     const c: Grant['c'] = {
       ...(claims.size !== undefined && { size: claims.size }),
       ...(claims.max_size !== undefined && { max_size: claims.max_size }),

@@ -24,7 +24,7 @@ export interface ValetStorageDriverOptions {
   timeout?: number;
 }
 
-const OP_METHOD = { put: 'PUT', get: 'GET', head: 'HEAD', delete: 'DELETE' } as const;
+const OP_METHOD = { put: 'PUT', get: 'GET', head: 'HEAD', delete: 'DELETE', publish: 'POST' } as const;
 const SHA256_ETAG = /^"([0-9a-f]{64})"$/;
 
 /**

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import type { CorsPolicy } from '../wire/cors.js';
 import { UsedKeyLedger } from './access/ledger.js';
 import { RevocationFeed } from './access/revocations.js';
+import { HeldVersions } from './disk/held-versions.js';
 import { FileStore } from './disk/store.js';
 import { EventOutbox } from './events/events.js';
 import { storageCors } from './http/cors.js';
@@ -15,11 +16,15 @@ export interface Parts {
   log: Logger;
   store: FileStore;
   ledger: UsedKeyLedger;
+  held: HeldVersions;
   outbox: EventOutbox | undefined;
   feed: RevocationFeed | undefined;
 }
 
-/** Opens the data directory, the single-use ledger and the event outbox (recovering its events). */
+/**
+ * Opens the data directory, the single-use ledger, the held versions and the event outbox
+ * (recovering its events).
+ */
 export async function openParts(options: StorageServerOptions): Promise<Parts> {
   const cors = storageCors(options.corsOrigins ?? []);
   const log = options.logger ?? pino({ base: { service: 'valet-storage' } }, pino.destination(2));
@@ -35,6 +40,7 @@ export async function openParts(options: StorageServerOptions): Promise<Parts> {
   });
   const now = options.now ?? Date.now;
   let ledger: UsedKeyLedger | undefined;
+  let held: HeldVersions | undefined;
   let outbox: EventOutbox | undefined;
   // The list is kept in the data directory: a restart while the issuer is away still knows it.
   const feed =
@@ -43,6 +49,7 @@ export async function openParts(options: StorageServerOptions): Promise<Parts> {
   try {
     await feed?.restore();
     ledger = UsedKeyLedger.open(store.dir);
+    held = HeldVersions.open(store.dir);
     if (options.events) {
       outbox = EventOutbox.open(store.dir, options.events, log);
       await outbox.recover(async ({ type, object, key_id }) => {
@@ -57,8 +64,9 @@ export async function openParts(options: StorageServerOptions): Promise<Parts> {
     feed?.stop();
     await outbox?.close();
     ledger?.close();
+    held?.close();
     await store.close();
     throw error;
   }
-  return { cors, log, store, ledger, outbox, feed };
+  return { cors, log, store, ledger, held, outbox, feed };
 }

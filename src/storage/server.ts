@@ -104,7 +104,7 @@ class Storage implements StorageServer {
       feed: parts.feed,
       ledger: parts.ledger,
     });
-    const commits = new Commits(parts.store, parts.outbox, this.#now);
+    const commits = new Commits(parts.store, parts.outbox, parts.held, this.#now);
     const objects = new ObjectRoutes(parts.store, this.#access, commits, {
       now: this.#now,
       budget: new SendBudget(options.downloadBuffers ?? DEFAULT_SEND_BUDGET),
@@ -213,10 +213,11 @@ class Storage implements StorageServer {
     await Promise.allSettled([...this.#handlers]);
     clearInterval(this.#pruneTimer);
     this.#routes.tus.stop();
-    const { feed, outbox, ledger, store } = this.#parts;
+    const { feed, outbox, ledger, held, store } = this.#parts;
     feed?.stop();
     await outbox?.close();
     ledger.close();
+    held.close();
     await store.close();
     this.#log.info('storage stopped');
     this.#log.flush();

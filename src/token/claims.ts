@@ -12,10 +12,13 @@ export const VALET_KEY_TYP = 'valet-key+jwt';
 export const VALET_KEY_ALG = 'EdDSA';
 
 /** The one operation a valet key authorises. */
-export type Operation = 'get' | 'head' | 'put' | 'delete';
+export type Operation = 'get' | 'head' | 'put' | 'delete' | 'publish';
 
-/** All operations, in a stable order. */
-export const OPERATIONS: readonly Operation[] = ['get', 'head', 'put', 'delete'];
+/**
+ * All operations, in a stable order. `publish` is the issuer's own: it makes a held version (an
+ * upload under validation) readable on Valet storage; no rule ever mints it for a client.
+ */
+export const OPERATIONS: readonly Operation[] = ['get', 'head', 'put', 'delete', 'publish'];
 
 // A media type essence or a `type/*` range, lower case (RFC 9110 §8.3.1 token characters).
 const MEDIA_RANGE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$/;
@@ -47,7 +50,8 @@ export const FILENAME = z
  *
  * | claim           | meaning                                                                    |
  * | --------------- | -------------------------------------------------------------------------- |
- * | `op`            | the one operation allowed: `get`, `head`, `put` or `delete`                 |
+ * | `op`            | the one operation allowed: `get`, `head`, `put`, `delete`, or `publish`    |
+ * |                 | (the issuer's own: makes a held version readable)                          |
  * | `obj`           | the exact object key (canonical NFC form)                                  |
  * | `sub`           | who the key was minted for (opaque to storage, kept for audit)             |
  * | `jti`           | unique key id (single-use ledger, audit, revocation)                       |
@@ -62,6 +66,10 @@ export const FILENAME = z
  * | `once`          | any op: single use                                                         |
  * | `resumable`     | put: creates one resumable (tus) upload, whose id is this key's `jti`      |
  * | `upload`        | put: continues the resumable upload with this id (a renewed key)           |
+ * | `hold`          | put: storage holds the version unreadable until the issuer publishes it    |
+ * |                 | (the upload is being validated)                                            |
+ * | `held`          | get/head: may read a held version (the issuer's validators only)           |
+ * | `version`       | publish: the key id of the version to publish                              |
  * | `filename`      | get/head: download file name for `Content-Disposition`                     |
  * | `inline`        | get/head: `true` serve inline, `false` force a download, absent: by type   |
  * | `rev`           | any op: the oldest (seconds) storage's revocation list may be when the key |
@@ -72,7 +80,7 @@ export const FILENAME = z
  */
 export const valetClaimsSchema = z
   .strictObject({
-    op: z.enum(['get', 'head', 'put', 'delete']),
+    op: z.enum(['get', 'head', 'put', 'delete', 'publish']),
     obj: z.string().refine(isCanonicalObjectKey, 'obj must be a canonical object key'),
     sub: z.string().min(1).max(256),
     jti: z.string().regex(KEY_ID),
@@ -89,6 +97,9 @@ export const valetClaimsSchema = z
     once: z.boolean().optional(),
     resumable: z.literal(true).optional(),
     upload: z.string().regex(KEY_ID).optional(),
+    hold: z.literal(true).optional(),
+    held: z.literal(true).optional(),
+    version: z.string().regex(KEY_ID).optional(),
     filename: FILENAME.optional(),
     inline: z.boolean().optional(),
     rev: z
@@ -115,8 +126,9 @@ const WRITE_ONLY = [
   'no_overwrite',
   'resumable',
   'upload',
+  'hold',
 ] as const;
-const READ_ONLY = ['filename', 'inline'] as const;
+const READ_ONLY = ['filename', 'inline', 'held'] as const;
 
 function constraintProblem(c: ValetClaims): string | undefined {
   if (c.op !== 'put') {
@@ -125,6 +137,9 @@ function constraintProblem(c: ValetClaims): string | undefined {
   if (c.op !== 'get' && c.op !== 'head') {
     for (const name of READ_ONLY)
       if (c[name] !== undefined) return `${name} applies to get and head keys only`;
+  }
+  if ((c.op === 'publish') !== (c.version !== undefined)) {
+    return 'a publish key names the version it publishes, and only a publish key does';
   }
   if (c.min_size !== undefined && c.max_size !== undefined && c.min_size > c.max_size) {
     return 'min_size is larger than max_size';

@@ -32,6 +32,13 @@ export const ERROR_STATUS = {
   quota_exceeded: 403,
   /** An upload reported done breaks its key's constraints (checked from the store): it was removed. */
   upload_rejected: 422,
+  /**
+   * An upload's content failed its rule's validation (its true type, a virus scan, the app's own
+   * check): it was removed, and the message says why.
+   */
+  content_rejected: 422,
+  /** The object is still being validated: nobody may read or share it until it passes. */
+  object_pending: 409,
   /** A webhook or feed request whose HMAC signature is missing, wrong or outside the replay window. */
   signature_invalid: 401,
   /** The client could not reach the server (connection refused, reset or cut). */

@@ -49,6 +49,12 @@ export interface MintOptions {
   resumable?: boolean;
   /** put: the key continues the resumable upload with this id. */
   upload?: string;
+  /** put: storage holds the version unreadable until the issuer publishes it (validation). */
+  hold?: boolean;
+  /** get/head: may read a held version (the issuer's validators). */
+  held?: boolean;
+  /** publish: the key id of the version to publish. */
+  version?: string;
   /** get/head: download file name. */
   filename?: string;
   /** get/head: serve inline (`true`) or as a download (`false`); absent: by content type. */
@@ -143,6 +149,9 @@ export function buildClaims(options: MintOptions): ValetClaims {
     ...(options.once && { once: true }),
     ...(options.resumable && { resumable: true as const }),
     ...(options.upload !== undefined && { upload: options.upload }),
+    ...(options.hold && { hold: true as const }),
+    ...(options.held && { held: true as const }),
+    ...(options.version !== undefined && { version: options.version }),
     ...(options.filename !== undefined && { filename: options.filename }),
     ...(options.inline !== undefined && { inline: options.inline }),
     ...(options.revocationStaleness !== undefined && { rev: options.revocationStaleness }),

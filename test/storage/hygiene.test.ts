@@ -69,7 +69,7 @@ describe('HTTP hygiene', () => {
     const missing = await request(storage.url, { path: '/nothing/here' });
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error?.code, 'not_found');
-    const post = await request(storage.url, { method: 'POST', path: '/o/x', body: 'x' });
+    const post = await request(storage.url, { method: 'PATCH', path: '/o/x', body: 'x' });
     assert.equal(post.status, 405);
     assert.equal(post.json.error?.code, 'method_not_allowed');
     assert.match(String(post.headers.allow), /PUT/);

@@ -19,7 +19,9 @@ const OWN_ENTRIES = new Set([
   FORMAT_FILE,
   `${FORMAT_FILE}.tmp`,
   'storage.lock',
-  ...['ledger', 'outbox'].flatMap((db) => ['', '-wal', '-shm', '-journal'].map((s) => `${db}.sqlite${s}`)),
+  ...['ledger', 'held', 'outbox'].flatMap((db) =>
+    ['', '-wal', '-shm', '-journal'].map((s) => `${db}.sqlite${s}`),
+  ),
   'objects',
   'tmp',
   'journal',

@@ -23,6 +23,7 @@ export type { OpenObject } from './object-reader.js';
  * DIR/format.json          format marker {"format":"valet-storage","version":1}
  * DIR/storage.lock         PID of the server using the directory
  * DIR/ledger.sqlite        single-use key ledger (see ledger.ts)
+ * DIR/held.sqlite          versions held until the issuer publishes them (see held-versions.ts)
  * DIR/objects/xx/<sha256>  one file per object: 4 KiB metadata header, then the bytes
  * DIR/tmp/<random>.part    uploads in progress (swept at start-up)
  * DIR/journal/<n>.log      small uploads not yet checkpointed (replayed at start-up; see journal.ts)

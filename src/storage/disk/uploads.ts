@@ -37,6 +37,8 @@ export interface UploadInfo {
   /** SHA-256 bound in the creating key, if any. */
   sha256?: string;
   noOverwrite: boolean;
+  /** The object is held until the issuer publishes it (the creating key said `hold`). */
+  hold?: boolean;
   /** Created, ms since the epoch. */
   created: number;
   /** An unfinished upload is removed after this time (ms since the epoch). */

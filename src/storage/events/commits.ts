@@ -1,6 +1,7 @@
 import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import type { Receipt, StorageEvent } from '../../wire/events.js';
+import type { HeldVersions } from '../disk/held-versions.js';
 import type { ObjectMeta } from '../disk/object-file.js';
 import type { FileStore } from '../disk/store.js';
 import type { Upload } from '../disk/upload-file.js';
@@ -9,33 +10,39 @@ import type { EventOutbox } from './events.js';
 /**
  * Making a change visible, with its event for the issuer: an upload's version is sealed and
  * committed, a deletion removes the current version, and the event (when a webhook is set) is
- * recorded before the change is visible and published exactly when it is.
+ * recorded before the change is visible and published exactly when it is. A version made with a
+ * key that says `hold` is held before it is visible, until the issuer publishes it.
  */
 export class Commits {
   readonly #store: FileStore;
   readonly #outbox: EventOutbox | undefined;
   readonly #now: () => number;
+  readonly held: HeldVersions;
 
-  constructor(store: FileStore, outbox: EventOutbox | undefined, now: () => number) {
+  constructor(store: FileStore, outbox: EventOutbox | undefined, held: HeldVersions, now: () => number) {
     this.#store = store;
     this.#outbox = outbox;
+    this.held = held;
     this.#now = now;
   }
 
   /**
    * Seals a received file as the version `meta` and commits it. `consume` (a single-use key) runs
-   * after the file is durable and before it can be seen. Returns whether the object is new, and
-   * (with a webhook) the receipt of its event for the client to hand to the issuer.
+   * after the file is durable and before it can be seen; `hold`: the version is held (unreadable
+   * but to the issuer's validators) from before it can be seen until the issuer publishes it.
+   * Returns whether the object is new, and (with a webhook) the receipt of its event for the
+   * client to hand to the issuer.
    */
   async commitVersion(
     upload: Upload,
     meta: ObjectMeta,
-    options: { noOverwrite: boolean; existed?: Promise<boolean>; consume?: () => void },
+    options: { noOverwrite: boolean; hold?: boolean; existed?: Promise<boolean>; consume?: () => void },
   ): Promise<{ created: boolean; receipt?: Receipt }> {
     const ticket = await this.#store.seal(upload, meta, options.noOverwrite);
     let event: { seq: number; body: string } | undefined;
     try {
       options.consume?.();
+      if (options.hold) this.held.hold(meta.key, meta.keyId);
       event = this.#prepare({
         type: 'object.created',
         ...eventFields(meta, { jti: meta.keyId, sub: meta.subject }),
@@ -55,10 +62,14 @@ export class Commits {
       });
     } catch (error) {
       // A commit can fail after its rename (the directory fsync): then the version is visible.
-      if (event !== undefined) this.#settle(event, (await this.metaOf(meta.key))?.keyId === meta.keyId);
+      const landed = (await this.metaOf(meta.key))?.keyId === meta.keyId;
+      if (event !== undefined) this.#settle(event, landed);
+      if (!landed && options.hold) this.held.release(meta.key, meta.keyId);
       throw error;
     }
     this.#settle(event, true);
+    // The versions this one replaced are gone: their holds with them.
+    this.held.releaseAllBut(meta.key, meta.keyId);
     if (!event || !this.#outbox) return { created };
     return { created, receipt: await this.#outbox.receipt(event.body, this.#now()) };
   }
@@ -83,8 +94,22 @@ export class Commits {
       this.#settle(event, deleted);
     }
     if (!deleted) throw new ValetError('not_found', 'no such object');
+    this.held.releaseAllBut(claims.obj);
     if (!event || !this.#outbox) return undefined;
     return this.#outbox.receipt(event.body, this.#now());
+  }
+
+  /**
+   * Publishes the held version the key names (the issuer's validators passed it): readable from
+   * now on. Idempotent; `precondition_failed` if the object's current version is another.
+   */
+  async publish(claims: ValetClaims): Promise<void> {
+    const meta = await this.metaOf(claims.obj);
+    if (!meta) throw new ValetError('not_found', 'no such object');
+    if (meta.keyId !== claims.version) {
+      throw new ValetError('precondition_failed', 'the object was replaced or removed since that upload');
+    }
+    this.held.release(claims.obj, meta.keyId);
   }
 
   /** The metadata of an object's current version, if any. */

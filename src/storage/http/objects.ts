@@ -19,14 +19,15 @@ import { checkPutStart, refuseIfExists } from './put-checks.js';
 import { parseRange } from './range.js';
 
 const EMPTY = Buffer.alloc(0);
-const METHOD_OPS = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' } as const;
-/** The methods of `/o/<key>`. */
-export const OBJECT_METHODS = 'GET, HEAD, PUT, DELETE, OPTIONS';
+const METHOD_OPS = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete', POST: 'publish' } as const;
+/** The methods of `/o/<key>` (`POST`: the issuer publishes a held version). */
+export const OBJECT_METHODS = 'GET, HEAD, PUT, DELETE, POST, OPTIONS';
 
 /**
  * `/o/<object key>`: `PUT` stores a version (streamed to disk, checked against the key as it
  * arrives, committed whole or not at all), `GET`/`HEAD` serve one with safe headers, ranges and
- * conditional requests, `DELETE` removes it. The key must be for this object and this operation.
+ * conditional requests, `DELETE` removes it, `POST` with the issuer's publish key makes a held
+ * version readable. The key must be for this object and this operation.
  */
 export class ObjectRoutes {
   readonly #store: FileStore;
@@ -68,7 +69,10 @@ export class ObjectRoutes {
     try {
       if (op === 'put') await this.#put(ex, claims, expectContinue);
       else if (op === 'delete') await this.#delete(ex, claims);
-      else await this.#read(ex, claims, op === 'head');
+      else if (op === 'publish') {
+        await this.#commits.publish(claims);
+        ex.res.writeHead(204).end();
+      } else await this.#read(ex, claims, op === 'head');
     } finally {
       if (claims.once) this.#access.release(claims);
     }
@@ -114,6 +118,7 @@ export class ObjectRoutes {
       const noOverwrite = claims.no_overwrite === true;
       const { created, receipt } = await this.#commits.commitVersion(upload, meta, {
         noOverwrite,
+        ...(claims.hold && { hold: true }),
         // Whether to answer 201 or 200: looked up while the file is being synced.
         ...(!noOverwrite && { existed: this.#store.exists(claims.obj) }),
         consume: () => this.#access.consume(claims),
@@ -147,6 +152,12 @@ export class ObjectRoutes {
     let streaming = false;
     try {
       const { meta } = object;
+      if (!claims.held && this.#commits.held.isHeld(meta.key, meta.keyId)) {
+        throw new ValetError(
+          'object_pending',
+          'the object is being checked (its upload is validated before anyone may read it); ask again later',
+        );
+      }
       res.setHeader('ETag', meta.etag);
       res.setHeader('Last-Modified', new Date(meta.created).toUTCString());
       res.setHeader('Cache-Control', 'private, no-store');

@@ -199,6 +199,7 @@ export class TusBridge {
       contentType: declaredType?.trim() || 'application/octet-stream',
       ...(claims.sha256 !== undefined && { sha256: claims.sha256 }),
       noOverwrite: claims.no_overwrite === true,
+      ...(claims.hold && { hold: true }),
       created,
       expires: created + this.#uploads.getExpiration(),
       metadata,
@@ -291,6 +292,7 @@ export class TusBridge {
     };
     const { receipt } = await this.#o.commits.commitVersion(await Upload.reopen(file), meta, {
       noOverwrite: info.noOverwrite,
+      ...(info.hold && { hold: true }),
     });
     this.#o.log.info({ upload: info.id, object: info.object, size: info.size }, 'resumable upload stored');
     return { sha256, etag: meta.etag, ...(receipt && { receipt }) };
