@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { ValetError } from '../token/errors.js';
 import { buildClaims, type MintOptions, randomKeyId } from '../token/mint.js';
 import type { DriverUnderTest } from './contract.js';
+import { ownKeyOptions } from './own-keys.js';
 import type { DriverContext, SignedRequest, SignOptions, StorageDriver } from './types.js';
 
 /** The contract suite's tools (see contract.ts): names, signing, sending, and what to expect. */
@@ -40,10 +41,8 @@ export function toolkit(setup: DriverUnderTest): Toolkit {
     name: (suffix) => `contract/${run}/${suffix}`,
     context: (now = Date.now()) => ({
       now,
-      issuerKey: (op, object) =>
-        valetKey(
-          buildClaims({ op, object, subject: 'contract', ttl: 60, once: op === 'delete', now: () => now }),
-        ),
+      issuerKey: (op, object, version) =>
+        valetKey(buildClaims({ ...ownKeyOptions(op, object, 'contract', version), now: () => now })),
     }),
     async sign(o, type) {
       const { claims: c, now } = claims(o);

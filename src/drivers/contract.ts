@@ -82,6 +82,26 @@ export function driverContract(name: string, open: () => Promise<DriverUnderTest
       await setup.driver.delete(object, t.context());
     });
 
+    it('streams an object with its own authority, only the version asked for (validators)', async (ctx) => {
+      const { driver } = setup;
+      if (!driver.read) return ctx.skip('this driver reads no objects: no rule of it may validate content');
+      const body = randomBytes(300_000);
+      const object = await t.stored('own-read.bin', body);
+      const read = await driver.read(object, t.context());
+      assert.ok(read, 'read() finds the object');
+      const chunks: Buffer[] = [];
+      for await (const chunk of read.body) chunks.push(Buffer.from(chunk));
+      assert.deepEqual(Buffer.concat(chunks), body);
+      assert.equal(read.size, body.length);
+      const head = await driver.head(object, t.context());
+      assert.equal(read.etag, head?.etag);
+      const same = await driver.read(object, t.context(), { etag: read.etag });
+      assert.ok(same, 'the same version is read by its ETag');
+      same.body.destroy();
+      assert.equal(await driver.read(object, t.context(), { etag: '"another-version"' }), undefined);
+      assert.equal(await driver.read(t.name('missing.bin'), t.context()), undefined);
+    });
+
     it('has its store refuse every constraint its enforcement table says the store enforces', async () => {
       const table = setup.driver.enforcement();
       const enforced = (Object.keys(table) as Constraint[]).filter((c) => table[c] === 'store');

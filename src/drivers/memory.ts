@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { contentTypeAllowed, type ValetClaims } from '../token/claims.js';
 import { type ErrorCode, ValetError } from '../token/errors.js';
 import { randomKeyId } from '../token/mint.js';
@@ -9,6 +10,7 @@ import type {
   EnforcementTable,
   HeadResult,
   MultipartUploads,
+  ObjectStream,
   SignedRequest,
   SignOptions,
   StorageDriver,
@@ -188,6 +190,16 @@ export class MemoryDriver implements StorageDriver {
 
   async delete(object: string): Promise<void> {
     this.objects.delete(normalizeObjectKey(object));
+  }
+
+  async read(
+    object: string,
+    _context?: unknown,
+    options: { etag?: string } = {},
+  ): Promise<ObjectStream | undefined> {
+    const found = this.objects.get(normalizeObjectKey(object));
+    if (!found || (options.etag !== undefined && options.etag !== found.etag)) return undefined;
+    return { body: Readable.from([found.bytes]), size: found.bytes.byteLength, etag: found.etag };
   }
 
   /** The store: answers a request made with one of its signed URLs (web-standard, no port). */

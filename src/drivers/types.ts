@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ValetClaims } from '../token/claims.js';
 import type { HttpMethod } from '../wire/keys.js';
 import type { CheckResult } from '../wire/readiness.js';
@@ -66,11 +67,20 @@ export interface DriverContext {
   /** The issuer's clock for this call, ms since the epoch. */
   readonly now: number;
   /**
-   * A valet key the issuer signs (and records) for its own `head` or `delete` of `object`: a
-   * driver for a store that verifies valet keys (Valet storage) sends it; a driver with
-   * credentials of its own (S3, Azure) ignores it.
+   * A valet key the issuer signs (and records) for its own `head`, `get`, `delete` or `publish` of
+   * `object` (its reads may read a held version; `version`: the key id of the version a publish
+   * key publishes): a driver for a store that verifies valet keys (Valet storage) sends it; a
+   * driver with credentials of its own (S3, Azure) ignores it.
    */
-  issuerKey(op: 'head' | 'delete', object: string): Promise<string>;
+  issuerKey(op: 'head' | 'get' | 'delete' | 'publish', object: string, version?: string): Promise<string>;
+}
+
+/** An object's bytes as {@link StorageDriver.read} streams them. */
+export interface ObjectStream {
+  /** The bytes, streamed as the store sends them (destroy it to stop early). */
+  body: Readable;
+  size: number;
+  etag: string;
 }
 
 /** What {@link StorageDriver.sign} gets besides the claims. */
@@ -183,6 +193,23 @@ export interface StorageDriver {
   head(object: string, context: DriverContext): Promise<HeadResult | undefined>;
   /** Deletes an object with the driver's own authority (a missing object is not an error). */
   delete(object: string, context: DriverContext): Promise<void>;
+  /**
+   * Streams an object's bytes with the driver's own authority (the issuer's validators read
+   * through it, never through the app's request path): `undefined` if the object does not exist,
+   * or (with `etag`) if its current version is another. Without it, no rule may validate content.
+   */
+  read?(
+    object: string,
+    context: DriverContext,
+    options?: { etag?: string },
+  ): Promise<ObjectStream | undefined>;
+  /**
+   * A store that holds an upload made with a `hold` key (Valet storage) makes the version `version`
+   * (the key id that made it) readable: `published`, or `replaced` if the object's current version
+   * is another (or it is gone). A store without holds has none: the issuer alone keeps a pending
+   * object unreadable there (it signs no read for it).
+   */
+  publish?(object: string, version: string, context: DriverContext): Promise<'published' | 'replaced'>;
   /** Resumable uploads, if the store has them. */
   readonly resumable?: ResumableUploads;
   /**

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ValetClaims } from '../token/claims.js';
 import { ValetError } from '../token/errors.js';
 import { keyUrl } from '../token/mint.js';
@@ -8,6 +10,7 @@ import {
   type DriverContext,
   type EnforcementTable,
   type HeadResult,
+  type ObjectStream,
   type SignedRequest,
   type SignOptions,
   type StorageDriver,
@@ -111,6 +114,38 @@ export class ValetStorageDriver implements StorageDriver {
     if (!response.ok && response.status !== 404) throw refused('remove', response.status);
   }
 
+  /** `GET` (with `If-Match` for a version) with a read key the issuer made: held versions too. */
+  async read(
+    object: string,
+    context: DriverContext,
+    options: { etag?: string } = {},
+  ): Promise<ObjectStream | undefined> {
+    const token = await context.issuerKey('get', object);
+    const headers = options.etag === undefined ? undefined : { 'if-match': options.etag };
+    const response = await this.#send('GET', object, token, { headers, keepBody: true });
+    if (response.status === 404 || response.status === 412) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw refused('read', response.status);
+    }
+    return {
+      body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+      size: Number(response.headers.get('content-length') ?? 0),
+      etag: response.headers.get('etag') ?? '',
+    };
+  }
+
+  /** `POST` with a single-use publish key for the version: storage serves it from now on. */
+  async publish(object: string, version: string, context: DriverContext): Promise<'published' | 'replaced'> {
+    const response = await this.#send('POST', object, await context.issuerKey('publish', object, version));
+    if (response.status === 204) return 'published';
+    if (response.status === 404 || response.status === 412) return 'replaced';
+    throw refused('publish', response.status);
+  }
+
   /**
    * Storage's own readiness (`GET /readyz`): failing when it does not answer, or when what fails
    * there is its link to this issuer (the secrets differ, a wrong URL): the pair is misconfigured.
@@ -145,17 +180,28 @@ export class ValetStorageDriver implements StorageDriver {
     return ok();
   }
 
-  async #send(method: 'HEAD' | 'DELETE', object: string, token: string): Promise<Response> {
+  async #send(
+    method: 'HEAD' | 'GET' | 'DELETE' | 'POST',
+    object: string,
+    token: string,
+    options: { headers?: Record<string, string> | undefined; keepBody?: boolean } = {},
+  ): Promise<Response> {
     let response: Response;
+    // A read streams for as long as its body takes: only its answer's head is timed.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeout);
     try {
       response = await this.#fetch(keyUrl(this.url, object, token), {
         method,
-        signal: AbortSignal.timeout(this.#timeout),
+        ...(options.headers && { headers: options.headers }),
+        signal: controller.signal,
       });
     } catch (cause) {
       throw new ValetError('unavailable', 'Valet storage could not be reached', { cause });
+    } finally {
+      clearTimeout(timer);
     }
-    await response.body?.cancel();
+    if (!options.keepBody) await response.body?.cancel();
     return response;
   }
 }

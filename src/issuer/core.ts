@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ownKeyOptions } from '../drivers/own-keys.js';
 import type {
   Constraint,
   DriverContext,
@@ -137,8 +138,8 @@ export class IssuerCore {
     const now = this.now();
     return {
       now,
-      issuerKey: async (op, object) => {
-        const claims = buildClaims({ op, object, subject, ttl: 60, once: op === 'delete', now: () => now });
+      issuerKey: async (op, object, version) => {
+        const claims = buildClaims({ ...ownKeyOptions(op, object, subject, version), now: () => now });
         await this.records.recordGrant(this.grant(claims, reason, {}));
         return signClaims(this.signing.active(), claims);
       },

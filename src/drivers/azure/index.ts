@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
@@ -8,6 +9,7 @@ import type {
   EnforcementTable,
   HeadResult,
   MultipartUploads,
+  ObjectStream,
   SignedRequest,
   SignOptions,
   StorageDriver,
@@ -210,6 +212,25 @@ export class AzureDriver implements StorageDriver {
       };
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Streams a blob (as the issuer; `etag`: only that version). */
+  async read(
+    object: string,
+    _context?: unknown,
+    options: { etag?: string } = {},
+  ): Promise<ObjectStream | undefined> {
+    try {
+      const got = await this.container
+        .getBlobClient(normalizeObjectKey(object))
+        .download(0, undefined, options.etag === undefined ? {} : { conditions: { ifMatch: options.etag } });
+      if (!got.readableStreamBody) return undefined;
+      return { body: got.readableStreamBody as Readable, size: got.contentLength ?? 0, etag: got.etag ?? '' };
+    } catch (error) {
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status === 404 || status === 412) return undefined;
       throw error;
     }
   }

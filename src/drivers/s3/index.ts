@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   PutBucketCorsCommand,
@@ -15,6 +17,7 @@ import type {
   EnforcementTable,
   HeadResult,
   MultipartUploads,
+  ObjectStream,
   SignedRequest,
   SignOptions,
   StorageDriver,
@@ -238,6 +241,28 @@ export class S3Driver implements StorageDriver {
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return undefined;
+      throw error;
+    }
+  }
+
+  /** Streams an object (as the issuer; `etag`: only that version, with `If-Match`). */
+  async read(
+    object: string,
+    _context?: unknown,
+    options: { etag?: string } = {},
+  ): Promise<ObjectStream | undefined> {
+    try {
+      const got = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: normalizeObjectKey(object),
+          ...(options.etag !== undefined && { IfMatch: options.etag }),
+        }),
+      );
+      return { body: got.Body as Readable, size: got.ContentLength ?? 0, etag: got.ETag ?? '' };
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || status === 412) return undefined;
       throw error;
     }
   }
