@@ -4,6 +4,7 @@ import { descriptionCases } from './contract-descriptions.js';
 import { created, grant, type Open, T0 } from './contract-fixtures.js';
 import { listingCases } from './contract-listing.js';
 import { shareCases } from './contract-shares.js';
+import { validationCases } from './contract-validations.js';
 import type { GrantRecord, RecordStore } from './records.js';
 
 /**
@@ -28,6 +29,7 @@ export function recordStoreContract(name: string, open: Open): void {
     shareCases(open);
     revocationCases(open);
     leaseCases(open);
+    validationCases(open);
   });
 }
 

@@ -44,6 +44,12 @@ export async function recordEventTx(
     event.receivedAt,
     event.keyId,
   ]);
+  // A validation under way for an earlier version (or the deleted object) has nothing left to check.
+  await q.query(
+    `UPDATE ${s}.validations SET status = 'replaced', finished_at = $1, holder = NULL, lease_until = NULL
+     WHERE object = $2 AND status IN ('pending', 'rejecting') AND id <> $3`,
+    [event.receivedAt, event.object, event.keyId],
+  );
   if (event.type === 'object.deleted') {
     await q.query(`DELETE FROM ${s}.objects WHERE key = $1`, [event.object]);
     return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
@@ -60,14 +66,28 @@ export async function recordEventTx(
        AND constraints->>'upload' = $4`,
     [event.receivedAt, owner, event.object, event.keyId],
   );
+  // A version whose key said `hold` waits for its rule's validators: pending until they pass.
+  const held = grant?.op === 'put' && grant.constraints.hold === true;
+  if (held) {
+    await q.query(
+      `INSERT INTO ${s}.validations (id, object, etag, owner, rule, status, due_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
+       ON CONFLICT (id) DO UPDATE SET etag = EXCLUDED.etag, status = 'pending', reason = NULL,
+         attempts = 0, due_at = EXCLUDED.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
+         created_at = EXCLUDED.created_at, finished_at = NULL
+       WHERE ${s}.validations.etag <> EXCLUDED.etag`,
+      [event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt],
+    );
+  }
   const object = (
     await q.query(
       `INSERT INTO ${s}.objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
-         pending_until, description)
-       VALUES ($1, $2, 'complete', $3, $4, $5, $6, $7, $7, NULL, $8::jsonb)
+         pending_until, description, validation)
+       VALUES ($1, $2, 'complete', $3, $4, $5, $6, $7, $7, NULL, $8::jsonb, $9)
        ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, state = 'complete', size = EXCLUDED.size,
          content_type = EXCLUDED.content_type, sha256 = EXCLUDED.sha256, etag = EXCLUDED.etag,
-         updated_at = EXCLUDED.updated_at, pending_until = NULL, description = EXCLUDED.description
+         updated_at = EXCLUDED.updated_at, pending_until = NULL, description = EXCLUDED.description,
+         validation = EXCLUDED.validation
        RETURNING *`,
       [
         event.object,
@@ -79,6 +99,7 @@ export async function recordEventTx(
         event.receivedAt,
         // The version is what the key that made it said it is.
         descriptionJson(grant?.description),
+        held ? 'pending' : null,
       ],
     )
   ).rows[0] as ObjectRow;

@@ -18,6 +18,7 @@ import {
   uploadKeysForSql,
   usageSql,
 } from './postgres-schema.js';
+import { PostgresValidations } from './postgres-validations.js';
 import {
   type GrantRow,
   grantValues,
@@ -45,6 +46,7 @@ import {
   type ShareRecord,
   type Usage,
 } from './records.js';
+import type { ValidationQueue } from './validations.js';
 
 /** Options for {@link PostgresRecordStore.open}. */
 export interface PostgresRecordStoreOptions {
@@ -80,7 +82,11 @@ export class PostgresRecordStore implements RecordStore {
   private constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#s = schema;
+    this.validations = new PostgresValidations(pool, schema, (fn) => this.#tx(fn));
   }
+
+  /** The validation queue (see `validations.ts`). */
+  readonly validations: ValidationQueue;
 
   /** Connects (a URL or a `pg` pool configuration) and brings the schema up to date. */
   static async open(

@@ -1,3 +1,5 @@
+import { VALIDATIONS_SCHEMA_V4 } from './postgres-validations.js';
+
 /**
  * The PostgreSQL record store's schema and queries. Every table lives in one schema of its own
  * (`valet` by default), so Valet's records can share the app's database without touching its
@@ -15,7 +17,7 @@ export function quoteSchema(name: string): string {
 }
 
 /** The version this code writes; stores made by a newer version are refused. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Version 1: the tables. */
 const SCHEMA_V1 = (s: string) => `
@@ -112,7 +114,7 @@ ALTER TABLE ${s}.objects ADD COLUMN description JSONB;`;
 
 /** Migrations by the version they bring the schema to (run in order, each in a transaction). */
 export function migrations(s: string): Record<number, string> {
-  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s), 3: SCHEMA_V3(s) };
+  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s), 3: SCHEMA_V3(s), 4: VALIDATIONS_SCHEMA_V4(s) };
 }
 
 /** A grant's columns, with its constraints as JSON text (as the SQLite rows have them). */
@@ -149,7 +151,8 @@ export const uploadKeysForSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s
 
 /** The links that still work: see `listShares`. */
 export const liveSharesSql = (s: string) => `SELECT sh.* FROM ${s}.shares sh
-  JOIN ${s}.objects o ON o.key = sh.object AND o.state = 'complete' AND (sh.etag IS NULL OR o.etag = sh.etag)
+  JOIN ${s}.objects o ON o.key = sh.object AND o.state = 'complete' AND o.validation IS NULL
+    AND (sh.etag IS NULL OR o.etag = sh.etag)
   WHERE sh.owner = $1 AND sh.revoked_at IS NULL AND sh.expires_at > $2
   ORDER BY sh.created_at DESC, sh.id COLLATE "C"`;
 

@@ -7,6 +7,7 @@ import type {
   RevocationRecord,
   ShareRecord,
 } from './records.js';
+import type { ValidationRecord } from './validations.js';
 
 /** Rows of the SQL record stores (SQLite and PostgreSQL share the column names) as records. */
 
@@ -43,6 +44,7 @@ export interface ObjectRow {
   pending_until: number | null;
   /** JSON: text from SQLite, parsed already by `pg` from a jsonb column; or null. */
   description?: string | ObjectDescription | null;
+  validation?: string | null;
 }
 
 export interface ShareRow {
@@ -119,6 +121,7 @@ export function toObject(row: ObjectRow): ObjectRecord {
     updatedAt: row.updated_at,
     pendingUntil: row.pending_until,
     ...describedBy(row.description),
+    ...(row.validation === 'pending' && { validation: 'pending' as const }),
   };
 }
 
@@ -199,4 +202,37 @@ export function eventValues(e: EventRecord): Array<string | number> {
     e.time,
     e.receivedAt,
   ];
+}
+
+/** The row of a validation, as SQLite and PostgreSQL return it. */
+export interface ValidationRow {
+  id: string;
+  object: string;
+  etag: string;
+  owner: string;
+  rule: string;
+  status: ValidationRecord['status'];
+  reason: string | null;
+  attempts: number;
+  due_at: number;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export function toValidation(r: ValidationRow): ValidationRecord {
+  return {
+    id: r.id,
+    object: r.object,
+    etag: r.etag,
+    owner: r.owner,
+    rule: r.rule,
+    status: r.status,
+    reason: r.reason,
+    attempts: Number(r.attempts),
+    dueAt: Number(r.due_at),
+    lastError: r.last_error,
+    createdAt: Number(r.created_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  };
 }

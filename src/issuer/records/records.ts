@@ -1,4 +1,5 @@
 import type { Operation, ValetClaims } from '../../token/claims.js';
+import type { ValidationQueue } from './validations.js';
 
 /**
  * What an upload says of its object beyond its bytes, kept with the object from the upload's
@@ -74,6 +75,11 @@ export interface ObjectRecord {
   pendingUntil: number | null;
   /** complete: what the upload that made this version said of it (absent: nothing). */
   description?: ObjectDescription;
+  /**
+   * complete: `pending` while its rule's validators have not passed this version: listed to its
+   * owner only, as pending; nobody gets a read key or a share link for it.
+   */
+  validation?: 'pending';
 }
 
 /** A share link. */
@@ -243,6 +249,12 @@ export interface RecordStore {
    * do it once. Optional: with a store that lacks it, each issuer runs every task itself.
    */
   claimLease?(name: string, holder: string, now: number, ttl: number): Promise<boolean>;
+
+  /**
+   * The validation queue, for rules that validate content (`validate`). Optional: an issuer whose
+   * rules validate refuses to start on a store without it.
+   */
+  readonly validations?: ValidationQueue;
 
   close(): Promise<void>;
 }

@@ -12,8 +12,9 @@ export interface EventSql {
 /**
  * Records a storage event in one transaction: once by id (a redelivery changes nothing), the key
  * that made it completed, and the object registry updated (a creation completes the object and
- * ends the reservations of earlier keys for it and of the upload's renewed keys; a deletion
- * removes it).
+ * ends the reservations of earlier keys for it and of the upload's renewed keys, and queues its
+ * validation if its key said `hold`; a deletion removes it; either ends the validations of the
+ * versions before).
  */
 export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome {
   return sql.transaction((): EventOutcome => {
@@ -40,6 +41,13 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
     sql
       .stmt('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL')
       .run(event.receivedAt, event.keyId);
+    // A validation under way for an earlier version (or the deleted object) has nothing left to check.
+    sql
+      .stmt(
+        `UPDATE validations SET status = 'replaced', finished_at = ?, holder = NULL, lease_until = NULL
+         WHERE object = ? AND status IN ('pending', 'rejecting') AND id <> ?`,
+      )
+      .run(event.receivedAt, event.object, event.keyId);
     if (event.type === 'object.deleted') {
       sql.stmt('DELETE FROM objects WHERE key = ?').run(event.object);
       return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
@@ -59,14 +67,17 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
          AND json_extract(constraints, '$.upload') = ?`,
       )
       .run(event.receivedAt, owner, event.object, event.keyId);
+    // A version whose key said `hold` waits for its rule's validators: pending until they pass.
+    const held = grant?.op === 'put' && grant.constraints.hold === true;
     sql
       .stmt(
         `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
-           pending_until, description)
-         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL, ?)
+           pending_until, description, validation)
+         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL, ?, ?)
          ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
            content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
-           updated_at = excluded.updated_at, pending_until = NULL, description = excluded.description`,
+           updated_at = excluded.updated_at, pending_until = NULL, description = excluded.description,
+           validation = excluded.validation`,
       )
       .run(
         event.object,
@@ -79,7 +90,20 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
         event.receivedAt,
         // The version is what the key that made it said it is.
         grantRow?.description ?? null,
+        held ? 'pending' : null,
       );
+    if (held) {
+      sql
+        .stmt(
+          `INSERT INTO validations (id, object, etag, owner, rule, status, due_at, created_at)
+           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+           ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, status = 'pending', reason = NULL,
+             attempts = 0, due_at = excluded.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
+             created_at = excluded.created_at, finished_at = NULL
+           WHERE validations.etag <> excluded.etag`,
+        )
+        .run(event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt, event.receivedAt);
+    }
     const object = toObject(sql.stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow);
     return { recorded: true, handled: false, grant, object, usage: sql.usage(owner, event.receivedAt) };
   });

@@ -34,6 +34,8 @@ import {
 } from './records.js';
 import { type EventSql, recordEventRows } from './sqlite-events.js';
 import { LAPSED_UPLOADS, LIVE_SHARES, migrate, SCHEMA, UPLOAD_KEYS_FOR, USAGE } from './sqlite-schema.js';
+import { SqliteValidations, VALIDATIONS_SCHEMA } from './sqlite-validations.js';
+import type { ValidationQueue } from './validations.js';
 
 /** Options for {@link SqliteRecordStore.open}. */
 export interface SqliteRecordStoreOptions {
@@ -79,7 +81,15 @@ export class SqliteRecordStore implements RecordStore {
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
     migrate(db);
+    db.exec(VALIDATIONS_SCHEMA);
+    this.validations = new SqliteValidations({
+      stmt: (sql) => this.#stmt(sql),
+      write: (fn) => this.#write(fn),
+    });
   }
+
+  /** The validation queue (see `validations.ts`). */
+  readonly validations: ValidationQueue;
 
   readonly #statements = new Map<string, Statement>();
   #lastSweep = Number.NEGATIVE_INFINITY;

@@ -12,7 +12,8 @@ export const UPLOAD_KEYS_FOR = `SELECT * FROM grants
 
 /** The links that still work: see `listShares`. */
 export const LIVE_SHARES = `SELECT s.* FROM shares s
-  JOIN objects o ON o.key = s.object AND o.state = 'complete' AND (s.etag IS NULL OR o.etag = s.etag)
+  JOIN objects o ON o.key = s.object AND o.state = 'complete' AND o.validation IS NULL
+    AND (s.etag IS NULL OR o.etag = s.etag)
   WHERE s.owner = ? AND s.revoked_at IS NULL AND s.expires_at > ?
   ORDER BY s.created_at DESC, s.id`;
 
@@ -51,6 +52,9 @@ export function migrate(db: { pragma(sql: string): unknown; exec(sql: string): u
     db.exec(`ALTER TABLE shares ADD COLUMN etag TEXT;
       UPDATE shares SET etag = (SELECT etag FROM objects WHERE objects.key = shares.object)`);
   }
+  // Uploads validated before anyone may read them: pending until their validators pass.
+  if (!objectColumns.some((c) => c.name === 'validation'))
+    db.exec('ALTER TABLE objects ADD COLUMN validation TEXT');
   // Every put key is looked at once it has lapsed, reported or not (the index that served only
   // unreported ones goes).
   db.exec('DROP INDEX IF EXISTS grants_unreported');
@@ -91,7 +95,8 @@ CREATE TABLE IF NOT EXISTS objects (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   pending_until INTEGER,
-  description TEXT
+  description TEXT,
+  validation TEXT
 );
 CREATE INDEX IF NOT EXISTS objects_owner ON objects (owner, key);
 CREATE INDEX IF NOT EXISTS objects_pending ON objects (pending_until) WHERE state = 'pending';
