@@ -3,7 +3,8 @@
 // better-sqlite3, Debian's chromium for the browser tests, Ceph (radosgw, monitor, OSD) for the S3
 // tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate,
 // PostgreSQL for the record-store and replica tests, and prlimit, chattr and strace for storage's
-// descriptor-limit, failing-checkpoint and durable-format tests, and python3-tuspy (a tus client). Run by `npm test` first, and by `.ci/run`
+// descriptor-limit, failing-checkpoint and durable-format tests, python3-tuspy (a tus client), and
+// clamav-daemon (clamd) for the validation tests. Run by `npm test` first, and by `.ci/run`
 // before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
@@ -31,6 +32,8 @@ const NEEDED = {
   prometheus: 'prometheus',
   promtool: 'prometheus',
   haproxy: 'haproxy',
+  // Validation: ClamAV's daemon scans uploads (with a signature file the tests write).
+  clamd: 'clamav-daemon',
 };
 
 /**

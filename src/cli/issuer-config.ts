@@ -8,6 +8,7 @@ import type { StorageDriver } from '../drivers/types.js';
 import { type OidcOptions, oidcOptionsSchema } from '../issuer/auth/oidc.js';
 import { type IssuerOptions, isPostgresUrl } from '../issuer/issuer.js';
 import { type Rule, ruleFields } from '../issuer/rules.js';
+import { validationOptionsSchema } from '../issuer/validation/options.js';
 import type { PrivateSigningJwk } from '../token/keys.js';
 import { parseDuration, parseSize, UsageError } from './args.js';
 import { azureDriver } from './azure.js';
@@ -19,13 +20,18 @@ const seconds = z.union([z.number().int().min(1), z.string()]);
 
 /**
  * A rule in the file: the issuer's own rule fields (see `ruleFields`), checked the same way, but
- * for what JSON cannot hold (a prefix function, an authorize hook) and with sizes and durations as
- * text too ("10MiB", "5m"). The issuer checks the rule as a whole when it starts.
+ * for what JSON cannot hold (a prefix function, an authorize hook, the app's own validator) and with
+ * sizes and durations as text too ("10MiB", "5m"). The issuer checks the rule as a whole when it
+ * starts.
  */
 const configRule = ruleFields
-  .omit({ prefix: true, authorize: true })
+  .omit({ prefix: true, authorize: true, validate: true })
   .extend({
     prefix: z.string().optional(),
+    validate: z
+      .array(z.enum(['type', 'clamav']))
+      .min(1)
+      .optional(),
     maxSize: size.optional(),
     minSize: size.optional(),
     ttl: seconds.optional(),
@@ -58,6 +64,8 @@ const configSchema = z
       .strict()
       .optional(),
     maxTtl: seconds.optional(),
+    // How validated uploads are checked: clamd's address, and the issuer's own validation options.
+    validation: validationOptionsSchema.optional(),
     admins: z.array(z.string()).optional(),
     corsOrigins: z.array(z.string()).optional(),
     trustProxy: z.boolean().optional(),
@@ -139,6 +147,7 @@ export async function issuerOptions(config: CheckedConfig, dir: string): Promise
       },
     }),
     ...(config.maxTtl !== undefined && { maxTtl: toSeconds(config.maxTtl, 'maxTtl') }),
+    ...(config.validation && { validation: config.validation }),
     ...(config.publicUrl !== undefined && { publicUrl: config.publicUrl }),
     ...(config.basePath !== undefined && { basePath: config.basePath }),
     ...(config.admins && { admins: config.admins }),

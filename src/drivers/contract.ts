@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ValetClaims } from '../token/claims.js';
+import { readCases } from './contract-read.js';
 import { multipartUpload, tusUpload } from './contract-resumable.js';
 import { bytes, refused, sha256, type Toolkit, toolkit } from './contract-toolkit.js';
 import type { Constraint, StorageDriver } from './types.js';
@@ -82,25 +83,7 @@ export function driverContract(name: string, open: () => Promise<DriverUnderTest
       await setup.driver.delete(object, t.context());
     });
 
-    it('streams an object with its own authority, only the version asked for (validators)', async (ctx) => {
-      const { driver } = setup;
-      if (!driver.read) return ctx.skip('this driver reads no objects: no rule of it may validate content');
-      const body = randomBytes(300_000);
-      const object = await t.stored('own-read.bin', body);
-      const read = await driver.read(object, t.context());
-      assert.ok(read, 'read() finds the object');
-      const chunks: Buffer[] = [];
-      for await (const chunk of read.body) chunks.push(Buffer.from(chunk));
-      assert.deepEqual(Buffer.concat(chunks), body);
-      assert.equal(read.size, body.length);
-      const head = await driver.head(object, t.context());
-      assert.equal(read.etag, head?.etag);
-      const same = await driver.read(object, t.context(), { etag: read.etag });
-      assert.ok(same, 'the same version is read by its ETag');
-      same.body.destroy();
-      assert.equal(await driver.read(object, t.context(), { etag: '"another-version"' }), undefined);
-      assert.equal(await driver.read(t.name('missing.bin'), t.context()), undefined);
-    });
+    readCases(() => ({ setup, t }));
 
     it('has its store refuse every constraint its enforcement table says the store enforces', async () => {
       const table = setup.driver.enforcement();

@@ -21,6 +21,13 @@ export interface CompletedUpload {
   metadata?: Record<string, string>;
   /** The key that uploaded it, if this issuer minted it. */
   grant: GrantRecord | undefined;
+  /**
+   * `published`: readable (at once, or once its rule's validators passed it); `rejected`: a
+   * validator refused it, and it was removed (`reason` says why, in words for the uploader).
+   */
+  status: 'published' | 'rejected';
+  /** rejected: why. */
+  reason?: string;
 }
 
 /** What a client asks the issuer for (`POST /v1/keys`; on the wire in snake_case). */

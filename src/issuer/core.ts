@@ -23,6 +23,7 @@ import type { IssuerOptions } from './options.js';
 import type { GrantRecord, Quota, RecordStore } from './records/records.js';
 import { DEFAULT_KEY_TTL, DEFAULT_REVOCATION_STALENESS, type Rule } from './rules.js';
 import type { SigningKeys } from './signer.js';
+import { type RuleValidators, ruleValidators } from './validators.js';
 
 /** Claims as {@link buildClaims} makes them. */
 export type Claims = ValetClaims;
@@ -53,6 +54,10 @@ export class IssuerCore {
   readonly metrics: IssuerMetrics;
   /** Whether the identity provider answers (OIDC), for readiness; none with an `authenticate` hook. */
   identityReady: (() => Promise<CheckResult>) | undefined;
+  /** The validators of each rule that validates uploads (checked at creation). */
+  readonly validators: RuleValidators;
+  /** Called when an upload recorded here waits for validation: the worker claims it at once. */
+  validationQueued: () => void = () => {};
 
   constructor(
     options: IssuerOptions,
@@ -73,6 +78,7 @@ export class IssuerCore {
     this.basePath = options.basePath ?? '';
     this.storageLink =
       this.log && new LinkHealth(this.log, "storage's signed requests (revocation feed, events)");
+    this.validators = ruleValidators(options.rules, options.validation, driver, records);
   }
 
   /** A request's path within the issuer: without the base path, whether or not the framework stripped it. */

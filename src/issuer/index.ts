@@ -46,6 +46,12 @@ export type {
   Usage,
 } from './records/records.js';
 export { SqliteRecordStore, type SqliteRecordStoreOptions } from './records/sqlite-records.js';
+export type {
+  ValidationBacklog,
+  ValidationQueue,
+  ValidationRecord,
+  ValidationStatus,
+} from './records/validations.js';
 export {
   type AuthorizeContext,
   DEFAULT_KEY_TTL,
@@ -55,3 +61,11 @@ export {
   type RuleOperation,
   subjectSegment,
 } from './rules.js';
+export type { ValidationOptions } from './validation/options.js';
+export type {
+  OpenObject,
+  ValidatedObject,
+  ValidateHook,
+  ValidatorSpec,
+  ValidatorVerdict,
+} from './validation/validators.js';

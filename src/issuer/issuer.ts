@@ -11,6 +11,7 @@ import { revocationFeed, revokeKey, revokeSigningKey, revokeSubject } from './do
 import { share, unshare } from './domain/shares.js';
 import { checkUnreported, type UnreportedCursor } from './domain/unreported.js';
 import { abortStaleUploads } from './domain/uploads.js';
+import { ValidationWorker } from './domain/validations.js';
 import { requestHandler } from './http/handler.js';
 import { identifier } from './http/identify.js';
 import { fromRequest, HANDLE, type Incoming, type Outgoing, toResponse } from './http/messages.js';
@@ -76,6 +77,7 @@ class ValetIssuer implements Issuer {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unreported: UnreportedCursor;
   #checking: Promise<number> | undefined;
+  #validation: ValidationWorker | undefined;
 
   constructor(core: IssuerCore, ownsRecords: boolean) {
     this.#core = core;
@@ -98,6 +100,13 @@ class ValetIssuer implements Issuer {
     const refresh = setInterval(() => void this.#refreshSigningKeys().catch(() => {}), 2_000);
     refresh.unref();
     this.#timers.push(refresh);
+    // Uploads whose rule validates them: this issuer's share of the validation queue.
+    if (core.validators.size > 0 && core.records.validations) {
+      this.#validation = new ValidationWorker(core, core.records.validations, this.#holder);
+      core.validationQueued = () => this.#validation?.kick();
+      core.metrics.watchValidations(core.records.validations, core.now);
+      this.#validation.start();
+    }
     if (core.multipart()) {
       const abort = this.#leased('abort-stale', 600_000, () => this.abortStaleUploads());
       void abort().catch(() => {});
@@ -204,6 +213,7 @@ class ValetIssuer implements Issuer {
 
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    await this.#validation?.stop();
     await this.#checking?.catch(() => {});
     if (this.#ownsRecords) await this.records.close();
   }

@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RecordStore } from './records/records.js';
+import type { ValidationQueue } from './records/validations.js';
 
 /**
  * The issuer's metrics, in Prometheus' text format (`prom-client`, a registry of its own per
@@ -45,6 +46,61 @@ export class IssuerMetrics {
     buckets: DURATIONS,
     registers: [this.registry],
   });
+
+  readonly #validations = new Counter({
+    name: 'valet_issuer_validations_total',
+    help: 'Validation runs of uploads, by outcome (published, rejected, retry: no verdict yet)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #validationTime = new Histogram({
+    name: 'valet_issuer_validation_seconds',
+    help: 'Time of one validation run (reading the object and every validator), by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  /** A validation run ended (`ms`: how long it took). */
+  validated(outcome: 'published' | 'rejected' | 'retry', ms: number): void {
+    this.#validations.inc({ outcome });
+    this.#validationTime.observe({ outcome }, ms / 1000);
+  }
+
+  /** The validation queue's backlog, read from the record store at each scrape. */
+  watchValidations(queue: ValidationQueue, now: () => number): void {
+    let backlog: ReturnType<ValidationQueue['backlog']> | undefined;
+    // One read of the queue per scrape, shared by the gauges.
+    const read = () => {
+      backlog ??= queue.backlog().finally(() => setTimeout(() => (backlog = undefined), 100));
+      return backlog;
+    };
+    new Gauge({
+      name: 'valet_issuer_validations_pending',
+      help: 'Uploads waiting for their verdict (queued or running, on any replica)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).pending);
+      },
+    });
+    new Gauge({
+      name: 'valet_issuer_validations_retrying',
+      help: 'Uploads waiting for their verdict whose validation ran at least once without one',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).retrying);
+      },
+    });
+    new Gauge({
+      name: 'valet_issuer_validation_oldest_seconds',
+      help: 'How long the oldest upload still waiting for its verdict has waited (0: none waits)',
+      registers: [this.registry],
+      async collect() {
+        const oldest = (await read()).oldestCreatedAt;
+        this.set(oldest === undefined ? 0 : Math.max(0, (now() - oldest) / 1000));
+      },
+    });
+  }
 
   /** A request was answered. `route` is its pattern (`unmatched` when no route matched). */
   answered(route: string, method: string, status: number, seconds: number, code?: string): void {

@@ -10,6 +10,7 @@ import type { Identity } from './auth/identity.js';
 import { type OidcOptions, oidcOptionsSchema } from './auth/oidc.js';
 import type { Quota, RecordStore } from './records/records.js';
 import { type Rule, ruleConstraints, ruleSchema } from './rules.js';
+import { type ValidationOptions, validationOptionsSchema } from './validation/options.js';
 
 /** Options for {@link createIssuer} that every issuer has (see {@link IssuerOptions}). */
 export interface IssuerBaseOptions {
@@ -31,8 +32,13 @@ export interface IssuerBaseOptions {
    * for; there is no default.
    */
   database?: string;
-  /** Called once per committed upload, after it is recorded (at least once: use `eventId`). */
+  /**
+   * Called once per committed upload, after it is recorded (at least once: use `eventId`); for an
+   * upload its rule validates, once the validators have decided, with the verdict (`status`).
+   */
   onUploadComplete?: (upload: CompletedUpload) => void | Promise<void>;
+  /** How uploads whose rule says `validate` are checked (see docs/validation.md). */
+  validation?: ValidationOptions;
   /** Longest key lifetime a rule may ask for, seconds. Default 3600 (storage's default maximum). */
   maxTtl?: number;
   /** Subjects allowed to revoke over HTTP (`POST /v1/revocations`). Default none. */
@@ -151,6 +157,7 @@ const issuerOptionsSchema = z
     records: z.custom<RecordStore>((v) => typeof (v as RecordStore)?.reserveUpload === 'function').optional(),
     database: z.string().min(1).optional(),
     onUploadComplete: z.function().optional(),
+    validation: validationOptionsSchema.optional(),
     maxTtl: z
       .number()
       .int()

@@ -7,6 +7,7 @@ import type { SameKeys } from '../token/same-keys.js';
 import { unstorableReason } from '../token/text.js';
 import type { Identity } from './auth/identity.js';
 import type { ObjectRecord, ShareRecord } from './records/records.js';
+import type { ValidatorSpec } from './validation/validators.js';
 
 /** What a rule may allow: one storage operation, or creating a share link. */
 export type RuleOperation = 'put' | 'get' | 'delete' | 'share';
@@ -65,6 +66,14 @@ export interface Rule {
   /** put: create-only: never overwrite an existing object. Default false. */
   createOnly?: boolean;
   /**
+   * put: what an upload must pass before anyone may read it, in order: `'type'` (its bytes are
+   * the type it declared), `'clamav'` (clamd finds nothing: set the issuer's `validation.clamd`),
+   * the app's own check (`async (object, open) => ({ ok: true } | { reject: reason })`). Until
+   * then the object is pending: no read key, no share link, listed to its uploader only; one that
+   * fails is removed, with its reason. See docs/validation.md. Default: none.
+   */
+  validate?: readonly ValidatorSpec[];
+  /**
    * Key lifetime, seconds. Default 300, capped by the issuer's `maxTtl`. For `share` rules: the
    * longest share link lifetime (default 7 days).
    */
@@ -117,6 +126,10 @@ export const ruleFields = z.object({
     .optional(),
   requireSha256: z.boolean().optional(),
   createOnly: z.boolean().optional(),
+  validate: z
+    .array(z.union([z.enum(['type', 'clamav']), z.function()]))
+    .min(1)
+    .optional(),
   ttl: z.number().int().min(1).optional(),
   once: z.boolean().optional(),
   revocation: z
@@ -147,6 +160,7 @@ function checkRule(rule: z.output<typeof ruleFields>, ctx: z.RefinementCtx): voi
       'contentTypes',
       'requireSha256',
       'createOnly',
+      'validate',
     ] as const) {
       if (rule[name] !== undefined)
         ctx.addIssue({ code: 'custom', message: `${name} applies to put rules only` });

@@ -23,6 +23,11 @@ export interface StoredObject {
   upload?: string;
   /** Valet storage with an issuer: the signed event of this upload, for the client to pass on. */
   receipt?: Receipt;
+  /**
+   * The issuer's answer to a completion: `pending` while its rule's validators check it (nobody
+   * may read it yet; ask `GET /v1/keys/:id/validation`); absent once it is readable.
+   */
+  validation?: 'pending';
 }
 
 /** {@link StoredObject} on the wire. */
@@ -62,6 +67,8 @@ export interface ObjectInfo {
   filename?: string;
   /** The app's own fields, as its upload gave them. */
   metadata?: Record<string, string>;
+  /** `pending` while its rule's validators check it (listed to its uploader only); absent once readable. */
+  validation?: 'pending';
 }
 
 /** {@link ObjectInfo} on the wire. */

@@ -63,7 +63,8 @@ const AREAS: Record<string, Record<string, string[]>> = {
   issuer: {
     records: ['records'],
     auth: ['auth'],
-    domain: ['domain', 'auth', 'records', ''],
+    validation: ['validation'],
+    domain: ['domain', 'auth', 'records', 'validation', ''],
     http: ['http', 'domain', 'auth', 'records', ''],
   },
 };

@@ -52,11 +52,11 @@ describe('the test command on a fresh machine', () => {
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0] as string,
-        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, util-linux, e2fsprogs, strace, prometheus, haproxy, postgresql\)/,
+        /missing \(python3, make, g\+\+, curl, openssl, chromium, radosgw, ceph-mon, ceph-osd, util-linux, e2fsprogs, strace, prometheus, haproxy, clamav-daemon, postgresql\)/,
       );
       assert.match(
         lines[0] as string,
-        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd util-linux e2fsprogs strace prometheus haproxy postgresql$/,
+        /sudo apt-get install -y -qq --no-install-recommends python3 make g\+\+ curl openssl chromium radosgw ceph-mon ceph-osd util-linux e2fsprogs strace prometheus haproxy clamav-daemon postgresql$/,
       );
     }
     const some = run(
@@ -74,6 +74,7 @@ describe('the test command on a fresh machine', () => {
         'prometheus',
         'promtool',
         'haproxy',
+        'clamd',
       ]),
       await postgresRoot(true),
       '--no-install',
@@ -98,6 +99,7 @@ describe('the test command on a fresh machine', () => {
       'prometheus',
       'promtool',
       'haproxy',
+      'clamd',
     ]);
     const result = run(all, await postgresRoot(true), '--no-install');
     assert.equal(result.status, 0);

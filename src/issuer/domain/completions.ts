@@ -7,6 +7,7 @@ import type { Identity } from '../auth/identity.js';
 import type { IssuerCore } from '../core.js';
 import type { EventRecord, GrantConstraints, GrantRecord } from '../records/records.js';
 import { issuerEvent, recordEvent } from './events.js';
+import { contentRejected, validationOfUpload } from './pending.js';
 import { overQuota } from './quota-words.js';
 import { confirmDeletionFromEvent, confirmFromEvent } from './receipts.js';
 
@@ -26,6 +27,10 @@ export async function completeKey(
   if (!grant || (grant.op !== 'put' && grant.op !== 'delete') || grant.subject !== identity.subject) {
     throw new ValetError('not_found', 'no such upload or deletion');
   }
+  // Completed again after its validators rejected it: the verdict, not "no such object".
+  const checked = grant.op === 'put' ? await core.records.validations?.get(grant.id) : undefined;
+  if (checked?.status === 'rejected' || checked?.status === 'rejecting')
+    throw contentRejected(checked.reason);
   if (core.driver.completion === 'client') return verifyFromStore(core, grant);
   if (grant.op === 'delete') return confirmDeletionFromEvent(core, grant, receipt);
   return confirmFromEvent(core, grant, receipt);
@@ -83,12 +88,14 @@ export async function verifyFromStore(
   });
   const recorded = await recordEvent(core, record);
   if (!recorded.kept) throw overQuota(recorded.over);
+  const validation = await validationOfUpload(core.records.validations, grant.id);
   return storedObjectBody({
     object: record.object,
     size: record.size,
     contentType: record.contentType,
     sha256: record.sha256,
     etag: record.etag,
+    ...validation,
   });
 }
 

@@ -83,6 +83,9 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
     core.log?.warn({ object: record.object, owner, code: 'quota_exceeded' }, 'upload over quota removed');
     await core.driver.delete(record.object, core.driverContext(owner, '(quota)'));
     await core.records.dropObject(record.object, record.etag);
+  } else if (outcome.object?.validation === 'pending') {
+    // Its rule validates it: the app hears of it with the verdict (domain/validations.ts).
+    core.validationQueued();
   } else if (core.options.onUploadComplete) {
     await core.options.onUploadComplete({
       eventId: record.id,
@@ -94,6 +97,7 @@ async function complete(core: IssuerCore, record: EventRecord): Promise<Recorded
       etag: record.etag,
       ...outcome.object?.description,
       grant: outcome.grant,
+      status: 'published',
     });
   }
   await core.records.markEventHandled(record.id, now);

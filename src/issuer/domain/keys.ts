@@ -11,6 +11,7 @@ import type { IssuerCore } from '../core.js';
 import { bindsDigest, pickPutRule, pickRule, type RequestSource, ruleContext } from '../policy.js';
 import { exceeds, hasLimits, type ObjectDescription } from '../records/records.js';
 import type { Rule } from '../rules.js';
+import { refuseIfPending } from './pending.js';
 import { quotaRefusal } from './quota-words.js';
 import { renewUpload, startMultipart } from './uploads.js';
 
@@ -166,6 +167,8 @@ function putClaims(
       : rule.contentTypes && { contentTypes: rule.contentTypes }),
     ...(req.sha256 !== undefined && bindsDigest(core, rule) && { sha256: req.sha256 }),
     ...(rule.createOnly && { noOverwrite: true }),
+    // Validated content: storage holds the version until the issuer publishes it.
+    ...(rule.validate && { hold: true }),
     // A resumable key sends many requests; it creates one upload, once, by construction.
     ...(req.resumable ? { resumable: true } : { once: rule.once ?? true }),
     ...core.revocationOf(rule),
@@ -184,11 +187,10 @@ async function mintRead(
   const wanted = requestedObject(req);
   if (wanted === undefined) throw new ValetError('bad_request', `a ${op} request needs the object`);
   const { name, rule, object } = await pickRule(core, ruleContext(identity, source), op, wanted, req.rule);
+  const record = op === 'get' ? await core.records.getObject(object) : undefined;
+  refuseIfPending(record, 'no read key yet');
   // A download is saved under the name the file had when it was uploaded, unless asked otherwise.
-  const filename =
-    op === 'get'
-      ? (req.filename ?? (await core.records.getObject(object))?.description?.filename)
-      : undefined;
+  const filename = op === 'get' ? (req.filename ?? record?.description?.filename) : undefined;
   const claims = buildClaims({
     op,
     object,

@@ -5,6 +5,7 @@ import { type DeletedObjectBody, type StoredObjectBody, storedObjectBody } from 
 import type { IssuerCore } from '../core.js';
 import type { GrantRecord } from '../records/records.js';
 import { eventRecord, type Recorded, recordEvent } from './events.js';
+import { validationOfUpload } from './pending.js';
 import { overQuota } from './quota-words.js';
 
 /** How long a confirmation without a usable receipt waits for storage's own event, ms. */
@@ -27,6 +28,7 @@ export async function confirmFromEvent(
   if (!(await completed(core, grant.id))) {
     throw new ValetError('unavailable', 'storage has not reported this upload yet; ask again');
   }
+  const validation = await validationOfUpload(core.records.validations, grant.id);
   const object = await core.records.getObject(grant.object);
   if (object?.state !== 'complete') throw overQuota();
   return storedObjectBody({
@@ -35,6 +37,7 @@ export async function confirmFromEvent(
     contentType: object.contentType ?? '',
     sha256: object.sha256,
     etag: object.etag ?? '',
+    ...validation,
   });
 }
 

@@ -6,6 +6,7 @@ import type { IssuerCore } from '../core.js';
 import { pickRule, ruleContext } from '../policy.js';
 import type { ShareRecord } from '../records/records.js';
 import { DEFAULT_SHARE_TTL } from '../rules.js';
+import { refuseIfPending } from './pending.js';
 import { revokeSubject } from './revocations.js';
 
 /** Lifetime of a key minted when a share link is opened, seconds. */
@@ -40,6 +41,7 @@ export async function share(
   }
   const record = await core.records.getObject(object);
   if (record?.state !== 'complete') throw new ValetError('not_found', 'no such object');
+  refuseIfPending(record, 'no share link yet');
   const now = core.now();
   const secret = randomKeyId() + randomKeyId();
   const created: ShareRecord = {
@@ -94,6 +96,7 @@ export async function openShare(core: IssuerCore, secret: string): Promise<strin
       'the shared object was replaced since this link was made: the link shared the earlier version only',
     );
   }
+  refuseIfPending(record, 'the shared object cannot be opened yet');
   const owner = ruleContext({ subject: found.owner, claims: {} }, undefined);
   const { name, rule } = await pickRule(core, owner, 'get', found.object, undefined, found);
   const ttl = Math.max(1, Math.min(SHARE_KEY_TTL, Math.floor((found.expiresAt - now) / 1000)));

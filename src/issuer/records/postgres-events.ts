@@ -8,7 +8,7 @@ import {
   toGrant,
   toObject,
 } from './record-rows.js';
-import type { EventOutcome, EventRecord, Usage } from './records.js';
+import type { EventOutcome, EventRecord, GrantRecord, Usage } from './records.js';
 
 /**
  * Records a storage event inside the caller's transaction, as the SQLite store does (see
@@ -44,12 +44,7 @@ export async function recordEventTx(
     event.receivedAt,
     event.keyId,
   ]);
-  // A validation under way for an earlier version (or the deleted object) has nothing left to check.
-  await q.query(
-    `UPDATE ${s}.validations SET status = 'replaced', finished_at = $1, holder = NULL, lease_until = NULL
-     WHERE object = $2 AND status IN ('pending', 'rejecting') AND id <> $3`,
-    [event.receivedAt, event.object, event.keyId],
-  );
+  await endEarlierValidations(q, s, event);
   if (event.type === 'object.deleted') {
     await q.query(`DELETE FROM ${s}.objects WHERE key = $1`, [event.object]);
     return { recorded: true, handled: false, grant, object: undefined, usage: undefined };
@@ -66,19 +61,7 @@ export async function recordEventTx(
        AND constraints->>'upload' = $4`,
     [event.receivedAt, owner, event.object, event.keyId],
   );
-  // A version whose key said `hold` waits for its rule's validators: pending until they pass.
-  const held = grant?.op === 'put' && grant.constraints.hold === true;
-  if (held) {
-    await q.query(
-      `INSERT INTO ${s}.validations (id, object, etag, owner, rule, status, due_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
-       ON CONFLICT (id) DO UPDATE SET etag = EXCLUDED.etag, status = 'pending', reason = NULL,
-         attempts = 0, due_at = EXCLUDED.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
-         created_at = EXCLUDED.created_at, finished_at = NULL
-       WHERE ${s}.validations.etag <> EXCLUDED.etag`,
-      [event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt],
-    );
-  }
+  await queueValidation(q, s, event, owner, grant);
   const object = (
     await q.query(
       `INSERT INTO ${s}.objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
@@ -99,7 +82,7 @@ export async function recordEventTx(
         event.receivedAt,
         // The version is what the key that made it said it is.
         descriptionJson(grant?.description),
-        held ? 'pending' : null,
+        grant?.op === 'put' && grant.constraints.hold === true ? 'pending' : null,
       ],
     )
   ).rows[0] as ObjectRow;
@@ -110,4 +93,37 @@ export async function recordEventTx(
     object: toObject(object),
     usage: await usage(owner, event.receivedAt),
   };
+}
+
+/** Queues the validation of a new version whose key said `hold` (its rule validates content). */
+async function queueValidation(
+  q: Queryable,
+  s: string,
+  event: EventRecord,
+  owner: string,
+  grant: GrantRecord | undefined,
+): Promise<void> {
+  // A version whose key said `hold` waits for its rule's validators: pending until they pass.
+  if (grant?.op !== 'put' || grant.constraints.hold !== true) return;
+  await q.query(
+    `INSERT INTO ${s}.validations (id, object, etag, owner, rule, status, due_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
+     ON CONFLICT (id) DO UPDATE SET etag = EXCLUDED.etag, status = 'pending', reason = NULL,
+       attempts = 0, due_at = EXCLUDED.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
+       created_at = EXCLUDED.created_at, finished_at = NULL
+     WHERE ${s}.validations.etag <> EXCLUDED.etag`,
+    [event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt],
+  );
+}
+
+/**
+ * A validation under way for an earlier version (or the deleted object) has nothing left to
+ * check (one rejecting its version still finishes: it says why, and removes no newer version).
+ */
+async function endEarlierValidations(q: Queryable, s: string, event: EventRecord): Promise<void> {
+  await q.query(
+    `UPDATE ${s}.validations SET status = 'replaced', finished_at = $1, holder = NULL, lease_until = NULL
+     WHERE object = $2 AND status = 'pending' AND id <> $3`,
+    [event.receivedAt, event.object, event.keyId],
+  );
 }

@@ -1,6 +1,6 @@
 import type { Statement } from '../../sqlite/database.js';
 import { eventValues, type GrantRow, type ObjectRow, toGrant, toObject } from './record-rows.js';
-import type { EventOutcome, EventRecord, Usage } from './records.js';
+import type { EventOutcome, EventRecord, GrantRecord, Usage } from './records.js';
 
 /** What recording an event needs of the SQLite store. */
 export interface EventSql {
@@ -41,11 +41,12 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
     sql
       .stmt('UPDATE grants SET completed_at = ? WHERE id = ? AND completed_at IS NULL')
       .run(event.receivedAt, event.keyId);
-    // A validation under way for an earlier version (or the deleted object) has nothing left to check.
+    // A validation under way for an earlier version (or the deleted object) has nothing left to
+    // check (one rejecting its version still finishes: it says why, and removes no newer version).
     sql
       .stmt(
         `UPDATE validations SET status = 'replaced', finished_at = ?, holder = NULL, lease_until = NULL
-         WHERE object = ? AND status IN ('pending', 'rejecting') AND id <> ?`,
+         WHERE object = ? AND status = 'pending' AND id <> ?`,
       )
       .run(event.receivedAt, event.object, event.keyId);
     if (event.type === 'object.deleted') {
@@ -67,44 +68,58 @@ export function recordEventRows(sql: EventSql, event: EventRecord): EventOutcome
          AND json_extract(constraints, '$.upload') = ?`,
       )
       .run(event.receivedAt, owner, event.object, event.keyId);
-    // A version whose key said `hold` waits for its rule's validators: pending until they pass.
-    const held = grant?.op === 'put' && grant.constraints.hold === true;
-    sql
-      .stmt(
-        `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
-           pending_until, description, validation)
-         VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
-           content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
-           updated_at = excluded.updated_at, pending_until = NULL, description = excluded.description,
-           validation = excluded.validation`,
-      )
-      .run(
-        event.object,
-        owner,
-        event.size,
-        event.contentType,
-        event.sha256,
-        event.etag,
-        event.receivedAt,
-        event.receivedAt,
-        // The version is what the key that made it said it is.
-        grantRow?.description ?? null,
-        held ? 'pending' : null,
-      );
-    if (held) {
-      sql
-        .stmt(
-          `INSERT INTO validations (id, object, etag, owner, rule, status, due_at, created_at)
-           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
-           ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, status = 'pending', reason = NULL,
-             attempts = 0, due_at = excluded.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
-             created_at = excluded.created_at, finished_at = NULL
-           WHERE validations.etag <> excluded.etag`,
-        )
-        .run(event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt, event.receivedAt);
-    }
+    recordVersion(sql, event, owner, grant, grantRow?.description ?? null);
     const object = toObject(sql.stmt('SELECT * FROM objects WHERE key = ?').get(event.object) as ObjectRow);
     return { recorded: true, handled: false, grant, object, usage: sql.usage(owner, event.receivedAt) };
   });
+}
+
+/**
+ * The registry row of a new version (the key that made it says what it is), pending and queued
+ * for validation if its key said `hold`.
+ */
+function recordVersion(
+  sql: EventSql,
+  event: EventRecord,
+  owner: string,
+  grant: GrantRecord | undefined,
+  description: string | null,
+): void {
+  // A version whose key said `hold` waits for its rule's validators: pending until they pass.
+  const held = grant?.op === 'put' && grant.constraints.hold === true;
+  sql
+    .stmt(
+      `INSERT INTO objects (key, owner, state, size, content_type, sha256, etag, created_at, updated_at,
+         pending_until, description, validation)
+       VALUES (?, ?, 'complete', ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, state = 'complete', size = excluded.size,
+         content_type = excluded.content_type, sha256 = excluded.sha256, etag = excluded.etag,
+         updated_at = excluded.updated_at, pending_until = NULL, description = excluded.description,
+         validation = excluded.validation`,
+    )
+    .run(
+      event.object,
+      owner,
+      event.size,
+      event.contentType,
+      event.sha256,
+      event.etag,
+      event.receivedAt,
+      event.receivedAt,
+      // The version is what the key that made it said it is.
+      description,
+      held ? 'pending' : null,
+    );
+  if (held) {
+    sql
+      .stmt(
+        `INSERT INTO validations (id, object, etag, owner, rule, status, due_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+         ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, status = 'pending', reason = NULL,
+           attempts = 0, due_at = excluded.due_at, last_error = NULL, holder = NULL, lease_until = NULL,
+           created_at = excluded.created_at, finished_at = NULL
+         WHERE validations.etag <> excluded.etag`,
+      )
+      .run(event.keyId, event.object, event.etag, owner, grant.rule, event.receivedAt, event.receivedAt);
+  }
 }

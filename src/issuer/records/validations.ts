@@ -36,9 +36,6 @@ export interface ValidationRecord {
   finishedAt: number | null;
 }
 
-/** The verdict a run ends with. */
-export type Verdict = { status: 'published' } | { status: 'rejected'; reason: string };
-
 /** How the queue stands, for readiness and metrics. */
 export interface ValidationBacklog {
   /** Validations waiting or running. */

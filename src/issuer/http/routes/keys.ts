@@ -1,9 +1,11 @@
+import { ValetError } from '../../../token/errors.js';
 import { toWire } from '../../../wire/case.js';
 import { completeRequestBodySchema, keyRequestBodySchema } from '../../../wire/issuer-api.js';
 import type { UploadCheck } from '../../../wire/keys.js';
 import type { KeyRequest } from '../../api.js';
 import { completeKey } from '../../domain/completions.js';
 import { checkUpload, mintKey } from '../../domain/keys.js';
+import { MAX_VERDICT_WAIT, uploadVerdict } from '../../domain/verdicts.js';
 import { readBody, readOptionalBody } from '../body.js';
 import type { IssuerRoute } from '../handler.js';
 import { type Incoming, json } from '../messages.js';
@@ -11,6 +13,8 @@ import { type Incoming, json } from '../messages.js';
 /**
  * `POST /v1/keys`: mint a key. `POST /v1/keys/check`: would an upload be allowed (no key, nothing
  * recorded). `POST /v1/keys/:id/complete`: the client's upload or deletion is done.
+ * `GET /v1/keys/:id/validation?wait=S`: where the upload's validation stands (waiting up to S
+ * seconds, at most 25, for its verdict).
  */
 export const keyRoutes: IssuerRoute[] = [
   {
@@ -40,6 +44,21 @@ export const keyRoutes: IssuerRoute[] = [
     handler: async ({ core, incoming, identity, params }) => {
       const { receipt } = await readOptionalBody(incoming, completeRequestBodySchema, 'completion');
       return json(200, await completeKey(core, identity, params.id as string, receipt));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/keys/:id/validation',
+    access: 'caller',
+    handler: async ({ core, incoming, identity, params }) => {
+      const wait = incoming.url.searchParams.get('wait') ?? '0';
+      if (!/^\d{1,3}$/.test(wait) || Number(wait) > MAX_VERDICT_WAIT) {
+        throw new ValetError(
+          'bad_request',
+          `wait must be a whole number of seconds from 0 to ${MAX_VERDICT_WAIT}`,
+        );
+      }
+      return json(200, toWire(await uploadVerdict(core, identity, params.id as string, Number(wait))));
     },
   },
 ];

@@ -12,7 +12,8 @@ export const OBJECT_PAGE_LIMIT = 1000;
 /**
  * `GET /v1/objects?prefix=P&after=KEY&limit=N`: the caller's complete objects whose key starts
  * with P, after KEY, in bytewise key order, a page at a time; `next` is the `after` of the next
- * page, `null` on the last.
+ * page, `null` on the last. An upload still being validated is listed (to its owner: the listing
+ * is the caller's own) with `validation: "pending"`.
  */
 export const objectRoutes: IssuerRoute[] = [
   {
@@ -36,6 +37,7 @@ export const objectRoutes: IssuerRoute[] = [
           updatedAt: new Date(o.updatedAt).toISOString(),
           ...(o.description?.filename !== undefined && { filename: o.description.filename }),
           ...(o.description?.metadata !== undefined && { metadata: o.description.metadata }),
+          ...(o.validation && { validation: o.validation }),
         })),
         next: found.length > page.limit ? (objects.at(-1)?.key ?? null) : null,
       };

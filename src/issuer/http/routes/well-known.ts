@@ -1,6 +1,7 @@
 import { ValetError } from '../../../token/errors.js';
 import { notOk, ok, type ReadinessCheck, readiness } from '../../../wire/readiness.js';
 import type { IssuerCore } from '../../core.js';
+import { validationHealth } from '../../domain/validation-health.js';
 import type { IssuerRoute } from '../handler.js';
 import { json } from '../messages.js';
 
@@ -67,5 +68,6 @@ function issuerChecks(core: IssuerCore): ReadinessCheck[] {
     },
     { name: 'storage', check: () => (driver.ready ? driver.ready() : ok()) },
     ...(core.identityReady ? [{ name: 'identity', check: core.identityReady }] : []),
+    ...(core.validators.size > 0 ? [{ name: 'validation', check: () => validationHealth(core) }] : []),
   ];
 }

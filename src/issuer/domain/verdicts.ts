@@ -1,0 +1,49 @@
+import { ValetError } from '../../token/errors.js';
+import type { ValidationState } from '../../wire/validations.js';
+import type { Identity } from '../auth/identity.js';
+import type { IssuerCore } from '../core.js';
+
+/** The longest a client may ask to wait for a verdict in one request, seconds. */
+export const MAX_VERDICT_WAIT = 25;
+const POLL_MS = 100;
+
+/**
+ * Where the validation of the caller's upload `id` stands (the key id, or the resumable upload's
+ * id): at once, or (with `wait`) as soon as it is decided, waiting at most `wait` seconds. An
+ * upload its rule does not validate is `published` once recorded.
+ */
+export async function uploadVerdict(
+  core: IssuerCore,
+  identity: Identity,
+  id: string,
+  wait: number,
+): Promise<ValidationState> {
+  const grant = await core.records.getGrant(id);
+  if (!grant || grant.op !== 'put' || grant.subject !== identity.subject) {
+    throw new ValetError('not_found', 'no such upload');
+  }
+  const deadline = Date.now() + Math.min(wait, MAX_VERDICT_WAIT) * 1000;
+  for (;;) {
+    const found = await core.records.validations?.get(id);
+    if (!found) {
+      if (grant.constraints.hold !== true && (await core.records.getGrant(id))?.completedAt != null) {
+        return { object: grant.object, status: 'published' };
+      }
+    } else if (found.status !== 'pending' && found.status !== 'rejecting') {
+      return {
+        object: found.object,
+        status: found.status,
+        ...(found.status === 'rejected' && found.reason !== null && { reason: found.reason }),
+      };
+    } else if (found.status === 'rejecting' && found.reason !== null) {
+      // Removed from the listing already; the store's copy goes next: the verdict is final.
+      return { object: found.object, status: 'rejected', reason: found.reason };
+    }
+    if (Date.now() >= deadline) {
+      if (!found)
+        throw new ValetError('not_found', 'this upload has not been recorded yet (complete it first)');
+      return { object: found.object, status: 'pending' };
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
