@@ -34,6 +34,7 @@ export function progressBar(label: string, now: () => number = Date.now): Progre
     },
     done() {
       if (tty && shown) process.stderr.write('\n');
+      shown = false;
     },
   };
 }

@@ -25,6 +25,7 @@ import type {
   UploadOptions,
   UploadResult,
 } from './types.js';
+import { awaitVerdict, verdictError } from './validation.js';
 
 export {
   fileResumeStore,
@@ -93,7 +94,7 @@ export class ValetClient {
     if (sha256 !== undefined && result.sha256 && result.sha256 !== sha256) {
       throw new ValetError('bad_digest', 'storage stored a body with another SHA-256');
     }
-    return {
+    const uploaded: UploadResult = {
       object: result.object,
       key: result.object,
       size: result.size,
@@ -104,6 +105,25 @@ export class ValetClient {
       ...(key.upload && { upload: key.upload.id }),
       bytes,
     };
+    if (result.validation !== 'pending') return uploaded;
+    return this.#validated(uploaded, key.upload?.id ?? key.id, options);
+  }
+
+  /** An upload its rule validates: the verdict awaited (default), or promised with the result. */
+  async #validated(uploaded: UploadResult, id: string, options: UploadOptions): Promise<UploadResult> {
+    options.onValidation?.({ object: uploaded.object, status: 'pending' });
+    const verdict = awaitVerdict(this.#ctx, id, options.signal).then((state) => {
+      options.onValidation?.(state);
+      return state;
+    });
+    if (options.awaitValidation === false) {
+      // Awaited by the caller, or not: never an unhandled rejection.
+      verdict.catch(() => {});
+      return { ...uploaded, validation: 'pending', verdict };
+    }
+    const error = verdictError(await verdict);
+    if (error) throw error;
+    return uploaded;
   }
 
   /**

@@ -1,10 +1,12 @@
 import type { Grant } from '../wire/keys.js';
 import type { ShareLink } from '../wire/shares.js';
+import type { ValidationState } from '../wire/validations.js';
 import type { ResumeStore } from './resume.js';
 
 // The answers the SDK returns as the wire declares them (wire/): one declaration each.
 export type { Me } from '../wire/me.js';
 export type { ObjectInfo } from '../wire/objects.js';
+export type { ValidationState } from '../wire/validations.js';
 export type { Grant };
 
 /** Options for {@link createClient}. */
@@ -103,6 +105,15 @@ export interface UploadOptions {
    * Read when the abort lands, so one upload can be paused or cancelled (valet/uppy does that).
    */
   keepOnAbort?: boolean;
+  /**
+   * An upload its rule validates (a type check, a virus scan, the app's own check) is readable
+   * only once it passes. `true` (default): `upload()` resolves once it is published, and rejects
+   * with `content_rejected` and the reason if it is not. `false`: it resolves as soon as storage
+   * has it, with `validation: 'pending'` and `verdict`, a promise of the outcome.
+   */
+  awaitValidation?: boolean;
+  /** Where the validation stands: `pending` when the checks start ("checking…"), then the verdict. */
+  onValidation?: (state: ValidationState) => void;
 }
 
 /** An upload, as committed by storage. */
@@ -122,6 +133,16 @@ export interface UploadResult {
   bytes: { toIssuer: number; toStorage: number };
   /** The resumable upload's id, when the body went as one. */
   upload?: string;
+  /**
+   * `pending`: its rule validates it and the verdict is not in yet (only with `awaitValidation:
+   * false`): nobody may read it until then. Absent: it is readable.
+   */
+  validation?: 'pending';
+  /**
+   * With `validation: 'pending'`: the outcome, once decided (`published`, `rejected` with its
+   * reason, or `replaced`); it rejects only if the issuer cannot be asked.
+   */
+  verdict?: Promise<ValidationState>;
 }
 
 /** A URL that reads one object for a short time (for `<img>`, `<video>` or a download link). */

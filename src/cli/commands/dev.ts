@@ -7,6 +7,7 @@ import type { StorageDriver } from '../../drivers/types.js';
 import { toNodeListener } from '../../issuer/http/node.js';
 import { createIssuer, type Issuer, isPostgresUrl } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
+import { clamdTarget } from '../../issuer/validation/clamav.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
 import { bundleWebApp } from '../../web/bundle.js';
@@ -17,14 +18,23 @@ import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
 
-/** The development policy: each user owns `users/<subject>/`, uploads up to `maxUpload` bytes. */
+/**
+ * The development policy: each user owns `users/<subject>/`, uploads up to `maxUpload` bytes, each
+ * checked before anyone may read it: its true type, and with clamd a virus scan.
+ */
 export function devRules(
   maxUpload = 5 * 2 ** 30,
   accept: Rule['accept'] = undefined,
+  scan = false,
 ): Readonly<Record<string, Rule>> {
   const with_ = (rule: Rule): Rule => (accept ? { ...rule, accept } : rule);
   return {
-    upload: with_({ op: 'put', prefix: 'users/{subject}/', maxSize: maxUpload }),
+    upload: with_({
+      op: 'put',
+      prefix: 'users/{subject}/',
+      maxSize: maxUpload,
+      validate: scan ? ['type', 'clamav'] : ['type'],
+    }),
     read: with_({ op: 'get', prefix: 'users/{subject}/' }),
     remove: with_({ op: 'delete', prefix: 'users/{subject}/' }),
     share: with_({ op: 'share', prefix: 'users/{subject}/' }),
@@ -35,7 +45,7 @@ export const dev: Command = {
   name: 'dev',
   summary: 'run issuer, storage, demo page and a development identity provider on this machine',
   help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
-                 [--log-level warn]
+                 [--log-level warn] [--clamd HOST:PORT|SOCKET]
                  [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region REGION]]
                  [--storage azure [--azure-container NAME]] [--database postgres://…]
 
@@ -53,6 +63,8 @@ Options:
   --storage-port PORT  storage port (default 0: any free port)
   --data DIR           data directory (default .valet)
   --max-upload SIZE    largest object a user may upload (default 5GiB)
+  --clamd ADDRESS      scan every upload with ClamAV's clamd at HOST:PORT or a socket path
+                       before anyone may read it (every upload's true type is always checked)
   --storage KIND       valet (default: Valet's own storage), s3 (an S3-compatible engine,
                        credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or azure
                        (Azure Blob Storage or Azurite, AZURE_STORAGE_CONNECTION_STRING)
@@ -71,6 +83,7 @@ Options:
     'storage-port': { type: 'string' },
     data: { type: 'string' },
     'max-upload': { type: 'string' },
+    clamd: { type: 'string' },
     storage: { type: 'string' },
     's3-endpoint': { type: 'string' },
     's3-bucket': { type: 'string' },
@@ -98,6 +111,7 @@ Options:
       database,
       storagePort: parsePort(optional(values, 'storage-port') ?? '0', '--storage-port'),
       maxUpload: parseSize(optional(values, 'max-upload') ?? '5GiB', '--max-upload'),
+      clamd: clamdOption(optional(values, 'clamd')),
       s3: kind === 's3' ? s3OptionsFrom(values) : undefined,
       azure: kind === 'azure' ? { container: optional(values, 'azure-container') ?? 'valet' } : undefined,
       logger: pino(
@@ -148,6 +162,8 @@ interface DevSetup {
   database: string | undefined;
   storagePort: number;
   maxUpload: number;
+  /** clamd's address: every upload is scanned. */
+  clamd: string | undefined;
   s3: ReturnType<typeof s3OptionsFrom> | undefined;
   azure: AzureCliOptions | undefined;
   logger: pino.Logger;
@@ -223,7 +239,9 @@ async function startIssuerAndStore(
     database: setup.database ?? path.join(setup.dataDir, 'issuer.sqlite'),
     publicUrl: base,
     logger: setup.logger.child({ service: 'valet-issuer' }),
+    ...(setup.clamd !== undefined && { validation: { clamd: setup.clamd } }),
   };
+  const scan = setup.clamd !== undefined;
   const engine = await engineFor(setup, base);
   if (engine) {
     // An engine's presigned URL or SAS works until it expires and cannot be revoked, so the dev
@@ -232,7 +250,7 @@ async function startIssuerAndStore(
     state.issuer = await createIssuer({
       ...common,
       driver: engine.driver,
-      rules: devRules(setup.maxUpload, ['once', 'revocation']),
+      rules: devRules(setup.maxUpload, ['once', 'revocation'], scan),
     });
     return engine.url;
   }
@@ -246,7 +264,11 @@ async function startIssuerAndStore(
   });
   const storageUrl = await state.storage.listen(setup.storagePort, '127.0.0.1');
   state.storageOrigin = new URL(storageUrl).origin;
-  state.issuer = await createIssuer({ ...common, storageUrl, rules: devRules(setup.maxUpload) });
+  state.issuer = await createIssuer({
+    ...common,
+    storageUrl,
+    rules: devRules(setup.maxUpload, undefined, scan),
+  });
   await state.storage.refreshRevocations();
   return storageUrl;
 }
@@ -317,4 +339,15 @@ function s3OptionsFrom(values: Record<string, unknown>) {
     // Ceph RGW 16 and some other engines ignore x-amz-checksum-sha256; assume they do.
     checksums: false,
   };
+}
+
+/** `--clamd`: clamd's address, checked now (a typo is a usage error, not a stuck upload). */
+function clamdOption(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  try {
+    clamdTarget(address);
+  } catch (error) {
+    throw new UsageError(`--clamd: ${(error as Error).message}`);
+  }
+  return address;
 }

@@ -39,7 +39,7 @@ export const upload: Command = {
   name: 'upload',
   summary: 'upload a file straight to storage with a key from the issuer',
   help: `Usage: valet upload FILE --issuer URL --token TOKEN [--name NAME] [--content-type TYPE]
-                    [--rule RULE] [--chunk-size 64MiB] [--json]
+                    [--rule RULE] [--chunk-size 64MiB] [--no-wait] [--json]
 
 Asks the issuer for an upload key, then streams FILE straight to storage (never through the
 issuer). The issuer is asked first whether the upload is allowed (rule, size, type, quota), so a
@@ -54,12 +54,18 @@ retried from where storage stopped, and running the same command again after an 
 resumes the upload (unfinished uploads are remembered in ~/.valet/uploads.json, or
 $VALET_STATE_DIR/uploads.json: their URLs only, never a key).
 
+An upload whose rule validates it (its true type, a virus scan, the app's own check) is readable
+only once it passes: the command says "checking" and waits for the verdict, and exits with 1 and
+the reason ("content_rejected: … ClamAV found …") if it is rejected. --no-wait returns as soon as
+storage has it (JSON: "validation":"pending").
+
 Options:
 ${REMOTE_HELP}
   --name NAME          the object name to ask for, under your prefix (default: the file's name)
   --content-type TYPE  the content type (default: from the extension, else none)
   --rule RULE          the issuer rule to use (default: the first that allows it)
   --chunk-size SIZE    bytes per request of a resumable upload (default 64MiB)
+  --no-wait            do not wait for the verdict of an upload being validated
   --json               print the result as JSON
   -h, --help           show this help`,
   options: {
@@ -68,6 +74,7 @@ ${REMOTE_HELP}
     'content-type': { type: 'string' },
     rule: { type: 'string' },
     'chunk-size': { type: 'string' },
+    'no-wait': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   positionals: true,
@@ -115,6 +122,16 @@ ${REMOTE_HELP}
           sent = p.loaded;
           bar.update(p.loaded, p.total);
         },
+        ...(values['no-wait'] === true && { awaitValidation: false }),
+        onValidation: (state) => {
+          if (state.status !== 'pending') return;
+          bar.done();
+          process.stderr.write(
+            values['no-wait']
+              ? `${state.object}: stored; being checked before anyone may read it (not waiting)\n`
+              : `${state.object}: stored; checking before anyone may read it…\n`,
+          );
+        },
       })
       .finally(() => bar.done());
     const resumable = stat.size >= RESUMABLE_FROM;
@@ -133,6 +150,7 @@ ${REMOTE_HELP}
         sha256: result.sha256 || sha256,
         etag: result.etag,
         content_type: result.contentType,
+        ...(result.validation && { validation: result.validation }),
       });
     else printLines(result.object);
     return 0;

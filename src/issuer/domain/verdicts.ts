@@ -19,7 +19,7 @@ export async function uploadVerdict(
   wait: number,
 ): Promise<ValidationState> {
   const grant = await core.records.getGrant(id);
-  if (!grant || grant.op !== 'put' || grant.subject !== identity.subject) {
+  if (grant?.op !== 'put' || grant.subject !== identity.subject) {
     throw new ValetError('not_found', 'no such upload');
   }
   const deadline = Date.now() + Math.min(wait, MAX_VERDICT_WAIT) * 1000;

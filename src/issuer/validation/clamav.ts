@@ -50,29 +50,42 @@ export async function scanStream(body: Readable, options: ClamdOptions): Promise
     socket.setTimeout(options.idleTimeout ?? 60_000, () =>
       socket.destroy(new Error(`clamd at ${address} fell silent while scanning`)),
     );
-    await send(socket, Buffer.from('zINSTREAM\0'));
-    for await (const chunk of body) {
-      if (settled) break;
+    await send(socket, Buffer.from('zINSTREAM\0'), answered);
+    const chunks = body[Symbol.asyncIterator]();
+    for (;;) {
+      // Waiting for the store's next bytes ends too when clamd answers or hangs up meanwhile.
+      const next = await Promise.race([chunks.next(), answered.then(ended, ended)]);
+      if (next.done || settled) break;
+      const chunk: unknown = next.value;
       const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
       for (let at = 0; at < bytes.length && !settled; at += CHUNK) {
         const part = bytes.subarray(at, at + CHUNK);
         const length = Buffer.alloc(4);
         length.writeUInt32BE(part.length);
-        await send(socket, length);
-        await send(socket, part);
+        await send(socket, length, answered);
+        await send(socket, part, answered);
       }
     }
-    if (!settled) await send(socket, Buffer.alloc(4));
+    if (!settled) await send(socket, Buffer.alloc(4), answered);
     return verdictOf(await answered, address);
   } catch (error) {
-    // The answer explains a failed write best (clamd said why before it hung up).
-    const text = settled ? await answered.catch(() => undefined) : undefined;
-    if (text !== undefined) return verdictOf(text, address);
-    throw error;
+    // clamd's answer, or why there is none, explains a failed write best.
+    if (!settled) throw error;
+    const outcome = await answered.then(
+      (text) => ({ text }),
+      (failure: unknown) => ({ failure }),
+    );
+    if ('text' in outcome) return verdictOf(outcome.text, address);
+    throw outcome.failure;
   } finally {
     body.destroy();
     socket.destroy();
   }
+}
+
+/** A finished iteration, for a race with the store's stream. */
+function ended(): IteratorResult<unknown> {
+  return { done: true, value: undefined };
 }
 
 /** clamd's one answer (up to its NUL), or why there is none. */
@@ -85,9 +98,13 @@ function answerOf(socket: net.Socket, address: string): Promise<string> {
       const end = answer.indexOf('\0');
       if (end !== -1) resolve(answer.slice(0, end));
     });
-    socket.on('end', () => (answer ? resolve(answer) : reject(hungUp())));
-    socket.on('error', (error) => reject(new Error(`clamd at ${address}: ${error.message}`)));
-    socket.on('close', () => reject(hungUp()));
+    socket.on('end', () => (answer ? resolve(answer) : reject(hungUp(address))));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // clamd hangs up on a stream past its size limit; its answer may not be read by then.
+      const cut = error.code === 'EPIPE' || error.code === 'ECONNRESET';
+      reject(cut ? hungUp(address) : new Error(`clamd at ${address}: ${error.message}`));
+    });
+    socket.on('close', () => reject(hungUp(address)));
   });
 }
 
@@ -95,25 +112,34 @@ function once(socket: net.Socket, event: 'connect'): Promise<void> {
   return new Promise((resolve) => socket.once(event, () => resolve()));
 }
 
-/** Writes with backpressure: waits for `drain` when the socket's buffer is full. */
-function send(socket: net.Socket, bytes: Buffer): Promise<void> {
-  if (socket.destroyed) return Promise.reject(hungUp());
+/**
+ * Writes with backpressure: waits for `drain` when the socket's buffer is full, or until clamd
+ * answers (it stops reading once it has decided, say at its size limit: no drain comes then).
+ */
+function send(socket: net.Socket, bytes: Buffer, answered: Promise<unknown>): Promise<void> {
+  if (socket.destroyed) return Promise.reject(new Error('clamd closed the connection'));
   if (socket.write(bytes)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
-      socket.off('drain', done);
+      socket.off('drain', drained);
       socket.off('close', closed);
       if (error) reject(error);
       else resolve();
     };
-    const closed = () => done(hungUp());
-    socket.once('drain', () => done());
+    const drained = () => done();
+    const closed = () => done(new Error('clamd closed the connection'));
+    socket.once('drain', drained);
     socket.once('close', closed);
+    answered.then(drained, drained);
   });
 }
 
-function hungUp(): Error {
-  return new Error('clamd closed the connection before it answered');
+function hungUp(address: string): Error {
+  return new Error(
+    `clamd at ${address} closed the connection before it answered: the object was not scanned ` +
+      '(clamd does this when it stops, or to an object larger than its StreamMaxLength: then raise ' +
+      'StreamMaxLength, MaxScanSize and MaxFileSize in clamd.conf)',
+  );
 }
 
 /** clamd's answer as a verdict; an error answer throws (not scanned). */
