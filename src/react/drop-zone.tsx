@@ -23,9 +23,10 @@ export interface DropZoneProps {
 
 /**
  * A minimal drop zone: drop a file on it, or choose one with the keyboard or a click; shows
- * progress with a Cancel button, the result, or Valet's refusal in words. Unstyled: style it
- * through `className` and its `data-state` (`idle`, `uploading`, `done`, `error`, `cancelled`)
- * and `data-over` (a file is dragged over it) attributes.
+ * progress with a Cancel button, "checking…" while its rule's validators check it, the result,
+ * or Valet's refusal in words. Unstyled: style it through `className` and its `data-state`
+ * (`idle`, `uploading`, `checking`, `done`, `error`, `cancelled`) and `data-over` (a file is
+ * dragged over it) attributes.
  */
 export function DropZone(props: DropZoneProps) {
   const { client, rule, sha256, accept } = props;
@@ -38,7 +39,7 @@ export function DropZone(props: DropZoneProps) {
     const options: UploadOptions = { name: props.name ? props.name(chosen) : chosen.name };
     void up.upload(chosen, options).then((result) => result && props.onUploaded?.(result, chosen));
   };
-  const busy = up.status === 'uploading';
+  const busy = up.status === 'uploading' || up.status === 'checking';
   const total = up.progress?.total ?? file?.size ?? 0;
   const loaded = up.progress?.loaded ?? 0;
   return (
@@ -72,7 +73,7 @@ export function DropZone(props: DropZoneProps) {
           if (chosen) start(chosen);
         }}
       />
-      {busy && (
+      {up.status === 'uploading' && (
         <>
           <progress max={total || 1} value={loaded} aria-label={`Uploading ${file?.name ?? 'the file'}`} />
           <button type="button" onClick={up.cancel}>
@@ -80,7 +81,9 @@ export function DropZone(props: DropZoneProps) {
           </button>
         </>
       )}
-      <p role="status">{statusText(up.status, file, loaded, total, up.result)}</p>
+      <p role="status">
+        {statusText(up.status, file, loaded, total, up.result, up.error?.code === 'content_rejected')}
+      </p>
       {up.status === 'error' && <p role="alert">{up.error?.message}</p>}
     </fieldset>
   );
@@ -92,12 +95,14 @@ function statusText(
   loaded: number,
   total: number,
   result: UploadResult | null,
+  rejected: boolean,
 ): string {
   const name = file?.name ?? 'the file';
   if (status === 'uploading') return `Uploading ${name}: ${formatBytes(loaded)} of ${formatBytes(total)}`;
+  if (status === 'checking') return `Checking ${name}… (it is stored; nobody can read it until it passes)`;
   if (status === 'done' && result)
     return `Uploaded ${name} (${formatBytes(result.size)}) as ${result.object}`;
   if (status === 'cancelled') return `Cancelled ${name}; nothing was kept.`;
-  if (status === 'error') return `Could not upload ${name}.`;
+  if (status === 'error') return rejected ? `${name} was rejected.` : `Could not upload ${name}.`;
   return '';
 }

@@ -94,6 +94,10 @@ export class UploadQueue {
         ...(proposed !== undefined && { name: proposed }),
         signal: controller.signal,
         onProgress: (progress) => update({ progress }),
+        onValidation: (validation) => {
+          if (validation.status === 'pending') update({ status: 'checking' });
+          defaults.onValidation?.(validation);
+        },
       });
       update({ status: 'done', result });
     } catch (error) {

@@ -1,8 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Progress, UploadData, UploadOptions, UploadResult, ValetClient } from '../client/client.js';
 
-/** Where an upload stands. */
-export type UploadStatus = 'idle' | 'uploading' | 'done' | 'error' | 'cancelled';
+/**
+ * Where an upload stands. `checking`: storage has it and its rule's validators are checking it
+ * (nobody may read it yet); then `done` (published) or `error` (`content_rejected`, the reason in
+ * its message).
+ */
+export type UploadStatus = 'idle' | 'uploading' | 'checking' | 'done' | 'error' | 'cancelled';
 
 /** The state {@link useUpload} renders from. */
 export interface UploadState {
@@ -65,6 +69,10 @@ export function useUpload(client: ValetClient, defaults: UploadOptions = {}): Us
           onProgress: (progress) => {
             if (mine()) setState((s) => ({ ...s, progress }));
             merged.onProgress?.(progress);
+          },
+          onValidation: (validation) => {
+            if (mine() && validation.status === 'pending') setState((s) => ({ ...s, status: 'checking' }));
+            merged.onValidation?.(validation);
           },
         });
         if (!mine()) return undefined;

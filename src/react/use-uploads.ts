@@ -84,7 +84,12 @@ export function useUploads(client: ValetClient, options: UseUploadsOptions = {})
     setItems((all) => all.filter((item) => item.id !== id));
   }, []);
   const clear = useCallback(
-    () => setItems((all) => all.filter((item) => item.status === 'queued' || item.status === 'uploading')),
+    () =>
+      setItems((all) =>
+        all.filter(
+          (item) => item.status === 'queued' || item.status === 'uploading' || item.status === 'checking',
+        ),
+      ),
     [],
   );
 
@@ -94,6 +99,8 @@ export function useUploads(client: ValetClient, options: UseUploadsOptions = {})
     loaded += item.progress?.loaded ?? 0;
     total += item.progress?.total ?? 0;
   }
-  const busy = items.some((item) => item.status === 'queued' || item.status === 'uploading');
+  const busy = items.some(
+    (item) => item.status === 'queued' || item.status === 'uploading' || item.status === 'checking',
+  );
   return { items, add, cancel, cancelAll, remove, clear, busy, progress: { loaded, total } };
 }

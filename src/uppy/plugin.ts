@@ -162,6 +162,20 @@ export class ValetUploader<M extends Meta, B extends Body> extends BasePlugin<Op
           bytesTotal: total ?? file.size,
         });
       },
+      // Its rule's validators check it: Uppy's post-processing shows "Checking…", then the verdict
+      // (a rejection is the upload's error, its reason in words).
+      onValidation: ({ status }) => {
+        const latest = this.uppy.getFile(file.id);
+        if (!latest) return;
+        if (status === 'pending') {
+          this.uppy.emit('postprocess-progress', latest, {
+            mode: 'indeterminate',
+            message: 'Checking… (nobody can read it until it passes)',
+          });
+        } else {
+          this.uppy.emit('postprocess-complete', latest);
+        }
+      },
     };
   }
 

@@ -357,7 +357,14 @@ describe('the demo page in a real browser', () => {
 
     // A toast over the Delete button does not take its click.
     const remove = page.getByRole('button', { name: 'Delete report (2).txt' });
-    await remove.scrollIntoViewIfNeeded();
+    // The listing is redrawn once the replaced report.txt is published: scroll to the button
+    // that is there after that.
+    await eventually(() =>
+      remove.scrollIntoViewIfNeeded().then(
+        () => true,
+        () => undefined,
+      ),
+    );
     const box = await remove.boundingBox();
     assert.ok(box);
     await page.evaluate(`(() => {

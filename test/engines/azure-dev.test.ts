@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Azurite, azuriteContainer, startAzurite } from '../helpers/azurite.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
+import { tinyPng } from '../helpers/files.js';
 import { keyFiles, testKey } from '../helpers/keys.js';
 import { startProvider } from '../helpers/oidc.js';
 import { runValet, startValet } from '../helpers/storage.js';
@@ -85,7 +86,8 @@ describe('valet dev --storage azure, on Azurite', () => {
     await page.getByRole('button', { name: 'Sign in as alice' }).click();
     await page.locator('#objects li', { hasText: 'doc.txt' }).waitFor();
     const picture = path.join(dir, 'page.png');
-    await writeFile(picture, randomBytes(300_000));
+    // A real PNG (valet dev checks every upload's true type), padded to a few hundred KiB.
+    await writeFile(picture, Buffer.concat([tinyPng(), randomBytes(300_000)]));
     await page.locator('#files').setInputFiles(picture);
     await page.locator('#transfers li .detail', { hasText: '100%' }).waitFor();
     await page.locator('#objects li', { hasText: 'page.png' }).waitFor();

@@ -15,6 +15,7 @@ import type { Rule } from '../../src/issuer/rules.js';
 import { isValetError, ValetError } from '../../src/token/errors.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { type Ceph, cephBucket, startCeph } from '../helpers/ceph.js';
+import { tinyPng } from '../helpers/files.js';
 import { testKey } from '../helpers/keys.js';
 import { runValet, startValet } from '../helpers/storage.js';
 import { refusal, servedDriverIssuer, userAuth } from '../helpers/system.js';
@@ -431,7 +432,8 @@ describe('issuer with the S3 driver, on Ceph', () => {
     await page.getByRole('button', { name: 'Sign in as alice' }).click();
     await page.locator('#objects li', { hasText: 'doc.txt' }).waitFor();
     const picture = path.join(dir, 'page.png');
-    await writeFile(picture, randomBytes(300_000));
+    // A real PNG (valet dev checks every upload's true type), padded to a few hundred KiB.
+    await writeFile(picture, Buffer.concat([tinyPng(), randomBytes(300_000)]));
     await page.locator('#files').setInputFiles(picture);
     await page.locator('#transfers li .detail', { hasText: '100%' }).waitFor();
     await page.locator('#objects li', { hasText: 'page.png' }).waitFor();

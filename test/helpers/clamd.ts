@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,10 @@ const CLAMD = existsSync('/usr/sbin/clamd') ? '/usr/sbin/clamd' : 'clamd';
  * Starts clamd (Debian's `clamav-daemon`) on a free port with a signature database of one line,
  * the EICAR file's, and stream limits of 3 GiB so that 2 GiB objects are scanned whole.
  */
-export async function startClamd(t: TestContext, options: { streamMaxLength?: string } = {}): Promise<Clamd> {
+export async function startClamd(
+  t: TestContext | undefined,
+  options: { streamMaxLength?: string } = {},
+): Promise<Clamd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'valet-clamd-'));
   const db = path.join(dir, 'db');
   await mkdir(db);
@@ -83,7 +86,12 @@ export async function startClamd(t: TestContext, options: { streamMaxLength?: st
     await exited;
   };
   await start();
-  t.after(kill);
+  // Without a test context (a suite's `before`), the caller stops it.
+  const stop = async () => {
+    await kill();
+    await rm(dir, { recursive: true, force: true });
+  };
+  t?.after(stop);
   return {
     address: `127.0.0.1:${port}`,
     port,
@@ -92,7 +100,7 @@ export async function startClamd(t: TestContext, options: { streamMaxLength?: st
     },
     kill,
     restart: start,
-    stop: kill,
+    stop,
   };
 }
 

@@ -30,14 +30,12 @@ export async function uploadVerdict(
         return { object: grant.object, status: 'published' };
       }
     } else if (found.status !== 'pending' && found.status !== 'rejecting') {
+      // Rejecting: decided, but said only once the store's copy is gone too ("rejected and removed").
       return {
         object: found.object,
         status: found.status,
         ...(found.status === 'rejected' && found.reason !== null && { reason: found.reason }),
       };
-    } else if (found.status === 'rejecting' && found.reason !== null) {
-      // Removed from the listing already; the store's copy goes next: the verdict is final.
-      return { object: found.object, status: 'rejected', reason: found.reason };
     }
     if (Date.now() >= deadline) {
       if (!found)

@@ -138,6 +138,13 @@ function objectCard(o: ObjectInfo): HTMLLIElement {
     actions,
     note,
   );
+  // Being checked: nobody may read or share it yet; only deleting it makes sense.
+  if (o.validation === 'pending') {
+    card.classList.add('checking');
+    note.textContent = 'Checking… nobody can read or share it until it passes.';
+    actions.append(button('Delete', `Delete ${name}`, () => confirmDelete(o, actions)));
+    return card;
+  }
   if (IMAGE.test(o.contentType) || o.contentType.startsWith('video/'))
     actions.append(button('Preview', `Preview ${name}`, () => void preview(o)));
   actions.append(
@@ -182,7 +189,7 @@ function thumbnail(o: ObjectInfo): HTMLDivElement {
   const extension = baseName(o.object).includes('.') ? (baseName(o.object).split('.').pop() ?? '') : '';
   box.dataset.label = (extension || 'file').slice(0, 5).toUpperCase();
   box.textContent = box.dataset.label;
-  if (!isImage && !isVideo) return box;
+  if ((!isImage && !isVideo) || o.validation === 'pending') return box;
   void readUrlFor(o).then(
     (url) => {
       const media = isImage

@@ -90,7 +90,15 @@ async function uploadOne(file: File, name: string): Promise<void> {
         const left = speed > 0 && loaded < size ? ` · ${formatDuration((size - loaded) / speed)} left` : '';
         detail.textContent = `${formatBytes(loaded)} of ${formatBytes(size)} · ${percent}% · ${formatBytes(speed)}/s${left}`;
       },
+      // Every upload is checked before anyone may read it (valet dev: its true type, and with
+      // --clamd a virus scan): the row says so, then the verdict.
+      onValidation: ({ status }) => {
+        if (status !== 'pending') return;
+        detail.textContent = `${formatBytes(file.size)} stored · checking… (nobody can read it until it passes)`;
+        row.classList.add('checking');
+      },
     });
+    row.classList.remove('checking');
     bar.value = 1;
     detail.textContent = `${formatBytes(result.size)} · 100% · done, stored as ${result.object}`;
     row.classList.add('done');
@@ -98,6 +106,7 @@ async function uploadOne(file: File, name: string): Promise<void> {
     toast(`Uploaded ${name}.`);
     await refreshUntil(result.object);
   } catch (error) {
+    row.classList.remove('checking');
     const said = say(error);
     row.classList.add(said.kind === 'error' ? 'failed' : 'cancelled');
     detail.textContent = said.text;
