@@ -357,16 +357,18 @@ describe('the demo page in a real browser', () => {
 
     // A toast over the Delete button does not take its click.
     const remove = page.getByRole('button', { name: 'Delete report (2).txt' });
-    // The listing is redrawn once the replaced report.txt is published: scroll to the button
-    // that is there after that.
-    await eventually(() =>
-      remove.scrollIntoViewIfNeeded().then(
-        () => true,
-        () => undefined,
-      ),
+    // The listing shows the replaced report.txt as being checked, then redraws it published: the
+    // layout is final once the page's three uploads are done and nothing is being checked.
+    await eventually(async () =>
+      (await page.locator('#transfers li.done').count()) >= 3 &&
+      (await page.locator('#objects li.checking').count()) === 0
+        ? true
+        : undefined,
     );
-    const box = await remove.boundingBox();
-    assert.ok(box);
+    const box = await eventually(async () => {
+      await remove.scrollIntoViewIfNeeded().catch(() => {});
+      return (await remove.boundingBox().catch(() => null)) ?? undefined;
+    });
     await page.evaluate(`(() => {
       const region = document.getElementById('toasts');
       region.style.left = '${box.x - 10}px'; region.style.top = '${box.y - 10}px';

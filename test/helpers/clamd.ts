@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export interface Clamd {
   kill(): Promise<void>;
   /** Starts it again on the same port and signatures. */
   restart(): Promise<void>;
+  /** How many streams it has scanned so far (clean or not), from its log. */
+  scans(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,8 @@ export async function startClamd(
       'Foreground yes',
       'User root',
       `LogFile ${path.join(dir, 'clamd.log')}`,
+      // Every scan is logged, clean ones too: tests count them.
+      'LogClean yes',
       `StreamMaxLength ${limit}`,
       `MaxScanSize ${limit}`,
       `MaxFileSize ${limit}`,
@@ -101,6 +105,10 @@ export async function startClamd(
     kill,
     restart: start,
     stop,
+    scans: async () =>
+      (await readFile(path.join(dir, 'clamd.log'), 'utf8'))
+        .split('\n')
+        .filter((line) => /stream\(.*\): .*(OK|FOUND)$/.test(line)).length,
   };
 }
 
