@@ -58,6 +58,8 @@ export class IssuerCore {
   readonly validators: RuleValidators;
   /** Called when an upload recorded here waits for validation: the worker claims it at once. */
   validationQueued: () => void = () => {};
+  /** Requests waiting here for a verdict, by upload id: woken when this issuer decides it. */
+  readonly verdictWaiters = new Map<string, Set<() => void>>();
 
   constructor(
     options: IssuerOptions,

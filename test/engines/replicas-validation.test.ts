@@ -59,12 +59,14 @@ describe('validations on three issuer replicas', () => {
         storageUrl: storage.url,
         metrics: true,
         rules: {
-          upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '64MiB', validate: ['type', 'clamav'] },
+          upload: { op: 'put', prefix: 'users/{subject}/', maxSize: '256MiB', validate: ['type', 'clamav'] },
           read: { op: 'get', prefix: 'users/{subject}/' },
         },
         validation: { clamd: clamd.address },
       },
     });
+    // After the replicas (stopped by their own hooks, registered first), PostgreSQL.
+    t.after(() => postgres.stop());
     const client = (i: number) =>
       createClient({
         issuer: (replicas[i % 3] as RunningProcess).url,
@@ -90,7 +92,7 @@ describe('validations on three issuer replicas', () => {
     );
 
     // A replica killed while it validates: its lease lapses, another replica finishes the job.
-    const big = randomBytes(48 * 2 ** 20);
+    const big = randomBytes(128 * 2 ** 20);
     const stored = await client(0).upload(big, { name: 'big.bin', awaitValidation: false, resumable: false });
     const holder = await query(database, 'SELECT holder FROM valet.validations WHERE id = $1', [
       stored.grant.id,

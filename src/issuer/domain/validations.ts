@@ -107,6 +107,7 @@ export class ValidationWorker {
     } catch (error) {
       if (error instanceof Replaced) {
         await this.#queue.finish(v.id, 'replaced', this.#core.now());
+        this.#decided(v.id);
       } else {
         const stopped = abort.signal.aborted;
         const message = stopped
@@ -160,6 +161,7 @@ export class ValidationWorker {
     }
     await this.#completed(v, { status: 'published' });
     await this.#queue.finish(v.id, 'published', this.#core.now());
+    this.#decided(v.id);
     this.#core.metrics.validated('published', performance.now() - started);
   }
 
@@ -194,6 +196,12 @@ export class ValidationWorker {
     if (head?.etag === v.etag) await this.#core.driver.delete(v.object, context);
     await this.#completed(v, { status: 'rejected', reason });
     await this.#queue.finish(v.id, 'rejected', this.#core.now());
+    this.#decided(v.id);
+  }
+
+  /** Wakes the requests waiting here for this verdict (others learn it at their next look). */
+  #decided(id: string): void {
+    for (const wake of this.#core.verdictWaiters.get(id) ?? []) wake();
   }
 
   async #described(v: ValidationRecord, record: ObjectRecord): Promise<ValidatedObject> {

@@ -42,6 +42,29 @@ export async function uploadVerdict(
         throw new ValetError('not_found', 'this upload has not been recorded yet (complete it first)');
       return { object: found.object, status: 'pending' };
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await nextLook(core, id);
   }
+}
+
+/**
+ * Waits for the next look at a verdict: {@link POLL_MS} (a replica may decide it), or less when
+ * this issuer decides it meanwhile.
+ */
+function nextLook(core: IssuerCore, id: string): Promise<void> {
+  let waiters = core.verdictWaiters.get(id);
+  if (!waiters) {
+    waiters = new Set();
+    core.verdictWaiters.set(id, waiters);
+  }
+  const own = waiters;
+  return new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      own.delete(wake);
+      if (own.size === 0 && core.verdictWaiters.get(id) === own) core.verdictWaiters.delete(id);
+      resolve();
+    };
+    const timer = setTimeout(wake, POLL_MS);
+    own.add(wake);
+  });
 }

@@ -37,10 +37,14 @@ export async function scanStream(body: Readable, options: ClamdOptions): Promise
   const { address } = options;
   const socket = net.connect(clamdTarget(address));
   let settled = false;
+  // Once clamd answers or hangs up (its size limit, a crash), sending stops: a write waiting for
+  // a drain and a read waiting for the store's next bytes both end. One listener each, never one
+  // per chunk: a reaction per chunk on this long-lived promise would keep every chunk alive.
   const answered = answerOf(socket, address).finally(() => {
     settled = true;
+    socket.emit(ANSWERED);
+    body.destroy();
   });
-  // An answer before the stream ends (clamd's size limit) stops the sending; so does a failure.
   answered.catch(() => {});
   try {
     socket.setTimeout(options.connectTimeout ?? 5_000, () =>
@@ -50,26 +54,22 @@ export async function scanStream(body: Readable, options: ClamdOptions): Promise
     socket.setTimeout(options.idleTimeout ?? 60_000, () =>
       socket.destroy(new Error(`clamd at ${address} fell silent while scanning`)),
     );
-    await send(socket, Buffer.from('zINSTREAM\0'), answered);
-    const chunks = body[Symbol.asyncIterator]();
-    for (;;) {
-      // Waiting for the store's next bytes ends too when clamd answers or hangs up meanwhile.
-      const next = await Promise.race([chunks.next(), answered.then(ended, ended)]);
-      if (next.done || settled) break;
-      const chunk: unknown = next.value;
+    await send(socket, Buffer.from('zINSTREAM\0'));
+    for await (const chunk of body) {
+      if (settled) break;
       const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
       for (let at = 0; at < bytes.length && !settled; at += CHUNK) {
         const part = bytes.subarray(at, at + CHUNK);
         const length = Buffer.alloc(4);
         length.writeUInt32BE(part.length);
-        await send(socket, length, answered);
-        await send(socket, part, answered);
+        await send(socket, length);
+        await send(socket, part);
       }
     }
-    if (!settled) await send(socket, Buffer.alloc(4), answered);
+    if (!settled) await send(socket, Buffer.alloc(4));
     return verdictOf(await answered, address);
   } catch (error) {
-    // clamd's answer, or why there is none, explains a failed write best.
+    // clamd's answer, or why there is none, explains a failed write or a stopped read best.
     if (!settled) throw error;
     const outcome = await answered.then(
       (text) => ({ text }),
@@ -83,10 +83,8 @@ export async function scanStream(body: Readable, options: ClamdOptions): Promise
   }
 }
 
-/** A finished iteration, for a race with the store's stream. */
-function ended(): IteratorResult<unknown> {
-  return { done: true, value: undefined };
-}
+/** The event a scan's socket emits once clamd has answered or hung up. */
+const ANSWERED = 'valet:answered';
 
 /** clamd's one answer (up to its NUL), or why there is none. */
 function answerOf(socket: net.Socket, address: string): Promise<string> {
@@ -116,12 +114,13 @@ function once(socket: net.Socket, event: 'connect'): Promise<void> {
  * Writes with backpressure: waits for `drain` when the socket's buffer is full, or until clamd
  * answers (it stops reading once it has decided, say at its size limit: no drain comes then).
  */
-function send(socket: net.Socket, bytes: Buffer, answered: Promise<unknown>): Promise<void> {
+function send(socket: net.Socket, bytes: Buffer): Promise<void> {
   if (socket.destroyed) return Promise.reject(new Error('clamd closed the connection'));
   if (socket.write(bytes)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
       socket.off('drain', drained);
+      socket.off(ANSWERED, drained);
       socket.off('close', closed);
       if (error) reject(error);
       else resolve();
@@ -129,8 +128,8 @@ function send(socket: net.Socket, bytes: Buffer, answered: Promise<unknown>): Pr
     const drained = () => done();
     const closed = () => done(new Error('clamd closed the connection'));
     socket.once('drain', drained);
+    socket.once(ANSWERED, drained);
     socket.once('close', closed);
-    answered.then(drained, drained);
   });
 }
 
