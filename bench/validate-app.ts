@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { toNodeListener } from '../src/issuer/http/node.js';
 import { createIssuer } from '../src/issuer/issuer.js';
 import type { Rule } from '../src/issuer/rules.js';
@@ -48,8 +49,11 @@ const issuer = await createIssuer({
     type: put('type', ['type']),
     clamav: put('clamav', ['clamav']),
     hook: put('hook', [hashAll]),
+    read: { op: 'get', prefix: 'none/{subject}/' },
   },
   validation: { clamd: values.clamd as string, concurrency: 2 },
+  // Warnings (a validation retried) go to the app's log file in the bench's work folder.
+  logger: pino({ level: 'warn' }, pino.destination(2)),
 });
 const listener = toNodeListener(issuer);
 const server = http.createServer((req, res) => {

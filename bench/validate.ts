@@ -10,7 +10,7 @@
 //
 // Options: --rounds N, --no-write
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -120,16 +120,21 @@ const sizes = [
   { label: quick ? '64 MiB' : '1 GiB', file: big },
 ] as const;
 const times: Record<string, number[]> = {};
+const record = (key: string, ms: number) => {
+  times[key] = [...(times[key] ?? []), ms];
+};
+log('warm-up…');
+for (const validator of VALIDATORS) await validated(validator, small, 'warm-up.txt');
 for (let round = 0; round < ROUNDS; round++) {
   const order = VALIDATORS.map((_, i) => VALIDATORS[(i + round) % VALIDATORS.length] as Validator);
   for (const size of sizes) {
     for (const validator of order) {
       const ms = await validated(validator, size.file, `${size.label.replace(' ', '')}.txt`);
-      (times[`${size.label} ${validator}`] ??= []).push(ms);
+      record(`${size.label} ${validator}`, ms);
       log(`  round ${round + 1} ${size.label} ${validator}: ${ms.toFixed(1)} ms`);
     }
     const read = await plainRead(`none/alice/${size.label.replace(' ', '')}.txt`);
-    (times[`${size.label} read`] ??= []).push(read);
+    record(`${size.label} read`, read);
     log(`  round ${round + 1} ${size.label} plain read: ${read.toFixed(1)} ms`);
   }
 }
@@ -145,10 +150,11 @@ for (const size of sizes) {
   for (const validator of VALIDATORS) {
     const xs = times[`${size.label} ${validator}`] ?? [];
     const m = median(xs);
-    const rate = size.file === big ? `${(BIG / MiB / (m / 1000)).toFixed(0)} MiB/s` : '';
-    rows.push(
-      `| ${size.label} | ${validator} | ${m.toFixed(1)} | ${spread(xs)} | ${rate} | ${(m / read).toFixed(2)}x |`,
-    );
+    // Without a validator there is nothing to wait for: no rate, no ratio.
+    const none = validator === 'none';
+    const rate = size.file === big && !none ? `${(BIG / MiB / (m / 1000)).toFixed(0)} MiB/s` : '';
+    const ratio = none ? '' : `${(m / read).toFixed(2)}x`;
+    rows.push(`| ${size.label} | ${validator} | ${m.toFixed(1)} | ${spread(xs)} | ${rate} | ${ratio} |`);
   }
   rows.push(
     `| ${size.label} | (plain read, baseline) | ${read.toFixed(1)} | ${spread(times[`${size.label} read`] ?? [])} | | 1.00x |`,
@@ -163,5 +169,7 @@ const memory = `Peak resident memory of the issuer process: ${Math.round(memoryB
 const summary = `Run ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; ${ROUNDS} rounds, validators alternated (each round starts with the next); storage, the issuer, clamd and the client share the machine.`;
 console.log(`\n${summary}\n\n${table}\n\n${memory}\n`);
 if (WRITE) log(`updated ${await writeSection('validate-bench', `${summary}\n\n${table}\n\n${memory}`)}`);
+const appLog = await readFile(path.join(work, 'app.log'), 'utf8');
+if (appLog.trim() !== '') log(`the issuer logged warnings:\n${appLog}`);
 await rm(work, { recursive: true, force: true });
 process.exit(0);

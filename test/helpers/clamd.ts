@@ -20,7 +20,7 @@ const SIGNATURE = `44d88612fea8a8f36de82e1278abb02f:${EICAR.length}:Valet.Test.E
 
 /** Debian's clamd, started by a test. */
 export interface Clamd {
-  /** `127.0.0.1:PORT`, as `validation.clamd` takes it. */
+  /** `127.0.0.1:PORT`, or the socket's path, as `validation.clamd` takes it. */
   address: string;
   port: number;
   pid: number;
@@ -47,21 +47,22 @@ const CLAMD = existsSync('/usr/sbin/clamd') ? '/usr/sbin/clamd' : 'clamd';
  */
 export async function startClamd(
   t: TestContext | undefined,
-  options: { streamMaxLength?: string } = {},
+  options: { streamMaxLength?: string; socket?: boolean } = {},
 ): Promise<Clamd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'valet-clamd-'));
   const db = path.join(dir, 'db');
   await mkdir(db);
   await writeFile(path.join(db, 'valet-test.hdb'), `${SIGNATURE}\n`);
   const port = await freePort();
+  const socket = path.join(dir, 'clamd.sock');
+  const target = options.socket ? { path: socket } : { port, host: '127.0.0.1' };
   const limit = options.streamMaxLength ?? '3000M';
   const conf = path.join(dir, 'clamd.conf');
   await writeFile(
     conf,
     [
       `DatabaseDirectory ${db}`,
-      `TCPSocket ${port}`,
-      'TCPAddr 127.0.0.1',
+      ...(options.socket ? [`LocalSocket ${socket}`] : [`TCPSocket ${port}`, 'TCPAddr 127.0.0.1']),
       'Foreground yes',
       'User root',
       `LogFile ${path.join(dir, 'clamd.log')}`,
@@ -80,7 +81,7 @@ export async function startClamd(
     running.add(started);
     started.on('exit', () => running.delete(started));
     child = started;
-    await waitForPort(port, started);
+    await waitForPort(target, started);
   };
   const kill = async () => {
     const current = child;
@@ -97,7 +98,7 @@ export async function startClamd(
   };
   t?.after(stop);
   return {
-    address: `127.0.0.1:${port}`,
+    address: options.socket ? socket : `127.0.0.1:${port}`,
     port,
     get pid() {
       return child?.pid ?? 0;
@@ -112,20 +113,20 @@ export async function startClamd(
   };
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+async function waitForPort(target: net.NetConnectOpts, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`clamd exited with ${child.exitCode} before it listened`);
-    if (await answersPing(port)) return;
+    if (await answersPing(target)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('clamd did not listen within 60 s');
 }
 
-/** True if clamd on `port` answers `zPING` with PONG. */
-function answersPing(port: number): Promise<boolean> {
+/** True if clamd at `target` answers `zPING` with PONG. */
+function answersPing(target: net.NetConnectOpts): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(target);
     let text = '';
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write('zPING\0'));

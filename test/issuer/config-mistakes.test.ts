@@ -124,3 +124,28 @@ describe('valet issuer --config oidc', () => {
     assert.match(issuer.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });
+
+describe('valet issuer --config validation', () => {
+  it('takes rules that validate and the validation block; a scan without clamd is refused', async (t) => {
+    const scanning = (c: Record<string, unknown>) => {
+      c.rules = { upload: { op: 'put', prefix: 'in/', validate: ['type', 'clamav'] } };
+    };
+    const noClamd = await configFile(scanning);
+    const result = await runValet(['issuer', '--config', noClamd]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /rule "upload" scans uploads with ClamAV: set validation\.clamd/);
+    const hookInFile = await configFile((c) => {
+      c.rules = { upload: { op: 'put', prefix: 'in/', validate: ['antivirus'] } };
+    });
+    assert.match((await runValet(['issuer', '--config', hookInFile])).stderr, /rules\.upload\.validate/);
+    const file = await configFile((c) => {
+      scanning(c);
+      c.validation = { clamd: '127.0.0.1:3310', concurrency: 4 };
+    });
+    const issuer = await startValet(['issuer', '--config', file], /listening on (http:\/\/\S+)/, t);
+    const ready = (await (await fetch(`${issuer.url}/readyz`)).json()) as {
+      checks: Record<string, { status: string; problem?: string }>;
+    };
+    assert.match(ready.checks.validation?.problem ?? '', /clamd at 127\.0\.0\.1:3310 does not answer/);
+  });
+});

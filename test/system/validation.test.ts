@@ -112,13 +112,18 @@ describe('validate before publish (Valet storage, clamd)', () => {
     );
   });
 
-  it('keeps an upload pending while clamd is down, and publishes it once clamd is back', async (t) => {
+  it('keeps an upload pending when clamd dies mid-scan or is down, and publishes it once clamd is back', async (t) => {
     const clamd = await startClamd(t);
-    const s = await validatedSystem(t, clamd);
+    const held = gate();
+    const s = await validatedSystem(t, clamd, held.hook);
     const alice = s.client('alice');
-    await clamd.kill();
-    const body = randomBytes(32 * 2 ** 20);
+    // 64 MiB of random bytes: clamd takes about a second over them.
+    const body = randomBytes(64 * 2 ** 20);
     const stored = await alice.upload(body, { name: 'big.bin', awaitValidation: false, resumable: false });
+    held.open();
+    // The type check takes a moment; clamd is then reading the stream: it dies mid-scan.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await clamd.kill();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     assert.equal(await refusal(alice.readUrl(stored.object)), 'object_pending', 'never published unscanned');
     const waiting = await s.issuer.records.validations?.get(stored.grant.id);

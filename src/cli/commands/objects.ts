@@ -54,7 +54,10 @@ ${REMOTE_HELP}
       return 0;
     }
     printLines(
-      ...page.objects.map((o) => `${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.object}`),
+      ...page.objects.map(
+        (o) =>
+          `${formatBytes(o.size).padStart(10)}  ${o.updatedAt}  ${o.object}${o.validation === 'pending' ? '  (being checked: nobody can read it yet)' : ''}`,
+      ),
     );
     if (page.next !== null) {
       const words = ['valet ls', ...(prefix ? [shellWord(prefix)] : []), '--after', shellWord(page.next)];

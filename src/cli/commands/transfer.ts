@@ -107,10 +107,12 @@ ${REMOTE_HELP}
     const blob = await openFile(file, contentType ? { type: contentType } : {});
     const bar = progressBar('upload');
     let sent = 0;
+    // --no-wait: once storage has it, the SDK's watch for the verdict is stopped (nobody waits).
+    const returned = new AbortController();
     const uploading = client
       .upload(blob, {
         ...asked,
-        signal: interrupt.signal,
+        signal: AbortSignal.any([interrupt.signal, returned.signal]),
         sha256,
         // The same file (path, size, modification time, content) resumes its earlier upload.
         fingerprint: `file:${path.resolve(file)}:${stat.size}:${stat.mtimeMs}:${sha256}`,
@@ -140,6 +142,7 @@ ${REMOTE_HELP}
         ? `${formatBytes(sent)} of ${formatBytes(stat.size)} sent; run the same command again to resume`
         : 'nothing was stored; run the same command again to upload it',
     );
+    returned.abort();
     if (values.json)
       printJson({
         object: result.object,

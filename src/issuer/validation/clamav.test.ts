@@ -45,6 +45,15 @@ describe('ClamAV (clamd INSTREAM)', () => {
     );
   });
 
+  it('speaks to clamd on a Unix socket as on TCP', async (t) => {
+    const clamd = await startClamd(t, { socket: true });
+    assert.ok(clamd.address.startsWith('/'), clamd.address);
+    assert.ok('reject' in (await scanStream(Readable.from([EICAR]), { address: clamd.address })));
+    assert.deepEqual(await scanStream(Readable.from([randomBytes(1000)]), { address: clamd.address }), {
+      ok: true,
+    });
+  });
+
   it('reads addresses and answers exactly', () => {
     assert.deepEqual(clamdTarget('127.0.0.1:3310'), { host: '127.0.0.1', port: 3310 });
     assert.deepEqual(clamdTarget('[::1]:3310'), { host: '::1', port: 3310 });
