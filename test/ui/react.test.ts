@@ -52,6 +52,52 @@ describe('valet/react in Chromium', () => {
   });
   after(() => browser?.close());
 
+  it('says the upload is being checked while its rule validates it, then the verdict in words', async (t) => {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const checked: Rule = {
+      op: 'put',
+      prefix: 'users/{subject}/',
+      maxSize: MiB,
+      validate: [
+        async (object) => {
+          await opened;
+          return object.object.endsWith('bad.txt') ? { reject: 'the app refuses this file' } : { ok: true };
+        },
+      ],
+    };
+    const system = await startSystem(t, {
+      storageArgs: ['--cors-origin', '*'],
+      issuer: { rules: { ...RULES, checked } },
+    });
+    const url = await servePage(system.served, system.issuer, { entry: 'react.tsx' });
+    const page = await openPage(browser, t, `${url}?rule=checked&probe=1024`);
+    await writeFile(path.join(dir, 'good.txt'), 'good words\n');
+    await page.getByLabel('Drop a file here, or choose one').setInputFiles(path.join(dir, 'good.txt'));
+    await page.getByRole('status').filter({ hasText: 'Checking good.txt…' }).waitFor();
+    assert.equal(await page.locator('fieldset').first().getAttribute('data-state'), 'checking');
+    await screenshot(page, 'react-checking');
+    open();
+    await page.getByRole('status').filter({ hasText: 'Uploaded good.txt' }).waitFor();
+    await writeFile(path.join(dir, 'bad.txt'), 'bad words\n');
+    await page.getByLabel('Drop a file here, or choose one').setInputFiles(path.join(dir, 'bad.txt'));
+    await page.getByRole('status').filter({ hasText: 'bad.txt was rejected.' }).waitFor();
+    assert.match(
+      (await page.getByRole('alert').textContent()) ?? '',
+      /rejected and removed: the app refuses this file/,
+    );
+    // The hook probe's states, in order: idle, uploading, checking, done.
+    await page.getByRole('button', { name: 'Upload probe' }).click();
+    await page.locator('output', { hasText: 'done' }).first().waitFor();
+    const states = await page.evaluate(
+      () => (globalThis as unknown as { states: Array<{ status: string }> }).states,
+    );
+    const order = states.map((s) => s.status).filter((s, i, all) => s !== all[i - 1]);
+    assert.deepEqual(order, ['idle', 'uploading', 'checking', 'done']);
+  });
+
   it('uploads a chosen or dropped file, and the hook goes idle, uploading, done', async (t) => {
     const { system, url } = await serve(t);
 

@@ -211,6 +211,52 @@ describe('valet/uppy in Chromium with the Dashboard', () => {
     assert.doesNotMatch(cancel.remembered, /cancelled\.bin|"protocol"/, 'and forgotten');
   });
 
+  it('shows "Checking…" while the rule validates the upload, then success or the reason', async (t) => {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const checked: Rule = {
+      op: 'put',
+      prefix: 'users/{subject}/',
+      validate: [
+        async (object) => {
+          await opened;
+          return object.object.endsWith('bad.bin') ? { reject: 'the app refuses this file' } : { ok: true };
+        },
+      ],
+    };
+    const system = await startSystem(t, {
+      storageArgs: ['--cors-origin', '*'],
+      issuer: { rules: { ...RULES, checked } },
+    });
+    const url = await servePage(system.served, system.issuer, { entry: 'uppy.ts', css: CSS });
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${url}?rule=checked`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-uppy-'));
+    await writeFile(path.join(dir, 'good.bin'), randomBytes(1000));
+    await page.locator('.uppy-Dashboard-input').first().setInputFiles(path.join(dir, 'good.bin'));
+    await page.getByRole('button', { name: 'Upload 1 file' }).click();
+    type Checked = UppyFileState & { progress: { postprocess?: { message?: string } } };
+    const checking = (await until(
+      page,
+      'checking',
+      (f) => (f as Checked).progress.postprocess !== undefined,
+    )) as Checked;
+    assert.match(checking.progress.postprocess?.message ?? '', /^Checking…/);
+    assert.notEqual(checking.progress.uploadComplete, true, 'not done while it is being checked');
+    open();
+    await until(page, 'published', (f) => f.progress.uploadComplete === true);
+    await page.evaluate(`window.uppy.clear()`);
+    await writeFile(path.join(dir, 'bad.bin'), randomBytes(1000));
+    await page.locator('.uppy-Dashboard-input').first().setInputFiles(path.join(dir, 'bad.bin'));
+    await page.getByRole('button', { name: 'Upload 1 file' }).click();
+    const rejected = await until(page, 'rejected', (f) => Boolean(f.error));
+    assert.match(rejected.error ?? '', /rejected and removed: the app refuses this file/);
+  });
+
   describe('on Ceph', () => {
     let ceph: Ceph;
     before(async () => {

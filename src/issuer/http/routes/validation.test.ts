@@ -28,6 +28,12 @@ function gate() {
       open(verdict);
       answer = Promise.resolve(verdict);
     },
+    /** Holds the next checks again until the next decide(). */
+    hold() {
+      answer = new Promise((resolve) => {
+        open = resolve;
+      });
+    },
   };
 }
 
@@ -119,6 +125,29 @@ describe('validated uploads (memory store)', () => {
     assert.equal(g.calls(), 1);
   });
 
+  it('opens no link made before while the same bytes, uploaded again, are checked', async (t) => {
+    const g = gate();
+    g.decide({ ok: true });
+    const r = await routeIssuer({}, rules(g.hook));
+    t.after(() => r.issuer.close());
+    const first = await put(r, 'same.png', tinyPng(), 'image/png');
+    assert.equal((await verdict(r, first.id)).status, 'published');
+    const link = await r.json<{ url: string }>('/v1/shares', {
+      user: 'alice',
+      body: { object: 'users/alice/same.png', ttl: 60 },
+    });
+    assert.equal((await r.call(new URL(link.body.url).pathname)).status, 302, 'the link works');
+    // The same bytes again (the same ETag), held this time until the test decides.
+    g.hold();
+    const again = await put(r, 'same.png', tinyPng(), 'image/png');
+    assert.equal(again.done.body.validation, 'pending');
+    const opened = await r.call(new URL(link.body.url).pathname);
+    assert.equal(opened.status, 409, 'no key through the old link while the new version is checked');
+    assert.equal(codeOf(await opened.json()), 'object_pending');
+    g.decide({ ok: true });
+    assert.equal((await verdict(r, again.id)).status, 'published');
+  });
+
   it('rejects HTML declared image/png: removed, uncounted, the reason in words', async (t) => {
     const heard: CompletedUpload[] = [];
     const r = await routeIssuer({ onUploadComplete: (u) => void heard.push(u) }, rules());
@@ -160,6 +189,46 @@ describe('validated uploads (memory store)', () => {
     const validation = await r.issuer.records.validations?.get(id);
     assert.equal(validation?.attempts, 1);
     assert.equal(validation?.lastError, 'the scanner is down');
+  });
+
+  it('runs at most `concurrency` validations at once, and says in readiness and metrics what waits', async (t) => {
+    let running = 0;
+    let most = 0;
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const slow: ValidateHook = async () => {
+      running++;
+      most = Math.max(most, running);
+      await opened;
+      running--;
+      return { ok: true };
+    };
+    const r = await routeIssuer({ validation: { concurrency: 1, stuckAfter: 1 } }, rules(slow));
+    t.after(() => r.issuer.close());
+    const ids = [];
+    for (const name of ['a.txt', 'b.txt', 'c.txt'])
+      ids.push((await put(r, name, Buffer.from(name), 'text/plain')).id);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(most, 1, 'one at a time');
+    const ready = await r.json<{
+      checks: Record<string, { status: string; problem?: string; pending?: number }>;
+    }>('/readyz');
+    assert.equal(ready.body.checks.validation?.status, 'degraded', 'an upload waited past stuckAfter');
+    assert.match(ready.body.checks.validation?.problem ?? '', /3 upload\(s\) wait for their verdict/);
+    const metrics = (await r.issuer.metrics()).text;
+    assert.match(metrics, /^valet_issuer_validations_pending 3$/m);
+    assert.match(metrics, /^valet_issuer_validation_oldest_seconds [1-9]/m);
+    open();
+    for (const id of ids) assert.equal((await verdict(r, id)).status, 'published');
+    assert.equal(most, 1);
+    assert.match(
+      (await r.issuer.metrics()).text,
+      /^valet_issuer_validations_total\{outcome="published"\} 3$/m,
+    );
+    const after = await r.json<{ checks: Record<string, { status: string }> }>('/readyz');
+    assert.equal(after.body.checks.validation?.status, 'ok');
   });
 
   it('refuses, at creation, what cannot validate', async () => {
