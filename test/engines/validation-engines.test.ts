@@ -11,24 +11,10 @@ import { type Azurite, azuriteContainer, startAzurite } from '../helpers/azurite
 import { type Ceph, cephBucket, startCeph } from '../helpers/ceph.js';
 import { type Clamd, EICAR, startClamd } from '../helpers/clamd.js';
 import { tinyPng } from '../helpers/files.js';
+import { gate } from '../helpers/gate.js';
 import { refusal, servedDriverIssuer } from '../helpers/system.js';
 
 const UNREVOCABLE = ['once', 'revocation'] as Rule['accept'];
-
-/** Holds every upload until the test lets it go. */
-function gate(): { hook: ValidateHook; open(): void } {
-  let open = () => {};
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return {
-    hook: async () => {
-      await opened;
-      return { ok: true };
-    },
-    open: () => open(),
-  };
-}
 
 /** The same checks on any driver: pending stays unreadable, EICAR and fakes go, clean files stay. */
 function validationCases(name: string, setup: () => { driver: StorageDriver; clamd: Clamd }): void {

@@ -1,4 +1,6 @@
-// Small real files for the validation tests.
+// Real files for the tests: a small PNG, and large files of a repeating pattern.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 
 /** A valid 1×1 PNG image. */
@@ -27,4 +29,19 @@ function crc32(bytes: Buffer): number {
     for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
   }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** A file of `size` bytes (a repeating pattern), and its SHA-256. */
+export async function bigFile(file: string, size: number): Promise<string> {
+  const block = Buffer.alloc(4 * 2 ** 20);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + (i >> 12)) & 0xff;
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  for (let written = 0; written < size; written += block.length) {
+    const part = block.subarray(0, Math.min(block.length, size - written));
+    hash.update(part);
+    if (!out.write(part)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+  return hash.digest('hex');
 }

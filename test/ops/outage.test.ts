@@ -4,14 +4,13 @@
 // a strict rule's key gets 503 once its bound passes; when the app is back the upload renews its
 // key, completes, and its event is recorded once.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createClient } from '../../src/client/client.js';
 import { openFile } from '../../src/client/node.js';
 import { openDatabase } from '../../src/sqlite/database.js';
+import { bigFile } from '../helpers/files.js';
 import { keyFiles, testKey } from '../helpers/keys.js';
 import { startProvider } from '../helpers/oidc.js';
 import { freePort, type RunningProcess, startStorage, startValet } from '../helpers/storage.js';
@@ -20,21 +19,6 @@ import { eventually } from '../helpers/system.js';
 const GiB = 2 ** 30;
 const OUTAGE_MS = 120_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A file of `size` bytes (a repeating pattern), and its SHA-256. */
-async function bigFile(file: string, size: number): Promise<string> {
-  const block = Buffer.alloc(4 * 2 ** 20);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + (i >> 12)) & 0xff;
-  const hash = createHash('sha256');
-  const out = createWriteStream(file);
-  for (let written = 0; written < size; written += block.length) {
-    const part = block.subarray(0, Math.min(block.length, size - written));
-    hash.update(part);
-    if (!out.write(part)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve) => out.end(() => resolve()));
-  return hash.digest('hex');
-}
 
 describe('an outage of the app', () => {
   it('stops no transfer with a key in hand, and no revocation', { timeout: 600_000 }, async (t) => {

@@ -3,7 +3,6 @@
 // restart the validation runs again and publishes the object, which was never readable before.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { describe, it } from 'node:test';
 import { createClient } from '../../src/client/client.js';
 import { openFile } from '../../src/client/node.js';
 import { startClamd } from '../helpers/clamd.js';
+import { bigFile } from '../helpers/files.js';
 import { type RunningProcess, startValet } from '../helpers/storage.js';
 import { refusal } from '../helpers/system.js';
 
@@ -18,21 +18,6 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 /** The most memory (resident, at its peak) the process that scans 2 GiB may use. */
 const MEMORY_BOUND = 512 * MiB;
-
-/** A file of `size` bytes (a pattern that repeats every 4 MiB), and its SHA-256. */
-async function bigFile(file: string, size: number): Promise<string> {
-  const block = Buffer.alloc(4 * MiB);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + (i >> 12)) & 0xff;
-  const hash = createHash('sha256');
-  const out = createWriteStream(file);
-  for (let written = 0; written < size; written += block.length) {
-    const part = block.subarray(0, Math.min(block.length, size - written));
-    hash.update(part);
-    if (!out.write(part)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve) => out.end(() => resolve()));
-  return hash.digest('hex');
-}
 
 /** A process's peak resident memory (VmHWM), bytes. */
 async function peakMemory(pid: number): Promise<number> {

@@ -8,22 +8,8 @@ import type { Rule } from '../../src/issuer/rules.js';
 import type { ValidateHook } from '../../src/issuer/validation/validators.js';
 import { type Clamd, EICAR, startClamd } from '../helpers/clamd.js';
 import { tinyPng } from '../helpers/files.js';
+import { gate } from '../helpers/gate.js';
 import { OWNER_RULES, refusal, startSystem } from '../helpers/system.js';
-
-/** A validator that holds every upload until the test lets it go. */
-function gate(): { hook: ValidateHook; open(): void } {
-  let open = () => {};
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return {
-    hook: async () => {
-      await opened;
-      return { ok: true };
-    },
-    open: () => open(),
-  };
-}
 
 async function validatedSystem(t: Parameters<typeof startSystem>[0], clamd: Clamd, first?: ValidateHook) {
   const heard: CompletedUpload[] = [];

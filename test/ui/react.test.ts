@@ -10,6 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { Rule } from '../../src/issuer/rules.js';
 import { emulateNetwork, launchChromium, screenshot } from '../helpers/browser.js';
+import { gate } from '../helpers/gate.js';
 import { OWNER_RULES, startSystem, type TestSystem } from '../helpers/system.js';
 import { servePage } from '../helpers/ui-page.js';
 
@@ -53,20 +54,14 @@ describe('valet/react in Chromium', () => {
   after(() => browser?.close());
 
   it('says the upload is being checked while its rule validates it, then the verdict in words', async (t) => {
-    let open = () => {};
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const held = gate((object) =>
+      object.object.endsWith('bad.txt') ? { reject: 'the app refuses this file' } : { ok: true },
+    );
     const checked: Rule = {
       op: 'put',
       prefix: 'users/{subject}/',
       maxSize: MiB,
-      validate: [
-        async (object) => {
-          await opened;
-          return object.object.endsWith('bad.txt') ? { reject: 'the app refuses this file' } : { ok: true };
-        },
-      ],
+      validate: [held.hook],
     };
     const system = await startSystem(t, {
       storageArgs: ['--cors-origin', '*'],
@@ -79,7 +74,7 @@ describe('valet/react in Chromium', () => {
     await page.getByRole('status').filter({ hasText: 'Checking good.txt…' }).waitFor();
     assert.equal(await page.locator('fieldset').first().getAttribute('data-state'), 'checking');
     await screenshot(page, 'react-checking');
-    open();
+    held.open();
     await page.getByRole('status').filter({ hasText: 'Uploaded good.txt' }).waitFor();
     await writeFile(path.join(dir, 'bad.txt'), 'bad words\n');
     await page.getByLabel('Drop a file here, or choose one').setInputFiles(path.join(dir, 'bad.txt'));

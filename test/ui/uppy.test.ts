@@ -13,6 +13,7 @@ import { createIssuer } from '../../src/issuer/issuer.js';
 import type { Rule } from '../../src/issuer/rules.js';
 import { emulateNetwork, launchChromium, screenshot } from '../helpers/browser.js';
 import { type Ceph, cephBucket, startCeph } from '../helpers/ceph.js';
+import { gate } from '../helpers/gate.js';
 import { testKey } from '../helpers/keys.js';
 import { OWNER_RULES, serveIssuer, startSystem, userAuth } from '../helpers/system.js';
 import { servePage } from '../helpers/ui-page.js';
@@ -212,19 +213,13 @@ describe('valet/uppy in Chromium with the Dashboard', () => {
   });
 
   it('shows "Checking…" while the rule validates the upload, then success or the reason', async (t) => {
-    let open = () => {};
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const held = gate((object) =>
+      object.object.endsWith('bad.bin') ? { reject: 'the app refuses this file' } : { ok: true },
+    );
     const checked: Rule = {
       op: 'put',
       prefix: 'users/{subject}/',
-      validate: [
-        async (object) => {
-          await opened;
-          return object.object.endsWith('bad.bin') ? { reject: 'the app refuses this file' } : { ok: true };
-        },
-      ],
+      validate: [held.hook],
     };
     const system = await startSystem(t, {
       storageArgs: ['--cors-origin', '*'],
@@ -247,7 +242,7 @@ describe('valet/uppy in Chromium with the Dashboard', () => {
     )) as Checked;
     assert.match(checking.progress.postprocess?.message ?? '', /^Checking…/);
     assert.notEqual(checking.progress.uploadComplete, true, 'not done while it is being checked');
-    open();
+    held.open();
     await until(page, 'published', (f) => f.progress.uploadComplete === true);
     await page.evaluate(`window.uppy.clear()`);
     await writeFile(path.join(dir, 'bad.bin'), randomBytes(1000));
