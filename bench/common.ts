@@ -103,6 +103,38 @@ export async function benchKeys(work: string): Promise<BenchKeys> {
 }
 
 /**
+ * Starts `valet storage` (data in `work/data-TAG`, log in `work/storage-TAG.log`) trusting the
+ * bench keys and reporting to the app that will listen on `appPort`.
+ */
+export function startStorageFor(
+  work: string,
+  keys: BenchKeys,
+  appPort: number,
+  tag: string,
+  logLevel = 'warn',
+): Promise<{ proc: ChildProcess; url: string }> {
+  return startNode(
+    [
+      'bin/valet.js',
+      'storage',
+      '--data',
+      path.join(work, `data-${tag}`),
+      '--jwks',
+      keys.jwksFile,
+      '--port',
+      '0',
+      '--issuer',
+      `http://127.0.0.1:${appPort}`,
+      '--secret-file',
+      keys.secretFile,
+      '--log-level',
+      logLevel,
+    ],
+    path.join(work, `storage-${tag}.log`),
+  );
+}
+
+/**
  * Starts `valet storage` and the benchmark app (bench/issuer-app.ts, its issuer wired to that
  * storage), then waits until storage has the revocation list (it refuses every key until then)
  * and warms the app up with one small upload, before anything is measured.
@@ -120,25 +152,7 @@ export async function startStorageAndApp(
 ): Promise<{ storage: { proc: ChildProcess; url: string }; app: { proc: ChildProcess; url: string } }> {
   const { mode, tag } = options;
   const appPort = await freePort();
-  const storage = await startNode(
-    [
-      'bin/valet.js',
-      'storage',
-      '--data',
-      path.join(work, `data-${tag}`),
-      '--jwks',
-      keys.jwksFile,
-      '--port',
-      '0',
-      '--issuer',
-      `http://127.0.0.1:${appPort}`,
-      '--secret-file',
-      keys.secretFile,
-      '--log-level',
-      options.storageLogLevel ?? 'warn',
-    ],
-    path.join(work, `storage-${tag}.log`),
-  );
+  const storage = await startStorageFor(work, keys, appPort, tag, options.storageLogLevel);
   const app = await startNode(
     [
       '--import',

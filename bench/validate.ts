@@ -17,7 +17,16 @@ import { parseArgs } from 'node:util';
 import { createClient } from '../src/client/client.js';
 import { openFile } from '../src/client/node.js';
 import { startClamd } from '../test/helpers/clamd.js';
-import { benchKeys, freePort, log, median, startNode, stop, writeSection } from './common.js';
+import {
+  benchKeys,
+  freePort,
+  log,
+  median,
+  startNode,
+  startStorageFor,
+  stop,
+  writeSection,
+} from './common.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, 'no-write': { type: 'boolean' } },
@@ -35,25 +44,7 @@ log('clamd…');
 const clamd = await startClamd(undefined);
 const keys = await benchKeys(work);
 const appPort = await freePort();
-const storage = await startNode(
-  [
-    'bin/valet.js',
-    'storage',
-    '--data',
-    path.join(work, 'data'),
-    '--jwks',
-    keys.jwksFile,
-    '--port',
-    '0',
-    '--issuer',
-    `http://127.0.0.1:${appPort}`,
-    '--secret-file',
-    keys.secretFile,
-    '--log-level',
-    'warn',
-  ],
-  path.join(work, 'storage.log'),
-);
+const storage = await startStorageFor(work, keys, appPort, 'validate');
 const app = await startNode(
   [
     '--import',
