@@ -79,7 +79,8 @@ const confirming = new Set<string>();
 
 function renderObjects(objects: ObjectInfo[]): void {
   listed = objects;
-  const signature = JSON.stringify(objects.map((o) => [o.object, o.etag, o.updatedAt]));
+  // An object published after its checks keeps its ETag and time: its state is part of it too.
+  const signature = JSON.stringify(objects.map((o) => [o.object, o.etag, o.updatedAt, o.validation]));
   if (signature !== shown) {
     shown = signature;
     keepingFocus($('objects'), () => $('objects').replaceChildren(...objects.map(objectCard)));
