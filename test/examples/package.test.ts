@@ -17,6 +17,8 @@ describe('the installed package', () => {
     assert.deepEqual(Object.keys(pkg.dependencies).sort(), [
       '@tus/server',
       '@tus/utils',
+      // The true-type check of validated uploads (issue 28): a maintained detector, pure JS.
+      'file-type',
       'jose',
       'pino',
       'prom-client',
