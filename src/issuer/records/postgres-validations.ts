@@ -22,7 +22,7 @@ CREATE TABLE ${s}.validations (
   finished_at BIGINT
 );
 CREATE INDEX validations_due ON ${s}.validations (due_at) WHERE status IN ('pending', 'rejecting');
-CREATE INDEX validations_object ON ${s}.validations (object) WHERE status IN ('pending', 'rejecting');`;
+CREATE INDEX validations_object ON ${s}.validations (object, status);`;
 
 const OPEN = `status IN ('pending', 'rejecting')`;
 

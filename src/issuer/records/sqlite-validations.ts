@@ -133,5 +133,5 @@ CREATE TABLE IF NOT EXISTS validations (
   finished_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS validations_due ON validations (due_at) WHERE status IN ('pending', 'rejecting');
-CREATE INDEX IF NOT EXISTS validations_object ON validations (object) WHERE status IN ('pending', 'rejecting');
+CREATE INDEX IF NOT EXISTS validations_object ON validations (object, status);
 `;
