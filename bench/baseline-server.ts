@@ -1,10 +1,12 @@
-// The benchmark's baseline: a plain node:http file server with no checks at all. PUT streams the
-// body to a file and fsyncs it before answering (as Valet does); GET streams the file back;
-// DELETE unlinks it.
+// The benchmark's baselines: a plain node:http file server. PUT streams the body to a file and
+// fsyncs it before answering (as Valet does); GET streams the file back; DELETE unlinks it.
 // It uses the same stream buffer sizes as Valet, so the comparison measures Valet's checks.
-// Usage: node --import tsx bench/baseline-server.ts DIR   (prints "listening on URL")
-import { createHash } from 'node:crypto';
-import { close, createReadStream, createWriteStream, fsync, open } from 'node:fs';
+// With --verify JWKS ("plain + verify") every request must also carry `?vk=TOKEN`, whose Ed25519
+// signature it checks with one bare node:crypto.verify against a cached KeyObject (the key named
+// by the token's kid): the one cryptographic step a valet key needs, with none of its claims.
+// Usage: node --import tsx bench/baseline-server.ts DIR [--verify JWKS]   (prints "listening on URL")
+import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { close, createReadStream, createWriteStream, fsync, open, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +19,9 @@ const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 
 const dir = process.argv[2];
-if (!dir) throw new Error('usage: baseline-server.ts DIR');
+if (!dir) throw new Error('usage: baseline-server.ts DIR [--verify JWKS]');
+const jwksAt = process.argv.indexOf('--verify');
+const keys = jwksAt === -1 ? undefined : loadKeys(process.argv[jwksAt + 1]);
 await fs.mkdir(dir, { recursive: true });
 // Object names are hashed to file names only so that any URL maps to one flat file.
 const fileFor = (url: string) =>
@@ -28,10 +32,34 @@ const fileFor = (url: string) =>
       .digest('hex'),
   );
 
+function loadKeys(file: string | undefined): Map<string, KeyObject> {
+  if (!file) throw new Error('--verify needs a JWKS file');
+  const jwks = JSON.parse(readFileSync(file, 'utf8')) as { keys: Array<{ kid: string }> };
+  return new Map(jwks.keys.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
+}
+
+/** True if the request's `vk` is a compact JWS whose Ed25519 signature a known key verifies. */
+function signed(url: string): boolean {
+  const token = new URL(url, 'http://x').searchParams.get('vk') ?? '';
+  const dot = token.lastIndexOf('.');
+  if (!keys || dot === -1) return false;
+  // One trusted key (the benchmark's case): no header to read, the leanest check there is.
+  const key = keys.size === 1 ? keys.values().next().value : keys.get(kidOf(token));
+  if (!key) return false;
+  return verify(null, Buffer.from(token.slice(0, dot)), key, Buffer.from(token.slice(dot + 1), 'base64url'));
+}
+
+function kidOf(token: string): string {
+  const header = Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString();
+  return (JSON.parse(header) as { kid?: string }).kid ?? '';
+}
+
 const server = http.createServer({ requestTimeout: 0 }, async (req, res) => {
   const file = fileFor(req.url ?? '/');
   try {
-    if (req.method === 'PUT') {
+    if (keys && !signed(req.url ?? '/')) {
+      res.writeHead(401, { 'content-length': 0 }).end();
+    } else if (req.method === 'PUT') {
       const fd = await openFd(file, 'w', 0o600);
       try {
         await pipeline(req, createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 }));

@@ -45,8 +45,8 @@ async function deleteAt(ready: Ready): Promise<void> {
   if (!res.ok && res.status !== 404) throw new Error(`DELETE answered ${res.status}`);
 }
 
-export type SystemName = 'valet' | 'plain' | 'nginx' | 'azurite' | 'ceph';
-export const SYSTEM_NAMES: SystemName[] = ['valet', 'plain', 'nginx', 'azurite', 'ceph'];
+export type SystemName = 'valet' | 'plain' | 'plain-verify' | 'nginx' | 'azurite' | 'ceph';
+export const SYSTEM_NAMES: SystemName[] = ['valet', 'plain', 'plain-verify', 'nginx', 'azurite', 'ceph'];
 
 export async function startSystem(
   name: SystemName,
@@ -60,6 +60,8 @@ export async function startSystem(
       return startValet(dir, signing);
     case 'plain':
       return startPlain(dir);
+    case 'plain-verify':
+      return startPlainVerify(dir, signing);
     case 'nginx':
       return startNginx(dir);
     case 'azurite':
@@ -122,6 +124,33 @@ async function startPlain(dir: string): Promise<StorageSystem> {
     pids: byPid(proc),
     put: ready,
     get: ready,
+    stop: () => stop(proc),
+  };
+}
+
+/**
+ * "plain + verify": the plain server that also checks each request's valet key with one bare
+ * Ed25519 crypto.verify (no claims), so Valet's per-request cost can be told from the signature's.
+ */
+async function startPlainVerify(dir: string, signing: SigningKey): Promise<StorageSystem> {
+  const jwksFile = path.join(dir, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
+  const { proc, url } = await startNode(
+    ['--import', 'tsx', 'bench/baseline-server.ts', path.join(dir, 'data'), '--verify', jwksFile],
+    path.join(dir, 'plain-verify.log'),
+  );
+  const ready = async (op: 'put' | 'get' | 'delete', object: string): Promise<Ready> => ({
+    url: `${url}/o/${object}?vk=${await mintValetKey(signing, { op, object, subject: 'bench', ttl: 3600 })}`,
+    headers: {},
+  });
+  return {
+    name: 'plain-verify',
+    label:
+      'plain + verify (the plain server, and one bare Ed25519 `crypto.verify` of a fresh valet key per request)',
+    pids: byPid(proc),
+    put: (object) => ready('put', object),
+    get: (object) => ready('get', object),
+    remove: async (object) => deleteAt(await ready('delete', object)),
     stop: () => stop(proc),
   };
 }

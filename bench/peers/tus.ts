@@ -1,8 +1,14 @@
 // The resumable workloads of `npm run bench:peers`: one tus upload of a file, in one PATCH or in
-// PATCHes of a fixed size, by the same small client for Valet storage and for plain @tus/server.
-import { createReadStream } from 'node:fs';
-import http from 'node:http';
+// PATCHes of a fixed size, sent by curl for Valet storage and for plain @tus/server alike, so that
+// neither server is bounded by a client running in Node (issue 29: a Node client capped
+// @tus/server at about half its speed with curl).
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { cpuSeconds, type Measured, settle } from './load.js';
+
+const run = promisify(execFile);
 
 /** Where a tus upload is created, and the headers every request carries (Valet: its key). */
 export interface TusTarget {
@@ -12,57 +18,75 @@ export interface TusTarget {
   creation(object: string, size: number): Promise<{ url: string; headers: Record<string, string> }>;
 }
 
-function send(
-  url: string,
-  method: string,
-  headers: Record<string, string | number>,
-  body?: { file: string; start: number; end: number },
-): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
-    req.on('error', reject);
-    if (body) {
-      createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1024 * 1024 })
-        .on('error', reject)
-        .pipe(req);
-    } else req.end();
-  });
+/**
+ * The pieces of `file` for PATCHes of `chunk` bytes, written beside it once (untimed) so curl can
+ * send each with -T: `file` itself when one PATCH carries everything.
+ */
+export async function chunkFiles(file: string, size: number, chunk: number): Promise<string[]> {
+  if (chunk >= size) return [file];
+  const pieces: string[] = [];
+  for (let offset = 0, i = 0; offset < size; offset += chunk, i++) {
+    const piece = `${file}.${chunk}.${i}`;
+    if (!existsSync(piece)) {
+      const end = Math.min(size, offset + chunk) - 1;
+      await pipeline(createReadStream(file, { start: offset, end }), createWriteStream(piece));
+    }
+    pieces.push(piece);
+  }
+  return pieces;
 }
 
-/** Uploads `file` (`size` bytes) with tus in PATCHes of `chunk` bytes; wall and server CPU time. */
+const headerArgs = (headers: Record<string, string | number>) =>
+  Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+
+/** Runs curl; returns the status line's code and the Location header of the answer. */
+async function curl(url: string, method: string, headers: Record<string, string | number>, body?: string) {
+  const { stdout } = await run(
+    'curl',
+    [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-X',
+      method,
+      '-w',
+      '%{http_code} %header{location}',
+      ...headerArgs({ ...headers, expect: '' }),
+      ...(body ? ['-T', body] : []),
+      url,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  const [status, location] = stdout.trim().split(' ');
+  return { status: Number(status), location: location ?? '' };
+}
+
+/** Uploads `pieces` (the file, `size` bytes, in order) with tus, one PATCH each; wall and server CPU time. */
 export async function tusUpload(
   target: TusTarget,
   object: string,
-  file: string,
+  pieces: { files: string[]; chunk: number },
   size: number,
-  chunk: number,
 ): Promise<Measured> {
   const { url, headers } = await target.creation(object, size);
   const tus = { ...headers, 'tus-resumable': '1.0.0' };
   settle();
   const cpu0 = cpuSeconds(target.pids());
   const t0 = performance.now();
-  const created = await send(url, 'POST', { ...tus, 'upload-length': size, 'content-length': 0 });
+  const created = await curl(url, 'POST', { ...tus, 'upload-length': size, 'content-length': 0 });
   if (created.status !== 201) throw new Error(`${target.name}: tus creation answered ${created.status}`);
-  const location = new URL(String(created.headers.location), url).toString();
-  for (let offset = 0; offset < size; offset += chunk) {
-    const end = Math.min(size, offset + chunk);
-    const res = await send(
+  const location = new URL(created.location, url).toString();
+  let offset = 0;
+  for (const file of pieces.files) {
+    const res = await curl(
       location,
       'PATCH',
-      {
-        ...tus,
-        'upload-offset': offset,
-        'content-type': 'application/offset+octet-stream',
-        'content-length': end - offset,
-      },
-      { file, start: offset, end },
+      { ...tus, 'upload-offset': offset, 'content-type': 'application/offset+octet-stream' },
+      file,
     );
     if (res.status !== 204 && res.status !== 200)
       throw new Error(`${target.name}: PATCH at ${offset} answered ${res.status}`);
+    offset = Math.min(size, offset + pieces.chunk);
   }
   return { seconds: (performance.now() - t0) / 1000, cpu: cpuSeconds(target.pids()) - cpu0 };
 }
