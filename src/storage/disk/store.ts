@@ -196,9 +196,9 @@ export class FileStore {
   /** Starts an upload into a new temporary file. */
   async beginUpload(): Promise<Upload> {
     // Unique without a random draw per upload: a per-process random prefix and a counter ('wx'
-    // would refuse a clash anyway).
+    // would refuse a clash anyway); open for reading too: the hashing thread reads it back.
     const file = this.#tmpName();
-    const fd = await openFd(file, 'wx', 0o600).catch((error) => {
+    const fd = await openFd(file, 'wx+', 0o600).catch((error) => {
       throw storageError(error);
     });
     return new Upload(file, fd);

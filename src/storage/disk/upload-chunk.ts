@@ -1,8 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ftruncate } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ValetError } from '../../token/errors.js';
+import type { HashJob } from './file-hasher.js';
 import { HEADER_SIZE, writeAll } from './object-file.js';
 
 const truncateFd = promisify(ftruncate);
@@ -10,9 +11,9 @@ const truncateFd = promisify(ftruncate);
 /** Bytes gathered before one write call. */
 const WRITE_BATCH = 1024 * 1024;
 
-/** The running SHA-256 of an upload's bytes, while they arrive in order. */
+/** The running SHA-256 of an upload's bytes, while they arrive in order (on the hashing thread). */
 export interface RunningHash {
-  hash: Hash;
+  job: HashJob;
   /** The offset the hash has reached. */
   offset: number;
 }
@@ -60,7 +61,7 @@ export async function writeChunk(
     await writeAll(fd, buffers.slice(), HEADER_SIZE + position);
     position += length;
     if (running) {
-      for (const b of buffers) running.hash.update(b);
+      running.job.landed(fd, position);
       running.offset = position;
     }
     if (chunkHash) for (const b of buffers) chunkHash.update(b);

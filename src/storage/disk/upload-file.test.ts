@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { HashPool } from './file-hasher.js';
 import { HEADER_SIZE, openFd } from './object-file.js';
 import { type Received, Upload } from './upload-file.js';
 import { uploadWriteBudget } from './write-budget.js';
@@ -18,7 +19,35 @@ interface Served {
   req: http.IncomingMessage;
   upload: Upload;
   result: Promise<Received>;
+  /** Every chunk receive() read, and whether it was a whole buffer of its own when read. */
+  chunks: Array<{ chunk: Buffer; whole: boolean }>;
 }
+
+/** A pool that counts the hashing jobs it was given. */
+class CountingPool extends HashPool {
+  jobs = 0;
+  override job() {
+    this.jobs++;
+    return super.job();
+  }
+}
+
+/** Records the chunks a request's read() hands out. */
+function spyChunks(req: http.IncomingMessage): Served['chunks'] {
+  const chunks: Served['chunks'] = [];
+  const read = req.read.bind(req);
+  req.read = (size?: number) => {
+    const chunk = read(size) as Buffer | null;
+    if (chunk) {
+      const whole = chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length;
+      chunks.push({ chunk, whole: whole && chunk.length >= 4096 });
+    }
+    return chunk;
+  };
+  return chunks;
+}
+
+const hashes = new CountingPool(1);
 
 describe('Upload.receive', () => {
   let server: http.Server;
@@ -33,10 +62,11 @@ describe('Upload.receive', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'valet-upload-'));
     server = http.createServer(async (req, res) => {
       const file = path.join(dir, `u${count++}`);
-      const upload = new Upload(file, await openFd(file, 'wx', 0o600));
+      const upload = new Upload(file, await openFd(file, 'wx+', 0o600), hashes);
+      const chunks = spyChunks(req);
       const maxSize = Number(req.headers['x-max'] ?? Number.POSITIVE_INFINITY);
       const result = upload.receive(req, { maxSize, declaredSize: Number(req.headers['content-length']) });
-      const s = { req, upload, result };
+      const s = { req, upload, result, chunks };
       served.push(s);
       waiters.shift()?.(s);
       result.then(
@@ -117,6 +147,18 @@ describe('Upload.receive', () => {
     client.socket.destroy();
   });
 
+  it('hashes a large body on the hashing thread', async () => {
+    const body = randomBytes(8 * MiB);
+    const jobs = hashes.jobs;
+    const next = nextServed();
+    const client = put(body);
+    const { result } = await next;
+    const received = await result;
+    client.socket.destroy();
+    assert.equal(received.sha256, createHash('sha256').update(body).digest('hex'));
+    assert.equal(hashes.jobs, jobs + 1, 'one job on the hashing thread');
+  });
+
   it('fails, never hangs, when its request is destroyed with the whole body parsed but unread', async () => {
     // What Node does when a client leaves (or half-closes) while the last bytes of a body it sent
     // whole wait in the request's buffer for an upload that waits its turn: the request is
@@ -124,7 +166,7 @@ describe('Upload.receive', () => {
     // at once (a real socket gets there only when the reads happen to line up).
     const dir2 = await mkdtemp(path.join(tmpdir(), 'valet-upload-'));
     const file = path.join(dir2, 'u');
-    const upload = new Upload(file, await openFd(file, 'wx', 0o600));
+    const upload = new Upload(file, await openFd(file, 'wx+', 0o600));
     const request = Object.assign(new Readable({ read() {} }), { complete: false });
     uploadWriteBudget.take(uploadWriteBudget.limit);
     try {

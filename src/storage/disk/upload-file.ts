@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ValetError } from '../../token/errors.js';
 import { tooLarge } from '../../token/limits.js';
+import { type HashPool, sharedHashPool } from './file-hasher.js';
 import {
   closeFd,
   encodeHeader,
@@ -40,30 +41,44 @@ export interface Received {
 /** Write buffer of an upload's file stream: large writes keep syscalls few for big bodies. */
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
-/** Where a body's bytes go while it streams in. */
+/** Where a body's bytes go while it streams in, and who hashes them. */
 interface BodySink {
   /** Takes a chunk; false asks the source to pause until the sink drains. */
   write(chunk: Buffer): boolean;
   /** Every byte is in: resolves once all are written. */
   finish(): Promise<void>;
-  /** The upload failed: resolves once no write is in flight, never rejects. */
+  /** After {@link finish}: the SHA-256 of every byte, lower-case hex. */
+  digest(): Promise<string>;
+  /** The upload failed: resolves once no write (nor read for the hash) is in flight, never rejects. */
   abandon(): Promise<void>;
 }
 
-/** A small body kept in memory (the caller bounds it by its declared length). */
+/** A small body kept in memory (the caller bounds it by its declared length), hashed here. */
 function memorySink(chunks: Buffer[]): BodySink {
+  const hash = createHash('sha256');
   return {
-    write: (chunk) => chunks.push(chunk) > 0,
+    write: (chunk) => {
+      hash.update(chunk);
+      return chunks.push(chunk) > 0;
+    },
     finish: () => Promise.resolve(),
+    digest: () => Promise.resolve(hash.digest('hex')),
     abandon: () => Promise.resolve(),
   };
 }
 
-/** A body written through an fs write stream at {@link HEADER_SIZE} of an fd the sink does not own. */
+/** Landed bytes gathered before the hashing thread is told: few messages, reads of 1 MiB. */
+const HASH_STEP = 4 * 1024 * 1024;
+
+/**
+ * A body written through an fs write stream at {@link HEADER_SIZE} of an fd the sink does not
+ * own, and hashed by a thread of `pool` from the file as its writes land (file-hasher.ts).
+ */
 function fileSink(
   fd: number,
   onDrain: () => void,
   onError: (error: NodeJS.ErrnoException) => void,
+  pool: HashPool,
 ): BodySink {
   const out = createWriteStream('', {
     fd,
@@ -75,13 +90,18 @@ function fileSink(
   // its writes have landed it resumes, in its turn if others are waiting for the budget.
   const account = new BudgetAccount(uploadWriteBudget);
   let paused = false;
+  let total = 0;
+  const job = pool.job();
   const resume = () => {
     if (!paused) return;
     paused = false;
     onDrain();
   };
-  const landed = (bytes: number) => () => {
+  const landed = (chunk: Buffer) => () => {
+    const bytes = chunk.length;
     account.give(bytes);
+    total += bytes;
+    if (total - job.landedBytes >= HASH_STEP) job.landed(fd, total);
     if (paused && out.writableLength < WRITE_HIGH_WATER_MARK) account.waitTurn(resume);
   };
   // Stays attached: a second 'error' must never go unhandled.
@@ -100,7 +120,7 @@ function fileSink(
   return {
     write(chunk) {
       account.take(chunk.length);
-      out.write(chunk, landed(chunk.length));
+      out.write(chunk, landed(chunk));
       paused = out.writableLength >= WRITE_HIGH_WATER_MARK || account.full;
       return !paused;
     },
@@ -108,6 +128,12 @@ function fileSink(
       const done = ended().finally(() => account.close());
       out.end();
       return done;
+    },
+    digest() {
+      job.landed(fd, total);
+      return job.digest().catch((error: NodeJS.ErrnoException) => {
+        throw storageError(error);
+      });
     },
     // Never destroy `out`: destroying an fs stream closes its fd even with autoClose off, and
     // the fd is closed once, by seal() or discard(). Ending it lets a write in flight (and at
@@ -121,6 +147,7 @@ function fileSink(
         await done.catch(() => {});
       }
       account.close();
+      await job.drop();
     },
   };
 }
@@ -133,10 +160,16 @@ export class Upload {
   #fd: number | undefined;
   // A small body, kept until seal() writes it with the header.
   #body: Buffer | undefined;
+  readonly #hashes: HashPool;
 
-  constructor(file: string, fd: number) {
+  /**
+   * `fd`: `file` open for reading and writing (the hashing thread reads landed bytes back);
+   * `hashes`: the threads that hash a large body as it lands (default: the process's shared pool).
+   */
+  constructor(file: string, fd: number, hashes: HashPool = sharedHashPool) {
     this.file = file;
     this.#fd = fd;
+    this.#hashes = hashes;
   }
 
   /** An upload whose bytes are already in `file` after the header space (a finished resumable upload). */
@@ -154,7 +187,6 @@ export class Upload {
   receive(source: IncomingMessage, limits: ReceiveLimits): Promise<Received> {
     const fd = this.#fd;
     if (fd === undefined) return Promise.reject(new Error('upload already closed'));
-    const hash = createHash('sha256');
     let size = 0;
     return new Promise<Received>((resolve, reject) => {
       let settled = false;
@@ -179,6 +211,7 @@ export class Upload {
             fd,
             () => drained(),
             (e) => fail(storageError(e)),
+            this.#hashes,
           );
       // Pulled, not flowing: a chunk is read from the socket only when the sink can take it; after
       // the sink asked to wait, only its drain reads on.
@@ -190,7 +223,6 @@ export class Upload {
           size += chunk.length;
           if (limits.maxSize !== undefined && size > limits.maxSize)
             return fail(tooLarge('the body', limits.maxSize));
-          hash.update(chunk);
           waiting = !sink.write(chunk);
           if (waiting) limits.onHold?.(true);
         }
@@ -203,15 +235,18 @@ export class Upload {
       }
       const onEnd = () => {
         detach();
-        sink.finish().then(
-          () => {
-            if (settled) return;
-            settled = true;
-            if (small) this.#body = Buffer.concat(chunks, size);
-            resolve({ size, sha256: hash.digest('hex') });
-          },
-          (error: NodeJS.ErrnoException) => fail(storageError(error)),
-        );
+        sink
+          .finish()
+          .then(() => sink.digest())
+          .then(
+            (sha256) => {
+              if (settled) return;
+              settled = true;
+              if (small) this.#body = Buffer.concat(chunks, size);
+              resolve({ size, sha256 });
+            },
+            (error: NodeJS.ErrnoException) => fail(storageError(error)),
+          );
       };
       const onClose = () => fail(bodyCut(source));
       if (source.destroyed) {

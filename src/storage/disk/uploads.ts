@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ftruncate } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { DataStore, ERRORS, Upload as TusUpload } from '@tus/utils';
 import { KEY_ID } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import type { Receipt } from '../../wire/events.js';
+import { sharedHashPool } from './file-hasher.js';
 import { closeFd, fsyncFd, HEADER_SIZE, hashBody, openFd } from './object-file.js';
 import { type RunningHash, writeChunk } from './upload-chunk.js';
 
@@ -210,9 +210,9 @@ export class ResumableStore extends DataStore {
     const fd = await openFd(this.#part(id), 'r+');
     let running = this.#hashes.get(id);
     if (running?.offset !== offset) {
-      running = offset === 0 ? { hash: createHash('sha256'), offset: 0 } : undefined;
+      await this.#forgetHash(id);
+      running = offset === 0 ? { job: sharedHashPool.job(), offset: 0 } : undefined;
       if (running) this.#hashes.set(id, running);
-      else this.#hashes.delete(id);
     }
     const expected = this.#intent(id, (i) => i.checksum?.offset === offset)?.checksum;
     let position: number;
@@ -220,9 +220,11 @@ export class ResumableStore extends DataStore {
       position = await writeChunk(fd, stream, { offset, size: info.size, running, expected });
     } catch (error) {
       // The running hash no longer matches the file: it is computed from the file at the end.
-      if (!(error instanceof ValetError) || error.code === 'checksum_mismatch') this.#hashes.delete(id);
+      if (!(error instanceof ValetError) || error.code === 'checksum_mismatch') await this.#forgetHash(id);
       throw error;
     } finally {
+      // The hashing thread reads this descriptor: only once it is done with it may it close.
+      await running?.job.sync().catch(() => this.#forgetHash(id));
       await closeFd(fd);
     }
     if (position === info.size) await this.#finish(info);
@@ -272,7 +274,9 @@ export class ResumableStore extends DataStore {
     const file = this.#part(info.id);
     const state = this.#hashes.get(info.id);
     this.#hashes.delete(info.id);
-    const sha256 = state?.offset === info.size ? state.hash.digest('hex') : await hashBody(file, info.size);
+    const running = state?.offset === info.size ? await state.job.digest().catch(() => undefined) : undefined;
+    if (state && running === undefined) await state.job.drop();
+    const sha256 = running ?? (await hashBody(file, info.size));
     let version: Version;
     try {
       if (info.sha256 !== undefined && info.sha256 !== sha256) {
@@ -291,9 +295,16 @@ export class ResumableStore extends DataStore {
     await this.#saveInfo(info);
   }
 
+  /** Ends an upload's running hash (its bytes will be hashed from the file if it finishes). */
+  async #forgetHash(id: string): Promise<void> {
+    const running = this.#hashes.get(id);
+    this.#hashes.delete(id);
+    await running?.job.drop();
+  }
+
   async #drop(id: string): Promise<void> {
     this.#infos.delete(id);
-    this.#hashes.delete(id);
+    await this.#forgetHash(id);
     await fs.rm(this.#part(id), { force: true });
     await fs.rm(this.#json(id), { force: true });
   }
