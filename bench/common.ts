@@ -29,7 +29,8 @@ export function startNode(
   // The server's log (stderr) goes straight to its file, as a deployment's would: not through a
   // pipe into this process, where copying it would take CPU from the load generator.
   const log = openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [...profile, ...args], {
+  // BENCH_NODE=PATH: the servers run on that Node binary (bench:peers --node N sets it).
+  const proc = spawn(process.env.BENCH_NODE ?? process.execPath, [...profile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', log],
     env: { ...process.env, ...env },
