@@ -4,17 +4,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import type { StorageDriver } from '../../drivers/types.js';
-import { toNodeListener } from '../../issuer/http/node.js';
 import { createIssuer, type Issuer, isPostgresUrl } from '../../issuer/issuer.js';
 import type { Rule } from '../../issuer/rules.js';
 import { clamdTarget } from '../../issuer/validation/clamav.js';
 import { createStorageServer, type StorageServer } from '../../storage/server.js';
 import { generateSigningJwk, type PrivateSigningJwk, publicJwk, TrustedKeys } from '../../token/keys.js';
 import { bundleWebApp } from '../../web/bundle.js';
-import { demoPage, demoPageCsp, FAVICON_SVG } from '../../web/page.js';
 import { type Command, optional, parseLogLevel, parsePort, parseSize, UsageError } from '../args.js';
 import { type AzureCliOptions, azureDriver } from '../azure.js';
 import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
+import { devWebListener } from '../dev-web.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
 
@@ -184,38 +183,7 @@ async function serveWeb(
   idp: DevIdentityProvider,
   script: string,
 ): Promise<http.Server> {
-  const web = http.createServer(
-    toNodeListener({
-      fetch: async (request, info) => {
-        const fromIdp = await idp.handle(request, state.base);
-        if (fromIdp) return fromIdp;
-        const { pathname } = new URL(request.url);
-        if (pathname === '/' && request.method === 'GET') {
-          return new Response(demoPage(), {
-            headers: {
-              'content-type': 'text/html; charset=utf-8',
-              'content-security-policy': demoPageCsp(state.storageOrigin),
-              'x-content-type-options': 'nosniff',
-              'referrer-policy': 'no-referrer',
-            },
-          });
-        }
-        if (pathname === '/favicon.svg' && request.method === 'GET') {
-          return new Response(FAVICON_SVG, {
-            headers: { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400' },
-          });
-        }
-        if (pathname === '/app.js' && request.method === 'GET') {
-          return new Response(script, {
-            headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
-          });
-        }
-        if (!state.issuer)
-          return Response.json({ error: { code: 'unavailable', message: 'starting' } }, { status: 503 });
-        return state.issuer.fetch(request, info);
-      },
-    }),
-  );
+  const web = http.createServer(devWebListener(state, idp, script));
   await new Promise<void>((resolve, reject) => {
     web.once('error', reject);
     web.listen(port, '127.0.0.1', () => resolve());
