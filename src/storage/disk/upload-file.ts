@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ValetError } from '../../token/errors.js';
 import { tooLarge } from '../../token/limits.js';
+import { canRelease, releaseChunk } from './chunk-release.js';
 import { type HashPool, sharedHashPool } from './file-hasher.js';
 import {
   closeFd,
@@ -303,30 +304,12 @@ export class Upload {
   }
 }
 
-/** ArrayBuffer.prototype.transfer (Node 22 and later). */
-const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
-
 /**
  * True if every body chunk `source` yields is a fresh buffer that nothing else holds: a request
  * read by Node's HTTP parser from a socket (it copies each piece of body into a new buffer).
  */
 function ownsChunks(source: IncomingMessage): boolean {
-  return transfer !== undefined && source.socket !== undefined && source.socket !== null;
-}
-
-/**
- * Frees a landed chunk's memory now instead of at the next garbage collection (issue 29). V8
- * counts every live ArrayBuffer's bytes as external memory against its old-generation limit and
- * frees young ones only at a scavenge, which the few objects an upload allocates trigger only
- * every ~32 MB of body: in a small heap, that much pending external memory starts a full
- * mark-compact every ~30 MB (35 per GiB, +0.9 s of CPU). Transferring the buffer to a zero-length
- * one detaches it, which gives its bytes back and tells V8 at once. Only a chunk that is a whole
- * buffer of its own (never a slice of a shared or pooled one) is released.
- */
-function releaseChunk(chunk: Buffer): void {
-  const buffer = chunk.buffer as ArrayBuffer;
-  if (chunk.byteOffset !== 0 || buffer.byteLength !== chunk.length || chunk.length < 4096) return;
-  transfer?.call(buffer, 0);
+  return canRelease && source.socket !== undefined && source.socket !== null;
 }
 
 /**
