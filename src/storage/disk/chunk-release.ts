@@ -19,3 +19,19 @@ export function releaseChunk(chunk: Buffer): void {
   if (chunk.byteOffset !== 0 || buffer.byteLength !== chunk.length || chunk.length < 4096) return;
   transfer?.call(buffer, 0);
 }
+
+/** Chunks handed over by a source that vouches nobody else holds them (see {@link ownChunk}). */
+const owned = new WeakSet<Buffer>();
+
+/**
+ * Marks a chunk read straight from a request's socket (a fresh buffer from Node's HTTP parser) as
+ * one {@link releaseOwned} may free once it has landed, whatever streams carried it there.
+ */
+export function ownChunk(chunk: Buffer): void {
+  if (canRelease) owned.add(chunk);
+}
+
+/** {@link releaseChunk} for a chunk marked by {@link ownChunk}; any other is left alone. */
+export function releaseOwned(chunk: Buffer): void {
+  if (owned.delete(chunk)) releaseChunk(chunk);
+}

@@ -3,6 +3,7 @@ import { ftruncate } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ValetError } from '../../token/errors.js';
+import { releaseOwned } from './chunk-release.js';
 import type { HashJob } from './file-hasher.js';
 import { HEADER_SIZE, writeAll } from './object-file.js';
 
@@ -65,6 +66,7 @@ export async function writeChunk(
       running.offset = position;
     }
     if (chunkHash) for (const b of buffers) chunkHash.update(b);
+    for (const b of buffers) releaseOwned(b);
   };
   try {
     for await (const data of stream) {

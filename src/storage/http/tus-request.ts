@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { mediaTypeEssence } from '../../token/claims.js';
 import { codeForStatus, ERROR_STATUS, ValetError } from '../../token/errors.js';
 import { type ErrorBody, renderError } from '../../wire/errors.js';
+import { ownChunk } from '../disk/chunk-release.js';
 import { TUS_CHUNK_TYPE } from './tus-headers.js';
 
 /** How a Node request becomes the web Request @tus/server takes, and its refusals Valet's. */
@@ -59,6 +60,8 @@ function nodeBody(req: http.IncomingMessage, onBytes: (bytes: number) => void): 
       start(controller) {
         req.on('data', (chunk: Buffer) => {
           onBytes(chunk.length);
+          // Ours alone: the part file's writer frees it once written (disk/chunk-release.ts).
+          ownChunk(chunk);
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });
