@@ -8,7 +8,6 @@ import { mintValetKey } from '../../src/token/mint.js';
 import { log, startNode, stop } from '../common.js';
 import { cpuSeconds, largePut } from './load.js';
 import { roundsCell } from './rounds.js';
-import type { StorageSystem } from './systems.js';
 
 const MiB = 2 ** 20;
 
@@ -74,11 +73,14 @@ export async function gcSection(o: {
         const system = {
           name: t.name,
           pids: () => [pid],
-          put: async (obj: string) => ({ url: await t.at('put', obj), headers: {} }),
+          put: async (obj: string) => ({
+            url: await t.at('put', obj),
+            headers: {} as Record<string, string>,
+          }),
         };
         const before = t.server.compacts();
         const cpu0 = cpuSeconds([pid]);
-        const put = await largePut(system as unknown as StorageSystem, `gc/${i}.bin`, o.file, o.large);
+        const put = await largePut(system, `gc/${i}.bin`, o.file, o.large);
         const r = runs.get(t.name) as GcRuns;
         r.compacts.push((t.server.compacts() - before) / (o.large / 2 ** 30));
         r.cpu.push((cpuSeconds([pid]) - cpu0) / (o.large / 2 ** 30));

@@ -56,7 +56,7 @@ export interface Measured {
 
 /** Runs curl on a ready request, timed, with the store's CPU; returns what `-w FORMAT` printed. */
 async function timedCurl(
-  system: StorageSystem,
+  system: Pick<StorageSystem, 'name' | 'pids'>,
   ready: Ready,
   format: string,
   extra: string[],
@@ -80,7 +80,7 @@ async function timedCurl(
 
 /** PUT `file` (`size` bytes) as `object` with curl; throws unless the store answers 2xx. */
 export async function largePut(
-  system: StorageSystem,
+  system: Pick<StorageSystem, 'name' | 'pids' | 'put'>,
   object: string,
   file: string,
   size: number,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { SigningKey } from '../../src/token/keys.js';
 import { mintValetKey } from '../../src/token/mint.js';
 import { log, startNode, stop } from '../common.js';
-import { noisy, ratioCell, roundsCell, targetCell } from './rounds.js';
+import { ratioCell, rerunNoisy, roundsCell, targetCell } from './rounds.js';
 import { startSystem } from './systems.js';
 import { chunkFiles, type TusTarget, tusUpload } from './tus.js';
 
@@ -77,19 +77,15 @@ export async function resumableSection(o: {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) await once(target, results.get(target.name) as TusRuns, round);
     }
-    for (let retry = 1; retry <= 2; retry++) {
-      const again = targets.filter((t) => {
-        const r = results.get(t.name) as TusRuns;
-        return noisy(r.one) || noisy(r.chunked);
-      });
-      if (again.length === 0) break;
-      log(`  noisy: ${again.map((t) => t.name).join(', ')}; running them again`);
-      for (const target of again) {
+    await rerunNoisy(
+      targets,
+      (t) => [(results.get(t.name) as TusRuns).one, (results.get(t.name) as TusRuns).chunked],
+      async (target) => {
         const r: TusRuns = { one: [], chunked: [], oneCpu: [], chunkedCpu: [] };
         for (let round = 0; round < o.rounds; round++) await once(target, r, round);
         results.set(target.name, r);
-      }
-    }
+      },
+    );
   } finally {
     await valet.stop();
     await stop(tusServer.proc);

@@ -2,7 +2,7 @@
 // ratio only when both sides' rounds agree (issue 29: "one answer"). A figure whose rounds differ
 // by more than NOISY times is noisy: its system is run again, and a ratio still built on noisy
 // rounds is printed as "noisy", never as a number.
-import { median } from '../common.js';
+import { log, median } from '../common.js';
 
 /** Largest allowed max/min of one figure's rounds before its ratio is refused. */
 export const NOISY = 1.5;
@@ -34,4 +34,23 @@ export function targetCell(a: number[], b: number[], goal: number, atMost = fals
   const r = median(a) / median(b);
   const met = atMost ? r <= goal : r >= goal;
   return `${atMost ? '≤' : '≥'} ${goal}x (${met ? 'met' : '**not met**'})`;
+}
+
+/**
+ * Runs again (all its rounds, twice at most) each of `items` whose figures are {@link noisy};
+ * `rerun` measures one afresh and stores the result in place of the old.
+ */
+export async function rerunNoisy<T extends { name: string }>(
+  items: T[],
+  figures: (item: T) => number[][],
+  rerun: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let retry = 1; retry <= 2; retry++) {
+    const again = items.filter((item) => figures(item).some(noisy));
+    if (again.length === 0) return;
+    log(
+      `  noisy (rounds differ by more than ${NOISY}x): ${again.map((i) => i.name).join(', ')}; running them again`,
+    );
+    for (const item of again) await rerun(item);
+  }
 }

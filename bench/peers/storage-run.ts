@@ -5,7 +5,7 @@
 import type { SigningKey } from '../../src/token/keys.js';
 import { log } from '../common.js';
 import { largeGet, largePut, peakRss, type SmallResult, small } from './load.js';
-import { NOISY, noisy, ratioCell, roundsCell, targetCell } from './rounds.js';
+import { NOISY, ratioCell, rerunNoisy, roundsCell, targetCell } from './rounds.js';
 import { type StorageSystem, type SystemName, startSystem } from './systems.js';
 
 export interface StorageOptions {
@@ -80,18 +80,15 @@ export async function storageSection(o: StorageOptions): Promise<string[]> {
       for (const system of rotate(systems, round))
         await pass(system, runs.get(system.name) as Runs, round, o);
     }
-    for (let retry = 1; retry <= 2; retry++) {
-      const again = systems.filter((s) => checked(runs.get(s.name) as Runs).some(noisy));
-      if (again.length === 0) break;
-      log(
-        `  noisy (rounds differ by more than ${NOISY}x): ${again.map((s) => s.name).join(', ')}; running them again`,
-      );
-      for (const system of again) {
+    await rerunNoisy(
+      systems,
+      (s) => checked(runs.get(s.name) as Runs),
+      async (system) => {
         const r = empty();
         for (let round = 0; round < o.rounds; round++) await pass(system, r, round, o);
         runs.set(system.name, r);
-      }
-    }
+      },
+    );
     for (const system of systems) (runs.get(system.name) as Runs).rss = peakRss(system.pids());
   } finally {
     for (const system of systems) await system.stop().catch(() => {});
