@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isValetError } from '../../token/errors.js';
 import { decodeRecords, encodeRecord, Journal, type JournalRecord } from './journal.js';
-import type { ObjectMeta } from './object-file.js';
 import { FileStore } from './store.js';
-import type { Upload } from './upload-file.js';
+import { metaFor, put, read, received } from './store-fixtures.js';
 
 const tempDir = () => mkdtemp(path.join(tmpdir(), 'valet-journal-'));
 const bytes = (parts: Buffer[]) => Buffer.concat(parts);
@@ -103,52 +99,6 @@ describe('Journal', () => {
 });
 
 // ---- replay through the store ---------------------------------------------------------------
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function metaFor(key: string, body: Buffer, keyId: string): ObjectMeta {
-  const digest = sha(body);
-  return {
-    key,
-    size: body.length,
-    contentType: 'application/octet-stream',
-    sha256: digest,
-    etag: `"${digest}"`,
-    created: Date.now(),
-    subject: 's',
-    keyId,
-  };
-}
-
-/** An upload that has received `body` (small bodies stay in memory), ready to seal. */
-async function received(store: FileStore, body: Buffer): Promise<Upload> {
-  const upload = await store.beginUpload();
-  const source = Object.assign(new PassThrough(), { complete: true }) as unknown as IncomingMessage;
-  const receiving = upload.receive(source, { declaredSize: body.length });
-  (source as unknown as PassThrough).end(body);
-  await receiving;
-  return upload;
-}
-
-/** A PUT through the store as storage does it (seal, then commit); small bodies are journaled. */
-async function put(store: FileStore, key: string, body: Buffer, keyId: string): Promise<void> {
-  const upload = await received(store, body);
-  try {
-    const meta = metaFor(key, body, keyId);
-    const ticket = await store.seal(upload, meta, false);
-    await store.commit(upload, key, { noOverwrite: false, keyId, ...(ticket && { ticket }) });
-  } finally {
-    await upload.discard();
-  }
-}
-
-async function read(store: FileStore, key: string): Promise<Buffer | undefined> {
-  const object = await store.open(key);
-  if (!object) return undefined;
-  await object.close();
-  const file = await readFile(store.pathFor(key));
-  return file.subarray(4096);
-}
 
 describe('FileStore with the journal', () => {
   const open = (dir: string, onReplay?: (n: number) => void) =>
