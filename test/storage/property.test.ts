@@ -134,11 +134,11 @@ describe('storage under arbitrary input (property)', () => {
     // Next to the data directory there is nothing but the data directory.
     assert.deepEqual(await readdir(root), [path.basename(storage.dataDir)]);
     // Inside, only the known layout: objects/xx/<sha256>, the ledger, the held versions, the lock,
-    // the format marker, the small-object journal.
+    // the format marker, the small-object journal, the files of replaced versions kept for reuse.
     for (const file of await walk(storage.dataDir)) {
       assert.match(
         file,
-        /^(objects\/[0-9a-f]{2}\/[0-9a-f]{64}|(ledger|held)\.sqlite(-wal|-shm)?|storage\.lock|format\.json|journal\/\d{12}\.log)$/,
+        /^(objects\/[0-9a-f]{2}\/[0-9a-f]{64}|(ledger|held)\.sqlite(-wal|-shm)?|storage\.lock|format\.json|journal\/\d{12}\.log|spare\/[0-9a-z]+-[0-9a-f]{12}-[0-9a-z]+)$/,
         file,
       );
     }

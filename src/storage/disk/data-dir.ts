@@ -24,6 +24,7 @@ const OWN_ENTRIES = new Set([
   ),
   'objects',
   'tmp',
+  'spare',
   'journal',
   'uploads',
   'revocations.json',
@@ -90,15 +91,18 @@ async function writeFormat(dir: string): Promise<void> {
 }
 
 /**
- * Makes the folders the store needs (tmp/, objects/ and its 256 shards), removes what an
- * earlier run left in tmp/ (each file named to `onSweep`), and fsyncs what it created.
+ * Makes the folders the store needs (tmp/, spare/, objects/ and its 256 shards), removes what an
+ * earlier run left in tmp/ (each file named to `onSweep`) and in spare/ (files of replaced
+ * versions kept for reuse, not leftovers of an upload), and fsyncs what it created.
  */
 export async function prepareFolders(
   dir: string,
-  folders: { tmp: string; objects: string },
+  folders: { tmp: string; spare: string; objects: string },
   onSweep?: (file: string) => void,
 ): Promise<void> {
   await fs.mkdir(folders.tmp, { recursive: true, mode: 0o700 });
+  await fs.rm(folders.spare, { recursive: true, force: true });
+  await fs.mkdir(folders.spare, { mode: 0o700 });
   await fs.mkdir(folders.objects, { recursive: true, mode: 0o700 });
   for (const file of await fs.readdir(folders.tmp)) {
     await fs.rm(path.join(folders.tmp, file), { force: true, recursive: true });

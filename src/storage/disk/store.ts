@@ -9,6 +9,7 @@ import { Journal, type JournalTicket } from './journal.js';
 import { replayJournal } from './journal-replay.js';
 import { type ObjectMeta, openFd } from './object-file.js';
 import { type OpenObject, openObjectFile } from './object-reader.js';
+import { type Kept, SpareFiles } from './spare-files.js';
 import { takeLockFile } from './store-lock.js';
 import { SMALL_BODY, storageError, Upload } from './upload-file.js';
 
@@ -26,6 +27,7 @@ export type { OpenObject } from './object-reader.js';
  * DIR/held.sqlite          versions held until the issuer publishes them (see held-versions.ts)
  * DIR/objects/xx/<sha256>  one file per object: 4 KiB metadata header, then the bytes
  * DIR/tmp/<random>.part    uploads in progress (swept at start-up)
+ * DIR/spare/<random>       files of replaced versions, for the next uploads (spare-files.ts)
  * DIR/journal/<n>.log      small uploads not yet checkpointed (replayed at start-up; see journal.ts)
  * DIR/uploads/<id>.json    a resumable (tus) upload: its scope and limits (see uploads.ts)
  * DIR/uploads/<id>.part    its bytes so far, after a 4 KiB header space (kept across restarts)
@@ -67,6 +69,7 @@ export class FileStore {
   readonly dir: string;
   readonly #objects: string;
   readonly #tmp: string;
+  readonly #spare: string;
   readonly #lockFile: string;
   // Shard directories stay open so that committing an object costs one fsync, not open+fsync+close.
   readonly #dirHandles = new Map<string, Promise<fs.FileHandle>>();
@@ -74,11 +77,15 @@ export class FileStore {
   #tmpCounter = 0;
   #closed = false;
   #journal: Journal | undefined;
+  readonly #spares = new SpareFiles(() =>
+    path.join(this.#spare, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}`),
+  );
 
   private constructor(dir: string) {
     this.dir = dir;
     this.#objects = path.join(dir, 'objects');
     this.#tmp = path.join(dir, 'tmp');
+    this.#spare = path.join(dir, 'spare');
     this.#lockFile = path.join(dir, 'storage.lock');
   }
 
@@ -92,7 +99,11 @@ export class FileStore {
     await checkFormat(store.dir);
     await store.#lock();
     try {
-      await prepareFolders(store.dir, { tmp: store.#tmp, objects: store.#objects }, options.onSweep);
+      await prepareFolders(
+        store.dir,
+        { tmp: store.#tmp, spare: store.#spare, objects: store.#objects },
+        options.onSweep,
+      );
       if (options.journal !== false) await store.#openJournal(options);
     } catch (error) {
       await store.close();
@@ -160,8 +171,22 @@ export class FileStore {
    * Opens an object for reading, or returns undefined if it does not exist (see
    * {@link openObjectFile}): one consistent version, even if it is replaced meanwhile.
    */
-  open(key: string): Promise<OpenObject | undefined> {
-    return openObjectFile(this.pathFor(key), key);
+  async open(key: string): Promise<OpenObject | undefined> {
+    // Counted as a reader until it closes the file: its version's file is not reused meanwhile.
+    const done = this.#spares.reading(key);
+    try {
+      const object = await openObjectFile(this.pathFor(key), key);
+      if (!object) done();
+      return object && readerOf(object, done);
+    } catch (error) {
+      done();
+      throw error;
+    }
+  }
+
+  /** How many emptied files of replaced versions wait for the next uploads (tests). */
+  get spareFiles(): number {
+    return this.#spares.size;
   }
 
   /**
@@ -193,8 +218,10 @@ export class FileStore {
       : refusal;
   }
 
-  /** Starts an upload into a new temporary file. */
+  /** Starts an upload into a spare file (see spare-files.ts) or a new temporary file. */
   async beginUpload(): Promise<Upload> {
+    const spare = await this.#spares.take();
+    if (spare) return new Upload(spare.file, spare.fd, undefined, spare.size);
     // Unique without a random draw per upload: a per-process random prefix and a counter ('wx'
     // would refuse a clash anyway); open for reading too: the hashing thread reads it back.
     const file = this.#tmpName();
@@ -237,7 +264,6 @@ export class FileStore {
     if (this.#journal?.has(key))
       await this.#journal.mark({ kind: 'supersede', key, keyId: options.keyId ?? '' });
     const target = this.pathFor(key);
-    let created: boolean;
     if (options.noOverwrite) {
       try {
         await fs.link(upload.file, target);
@@ -247,16 +273,23 @@ export class FileStore {
         }
         throw error;
       }
-      created = true;
       upload.committed = true;
       await fs.unlink(upload.file);
-    } else {
-      created = !(await (options.existed ?? this.exists(key)));
+      await this.#syncDir(path.dirname(target));
+      return true;
+    }
+    const kept = await this.#spares.keep(target);
+    let landed = false;
+    try {
+      const created = !(await existedBefore(kept, () => options.existed ?? this.exists(key)));
       await fs.rename(upload.file, target);
       upload.committed = true;
+      await this.#syncDir(path.dirname(target));
+      landed = true;
+      return created;
+    } finally {
+      await this.#spares.settle(key, kept, landed);
     }
-    await this.#syncDir(path.dirname(target));
-    return created;
   }
 
   /** The rename of a journaled small upload: no fsync, the journal holds it until a checkpoint. */
@@ -267,12 +300,17 @@ export class FileStore {
     ticket: JournalTicket,
     existed: Promise<boolean> | undefined,
   ): Promise<boolean> {
+    const target = this.pathFor(key);
+    const kept = await this.#spares.keep(target);
     try {
-      const created = !(await (existed ?? this.exists(key)));
-      await fs.rename(upload.file, this.pathFor(key));
+      const created = !(await existedBefore(kept, () => existed ?? this.exists(key)));
+      await fs.rename(upload.file, target);
       upload.committed = true;
+      // The journal holds the new version until a checkpoint: the old one may be reused now.
+      await this.#spares.settle(key, kept, true);
       return created;
     } catch (error) {
+      if (!upload.committed) await this.#spares.settle(key, kept, false);
       // Not committed: a replay must not make it the object.
       await this.#journal?.mark({ kind: 'void', key, keyId });
       throw error;
@@ -331,4 +369,18 @@ export class FileStore {
     if (Number.parseInt(owner, 10) === process.pid) await fs.rm(this.#lockFile, { force: true });
     openInThisProcess.delete(this.dir);
   }
+}
+
+/** Whether the object existed before a replace: what keeping its old version found, else `lookup`. */
+function existedBefore(kept: Kept, lookup: () => Promise<boolean>): Promise<boolean> {
+  return kept.existed === undefined ? lookup() : Promise.resolve(kept.existed);
+}
+
+/** `object`, telling `done` once its file is closed, by `send` or `close`. */
+function readerOf(object: OpenObject, done: () => void): OpenObject {
+  return {
+    ...object,
+    send: (out, start, end, options) => object.send(out, start, end, options).finally(done),
+    close: () => object.close().finally(done),
+  };
 }

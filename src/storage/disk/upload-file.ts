@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, ftruncate } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { promisify } from 'node:util';
 import { ValetError } from '../../token/errors.js';
 import { tooLarge } from '../../token/limits.js';
 import { canRelease, releaseChunk } from './chunk-release.js';
@@ -16,6 +17,8 @@ import {
   writeAll,
 } from './object-file.js';
 import { BudgetAccount, uploadWriteBudget } from './write-budget.js';
+
+const truncateFd = promisify(ftruncate);
 
 /** Limits enforced while a body streams in. */
 export interface ReceiveLimits {
@@ -164,15 +167,19 @@ export class Upload {
   // A small body, kept until seal() writes it with the header.
   #body: Buffer | undefined;
   readonly #hashes: HashPool;
+  readonly #previousSize: number;
 
   /**
    * `fd`: `file` open for reading and writing (the hashing thread reads landed bytes back);
-   * `hashes`: the threads that hash a large body as it lands (default: the process's shared pool).
+   * `hashes`: the threads that hash a large body as it lands (default: the process's shared pool);
+   * `previousSize`: the bytes `file` already holds (a reused file: the upload writes over them, and
+   * the seal cuts off what is left past the new object).
    */
-  constructor(file: string, fd: number, hashes: HashPool = sharedHashPool) {
+  constructor(file: string, fd: number, hashes: HashPool = sharedHashPool, previousSize = 0) {
     this.file = file;
     this.#fd = fd;
     this.#hashes = hashes;
+    this.#previousSize = previousSize;
   }
 
   /** An upload whose bytes are already in `file` after the header space (a finished resumable upload). */
@@ -284,6 +291,8 @@ export class Upload {
       const content = this.#body ? [header, this.#body] : [header];
       await writeAll(fd, content, 0);
       this.#body = undefined;
+      // Written over a reused file: nothing of its earlier bytes may remain past the object.
+      if (this.#previousSize > HEADER_SIZE + meta.size) await truncateFd(fd, HEADER_SIZE + meta.size);
       if (options.durable === false) return content;
       await fsyncFd(fd);
       return content;

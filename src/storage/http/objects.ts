@@ -119,8 +119,6 @@ export class ObjectRoutes {
       const { created, receipt } = await this.#commits.commitVersion(upload, meta, {
         noOverwrite,
         ...(claims.hold && { hold: true }),
-        // Whether to answer 201 or 200: looked up while the file is being synced.
-        ...(!noOverwrite && { existed: this.#store.exists(claims.obj) }),
         consume: () => this.#access.consume(claims),
       });
       res.setHeader('ETag', meta.etag);
