@@ -11,7 +11,7 @@ import { type ObjectMeta, openFd } from './object-file.js';
 import { type OpenObject, openObjectFile } from './object-reader.js';
 import { type Kept, SpareFiles } from './spare-files.js';
 import { takeLockFile } from './store-lock.js';
-import { SMALL_BODY, storageError, Upload } from './upload-file.js';
+import { releaseContent, SMALL_BODY, storageError, Upload } from './upload-file.js';
 
 export { HEADER_SIZE, type ObjectMeta } from './object-file.js';
 export type { OpenObject } from './object-reader.js';
@@ -243,9 +243,13 @@ export class FileStore {
     }
     this.refuseIfJournalFailing(undefined, noOverwrite);
     const content = await upload.seal(meta, { durable: false });
-    return this.#journal.put(meta.key, meta.keyId, content).catch((error) => {
-      throw storageError(error);
-    });
+    try {
+      return await this.#journal.put(meta.key, meta.keyId, content);
+    } catch (error) {
+      throw storageError(error as NodeJS.ErrnoException);
+    } finally {
+      releaseContent(content);
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -233,3 +233,61 @@ describe('Upload.receive', () => {
     assert.equal(uploadWriteBudget.waiting, 0);
   });
 });
+
+describe('Upload.seal', () => {
+  it("frees a small body's buffers and its header once they are written", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'valet-upload-'));
+    const canFree = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+    for (const size of [4096, 40_000]) {
+      const file = path.join(dir, `small-${size}`);
+      const body = randomBytes(size);
+      let chunks: Served['chunks'] = [];
+      let content: Buffer[] = [];
+      const server = http.createServer(async (req, res) => {
+        const upload = new Upload(file, await openFd(file, 'wx+', 0o600));
+        chunks = spyChunks(req);
+        const received = await upload.receive(req, { declaredSize: size });
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        assert.equal(received.sha256, sha256);
+        content = await upload.seal({ ...metaOf(size), sha256 });
+        res.end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as net.AddressInfo;
+      // The larger body in two pieces, apart: two chunks, which the upload copies into one.
+      const socket = net.connect(port, '127.0.0.1');
+      socket.write(`PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+      const cut = size > 4096 ? size / 2 : size;
+      socket.write(body.subarray(0, cut));
+      await new Promise((r) => setTimeout(r, 50));
+      socket.write(body.subarray(cut));
+      await new Promise((r) => {
+        socket.on('data', r);
+        socket.on('close', r);
+      });
+      socket.destroy();
+      server.close();
+      if (size > 4096) assert.ok(chunks.length > 1, 'the body came in more than one chunk');
+      // Written whole first (header, then the body), then given back at once on Node 22+.
+      assert.deepEqual((await readFile(file)).subarray(HEADER_SIZE), body);
+      const whole = chunks.filter((c) => c.whole);
+      assert.ok(whole.length > 0, 'the parser hands out whole buffers of its own');
+      for (const { chunk } of whole) assert.equal(chunk.buffer.byteLength === 0, canFree, `${size} B chunk`);
+      for (const buffer of content)
+        assert.equal(buffer.buffer.byteLength === 0, canFree, `${size} B content`);
+    }
+  });
+});
+
+function metaOf(size: number) {
+  return {
+    key: 'k',
+    size,
+    contentType: 'application/octet-stream',
+    sha256: '',
+    etag: '""',
+    created: 0,
+    subject: 's',
+    keyId: 'id-aaaaaaaaaaaaaaaaaaa',
+  };
+}
