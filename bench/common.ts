@@ -26,6 +26,8 @@ export function startNode(
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
     : [];
+  // BENCH_NODE_FLAGS="--trace-gc ...": more Node flags for every server (experiments).
+  profile.push(...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
   // The server's log (stderr) goes straight to its file, as a deployment's would: not through a
   // pipe into this process, where copying it would take CPU from the load generator.
   const log = openSync(logFile, 'a');
