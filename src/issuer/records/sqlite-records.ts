@@ -153,9 +153,6 @@ export class SqliteRecordStore implements RecordStore {
         this.#expirePending(now);
         this.#lastSweep = now;
       }
-      const existing = this.#stmt('SELECT * FROM objects WHERE key = ?').get(grant.object) as
-        | ObjectRow
-        | undefined;
       if (hasLimits(quota)) {
         // The object being reserved counts once, at this key's size: an overwrite replaces the
         // old version, and earlier keys for the same object (retries) are superseded.
@@ -163,18 +160,14 @@ export class SqliteRecordStore implements RecordStore {
         if (exceeds(quota, usage, { bytes: grant.reservedBytes, objects: 1 })) return { ok: false, usage };
       }
       this.#insertGrant(grant);
-      const reservedUntil = Math.max(grant.expiresAt, grant.reservedUntil ?? 0);
-      if (!existing) {
-        this.#stmt(
-          `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
-             VALUES (?, ?, 'pending', ?, ?, ?)`,
-        ).run(grant.object, grant.subject, now, now, reservedUntil);
-      } else if (existing.state === 'pending') {
-        this.#stmt('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?').run(
-          reservedUntil,
-          grant.object,
-        );
-      }
+      // A new object is pending until this key's reservation ends; a pending one waits as long as
+      // its longest reservation; a complete one stays as it is. One statement, no read first.
+      this.#stmt(
+        `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
+           VALUES (?, ?, 'pending', ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET pending_until = max(pending_until, excluded.pending_until)
+           WHERE state = 'pending'`,
+      ).run(grant.object, grant.subject, now, now, Math.max(grant.expiresAt, grant.reservedUntil ?? 0));
       return { ok: true };
     });
   }
