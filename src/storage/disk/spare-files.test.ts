@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { HEADER_SIZE } from './object-file.js';
+import { MAX_SPARE_BYTES } from './spare-files.js';
 import { FileStore } from './store.js';
 import { put, read } from './store-fixtures.js';
 
@@ -47,10 +48,10 @@ describe('spare files (replaced versions reused for uploads)', () => {
     it(`cuts off what a reused file held past the new version (journal ${journal})`, async () => {
       const store = await open(path.join(await tempDir(), 'data'));
       try {
-        const large = Buffer.alloc(300 * 1024, 4); // past the journal's limit: the fsync way
+        const large = Buffer.alloc(200 * 1024, 4); // past the journal's limit: the fsync way
         await put(store, 'a', large, id(1));
         await put(store, 'a', Buffer.alloc(10, 5), id(2));
-        await put(store, 'b', Buffer.alloc(7, 6), id(3)); // into the 300 KiB version's file
+        await put(store, 'b', Buffer.alloc(7, 6), id(3)); // into the 200 KiB version's file
         assert.equal((await stat(store.pathFor('b'))).size, HEADER_SIZE + 7);
         assert.deepEqual(await read(store, 'b'), Buffer.alloc(7, 6));
       } finally {
@@ -58,6 +59,20 @@ describe('spare files (replaced versions reused for uploads)', () => {
       }
     });
   }
+
+  it('frees a replaced version larger than it keeps, so spare/ stays small', async () => {
+    const store = await FileStore.open(path.join(await tempDir(), 'data'));
+    try {
+      await put(store, 'a', Buffer.alloc(MAX_SPARE_BYTES, 1), id(1)); // with its header: too large
+      await put(store, 'a', Buffer.alloc(10, 2), id(2));
+      assert.equal(store.spareFiles, 0);
+      assert.deepEqual(await readdir(path.join(store.dir, 'spare')), []);
+      await put(store, 'a', Buffer.alloc(10, 3), id(3));
+      assert.equal(store.spareFiles, 1);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('never reuses the file of a version a reader still has open', async () => {
     const store = await FileStore.open(path.join(await tempDir(), 'data'));

@@ -1,4 +1,4 @@
-import { fstatSync, link } from 'node:fs';
+import { fstatSync, link, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { closeFd, openFd } from './object-file.js';
@@ -29,7 +29,8 @@ import { closeFd, openFd } from './object-file.js';
  * write into it), so a spare's only name is its own.
  *
  * A replaced version's bytes stay in its spare (spare/ is readable by storage's user only) until
- * an upload reuses it; at most {@link MAX_SPARES} are kept. At start-up spare/ is emptied
+ * an upload reuses it; at most {@link MAX_SPARES} are kept, none larger than
+ * {@link MAX_SPARE_BYTES}. At start-up spare/ is emptied
  * (data-dir.ts): a crash between the link and the rename leaves a second name of a live object.
  */
 
@@ -37,6 +38,12 @@ const linkFile = promisify(link);
 
 /** The most spare files kept at once; beyond, a replaced version is freed as before. */
 export const MAX_SPARES = 256;
+/**
+ * The largest file kept as a spare, bytes (header included): a larger replaced version is freed
+ * as before, so spare/ never holds more than 64 MiB, and the cost saved (an inode's) matters for
+ * small objects only.
+ */
+export const MAX_SPARE_BYTES = 256 * 1024;
 
 /** A replaced version's file kept by {@link SpareFiles.keep}, to settle once the replace is done. */
 export interface Kept {
@@ -126,14 +133,27 @@ export class SpareFiles {
 
   /**
    * Once the replace of `key` is over: `landed` (the new version is in place, and durable unless
-   * a journal covers it) keeps the old version as a spare if no reader of the key is
-   * open; otherwise its spare name is removed and it is freed when its last reader closes it.
+   * a journal covers it) keeps the old version as a spare if no reader of the key is open and
+   * it is small; otherwise its spare name is removed, and it is freed when its last reader
+   * closes it.
    */
   async settle(key: string, kept: Kept, landed: boolean): Promise<void> {
     const { spare } = kept;
     if (spare === undefined) return;
     this.#replacing.delete(kept.target);
-    if (landed && !this.#readers.has(key)) this.#free.push(spare);
+    if (landed && !this.#readers.has(key) && small(spare)) this.#free.push(spare);
     else await fs.rm(spare, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * True if the file is at most {@link MAX_SPARE_BYTES}. Synchronous: the link just made resolved
+ * this name and its inode, so both are in the kernel's caches and no disk read is involved.
+ */
+function small(file: string): boolean {
+  try {
+    return statSync(file).size <= MAX_SPARE_BYTES;
+  } catch {
+    return false;
   }
 }
