@@ -11,10 +11,18 @@ import { freePort } from '../test/helpers/storage.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-const children: ChildProcess[] = [];
+const children: Array<{ proc: ChildProcess; signal: NodeJS.Signals }> = [];
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) c.proc.kill(c.signal);
 });
+
+/**
+ * Stops `proc` when the benchmark exits, however it ends. `signal`: SIGTERM for a server that
+ * stops its own workers on it (nginx), else SIGKILL.
+ */
+export function stopAtExit(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  children.push({ proc, signal });
+}
 
 /** Starts `node ARGS…` from the repository root and waits for its "listening on URL" line. */
 export function startNode(
@@ -38,7 +46,7 @@ export function startNode(
     env: { ...process.env, ...env },
   });
   closeSync(log);
-  children.push(proc);
+  stopAtExit(proc);
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => {

@@ -16,7 +16,7 @@ import { publicJwk, type SigningKey } from '../../src/token/keys.js';
 import { mintValetKey } from '../../src/token/mint.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../test/helpers/azurite.js';
 import { cephBucket, startCeph } from '../../test/helpers/ceph.js';
-import { freePort, startNode, stop } from '../common.js';
+import { freePort, startNode, stop, stopAtExit } from '../common.js';
 
 /** A request ready to send: URL and the headers the store needs (not counting Content-Length). */
 export interface Ready {
@@ -189,6 +189,8 @@ http {
 `,
   );
   const proc = spawn(binary, ['-c', conf, '-p', dir], { stdio: 'ignore' });
+  // Its master stops its workers on SIGTERM; killed, it would leave them running.
+  stopAtExit(proc, 'SIGTERM');
   await waitForPort(port, proc);
   const url = `http://127.0.0.1:${port}`;
   const ready = async (object: string) => ({ url: `${url}/${object}`, headers: {} });
