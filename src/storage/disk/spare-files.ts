@@ -30,8 +30,8 @@ import { closeFd, openFd } from './object-file.js';
  *
  * A replaced version's bytes stay in its spare (spare/ is readable by storage's user only) until
  * an upload reuses it; at most {@link MAX_SPARES} are kept, none larger than
- * {@link MAX_SPARE_BYTES}. At start-up spare/ is emptied
- * (data-dir.ts): a crash between the link and the rename leaves a second name of a live object.
+ * {@link MAX_SPARE_BYTES}. At start-up spare/ is emptied (data-dir.ts): a crash between the
+ * link and the rename leaves a second name of a live object.
  */
 
 const linkFile = promisify(link);
@@ -59,8 +59,8 @@ export interface Kept {
 export class SpareFiles {
   readonly #newName: () => string;
   readonly #free: string[] = [];
-  // Spares handed out by keep() and not settled yet: they count against the maximum too.
-  // The object files whose old version is being kept (one replace per file at a time).
+  // The object files whose old version is being kept (one replace per file at a time); their
+  // spares, not settled yet, count against the maximum too.
   readonly #replacing = new Set<string>();
   readonly #readers = new Map<string, number>();
 

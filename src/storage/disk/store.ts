@@ -9,7 +9,7 @@ import { Journal, type JournalTicket } from './journal.js';
 import { replayJournal } from './journal-replay.js';
 import { type ObjectMeta, openFd } from './object-file.js';
 import { type OpenObject, openObjectFile } from './object-reader.js';
-import { type Kept, SpareFiles } from './spare-files.js';
+import { SpareFiles } from './spare-files.js';
 import { takeLockFile } from './store-lock.js';
 import { releaseContent, SMALL_BODY, storageError, Upload } from './upload-file.js';
 
@@ -77,9 +77,7 @@ export class FileStore {
   #tmpCounter = 0;
   #closed = false;
   #journal: Journal | undefined;
-  readonly #spares = new SpareFiles(() =>
-    path.join(this.#spare, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}`),
-  );
+  readonly #spares = new SpareFiles(() => this.#uniqueName(this.#spare));
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -130,7 +128,12 @@ export class FileStore {
   }
 
   #tmpName(): string {
-    return path.join(this.#tmp, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${TMP_SUFFIX}`);
+    return this.#uniqueName(this.#tmp, TMP_SUFFIX);
+  }
+
+  /** A name no other file of this store's lifetime has: the process's prefix and a counter. */
+  #uniqueName(dir: string, suffix = ''): string {
+    return path.join(dir, `${this.#tmpPrefix}-${(this.#tmpCounter++).toString(36)}${suffix}`);
   }
 
   async #lock(): Promise<void> {
@@ -184,7 +187,7 @@ export class FileStore {
     }
   }
 
-  /** How many emptied files of replaced versions wait for the next uploads (tests). */
+  /** How many files of replaced versions wait for the next uploads (tests). */
   get spareFiles(): number {
     return this.#spares.size;
   }
@@ -260,10 +263,10 @@ export class FileStore {
   async commit(
     upload: Upload,
     key: string,
-    options: { noOverwrite: boolean; existed?: Promise<boolean>; keyId?: string; ticket?: JournalTicket },
+    options: { noOverwrite: boolean; keyId?: string; ticket?: JournalTicket },
   ): Promise<boolean> {
     const { ticket } = options;
-    if (ticket) return this.#commitJournaled(upload, key, options.keyId ?? '', ticket, options.existed);
+    if (ticket) return this.#commitJournaled(upload, key, options.keyId ?? '', ticket);
     // A version committed the fsync way over a key with a journaled put: tell a replay.
     if (this.#journal?.has(key))
       await this.#journal.mark({ kind: 'supersede', key, keyId: options.keyId ?? '' });
@@ -285,7 +288,7 @@ export class FileStore {
     const kept = await this.#spares.keep(target);
     let landed = false;
     try {
-      const created = !(await existedBefore(kept, () => options.existed ?? this.exists(key)));
+      const created = !(kept.existed ?? (await this.exists(key)));
       await fs.rename(upload.file, target);
       upload.committed = true;
       await this.#syncDir(path.dirname(target));
@@ -302,12 +305,11 @@ export class FileStore {
     key: string,
     keyId: string,
     ticket: JournalTicket,
-    existed: Promise<boolean> | undefined,
   ): Promise<boolean> {
     const target = this.pathFor(key);
     const kept = await this.#spares.keep(target);
     try {
-      const created = !(await existedBefore(kept, () => existed ?? this.exists(key)));
+      const created = !(kept.existed ?? (await this.exists(key)));
       await fs.rename(upload.file, target);
       upload.committed = true;
       // The journal holds the new version until a checkpoint: the old one may be reused now.
@@ -373,11 +375,6 @@ export class FileStore {
     if (Number.parseInt(owner, 10) === process.pid) await fs.rm(this.#lockFile, { force: true });
     openInThisProcess.delete(this.dir);
   }
-}
-
-/** Whether the object existed before a replace: what keeping its old version found, else `lookup`. */
-function existedBefore(kept: Kept, lookup: () => Promise<boolean>): Promise<boolean> {
-  return kept.existed === undefined ? lookup() : Promise.resolve(kept.existed);
 }
 
 /** `object`, telling `done` once its file is closed, by `send` or `close`. */

@@ -36,7 +36,7 @@ export class Commits {
   async commitVersion(
     upload: Upload,
     meta: ObjectMeta,
-    options: { noOverwrite: boolean; hold?: boolean; existed?: Promise<boolean>; consume?: () => void },
+    options: { noOverwrite: boolean; hold?: boolean; consume?: () => void },
   ): Promise<{ created: boolean; receipt?: Receipt }> {
     const ticket = await this.#store.seal(upload, meta, options.noOverwrite);
     let event: { seq: number; body: string } | undefined;
@@ -58,7 +58,6 @@ export class Commits {
         noOverwrite: options.noOverwrite,
         keyId: meta.keyId,
         ...(ticket && { ticket }),
-        ...(options.existed && { existed: options.existed }),
       });
     } catch (error) {
       // A commit can fail after its rename (the directory fsync): then the version is visible.
