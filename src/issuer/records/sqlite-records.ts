@@ -124,6 +124,19 @@ export class SqliteRecordStore implements RecordStore {
     ).run(...grantValues(g));
   }
 
+  /**
+   * A new object is pending until `until`; a pending one waits as long as its longest
+   * reservation; a complete one stays as it is. One statement, no read first.
+   */
+  #reserveObject(grant: GrantRecord, now: number, until: number): void {
+    this.#stmt(
+      `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
+         VALUES (?, ?, 'pending', ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET pending_until = max(pending_until, excluded.pending_until)
+         WHERE state = 'pending'`,
+    ).run(grant.object, grant.subject, now, now, until);
+  }
+
   #usage(subject: string, now: number, except?: string): Usage {
     // Each object counts once, at the larger of its stored size and its largest live reservation:
     // an overwrite in flight replaces the old bytes, and a client's retries (each with a new key)
@@ -160,14 +173,7 @@ export class SqliteRecordStore implements RecordStore {
         if (exceeds(quota, usage, { bytes: grant.reservedBytes, objects: 1 })) return { ok: false, usage };
       }
       this.#insertGrant(grant);
-      // A new object is pending until this key's reservation ends; a pending one waits as long as
-      // its longest reservation; a complete one stays as it is. One statement, no read first.
-      this.#stmt(
-        `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
-           VALUES (?, ?, 'pending', ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET pending_until = max(pending_until, excluded.pending_until)
-           WHERE state = 'pending'`,
-      ).run(grant.object, grant.subject, now, now, Math.max(grant.expiresAt, grant.reservedUntil ?? 0));
+      this.#reserveObject(grant, now, Math.max(grant.expiresAt, grant.reservedUntil ?? 0));
       return { ok: true };
     });
   }
@@ -175,20 +181,7 @@ export class SqliteRecordStore implements RecordStore {
   async renewUpload(grant: GrantRecord, upload: string, now: number): Promise<number> {
     return this.#write(() => {
       this.#insertGrant(grant);
-      const pending = this.#stmt('SELECT state FROM objects WHERE key = ?').get(grant.object) as
-        | { state: string }
-        | undefined;
-      if (!pending) {
-        this.#stmt(
-          `INSERT INTO objects (key, owner, state, created_at, updated_at, pending_until)
-             VALUES (?, ?, 'pending', ?, ?, ?)`,
-        ).run(grant.object, grant.subject, now, now, grant.expiresAt);
-      } else if (pending.state === 'pending') {
-        this.#stmt('UPDATE objects SET pending_until = max(pending_until, ?) WHERE key = ?').run(
-          grant.expiresAt,
-          grant.object,
-        );
-      }
+      this.#reserveObject(grant, now, grant.expiresAt);
       const row = this.#stmt(
         `SELECT count(*) AS n FROM grants
            WHERE subject = ? AND object = ? AND json_extract(constraints, '$.upload') = ?`,
