@@ -1,11 +1,12 @@
 // The workloads of `npm run bench:peers` against any store: large objects with curl (so the
 // client's CPU is a C program's, not the server's competitor in this process), small objects with
 // autocannon, and the store's CPU time and peak memory read from /proc.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { settle } from '../settle.js';
 import type { Ready, StorageSystem } from './systems.js';
 
 const run = promisify(execFile);
@@ -39,11 +40,6 @@ export function peakRss(pids: number[]): number {
   return kb * 1024;
 }
 
-/** Flushes dirty pages (untimed), so a run does not pay for the writeback of the one before. */
-export function settle(): void {
-  spawnSync('sync');
-}
-
 function curlHeaders(ready: Ready): string[] {
   return Object.entries(ready.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
 }
@@ -61,7 +57,7 @@ async function timedCurl(
   format: string,
   extra: string[],
 ): Promise<Measured & { written: string }> {
-  settle();
+  await settle();
   const cpu0 = cpuSeconds(system.pids());
   const t0 = performance.now();
   const { stdout } = await run('curl', [
@@ -131,7 +127,7 @@ export async function small(
   let next = 0;
   let started = 0;
   let last = 0;
-  settle();
+  await settle();
   const cpu0 = cpuSeconds(system.pids());
   const first = ready[0] as Ready;
   const origin = new URL(first.url).origin;

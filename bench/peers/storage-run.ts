@@ -4,6 +4,7 @@
 // the issue's targets with their verdicts.
 import type { SigningKey } from '../../src/token/keys.js';
 import { log } from '../common.js';
+import { diskRate } from '../settle.js';
 import { largeGet, largePut, peakRss, type SmallResult, small } from './load.js';
 import { NOISY, ratioCell, rerunNoisy, roundsCell, targetCell } from './rounds.js';
 import { type StorageSystem, type SystemName, startSystem } from './systems.js';
@@ -69,6 +70,7 @@ export async function storageSection(o: StorageOptions): Promise<string[]> {
   );
   const systems: StorageSystem[] = [];
   const runs = new Map<string, Runs>();
+  const disk: number[] = [];
   // A failed run still stops every system (nginx and Ceph would outlive this process).
   try {
     for (const name of o.systems) {
@@ -77,6 +79,8 @@ export async function storageSection(o: StorageOptions): Promise<string[]> {
       runs.set(name, empty());
     }
     for (let round = 0; round < o.rounds; round++) {
+      disk.push(await diskRate(o.work));
+      log(`  round ${round + 1}: the disk alone (dd 1 GiB, fsync) ${disk.at(-1)?.toFixed(0)} MiB/s`);
       for (const system of rotate(systems, round))
         await pass(system, runs.get(system.name) as Runs, round, o);
     }
@@ -93,7 +97,8 @@ export async function storageSection(o: StorageOptions): Promise<string[]> {
   } finally {
     for (const system of systems) await system.stop().catch(() => {});
   }
-  return [...table(systems, runs, o.large), ...targets(runs)];
+  const dd = `The disk alone at the start of each round (\`dd\` 1 GiB, \`conv=fsync\`): ${roundsCell(disk)} MiB/s.`;
+  return [...table(systems, runs, o.large), dd, '', ...targets(runs)];
 }
 
 type Pick = (r: Runs) => number[];

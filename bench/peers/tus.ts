@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { cpuSeconds, type Measured, settle } from './load.js';
+import { settle } from '../settle.js';
+import { cpuSeconds, type Measured } from './load.js';
 
 const run = promisify(execFile);
 
@@ -70,7 +71,7 @@ export async function tusUpload(
 ): Promise<Measured> {
   const { url, headers } = await target.creation(object, size);
   const tus = { ...headers, 'tus-resumable': '1.0.0' };
-  settle();
+  await settle();
   const cpu0 = cpuSeconds(target.pids());
   const t0 = performance.now();
   const created = await curl(url, 'POST', { ...tus, 'upload-length': size, 'content-length': 0 });
