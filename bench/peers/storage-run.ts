@@ -2,9 +2,11 @@
 // one rotating), then any system whose rounds disagree by more than 1.5x run again (twice at
 // most), then one table: each figure's median and rounds, ratios against every other system, and
 // the issue's targets with their verdicts.
+import path from 'node:path';
 import type { SigningKey } from '../../src/token/keys.js';
 import { log } from '../common.js';
 import { diskRate } from '../settle.js';
+import { patternFile } from '../transfer.js';
 import { largeGet, largePut, peakRss, type SmallResult, small } from './load.js';
 import { NOISY, ratioCell, rerunNoisy, roundsCell, targetCell } from './rounds.js';
 import { type StorageSystem, type SystemName, startSystem } from './systems.js';
@@ -31,6 +33,7 @@ interface Runs {
 
 const MiB = 2 ** 20;
 const SMALL = { size: 4096, objects: 2000, connections: 32 };
+const WARM = 128 * MiB;
 const empty = (): Runs => ({ put: [], get: [], putCpu: [], getCpu: [], smallPut: [], smallGet: [], rss: 0 });
 const rotate = <T>(xs: T[], round: number) => xs.map((_, i) => xs[(i + round) % xs.length] as T);
 
@@ -63,6 +66,19 @@ async function pass(system: StorageSystem, r: Runs, round: number, o: StorageOpt
   );
 }
 
+/**
+ * One untimed pass of every kind of request, small: the first 1 GiB PUT into a fresh process was
+ * its slowest round (314 MiB/s against 458-632 later, at twice the CPU: compilation, heaps and
+ * the hashing thread starting), which made a system noisy by turn order alone.
+ */
+async function warmUp(system: StorageSystem, file: string): Promise<void> {
+  await largePut(system, 'warm.bin', file, WARM);
+  await largeGet(system, 'warm.bin', WARM);
+  await system.remove('warm.bin');
+  await small(system, 'put', { ...SMALL, count: SMALL.objects });
+  await small(system, 'get', { ...SMALL, count: SMALL.objects });
+}
+
 /** Runs the storage rounds; returns the table's lines. */
 export async function storageSection(o: StorageOptions): Promise<string[]> {
   log(
@@ -78,6 +94,9 @@ export async function storageSection(o: StorageOptions): Promise<string[]> {
       systems.push(await startSystem(name, o.work, o.signing));
       runs.set(name, empty());
     }
+    const warm = path.join(o.work, 'warm.bin');
+    await patternFile(warm, WARM);
+    for (const system of systems) await warmUp(system, warm);
     for (let round = 0; round < o.rounds; round++) {
       disk.push(await diskRate(o.work));
       log(`  round ${round + 1}: the disk alone (dd 1 GiB, fsync) ${disk.at(-1)?.toFixed(0)} MiB/s`);
