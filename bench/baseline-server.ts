@@ -4,7 +4,11 @@
 // With --verify JWKS ("plain + verify") every request must also carry `?vk=TOKEN`, whose Ed25519
 // signature it checks with one bare node:crypto.verify against a cached KeyObject (the key named
 // by the token's kid): the one cryptographic step a valet key needs, with none of its claims.
-// Usage: node --import tsx bench/baseline-server.ts DIR [--verify JWKS]   (prints "listening on URL")
+// With --atomic a PUT replaces the object as Valet does, never in place: the body goes to a new
+// temporary file, fsynced, then renamed over the object (a failed or cut-off upload leaves the
+// earlier version whole), to tell what that guarantee costs from what Valet's checks cost.
+// Usage: node --import tsx bench/baseline-server.ts DIR [--verify JWKS] [--atomic]
+//        (prints "listening on URL")
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { close, createReadStream, createWriteStream, fsync, open, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -19,9 +23,11 @@ const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 
 const dir = process.argv[2];
-if (!dir) throw new Error('usage: baseline-server.ts DIR [--verify JWKS]');
+if (!dir) throw new Error('usage: baseline-server.ts DIR [--verify JWKS] [--atomic]');
 const jwksAt = process.argv.indexOf('--verify');
 const keys = jwksAt === -1 ? undefined : loadKeys(process.argv[jwksAt + 1]);
+const atomic = process.argv.includes('--atomic');
+let temps = 0;
 await fs.mkdir(dir, { recursive: true });
 // Object names are hashed to file names only so that any URL maps to one flat file.
 const fileFor = (url: string) =>
@@ -60,13 +66,19 @@ const server = http.createServer({ requestTimeout: 0 }, async (req, res) => {
     if (keys && !signed(req.url ?? '/')) {
       res.writeHead(401, { 'content-length': 0 }).end();
     } else if (req.method === 'PUT') {
-      const fd = await openFd(file, 'w', 0o600);
+      const target = atomic ? `${file}.${process.pid}-${temps++}.tmp` : file;
+      const fd = await openFd(target, atomic ? 'wx' : 'w', 0o600);
       try {
         await pipeline(req, createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 }));
         await fsyncFd(fd);
       } finally {
         await closeFd(fd);
       }
+      if (atomic)
+        await fs.rename(target, file).catch(async (error) => {
+          await fs.rm(target, { force: true });
+          throw error;
+        });
       res.writeHead(201, { 'content-length': 0 }).end();
     } else if (req.method === 'GET') {
       const { size } = await fs.stat(file);

@@ -15,6 +15,11 @@ const children: Array<{ proc: ChildProcess; signal: NodeJS.Signals }> = [];
 process.on('exit', () => {
   for (const c of children) c.proc.kill(c.signal);
 });
+// A benchmark stopped with Ctrl-C or kill still stops what it started: Node runs no 'exit'
+// handlers on a signal it does not handle (nginx, Ceph and the servers outlived such a stop).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
 
 /**
  * Stops `proc` when the benchmark exits, however it ends. `signal`: SIGTERM for a server that

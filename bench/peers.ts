@@ -19,6 +19,7 @@
 //          --small-count N (12000), --seconds N (10),
 //          --only storage,gc,resumable,minting,verify
 //          --systems valet,plain,plain-verify,nginx,azurite,ceph   --no-write
+//          (--systems may also name plain-atomic: plain + verify, replacing each object atomically)
 // Needs nginx (apt-get install -y nginx-light), curl and the Ceph packages test-deps installs.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

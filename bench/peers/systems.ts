@@ -45,7 +45,8 @@ async function deleteAt(ready: Ready): Promise<void> {
   if (!res.ok && res.status !== 404) throw new Error(`DELETE answered ${res.status}`);
 }
 
-export type SystemName = 'valet' | 'plain' | 'plain-verify' | 'nginx' | 'azurite' | 'ceph';
+export type SystemName = 'valet' | 'plain' | 'plain-verify' | 'plain-atomic' | 'nginx' | 'azurite' | 'ceph';
+/** The systems of a full run ('plain-atomic' runs only when asked for with --systems). */
 export const SYSTEM_NAMES: SystemName[] = ['valet', 'plain', 'plain-verify', 'nginx', 'azurite', 'ceph'];
 
 export async function startSystem(
@@ -62,6 +63,8 @@ export async function startSystem(
       return startPlain(dir);
     case 'plain-verify':
       return startPlainVerify(dir, signing);
+    case 'plain-atomic':
+      return startPlainVerify(dir, signing, true);
     case 'nginx':
       return startNginx(dir);
     case 'azurite':
@@ -132,21 +135,31 @@ async function startPlain(dir: string): Promise<StorageSystem> {
  * "plain + verify": the plain server that also checks each request's valet key with one bare
  * Ed25519 crypto.verify (no claims), so Valet's per-request cost can be told from the signature's.
  */
-async function startPlainVerify(dir: string, signing: SigningKey): Promise<StorageSystem> {
+async function startPlainVerify(dir: string, signing: SigningKey, atomic = false): Promise<StorageSystem> {
   const jwksFile = path.join(dir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [publicJwk(signing.jwk)] }));
+  const name = atomic ? 'plain-atomic' : 'plain-verify';
   const { proc, url } = await startNode(
-    ['--import', 'tsx', 'bench/baseline-server.ts', path.join(dir, 'data'), '--verify', jwksFile],
-    path.join(dir, 'plain-verify.log'),
+    [
+      '--import',
+      'tsx',
+      'bench/baseline-server.ts',
+      path.join(dir, 'data'),
+      '--verify',
+      jwksFile,
+      ...(atomic ? ['--atomic'] : []),
+    ],
+    path.join(dir, `${name}.log`),
   );
   const ready = async (op: 'put' | 'get' | 'delete', object: string): Promise<Ready> => ({
     url: `${url}/o/${object}?vk=${await mintValetKey(signing, { op, object, subject: 'bench', ttl: 3600 })}`,
     headers: {},
   });
   return {
-    name: 'plain-verify',
-    label:
-      'plain + verify (the plain server, and one bare Ed25519 `crypto.verify` of a fresh valet key per request)',
+    name,
+    label: atomic
+      ? 'plain + verify + atomic replace (plain + verify, each PUT into a new file, fsynced, renamed over the object)'
+      : 'plain + verify (the plain server, and one bare Ed25519 `crypto.verify` of a fresh valet key per request)',
     pids: byPid(proc),
     put: (object) => ready('put', object),
     get: (object) => ready('get', object),
