@@ -73,6 +73,10 @@ describe('sending an object to a client', () => {
     const { out } = client(3);
     const progress = new SendProgress();
     const sending = sendFileRange(fd, 0, SIZE - 1, out, { progress });
+    // The stall starts once the client has taken three chunks and two more are handed over; how
+    // long the reads before it take depends on the machine's load, so the wait is timed from it.
+    for (const until = Date.now() + 5000; progress.pending < 2 * SMALL_CHUNK && Date.now() < until; )
+      await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 120));
     assert.equal(progress.sent, 3 * SMALL_CHUNK);
     assert.equal(progress.pending, 2 * SMALL_CHUNK, 'two buffers handed over, not taken');
