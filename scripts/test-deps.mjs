@@ -4,7 +4,8 @@
 // tests, curl for the Ceph fixture, openssl for the Azure HTTPS fixture's certificate,
 // PostgreSQL for the record-store and replica tests, and prlimit, chattr and strace for storage's
 // descriptor-limit, failing-checkpoint and durable-format tests, python3-tuspy (a tus client), and
-// clamav-daemon (clamd) for the validation tests. Run by `npm test` first, and by `.ci/run`
+// clamav-daemon (clamd) for the validation tests, and golang-google-cloud-dev for Google's V4
+// signing conformance vectors (the GCS driver's signer test reads them where Debian puts them). Run by `npm test` first, and by `.ci/run`
 // before `npm ci`.
 // All present: silent. Missing and running as root with apt-get: installs them. Otherwise: one
 // line naming what is missing and the command that installs it, exit 1.
@@ -61,6 +62,17 @@ function hasTuspy() {
   return existsSync(dir);
 }
 
+/**
+ * Google's V4 signing conformance vectors and the dummy service account they are made with
+ * (googleapis/conformance-tests storage/v1), as Debian's golang-google-cloud-dev ships them.
+ */
+function hasGcsVectors() {
+  const dir =
+    process.env.VALET_GCS_VECTORS_DIR ??
+    '/usr/share/gocode/src/cloud.google.com/go/storage/internal/test/conformance';
+  return existsSync(path.join(dir, 'v4_signatures.json')) && existsSync(path.join(dir, 'service-account'));
+}
+
 const missing = () => [
   ...new Set(
     Object.entries(NEEDED)
@@ -69,6 +81,7 @@ const missing = () => [
   ),
   ...(hasPostgres() ? [] : ['postgresql']),
   ...(hasTuspy() ? [] : ['python3-tuspy']),
+  ...(hasGcsVectors() ? [] : ['golang-google-cloud-dev']),
 ];
 const wanted = missing();
 if (wanted.length === 0) process.exit(0);

@@ -22,9 +22,14 @@ async function pathWith(commands: string[]): Promise<string> {
 
 function run(pathDir: string, pgRoot: string, ...args: string[]) {
   // Debian's tus client counts as installed where its folder is the postgres fixture's (it exists
-  // exactly when that root does).
+  // exactly when that root does), and Google's signing vectors too (the root holds their files).
   return spawnSync(process.execPath, [SCRIPT, ...args], {
-    env: { PATH: pathDir, VALET_POSTGRES_ROOT: pgRoot, VALET_TUSPY_DIR: pgRoot },
+    env: {
+      PATH: pathDir,
+      VALET_POSTGRES_ROOT: pgRoot,
+      VALET_TUSPY_DIR: pgRoot,
+      VALET_GCS_VECTORS_DIR: pgRoot,
+    },
     encoding: 'utf8',
   });
 }
@@ -32,6 +37,7 @@ function run(pathDir: string, pgRoot: string, ...args: string[]) {
 /** A folder laid out like Debian's /usr/lib/postgresql, with or without a server binary. */
 async function postgresRoot(withServer: boolean): Promise<string> {
   const root = await mkdtemp(path.join(tmpdir(), 'valet-pgroot-'));
+  for (const file of ['v4_signatures.json', 'service-account']) await writeFile(path.join(root, file), '{}');
   if (withServer) {
     await mkdir(path.join(root, '15', 'bin'), { recursive: true });
     await writeFile(path.join(root, '15', 'bin', 'postgres'), '');
@@ -114,5 +120,17 @@ describe('the test command on a fresh machine', () => {
       encoding: 'utf8',
     });
     assert.match(noTuspy.stderr, /missing \(python3-tuspy\)/);
+    // Google's V4 signing vectors are files of Debian's golang-google-cloud-dev, not a command.
+    const pgRoot = await postgresRoot(true);
+    const noVectors = spawnSync(process.execPath, [SCRIPT, '--no-install'], {
+      env: {
+        PATH: all,
+        VALET_POSTGRES_ROOT: pgRoot,
+        VALET_TUSPY_DIR: pgRoot,
+        VALET_GCS_VECTORS_DIR: '/nonexistent',
+      },
+      encoding: 'utf8',
+    });
+    assert.match(noVectors.stderr, /missing \(golang-google-cloud-dev\)/);
   });
 });
