@@ -8,6 +8,9 @@ import type { MultipartUploads } from './types.js';
 
 const FIVE_MIB = 5 * 1024 * 1024;
 
+/** An upload of one part of 100 bytes. */
+const ONE_PART = { size: 100, partSize: FIVE_MIB };
+
 export async function tusUpload(t: Toolkit): Promise<void> {
   const object = t.name('tus.bin');
   const body = randomBytes(100_000);
@@ -36,10 +39,14 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
   const parts = [randomBytes(FIVE_MIB), randomBytes(1000)];
   const total = FIVE_MIB + 1000;
   const ctx = t.context();
-  const uploadId = await multipart.create({ object, contentType: 'application/octet-stream' }, ctx);
+  const layout = { size: total, partSize: FIVE_MIB };
+  const uploadId = await multipart.create(
+    { object, contentType: 'application/octet-stream', ...layout },
+    ctx,
+  );
   for (const [i, part] of parts.entries()) {
     const signed = await multipart.signPart(
-      { object, uploadId, partNumber: i + 1, size: part.length, ttl: 60 },
+      { object, uploadId, partNumber: i + 1, size: part.length, ttl: 60, offset: i * FIVE_MIB, total },
       ctx,
     );
     if (multipart.partLength === 'store') {
@@ -50,7 +57,7 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
       const short = await t.send(signed, part.subarray(1));
       assert.ok(short.ok, `short part ${i + 1}: ${short.status}`);
       await short.body?.cancel();
-      const held = await multipart.listParts(object, uploadId, ctx);
+      const held = await multipart.listParts(object, uploadId, ctx, layout);
       assert.equal(held.find((p) => p.partNumber === i + 1)?.size, part.length - 1);
     }
     const res = await t.send(signed, part);
@@ -58,7 +65,7 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
     await res.body?.cancel();
   }
   assert.deepEqual(
-    (await multipart.listParts(object, uploadId, ctx)).map((p) => [p.partNumber, p.size]),
+    (await multipart.listParts(object, uploadId, ctx, layout)).map((p) => [p.partNumber, p.size]),
     [
       [1, FIVE_MIB],
       [2, 1000],
@@ -69,11 +76,19 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
     (e) => e instanceof ValetError && e.code === 'upload_rejected',
   );
   assert.equal(await t.driver.head(object, ctx), undefined, 'a refused completion leaves no object');
-  const again = await multipart.create({ object }, ctx);
+  const again = await multipart.create({ object, ...layout }, ctx);
   for (const [i, part] of parts.entries()) {
     const res = await t.send(
       await multipart.signPart(
-        { object, uploadId: again, partNumber: i + 1, size: part.length, ttl: 60 },
+        {
+          object,
+          uploadId: again,
+          partNumber: i + 1,
+          size: part.length,
+          ttl: 60,
+          offset: i * FIVE_MIB,
+          total,
+        },
         ctx,
       ),
       part,
@@ -96,21 +111,21 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
 async function startedWithPart(t: Toolkit, suffix: string): Promise<string> {
   const multipart = t.driver.resumable as MultipartUploads;
   const object = t.name(suffix);
-  const uploadId = await multipart.create({ object }, t.context());
+  const uploadId = await multipart.create({ object, ...ONE_PART }, t.context());
   const part = randomBytes(100);
   const signed = await multipart.signPart(
-    { object, uploadId, partNumber: 1, size: part.length, ttl: 60 },
+    { object, uploadId, partNumber: 1, size: part.length, ttl: 60, offset: 0, total: 100 },
     t.context(),
   );
   const res = await t.send(signed, part);
   assert.ok(res.ok, `part of ${suffix}: ${res.status}`);
   await res.body?.cancel();
-  assert.equal((await multipart.listParts(object, uploadId, t.context())).length, 1);
+  assert.equal((await multipart.listParts(object, uploadId, t.context(), ONE_PART)).length, 1);
   return uploadId;
 }
 
 /** The parts an aborted upload still has: none (a store may also refuse to list an upload it dropped). */
 async function heldAfterAbort(t: Toolkit, suffix: string, uploadId: string): Promise<unknown[]> {
   const multipart = t.driver.resumable as MultipartUploads;
-  return multipart.listParts(t.name(suffix), uploadId, t.context()).catch(() => []);
+  return multipart.listParts(t.name(suffix), uploadId, t.context(), ONE_PART).catch(() => []);
 }

@@ -119,27 +119,51 @@ export interface StoredPart {
 }
 
 /**
- * The store takes an upload in parts the issuer signs (S3 multipart uploads, Azure blocks): the
- * issuer starts one, signs each part's request on demand (its exact length), and completes it
- * from the parts the store holds, checked against the declared size. All six operations, or no
- * `resumable` at all. The client's side is the same for both protocols.
+ * The store takes an upload in parts the issuer signs (S3 multipart uploads, Azure blocks, GCS
+ * resumable sessions): the issuer starts one, signs each part's request on demand (its exact
+ * length), and completes it from the parts the store holds, checked against the declared size.
+ * All six operations, or no `resumable` at all. The client's side is the same for every protocol.
  */
 export interface MultipartUploads {
   readonly protocol: 's3-multipart' | 'azure-blocks';
   /**
    * Who holds a part to its signed length: `store` (S3 signs `content-length`), or `issuer` (an
-   * Azure block SAS binds no length: the issuer refuses to complete with a part of the wrong size).
+   * Azure block SAS binds no length, nor does a GCS session: the issuer refuses to complete with a
+   * part of the wrong size).
    */
   readonly partLength: 'store' | 'issuer';
-  /** Starts a multipart upload; returns the store's upload id. */
-  create(options: { object: string; contentType?: string }, context: DriverContext): Promise<string>;
-  /** The signed request for one part, of exactly `size` bytes, valid for `ttl` seconds. */
+  /**
+   * Starts a multipart upload; returns the store's upload id. `size` and `partSize`: the upload's
+   * total and its parts' size (the last holds the rest); `noOverwrite`: a create-only key (a store
+   * that binds it when an upload starts, GCS, does it here).
+   */
+  create(
+    options: { object: string; contentType?: string; size: number; partSize: number; noOverwrite?: boolean },
+    context: DriverContext,
+  ): Promise<string>;
+  /**
+   * The signed request for one part, of exactly `size` bytes, valid for `ttl` seconds; `offset`:
+   * where the part starts in the object, `total`: the object's size.
+   */
   signPart(
-    options: { object: string; uploadId: string; partNumber: number; size: number; ttl: number },
+    options: {
+      object: string;
+      uploadId: string;
+      partNumber: number;
+      size: number;
+      ttl: number;
+      offset: number;
+      total: number;
+    },
     context: DriverContext,
   ): Promise<SignedRequest>;
-  /** The parts the store holds, in order. */
-  listParts(object: string, uploadId: string, context: DriverContext): Promise<StoredPart[]>;
+  /** The parts the store holds, in order (`layout`: the upload's total and part size). */
+  listParts(
+    object: string,
+    uploadId: string,
+    context: DriverContext,
+    layout: { size: number; partSize: number },
+  ): Promise<StoredPart[]>;
   /**
    * Completes the upload from the parts the store holds (never from what a client claims), after
    * checking their total against `expectedSize`: on a mismatch it is aborted and

@@ -184,11 +184,20 @@ describe('Azure driver on Azurite', () => {
     const object = 'blocks/big.bin';
     const context = { now: Date.now(), issuerKey: () => Promise.reject(new Error('unused')) };
     const parts = [randomBytes(1000), randomBytes(1000), randomBytes(10)];
-    const uploadId = await blocks.create({ object, contentType: 'application/pdf' }, context);
-    const other = await blocks.create({ object }, context);
+    const layout = { size: 2010, partSize: 1000 };
+    const uploadId = await blocks.create({ object, contentType: 'application/pdf', ...layout }, context);
+    const other = await blocks.create({ object, ...layout }, context);
     const put = async (id: string, n: number, body: Uint8Array) => {
       const signed = await blocks.signPart(
-        { object, uploadId: id, partNumber: n, size: body.length, ttl: 60 },
+        {
+          object,
+          uploadId: id,
+          partNumber: n,
+          size: body.length,
+          ttl: 60,
+          offset: (n - 1) * 1000,
+          total: 2010,
+        },
         context,
       );
       assert.equal(new URL(signed.url).searchParams.get('sp'), 'w');
@@ -198,7 +207,7 @@ describe('Azure driver on Azurite', () => {
     assert.equal(await put(other, 1, randomBytes(7)), 201);
     // "Interrupted": the list says which parts are held; only the missing ones are sent.
     assert.deepEqual(
-      (await blocks.listParts(object, uploadId, context)).map((p) => [p.partNumber, p.size]),
+      (await blocks.listParts(object, uploadId, context, layout)).map((p) => [p.partNumber, p.size]),
       [[2, 1000]],
     );
     assert.equal(await azure.head(object), undefined, 'uncommitted blocks are no object');
@@ -220,8 +229,11 @@ describe('Azure driver on Azurite', () => {
       await status(await send(await sign(azure, { op: 'put', object, size: 5 }, 'text/plain'), 'first')),
       201,
     );
-    const uploadId = await blocks.create({ object }, context);
-    const signed = await blocks.signPart({ object, uploadId, partNumber: 1, size: 3, ttl: 60 }, context);
+    const uploadId = await blocks.create({ object, size: 3, partSize: 3 }, context);
+    const signed = await blocks.signPart(
+      { object, uploadId, partNumber: 1, size: 3, ttl: 60, offset: 0, total: 3 },
+      context,
+    );
     assert.equal(await status(await send(signed, 'new')), 201);
     await assert.rejects(
       blocks.complete({ object, uploadId, expectedSize: 3, noOverwrite: true }, context),

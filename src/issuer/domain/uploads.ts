@@ -138,12 +138,19 @@ export async function startMultipart(
     throw new ValetError('bad_request', 'a resumable upload to this store needs its size');
   }
   const context = core.driverContext(claims.sub, '(multipart)');
+  const partSize = partSizeFor(request.size);
   const state: StoreMultipart = {
     upload_id: await multipart.create(
-      { object: claims.obj, ...(request.contentType !== undefined && { contentType: request.contentType }) },
+      {
+        object: claims.obj,
+        ...(request.contentType !== undefined && { contentType: request.contentType }),
+        size: request.size,
+        partSize,
+        ...(claims.no_overwrite === true && { noOverwrite: true }),
+      },
       context,
     ),
-    part_size: partSizeFor(request.size),
+    part_size: partSize,
     ...(request.contentType !== undefined && { content_type: request.contentType }),
   };
   grant.constraints = { ...grant.constraints, multipart: state };
@@ -199,7 +206,10 @@ export async function heldParts(
   upload: OwnMultipart,
 ): Promise<Array<{ part: number; size: number }>> {
   const context = core.driverContext(upload.created.subject, '(multipart)');
-  const parts = await upload.store.listParts(upload.created.object, upload.state.upload_id, context);
+  const parts = await upload.store.listParts(upload.created.object, upload.state.upload_id, context, {
+    size: upload.size,
+    partSize: upload.state.part_size,
+  });
   return parts.map((p) => ({ part: p.partNumber, size: p.size }));
 }
 
@@ -225,7 +235,15 @@ export async function signPart(core: IssuerCore, upload: OwnMultipart, part: unk
   const ttl = core.ttlOf(upload.rule);
   const context = core.driverContext(created.subject, '(multipart)');
   const signed = await upload.store.signPart(
-    { object: created.object, uploadId: state.upload_id, partNumber: part, size: bytes, ttl },
+    {
+      object: created.object,
+      uploadId: state.upload_id,
+      partNumber: part,
+      size: bytes,
+      ttl,
+      offset: (part - 1) * state.part_size,
+      total: size,
+    },
     context,
   );
   // Each part's request is a grant of its own, carrying the upload's reservation.
@@ -246,7 +264,10 @@ export async function signPart(core: IssuerCore, upload: OwnMultipart, part: unk
 export async function completeMultipart(core: IssuerCore, upload: OwnMultipart): Promise<void> {
   const { created, state, size, count } = upload;
   const context = core.driverContext(created.subject, '(multipart)');
-  const parts = await upload.store.listParts(created.object, state.upload_id, context);
+  const parts = await upload.store.listParts(created.object, state.upload_id, context, {
+    size,
+    partSize: state.part_size,
+  });
   for (let n = 1; n <= count; n++) {
     const held = parts.find((p) => p.partNumber === n);
     if (held?.size !== partBytes(n, size, state.part_size, count)) {
