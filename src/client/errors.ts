@@ -2,6 +2,14 @@ import { codeForStatus, ERROR_STATUS, type ErrorCode, ValetError } from '../toke
 import type { ErrorBody } from '../wire/errors.js';
 
 /** A refusal as a {@link ValetError} with the server's stable code (or the one its status implies). */
+/**
+ * Whether the store took what was sent: a 2xx, or GCS's `308 Resume Incomplete` (no `Location`)
+ * for a resumable session's chunk it stored, the object not yet whole.
+ */
+export function stored(response: Response): boolean {
+  return response.ok || (response.status === 308 && !response.headers.has('location'));
+}
+
 export async function errorFrom(response: Response): Promise<ValetError> {
   return refusal(response, await response.text().catch(() => '')).error;
 }

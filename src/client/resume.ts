@@ -1,8 +1,10 @@
 import type { UploadProtocol } from '../wire/keys.js';
 
-/** True for an upload in parts the issuer signs (S3 multipart, Azure blocks); false for tus. */
-export function inParts(protocol: UploadProtocol | undefined): protocol is 's3-multipart' | 'azure-blocks' {
-  return protocol === 's3-multipart' || protocol === 'azure-blocks';
+/** True for an upload in parts the issuer signs (S3 multipart, Azure blocks, GCS sessions); false for tus. */
+export function inParts(
+  protocol: UploadProtocol | undefined,
+): protocol is 's3-multipart' | 'azure-blocks' | 'gcs-resumable' {
+  return protocol === 's3-multipart' || protocol === 'azure-blocks' || protocol === 'gcs-resumable';
 }
 
 /**
@@ -23,7 +25,7 @@ export interface SavedUpload {
   size: number;
   /** When it was created, ms since the epoch. */
   created: number;
-  /** `tus` (default), `s3-multipart` or `azure-blocks`, whose parts have `partSize` bytes but the last. */
+  /** `tus` (default), `s3-multipart`, `azure-blocks` or `gcs-resumable`, whose parts have `partSize` bytes but the last. */
   protocol?: UploadProtocol;
   partSize?: number;
 }

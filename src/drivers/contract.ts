@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ValetClaims } from '../token/claims.js';
 import { readCases } from './contract-read.js';
 import { multipartUpload, tusUpload } from './contract-resumable.js';
+import { sessionUpload } from './contract-sessions.js';
 import { bytes, refused, sha256, type Toolkit, toolkit } from './contract-toolkit.js';
 import type { Constraint, StorageDriver } from './types.js';
 
@@ -98,6 +99,7 @@ export function driverContract(name: string, open: () => Promise<DriverUnderTest
       const resumable = setup.driver.resumable;
       if (!resumable) return ctx.skip('this store has no resumable uploads');
       if (resumable.protocol === 'tus') return tusUpload(t);
+      if (resumable.protocol === 'gcs-resumable') return sessionUpload(t);
       return multipartUpload(t);
     });
   });

@@ -125,7 +125,7 @@ export interface StoredPart {
  * All six operations, or no `resumable` at all. The client's side is the same for every protocol.
  */
 export interface MultipartUploads {
-  readonly protocol: 's3-multipart' | 'azure-blocks';
+  readonly protocol: 's3-multipart' | 'azure-blocks' | 'gcs-resumable';
   /**
    * Who holds a part to its signed length: `store` (S3 signs `content-length`), or `issuer` (an
    * Azure block SAS binds no length, nor does a GCS session: the issuer refuses to complete with a

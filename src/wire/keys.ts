@@ -11,7 +11,7 @@ import type { Wire } from './case.js';
 export type HttpMethod = 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE' | 'PATCH';
 
 /** The protocol of a resumable upload: tus on Valet storage, a store's multipart upload through the issuer. */
-export type UploadProtocol = 'tus' | 's3-multipart' | 'azure-blocks';
+export type UploadProtocol = 'tus' | 's3-multipart' | 'azure-blocks' | 'gcs-resumable';
 
 /** A resumable upload, as a key for it describes it. */
 export interface ResumableUpload {
@@ -19,7 +19,7 @@ export interface ResumableUpload {
   protocol: UploadProtocol;
   /** How many keys renewed this upload. */
   renewals: number;
-  /** s3-multipart, azure-blocks: bytes per part (the last part holds the rest), and how many parts. */
+  /** s3-multipart, azure-blocks, gcs-resumable: bytes per part (the last part holds the rest), and how many parts. */
   partSize?: number;
   parts?: number;
 }

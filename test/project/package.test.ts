@@ -184,6 +184,7 @@ const PUBLIC_NAMES: Record<string, string[]> = {
   ],
   './drivers/s3': ['PresignedRequest', 'S3Driver', 'S3DriverOptions', 'safeResponseType'],
   './drivers/azure': ['AzureDriver', 'AzureDriverOptions', 'AzureTokenCredential'],
+  './drivers/gcs': ['GcsCredentialOptions', 'GcsDriver', 'GcsDriverOptions'],
   './drivers/memory': ['MemoryDriver', 'MemoryDriverOptions', 'MemoryObject'],
   './drivers/testing': ['DriverUnderTest', 'driverContract'],
 };
@@ -256,6 +257,7 @@ describe('package', () => {
       './drivers',
       './drivers/s3',
       './drivers/azure',
+      './drivers/gcs',
       './drivers/memory',
       './drivers/testing',
     ]) {
@@ -303,7 +305,8 @@ describe('package', () => {
       for (const entry of entries) await walk(path.join(pkgDir, pkg.exports[entry].default));
       return { files, bare };
     };
-    // The AWS SDK is loaded by valet/drivers/s3 only, Azure's by valet/drivers/azure only: no other
+    // The AWS SDK is loaded by valet/drivers/s3 only, Azure's by valet/drivers/azure only (and the
+    // GCS driver loads none, nor does any other entry point's): no other
     // entry point's static imports reach either. `pg` is loaded only when an issuer opens a
     // postgres:// database (a dynamic import): no static import reaches it.
     const sdksFrom = async (entries: string[]): Promise<string[]> => {
@@ -317,6 +320,13 @@ describe('package', () => {
       [],
     );
     assert.deepEqual(await sdksFrom(['./drivers/azure']), ['@azure/storage-blob']);
+    // The GCS driver signs with node:crypto: it loads no SDK, nothing but Valet's own dependencies.
+    assert.deepEqual(
+      (await reach(['./drivers/gcs'])).bare.filter(
+        (b) => !b.spec.startsWith('node:') && !(b.spec in pkg.dependencies),
+      ),
+      [],
+    );
     assert.ok((await sdksFrom(['./drivers/s3'])).every((spec) => spec.startsWith('@aws-sdk/')));
     assert.ok(Object.keys(pkg.peerDependenciesMeta).every((name) => pkg.peerDependenciesMeta[name].optional));
 

@@ -1,5 +1,5 @@
 import type { ClientContext } from '../context.js';
-import { errorFrom, networkError } from '../errors.js';
+import { errorFrom, networkError, stored } from '../errors.js';
 import { isNode } from '../resume.js';
 import type { BlobLike, Progress } from '../types.js';
 import { nodeSend } from './node-http.js';
@@ -20,7 +20,7 @@ export async function storageFetch(ctx: ClientContext, url: string, init: Reques
   } catch (error) {
     throw networkError(error, init.signal, new URL(url).origin, 'storage');
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!stored(response)) throw await errorFrom(response);
   return response;
 }
 
@@ -58,7 +58,7 @@ export async function sendStream(
     // Node's fetch does not hold back a request body for a slow server (it buffers the rest in
     // memory): node:http does, so a large upload stays within a few MiB of memory.
     const response = await nodeSend(target.url, target.method, headers, source, signal, count);
-    if (!response.ok) throw await errorFrom(response);
+    if (!stored(response)) throw await errorFrom(response);
     return response;
   }
   const counted = source.pipeThrough(

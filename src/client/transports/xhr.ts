@@ -1,4 +1,4 @@
-import { aborted, errorFrom, networkError } from '../errors.js';
+import { aborted, errorFrom, networkError, stored } from '../errors.js';
 import type { Progress } from '../types.js';
 
 /** A request to send: where, how, with which headers (and a POST policy's form fields). */
@@ -90,7 +90,7 @@ export function sendWithXhr(
         status: xhr.status,
         headers,
       });
-      if (response.ok) resolve(response);
+      if (stored(response)) resolve(response);
       else void errorFrom(response).then(reject);
     };
     xhr.onerror = () => reject(networkError(undefined, signal, key.url, 'storage'));
