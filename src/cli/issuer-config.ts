@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { azureSettingsSchema } from '../drivers/azure/settings.js';
+import { gcsSettingsSchema } from '../drivers/gcs/settings.js';
 import { s3SettingsSchema } from '../drivers/s3/settings.js';
 import type { StorageDriver } from '../drivers/types.js';
 import { type OidcOptions, oidcOptionsSchema } from '../issuer/auth/oidc.js';
@@ -13,6 +14,7 @@ import type { PrivateSigningJwk } from '../token/keys.js';
 import { parseDuration, parseSize, UsageError } from './args.js';
 import { azureDriver } from './azure.js';
 import { configIssues, jsonSyntaxError } from './config-words.js';
+import { gcsDriver } from './gcs.js';
 import { readSecretFile } from './secrets.js';
 
 const size = z.union([z.number().int().min(0), z.string()]);
@@ -52,6 +54,7 @@ const configSchema = z
     // server-side copies (default true).
     s3: s3SettingsSchema.extend({ refuseCopies: z.boolean().optional() }).strict().optional(),
     azure: azureSettingsSchema.optional(),
+    gcs: gcsSettingsSchema.optional(),
     signingKeys: z.array(z.string()).min(1),
     storageSecretFile: z.string(),
     database: z.string().default('issuer.sqlite'),
@@ -77,8 +80,8 @@ const configSchema = z
     logLevel: z.string().default('info'),
   })
   .strict()
-  .refine((c) => [c.storageUrl, c.s3, c.azure].filter((s) => s !== undefined).length <= 1, {
-    message: 'one store: storageUrl, s3 or azure',
+  .refine((c) => [c.storageUrl, c.s3, c.azure, c.gcs].filter((s) => s !== undefined).length <= 1, {
+    message: 'one store: storageUrl, s3, azure or gcs',
   });
 
 /** A `valet issuer --config` file, as read. */
@@ -125,9 +128,11 @@ export async function issuerOptions(config: CheckedConfig, dir: string): Promise
     ? { driver: await s3Driver(config.s3) }
     : config.azure
       ? { driver: await azureDriver(config.azure, 'an "azure" config') }
-      : config.storageUrl !== undefined
-        ? { storageUrl: config.storageUrl }
-        : noStore();
+      : config.gcs
+        ? { driver: await gcsDriver(config.gcs, 'a "gcs" config') }
+        : config.storageUrl !== undefined
+          ? { storageUrl: config.storageUrl }
+          : noStore();
   return {
     signingKeys,
     ...store,
@@ -159,7 +164,7 @@ export async function issuerOptions(config: CheckedConfig, dir: string): Promise
 
 function noStore(): never {
   throw new UsageError(
-    'the config names no store: add "storageUrl" (Valet storage, e.g. "http://127.0.0.1:9000"), an "s3" block or an "azure" block',
+    'the config names no store: add "storageUrl" (Valet storage, e.g. "http://127.0.0.1:9000"), an "s3", "azure" or "gcs" block',
   );
 }
 

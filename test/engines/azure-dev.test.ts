@@ -143,7 +143,7 @@ describe('valet dev --storage azure, on Azurite', () => {
     await writeFile(configFile, JSON.stringify({ ...config, storageUrl: 'http://127.0.0.1:9' }));
     const both = await runValet(['issuer', '--config', configFile]);
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /one store: storageUrl, s3 or azure/);
+    assert.match(both.stderr, /one store: storageUrl, s3, azure or gcs/);
     // A rule that does not accept what Azure cannot enforce is refused at start.
     await writeFile(
       configFile,

@@ -23,6 +23,8 @@ interface StoredObject {
 
 interface Session {
   object: string;
+  /** The Origin header of the request that started it: only pages of it may send its chunks. */
+  origin: string | undefined;
   contentType: string;
   declared: number | undefined;
   ifGenerationMatch: string | undefined;
@@ -30,9 +32,17 @@ interface Session {
   state: 'open' | 'finished' | 'cancelled';
 }
 
+/** The bucket's CORS configuration, as `PUT /bucket?cors` set it. */
+interface Cors {
+  origins: string[];
+  methods: string[];
+  headers: string[];
+}
+
 export interface GcsStandIn {
   endpoint: string;
   bucket: string;
+  cors(): Cors | undefined;
   objects: Map<string, StoredObject>;
   sessions: Map<string, Session>;
   /** Every request seen (method and path, never the query: it carries signatures). */
@@ -92,6 +102,7 @@ export async function startGcsStandIn(trust: Trust, bucket = 'valet-bucket'): Pr
   const objects = new Map<string, StoredObject>();
   const sessions = new Map<string, Session>();
   const seen: string[] = [];
+  let cors: Cors | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => {
       if (error instanceof Refusal) xmlError(res, error.status, error.code, error.message);
@@ -104,9 +115,15 @@ export async function startGcsStandIn(trust: Trust, bucket = 'valet-bucket'): Pr
     seen.push(`${req.method} ${rawPath}`);
     const [, bucketName = '', ...rest] = rawPath.split('/');
     const name = decodeURIComponent(rest.join('/'));
+    const origin = req.headers.origin;
     const session = url.searchParams.get('upload_id');
-    if (session !== null) return sessionRequest(req, res, sessions.get(session), objects);
-    if (req.method === 'OPTIONS') return res.writeHead(204).end();
+    if (req.method === 'OPTIONS') return preflight(req, res, cors);
+    if (session !== null) {
+      const s = sessions.get(session);
+      if (origin !== undefined && origin === s?.origin) allowOrigin(res, origin, cors);
+      return sessionRequest(req, res, s, objects);
+    }
+    if (origin !== undefined && cors?.origins.includes(origin)) allowOrigin(res, origin, cors);
     if (bucketName !== bucket) throw new Refusal(404, 'NoSuchBucket', 'The specified bucket does not exist.');
     const seenReq = { method: req.method ?? '', rawPath, query: url.searchParams, headers: req.headers };
     if (req.method === 'POST' && name === '' && !url.searchParams.has('X-Goog-Signature')) {
@@ -114,6 +131,13 @@ export async function startGcsStandIn(trust: Trust, bucket = 'valet-bucket'): Pr
     }
     checkSignedUrl(trust, seenReq, Date.now());
     const header = (n: string) => req.headers[n] as string | undefined;
+    if (req.method === 'PUT' && name === '' && url.searchParams.has('cors')) {
+      const xml = (await bodyOf(req)).toString();
+      const all = (tag: string) =>
+        [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1] as string);
+      cors = { origins: all('Origin'), methods: all('Method'), headers: all('ResponseHeader') };
+      return res.writeHead(200).end();
+    }
     if (req.method === 'POST') {
       if (header('x-goog-resumable') !== 'start')
         throw new Refusal(400, 'InvalidArgument', 'POST starts sessions only');
@@ -121,6 +145,7 @@ export async function startGcsStandIn(trust: Trust, bucket = 'valet-bucket'): Pr
       const declared = header('x-upload-content-length');
       sessions.set(id, {
         object: name,
+        origin: header('origin'),
         contentType: header('content-type') ?? 'application/octet-stream',
         declared: declared === undefined ? undefined : Number(declared),
         ifGenerationMatch: header('x-goog-if-generation-match'),
@@ -184,12 +209,47 @@ export async function startGcsStandIn(trust: Trust, bucket = 'valet-bucket'): Pr
     objects,
     sessions,
     seen,
+    cors: () => cors,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** Answers a page on an allowed origin (the bucket's CORS configuration, or a session's origin). */
+function allowOrigin(res: ServerResponse, origin: string, cors: Cors | undefined) {
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('vary', 'Origin');
+  if (cors) res.setHeader('access-control-expose-headers', cors.headers.join(', '));
+}
+
+/** A CORS preflight, answered from the bucket's CORS configuration. */
+function preflight(req: IncomingMessage, res: ServerResponse, cors: Cors | undefined): void {
+  const origin = req.headers.origin ?? '';
+  const method = String(req.headers['access-control-request-method'] ?? '');
+  const asked = String(req.headers['access-control-request-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  const allowed = new Set(cors?.headers.map((h) => h.toLowerCase()));
+  if (
+    !cors?.origins.includes(origin) ||
+    !cors.methods.includes(method) ||
+    !asked.every((h) => allowed.has(h))
+  ) {
+    res.writeHead(403).end();
+    return;
+  }
+  res.writeHead(200, {
+    'access-control-allow-origin': origin,
+    'access-control-allow-methods': cors.methods.join(', '),
+    'access-control-allow-headers': asked.join(', '),
+    'access-control-max-age': '600',
+    vary: 'Origin',
+  });
+  res.end();
 }
 
 /** A request to a session URI: a chunk, a status query (`bytes *\/total`) or a cancel. */

@@ -58,7 +58,7 @@ describe('valet issuer --config file mistakes', () => {
     assert.match(said, /only asymmetric algorithms/);
   });
 
-  it("checks an s3 or azure block with the driver's own settings, naming where", async () => {
+  it("checks an s3, azure or gcs block with the driver's own settings, naming where", async () => {
     const s3 = await configFile((c) => {
       delete c.storageUrl;
       c.s3 = { bucket: 'photos', endpoint: 'ceph.local:7480' };
@@ -69,6 +69,14 @@ describe('valet issuer --config file mistakes', () => {
       c.azure = { container: 'Photos_2026' };
     });
     assert.match(await refusal(azure), /azure\.container.*3 to 63 of a-z, 0-9 and -/);
+    const gcs = await configFile((c) => {
+      delete c.storageUrl;
+      c.gcs = { bucket: 'Photos', credentials: 'key.json' };
+    });
+    const said = await refusal(gcs);
+    assert.match(said, /gcs\.bucket.*3 to 222 of a-z, 0-9, dot, dash and underscore/);
+    // The key is never in the config file: it comes from the environment.
+    assert.match(said, /unknown key "credentials" in gcs/);
   });
 
   it('says which key an unknown one most likely meant, and where', async () => {

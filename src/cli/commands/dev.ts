@@ -14,6 +14,7 @@ import { type Command, optional, parseLogLevel, parsePort, parseSize, UsageError
 import { type AzureCliOptions, azureDriver } from '../azure.js';
 import { DEV_AUDIENCE, DEV_USERS, DevIdentityProvider } from '../dev-idp.js';
 import { devWebListener } from '../dev-web.js';
+import { type GcsCliOptions, gcsDriver } from '../gcs.js';
 import { untilSignal } from '../lifecycle.js';
 import { loadOrCreateJson, loadOrCreateSecret } from '../secrets.js';
 
@@ -46,7 +47,8 @@ export const dev: Command = {
   help: `Usage: valet dev [--port 8080] [--storage-port 0] [--data .valet] [--max-upload 5GiB] [--json]
                  [--log-level warn] [--clamd HOST:PORT|SOCKET]
                  [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region REGION]]
-                 [--storage azure [--azure-container NAME]] [--database postgres://…]
+                 [--storage azure [--azure-container NAME]]
+                 [--storage gcs --gcs-bucket NAME [--gcs-endpoint URL]] [--database postgres://…]
 
 Starts the whole system on 127.0.0.1: the issuer (with the demo page at /), Valet storage, and
 a development OpenID provider with two users, alice and bob. Keys and secrets are generated
@@ -65,13 +67,17 @@ Options:
   --clamd ADDRESS      scan every upload with ClamAV's clamd at HOST:PORT or a socket path
                        before anyone may read it (every upload's true type is always checked)
   --storage KIND       valet (default: Valet's own storage), s3 (an S3-compatible engine,
-                       credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or azure
-                       (Azure Blob Storage or Azurite, AZURE_STORAGE_CONNECTION_STRING)
+                       credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), azure
+                       (Azure Blob Storage or Azurite, AZURE_STORAGE_CONNECTION_STRING) or gcs
+                       (Google Cloud Storage: GOOGLE_APPLICATION_CREDENTIALS naming a service
+                       account's JSON key file, or GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET)
   --s3-endpoint URL    the S3 endpoint (path-style), e.g. http://127.0.0.1:7480 for Ceph RGW
   --s3-bucket NAME     the bucket, created if missing (its CORS is set for the page's origin)
   --s3-region REGION   the region (default us-east-1)
   --azure-container NAME  the container, created if missing (default valet; the account's
                        CORS is set for the page's origin)
+  --gcs-bucket NAME    the bucket, which must exist (its CORS is set for the page's origin)
+  --gcs-endpoint URL   the XML API's origin (default https://storage.googleapis.com)
   --database URL       keep the issuer's records in PostgreSQL (postgres://user@host/db; the
                        password from PGPASSWORD) instead of DIR/issuer.sqlite
   --json               print the ready line as JSON
@@ -88,6 +94,8 @@ Options:
     's3-bucket': { type: 'string' },
     's3-region': { type: 'string' },
     'azure-container': { type: 'string' },
+    'gcs-bucket': { type: 'string' },
+    'gcs-endpoint': { type: 'string' },
     database: { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
@@ -96,8 +104,8 @@ Options:
     const port = parsePort(optional(values, 'port') ?? '8080', '--port');
     const dataDir = path.resolve(optional(values, 'data') ?? '.valet');
     const kind = optional(values, 'storage') ?? 'valet';
-    if (kind !== 'valet' && kind !== 's3' && kind !== 'azure') {
-      throw new UsageError('--storage must be valet, s3 or azure');
+    if (kind !== 'valet' && kind !== 's3' && kind !== 'azure' && kind !== 'gcs') {
+      throw new UsageError('--storage must be valet, s3, azure or gcs');
     }
     const database = optional(values, 'database');
     if (database !== undefined && !isPostgresUrl(database)) {
@@ -113,6 +121,7 @@ Options:
       clamd: clamdOption(optional(values, 'clamd')),
       s3: kind === 's3' ? s3OptionsFrom(values) : undefined,
       azure: kind === 'azure' ? { container: optional(values, 'azure-container') ?? 'valet' } : undefined,
+      gcs: kind === 'gcs' ? gcsOptionsFrom(values) : undefined,
       logger: pino(
         { level: parseLogLevel(optional(values, 'log-level') ?? 'warn'), base: { service: 'valet-dev' } },
         pino.destination({ dest: 2, sync: false }),
@@ -165,6 +174,7 @@ interface DevSetup {
   clamd: string | undefined;
   s3: ReturnType<typeof s3OptionsFrom> | undefined;
   azure: AzureCliOptions | undefined;
+  gcs: GcsCliOptions | undefined;
   logger: pino.Logger;
 }
 
@@ -243,7 +253,8 @@ async function startIssuerAndStore(
 
 /**
  * The S3 bucket or Azure container `valet dev` was asked for, created if missing and opened to
- * the page's origin (CORS); undefined for Valet's own storage. Each SDK is an optional peer
+ * the page's origin (CORS), or the GCS bucket (which must exist), opened likewise; undefined for
+ * Valet's own storage. Each SDK is an optional peer
  * dependency, loaded only here.
  */
 async function engineFor(
@@ -263,6 +274,14 @@ async function engineFor(
     await driver.ensureContainer();
     await driver.allowOrigins([base]);
     return { driver, url: driver.container.url };
+  }
+  if (setup.gcs) {
+    // A browser sends a session's chunks only from the origin that started it: the page's.
+    const driver = await gcsDriver({ ...setup.gcs, sessionOrigin: base }, '--storage gcs');
+    const ready = await driver.ready();
+    if (ready.status !== 'ok') throw new UsageError(`--storage gcs: ${ready.problem}`);
+    await driver.allowOrigins([base]);
+    return { driver, url: `${driver.endpoint}/${driver.bucket}` };
   }
   return undefined;
 }
@@ -285,6 +304,16 @@ Try it as alice, in another terminal of this directory (paste as it is):
   npx valet upload package.json && npx valet ls
 `,
   );
+}
+
+function gcsOptionsFrom(values: Record<string, unknown>): GcsCliOptions {
+  const bucket = optional(values, 'gcs-bucket');
+  if (!bucket) throw new UsageError('--storage gcs needs --gcs-bucket NAME (an existing bucket)');
+  const endpoint = optional(values, 'gcs-endpoint');
+  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) {
+    throw new UsageError('--gcs-endpoint must be an http(s) URL');
+  }
+  return { bucket, ...(endpoint !== undefined && { endpoint: endpoint.replace(/\/+$/, '') }) };
 }
 
 function s3OptionsFrom(values: Record<string, unknown>) {

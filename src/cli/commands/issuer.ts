@@ -96,10 +96,10 @@ Options:
 /**
  * The command that runs Valet storage for this issuer, as it stands (its public URL, or the one
  * it listens on, with its base path; the secret file next to the config; storage's port from
- * `storageUrl`); none when the issuer signs for S3 or Azure.
+ * `storageUrl`); none when the issuer signs for S3, Azure or GCS.
  */
 function storageCommand(config: Config, file: string, url: string): string | undefined {
-  if (config.s3 || config.azure) return undefined;
+  if (config.s3 || config.azure || config.gcs) return undefined;
   const issuer = `${(config.publicUrl ?? url).replace(/\/$/, '')}${config.basePath ?? ''}`;
   const secret = path.resolve(path.dirname(file), config.storageSecretFile);
   const storage = config.storageUrl ? new URL(config.storageUrl) : undefined;

@@ -14,6 +14,7 @@ import type {
   SignOptions,
   StorageDriver,
 } from '../types.js';
+import { setCors } from './cors.js';
 import { type GcsCredentialOptions, gcsCredentials } from './credentials.js';
 import { signPolicy } from './policy.js';
 import { cancelSession, sessionPart, sessionParts, sessionState, startSession } from './sessions.js';
@@ -264,6 +265,14 @@ export class GcsDriver implements StorageDriver {
         `the upload is not the ${options.expectedSize} bytes it declared`,
       );
     }
+  }
+
+  /**
+   * Lets browsers on these origins upload and download directly (the bucket's CORS
+   * configuration; needs storage.buckets.update).
+   */
+  allowOrigins(origins: readonly string[]): Promise<void> {
+    return setCors(this.#store, origins, Date.now());
   }
 
   /** The bucket answers and the driver may read it, for the issuer's readiness. */

@@ -26,8 +26,15 @@ export interface OwnRequest {
   now: number;
 }
 
-/** Sends a request of the driver's own, signed for a minute. */
-export function ownRequest(store: GcsBucket, request: OwnRequest): Promise<Response> {
+/**
+ * Sends a request of the driver's own, signed for a minute (`unsigned`: a body and headers sent
+ * along, such as its type, that the signature does not cover).
+ */
+export function ownRequest(
+  store: GcsBucket,
+  request: OwnRequest,
+  unsigned: { body?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
   const { url } = signV4(store.credentials, {
     method: request.method,
     endpoint: store.endpoint,
@@ -38,7 +45,11 @@ export function ownRequest(store: GcsBucket, request: OwnRequest): Promise<Respo
     now: request.now,
     expires: OWN_REQUEST_TTL,
   });
-  return send(store, url, { method: request.method, ...(request.headers && { headers: request.headers }) });
+  return send(store, url, {
+    method: request.method,
+    headers: { ...unsigned.headers, ...request.headers },
+    ...(unsigned.body !== undefined && { body: unsigned.body }),
+  });
 }
 
 /** `fetch`, with an unreachable store named as such (never the URL: it carries a signature). */
