@@ -99,6 +99,7 @@ export async function multipartUpload(t: Toolkit): Promise<void> {
   assert.equal((await t.driver.head(object, ctx))?.size, total);
   // Stale and aborted uploads, each holding a part: the store drops the parts, and no object appears.
   const stale = await startedWithPart(t, 'stale.bin');
+  assert.ok(multipart.abortStale, 'a store that lists its uploads aborts the stale ones');
   assert.ok((await multipart.abortStale(Date.now() + 60_000, ctx)) >= 1);
   assert.deepEqual(await heldAfterAbort(t, 'stale.bin', stale), []);
   const aborted = await startedWithPart(t, 'aborted.bin');

@@ -122,7 +122,8 @@ export interface StoredPart {
  * The store takes an upload in parts the issuer signs (S3 multipart uploads, Azure blocks, GCS
  * resumable sessions): the issuer starts one, signs each part's request on demand (its exact
  * length), and completes it from the parts the store holds, checked against the declared size.
- * All six operations, or no `resumable` at all. The client's side is the same for every protocol.
+ * All six operations (`abortStale` only where the store lists its uploads), or no `resumable` at
+ * all. The client's side is the same for every protocol.
  */
 export interface MultipartUploads {
   readonly protocol: 's3-multipart' | 'azure-blocks' | 'gcs-resumable';
@@ -183,8 +184,12 @@ export interface MultipartUploads {
   ): Promise<void>;
   /** Aborts an upload: the store drops its parts. */
   abort(object: string, uploadId: string, context: DriverContext): Promise<void>;
-  /** Aborts the uploads started before `olderThan`; returns how many. */
-  abortStale(olderThan: number, context: DriverContext): Promise<number>;
+  /**
+   * Aborts the uploads started before `olderThan`; returns how many. A store that cannot list its
+   * uploads (GCS sessions) has none: the issuer then cancels its stale uploads from its own
+   * records, with {@link abort}.
+   */
+  abortStale?(olderThan: number, context: DriverContext): Promise<number>;
 }
 
 /**

@@ -10,7 +10,7 @@ import { mintKey } from './domain/keys.js';
 import { revocationFeed, revokeKey, revokeSigningKey, revokeSubject } from './domain/revocations.js';
 import { share, unshare } from './domain/shares.js';
 import { checkUnreported, type UnreportedCursor } from './domain/unreported.js';
-import { abortStaleUploads } from './domain/uploads.js';
+import { abortStaleUploads, SESSION_LIFETIME, type StaleCursor } from './domain/uploads.js';
 import { ValidationWorker } from './domain/validations.js';
 import { requestHandler } from './http/handler.js';
 import { identifier } from './http/identify.js';
@@ -91,6 +91,7 @@ class ValetIssuer implements Issuer {
     // Uploads whose clients never reported them (stores that send no events): checked at the
     // store once their keys expire, every minute, from the keys of the last upload lifetime on.
     this.#unreported = { expiresAt: core.now() - core.uploadLifetime * 1000, id: '' };
+    this.#stale = { issuedAt: core.now() - core.uploadLifetime * 1000 - SESSION_LIFETIME, id: '' };
     if (core.driver.completion === 'client')
       this.#every('check-unreported', 60_000, () => this.checkUnreportedUploads());
     // Multipart uploads nobody can continue any more (older than the upload lifetime) are aborted,
@@ -172,12 +173,14 @@ class ValetIssuer implements Issuer {
   abortStaleUploads(): Promise<number> {
     // One pass at a time, each after the one before: a caller's pass starts after any running
     // pass (the one at start-up, say) has finished, so none is still half-way when it returns.
-    const pass = this.#aborting.then(() => abortStaleUploads(this.#core));
+    const pass = this.#aborting.then(() => abortStaleUploads(this.#core, this.#stale));
     this.#aborting = pass.catch(() => 0);
     return pass;
   }
 
   #aborting: Promise<number> = Promise.resolve(0);
+  /** Where the issuer's pass over its own records of uploads stopped (stores that list none). */
+  readonly #stale: StaleCursor;
 
   async metrics(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.#core.metrics.contentType, text: await this.#core.metrics.text() };

@@ -210,6 +210,59 @@ describe('issuer with the GCS driver (a test-written stand-in, not GCS)', () => 
     assert.ok(await issuer.records.getGrant(id));
   });
 
+  it('cancels the sessions of uploads past their lifetime, from its own records, each once', async (t) => {
+    const { issuer, url } = await issuerFor(t, { rules: BIG, uploadLifetime: 1 });
+    const minted = await issuer.mint('alice', {
+      op: 'put',
+      name: 'stale.bin',
+      size: 9 * 2 ** 20,
+      resumable: true,
+    });
+    const done = await issuer.mint('alice', { op: 'put', name: 'small.bin', size: 3, resumable: true });
+    const auth = { authorization: 'Bearer user:alice', 'content-type': 'application/json' };
+    const sign = async (id: string, part: number) =>
+      (await (
+        await fetch(`${url}/v1/uploads/${id}/parts`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ part }),
+        })
+      ).json()) as { url: string; headers: Record<string, string> };
+    const first = await sign(minted.id, 1);
+    const held = await fetch(first.url, {
+      method: 'PUT',
+      headers: first.headers,
+      body: randomBytes(8 * 2 ** 20),
+    });
+    assert.equal(held.status, 308);
+    // The other upload finishes: it is no stale upload.
+    const whole = await sign(done.id, 1);
+    assert.equal(
+      (await fetch(whole.url, { method: 'PUT', headers: whole.headers, body: 'abc' })).status,
+      200,
+    );
+    assert.equal(
+      (await fetch(`${url}/v1/uploads/${done.id}/complete`, { method: 'POST', headers: auth })).status,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const deletes = () =>
+      gcs.seen.filter((line) => line.startsWith('DELETE /valet-bucket/users/alice/')).length;
+    const before = deletes();
+    assert.equal(await issuer.abortStaleUploads(), 1);
+    assert.equal(deletes(), before + 1, 'one session cancelled at the store');
+    const late = await fetch(first.url, { method: 'PUT', headers: { 'content-range': 'bytes */9437184' } });
+    assert.equal(late.status, 404, 'the session is over');
+    const more = await fetch(`${url}/v1/uploads/${minted.id}/parts`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"part":2}',
+    });
+    assert.equal(more.status, 410, 'and the issuer signs no more of its parts');
+    assert.equal(await issuer.abortStaleUploads(), 0, 'each upload is cancelled once');
+    assert.equal(deletes(), before + 1);
+  });
+
   it('cancels the session when the upload is cancelled: the store takes nothing more', async (t) => {
     const { issuer, url } = await issuerFor(t, { rules: BIG });
     const minted = await issuer.mint('alice', {

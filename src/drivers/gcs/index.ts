@@ -97,8 +97,8 @@ export class GcsDriver implements StorageDriver {
       listParts: (_object, uploadId, _context, layout) => sessionParts(store, uploadId, layout),
       complete: (o, context) => this.#complete(o, context.now),
       abort: (_object, uploadId) => cancelSession(store, uploadId),
-      // GCS lists no sessions: the issuer cancels its stale uploads from its own records.
-      abortStale: async () => 0,
+      // No abortStale: GCS lists no sessions, so the issuer cancels its stale uploads from its
+      // own records (and GCS drops a session a week after it started).
     };
   }
 

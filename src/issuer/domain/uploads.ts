@@ -286,12 +286,60 @@ export async function completeMultipart(core: IssuerCore, upload: OwnMultipart):
   );
 }
 
-/** Aborts the store's multipart uploads older than the upload lifetime; returns how many. */
-export async function abortStaleUploads(core: IssuerCore): Promise<number> {
+/** Where the last pass over the issuer's own records of uploads stopped (see {@link abortStaleUploads}). */
+export interface StaleCursor {
+  issuedAt: number;
+  id: string;
+}
+
+/** How far back a first pass looks: GCS drops an unfinished session a week after it started. */
+export const SESSION_LIFETIME = 7 * 24 * 3600_000;
+const PAGE = 200;
+
+/**
+ * Aborts the store's multipart uploads older than the upload lifetime; returns how many. A store
+ * that lists its uploads (S3, Azure) finds them itself. One that lists none (GCS sessions) has
+ * the issuer go through its own records of uploads instead, each once, from `cursor` on: those
+ * unfinished whose lifetime has passed are cancelled at the store.
+ */
+export async function abortStaleUploads(core: IssuerCore, cursor: StaleCursor): Promise<number> {
   const store = core.multipart();
   if (!store) return 0;
   const context = core.driverContext('valet-issuer', '(multipart)');
-  const aborted = await store.abortStale(context.now - core.uploadLifetime * 1000, context);
+  const olderThan = context.now - core.uploadLifetime * 1000;
+  const aborted = store.abortStale
+    ? await store.abortStale(olderThan, context)
+    : await abortFromRecords(core, store, cursor, olderThan);
   if (aborted > 0) core.log?.info({ aborted }, 'aborted stale multipart uploads');
   return aborted;
+}
+
+async function abortFromRecords(
+  core: IssuerCore,
+  store: MultipartUploads,
+  cursor: StaleCursor,
+  olderThan: number,
+): Promise<number> {
+  const context = core.driverContext('valet-issuer', '(multipart)');
+  let aborted = 0;
+  for (;;) {
+    const page = await core.records.unfinishedUploads(cursor, olderThan, PAGE);
+    for (const grant of page) {
+      const state = grant.constraints.multipart;
+      if (state === undefined) continue;
+      try {
+        await store.abort(grant.object, state.upload_id, context);
+        aborted++;
+      } catch (error) {
+        // Looked at again by the next issuer to start; the store drops it after a week anyway.
+        core.log?.warn({ upload: grant.id, err: error }, 'could not cancel a stale upload at the store');
+      }
+    }
+    const last = page[page.length - 1];
+    if (last) {
+      cursor.issuedAt = last.issuedAt;
+      cursor.id = last.id;
+    }
+    if (page.length < PAGE) return aborted;
+  }
 }

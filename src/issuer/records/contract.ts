@@ -193,6 +193,31 @@ function lapsedCases(open: Open): void {
       );
     });
 
+    it('finds unfinished resumable uploads by issue time, oldest first, page by page', async () => {
+      const store = await open();
+      const at = (n: number) => T0 + n * 1000;
+      let n = 0;
+      const upload = (issued: number) =>
+        grant(`r${++n}`, 0, { issuedAt: at(issued), reservedUntil: at(issued + 100) });
+      const a = upload(1);
+      const b = upload(2);
+      const c = upload(2);
+      const finished = upload(3);
+      const single = grant('s', 0, { issuedAt: at(3) });
+      const late = upload(50);
+      for (const g of [a, b, c, finished, single, late]) await store.reserveUpload(g, {}, T0);
+      await store.recordEvent(created(finished, 5));
+      const start = { issuedAt: 0, id: '' };
+      const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
+      // Not a finished one, not a single-request upload, not one issued after the bound.
+      assert.deepEqual(ids(await store.unfinishedUploads(start, at(10), 10)), [a.id, b.id, c.id]);
+      // A page ends inside a tie: the next starts after the last id seen at that instant.
+      const first = await store.unfinishedUploads(start, at(10), 2);
+      assert.deepEqual(ids(first), [a.id, b.id]);
+      assert.deepEqual(ids(await store.unfinishedUploads({ issuedAt: at(2), id: b.id }, at(10), 2)), [c.id]);
+      assert.equal((await store.unfinishedUploads(start, at(10), 10))[0]?.reservedUntil, at(101));
+    });
+
     it("finds an object's upload keys valid during a span, newest first", async () => {
       const store = await open();
       const at = (n: number) => T0 + n * 1000;

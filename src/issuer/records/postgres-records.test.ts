@@ -68,7 +68,7 @@ describe('PostgreSQL records shared by several issuers', () => {
       const versions = await client.query('SELECT version FROM valet.schema_version');
       assert.deepEqual(
         versions.rows.map((r) => r.version),
-        [1, 2, 3, 4],
+        [1, 2, 3, 4, 5],
         'each migration ran once',
       );
     } finally {

@@ -15,6 +15,7 @@ import {
   pendingObjectSql,
   quoteSchema,
   reserveWithoutQuotaSql,
+  unfinishedSql,
   uploadKeysForSql,
   usageSql,
 } from './postgres-schema.js';
@@ -176,6 +177,12 @@ export class PostgresRecordStore implements RecordStore {
 
   async lapsedUploads(after: { expiresAt: number; id: string }, upTo: number, limit: number) {
     const rows = (await this.#pool.query(lapsedSql(this.#s), [after.expiresAt, after.id, upTo, limit]))
+      .rows as GrantRow[];
+    return rows.map(toGrant);
+  }
+
+  async unfinishedUploads(after: { issuedAt: number; id: string }, upTo: number, limit: number) {
+    const rows = (await this.#pool.query(unfinishedSql(this.#s), [after.issuedAt, after.id, upTo, limit]))
       .rows as GrantRow[];
     return rows.map(toGrant);
   }

@@ -17,7 +17,7 @@ export function quoteSchema(name: string): string {
 }
 
 /** The version this code writes; stores made by a newer version are refused. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Version 1: the tables. */
 const SCHEMA_V1 = (s: string) => `
@@ -112,9 +112,13 @@ const SCHEMA_V3 = (s: string) => `
 ALTER TABLE ${s}.grants ADD COLUMN description JSONB;
 ALTER TABLE ${s}.objects ADD COLUMN description JSONB;`;
 
+/** Version 5: unfinished resumable uploads by issue time (stale ones are cancelled at the store). */
+const SCHEMA_V5 = (s: string) => `
+CREATE INDEX grants_resumable ON ${s}.grants (issued_at, id) WHERE reserved_until IS NOT NULL;`;
+
 /** Migrations by the version they bring the schema to (run in order, each in a transaction). */
 export function migrations(s: string): Record<number, string> {
-  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s), 3: SCHEMA_V3(s), 4: VALIDATIONS_SCHEMA_V4(s) };
+  return { 1: SCHEMA_V1(s), 2: SCHEMA_V2(s), 3: SCHEMA_V3(s), 4: VALIDATIONS_SCHEMA_V4(s), 5: SCHEMA_V5(s) };
 }
 
 /** A grant's columns, with its constraints as JSON text (as the SQLite rows have them). */
@@ -143,6 +147,12 @@ export const usageSql = (s: string) => `SELECT
 export const lapsedSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grants
   WHERE op = 'put' AND (expires_at > $1 OR (expires_at = $1 AND id > $2)) AND expires_at <= $3
   ORDER BY expires_at, id LIMIT $4`;
+
+/** Unfinished resumable uploads issued after a cursor and up to a time: see `unfinishedUploads`. */
+export const unfinishedSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grants
+  WHERE reserved_until IS NOT NULL AND op = 'put' AND completed_at IS NULL
+    AND (issued_at > $1 OR (issued_at = $1 AND id COLLATE "C" > $2)) AND issued_at <= $3
+  ORDER BY issued_at, id COLLATE "C" LIMIT $4`;
 
 /** An object's upload keys valid at some moment of a span: see `uploadKeysFor`. */
 export const uploadKeysForSql = (s: string) => `SELECT ${GRANT_COLUMNS} FROM ${s}.grants

@@ -213,6 +213,17 @@ export interface RecordStore {
   ): Promise<GrantRecord[]>;
 
   /**
+   * Resumable uploads (their creating grants) not finished: issued after `after` (and, at the same
+   * instant, whose id sorts after `afterId`) and at or before `upTo`; oldest first, at most
+   * `limit`. The issuer cancels those past their lifetime at a store that lists no uploads (GCS).
+   */
+  unfinishedUploads(
+    after: { issuedAt: number; id: string },
+    upTo: number,
+    limit: number,
+  ): Promise<GrantRecord[]>;
+
+  /**
    * The put grants for `object` that were valid at some moment from `from` to `to` (issued at or
    * before `to`, expiring at or after `from`), newest first, at most `limit`.
    */

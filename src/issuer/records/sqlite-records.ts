@@ -33,7 +33,15 @@ import {
   type Usage,
 } from './records.js';
 import { type EventSql, recordEventRows } from './sqlite-events.js';
-import { LAPSED_UPLOADS, LIVE_SHARES, migrate, SCHEMA, UPLOAD_KEYS_FOR, USAGE } from './sqlite-schema.js';
+import {
+  LAPSED_UPLOADS,
+  LIVE_SHARES,
+  migrate,
+  SCHEMA,
+  UNFINISHED_UPLOADS,
+  UPLOAD_KEYS_FOR,
+  USAGE,
+} from './sqlite-schema.js';
 import { SqliteValidations, VALIDATIONS_SCHEMA } from './sqlite-validations.js';
 import type { ValidationQueue } from './validations.js';
 
@@ -194,6 +202,13 @@ export class SqliteRecordStore implements RecordStore {
     const { expiresAt, id } = after;
     const rows = this.#stmt(LAPSED_UPLOADS).all(expiresAt, expiresAt, id, upTo, limit) as GrantRow[];
     return rows.map(toGrant);
+  }
+
+  async unfinishedUploads(after: { issuedAt: number; id: string }, upTo: number, limit: number) {
+    const { issuedAt, id } = after;
+    return (this.#stmt(UNFINISHED_UPLOADS).all(issuedAt, issuedAt, id, upTo, limit) as GrantRow[]).map(
+      toGrant,
+    );
   }
 
   async uploadKeysFor(object: string, from: number, to: number, limit: number): Promise<GrantRecord[]> {

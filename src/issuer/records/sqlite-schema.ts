@@ -5,6 +5,12 @@ export const LAPSED_UPLOADS = `SELECT * FROM grants
   WHERE op = 'put' AND (expires_at > ? OR (expires_at = ? AND id > ?)) AND expires_at <= ?
   ORDER BY expires_at, id LIMIT ?`;
 
+/** Unfinished resumable uploads issued after a cursor (issue time, id) and up to a time: see `unfinishedUploads`. */
+export const UNFINISHED_UPLOADS = `SELECT * FROM grants
+  WHERE reserved_until IS NOT NULL AND op = 'put' AND completed_at IS NULL
+    AND (issued_at > ? OR (issued_at = ? AND id > ?)) AND issued_at <= ?
+  ORDER BY issued_at, id LIMIT ?`;
+
 /** An object's upload keys valid at some moment of a span: see `uploadKeysFor`. */
 export const UPLOAD_KEYS_FOR = `SELECT * FROM grants
   WHERE object = ? AND op = 'put' AND issued_at <= ? AND expires_at >= ?
@@ -58,6 +64,10 @@ export function migrate(db: { pragma(sql: string): unknown; exec(sql: string): u
   // Every put key is looked at once it has lapsed, reported or not (the index that served only
   // unreported ones goes).
   db.exec('DROP INDEX IF EXISTS grants_unreported');
+  // Unfinished resumable uploads by issue time (stale ones are cancelled at a store that lists none).
+  db.exec(
+    'CREATE INDEX IF NOT EXISTS grants_resumable ON grants (issued_at, id) WHERE reserved_until IS NOT NULL',
+  );
 }
 
 /** The tables of the SQLite record store (created if missing). */
