@@ -4,6 +4,7 @@ import { type ClientOptions, createClient, type UploadResult } from 'valet/clien
 import { openFile } from 'valet/client/node';
 import { type StorageDriver, ValetStorageDriver } from 'valet/drivers';
 import { AzureDriver, type AzureDriverOptions } from 'valet/drivers/azure';
+import { GcsDriver, type GcsDriverOptions } from 'valet/drivers/gcs';
 import { MemoryDriver } from 'valet/drivers/memory';
 import { S3Driver, type S3DriverOptions } from 'valet/drivers/s3';
 import { driverContract } from 'valet/drivers/testing';
@@ -30,6 +31,10 @@ const code: ErrorCode = 'token_expired';
 const claims: Pick<ValetClaims, 'op'> = { op: 'get' };
 const s3: S3DriverOptions = { bucket: 'b', credentials: { accessKeyId: 'a', secretAccessKey: 's' } };
 const azure: AzureDriverOptions = { container: 'uploads', accountName: 'acct', accountKey: 'a2V5' };
+const gcs: GcsDriverOptions = {
+  bucket: 'uploads',
+  credentials: { accessId: 'GOOG1EXAMPLE0000', secret: 's' },
+};
 const storage: Pick<StorageServerOptions, 'dataDir'> = { dataDir: '/tmp' };
 export const used = [
   listener,
@@ -38,11 +43,13 @@ export const used = [
   claims,
   s3,
   azure,
+  gcs,
   storage,
   openFile,
   ValetStorageDriver,
   S3Driver,
   AzureDriver,
+  GcsDriver,
   driverContract,
   recordStoreContract,
   createStorageServer,
