@@ -2,18 +2,16 @@
 // from the store when the client reports them done, block uploads resumed after an interruption,
 // create-only refused by Azure itself, and rules the store cannot enforce refused at configuration.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createClient, fileResumeStore } from '../../src/client/client.js';
+import { createClient } from '../../src/client/client.js';
 import type { AzureDriver } from '../../src/drivers/azure/index.js';
 import { createIssuer, type IssuerOptions } from '../../src/issuer/issuer.js';
 import type { Rule } from '../../src/issuer/rules.js';
 import { isValetError, ValetError } from '../../src/token/errors.js';
 import { type Azurite, azuriteContainer, startAzurite } from '../helpers/azurite.js';
 import { testKey } from '../helpers/keys.js';
+import { interruptedAndResumed } from '../helpers/resumable-flow.js';
 import { refusal, servedDriverIssuer, userAuth } from '../helpers/system.js';
 
 const RULES: Record<string, Rule> = {
@@ -316,61 +314,17 @@ describe('issuer with the Azure driver, on Azurite', () => {
       read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
     };
     const { issuer, url } = await issuerFor(t, { rules });
-    const dir = await mkdtemp(path.join(tmpdir(), 'valet-azure-resume-'));
-    const resumeStore = fileResumeStore(path.join(dir, 'uploads.json'));
-    const client = () =>
-      createClient({
-        issuer: url,
-        getToken: () => 'user:alice',
-        retryDelay: 50,
-        resumableThreshold: 0,
-        resumeStore,
-      });
-    const data = randomBytes(20 * 2 ** 20 + 123);
-    const sha = createHash('sha256').update(data).digest('hex');
-    // Interrupted during the second block (8 MiB blocks: 8 + 8 + 4).
-    const abort = new AbortController();
-    const first = client().upload(new Blob([data], { type: 'video/mp4' }), {
+    const { id, result } = await interruptedAndResumed(url, {
       name: 'video.mp4',
-      fingerprint: 'video-v1',
-      signal: abort.signal,
-      onProgress: (p) => {
-        if (p.loaded > 10 * 2 ** 20) abort.abort();
+      type: 'video/mp4',
+      protocol: 'azure-blocks',
+      before: async () => {
+        assert.equal(await azure.head('users/alice/video.mp4'), undefined, 'no blob before the commit');
       },
     });
-    assert.equal(await refusal(first), 'aborted');
-    const saved = await resumeStore.get(JSON.stringify([url, null, 'video.mp4', data.length, 'video-v1']));
-    assert.equal(saved?.protocol, 'azure-blocks');
-    const id = saved?.id as string;
-    assert.equal(await azure.head('users/alice/video.mp4'), undefined, 'no blob before the commit');
-    const asBob = await fetch(`${url}/v1/uploads/${id}/parts`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
-      body: JSON.stringify({ part: 1 }),
-    });
-    assert.equal(asBob.status, 403);
-    const early = await fetch(`${url}/v1/uploads/${id}/complete`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer user:alice' },
-    });
-    assert.equal(early.status, 412, 'a block missing: not committed, still resumable');
-    let resumedAt = -1;
-    const result = await client().upload(new Blob([data], { type: 'video/mp4' }), {
-      name: 'video.mp4',
-      fingerprint: 'video-v1',
-      onResume: ({ offset }) => {
-        resumedAt = offset;
-      },
-    });
-    assert.equal(resumedAt, 8 * 2 ** 20, 'the first block was kept');
-    assert.ok(result.bytes.toStorage < data.length, 'the kept block was not sent again');
-    assert.equal(result.upload, id);
     const head = await azure.head(result.key);
-    assert.equal(head?.size, data.length);
+    assert.equal(head?.size, result.size);
     assert.equal(head?.contentType, 'video/mp4');
-    const download = await client().download(result.key);
-    const back = Buffer.from(await (await download.blob()).arrayBuffer());
-    assert.equal(createHash('sha256').update(back).digest('hex'), sha);
     assert.ok(await issuer.records.getGrant(id));
   });
 

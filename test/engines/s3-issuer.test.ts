@@ -2,21 +2,23 @@
 // verified from the store when the client reports them done, and rules the store cannot enforce
 // refused at configuration time.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createClient, fileResumeStore } from '../../src/client/client.js';
+import { createClient } from '../../src/client/client.js';
 import type { S3Driver } from '../../src/drivers/s3/index.js';
 import { createIssuer, type IssuerOptions } from '../../src/issuer/issuer.js';
 import type { Rule } from '../../src/issuer/rules.js';
 import { isValetError, ValetError } from '../../src/token/errors.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { type Ceph, cephBucket, startCeph } from '../helpers/ceph.js';
+import { devCli } from '../helpers/dev-flow.js';
 import { tinyPng } from '../helpers/files.js';
 import { testKey } from '../helpers/keys.js';
+import { interruptedAndResumed } from '../helpers/resumable-flow.js';
 import { runValet, startValet } from '../helpers/storage.js';
 import { refusal, servedDriverIssuer, userAuth } from '../helpers/system.js';
 
@@ -248,69 +250,11 @@ describe('issuer with the S3 driver, on Ceph', () => {
       read: { op: 'get', prefix: 'users/{subject}/', accept: ['revocation'] },
     };
     const { issuer, url } = await issuerFor(t, { rules });
-    const dir = await mkdtemp(path.join(tmpdir(), 'valet-s3-resume-'));
-    const resumeStore = fileResumeStore(path.join(dir, 'uploads.json'));
-    const client = () =>
-      createClient({
-        issuer: url,
-        getToken: () => 'user:alice',
-        retryDelay: 50,
-        resumableThreshold: 0,
-        resumeStore,
-      });
-    const data = randomBytes(20 * 2 ** 20 + 123);
-    const sha = createHash('sha256').update(data).digest('hex');
-    // Interrupted during the second part (8 MiB parts: 8 + 8 + 4).
-    const abort = new AbortController();
-    const first = client().upload(new Blob([data]), {
+    const { id, data, resumeStore, remembered } = await interruptedAndResumed(url, {
       name: 'video.bin',
-      fingerprint: 'video-v1',
-      signal: abort.signal,
-      onProgress: (p) => {
-        if (p.loaded > 10 * 2 ** 20) abort.abort();
-      },
+      protocol: 's3-multipart',
     });
-    assert.equal(await refusal(first), 'aborted');
-    const saved = await resumeStore.get(JSON.stringify([url, null, 'video.bin', data.length, 'video-v1']));
-    assert.equal(saved?.protocol, 's3-multipart');
-    const id = saved?.id as string;
-    // Only alice may sign its parts or complete it.
-    const asBob = await fetch(`${url}/v1/uploads/${id}/parts`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer user:bob', 'content-type': 'application/json' },
-      body: JSON.stringify({ part: 1 }),
-    });
-    assert.equal(asBob.status, 403);
-    // Completing with a part missing is refused, and the upload stays resumable.
-    const early = await fetch(`${url}/v1/uploads/${id}/complete`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer user:alice' },
-    });
-    assert.equal(early.status, 412);
-    // Resumed: only the missing parts are sent.
-    let resumedAt = -1;
-    const result = await client().upload(new Blob([data]), {
-      name: 'video.bin',
-      fingerprint: 'video-v1',
-      onResume: ({ offset }) => {
-        resumedAt = offset;
-      },
-    });
-    assert.equal(resumedAt, 8 * 2 ** 20, 'the first part was kept');
-    assert.ok(result.bytes.toStorage < data.length, 'the kept part was not sent again');
-    assert.equal(result.size, data.length);
-    assert.equal(result.upload, id);
-    const download = await client().download(result.key);
-    assert.equal(
-      createHash('sha256')
-        .update(Buffer.from(await (await download.blob()).arrayBuffer()))
-        .digest('hex'),
-      sha,
-    );
-    assert.equal(
-      await resumeStore.get(JSON.stringify([url, null, 'video.bin', data.length, 'video-v1'])),
-      undefined,
-    );
+    assert.equal(await resumeStore.get(remembered), undefined);
     // Each part's request was a grant of its own, counted against the upload.
     const part = await fetch(`${url}/v1/uploads/${id}/parts`, {
       method: 'POST',
@@ -402,26 +346,7 @@ describe('issuer with the S3 driver, on Ceph', () => {
     );
     const ready = JSON.parse(dev.url) as { issuer: string; storage: string; users: { alice: string } };
     assert.equal(ready.storage, `${ceph.endpoint}/valet-dev`);
-    const as = ['--issuer', ready.issuer, '--token', ready.users.alice];
-    const file = path.join(dir, 'doc.txt');
-    await writeFile(file, 'stored in Ceph');
-    const up = await runValet(['upload', file, ...as, '--json']);
-    assert.equal(up.code, 0, up.stderr);
-    assert.equal(JSON.parse(up.stdout).key, 'users/alice/doc.txt');
-    const listed = (
-      JSON.parse((await runValet(['ls', ...as, '--json'])).stdout) as { objects: Array<{ key: string }> }
-    ).objects;
-    assert.deepEqual(
-      listed.map((o) => o.key),
-      ['users/alice/doc.txt'],
-    );
-    const out = path.join(dir, 'back.txt');
-    const down = await runValet(['download', 'users/alice/doc.txt', ...as, '--out', out]);
-    assert.equal(down.code, 0, down.stderr);
-    assert.equal(await readFile(out, 'utf8'), 'stored in Ceph');
-    const shared = await runValet(['share', 'users/alice/doc.txt', ...as, '--ttl', '5m']);
-    const link = shared.stdout.split('\n')[0] as string;
-    assert.equal(await (await fetch(link)).text(), 'stored in Ceph');
+    const as = await devCli(ready, dir, 'stored in Ceph');
     assert.equal((await s3.head('users/alice/doc.txt')) === undefined, true, 'another bucket than the tests');
 
     // The page works the same in a real browser: uploads cross-origin to Ceph (bucket CORS).

@@ -16,17 +16,14 @@ export interface DevReady {
 }
 
 /**
- * The CLI and the demo page against a running `valet dev` on an engine, as on Valet storage:
- * upload, list, download and share from the CLI; in Chromium, a picture uploaded and deleted, a
- * 12 MiB file sent as a resumable upload (from the page and from the CLI), no console errors.
- * `text` is what the CLI's file holds; `size(key)` asks the engine an object's size.
+ * The CLI against a running `valet dev` on an engine, as on Valet storage: a file holding `text`
+ * uploaded, listed, downloaded and shared. Returns the CLI's `--issuer … --token …` arguments.
  */
-export async function devCliAndPage(
-  t: TestContext,
-  ready: DevReady,
-  options: { dir: string; text: string; shot: string; size: (key: string) => Promise<number | undefined> },
-): Promise<void> {
-  const { dir, text } = options;
+export async function devCli(
+  ready: Pick<DevReady, 'issuer' | 'users'>,
+  dir: string,
+  text: string,
+): Promise<string[]> {
   const as = ['--issuer', ready.issuer, '--token', ready.users.alice];
   const file = path.join(dir, 'doc.txt');
   await writeFile(file, text);
@@ -47,6 +44,22 @@ export async function devCliAndPage(
   const shared = await runValet(['share', 'users/alice/doc.txt', ...as, '--ttl', '5m']);
   const link = shared.stdout.split('\n')[0] as string;
   assert.equal(await (await fetch(link)).text(), text);
+  return as;
+}
+
+/**
+ * The CLI and the demo page against a running `valet dev` on an engine, as on Valet storage:
+ * {@link devCli}; then in Chromium, a picture uploaded and deleted, a 12 MiB file sent as a
+ * resumable upload (from the page and from the CLI), no console errors. `size(key)` asks the
+ * engine an object's size.
+ */
+export async function devCliAndPage(
+  t: TestContext,
+  ready: DevReady,
+  options: { dir: string; text: string; shot: string; size: (key: string) => Promise<number | undefined> },
+): Promise<void> {
+  const { dir } = options;
+  const as = await devCli(ready, dir, options.text);
 
   const browser = await launchChromium();
   t.after(() => browser.close());
