@@ -23,6 +23,7 @@ export function recordStoreContract(name: string, open: Open): void {
     quotaCases(open);
     grantCases(open);
     lapsedCases(open);
+    unfinishedCases(open);
     eventCases(open);
     descriptionCases(open);
     listingCases(open);
@@ -193,6 +194,28 @@ function lapsedCases(open: Open): void {
       );
     });
 
+    it("finds an object's upload keys valid during a span, newest first", async () => {
+      const store = await open();
+      const at = (n: number) => T0 + n * 1000;
+      const early = grant('o', 0, { issuedAt: at(0), expiresAt: at(10) });
+      const mid = grant('o', 0, { issuedAt: at(5), expiresAt: at(20) });
+      const late = grant('o', 0, { issuedAt: at(30), expiresAt: at(40) });
+      const other = grant('p', 0, { issuedAt: at(5), expiresAt: at(20) });
+      const read = grant('o', 0, { op: 'get', issuedAt: at(5), expiresAt: at(20) });
+      for (const g of [early, mid, late, other]) await store.reserveUpload(g, {}, T0);
+      await store.recordGrant(read);
+      const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 10)), [mid.id, early.id]);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(15), at(35), 10)), [late.id, mid.id]);
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 1)), [mid.id], 'at most limit');
+      assert.deepEqual(ids(await store.uploadKeysFor('o', at(21), at(29), 10)), [], 'none valid then');
+    });
+  });
+}
+
+/** The resumable uploads the issuer cancels once past their lifetime (stores that list none). */
+function unfinishedCases(open: Open): void {
+  describe('unfinished resumable uploads', () => {
     it('finds unfinished resumable uploads by issue time, oldest first, page by page', async () => {
       const store = await open();
       const at = (n: number) => T0 + n * 1000;
@@ -216,23 +239,6 @@ function lapsedCases(open: Open): void {
       assert.deepEqual(ids(first), [a.id, b.id]);
       assert.deepEqual(ids(await store.unfinishedUploads({ issuedAt: at(2), id: b.id }, at(10), 2)), [c.id]);
       assert.equal((await store.unfinishedUploads(start, at(10), 10))[0]?.reservedUntil, at(101));
-    });
-
-    it("finds an object's upload keys valid during a span, newest first", async () => {
-      const store = await open();
-      const at = (n: number) => T0 + n * 1000;
-      const early = grant('o', 0, { issuedAt: at(0), expiresAt: at(10) });
-      const mid = grant('o', 0, { issuedAt: at(5), expiresAt: at(20) });
-      const late = grant('o', 0, { issuedAt: at(30), expiresAt: at(40) });
-      const other = grant('p', 0, { issuedAt: at(5), expiresAt: at(20) });
-      const read = grant('o', 0, { op: 'get', issuedAt: at(5), expiresAt: at(20) });
-      for (const g of [early, mid, late, other]) await store.reserveUpload(g, {}, T0);
-      await store.recordGrant(read);
-      const ids = (gs: GrantRecord[]) => gs.map((g) => g.id);
-      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 10)), [mid.id, early.id]);
-      assert.deepEqual(ids(await store.uploadKeysFor('o', at(15), at(35), 10)), [late.id, mid.id]);
-      assert.deepEqual(ids(await store.uploadKeysFor('o', at(8), at(12), 1)), [mid.id], 'at most limit');
-      assert.deepEqual(ids(await store.uploadKeysFor('o', at(21), at(29), 10)), [], 'none valid then');
     });
   });
 }
