@@ -4,7 +4,7 @@ import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
 import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
-import { contentDisposition, defaultFilename, isInlineType, safeResponseType } from '../../wire/serving.js';
+import { safeDownload } from '../downloads.js';
 import type {
   EnforcementTable,
   HeadResult,
@@ -161,15 +161,11 @@ export class AzureDriver implements StorageDriver {
     }
     // The blob is served with the type signed here: the recorded one if safe to show (shown
     // inline, as Valet storage does, unless the key asks for a download), else a download.
-    const contentType = safeResponseType(await options.objectType());
-    const inline = claims.inline ?? isInlineType(contentType);
+    const { contentType, disposition } = safeDownload(claims, await options.objectType(), object);
     const sas = await this.#signer.sign({
       ...grant,
       permissions: 'r',
-      contentDisposition: contentDisposition(
-        inline ? 'inline' : 'attachment',
-        claims.filename ?? defaultFilename(object),
-      ),
+      contentDisposition: disposition,
       contentType,
     });
     return { method: 'GET', url: `${blob.url}?${sas}`, headers: {} };

@@ -4,7 +4,7 @@ import type { ValetClaims } from '../../token/claims.js';
 import { ValetError } from '../../token/errors.js';
 import { normalizeObjectKey } from '../../token/object-key.js';
 import { type CheckResult, notOk, ok } from '../../wire/readiness.js';
-import { contentDisposition, defaultFilename, isInlineType, safeResponseType } from '../../wire/serving.js';
+import { safeDownload } from '../downloads.js';
 import type {
   EnforcementTable,
   HeadResult,
@@ -18,8 +18,8 @@ import { setCors } from './cors.js';
 import { type GcsCredentialOptions, gcsCredentials } from './credentials.js';
 import { signPolicy } from './policy.js';
 import { cancelSession, sessionPart, sessionParts, sessionState, startSession } from './sessions.js';
-import { type GcsCredentials, signV4 } from './signer.js';
-import { DEFAULT_ENDPOINT, errorCode, type GcsBucket, ownRequest, unexpected } from './store.js';
+import { DEFAULT_ENDPOINT, type GcsCredentials, signV4 } from './signer.js';
+import { errorCode, type GcsBucket, ownRequest, unexpected } from './store.js';
 
 export type { GcsCredentialOptions } from './credentials.js';
 
@@ -68,7 +68,7 @@ export class GcsDriver implements StorageDriver {
   readonly bucket: string;
   readonly endpoint: string;
   readonly resumable: MultipartUploads;
-  readonly #store: GcsBucket & { sessionOrigin?: string };
+  readonly #store: GcsBucket;
   readonly #credentials: GcsCredentials;
 
   constructor(options: GcsDriverOptions) {
@@ -138,15 +138,8 @@ export class GcsDriver implements StorageDriver {
       };
     }
     // GCS answers with the type signed here, never the uploader's own (as on S3 and Azure).
-    const contentType = safeResponseType(await options.objectType());
-    const inline = claims.inline ?? isInlineType(contentType);
-    const query = {
-      'response-content-disposition': contentDisposition(
-        inline ? 'inline' : 'attachment',
-        claims.filename ?? defaultFilename(object),
-      ),
-      'response-content-type': contentType,
-    };
+    const { contentType, disposition } = safeDownload(claims, await options.objectType(), object);
+    const query = { 'response-content-disposition': disposition, 'response-content-type': contentType };
     return {
       method: 'GET',
       url: signV4(this.#credentials, { ...base, method: 'GET', query }).url,
@@ -159,9 +152,8 @@ export class GcsDriver implements StorageDriver {
     contentType: string | undefined,
     base: { endpoint: string; bucket: string; object: string; now: number; expires: number },
   ): SignedRequest {
-    const range =
-      claims.size !== undefined ? [claims.size, claims.size] : [claims.min_size ?? 0, claims.max_size];
-    const [min, max] = range;
+    const min = claims.size ?? claims.min_size ?? 0;
+    const max = claims.size ?? claims.max_size;
     if (max === undefined) {
       throw new ValetError('invalid_options', 'a GCS upload needs an exact size or a maximum size');
     }
@@ -172,7 +164,7 @@ export class GcsDriver implements StorageDriver {
       const policy = signPolicy(this.#credentials, {
         ...base,
         conditions: [
-          ['content-length-range', min as number, max],
+          ['content-length-range', min, max],
           ['starts-with', '$Content-Type', type.slice(0, -1)],
         ],
       });

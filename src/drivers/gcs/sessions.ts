@@ -29,7 +29,7 @@ export const CHUNK_GRANULE = 256 * 1024;
 
 /** Starts a session for `object`; returns its URI (the upload's id). */
 export async function startSession(
-  store: GcsBucket & { readonly sessionOrigin?: string },
+  store: GcsBucket,
   options: { object: string; contentType?: string; size: number; partSize: number; noOverwrite?: boolean },
   now: number,
 ): Promise<string> {

@@ -1,5 +1,5 @@
 import { ValetError } from '../../token/errors.js';
-import { DEFAULT_ENDPOINT, type GcsCredentials, signV4 } from './signer.js';
+import { type GcsCredentials, signV4 } from './signer.js';
 
 /**
  * The GCS driver's own requests to the XML API (head, read, delete, a readiness probe, resumable
@@ -15,6 +15,8 @@ export interface GcsBucket {
   readonly bucket: string;
   readonly endpoint: string;
   readonly credentials: GcsCredentials;
+  /** The origin whose pages may send a resumable session's chunks (sent when one starts). */
+  readonly sessionOrigin?: string;
 }
 
 /** One request of the driver's own. */
@@ -81,5 +83,3 @@ export async function unexpected(store: GcsBucket, what: string, response: Respo
   }
   return new ValetError(response.status >= 500 ? 'unavailable' : 'internal_error', words);
 }
-
-export { DEFAULT_ENDPOINT };

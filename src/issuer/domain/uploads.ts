@@ -1,4 +1,4 @@
-import type { MultipartUploads } from '../../drivers/types.js';
+import type { DriverContext, MultipartUploads } from '../../drivers/types.js';
 import { ValetError } from '../../token/errors.js';
 import { buildClaims } from '../../token/mint.js';
 import { RevocationIndex } from '../../token/revocations.js';
@@ -309,18 +309,16 @@ export async function abortStaleUploads(core: IssuerCore, cursor: StaleCursor): 
   const olderThan = context.now - core.uploadLifetime * 1000;
   const aborted = store.abortStale
     ? await store.abortStale(olderThan, context)
-    : await abortFromRecords(core, store, cursor, olderThan);
+    : await abortFromRecords(core, { store, context, cursor, olderThan });
   if (aborted > 0) core.log?.info({ aborted }, 'aborted stale multipart uploads');
   return aborted;
 }
 
 async function abortFromRecords(
   core: IssuerCore,
-  store: MultipartUploads,
-  cursor: StaleCursor,
-  olderThan: number,
+  pass: { store: MultipartUploads; context: DriverContext; cursor: StaleCursor; olderThan: number },
 ): Promise<number> {
-  const context = core.driverContext('valet-issuer', '(multipart)');
+  const { store, context, cursor, olderThan } = pass;
   let aborted = 0;
   for (;;) {
     const page = await core.records.unfinishedUploads(cursor, olderThan, PAGE);
